@@ -1,0 +1,193 @@
+package corrupt
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+
+	"github.com/extremepoints/esp/datasets"
+)
+
+// Strategy names.
+const (
+	WrongUniform = "wrong-uniform"
+	Shift        = "shift"
+	Derangement  = "derangement"
+	Random       = "random"
+)
+
+// Copy-count names.
+const (
+	CopiesPaper = "paper"
+	CopiesMatch = "match"
+)
+
+// Settings says how to corrupt the test labels and how many copies to add.
+// The zero value is the paper's protocol: wrong-uniform, the whole test set, paper copies, seed 0.
+type Settings struct {
+	// Strategy is "wrong-uniform" (default when empty): a uniformly random wrong class;
+	// "shift:K": (y+K) mod C; "derangement": one fixed class permutation without fixed points;
+	// "random": a uniformly random class, which may be the true one (Zhang et al.).
+	Strategy string `json:"strategy"`
+	// Fraction of the test examples that get a new label, in (0, 1]; 0 means 1 (all).
+	// The others keep their true label in every copy.
+	Fraction float64 `json:"fraction"`
+	// Copies is "paper" (default when empty): len(train)/len(test)+1; "match": the count that
+	// brings the copies closest to the training set's size (at least 1); or a positive integer.
+	Copies string `json:"copies"`
+	// Seed fixes every random choice.
+	Seed uint64 `json:"seed"`
+}
+
+// Strategies lists the valid strategy forms, for messages.
+var Strategies = []string{WrongUniform, Shift + ":K", Derangement, Random}
+
+// strategy is a parsed Settings.Strategy.
+type strategy struct {
+	name  string
+	shift int
+}
+
+// ParseStrategy validates a strategy string ("" means wrong-uniform) and returns it in canonical form.
+func ParseStrategy(s string) (string, error) {
+	st, err := parseStrategy(s)
+	if err != nil {
+		return "", err
+	}
+	if st.name == Shift {
+		return fmt.Sprintf("%s:%d", Shift, st.shift), nil
+	}
+	return st.name, nil
+}
+
+func parseStrategy(s string) (strategy, error) {
+	switch s {
+	case "", WrongUniform:
+		return strategy{name: WrongUniform}, nil
+	case Derangement, Random:
+		return strategy{name: s}, nil
+	}
+	if rest, ok := strings.CutPrefix(s, Shift+":"); ok {
+		k, err := strconv.Atoi(rest)
+		if err != nil || k <= 0 || k > 255 {
+			return strategy{}, fmt.Errorf("invalid strategy %q: shift:K needs an integer K from 1 to 255", s)
+		}
+		return strategy{name: Shift, shift: k}, nil
+	}
+	return strategy{}, fmt.Errorf("unknown corruption strategy %q: valid strategies are %s", s, strings.Join(Strategies, ", "))
+}
+
+// ParseCopies validates a copies setting ("" means paper).
+func ParseCopies(s string) error {
+	_, err := copiesFor(s, 1, 1)
+	return err
+}
+
+// copiesFor returns the number of test copies for the given split sizes.
+func copiesFor(s string, trainLen, testLen int) (int, error) {
+	switch s {
+	case "", CopiesPaper:
+		return trainLen/testLen + 1, nil
+	case CopiesMatch:
+		return max(1, int(math.Round(float64(trainLen)/float64(testLen)))), nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 10000 {
+		return 0, fmt.Errorf("invalid copies %q: valid values are %s, %s, or an integer from 1 to 10000", s, CopiesPaper, CopiesMatch)
+	}
+	return n, nil
+}
+
+// Validate checks the settings without building anything.
+func (s Settings) Validate() error {
+	if _, err := parseStrategy(s.Strategy); err != nil {
+		return err
+	}
+	if math.IsNaN(s.Fraction) || s.Fraction < 0 || s.Fraction > 1 {
+		return fmt.Errorf("invalid fraction %v: want a number in (0, 1], or 0 for all", s.Fraction)
+	}
+	return ParseCopies(s.Copies)
+}
+
+// Build returns the corrupted training set of d: its training split plus copies of its
+// test split with labels assigned by the settings' strategy.
+func Build(d *datasets.Dataset, s Settings) (*Set, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	st, _ := parseStrategy(s.Strategy)
+	numClasses := d.NumClasses()
+	if st.name == Shift && st.shift%numClasses == 0 {
+		return nil, fmt.Errorf("invalid strategy %q: a shift that is a multiple of the %d classes changes no label", s.Strategy, numClasses)
+	}
+	copies, err := copiesFor(s.Copies, d.Train.Len(), d.Test.Len())
+	if err != nil {
+		return nil, err
+	}
+	rng := rand.New(rand.NewPCG(s.Seed, 0x65737063)) // second word: "espc"
+
+	testLen := d.Test.Len()
+	fraction := s.Fraction
+	if fraction == 0 {
+		fraction = 1
+	}
+	chosen := make([]bool, testLen)
+	numChosen := int(math.Round(fraction * float64(testLen)))
+	for _, i := range rng.Perm(testLen)[:numChosen] {
+		chosen[i] = true
+	}
+
+	var permutation []uint8
+	if st.name == Derangement {
+		permutation = randomDerangement(rng, numClasses)
+	}
+	assigned := make([]uint8, testLen)
+	for i, y := range d.Test.Labels {
+		assigned[i] = y
+		if !chosen[i] {
+			continue
+		}
+		switch st.name {
+		case WrongUniform:
+			assigned[i] = uint8((int(y) + 1 + rng.IntN(numClasses-1)) % numClasses)
+		case Shift:
+			assigned[i] = uint8((int(y) + st.shift) % numClasses)
+		case Derangement:
+			assigned[i] = permutation[y]
+		case Random:
+			assigned[i] = uint8(rng.IntN(numClasses))
+		}
+	}
+
+	set := Clean(d)
+	set.Settings = s
+	set.TestLabels = assigned
+	set.ClassPermutation = permutation
+	set.Copies = copies
+	set.Examples = append(set.Examples, make([]Example, 0, copies*testLen)...)
+	for c := range copies {
+		for i, y := range d.Test.Labels {
+			set.Examples = append(set.Examples, Example{Source: FromTest, Copy: uint16(c), Index: int32(i),
+				TrueLabel: y, Label: assigned[i]})
+		}
+	}
+	return set, nil
+}
+
+// randomDerangement returns a uniformly random permutation of n classes with no fixed point
+// (by rejection: about e tries on average).
+func randomDerangement(rng *rand.Rand, n int) []uint8 {
+	perm := make([]uint8, n)
+	for {
+		fixed := false
+		for i, p := range rng.Perm(n) {
+			perm[i] = uint8(p)
+			fixed = fixed || i == p
+		}
+		if !fixed {
+			return perm
+		}
+	}
+}

@@ -1,0 +1,537 @@
+package datasets
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"image"
+	"image/color"
+	"image/png"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// idxImages encodes n images of h x w as an IDX3 file; pixel values are (i+j) mod 256.
+func idxImages(n, h, w int) []byte {
+	var b bytes.Buffer
+	binary.Write(&b, binary.BigEndian, []uint32{idxMagicImages, uint32(n), uint32(h), uint32(w)})
+	for i := 0; i < n*h*w; i++ {
+		b.WriteByte(byte(i % 251))
+	}
+	return b.Bytes()
+}
+
+func idxLabels(labels []uint8) []byte {
+	var b bytes.Buffer
+	binary.Write(&b, binary.BigEndian, []uint32{idxMagicLabels, uint32(len(labels))})
+	b.Write(labels)
+	return b.Bytes()
+}
+
+func gz(data []byte) []byte {
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	zw.Write(data)
+	zw.Close()
+	return b.Bytes()
+}
+
+func TestReadIDX(t *testing.T) {
+	images := idxImages(3, 4, 5)
+	labels := idxLabels([]uint8{1, 2, 3})
+	tests := []struct {
+		name    string
+		data    []byte
+		labels  bool
+		wantErr string
+	}{
+		{"images", images, false, ""},
+		{"images gz", gz(images), false, ""},
+		{"labels", labels, true, ""},
+		{"labels gz", gz(labels), true, ""},
+		{"bad magic", labels, false, "bad IDX magic"},
+		{"short data", images[:len(images)-1], false, "data is short"},
+		{"trailing bytes", append(slices.Clone(images), 0), false, "trailing bytes"},
+		{"truncated gz", gz(images)[:len(gz(images))-10], false, "unexpected EOF"},
+		{"empty", nil, false, "reading IDX magic"},
+		{"zero dimension", idxImages(0, 4, 5), false, "out of range"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var err error
+			if tc.labels {
+				var got []uint8
+				got, err = ReadIDXLabels(bytes.NewReader(tc.data))
+				if err == nil && !slices.Equal(got, []uint8{1, 2, 3}) {
+					t.Errorf("labels %v", got)
+				}
+			} else {
+				var got []uint8
+				var h, w int
+				got, h, w, err = ReadIDXImages(bytes.NewReader(tc.data))
+				if err == nil && (h != 4 || w != 5 || len(got) != 60 || got[59] != 59) {
+					t.Errorf("got %d bytes of %dx%d", len(got), h, w)
+				}
+			}
+			if tc.wantErr == "" && err != nil {
+				t.Fatal(err)
+			}
+			if tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func FuzzReadIDXImages(f *testing.F) {
+	f.Add(idxImages(2, 3, 3))
+	f.Add(gz(idxImages(2, 3, 3)))
+	f.Add([]byte{0, 0, 8, 3, 0, 0, 0, 1})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		images, h, w, err := ReadIDXImages(bytes.NewReader(data))
+		if err == nil && len(images)%(h*w) != 0 {
+			t.Errorf("%d bytes is not a whole number of %dx%d images", len(images), h, w)
+		}
+	})
+}
+
+func FuzzReadSplitFile(f *testing.F) {
+	dir := f.TempDir()
+	path := filepath.Join(dir, "seed.bin")
+	if _, err := WriteSplitFile(path, []uint8{1, 0}, 2, 2, 1, func(i int) []uint8 { return []uint8{1, 2, 3, 4} }); err != nil {
+		f.Fatal(err)
+	}
+	seed, _ := os.ReadFile(path)
+	f.Add(seed)
+	f.Add(seed[:20])
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := filepath.Join(t.TempDir(), "f.bin")
+		os.WriteFile(p, data, 0o644)
+		s, err := ReadSplitFile(p, "")
+		if err == nil && len(s.Images) != s.Len()*s.ImageSize() {
+			t.Errorf("%d image bytes for %d examples of %d bytes", len(s.Images), s.Len(), s.ImageSize())
+		}
+	})
+}
+
+func TestSplitFileRoundTripAndChecksum(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "train.bin")
+	labels := []uint8{0, 1, 2}
+	img := func(i int) []uint8 { return []uint8{uint8(i), uint8(i + 1), 7, 8, 9, 10} }
+	sf, err := WriteSplitFile(path, labels, 1, 2, 3, img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ReadSplitFile(path, sf.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(s.Labels, labels) || !slices.Equal(s.Image(2), img(2)) || s.Channels != 3 {
+		t.Errorf("round trip gave %+v", s)
+	}
+	data, _ := os.ReadFile(path)
+	data[len(data)-1] ^= 1
+	os.WriteFile(path, data, 0o644)
+	if _, err := ReadSplitFile(path, sf.SHA256); err == nil || !strings.Contains(err.Error(), "checksum mismatch") {
+		t.Errorf("tampered file: error %v, want a checksum mismatch", err)
+	}
+	os.WriteFile(path, data[:len(data)-2], 0o644)
+	if _, err := ReadSplitFile(path, ""); err == nil || !strings.Contains(err.Error(), "data is short") {
+		t.Errorf("truncated file: error %v, want data is short", err)
+	}
+}
+
+// writePNG encodes a w x h image, gray or RGB.
+func writePNG(t *testing.T, path string, w, h int, gray bool, v uint8) {
+	t.Helper()
+	var img image.Image
+	if gray {
+		g := image.NewGray(image.Rect(0, 0, w, h))
+		for i := range g.Pix {
+			g.Pix[i] = v
+		}
+		img = g
+	} else {
+		c := image.NewRGBA(image.Rect(0, 0, w, h))
+		for y := 0; y < h; y++ {
+			for x := 0; x < w; x++ {
+				c.Set(x, y, color.RGBA{v, v / 2, 3, 255})
+			}
+		}
+		img = c
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := png.Encode(f, img); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// makeFolder writes a small image folder: classes cat and dog, 3 train and 2 test images each.
+func makeFolder(t *testing.T, gray bool) string {
+	root := t.TempDir()
+	for c, class := range []string{"dog", "cat"} {
+		for i := range 3 {
+			writePNG(t, filepath.Join(root, "train", class, string(rune('a'+i))+".png"), 4, 3, gray, uint8(10*c+i))
+		}
+		for i := range 2 {
+			writePNG(t, filepath.Join(root, "test", class, string(rune('a'+i))+".png"), 4, 3, gray, uint8(100+10*c+i))
+		}
+	}
+	return root
+}
+
+// tarGz packs a directory as a tar.gz.
+func tarGz(t *testing.T, dir, out string) {
+	t.Helper()
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := gzip.NewWriter(f)
+	tw := tar.NewWriter(zw)
+	err = filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err != nil || p == dir {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		hdr, _ := tar.FileInfoHeader(info, "")
+		hdr.Name = "top/" + filepath.ToSlash(rel)
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		if info.IsDir() {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		_, err = tw.Write(data)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tw.Close()
+	zw.Close()
+	f.Close()
+}
+
+func TestReadImageFolder(t *testing.T) {
+	for _, gray := range []bool{true, false} {
+		dir := makeFolder(t, gray)
+		archive := filepath.Join(t.TempDir(), "folder.tar.gz")
+		tarGz(t, dir, archive)
+		for _, src := range []string{dir, archive} {
+			d, err := ReadImageFolder(src, "pets")
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantChannels := 3
+			if gray {
+				wantChannels = 1
+			}
+			if !slices.Equal(d.Classes, []string{"cat", "dog"}) || d.Train.Len() != 6 || d.Test.Len() != 4 ||
+				d.Train.Height != 3 || d.Train.Width != 4 || d.Train.Channels != wantChannels {
+				t.Fatalf("%s: classes %v, %d/%d examples of %dx%dx%d", src, d.Classes, d.Train.Len(), d.Test.Len(),
+					d.Train.Height, d.Train.Width, d.Train.Channels)
+			}
+			// cat (label 0) was written with values 10..12, dog with 0..2: each image keeps its label,
+			// and every image appears once.
+			var firstPixels []int
+			for i := range d.Train.Len() {
+				v := int(d.Train.Image(i)[0])
+				if (v >= 10) != (d.Train.Labels[i] == 0) {
+					t.Errorf("%s: example %d has pixel %d but label %d", src, i, v, d.Train.Labels[i])
+				}
+				firstPixels = append(firstPixels, v)
+			}
+			slices.Sort(firstPixels)
+			if !slices.Equal(firstPixels, []int{0, 1, 2, 10, 11, 12}) {
+				t.Errorf("%s: images %v, want each of 0,1,2,10,11,12 once", src, firstPixels)
+			}
+		}
+	}
+}
+
+func TestReadImageFolderErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		mutate  func(t *testing.T, root string)
+		wantErr string
+	}{
+		{"wrong size", func(t *testing.T, root string) {
+			writePNG(t, filepath.Join(root, "train", "dog", "z.png"), 5, 3, true, 1)
+		}, "z.png: image is 5x3, but the first image was 4x3"},
+		{"empty class", func(t *testing.T, root string) {
+			os.MkdirAll(filepath.Join(root, "test", "bird"), 0o755)
+			os.MkdirAll(filepath.Join(root, "train", "bird"), 0o755)
+			writePNG(t, filepath.Join(root, "train", "bird", "a.png"), 4, 3, true, 1)
+		}, "class folder test/bird is empty"},
+		{"corrupt image", func(t *testing.T, root string) {
+			os.WriteFile(filepath.Join(root, "train", "dog", "bad.png"), []byte("not a png"), 0o644)
+		}, "bad.png: cannot decode image"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			root := makeFolder(t, true)
+			tc.mutate(t, root)
+			_, err := ReadImageFolder(root, "pets")
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestReadCIFARBatchErrors(t *testing.T) {
+	split := &Split{Images: make([]uint8, cifarBatchSize*cifarImageBytes), Labels: make([]uint8, cifarBatchSize),
+		Height: 32, Width: 32, Channels: 3}
+	full := make([]byte, cifarBatchSize*cifarRecordBytes)
+	// Record 1: label 3, red plane 1, green 2, blue 3.
+	rec := full[cifarRecordBytes : 2*cifarRecordBytes]
+	rec[0] = 3
+	for p := 0; p < 1024; p++ {
+		rec[1+p], rec[1025+p], rec[2049+p] = 1, 2, 3
+	}
+	if err := readCIFARBatch(bytes.NewReader(full), split, 0); err != nil {
+		t.Fatal(err)
+	}
+	if split.Labels[1] != 3 || !slices.Equal(split.Image(1)[:6], []uint8{1, 2, 3, 1, 2, 3}) {
+		t.Errorf("record 1: label %d, pixels %v: want planar -> interleaved RGB", split.Labels[1], split.Image(1)[:6])
+	}
+	tests := []struct {
+		name    string
+		data    []byte
+		wantErr string
+	}{
+		{"short record", full[:len(full)-5], "short record 9999"},
+		{"missing records", full[:cifarRecordBytes*10], "only 10 records"},
+		{"extra bytes", append(slices.Clone(full), 1), "more than 10000 records"},
+		{"bad label", append([]byte{12}, full[1:]...), "label 12"},
+	}
+	for _, tc := range tests {
+		err := readCIFARBatch(bytes.NewReader(tc.data), split, 0)
+		if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+			t.Errorf("%s: error %v, want one containing %q", tc.name, err, tc.wantErr)
+		}
+	}
+}
+
+// tinyIDX registers a small IDX dataset with real checksums for the fetch tests.
+func tinyIDX(t *testing.T) (info *Info, payload map[string][]byte) {
+	t.Helper()
+	payload = map[string][]byte{
+		"train-images-idx3-ubyte": idxImages(6, 2, 2),
+		"train-labels-idx1-ubyte": idxLabels([]uint8{0, 1, 0, 1, 0, 1}),
+		"t10k-images-idx3-ubyte":  idxImages(2, 2, 2),
+		"t10k-labels-idx1-ubyte":  idxLabels([]uint8{1, 0}),
+	}
+	info = &Info{Name: "tiny-idx", Format: FormatIDX, Classes: []string{"a", "b"}, TrainSize: 6, TestSize: 2,
+		Height: 2, Width: 2, Channels: 1}
+	for _, name := range []string{"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"} {
+		sum := sha256.Sum256(payload[name])
+		info.Files = append(info.Files, File{Name: name, Size: int64(len(payload[name])), SHA256: hex.EncodeToString(sum[:])})
+	}
+	registry[info.Name] = info
+	t.Cleanup(func() { delete(registry, info.Name) })
+	return info, payload
+}
+
+// assertNoTempFiles fails if a temporary or partial file is left anywhere under dir.
+func assertNoTempFiles(t *testing.T, dir string) {
+	t.Helper()
+	filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err == nil && (strings.HasPrefix(info.Name(), ".tmp-") || strings.Contains(info.Name(), ".old-")) {
+			t.Errorf("left behind: %s", p)
+		}
+		return nil
+	})
+}
+
+func TestFetchHTTP(t *testing.T) {
+	_, payload := tinyIDX(t)
+	good := func(w http.ResponseWriter, r *http.Request) {
+		data, ok := payload[strings.TrimSuffix(filepath.Base(r.URL.Path), ".gz")]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write(gz(data))
+	}
+	wrongBytes := func(w http.ResponseWriter, r *http.Request) {
+		data := slices.Clone(payload[strings.TrimSuffix(filepath.Base(r.URL.Path), ".gz")])
+		data[len(data)-1] ^= 0xff
+		w.Write(gz(data))
+	}
+	dropping := func(w http.ResponseWriter, r *http.Request) {
+		data := gz(payload[strings.TrimSuffix(filepath.Base(r.URL.Path), ".gz")])
+		w.Header().Set("Content-Length", "100000")
+		w.Write(data[:len(data)/2])
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	}
+	notFound := func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) }
+
+	tests := []struct {
+		name     string
+		handlers []http.HandlerFunc
+		wantErr  string
+	}{
+		{"good", []http.HandlerFunc{good}, ""},
+		{"second mirror", []http.HandlerFunc{notFound, good}, ""},
+		{"wrong bytes", []http.HandlerFunc{wrongBytes}, "checksum mismatch"},
+		{"dropped connection", []http.HandlerFunc{dropping}, "unexpected EOF"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var urls []string
+			for _, h := range tc.handlers {
+				srv := httptest.NewServer(h)
+				defer srv.Close()
+				urls = append(urls, srv.URL+"/data/")
+			}
+			opts := Options{DataDir: t.TempDir(), URLs: urls, NoFallbacks: true}
+			src, err := Fetch(context.Background(), "tiny-idx", opts)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
+				}
+				if st := CacheStatus("tiny-idx", opts); st.Checksum != "missing" {
+					t.Errorf("after a failed fetch the cache says %q, want missing", st.Checksum)
+				}
+			} else {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if src != urls[len(urls)-1] {
+					t.Errorf("source %q, want %q", src, urls[len(urls)-1])
+				}
+				d, err := Load(context.Background(), "tiny-idx", opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if d.Train.Len() != 6 || d.Test.Len() != 2 || d.Test.Labels[0] != 1 {
+					t.Errorf("loaded %d/%d examples", d.Train.Len(), d.Test.Len())
+				}
+			}
+			assertNoTempFiles(t, opts.DataDir)
+		})
+	}
+}
+
+func TestFetchFromAndCorruptCache(t *testing.T) {
+	_, payload := tinyIDX(t)
+	from := t.TempDir()
+	for name, data := range payload {
+		os.WriteFile(filepath.Join(from, name+".gz"), gz(data), 0o644)
+	}
+	opts := Options{DataDir: t.TempDir(), From: from, URLs: []string{}, NoFallbacks: true}
+	if _, err := Fetch(context.Background(), "tiny-idx", opts); err != nil {
+		t.Fatal(err)
+	}
+	if st := CacheStatus("tiny-idx", opts); !st.Verified() || st.Source != from {
+		t.Fatalf("status %+v", st)
+	}
+	// Corrupt one cached byte: Load names the file, data list reports the mismatch.
+	path := filepath.Join(opts.DataDir, "tiny-idx", "train-labels-idx1-ubyte")
+	data, _ := os.ReadFile(path)
+	data[len(data)-1] = 0
+	os.WriteFile(path, data, 0o644)
+	if _, err := Load(context.Background(), "tiny-idx", opts); err == nil || !strings.Contains(err.Error(), "train-labels-idx1-ubyte: checksum mismatch") {
+		t.Errorf("Load of a corrupted cache: %v", err)
+	}
+	if st := CacheStatus("tiny-idx", opts); st.Checksum != "mismatch" || !strings.Contains(st.Problem, "train-labels-idx1-ubyte") {
+		t.Errorf("status of a corrupted cache: %q", st.Checksum)
+	}
+	// A --from missing a file is an error naming it.
+	os.Remove(filepath.Join(from, "t10k-labels-idx1-ubyte.gz"))
+	os.RemoveAll(filepath.Join(opts.DataDir, "tiny-idx"))
+	if _, err := Fetch(context.Background(), "tiny-idx", opts); err == nil || !strings.Contains(err.Error(), "missing t10k-labels-idx1-ubyte") {
+		t.Errorf("Fetch from an incomplete folder: %v", err)
+	}
+}
+
+func TestImportImageFolderKeepsOldCacheOnFailure(t *testing.T) {
+	dataDir := t.TempDir()
+	good := makeFolder(t, false)
+	opts := Options{DataDir: dataDir, From: good}
+	if _, err := Fetch(context.Background(), "pets", opts); err != nil {
+		t.Fatal(err)
+	}
+	d, err := Load(context.Background(), "pets", Options{DataDir: dataDir})
+	if err != nil || d.Train.Len() != 6 || d.Train.Channels != 3 {
+		t.Fatalf("Load: %v", err)
+	}
+	// A bad re-import fails and leaves the cached copy verified.
+	bad := makeFolder(t, false)
+	writePNG(t, filepath.Join(bad, "train", "dog", "z.png"), 9, 9, false, 1)
+	os.Remove(filepath.Join(dataDir, "pets", "manifest.json")) // force a re-import
+	writeManifestBack := func() {
+		if _, err := Fetch(context.Background(), "pets", Options{DataDir: dataDir, From: good}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeManifestBack()
+	before, _ := os.ReadFile(filepath.Join(dataDir, "pets", "manifest.json"))
+	os.WriteFile(filepath.Join(dataDir, "pets", "train.bin"), []byte("garbage"), 0o644)
+	if _, err := Fetch(context.Background(), "pets", Options{DataDir: dataDir, From: bad}); err == nil {
+		t.Fatal("importing a folder with a wrong-size image succeeded")
+	}
+	after, _ := os.ReadFile(filepath.Join(dataDir, "pets", "manifest.json"))
+	if !bytes.Equal(before, after) {
+		t.Error("a failed import changed the cached manifest")
+	}
+	assertNoTempFiles(t, dataDir)
+	if names := ListCache(Options{DataDir: dataDir}); !slices.ContainsFunc(names, func(s Status) bool { return s.Name == "pets" }) {
+		t.Errorf("ListCache does not list the imported folder: %+v", names)
+	}
+}
+
+func TestUnknownDataset(t *testing.T) {
+	_, err := Load(context.Background(), "imagenet", Options{DataDir: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "valid datasets are cifar10, fashion-mnist, mnist") {
+		t.Errorf("error %v", err)
+	}
+	_, err = Fetch(context.Background(), "Bad Name", Options{DataDir: t.TempDir(), From: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "invalid dataset name") {
+		t.Errorf("error %v", err)
+	}
+}
+
+// TestRealDatasets loads the real datasets when the cache holds them (CI fetches them first).
+func TestRealDatasets(t *testing.T) {
+	opts := Options{URLs: []string{}, NoFallbacks: true}
+	for _, name := range Names() {
+		info := registry[name]
+		if !CacheStatus(name, opts).Verified() {
+			t.Logf("%s is not in the cache %s: skipped", name, opts.dataDir())
+			continue
+		}
+		d, err := Load(context.Background(), name, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := checkAgainstInfo(d, info); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}

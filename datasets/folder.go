@@ -1,0 +1,163 @@
+package datasets
+
+import (
+	"fmt"
+	"image"
+	"image/color"
+	_ "image/jpeg" // image folders hold JPEG
+	_ "image/png"  // or PNG files
+	"io"
+	"math/rand/v2"
+	"sort"
+	"strings"
+)
+
+// folderImage is one decoded image of an image folder.
+type folderImage struct {
+	file   string
+	pixels []uint8
+}
+
+// ReadImageFolder reads an image-folder dataset: train/<class>/*.{png,jpg,jpeg} and
+// test/<class>/*, from a directory or a tar archive (gzip-compressed or not).
+// Classes are the folder names sorted. Examples are stored in a fixed pseudo-random order
+// (a permutation of the class-then-file-name order, seeded by folderOrderSeed), as the
+// canonical datasets are, so that the first N examples (--subset) hold every class.
+// Every image must have the size of the first one; gray images give one channel, color
+// images three (a gray image in a color dataset is expanded to RGB).
+func ReadImageFolder(path, name string) (*Dataset, error) {
+	type key struct{ split, class string }
+	images := map[key][]folderImage{}
+	folders := map[key]bool{}
+	height, width, channels := 0, 0, 0
+	err := walkSource(path, func(entry string, isDir bool, r io.Reader) error {
+		if isDir {
+			parts := strings.Split(entry, "/")
+			if n := len(parts); n >= 2 && (parts[n-2] == "train" || parts[n-2] == "test") {
+				folders[key{parts[n-2], parts[n-1]}] = true
+			}
+			return nil
+		}
+		fp := imageFolderPath(entry)
+		if fp == nil {
+			return nil
+		}
+		folders[key{fp.split, fp.class}] = true
+		img, _, err := image.Decode(r)
+		if err != nil {
+			return fmt.Errorf("%s: %s: cannot decode image: %w", path, entry, err)
+		}
+		b := img.Bounds()
+		if height == 0 {
+			height, width = b.Dy(), b.Dx()
+			channels = 3
+			if isGray(img) {
+				channels = 1
+			}
+		}
+		if b.Dy() != height || b.Dx() != width {
+			return fmt.Errorf("%s: %s: image is %dx%d, but the first image was %dx%d: all images must have one size",
+				path, entry, b.Dx(), b.Dy(), width, height)
+		}
+		k := key{fp.split, fp.class}
+		images[k] = append(images[k], folderImage{file: fp.file, pixels: toHWC(img, channels)})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	classSet := map[string]bool{}
+	for k := range folders {
+		classSet[k.class] = true
+	}
+	classes := make([]string, 0, len(classSet))
+	for c := range classSet {
+		classes = append(classes, c)
+	}
+	sort.Strings(classes)
+	if len(classes) < 2 {
+		return nil, fmt.Errorf("%s: found %d class folders under train/ and test/, want at least 2", path, len(classes))
+	}
+	d := &Dataset{Name: name, Classes: classes, Source: path}
+	for _, split := range []string{"train", "test"} {
+		total := 0
+		for _, class := range classes {
+			n := len(images[key{split, class}])
+			if n == 0 {
+				return nil, fmt.Errorf("%s: class folder %s/%s is empty or missing: every class needs images in train/ and test/", path, split, class)
+			}
+			total += n
+		}
+		s := &Split{Height: height, Width: width, Channels: channels,
+			Images: make([]uint8, 0, total*height*width*channels), Labels: make([]uint8, 0, total)}
+		for label, class := range classes {
+			imgs := images[key{split, class}]
+			sort.Slice(imgs, func(i, j int) bool { return imgs[i].file < imgs[j].file })
+			for _, img := range imgs {
+				s.Images = append(s.Images, img.pixels...)
+				s.Labels = append(s.Labels, uint8(label))
+			}
+			delete(images, key{split, class}) // free as we go: peak memory stays near one copy
+		}
+		shuffleSplit(s, folderOrderSeed)
+		if split == "train" {
+			d.Train = s
+		} else {
+			d.Test = s
+		}
+	}
+	if err := d.Validate(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// folderOrderSeed fixes the order of image-folder examples; changing it changes every
+// imported dataset's order, so it is part of the cache format.
+const folderOrderSeed = 20190101
+
+// shuffleSplit permutes a split's examples in place with a fixed seed.
+func shuffleSplit(s *Split, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, seed))
+	size := s.ImageSize()
+	tmp := make([]uint8, size)
+	rng.Shuffle(s.Len(), func(i, j int) {
+		s.Labels[i], s.Labels[j] = s.Labels[j], s.Labels[i]
+		a, b := s.Image(i), s.Image(j)
+		copy(tmp, a)
+		copy(a, b)
+		copy(b, tmp)
+	})
+}
+
+func isGray(img image.Image) bool {
+	switch img.(type) {
+	case *image.Gray, *image.Gray16:
+		return true
+	}
+	return false
+}
+
+// toHWC converts an image to rows x columns x channels bytes.
+func toHWC(img image.Image, channels int) []uint8 {
+	b := img.Bounds()
+	out := make([]uint8, 0, b.Dx()*b.Dy()*channels)
+	if g, ok := img.(*image.Gray); ok && channels == 1 {
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			out = append(out, g.Pix[g.PixOffset(b.Min.X, y):g.PixOffset(b.Max.X, y)]...)
+		}
+		return out
+	}
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			c := img.At(x, y)
+			if channels == 1 {
+				out = append(out, color.GrayModel.Convert(c).(color.Gray).Y)
+				continue
+			}
+			rgb := color.RGBAModel.Convert(c).(color.RGBA)
+			out = append(out, rgb.R, rgb.G, rgb.B)
+		}
+	}
+	return out
+}

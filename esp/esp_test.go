@@ -1,0 +1,106 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"image"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/extremepoints/esp/datasets"
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"esp": func() { os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)) },
+	})
+}
+
+// TestScripts runs the command-line scripts in testdata/script. Each starts with
+// $WORK/pets, a small image folder of two classes, and ESP_DATA_DIR=$WORK/cache.
+// Condition [realdata:NAME] holds when the user's cache has NAME verified; $REALDATA
+// names that cache.
+func TestScripts(t *testing.T) {
+	realDir := datasets.DefaultDataDir()
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/script",
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("ESP_DATA_DIR", filepath.Join(env.WorkDir, "cache"))
+			env.Setenv("REALDATA", realDir)
+			return writePetsFolder(filepath.Join(env.WorkDir, "pets"))
+		},
+		Condition: func(cond string) (bool, error) {
+			name, ok := strings.CutPrefix(cond, "realdata:")
+			if !ok {
+				return false, nil
+			}
+			return datasets.CacheStatus(name, datasets.Options{DataDir: realDir}).Verified(), nil
+		},
+	})
+}
+
+// writePetsFolder writes train/{cat,dog}/ with 3 images each and test/{cat,dog}/ with 2.
+func writePetsFolder(root string) error {
+	for c, class := range []string{"cat", "dog"} {
+		for split, n := range map[string]int{"train": 3, "test": 2} {
+			dir := filepath.Join(root, split, class)
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return err
+			}
+			for i := range n {
+				img := image.NewGray(image.Rect(0, 0, 6, 6))
+				for p := range img.Pix {
+					img.Pix[p] = uint8(40*c + 10*i + p)
+				}
+				var buf bytes.Buffer
+				if err := png.Encode(&buf, img); err != nil {
+					return err
+				}
+				if err := os.WriteFile(filepath.Join(dir, string(rune('a'+i))+".png"), buf.Bytes(), 0o644); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// TestExitCodes checks that every kind of bad input exits with 2 and names the valid choices.
+func TestExitCodes(t *testing.T) {
+	t.Setenv("ESP_DATA_DIR", t.TempDir())
+	tests := []struct {
+		args     []string
+		wantCode int
+		wantErr  string
+	}{
+		{nil, exitUsage, "Usage: esp COMMAND"},
+		{[]string{"bogus"}, exitUsage, "valid commands are data, models, train, version"},
+		{[]string{"data"}, exitUsage, "valid subcommands are fetch, list, show"},
+		{[]string{"data", "fetch"}, exitUsage, "name at least one dataset"},
+		{[]string{"data", "fetch", "imagenet"}, exitUsage, "valid datasets are cifar10, fashion-mnist, mnist"},
+		{[]string{"data", "fetch", "mnist", "--from", "/nonexistent"}, exitUsage, "--from"},
+		{[]string{"data", "fetch", "mnist", "cifar10", "--from", "."}, exitUsage, "2 datasets are named"},
+		{[]string{"data", "list", "--bogus"}, exitUsage, "flag provided but not defined: -bogus"},
+		{[]string{"data", "show"}, exitUsage, "--dataset is required"},
+		{[]string{"data", "show", "--dataset", "mnist", "--corrupt", "flip"}, exitUsage, "valid strategies are wrong-uniform"},
+		{[]string{"data", "show", "--dataset", "mnist", "--corrupt", "random", "--corrupt-fraction", "2"}, exitUsage, "invalid fraction 2"},
+		{[]string{"data", "show", "--dataset", "mnist", "--copies", "3"}, exitUsage, "need --corrupt"},
+		{[]string{"data", "show", "--dataset", "mnist", "--subset", "-1"}, exitUsage, "invalid --subset"},
+		{[]string{"data", "show", "--dataset", "mnist", "--out", "x.jpg"}, exitUsage, "name a .png file"},
+		{[]string{"version"}, exitOK, ""},
+		{[]string{"data", "list", "-h"}, exitOK, "Usage: esp data list"},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), tc.args, &stdout, &stderr)
+			if code != tc.wantCode || !strings.Contains(stderr.String(), tc.wantErr) {
+				t.Errorf("exit %d, stderr %q; want exit %d and %q", code, stderr.String(), tc.wantCode, tc.wantErr)
+			}
+		})
+	}
+}

@@ -1,0 +1,28 @@
+// Command esp finds and studies points of extreme overfitting of neural networks:
+// weights that are ~100% accurate on the training set and ~0% on the test set.
+//
+// Usage:
+//
+//	esp data list                                  datasets, sizes, source, checksum state
+//	esp data fetch DATASET... [--from PATH]        mnist | fashion-mnist | cifar10 | NAME --from FOLDER
+//	esp data show --dataset D [--corrupt S] --out FILE.png
+//	esp models                                     the model registry
+//	esp train --dataset D --model M [--corrupt S] [--epochs N] [--seed S] --out DIR
+//	esp version
+//
+// Every subcommand takes -h. Bad flags or values exit with code 2 and a message
+// naming the valid choices.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
