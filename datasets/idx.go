@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"slices"
 )
 
 // IDX magic numbers: two zero bytes, the element type (0x08 = unsigned byte),
@@ -69,8 +70,7 @@ func ReadIDXImages(r io.Reader) (images []uint8, height, width int, err error) {
 		return nil, 0, 0, err
 	}
 	n, height, width := dims[0], dims[1], dims[2]
-	images = make([]uint8, n*height*width)
-	if _, err := io.ReadFull(r, images); err != nil {
+	if images, err = readExactly(r, int64(n)*int64(height)*int64(width)); err != nil {
 		return nil, 0, 0, fmt.Errorf("IDX images: header says %d images of %dx%d, data is short: %w",
 			n, height, width, noEOF(err))
 	}
@@ -99,6 +99,31 @@ func ReadIDXLabels(r io.Reader) ([]uint8, error) {
 		return nil, fmt.Errorf("IDX labels: %w", err)
 	}
 	return labels, nil
+}
+
+// maxPayload bounds what a header may announce (16 GiB): beyond it the header is corrupt.
+const maxPayload = 1 << 34
+
+// readExactly reads exactly n bytes. It allocates as data arrives (at most 64 MiB ahead),
+// so a corrupt header announcing a huge payload fails on the short data, not on memory.
+func readExactly(r io.Reader, n int64) ([]byte, error) {
+	if n < 0 || n > maxPayload {
+		return nil, fmt.Errorf("header announces %d bytes, more than the %d this toolkit reads", n, int64(maxPayload))
+	}
+	const chunk = 64 << 20
+	buf := make([]byte, 0, min(n, chunk))
+	for int64(len(buf)) < n {
+		want := min(n-int64(len(buf)), chunk)
+		if int64(cap(buf)-len(buf)) < want {
+			buf = slices.Grow(buf, int(want))
+		}
+		got, err := io.ReadFull(r, buf[len(buf):len(buf)+int(want)])
+		buf = buf[:len(buf)+got]
+		if err != nil {
+			return nil, fmt.Errorf("%d of %d bytes: %w", len(buf), n, noEOF(err))
+		}
+	}
+	return buf, nil
 }
 
 // expectEOF fails when r holds more bytes, or when reading to the end fails

@@ -132,11 +132,11 @@ func ReadSplitFile(path, wantSHA256 string) (*Split, error) {
 	if h <= 0 || w <= 0 || (c != 1 && c != 3) || h*w > 1<<24 || n > 1<<26 {
 		return nil, fmt.Errorf("%s: implausible shape %d examples of %dx%dx%d", path, n, h, w, c)
 	}
-	s := &Split{Labels: make([]uint8, n), Images: make([]uint8, n*h*w*c), Height: h, Width: w, Channels: c}
-	if _, err := io.ReadFull(r, s.Labels); err != nil {
-		return nil, fmt.Errorf("%s: labels: %w", path, noEOF(err))
+	s := &Split{Height: h, Width: w, Channels: c}
+	if s.Labels, err = readExactly(r, int64(n)); err != nil {
+		return nil, fmt.Errorf("%s: labels: %w", path, err)
 	}
-	if _, err := io.ReadFull(r, s.Images); err != nil {
+	if s.Images, err = readExactly(r, int64(n)*int64(h)*int64(w)*int64(c)); err != nil {
 		return nil, fmt.Errorf("%s: header says %d images of %dx%dx%d, data is short: %w", path, n, h, w, c, noEOF(err))
 	}
 	if err := expectEOF(r); err != nil {
