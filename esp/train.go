@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strings"
+
+	"github.com/extremepoints/esp/corrupt"
+	"github.com/extremepoints/esp/datasets"
+	"github.com/extremepoints/esp/experiment"
+	"github.com/extremepoints/esp/models"
+)
+
+// trainFlags are the flags that describe one training run.
+type trainFlags struct {
+	data         dataFlags
+	corruption   corruptFlags
+	dataset      string
+	model        string
+	epochs       int
+	seed         uint64
+	backend      string
+	optimizer    string
+	learningRate float64
+	momentum     float64
+	weightDecay  float64
+	batchSize    int
+	hidden       int
+	blocks       int
+	fcReLU       bool
+	formulation  string
+}
+
+func (t *trainFlags) register(fs *flag.FlagSet) {
+	t.data.register(fs)
+	t.corruption.register(fs)
+	fs.StringVar(&t.dataset, "dataset", "", "dataset: "+strings.Join(datasets.Names(), ", ")+", or an imported image folder")
+	fs.StringVar(&t.model, "model", "", "model: "+strings.Join(models.Names(), ", "))
+	fs.IntVar(&t.epochs, "epochs", 0, "epochs (default 11, the paper's)")
+	fs.Uint64Var(&t.seed, "seed", 0, "seed of the initialization, the data order and (unless --corrupt-seed) the corruption")
+	fs.StringVar(&t.backend, "backend", os.Getenv("GOMLX_BACKEND"), "compute backend: "+strings.Join(experiment.BackendNames, ", ")+" (default $GOMLX_BACKEND, else go)")
+	fs.StringVar(&t.optimizer, "optimizer", "adam", "optimizer: adam or sgd")
+	fs.Float64Var(&t.learningRate, "lr", 0, "learning rate (default 1e-3 for adam, 1e-2 for sgd)")
+	fs.Float64Var(&t.momentum, "momentum", 0, "SGD momentum")
+	fs.Float64Var(&t.weightDecay, "weight-decay", 0, "L2 coefficient λ: λ/2·‖w‖² is added to the loss")
+	fs.IntVar(&t.batchSize, "batch-size", 0, "minibatch size (default 128)")
+	fs.IntVar(&t.hidden, "hidden", 0, "MLP hidden width (default 512)")
+	fs.IntVar(&t.blocks, "blocks", 0, "ResNet basic blocks per stage (default 2)")
+	fs.BoolVar(&t.fcReLU, "fc-relu", false, "LeNet: a ReLU between the two fully connected layers (the paper's text; the authors' code has none)")
+	fs.StringVar(&t.formulation, "formulation", "", "convolution formulation: matmul or native (default: by backend)")
+}
+
+// settings validates the flags and returns the run's settings and corruption.
+func (t *trainFlags) settings(fs *flag.FlagSet) (experiment.Settings, corrupt.Settings, bool, error) {
+	var s experiment.Settings
+	if t.dataset == "" {
+		return s, corrupt.Settings{}, false, usagef("--dataset is required: %s, or an imported image folder", strings.Join(datasets.Names(), ", "))
+	}
+	if t.model == "" {
+		return s, corrupt.Settings{}, false, usagef("--model is required: %s", strings.Join(models.Names(), ", "))
+	}
+	if err := t.data.validate(); err != nil {
+		return s, corrupt.Settings{}, false, err
+	}
+	for _, v := range []struct {
+		name  string
+		value float64
+	}{{"lr", t.learningRate}, {"momentum", t.momentum}, {"weight-decay", t.weightDecay}} {
+		if math.IsNaN(v.value) || math.IsInf(v.value, 0) || v.value < 0 {
+			return s, corrupt.Settings{}, false, usagef("invalid --%s %v: want a finite number >= 0", v.name, v.value)
+		}
+	}
+	if t.epochs < 0 || t.batchSize < 0 || t.hidden < 0 || t.blocks < 0 {
+		return s, corrupt.Settings{}, false, usagef("--epochs, --batch-size, --hidden and --blocks must be positive (or 0 for the default)")
+	}
+	seedGiven := false
+	fs.Visit(func(f *flag.Flag) { seedGiven = seedGiven || f.Name == "corrupt-seed" })
+	if !seedGiven {
+		t.corruption.seed = t.seed
+	}
+	cs, corrupted, err := t.corruption.settings()
+	if err != nil {
+		return s, corrupt.Settings{}, false, err
+	}
+	s = experiment.Settings{
+		Dataset: t.dataset, Subset: t.data.subset, Model: t.model,
+		ModelConfig: models.Config{Hidden: t.hidden, Blocks: t.blocks, FCReLU: t.fcReLU,
+			Formulation: models.Formulation(t.formulation)},
+		Corruption:  cs,
+		Optimizer:   experiment.Optimizer{Name: t.optimizer, LearningRate: t.learningRate, Momentum: t.momentum},
+		BatchSize:   t.batchSize,
+		Epochs:      t.epochs,
+		WeightDecay: t.weightDecay,
+		Seed:        t.seed,
+		Backend:     t.backend,
+	}
+	if err := s.Validate(); err != nil {
+		return s, cs, false, usageError{err}
+	}
+	return s, cs, corrupted, nil
+}
+
+// checkOutDir refuses a directory that already holds files: a finished run is never overwritten.
+func checkOutDir(dir string) error {
+	if dir == "" {
+		return usagef("--out DIR is required: the run's config, metrics and weights go there")
+	}
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return usagef("--out %s: %v", dir, err)
+	}
+	if len(entries) > 0 {
+		return usagef("--out %s is not empty: choose a new directory (nothing there is overwritten)", dir)
+	}
+	return nil
+}
+
+func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("train", stderr, "train --dataset D --model M [--corrupt STRATEGY] [--epochs N] [--seed S] --out DIR")
+	var tf trainFlags
+	tf.register(fs)
+	out := fs.String("out", "", "run directory to create (must be new or empty)")
+	if rest, err := parseFlags(fs, args); err != nil {
+		return err
+	} else if len(rest) > 0 {
+		return usagef("unexpected arguments %q", rest)
+	}
+	settings, cs, corrupted, err := tf.settings(fs)
+	if err != nil {
+		return err
+	}
+	if err := checkOutDir(*out); err != nil {
+		return err
+	}
+	backend, err := experiment.NewBackend(settings.Backend)
+	if err != nil {
+		return usageError{err}
+	}
+	ds, err := tf.data.load(ctx, tf.dataset, stderr)
+	if err != nil {
+		return err
+	}
+	set := corrupt.Clean(ds)
+	if corrupted {
+		if set, err = corrupt.Build(ds, cs); err != nil {
+			return usageError{err}
+		}
+	}
+	fmt.Fprintf(stderr, "training %s on %s (%d examples%s) with %s on the %s backend -> %s\n", settings.Model, ds.Name, set.Len(),
+		corruptionNote(set), settings.WithDefaults().Optimizer.Name, settings.WithDefaults().Backend, *out)
+	result, err := experiment.Train(ctx, backend, set, settings, *out, stderr)
+	if err != nil {
+		return err
+	}
+	last := result.Last()
+	fmt.Fprintf(stdout, "%s after %d epochs: train_acc %.4f", result.Status, result.Epochs, last.TrainAcc)
+	if set.IsCorrupted() {
+		fmt.Fprintf(stdout, " corrupted_acc %.4f", float64(*last.CorruptedAcc))
+	}
+	fmt.Fprintf(stdout, " test_acc %.4f weight_norm %.2f dist_from_init %.2f\nrun directory: %s\n",
+		last.TestAcc, last.WeightNorm, last.DistFromInit, *out)
+	if result.Status != experiment.StatusOK {
+		return fmt.Errorf("the run %s (see %s)", result.Status, *out)
+	}
+	return nil
+}
+
+func corruptionNote(set *corrupt.Set) string {
+	if !set.IsCorrupted() {
+		return ", normal"
+	}
+	sum := set.Summarize()
+	return fmt.Sprintf(", corrupted: %s, %d test copies", set.Settings.Strategy, sum.Copies)
+}

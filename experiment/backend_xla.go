@@ -1,0 +1,47 @@
+//go:build xla
+
+package experiment
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/go-xla/compute/xla"
+	"github.com/gomlx/go-xla/pjrt"
+)
+
+// XLAAvailable reports whether this build includes the XLA backend (build tag "xla").
+const XLAAvailable = true
+
+func newXLABackend(config string) (compute.Backend, error) {
+	// go-xla downloads plugins on first use unless told not to: the toolkit never does.
+	xla.EnableAutoInstall(false)
+	plugin, _, _ := strings.Cut(config, ",")
+	if plugin == "" {
+		plugin = "cpu"
+		config = "cpu" + config
+	}
+	if !filepath.IsAbs(plugin) {
+		found := pjrt.AvailablePlugins()
+		names := make([]string, 0, len(found))
+		for name := range found {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		ok := slices.ContainsFunc(names, func(n string) bool { return n == plugin || strings.HasPrefix(n, plugin+"_") })
+		if !ok {
+			return nil, fmt.Errorf("experiment: no PJRT plugin %q found (found: %v); install one and point "+
+				"PJRT_PLUGIN_LIBRARY_PATH to its folder, or give its absolute path as \"xla:/path/plugin.so\"",
+				plugin, names)
+		}
+	}
+	b, err := xla.New(config)
+	if err != nil {
+		return nil, fmt.Errorf("experiment: creating XLA backend %q: %w", config, err)
+	}
+	return b, nil
+}

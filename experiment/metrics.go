@@ -1,0 +1,139 @@
+package experiment
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"runtime/debug"
+	"time"
+)
+
+// Float is a float64 that encodes NaN and ±Inf as JSON null (JSON has no such numbers)
+// and decodes null as NaN.
+type Float float64
+
+// MarshalJSON implements json.Marshaler.
+func (f Float) MarshalJSON() ([]byte, error) {
+	if !isFinite(float64(f)) {
+		return []byte("null"), nil
+	}
+	return json.Marshal(float64(f))
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (f *Float) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*f = Float(math.NaN())
+		return nil
+	}
+	return json.Unmarshal(b, (*float64)(f))
+}
+
+// Run statuses.
+const (
+	StatusOK       = "ok"
+	StatusDiverged = "diverged"
+)
+
+// EpochMetrics is one line of metrics.jsonl: the state after an epoch (epoch 0 is the
+// initialization point). Accuracies are fractions in [0, 1]; losses are mean
+// cross-entropies (without the weight decay term); norms are over trainable
+// parameters only.
+type EpochMetrics struct {
+	Epoch int `json:"epoch"`
+	// Step is the number of optimizer steps taken so far.
+	Step int `json:"step"`
+	// TrainLoss and TrainAcc are measured on the clean training split, true labels.
+	TrainLoss Float `json:"train_loss"`
+	TrainAcc  Float `json:"train_acc"`
+	// CorruptedAcc is the accuracy on the test images against their assigned wrong
+	// labels (the fit to the corruption); absent for normal runs.
+	CorruptedAcc *Float `json:"corrupted_acc,omitempty"`
+	TestLoss     Float  `json:"test_loss"`
+	TestAcc      Float  `json:"test_acc"`
+	// FitLoss and FitAcc are the means over the epoch's minibatches of the training
+	// loss and accuracy on the set trained on (copies and assigned labels included),
+	// in training mode; absent at epoch 0.
+	FitLoss *Float `json:"fit_loss,omitempty"`
+	FitAcc  *Float `json:"fit_acc,omitempty"`
+	// WeightNorm is the global L2 norm; WeightNormSum the sum of per-tensor Frobenius
+	// norms (the authors' "weight norm").
+	WeightNorm    Float `json:"weight_norm"`
+	WeightNormSum Float `json:"weight_norm_sum"`
+	// DistFromInit and DistFromInitSum are the same two norms of w - w0.
+	DistFromInit    Float `json:"dist_from_init"`
+	DistFromInitSum Float `json:"dist_from_init_sum"`
+	// Seconds is the wall time since training started; EpochSeconds that of this
+	// epoch's training steps (evaluation excluded).
+	Seconds      float64 `json:"seconds"`
+	EpochSeconds float64 `json:"epoch_seconds"`
+	// Status is "ok" or "diverged" (a non-finite training loss stopped the run).
+	Status string `json:"status"`
+}
+
+// EncodeMetrics returns the metrics as JSON lines.
+func EncodeMetrics(metrics []EpochMetrics) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	for _, m := range metrics {
+		if err := enc.Encode(m); err != nil {
+			return nil, err
+		}
+	}
+	return buf.Bytes(), nil
+}
+
+// DatasetInfo describes the data of a run.
+type DatasetInfo struct {
+	Name      string `json:"name"`
+	Classes   int    `json:"classes"`
+	Train     int    `json:"train"`
+	Test      int    `json:"test"`
+	Height    int    `json:"height"`
+	Width     int    `json:"width"`
+	Channels  int    `json:"channels"`
+	Source    string `json:"source,omitempty"`
+	TrainSet  int    `json:"train_set"` // examples trained on, copies included
+	Corrupted bool   `json:"corrupted"`
+}
+
+// RunConfig is the content of config.json: everything needed to rerun a run.
+type RunConfig struct {
+	Settings           Settings    `json:"settings"`
+	Dataset            DatasetInfo `json:"dataset"`
+	Backend            string      `json:"backend"`
+	BackendDescription string      `json:"backend_description"`
+	ToolkitVersion     string      `json:"toolkit_version"`
+	GoMLXVersion       string      `json:"gomlx_version"`
+	GoVersion          string      `json:"go_version"`
+	Started            time.Time   `json:"started"`
+}
+
+// versions returns the toolkit's version (module version, else VCS revision, else
+// "devel"), GoMLX's and Go's, from the binary's build information.
+func versions() (toolkit, gomlx, goVersion string) {
+	toolkit, gomlx, goVersion = "devel", "unknown", "unknown"
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return
+	}
+	goVersion = info.GoVersion
+	const module = "github.com/extremepoints/esp"
+	if info.Main.Path == module && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		toolkit = info.Main.Version
+	}
+	for _, s := range info.Settings {
+		if s.Key == "vcs.revision" && toolkit == "devel" {
+			toolkit = "devel+" + s.Value
+		}
+	}
+	for _, d := range info.Deps {
+		switch d.Path {
+		case "github.com/gomlx/gomlx":
+			gomlx = d.Version
+		case module:
+			toolkit = d.Version
+		}
+	}
+	return
+}

@@ -1,0 +1,397 @@
+package experiment
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	. "github.com/gomlx/gomlx/core/graph" //nolint:revive // graph-building code reads better unqualified.
+	"github.com/gomlx/gomlx/core/tensors"
+	gmodel "github.com/gomlx/gomlx/ml/model"
+
+	"github.com/extremepoints/esp/datasets"
+	"github.com/extremepoints/esp/models"
+)
+
+// modelScope is the scope holding the model's variables; the optimizer's live elsewhere.
+const modelScope = "model"
+
+// modelPrefix is the path prefix of the model's variables in the store.
+const modelPrefix = "/" + modelScope + "/"
+
+// Net is a model with its variables on a backend: what training updates and what
+// probes evaluate. A Net is not safe for concurrent use.
+type Net struct {
+	Backend compute.Backend
+	Model   *models.Model
+	// Store holds the variables: the model's under "/model", the optimizer's elsewhere.
+	Store *gmodel.Store
+	// Height, Width and Channels are the input image shape.
+	Height, Width, Channels int
+
+	predictExec *gmodel.Exec
+	gradExec    *gmodel.Exec
+	gradNames   []string
+}
+
+// NewNet builds the named model for images of the given shape and initializes its
+// variables (Xavier uniform weights, zero biases) from seed.
+func NewNet(backend compute.Backend, modelName string, config models.Config, height, width, channels int, seed uint64) (*Net, error) {
+	if backend == nil {
+		return nil, fmt.Errorf("experiment: nil backend")
+	}
+	if height <= 0 || width <= 0 || channels <= 0 {
+		return nil, fmt.Errorf("experiment: invalid image shape %dx%dx%d", height, width, channels)
+	}
+	m, err := models.New(modelName, config)
+	if err != nil {
+		return nil, err
+	}
+	n := &Net{Backend: backend, Model: m, Store: gmodel.NewStore(), Height: height, Width: width, Channels: channels}
+	if err := n.Store.SetRNGStateFromSeed(int64(seed)); err != nil {
+		return nil, err
+	}
+	n.predictExec, err = gmodel.NewExec(backend, n.Store, func(scope *gmodel.Scope, images *Node) *Node {
+		return LogSoftmax(n.Model.Logits(scope.In(modelScope), images, false), -1)
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Running the inference graph once creates and initializes the variables.
+	if _, err := n.predictExec.Call(n.zeros(1)); err != nil {
+		return nil, fmt.Errorf("experiment: building %s: %w", modelName, err)
+	}
+	return n, nil
+}
+
+// LoadNet reads a weights file written by this package and returns a Net holding
+// them, with the model and input shape recorded in the file's metadata.
+func LoadNet(backend compute.Backend, path string) (*Net, error) {
+	w, err := LoadWeights(path)
+	if err != nil {
+		return nil, err
+	}
+	var config models.Config
+	var shape [3]int
+	if err := json.Unmarshal([]byte(w.Metadata["model_config"]), &config); err != nil {
+		return nil, fmt.Errorf("experiment: %s: model_config metadata: %w", path, err)
+	}
+	if err := json.Unmarshal([]byte(w.Metadata["input_shape"]), &shape); err != nil {
+		return nil, fmt.Errorf("experiment: %s: input_shape metadata: %w", path, err)
+	}
+	n, err := NewNet(backend, w.Metadata["model"], config, shape[0], shape[1], shape[2], 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := n.SetWeights(w); err != nil {
+		return nil, fmt.Errorf("experiment: %s: %w", path, err)
+	}
+	return n, nil
+}
+
+func (n *Net) zeros(batch int) *tensors.Tensor {
+	return tensors.FromShape(shapes.Make(dtypes.Float32, batch, n.Height, n.Width, n.Channels))
+}
+
+// modelVariables yields the model's variables in creation order.
+func (n *Net) modelVariables() []*gmodel.Variable {
+	var vars []*gmodel.Variable
+	for v := range n.Store.IterVariables() {
+		if strings.HasPrefix(v.Path(), modelPrefix) {
+			vars = append(vars, v)
+		}
+	}
+	return vars
+}
+
+// Weights returns a host copy of the model's variables (trainable parameters and
+// state such as batch-norm running statistics), with metadata describing the model.
+func (n *Net) Weights() (*Weights, error) {
+	w := &Weights{Metadata: n.metadata()}
+	for _, v := range n.modelVariables() {
+		t, err := v.Value()
+		if err != nil {
+			return nil, fmt.Errorf("experiment: reading %s: %w", v.Path(), err)
+		}
+		if t.DType() != dtypes.Float32 {
+			return nil, fmt.Errorf("experiment: variable %s has dtype %s, want float32", v.Path(), t.DType())
+		}
+		data, err := tensors.CopyFlatData[float32](t)
+		if err != nil {
+			return nil, fmt.Errorf("experiment: reading %s: %w", v.Path(), err)
+		}
+		w.Tensors = append(w.Tensors, Tensor{
+			Name:      strings.TrimPrefix(v.Path(), modelPrefix),
+			Shape:     append([]int(nil), t.Shape().Dimensions...),
+			Data:      data,
+			Trainable: v.Trainable,
+		})
+	}
+	return w, nil
+}
+
+func (n *Net) metadata() map[string]string {
+	config, _ := json.Marshal(n.Model.Config())
+	shape, _ := json.Marshal([]int{n.Height, n.Width, n.Channels})
+	return map[string]string{
+		"format":       WeightsFormat,
+		"model":        n.Model.Name(),
+		"model_config": string(config),
+		"input_shape":  string(shape),
+	}
+}
+
+// SetWeights loads w into the model's variables. Every model variable must be present
+// in w with the same shape; extra tensors in w are an error too.
+func (n *Net) SetWeights(w *Weights) error {
+	vars := n.modelVariables()
+	if len(vars) != len(w.Tensors) {
+		return fmt.Errorf("experiment: model %s has %d variables, weights have %d tensors", n.Model.Name(), len(vars), len(w.Tensors))
+	}
+	for _, v := range vars {
+		name := strings.TrimPrefix(v.Path(), modelPrefix)
+		t := w.Tensor(name)
+		if t == nil {
+			return fmt.Errorf("experiment: weights lack tensor %q", name)
+		}
+		if want := v.Shape().Dimensions; !equalInts(want, t.Shape) {
+			return fmt.Errorf("experiment: tensor %q has shape %v, model wants %v", name, t.Shape, want)
+		}
+		if err := v.SetValue(tensors.FromFlatDataAndDimensions(t.Data, t.Shape...)); err != nil {
+			return fmt.Errorf("experiment: setting %q: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// Eval is the result of evaluating a Net on a split with one set of labels.
+type Eval struct {
+	// Loss is the mean cross-entropy; Accuracy the fraction of argmax predictions
+	// equal to the label.
+	Loss, Accuracy float64
+	N              int
+}
+
+// Evaluate computes loss and accuracy (inference mode) on split, in batches of
+// batchSize (default 1000), against each of the given label slices (default: the
+// split's own labels). One forward pass serves all label slices.
+func (n *Net) Evaluate(split *datasets.Split, batchSize int, labels ...[]uint8) ([]Eval, error) {
+	if err := n.checkSplit(split); err != nil {
+		return nil, err
+	}
+	if len(labels) == 0 {
+		labels = [][]uint8{split.Labels}
+	}
+	for _, l := range labels {
+		if len(l) != split.Len() {
+			return nil, fmt.Errorf("experiment: %d labels for %d examples", len(l), split.Len())
+		}
+	}
+	sums := make([]Eval, len(labels))
+	err := forEachBatch(split, batchSize, func(images *tensors.Tensor, start, count int) error {
+		out, err := n.predictExec.Call(images)
+		if err != nil {
+			return err
+		}
+		logp := out[0]
+		defer logp.FinalizeAll()
+		classes := logp.Shape().Dim(-1)
+		return tensors.ConstFlatData(logp, func(flat []float32) {
+			for i := range count {
+				row := flat[i*classes : (i+1)*classes]
+				best := 0
+				for c, v := range row {
+					if v > row[best] {
+						best = c
+					}
+				}
+				for k, l := range labels {
+					y := int(l[start+i])
+					sums[k].Loss -= float64(row[y])
+					if best == y {
+						sums[k].Accuracy++
+					}
+				}
+			}
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("experiment: evaluating: %w", err)
+	}
+	for k := range sums {
+		sums[k].N = split.Len()
+		sums[k].Loss /= float64(split.Len())
+		sums[k].Accuracy /= float64(split.Len())
+	}
+	return sums, nil
+}
+
+// Gradient returns the gradient of the mean cross-entropy over split (inference mode,
+// labels default to the split's own) with respect to the model's trainable
+// parameters, and that mean loss. The gradient has the same tensors as Weights
+// (non-trainable ones zero), so Norm and Distance apply to it.
+func (n *Net) Gradient(split *datasets.Split, batchSize int, labels []uint8) (*Weights, float64, error) {
+	if err := n.checkSplit(split); err != nil {
+		return nil, 0, err
+	}
+	if labels == nil {
+		labels = split.Labels
+	}
+	if len(labels) != split.Len() {
+		return nil, 0, fmt.Errorf("experiment: %d labels for %d examples", len(labels), split.Len())
+	}
+	if n.gradExec == nil {
+		var err error
+		n.gradExec, err = gmodel.NewExec(n.Backend, n.Store, func(scope *gmodel.Scope, images, labels, mask *Node) []*Node {
+			logits := n.Model.Logits(scope.In(modelScope), images, false)
+			loss := ReduceAllSum(Mul(crossEntropy(logits, labels), mask))
+			g := images.Graph()
+			var nodes []*Node
+			n.gradNames = n.gradNames[:0]
+			for _, v := range n.modelVariables() {
+				if v.Trainable && v.InUseByGraph(g) {
+					nodes = append(nodes, v.NodeValue(g))
+					n.gradNames = append(n.gradNames, strings.TrimPrefix(v.Path(), modelPrefix))
+				}
+			}
+			return append([]*Node{loss}, Gradient(loss, nodes...)...)
+		})
+		if err != nil {
+			return nil, 0, err
+		}
+	}
+	grad, err := n.Weights()
+	if err != nil {
+		return nil, 0, err
+	}
+	acc := make(map[string][]float64)
+	for _, t := range grad.Tensors {
+		acc[t.Name] = make([]float64, len(t.Data))
+	}
+	var lossSum float64
+	bs := batchSizeFor(split.Len(), batchSize)
+	labelBuf := make([]int32, bs)
+	maskBuf := make([]float32, bs)
+	err = forEachBatch(split, batchSize, func(images *tensors.Tensor, start, count int) error {
+		for i := range bs {
+			labelBuf[i], maskBuf[i] = 0, 0
+			if i < count {
+				labelBuf[i], maskBuf[i] = int32(labels[start+i]), 1
+			}
+		}
+		out, err := n.gradExec.Call(images, tensors.FromFlatDataAndDimensions(labelBuf, bs),
+			tensors.FromFlatDataAndDimensions(maskBuf, bs))
+		if err != nil {
+			return err
+		}
+		for i, t := range out {
+			data, err := tensors.CopyFlatData[float32](t)
+			t.FinalizeAll()
+			if err != nil {
+				return err
+			}
+			if i == 0 {
+				lossSum += float64(data[0])
+				continue
+			}
+			dst := acc[n.gradNames[i-1]]
+			for j, v := range data {
+				dst[j] += float64(v)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("experiment: computing gradient: %w", err)
+	}
+	count := float64(split.Len())
+	for i := range grad.Tensors {
+		t := &grad.Tensors[i]
+		for j, v := range acc[t.Name] {
+			t.Data[j] = float32(v / count)
+		}
+	}
+	return grad, lossSum / count, nil
+}
+
+func (n *Net) checkSplit(split *datasets.Split) error {
+	if split == nil || split.Len() == 0 {
+		return fmt.Errorf("experiment: empty split")
+	}
+	if split.Height != n.Height || split.Width != n.Width || split.Channels != n.Channels {
+		return fmt.Errorf("experiment: images are %dx%dx%d, the net takes %dx%dx%d",
+			split.Height, split.Width, split.Channels, n.Height, n.Width, n.Channels)
+	}
+	return nil
+}
+
+func batchSizeFor(n, batchSize int) int {
+	if batchSize <= 0 {
+		batchSize = 1000
+	}
+	return min(batchSize, n)
+}
+
+// forEachBatch feeds split in batches of a fixed size (the last one zero-padded, so one
+// compiled graph serves all): fn gets the images (float32, /255), the index of the
+// first example and the number of real examples in the batch.
+func forEachBatch(split *datasets.Split, batchSize int, fn func(images *tensors.Tensor, start, count int) error) error {
+	bs := batchSizeFor(split.Len(), batchSize)
+	size := split.ImageSize()
+	for start := 0; start < split.Len(); start += bs {
+		count := min(bs, split.Len()-start)
+		images := tensors.FromShape(shapes.Make(dtypes.Float32, bs, split.Height, split.Width, split.Channels))
+		src := split.Images[start*size : (start+count)*size]
+		if err := tensors.MutableFlatData(images, func(flat []float32) {
+			for i, b := range src {
+				flat[i] = float32(b) * (1.0 / 255)
+			}
+		}); err != nil {
+			return err
+		}
+		if err := fn(images, start, count); err != nil {
+			return err
+		}
+		images.FinalizeAll()
+	}
+	return nil
+}
+
+// crossEntropy returns the per-example cross-entropy of logits [B, C] against int32 labels [B].
+func crossEntropy(logits, labels *Node) *Node {
+	logp := LogSoftmax(logits, -1)
+	onehot := OneHot(labels, logits.Shape().Dim(-1), logits.DType())
+	return Neg(ReduceSum(Mul(logp, onehot), -1))
+}
+
+// recoverError runs fn, converting a panic (e.g. from graph building) into an error.
+func recoverError(fn func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if e, ok := r.(error); ok {
+				err = fmt.Errorf("experiment: %w", e)
+			} else {
+				err = fmt.Errorf("experiment: %v", r)
+			}
+		}
+	}()
+	return fn()
+}
+
+func isFinite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }

@@ -1,0 +1,144 @@
+package experiment
+
+import (
+	"fmt"
+
+	"github.com/extremepoints/esp/corrupt"
+	"github.com/extremepoints/esp/models"
+)
+
+// Optimizer names.
+const (
+	Adam = "adam"
+	SGD  = "sgd"
+)
+
+// Optimizer configures the optimizer. The zero value is the paper's: Adam, learning
+// rate 1e-3, betas 0.9 and 0.999, epsilon 1e-8.
+type Optimizer struct {
+	// Name is "adam" (default) or "sgd".
+	Name string `json:"name,omitempty"`
+	// LearningRate defaults to 1e-3 for Adam and 1e-2 for SGD.
+	LearningRate float64 `json:"learning_rate,omitempty"`
+	// Epsilon is Adam's denominator term. Default 1e-8 (PyTorch's; GoMLX's default is 1e-7).
+	Epsilon float64 `json:"epsilon,omitempty"`
+	// Beta1 and Beta2 are Adam's moment decay rates. Defaults 0.9 and 0.999.
+	Beta1 float64 `json:"beta1,omitempty"`
+	Beta2 float64 `json:"beta2,omitempty"`
+	// Momentum is SGD's (heavy-ball, PyTorch's formulation) momentum. Default 0 (plain SGD).
+	Momentum float64 `json:"momentum,omitempty"`
+}
+
+// WithDefaults returns o with every zero field replaced by its default.
+func (o Optimizer) WithDefaults() Optimizer {
+	if o.Name == "" {
+		o.Name = Adam
+	}
+	if o.LearningRate == 0 {
+		o.LearningRate = 1e-3
+		if o.Name == SGD {
+			o.LearningRate = 1e-2
+		}
+	}
+	if o.Name == Adam {
+		if o.Epsilon == 0 {
+			o.Epsilon = 1e-8
+		}
+		if o.Beta1 == 0 {
+			o.Beta1 = 0.9
+		}
+		if o.Beta2 == 0 {
+			o.Beta2 = 0.999
+		}
+	}
+	return o
+}
+
+// Settings describes one training run. The zero value of every field is its
+// documented default; Settings is recorded whole in config.json.
+type Settings struct {
+	// Dataset is the dataset's registry name, recorded for reruns. Train fills it from
+	// the training set when empty.
+	Dataset string `json:"dataset,omitempty"`
+	// Subset, when positive, is the number of examples per split the caller loaded
+	// (datasets' Head); recorded for reruns. Default 0: everything.
+	Subset int `json:"subset,omitempty"`
+	// Model is the architecture's registry name (see models.Names). Default "mlp".
+	Model string `json:"model,omitempty"`
+	// ModelConfig configures the architecture; its zero value is the paper's.
+	ModelConfig models.Config `json:"model_config"`
+	// Corruption is how the caller built the training set (corrupt.Build); the zero
+	// value means a normal run on the clean training split. Recorded for reruns.
+	Corruption corrupt.Settings `json:"corruption"`
+	// Optimizer defaults to Adam, lr 1e-3, eps 1e-8.
+	Optimizer Optimizer `json:"optimizer"`
+	// BatchSize is the minibatch size. Default 128.
+	BatchSize int `json:"batch_size,omitempty"`
+	// Epochs is the number of passes over the training set. Default 11 (the paper's).
+	Epochs int `json:"epochs,omitempty"`
+	// WeightDecay is the L2 coefficient λ: λ/2·Σ‖w‖² over all trainable parameters is
+	// added to the training loss (the same as PyTorch's weight_decay=λ). Default 0.
+	WeightDecay float64 `json:"weight_decay,omitempty"`
+	// Seed fixes the initialization and the data order. 0 is a valid seed.
+	Seed uint64 `json:"seed"`
+	// Backend is the compute backend name, see NewBackend. Default "go".
+	Backend string `json:"backend,omitempty"`
+	// EvalBatchSize is the batch size of evaluation passes. Default 1000.
+	EvalBatchSize int `json:"eval_batch_size,omitempty"`
+}
+
+// WithDefaults returns s with every zero field replaced by its default.
+func (s Settings) WithDefaults() Settings {
+	if s.Model == "" {
+		s.Model = "mlp"
+	}
+	s.ModelConfig = s.ModelConfig.WithDefaults()
+	s.Optimizer = s.Optimizer.WithDefaults()
+	if s.BatchSize == 0 {
+		s.BatchSize = 128
+	}
+	if s.Epochs == 0 {
+		s.Epochs = 11
+	}
+	if s.Backend == "" {
+		s.Backend = "go"
+	}
+	if s.EvalBatchSize == 0 {
+		s.EvalBatchSize = 1000
+	}
+	return s
+}
+
+// Validate reports invalid settings, naming the valid choices.
+func (s Settings) Validate() error {
+	s = s.WithDefaults()
+	if _, err := models.New(s.Model, s.ModelConfig); err != nil {
+		return err
+	}
+	o := s.Optimizer
+	switch o.Name {
+	case Adam:
+		if o.Epsilon < 0 || o.Beta1 < 0 || o.Beta1 >= 1 || o.Beta2 < 0 || o.Beta2 >= 1 {
+			return fmt.Errorf("experiment: invalid Adam parameters %+v", o)
+		}
+	case SGD:
+		if o.Momentum < 0 || o.Momentum >= 1 {
+			return fmt.Errorf("experiment: SGD momentum %g not in [0, 1)", o.Momentum)
+		}
+	default:
+		return fmt.Errorf("experiment: unknown optimizer %q, want %q or %q", o.Name, Adam, SGD)
+	}
+	switch {
+	case o.LearningRate < 0:
+		return fmt.Errorf("experiment: negative learning rate %g", o.LearningRate)
+	case s.BatchSize < 0 || s.EvalBatchSize < 0:
+		return fmt.Errorf("experiment: negative batch size")
+	case s.Epochs < 0:
+		return fmt.Errorf("experiment: negative number of epochs %d", s.Epochs)
+	case s.WeightDecay < 0:
+		return fmt.Errorf("experiment: negative weight decay %g", s.WeightDecay)
+	case s.Subset < 0:
+		return fmt.Errorf("experiment: negative subset %d", s.Subset)
+	}
+	return nil
+}

@@ -1,0 +1,326 @@
+package experiment
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
+	"github.com/gomlx/gomlx/core/tensors"
+	gmodel "github.com/gomlx/gomlx/ml/model"
+
+	"github.com/extremepoints/esp/corrupt"
+)
+
+// Names of the files of a run directory.
+const (
+	ConfigFile       = "config.json"
+	MetricsFile      = "metrics.jsonl"
+	InitWeightsFile  = "init.safetensors"
+	FinalWeightsFile = "final.safetensors"
+)
+
+// Result is the outcome of Train.
+type Result struct {
+	// Status is StatusOK or StatusDiverged.
+	Status string
+	// Epochs is the number of completed epochs; Steps the optimizer steps taken.
+	Epochs, Steps int
+	// Metrics holds one entry per evaluation, epoch 0 first (as in metrics.jsonl).
+	Metrics []EpochMetrics
+	// Init and Final are the weights at initialization and at the end.
+	Init, Final *Weights
+	// Net holds the final weights, ready for probes.
+	Net *Net
+	// Config is what config.json holds; Dir the run directory ("" if none).
+	Config RunConfig
+	Dir    string
+}
+
+// Last returns the last metrics entry.
+func (r *Result) Last() EpochMetrics { return r.Metrics[len(r.Metrics)-1] }
+
+// Train runs one training run of settings on set and returns its result.
+//
+// backend may be nil: then NewBackend(settings.Backend) is used. If outDir is not
+// empty, the run's files (see the package documentation) are written there, creating
+// the folder. Progress lines go to progress (nil: none); on a terminal a live status
+// line is shown during each epoch.
+//
+// A non-finite training loss stops the run: the result has Status "diverged" (and so
+// has the last metrics line); it is not an error. Errors are returned for invalid
+// input, I/O and backend failures, and cancellation of ctx.
+func Train(ctx context.Context, backend compute.Backend, set *corrupt.Set, settings Settings, outDir string, progress io.Writer) (result *Result, err error) {
+	err = recoverError(func() error {
+		result, err = train(ctx, backend, set, settings, outDir, progress)
+		return err
+	})
+	return result, err
+}
+
+func train(ctx context.Context, backend compute.Backend, set *corrupt.Set, settings Settings, outDir string, progress io.Writer) (*Result, error) {
+	if set == nil || set.Dataset == nil || set.Len() == 0 {
+		return nil, fmt.Errorf("experiment: empty training set")
+	}
+	d := set.Dataset
+	if d.Train == nil || d.Test == nil || d.Train.Len() == 0 || d.Test.Len() == 0 {
+		return nil, fmt.Errorf("experiment: dataset %q needs non-empty train and test splits", d.Name)
+	}
+	if err := settings.Validate(); err != nil {
+		return nil, err
+	}
+	if settings.Dataset == "" {
+		settings.Dataset = d.Name
+	}
+	if settings.ModelConfig.Classes == 0 {
+		settings.ModelConfig.Classes = d.NumClasses()
+	} else if settings.ModelConfig.Classes < d.NumClasses() {
+		return nil, fmt.Errorf("experiment: model has %d classes, dataset %s has %d",
+			settings.ModelConfig.Classes, d.Name, d.NumClasses())
+	}
+	s := settings.WithDefaults()
+	if backend == nil {
+		var err error
+		if backend, err = NewBackend(s.Backend); err != nil {
+			return nil, err
+		}
+	}
+	split := d.Train
+	net, err := NewNet(backend, s.Model, s.ModelConfig, split.Height, split.Width, split.Channels, s.Seed)
+	if err != nil {
+		return nil, err
+	}
+	step, err := newTrainStep(net, s)
+	if err != nil {
+		return nil, err
+	}
+
+	toolkit, gomlx, goVersion := versions()
+	res := &Result{Status: StatusOK, Net: net, Dir: outDir}
+	res.Config = RunConfig{
+		Settings: s,
+		Dataset: DatasetInfo{
+			Name: d.Name, Classes: d.NumClasses(), Train: d.Train.Len(), Test: d.Test.Len(),
+			Height: split.Height, Width: split.Width, Channels: split.Channels, Source: d.Source,
+			TrainSet: set.Len(), Corrupted: set.IsCorrupted(),
+		},
+		Backend:            backend.String(),
+		BackendDescription: backend.Description(),
+		ToolkitVersion:     toolkit,
+		GoMLXVersion:       gomlx,
+		GoVersion:          goVersion,
+		Started:            time.Now().UTC().Truncate(time.Second),
+	}
+	if res.Init, err = net.Weights(); err != nil {
+		return nil, err
+	}
+	if outDir != "" {
+		if err := os.MkdirAll(outDir, 0o755); err != nil {
+			return nil, err
+		}
+		js, err := json.MarshalIndent(res.Config, "", "  ")
+		if err != nil {
+			return nil, err
+		}
+		if err := writeFileAtomic(filepath.Join(outDir, ConfigFile), append(js, '\n')); err != nil {
+			return nil, err
+		}
+		if err := SaveWeights(filepath.Join(outDir, InitWeightsFile), res.Init); err != nil {
+			return nil, err
+		}
+	}
+
+	p := newProgress(progress)
+	start := time.Now()
+	record := func(m EpochMetrics) error {
+		m.Seconds = time.Since(start).Seconds()
+		res.Metrics = append(res.Metrics, m)
+		if outDir == "" {
+			return nil
+		}
+		data, err := EncodeMetrics(res.Metrics)
+		if err != nil {
+			return err
+		}
+		return writeFileAtomic(filepath.Join(outDir, MetricsFile), data)
+	}
+	m0, err := measure(net, set, s, res.Init)
+	if err != nil {
+		return nil, err
+	}
+	if err := record(m0); err != nil {
+		return nil, err
+	}
+	p.epochLine(s, res.Last(), 0, 0)
+
+	rng := rand.New(rand.NewPCG(s.Seed, 0xda7a0bde5))
+	n := set.Len()
+	bs := min(s.BatchSize, n)
+	stepsPerEpoch := (n + bs - 1) / bs
+	size := split.ImageSize()
+	for epoch := 1; epoch <= s.Epochs; epoch++ {
+		perm := rng.Perm(n)
+		epochStart := time.Now()
+		var lossSum, correctSum float64
+		seen := 0
+		diverged := false
+		for b := 0; b < stepsPerEpoch; b++ {
+			if err := ctx.Err(); err != nil {
+				p.clear()
+				return res, err
+			}
+			idx := perm[b*bs : min((b+1)*bs, n)]
+			images := tensors.FromShape(shapes.Make(dtypes.Float32, len(idx), split.Height, split.Width, split.Channels))
+			labels := make([]int32, len(idx))
+			if err := tensors.MutableFlatData(images, func(flat []float32) {
+				for i, j := range idx {
+					dst := flat[i*size : (i+1)*size]
+					for k, v := range set.Image(j) {
+						dst[k] = float32(v) * (1.0 / 255)
+					}
+					labels[i] = int32(set.Examples[j].Label)
+				}
+			}); err != nil {
+				return res, err
+			}
+			out, err := step.Call(images, tensors.FromFlatDataAndDimensions(labels, len(idx)))
+			images.FinalizeAll()
+			if err != nil {
+				return res, fmt.Errorf("experiment: training step: %w", err)
+			}
+			loss := float64(tensors.MustCopyFlatData[float32](out[0])[0])
+			correct := float64(tensors.MustCopyFlatData[float32](out[1])[0])
+			res.Steps++
+			seen += len(idx)
+			lossSum += loss * float64(len(idx))
+			correctSum += correct
+			if !isFinite(loss) {
+				diverged = true
+				break
+			}
+			p.stepLine(epoch, s.Epochs, b+1, stepsPerEpoch, time.Since(epochStart), lossSum/float64(seen), correctSum/float64(seen))
+		}
+		epochSeconds := time.Since(epochStart).Seconds()
+		fitLoss, fitAcc := Float(lossSum/float64(seen)), Float(correctSum/float64(seen))
+		if diverged {
+			res.Status = StatusDiverged
+			nan := Float(math.NaN())
+			w, err := net.Weights()
+			if err != nil {
+				return res, err
+			}
+			res.Final = w
+			m := EpochMetrics{Epoch: epoch, Step: res.Steps, TrainLoss: nan, TrainAcc: nan, TestLoss: nan, TestAcc: nan,
+				FitLoss: &fitLoss, FitAcc: &fitAcc, EpochSeconds: epochSeconds, Status: StatusDiverged}
+			m.WeightNorm, m.WeightNormSum = Float(w.Norm()), Float(w.NormSum())
+			l2, sum, _ := Distance(w, res.Init)
+			m.DistFromInit, m.DistFromInitSum = Float(l2), Float(sum)
+			if set.IsCorrupted() {
+				m.CorruptedAcc = &nan
+			}
+			if err := record(m); err != nil {
+				return res, err
+			}
+			p.clear()
+			fmt.Fprintf(p.w, "epoch %d: training loss is %v at step %d: diverged, stopping\n", epoch, float64(fitLoss), res.Steps)
+			break
+		}
+		w, err := net.Weights()
+		if err != nil {
+			return res, err
+		}
+		res.Final = w
+		m, err := measure(net, set, s, res.Init, w)
+		if err != nil {
+			return res, err
+		}
+		m.Epoch, m.Step, m.EpochSeconds = epoch, res.Steps, epochSeconds
+		m.FitLoss, m.FitAcc = &fitLoss, &fitAcc
+		if err := record(m); err != nil {
+			return res, err
+		}
+		res.Epochs = epoch
+		p.epochLine(s, res.Last(), float64(stepsPerEpoch)/epochSeconds, time.Since(start))
+	}
+	if res.Final == nil {
+		res.Final = res.Init.Clone()
+	}
+	if outDir != "" {
+		if err := SaveWeights(filepath.Join(outDir, FinalWeightsFile), res.Final); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// measure evaluates the net on the clean training split and the test split (and the
+// test split's assigned labels for corrupted sets) and computes the weight metrics.
+// current, if given, is the net's weights (saves a copy).
+func measure(net *Net, set *corrupt.Set, s Settings, init *Weights, current ...*Weights) (EpochMetrics, error) {
+	d := set.Dataset
+	m := EpochMetrics{Status: StatusOK}
+	train, err := net.Evaluate(d.Train, s.EvalBatchSize)
+	if err != nil {
+		return m, err
+	}
+	labels := [][]uint8{d.Test.Labels}
+	if set.IsCorrupted() {
+		labels = append(labels, set.TestLabels)
+	}
+	test, err := net.Evaluate(d.Test, s.EvalBatchSize, labels...)
+	if err != nil {
+		return m, err
+	}
+	m.TrainLoss, m.TrainAcc = Float(train[0].Loss), Float(train[0].Accuracy)
+	m.TestLoss, m.TestAcc = Float(test[0].Loss), Float(test[0].Accuracy)
+	if set.IsCorrupted() {
+		acc := Float(test[1].Accuracy)
+		m.CorruptedAcc = &acc
+	}
+	w := init
+	if len(current) > 0 {
+		w = current[0]
+	}
+	m.WeightNorm, m.WeightNormSum = Float(w.Norm()), Float(w.NormSum())
+	l2, sum, err := Distance(w, init)
+	if err != nil {
+		return m, err
+	}
+	m.DistFromInit, m.DistFromInitSum = Float(l2), Float(sum)
+	return m, nil
+}
+
+// newTrainStep returns the executor of one training step: it takes images (float32
+// [B,H,W,C]) and labels (int32 [B]), updates the variables, and returns the mean
+// loss and the number of correct predictions (float32 scalars).
+func newTrainStep(net *Net, s Settings) (*gmodel.Exec, error) {
+	opt, err := newOptimizer(s.Optimizer)
+	if err != nil {
+		return nil, err
+	}
+	return gmodel.NewExec(net.Backend, net.Store, func(scope *gmodel.Scope, images, labels *Node) (*Node, *Node) {
+		g := images.Graph()
+		logits := net.Model.Logits(scope.In(modelScope), images, true)
+		loss := ReduceAllMean(crossEntropy(logits, labels))
+		total := loss
+		if s.WeightDecay > 0 {
+			for _, v := range net.modelVariables() {
+				if v.Trainable && v.InUseByGraph(g) {
+					total = Add(total, MulScalar(ReduceAllSum(Square(v.NodeValue(g))), s.WeightDecay/2))
+				}
+			}
+		}
+		opt.UpdateGraph(scope, g, total)
+		correct := ReduceAllSum(ConvertDType(Equal(ArgMax(logits, -1, dtypes.Int32), labels), dtypes.Float32))
+		return loss, correct
+	})
+}

@@ -1,0 +1,263 @@
+package experiment
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/extremepoints/esp/corrupt"
+	"github.com/extremepoints/esp/models"
+)
+
+func readMetrics(t *testing.T, path string) []map[string]any {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var lines []map[string]any
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("metrics line %q: %v", sc.Text(), err)
+		}
+		lines = append(lines, m)
+	}
+	return lines
+}
+
+// TestTrain trains small models on a separable synthetic dataset and checks that
+// accuracy rises well above chance (1/3), the run directory's files, and the
+// metrics' consistency with the returned weights.
+func TestTrain(t *testing.T) {
+	d := synthDataset(300, 150, 8, 8, 1, 3, 1)
+	small := d.Head(0)
+	small.Test = d.Test.Head(30) // 11 corrupted copies of 30 test images
+	tests := []struct {
+		name     string
+		settings Settings
+		corrupt  bool
+	}{
+		{"mlp adam", Settings{Model: "mlp", ModelConfig: models.Config{Hidden: 32}, Epochs: 3, BatchSize: 32, EvalBatchSize: 64}, false},
+		{"lenet sgd momentum", Settings{Model: "lenet", Epochs: 3, BatchSize: 32, WeightDecay: 1e-4,
+			Optimizer: Optimizer{Name: SGD, LearningRate: 0.05, Momentum: 0.9}}, false},
+		// Batch-norm running statistics need a few epochs of 10 steps to catch up.
+		{"resnet", Settings{Model: "resnet", ModelConfig: models.Config{Blocks: 1}, Epochs: 4, BatchSize: 32}, false},
+		{"mlp corrupted", Settings{Model: "mlp", ModelConfig: models.Config{Hidden: 128}, Epochs: 8, BatchSize: 32,
+			Optimizer: Optimizer{LearningRate: 3e-3}}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			set := corrupt.Clean(d)
+			if tc.corrupt {
+				var err error
+				set, err = corrupt.Build(small, corrupt.Settings{Seed: 3})
+				if err != nil {
+					t.Fatal(err)
+				}
+				tc.settings.Corruption = corrupt.Settings{Seed: 3}
+			}
+			dir := t.TempDir()
+			var log strings.Builder
+			res, err := Train(context.Background(), nil, set, tc.settings, dir, &log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Log("\n" + log.String())
+			if res.Status != StatusOK || res.Epochs != tc.settings.Epochs {
+				t.Fatalf("status %s after %d epochs", res.Status, res.Epochs)
+			}
+			last := res.Last()
+			if tc.corrupt {
+				if *last.CorruptedAcc < 0.8 || last.TestAcc > 0.2 || last.TrainAcc < 0.8 {
+					t.Errorf("corrupted run: train %.3f, test %.3f, corrupted %.3f; want >= 0.8, <= 0.2, >= 0.8",
+						last.TrainAcc, last.TestAcc, *last.CorruptedAcc)
+				}
+			} else if last.TestAcc < 0.8 || last.CorruptedAcc != nil {
+				t.Errorf("test accuracy %.3f, want >= 0.8 (chance 0.33); corrupted_acc %v", last.TestAcc, last.CorruptedAcc)
+			}
+			for _, f := range []string{ConfigFile, MetricsFile, InitWeightsFile, FinalWeightsFile} {
+				if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+					t.Error(err)
+				}
+			}
+			lines := readMetrics(t, filepath.Join(dir, MetricsFile))
+			if len(lines) != tc.settings.Epochs+1 {
+				t.Fatalf("%d metrics lines, want %d", len(lines), tc.settings.Epochs+1)
+			}
+			for _, key := range []string{"epoch", "train_loss", "train_acc", "test_loss", "test_acc", "weight_norm",
+				"weight_norm_sum", "dist_from_init", "dist_from_init_sum", "seconds", "status"} {
+				if _, ok := lines[len(lines)-1][key]; !ok {
+					t.Errorf("metrics lack %q", key)
+				}
+			}
+			if _, ok := lines[1]["corrupted_acc"]; ok != tc.corrupt {
+				t.Errorf("corrupted_acc present = %v, want %v", ok, tc.corrupt)
+			}
+			if lines[0]["dist_from_init"].(float64) != 0 {
+				t.Errorf("epoch 0 distance from init %v, want 0", lines[0]["dist_from_init"])
+			}
+			// Metrics must match the saved weights: norms recomputed from final.safetensors.
+			final, err := LoadWeights(filepath.Join(dir, FinalWeightsFile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			init, _ := LoadWeights(filepath.Join(dir, InitWeightsFile))
+			dist, distSum, _ := Distance(final, init)
+			for _, c := range []struct {
+				key  string
+				want float64
+			}{{"weight_norm", final.Norm()}, {"weight_norm_sum", final.NormSum()}, {"dist_from_init", dist}, {"dist_from_init_sum", distSum}} {
+				if got := lines[len(lines)-1][c.key].(float64); math.Abs(got-c.want) > 1e-9*max(1, c.want) {
+					t.Errorf("%s = %v, recomputed %v", c.key, got, c.want)
+				}
+			}
+			var cfg RunConfig
+			data, _ := os.ReadFile(filepath.Join(dir, ConfigFile))
+			if err := json.Unmarshal(data, &cfg); err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Settings.Model != tc.settings.Model || cfg.Backend != "go" || cfg.Dataset.TrainSet != set.Len() ||
+				cfg.Settings.Optimizer.Name == "" || cfg.Settings.ModelConfig.Classes != 3 {
+				t.Errorf("config.json: %s", data)
+			}
+		})
+	}
+}
+
+// TestTrainDeterministic checks that the seed fixes initialization and data order:
+// two runs with the same seed give identical metrics; another seed differs.
+func TestTrainDeterministic(t *testing.T) {
+	d := synthDataset(100, 50, 6, 6, 1, 3, 2)
+	s := Settings{ModelConfig: models.Config{Hidden: 16}, Epochs: 2, BatchSize: 16, Seed: 5}
+	run := func(s Settings) []EpochMetrics {
+		res, err := Train(context.Background(), nil, corrupt.Clean(d), s, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Metrics
+	}
+	a, b := run(s), run(s)
+	s.Seed = 6
+	c := run(s)
+	for i := range a {
+		if a[i].TrainLoss != b[i].TrainLoss || a[i].WeightNorm != b[i].WeightNorm || a[i].DistFromInit != b[i].DistFromInit {
+			t.Errorf("epoch %d differs between identical runs: %+v vs %+v", i, a[i], b[i])
+		}
+	}
+	if a[2].TrainLoss == c[2].TrainLoss {
+		t.Error("different seeds gave the same training loss")
+	}
+}
+
+// TestDivergence trains with an absurd learning rate: the run must stop with status
+// "diverged", recorded in the metrics, and no error.
+func TestDivergence(t *testing.T) {
+	d := synthDataset(64, 32, 6, 6, 1, 3, 3)
+	dir := t.TempDir()
+	s := Settings{ModelConfig: models.Config{Hidden: 16}, Epochs: 5, BatchSize: 8,
+		Optimizer: Optimizer{Name: SGD, LearningRate: 1e30}}
+	res, err := Train(context.Background(), nil, corrupt.Clean(d), s, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != StatusDiverged || res.Last().Status != StatusDiverged {
+		t.Fatalf("status %q, last metrics status %q; want diverged", res.Status, res.Last().Status)
+	}
+	lines := readMetrics(t, filepath.Join(dir, MetricsFile))
+	if got := lines[len(lines)-1]["status"]; got != StatusDiverged {
+		t.Errorf("metrics.jsonl last status %v", got)
+	}
+	if _, err := os.Stat(filepath.Join(dir, FinalWeightsFile)); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestTrainErrors(t *testing.T) {
+	d := synthDataset(10, 10, 4, 4, 1, 3, 4)
+	for _, s := range []Settings{
+		{Model: "vgg"},
+		{Optimizer: Optimizer{Name: "lbfgs"}},
+		{Backend: "tpu"},
+		{Epochs: -1},
+		{ModelConfig: models.Config{Classes: 2}},
+	} {
+		if _, err := Train(context.Background(), nil, corrupt.Clean(d), s, "", nil); err == nil {
+			t.Errorf("settings %+v: no error", s)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Train(ctx, nil, corrupt.Clean(d), Settings{Epochs: 1}, "", nil); err == nil {
+		t.Error("cancelled context: no error")
+	}
+}
+
+// TestGradient checks Net.Gradient: a small step against the gradient lowers the
+// loss, and the gradient matches a central finite difference along its own direction
+// (directional derivative = |g|²) within 5% (float32 loss, step 1e-3 relative).
+func TestGradient(t *testing.T) {
+	d := synthDataset(40, 10, 6, 6, 1, 3, 5)
+	backend, _ := NewBackend("go")
+	net, err := NewNet(backend, "mlp", models.Config{Classes: 3, Hidden: 16}, 6, 6, 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	grad, loss, err := net.Gradient(d.Train, 16, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, _ := net.Evaluate(d.Train, 16)
+	if math.Abs(ev[0].Loss-loss) > 1e-5 {
+		t.Errorf("Gradient's loss %v, Evaluate's %v", loss, ev[0].Loss)
+	}
+	w0, _ := net.Weights()
+	gnorm := grad.Norm()
+	h := 1e-3 / gnorm
+	lossAt := func(scale float64) float64 {
+		w := w0.Clone()
+		for i := range w.Tensors {
+			for j := range w.Tensors[i].Data {
+				w.Tensors[i].Data[j] += float32(scale * float64(grad.Tensors[i].Data[j]))
+			}
+		}
+		if err := net.SetWeights(w); err != nil {
+			t.Fatal(err)
+		}
+		e, err := net.Evaluate(d.Train, 16)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e[0].Loss
+	}
+	up, down := lossAt(h), lossAt(-h)
+	numeric := (up - down) / (2 * h)
+	if down >= loss || math.Abs(numeric-gnorm*gnorm) > 0.05*gnorm*gnorm {
+		t.Errorf("loss %v, after descent step %v; directional derivative %v, |g|² %v", loss, down, numeric, gnorm*gnorm)
+	}
+}
+
+func TestNewBackend(t *testing.T) {
+	if b, err := NewBackend(""); err != nil || b.String() != "go" {
+		t.Errorf("NewBackend(\"\") = %v, %v", b, err)
+	}
+	if _, err := NewBackend("nope"); err == nil || !strings.Contains(err.Error(), "xla:cuda") {
+		t.Errorf("unknown backend error %v should list valid names", err)
+	}
+	// Without the xla build tag any XLA backend fails; with it, a missing plugin fails
+	// (and is never downloaded). Either way the message names PJRT_PLUGIN_LIBRARY_PATH.
+	name := "xla:cuda"
+	if XLAAvailable {
+		name = "xla:no-such-plugin"
+	}
+	if _, err := NewBackend(name); err == nil || !strings.Contains(err.Error(), "PJRT_PLUGIN_LIBRARY_PATH") {
+		t.Errorf("NewBackend(%q) error %v should mention PJRT_PLUGIN_LIBRARY_PATH", name, err)
+	}
+}

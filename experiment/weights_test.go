@@ -1,0 +1,143 @@
+package experiment
+
+import (
+	"math"
+	"path/filepath"
+	"testing"
+
+	"github.com/extremepoints/esp/models"
+)
+
+// TestNorms checks the norms and distances against hand-computed values:
+// tensors (3, 4) and (12) give global norm sqrt(9+16+144) = 13 and norm sum 5 + 12 = 17;
+// the non-trainable tensor is ignored. Tolerance 1e-12 (exact small integers).
+func TestNorms(t *testing.T) {
+	w := &Weights{Tensors: []Tensor{
+		{Name: "a", Shape: []int{2}, Data: []float32{3, 4}, Trainable: true},
+		{Name: "b", Shape: []int{1, 1}, Data: []float32{12}, Trainable: true},
+		{Name: "running", Shape: []int{1}, Data: []float32{100}},
+	}}
+	zero := w.Clone()
+	for i := range zero.Tensors {
+		for j := range zero.Tensors[i].Data {
+			zero.Tensors[i].Data[j] = 0
+		}
+	}
+	// w - w1 = (3-0, 4-1), (12-7): norms 4.2426..., 5: global sqrt(9+9+25) = sqrt(43).
+	w1 := zero.Clone()
+	w1.Tensors[0].Data[1] = 1
+	w1.Tensors[1].Data[0] = 7
+	w1.Tensors[2].Data[0] = -5
+	d0, s0, err := Distance(w, zero)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d1, s1, _ := Distance(w, w1)
+	for _, c := range []struct {
+		name      string
+		got, want float64
+	}{
+		{"Norm", w.Norm(), 13},
+		{"NormSum", w.NormSum(), 17},
+		{"Distance from zero", d0, 13},
+		{"Distance sum from zero", s0, 17},
+		{"Distance", d1, math.Sqrt(43)},
+		{"Distance sum", s1, math.Sqrt(18) + 5},
+	} {
+		if math.Abs(c.got-c.want) > 1e-12 {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+	if w.NumParameters() != 3 {
+		t.Errorf("NumParameters = %d, want 3", w.NumParameters())
+	}
+	if _, _, err := Distance(w, &Weights{}); err == nil {
+		t.Error("Distance of mismatched weights: no error")
+	}
+}
+
+// TestWeightsRoundTrip saves and loads weights of every model (the ResNet's batch-norm
+// running statistics included) and checks values, order, flags and that a net loaded
+// from the file evaluates exactly like the original.
+func TestWeightsRoundTrip(t *testing.T) {
+	backend, err := NewBackend("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := synthDataset(16, 16, 8, 8, 1, 3, 7)
+	for _, name := range models.Names() {
+		t.Run(name, func(t *testing.T) {
+			net, err := NewNet(backend, name, models.Config{Classes: 3, Hidden: 8, Blocks: 1}, 8, 8, 1, 42)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w, err := net.Weights()
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(t.TempDir(), "w.safetensors")
+			if err := SaveWeights(path, w); err != nil {
+				t.Fatal(err)
+			}
+			got, err := LoadWeights(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got.Tensors) != len(w.Tensors) {
+				t.Fatalf("%d tensors back, want %d", len(got.Tensors), len(w.Tensors))
+			}
+			nonTrainable := 0
+			for i, want := range w.Tensors {
+				g := got.Tensors[i]
+				if g.Name != want.Name || g.Trainable != want.Trainable || !equalInts(g.Shape, want.Shape) {
+					t.Fatalf("tensor %d: got %s %v %v, want %s %v %v", i, g.Name, g.Shape, g.Trainable, want.Name, want.Shape, want.Trainable)
+				}
+				for j := range want.Data {
+					if g.Data[j] != want.Data[j] {
+						t.Fatalf("tensor %s[%d] = %v, want %v", want.Name, j, g.Data[j], want.Data[j])
+					}
+				}
+				if !want.Trainable {
+					nonTrainable++
+				}
+			}
+			if name == "resnet" && nonTrainable == 0 {
+				t.Error("resnet weights hold no batch-norm running statistics")
+			}
+			loaded, err := LoadNet(backend, path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e1, err := net.Evaluate(d.Test, 5)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e2, err := loaded.Evaluate(d.Test, 7)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if math.Abs(e1[0].Loss-e2[0].Loss) > 1e-6 || e1[0].Accuracy != e2[0].Accuracy {
+				t.Errorf("loaded net evaluates to %+v, original %+v", e2[0], e1[0])
+			}
+			// A net with another seed differs until the weights are set.
+			other, _ := NewNet(backend, name, models.Config{Classes: 3, Hidden: 8, Blocks: 1}, 8, 8, 1, 43)
+			ow, _ := other.Weights()
+			if dist, _, _ := Distance(ow, w); dist == 0 {
+				t.Error("different seeds gave the same initialization")
+			}
+			if err := other.SetWeights(got); err != nil {
+				t.Fatal(err)
+			}
+			ow, _ = other.Weights()
+			if dist, _, _ := Distance(ow, w); dist != 0 {
+				t.Errorf("after SetWeights, distance %g", dist)
+			}
+		})
+	}
+	if _, err := LoadWeights(filepath.Join(t.TempDir(), "missing")); err == nil {
+		t.Error("loading a missing file: no error")
+	}
+	if _, err := DecodeWeights([]byte{1, 2, 3}); err == nil {
+		t.Error("decoding garbage: no error")
+	}
+}

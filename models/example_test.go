@@ -1,0 +1,42 @@
+package models_test
+
+import (
+	"fmt"
+
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/gobackend"
+	"github.com/gomlx/compute/shapes"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	gmodel "github.com/gomlx/gomlx/ml/model"
+
+	"github.com/extremepoints/esp/models"
+)
+
+func ExampleNew() {
+	for _, name := range models.Names() {
+		fmt.Printf("%s: %s\n", name, models.Describe(name))
+	}
+	m, err := models.New("lenet", models.Config{})
+	if err != nil {
+		panic(err)
+	}
+	// Run the inference graph on a batch of 2 blank MNIST-sized images.
+	store := gmodel.NewStore()
+	images := tensors.FromShape(shapes.Make(dtypes.Float32, 2, 28, 28, 1))
+	logits, err := gmodel.CallOnce(gobackend.GetBackend(), store, func(scope *gmodel.Scope, x *graph.Node) *graph.Node {
+		return m.Logits(scope.In("model"), x, false)
+	}, images)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("logits:", logits.Shape())
+	_, err = models.New("vgg", models.Config{})
+	fmt.Println(err)
+	// Output:
+	// lenet: LeNet-like CNN: conv5x5 16/32/64 + ReLU + 2x2 max-pool, fc 84, fc classes
+	// mlp: multilayer perceptron: flatten -> dense 512 -> ReLU -> dense classes
+	// resnet: CIFAR-style ResNet: 3 stages of 2 basic blocks (16/32/64 channels), batch norm, fc 64 -> classes
+	// logits: (Float32)[2, 10]
+	// models: unknown model "vgg", valid names: lenet, mlp, resnet
+}

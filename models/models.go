@@ -1,0 +1,182 @@
+package models
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/gomlx/core/graph"
+	gmodel "github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/model/initializer"
+	"github.com/gomlx/gomlx/support/exceptions"
+)
+
+// Formulation selects how convolution and max-pooling are written in the graph.
+type Formulation string
+
+const (
+	// Auto picks [Matmul] on the pure-Go backend ("go") and [Native] on any other.
+	Auto Formulation = ""
+	// Matmul writes a convolution as shifted slices + concatenation + one matmul and
+	// 2x2 max-pooling as a reshape + ReduceMax. Fast and differentiable on the Go backend.
+	Matmul Formulation = "matmul"
+	// Native uses the backend's convolution and reduce-window ops (graph.Convolve, graph.MaxPool).
+	Native Formulation = "native"
+)
+
+// Config holds the architecture options. The zero value of every field selects its
+// documented default, so Config{} is the paper's setting for a 10-class problem.
+type Config struct {
+	// Classes is the number of output logits. Default 10.
+	Classes int `json:"classes,omitempty"`
+	// Hidden is the width of the MLP's hidden layer. Default 512.
+	Hidden int `json:"hidden,omitempty"`
+	// FCHidden is the width of LeNet's first fully connected layer. Default 84.
+	FCHidden int `json:"fc_hidden,omitempty"`
+	// FCReLU adds a ReLU between LeNet's two fully connected layers. Default false,
+	// as in the authors' code (their paper's text has one).
+	FCReLU bool `json:"fc_relu,omitempty"`
+	// Blocks is the number of basic blocks per ResNet stage. Default 2.
+	Blocks int `json:"blocks,omitempty"`
+	// BatchNormMomentum is the weight of the current batch in the running statistics
+	// of batch normalization (PyTorch's convention). Default 0.1.
+	BatchNormMomentum float64 `json:"batch_norm_momentum,omitempty"`
+	// BatchNormEpsilon is added to the variance in batch normalization. Default 1e-5.
+	BatchNormEpsilon float64 `json:"batch_norm_epsilon,omitempty"`
+	// Formulation of convolution and pooling; default [Auto] (chosen by backend).
+	Formulation Formulation `json:"formulation,omitempty"`
+}
+
+// WithDefaults returns c with every zero field replaced by its default.
+func (c Config) WithDefaults() Config {
+	if c.Classes == 0 {
+		c.Classes = 10
+	}
+	if c.Hidden == 0 {
+		c.Hidden = 512
+	}
+	if c.FCHidden == 0 {
+		c.FCHidden = 84
+	}
+	if c.Blocks == 0 {
+		c.Blocks = 2
+	}
+	if c.BatchNormMomentum == 0 {
+		c.BatchNormMomentum = 0.1
+	}
+	if c.BatchNormEpsilon == 0 {
+		c.BatchNormEpsilon = 1e-5
+	}
+	return c
+}
+
+// Validate reports an invalid configuration.
+func (c Config) Validate() error {
+	c = c.WithDefaults()
+	switch {
+	case c.Classes < 2:
+		return fmt.Errorf("models: %d classes, want at least 2", c.Classes)
+	case c.Hidden < 0 || c.FCHidden < 0 || c.Blocks < 0:
+		return fmt.Errorf("models: negative layer size in %+v", c)
+	case c.BatchNormMomentum < 0 || c.BatchNormMomentum > 1:
+		return fmt.Errorf("models: batch norm momentum %g not in [0, 1]", c.BatchNormMomentum)
+	case c.BatchNormEpsilon < 0:
+		return fmt.Errorf("models: negative batch norm epsilon %g", c.BatchNormEpsilon)
+	}
+	switch c.Formulation {
+	case Auto, Matmul, Native:
+	default:
+		return fmt.Errorf("models: unknown formulation %q, want %q, %q or %q (auto)", c.Formulation, Matmul, Native, Auto)
+	}
+	return nil
+}
+
+// Model is one architecture with its configuration.
+type Model struct {
+	name   string
+	config Config
+	build  buildFn
+}
+
+type buildFn func(m *Model, scope *gmodel.Scope, images *graph.Node, training bool) *graph.Node
+
+// Name returns the registry name of the architecture.
+func (m *Model) Name() string { return m.name }
+
+// Config returns the configuration, defaults filled in.
+func (m *Model) Config() Config { return m.config }
+
+// Logits builds the model's graph: images shaped [batch, height, width, channels]
+// (float32) to logits shaped [batch, classes]. Variables are created in scope (with
+// Xavier-uniform initialization of weights and zero biases) on first use and reused
+// afterwards. With training set, batch normalization uses batch statistics and
+// updates its running statistics; otherwise it uses the running statistics.
+//
+// It is a graph-building function: it panics on error, as GoMLX's graph functions do;
+// the executors (gmodel.Exec) turn such panics into errors.
+func (m *Model) Logits(scope *gmodel.Scope, images *graph.Node, training bool) *graph.Node {
+	if images.Rank() != 4 {
+		exceptions.Panicf("models.%s: images must be shaped [batch, height, width, channels], got %s", m.name, images.Shape())
+	}
+	scope = scope.WithInitializer(initializer.XavierUniformFn(scope))
+	return m.build(m, scope, images, training)
+}
+
+// formulation resolves Auto for the backend of g.
+func (m *Model) formulation(g *graph.Graph) Formulation {
+	return resolveFormulation(m.config.Formulation, g)
+}
+
+func resolveFormulation(f Formulation, g *graph.Graph) Formulation {
+	if f != Auto {
+		return f
+	}
+	if IsGoBackend(g.Backend()) {
+		return Matmul
+	}
+	return Native
+}
+
+// IsGoBackend reports whether b is GoMLX's pure-Go backend (whose Name is
+// "Go Backend" and String "go").
+func IsGoBackend(b compute.Backend) bool {
+	return b.String() == "go" || b.Name() == "Go Backend"
+}
+
+type entry struct {
+	description string
+	build       buildFn
+}
+
+var registry = map[string]entry{
+	"mlp":    {"multilayer perceptron: flatten -> dense 512 -> ReLU -> dense classes", buildMLP},
+	"lenet":  {"LeNet-like CNN: conv5x5 16/32/64 + ReLU + 2x2 max-pool, fc 84, fc classes", buildLeNet},
+	"resnet": {"CIFAR-style ResNet: 3 stages of 2 basic blocks (16/32/64 channels), batch norm, fc 64 -> classes", buildResNet},
+}
+
+// Names returns the registered architecture names, sorted.
+func Names() []string {
+	names := make([]string, 0, len(registry))
+	for name := range registry {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Describe returns the one-line description of a registered architecture ("" if unknown).
+func Describe(name string) string { return registry[name].description }
+
+// New returns the named architecture with the given configuration (zero fields take
+// their defaults). An unknown name or an invalid configuration is an error.
+func New(name string, config Config) (*Model, error) {
+	e, ok := registry[name]
+	if !ok {
+		return nil, fmt.Errorf("models: unknown model %q, valid names: %s", name, strings.Join(Names(), ", "))
+	}
+	if err := config.Validate(); err != nil {
+		return nil, err
+	}
+	return &Model{name: name, config: config.WithDefaults(), build: e.build}, nil
+}
