@@ -48,6 +48,10 @@ func commands() []command {
 		{"data", "list, fetch and show datasets", runData},
 		{"models", "list the models", runModels},
 		{"train", "train one model, normally or on a corrupted training set", runTrain},
+		{"run", "many normal and corrupted runs of one dataset and model (workers, resume, shards)", runRun},
+		{"probe", "probe the loss surface around a trained point: restart, fullbatch, interpolate, surface, sharpness", runProbe},
+		{"report", "figures, index.html and summary.json of the paper's claims from runs and probes", runReport},
+		{"reproduce", "the whole study at a scale: smoke, quick or paper", runReproduce},
 		{"version", "print the toolkit's version", runVersion},
 	}
 }

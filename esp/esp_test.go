@@ -78,7 +78,7 @@ func TestExitCodes(t *testing.T) {
 		wantErr  string
 	}{
 		{nil, exitUsage, "Usage: esp COMMAND"},
-		{[]string{"bogus"}, exitUsage, "valid commands are data, models, train, version"},
+		{[]string{"bogus"}, exitUsage, "valid commands are data, models, probe, report, reproduce, run, train, version"},
 		{[]string{"data"}, exitUsage, "valid subcommands are fetch, list, show"},
 		{[]string{"data", "fetch"}, exitUsage, "name at least one dataset"},
 		{[]string{"data", "fetch", "imagenet"}, exitUsage, "valid datasets are cifar10, fashion-mnist, mnist"},

@@ -26,6 +26,7 @@ type trainFlags struct {
 	seed         uint64
 	backend      string
 	optimizer    string
+	schedule     string
 	learningRate float64
 	momentum     float64
 	weightDecay  float64
@@ -45,6 +46,7 @@ func (t *trainFlags) register(fs *flag.FlagSet) {
 	fs.Uint64Var(&t.seed, "seed", 0, "seed of the initialization, the data order and (unless --corrupt-seed) the corruption")
 	fs.StringVar(&t.backend, "backend", os.Getenv("GOMLX_BACKEND"), "compute backend: "+strings.Join(experiment.BackendNames, ", ")+" (default $GOMLX_BACKEND, else go)")
 	fs.StringVar(&t.optimizer, "optimizer", "adam", "optimizer: adam or sgd")
+	fs.StringVar(&t.schedule, "schedule", "constant", "learning-rate schedule: constant (the paper's) or cosine (decays to 0 at the last step)")
 	fs.Float64Var(&t.learningRate, "lr", 0, "learning rate (default 1e-3 for adam, 1e-2 for sgd)")
 	fs.Float64Var(&t.momentum, "momentum", 0, "SGD momentum")
 	fs.Float64Var(&t.weightDecay, "weight-decay", 0, "L2 coefficient λ: λ/2·‖w‖² is added to the loss")
@@ -92,7 +94,7 @@ func (t *trainFlags) settings(fs *flag.FlagSet) (experiment.Settings, corrupt.Se
 		ModelConfig: models.Config{Hidden: t.hidden, Blocks: t.blocks, FCReLU: t.fcReLU,
 			Formulation: models.Formulation(t.formulation)},
 		Corruption:  cs,
-		Optimizer:   experiment.Optimizer{Name: t.optimizer, LearningRate: t.learningRate, Momentum: t.momentum},
+		Optimizer:   experiment.Optimizer{Name: t.optimizer, LearningRate: t.learningRate, Momentum: t.momentum, Schedule: t.schedule},
 		BatchSize:   t.batchSize,
 		Epochs:      t.epochs,
 		WeightDecay: t.weightDecay,

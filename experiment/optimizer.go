@@ -3,12 +3,19 @@ package experiment
 import (
 	"fmt"
 
+	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
 	gmodel "github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/model/initializer"
 	"github.com/gomlx/gomlx/ml/train/optimizer"
 )
+
+// learningRateVariable returns the variable the optimizers read their learning rate from
+// (created by the first training-step graph), or nil before that.
+func learningRateVariable(store *gmodel.Store) *gmodel.Variable {
+	return store.GetVariable("/" + optimizer.Scope + "/" + optimizer.ParamLearningRate)
+}
 
 // newOptimizer returns the GoMLX optimizer for o (defaults filled in).
 func newOptimizer(o Optimizer) (optimizer.Interface, error) {
@@ -39,6 +46,9 @@ func (o *sgdMomentum) UpdateGraph(scope *gmodel.Scope, g *Graph, loss *Node) {
 			vars = append(vars, v)
 		}
 	}
+	// The rate lives in GoMLX's learning-rate variable, as Adam's does, so that a schedule
+	// can set it between steps.
+	learningRate := optimizer.LearningRateVar(scope, dtypes.Float32, o.learningRate).NodeValue(g)
 	for i, v := range vars {
 		step := grads[i]
 		if o.momentum > 0 {
@@ -49,7 +59,7 @@ func (o *sgdMomentum) UpdateGraph(scope *gmodel.Scope, g *Graph, loss *Node) {
 			step = Add(MulScalar(buf.NodeValue(g), o.momentum), step)
 			buf.SetNodeValue(step)
 		}
-		v.SetNodeValue(Sub(v.NodeValue(g), MulScalar(step, o.learningRate)))
+		v.SetNodeValue(Sub(v.NodeValue(g), Mul(step, ConvertDType(learningRate, step.DType()))))
 	}
 }
 

@@ -2,6 +2,7 @@ package experiment
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/extremepoints/esp/corrupt"
 	"github.com/extremepoints/esp/models"
@@ -27,12 +28,32 @@ type Optimizer struct {
 	Beta2 float64 `json:"beta2,omitempty"`
 	// Momentum is SGD's (heavy-ball, PyTorch's formulation) momentum. Default 0 (plain SGD).
 	Momentum float64 `json:"momentum,omitempty"`
+	// Schedule of the learning rate over the run: "constant" (default, the paper's) or
+	// "cosine" (from LearningRate down to 0 at the last step, half a cosine period).
+	Schedule string `json:"schedule,omitempty"`
+}
+
+// Schedule names.
+const (
+	ScheduleConstant = "constant"
+	ScheduleCosine   = "cosine"
+)
+
+// learningRateAt returns the learning rate of step (0-based) out of totalSteps.
+func (o Optimizer) learningRateAt(step, totalSteps int) float64 {
+	if o.Schedule != ScheduleCosine || totalSteps <= 1 {
+		return o.LearningRate
+	}
+	return o.LearningRate * (1 + math.Cos(math.Pi*float64(step)/float64(totalSteps-1))) / 2
 }
 
 // WithDefaults returns o with every zero field replaced by its default.
 func (o Optimizer) WithDefaults() Optimizer {
 	if o.Name == "" {
 		o.Name = Adam
+	}
+	if o.Schedule == "" {
+		o.Schedule = ScheduleConstant
 	}
 	if o.LearningRate == 0 {
 		o.LearningRate = 1e-3
@@ -127,6 +148,9 @@ func (s Settings) Validate() error {
 		}
 	default:
 		return fmt.Errorf("experiment: unknown optimizer %q, want %q or %q", o.Name, Adam, SGD)
+	}
+	if o.Schedule != ScheduleConstant && o.Schedule != ScheduleCosine {
+		return fmt.Errorf("experiment: unknown learning-rate schedule %q, want %q or %q", o.Schedule, ScheduleConstant, ScheduleCosine)
 	}
 	switch {
 	case o.LearningRate < 0:

@@ -192,6 +192,11 @@ func train(ctx context.Context, backend compute.Backend, set *corrupt.Set, setti
 			}); err != nil {
 				return res, err
 			}
+			if s.Optimizer.Schedule != ScheduleConstant {
+				if err := setLearningRate(net, s.Optimizer.learningRateAt(res.Steps, s.Epochs*stepsPerEpoch)); err != nil {
+					return res, err
+				}
+			}
 			out, err := step.Call(images, tensors.FromFlatDataAndDimensions(labels, len(idx)))
 			images.FinalizeAll()
 			if err != nil {
@@ -260,6 +265,20 @@ func train(ctx context.Context, backend compute.Backend, set *corrupt.Set, setti
 		}
 	}
 	return res, nil
+}
+
+// setLearningRate sets the optimizer's learning rate for the next step. Before the first
+// step compiles the graph the variable does not exist yet; it is then created with the
+// initial rate, which is the schedule's value at step 0.
+func setLearningRate(net *Net, lr float64) error {
+	v := learningRateVariable(net.Store)
+	if v == nil {
+		return nil
+	}
+	if err := v.SetValue(tensors.FromScalar(float32(lr))); err != nil {
+		return fmt.Errorf("experiment: setting the learning rate: %w", err)
+	}
+	return nil
 }
 
 // measure evaluates the net on the clean training split and the test split (and the

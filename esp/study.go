@@ -1,0 +1,24 @@
+package main
+
+import (
+	"context"
+	"io"
+)
+
+// The many-runs, probe, report and reproduce commands; each lives in its own file once built.
+
+func runRun(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	return usagef("esp run is not built yet")
+}
+
+func runProbe(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	return usagef("esp probe is not built yet")
+}
+
+func runReport(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	return usagef("esp report is not built yet")
+}
+
+func runReproduce(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	return usagef("esp reproduce is not built yet")
+}
