@@ -23,7 +23,7 @@ setup: apt build data
 
 apt:
 	$(SUDO) apt-get update -qq
-	$(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist
+	$(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist chromium
 
 # data fetches MNIST and Fashion-MNIST (canonical URLs, else the offline fallbacks) and
 # CIFAR-10 (canonical URL, or the local copy in CIFAR10_FROM).

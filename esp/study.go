@@ -15,10 +15,6 @@ func runProbe(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	return usagef("esp probe is not built yet")
 }
 
-func runReport(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	return usagef("esp report is not built yet")
-}
-
 func runReproduce(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	return usagef("esp reproduce is not built yet")
 }

@@ -1,0 +1,285 @@
+package analysis
+
+import (
+	"bytes"
+	"fmt"
+	"image/color"
+	"math"
+	"path/filepath"
+	"strings"
+
+	"github.com/extremepoints/esp/datasets"
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/palette/moreland"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+)
+
+// Colors of the two kinds of run, used in every figure.
+var (
+	colorNormal    = color.RGBA{R: 31, G: 119, B: 180, A: 255} // blue
+	colorCorrupted = color.RGBA{R: 214, G: 39, B: 40, A: 255}  // red
+	colorThird     = color.RGBA{R: 44, G: 160, B: 44, A: 255}  // green
+	colorFourth    = color.RGBA{R: 255, G: 127, B: 14, A: 255} // orange
+)
+
+var seriesColors = []color.Color{colorNormal, colorCorrupted, colorThird, colorFourth,
+	color.RGBA{R: 148, G: 103, B: 189, A: 255}, color.RGBA{R: 140, G: 86, B: 75, A: 255}}
+
+// figureWidth and figureHeight size every figure: readable at notebook and page width.
+const (
+	figureWidth  = 16 * vg.Centimeter
+	figureHeight = 10 * vg.Centimeter
+)
+
+// Figure is a plot written as PNG and SVG under one base name.
+type Figure struct {
+	Name    string // base file name, without extension
+	Title   string
+	Caption string
+	plot    *plot.Plot
+}
+
+// newPlot returns a plot with the toolkit's title and axis style.
+func newPlot(title, xLabel, yLabel string) *plot.Plot {
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = xLabel
+	p.Y.Label.Text = yLabel
+	p.Legend.Top = true
+	p.Add(plotter.NewGrid())
+	return p
+}
+
+// PNG renders the figure as PNG bytes (notebooks show these inline).
+func (f *Figure) PNG() ([]byte, error) { return f.render("png") }
+
+// SVG renders the figure as SVG bytes.
+func (f *Figure) SVG() ([]byte, error) { return f.render("svg") }
+
+func (f *Figure) render(format string) ([]byte, error) {
+	w, err := f.plot.WriterTo(figureWidth, figureHeight, format)
+	if err != nil {
+		return nil, fmt.Errorf("figure %s: %w", f.Name, err)
+	}
+	var buf bytes.Buffer
+	if _, err := w.WriteTo(&buf); err != nil {
+		return nil, fmt.Errorf("figure %s: %w", f.Name, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// Save writes dir/NAME.png and dir/NAME.svg atomically.
+func (f *Figure) Save(dir string) error {
+	for _, format := range []string{"png", "svg"} {
+		data, err := f.render(format)
+		if err != nil {
+			return err
+		}
+		if err := datasets.WriteFileAtomic(filepath.Join(dir, f.Name+"."+format), data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// translucent returns an opaque color c with the given alpha.
+func translucent(c color.Color, alpha uint8) color.Color {
+	n := color.NRGBAModel.Convert(c).(color.NRGBA)
+	n.A = alpha
+	return n
+}
+
+// Series is one named curve: y over x, with an optional band (y ± spread).
+type Series struct {
+	Label  string
+	X, Y   []float64
+	Spread []float64 // optional; drawn as a shaded band
+	Dashed bool
+	Color  color.Color // nil: by position
+}
+
+// LineFigure draws series as lines with optional shaded bands. With logY the y axis is
+// logarithmic (non-positive values are dropped). A y label starting with "accuracy" gets an
+// axis from 0 with room above 1 for the legend.
+func LineFigure(name, title, xLabel, yLabel string, logY bool, series ...Series) (*Figure, error) {
+	p := newPlot(title, xLabel, yLabel)
+	if strings.HasPrefix(yLabel, "accuracy") {
+		p.Y.Min, p.Y.Max = 0, 1+0.1*float64(len(series))
+		p.Y.Tick.Marker = plot.ConstantTicks([]plot.Tick{{Value: 0, Label: "0"}, {Value: 0.25}, {Value: 0.5, Label: "0.5"},
+			{Value: 0.75}, {Value: 1, Label: "1"}})
+	}
+	if logY {
+		p.Y.Scale = plot.LogScale{}
+		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	}
+	drawn := 0
+	for i, s := range series {
+		if len(s.X) != len(s.Y) {
+			return nil, fmt.Errorf("figure %s: series %q has %d x and %d y values", name, s.Label, len(s.X), len(s.Y))
+		}
+		c := s.Color
+		if c == nil {
+			c = seriesColors[i%len(seriesColors)]
+		}
+		var pts plotter.XYs
+		for k := range s.X {
+			if math.IsNaN(s.Y[k]) || math.IsInf(s.Y[k], 0) || (logY && s.Y[k] <= 0) {
+				continue
+			}
+			pts = append(pts, plotter.XY{X: s.X[k], Y: s.Y[k]})
+		}
+		if len(pts) == 0 {
+			continue
+		}
+		if len(s.Spread) == len(s.Y) && !logY {
+			band := make(plotter.XYs, 0, 2*len(s.X))
+			for k := range s.X {
+				band = append(band, plotter.XY{X: s.X[k], Y: s.Y[k] + s.Spread[k]})
+			}
+			for k := len(s.X) - 1; k >= 0; k-- {
+				band = append(band, plotter.XY{X: s.X[k], Y: s.Y[k] - s.Spread[k]})
+			}
+			poly, err := plotter.NewPolygon(band)
+			if err == nil {
+				poly.Color = translucent(c, 50)
+				poly.LineStyle.Width = 0
+				p.Add(poly)
+			}
+		}
+		line, err := plotter.NewLine(pts)
+		if err != nil {
+			return nil, fmt.Errorf("figure %s: %w", name, err)
+		}
+		line.Color = c
+		line.Width = vg.Points(1.5)
+		if s.Dashed {
+			line.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
+		}
+		p.Add(line)
+		if s.Label != "" {
+			p.Legend.Add(s.Label, line)
+		}
+		drawn++
+	}
+	if drawn == 0 {
+		return nil, fmt.Errorf("figure %s: no finite values to draw", name)
+	}
+	return &Figure{Name: name, Title: title, plot: p}, nil
+}
+
+// HistogramFigure draws overlaid histograms of samples (e.g. normal vs extreme runs) on
+// shared bins.
+func HistogramFigure(name, title, xLabel string, labels []string, samples [][]float64, bins int) (*Figure, error) {
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, s := range samples {
+		for _, v := range s {
+			lo, hi = math.Min(lo, v), math.Max(hi, v)
+		}
+	}
+	if math.IsInf(lo, 0) {
+		return nil, fmt.Errorf("figure %s: no values", name)
+	}
+	if hi == lo {
+		lo, hi = lo-0.5, hi+0.5
+	}
+	if bins <= 0 {
+		bins = 20
+	}
+	width := (hi - lo) / float64(bins)
+	p := newPlot(title, xLabel, "runs")
+	for i, s := range samples {
+		if len(s) == 0 {
+			continue
+		}
+		counts := make(plotter.Values, bins)
+		for _, v := range s {
+			k := min(int((v-lo)/width), bins-1)
+			counts[k]++
+		}
+		var pts plotter.XYs
+		for k, c := range counts {
+			pts = append(pts, plotter.XY{X: lo + (float64(k)+0.5)*width, Y: c})
+		}
+		h, err := plotter.NewHistogram(pts, bins)
+		if err != nil {
+			return nil, fmt.Errorf("figure %s: %w", name, err)
+		}
+		c := seriesColors[i%len(seriesColors)]
+		h.FillColor = translucent(c, 120)
+		h.LineStyle.Color = c
+		p.Add(h)
+		p.Legend.Add(fmt.Sprintf("%s (n=%d)", labels[i], len(s)), h)
+	}
+	return &Figure{Name: name, Title: title, plot: p}, nil
+}
+
+// BarFigure draws one value per label (with an optional error bar), e.g. accuracy per λ.
+func BarFigure(name, title, yLabel string, groups []string, series []Series) (*Figure, error) {
+	p := newPlot(title, "", yLabel)
+	w := vg.Points(14)
+	for i, s := range series {
+		bars, err := plotter.NewBarChart(plotter.Values(s.Y), w)
+		if err != nil {
+			return nil, fmt.Errorf("figure %s: %w", name, err)
+		}
+		bars.Color = seriesColors[i%len(seriesColors)]
+		bars.LineStyle.Width = 0
+		bars.Offset = vg.Length(float64(i)-float64(len(series)-1)/2) * w
+		p.Add(bars)
+		p.Legend.Add(s.Label, bars)
+	}
+	p.NominalX(groups...)
+	return &Figure{Name: name, Title: title, plot: p}, nil
+}
+
+// grid is a plotter.GridXYZ over a rectangular table of values.
+type grid struct {
+	xs, ys []float64
+	z      [][]float64 // z[i][j] at (xs[i], ys[j])
+}
+
+func (g grid) Dims() (c, r int)   { return len(g.xs), len(g.ys) }
+func (g grid) Z(c, r int) float64 { return g.z[c][r] }
+func (g grid) X(c int) float64    { return g.xs[c] }
+func (g grid) Y(r int) float64    { return g.ys[r] }
+
+// HeatMapFigure draws z[i][j] over (alphas[i], betas[j]) as a heat map with contour lines.
+func HeatMapFigure(name, title, xLabel, yLabel string, alphas, betas []float64, z [][]float64) (*Figure, error) {
+	if len(alphas) < 2 || len(betas) < 2 || len(z) != len(alphas) {
+		return nil, fmt.Errorf("figure %s: need a grid of at least 2x2 values", name)
+	}
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for i, row := range z {
+		if len(row) != len(betas) {
+			return nil, fmt.Errorf("figure %s: row %d has %d values, want %d", name, i, len(row), len(betas))
+		}
+		for _, v := range row {
+			if !math.IsNaN(v) && !math.IsInf(v, 0) {
+				lo, hi = math.Min(lo, v), math.Max(hi, v)
+			}
+		}
+	}
+	if math.IsInf(lo, 0) {
+		return nil, fmt.Errorf("figure %s: no finite values", name)
+	}
+	if hi == lo {
+		hi = lo + 1
+	}
+	g := grid{xs: alphas, ys: betas, z: z}
+	pal := moreland.SmoothBlueRed().Palette(64)
+	p := newPlot(title, xLabel, yLabel)
+	hm := plotter.NewHeatMap(g, pal)
+	hm.Min, hm.Max = lo, hi
+	p.Add(hm)
+	levels := make([]float64, 8)
+	for k := range levels {
+		levels[k] = lo + (hi-lo)*float64(k+1)/float64(len(levels)+1)
+	}
+	contour := plotter.NewContour(g, levels, nil)
+	contour.LineStyles = []draw.LineStyle{{Color: color.Black, Width: vg.Points(0.5)}}
+	p.Add(contour)
+	p.Legend.Add(fmt.Sprintf("min %.3g, max %.3g (blue to red)", lo, hi))
+	return &Figure{Name: name, Title: title, plot: p}, nil
+}

@@ -1,0 +1,548 @@
+package analysis
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/extremepoints/esp/datasets"
+)
+
+var nan = math.NaN()
+
+// ReportSettings holds the thresholds with which the report decides the paper's claims.
+// The zero value of each field is its documented default.
+type ReportSettings struct {
+	// ExtremeTrainAcc is the clean-training accuracy a corrupted run must reach to count as
+	// an extreme point ("~100%"). Default 0.95.
+	ExtremeTrainAcc float64
+	// ExtremeTestAcc is the test accuracy it must stay under ("~0%"). Default 0.05.
+	ExtremeTestAcc float64
+	// Alpha is the significance level of the rank test (C3). Default 0.01.
+	Alpha float64
+	// GeneralizeFraction: a point "generalizes" (C2, C5) when its test accuracy is at least
+	// this fraction of the normal runs' mean test accuracy (C2: of its own train
+	// accuracy). Default 0.8.
+	GeneralizeFraction float64
+	// GradientDrop: full-batch descent reaches "~0" gradient norm (C6) when the last norm is
+	// at most this fraction of the first. Default 0.1.
+	GradientDrop float64
+	// Generated is written into the report; zero means now.
+	Generated time.Time
+}
+
+func (s ReportSettings) withDefaults() ReportSettings {
+	if s.ExtremeTrainAcc == 0 {
+		s.ExtremeTrainAcc = 0.95
+	}
+	if s.ExtremeTestAcc == 0 {
+		s.ExtremeTestAcc = 0.05
+	}
+	if s.Alpha == 0 {
+		s.Alpha = 0.01
+	}
+	if s.GeneralizeFraction == 0 {
+		s.GeneralizeFraction = 0.8
+	}
+	if s.GradientDrop == 0 {
+		s.GradientDrop = 0.1
+	}
+	if s.Generated.IsZero() {
+		s.Generated = time.Now().UTC().Truncate(time.Second)
+	}
+	return s
+}
+
+// Claim is the verdict on one of the paper's claims for one (dataset, model).
+type Claim struct {
+	ID       string         `json:"id"`
+	Text     string         `json:"claim"`
+	Dataset  string         `json:"dataset"`
+	Model    string         `json:"model"`
+	Holds    bool           `json:"holds"`
+	Evidence map[string]any `json:"evidence"`
+}
+
+// Untested names a claim the inputs hold no evidence for, and why.
+type Untested struct {
+	ID      string `json:"id"`
+	Dataset string `json:"dataset,omitempty"`
+	Model   string `json:"model,omitempty"`
+	Reason  string `json:"reason"`
+}
+
+// ClaimTexts are the paper's claims as the report checks them.
+var ClaimTexts = map[string]string{
+	"C1": "corrupted training reaches ~100% accuracy on the clean training part and ~0% on the test set",
+	"C2": "the same architecture trained normally generalizes",
+	"C3": "extreme points lie farther from their initialization than normal points after the same epochs",
+	"C4": "L2 regularization does not prevent reaching an extreme point",
+	"C5": "minibatch descent restarted from an extreme point on clean data escapes to a point that generalizes",
+	"C6": "full-batch descent restarted from an extreme point on clean data stays at low test accuracy while the gradient norm goes to ~0",
+	"C7": "ResNet reaches the extreme point in fewer epochs than the MLP",
+}
+
+// GroupStats summarizes the final metrics of one kind of run of one (dataset, model).
+type GroupStats struct {
+	Runs            int      `json:"runs"`
+	Epochs          int      `json:"epochs"`
+	TrainAcc        *Summary `json:"train_acc,omitempty"`
+	TestAcc         *Summary `json:"test_acc,omitempty"`
+	CorruptedAcc    *Summary `json:"corrupted_acc,omitempty"`
+	WeightNorm      *Summary `json:"weight_norm,omitempty"`
+	WeightNormSum   *Summary `json:"weight_norm_sum,omitempty"`
+	DistFromInit    *Summary `json:"dist_from_init,omitempty"`
+	DistFromInitSum *Summary `json:"dist_from_init_sum,omitempty"`
+	// EpochsToExtreme summarizes, over corrupted runs, the first epoch at which the run was
+	// an extreme point (runs that never were are left out and counted in NeverExtreme).
+	EpochsToExtreme *Summary `json:"epochs_to_extreme,omitempty"`
+	NeverExtreme    int      `json:"never_extreme,omitempty"`
+}
+
+// Summary is the report's summary.json.
+type ReportSummary struct {
+	Format    string                           `json:"format"`
+	Generated time.Time                        `json:"generated"`
+	Input     string                           `json:"input"`
+	Claims    []Claim                          `json:"claims"`
+	Untested  []Untested                       `json:"untested"`
+	Groups    map[string]map[string]GroupStats `json:"groups"` // "dataset/model" -> kind -> stats
+	Authors   map[string]AuthorsFigures        `json:"authors"`
+	Figures   []string                         `json:"figures"`
+	Runs      int                              `json:"runs"`
+	Probes    int                              `json:"probes"`
+}
+
+// ReportFormat is the format tag of summary.json.
+const ReportFormat = "esp-report/1"
+
+// groupKey identifies the runs that are compared with each other.
+type groupKey struct {
+	Dataset, Model string
+	WeightDecay    float64
+}
+
+func (k groupKey) name() string { return k.Dataset + "/" + k.Model }
+func (k groupKey) slug() string { return slug(k.Dataset + "-" + k.Model) }
+
+func slug(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			return r
+		}
+		if r >= 'A' && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return '-'
+	}, s)
+}
+
+type group struct {
+	key       groupKey
+	normal    []*RunRecord
+	corrupted []*RunRecord
+}
+
+func groupRuns(runs []*RunRecord) map[groupKey]*group {
+	groups := map[groupKey]*group{}
+	for _, r := range runs {
+		k := groupKey{r.Config.Dataset.Name, r.Config.Settings.Model, r.Config.Settings.WeightDecay}
+		g := groups[k]
+		if g == nil {
+			g = &group{key: k}
+			groups[k] = g
+		}
+		if r.Corrupted() {
+			g.corrupted = append(g.corrupted, r)
+		} else {
+			g.normal = append(g.normal, r)
+		}
+	}
+	return groups
+}
+
+func sortedKeys(groups map[groupKey]*group) []groupKey {
+	keys := make([]groupKey, 0, len(groups))
+	for k := range groups {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := keys[i], keys[j]
+		if a.Dataset != b.Dataset {
+			return a.Dataset < b.Dataset
+		}
+		if a.Model != b.Model {
+			return a.Model < b.Model
+		}
+		return a.WeightDecay < b.WeightDecay
+	})
+	return keys
+}
+
+// finals extracts one final metric of each run.
+func finals(runs []*RunRecord, metric func(f finalMetrics) float64) []float64 {
+	var out []float64
+	for _, r := range runs {
+		if v := metric(finalOf(r)); !math.IsNaN(v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// finalMetrics is a run's last epoch as plain numbers (NaN when absent).
+type finalMetrics struct {
+	TrainAcc, TestAcc, CorruptedAcc, WeightNorm, WeightNormSum, DistFromInit, DistFromInitSum float64
+	Epoch                                                                                     int
+}
+
+func finalOf(r *RunRecord) finalMetrics {
+	m := r.Final()
+	f := finalMetrics{TrainAcc: float64(m.TrainAcc), TestAcc: float64(m.TestAcc), CorruptedAcc: nan,
+		WeightNorm: float64(m.WeightNorm), WeightNormSum: float64(m.WeightNormSum),
+		DistFromInit: float64(m.DistFromInit), DistFromInitSum: float64(m.DistFromInitSum), Epoch: m.Epoch}
+	if m.CorruptedAcc != nil {
+		f.CorruptedAcc = float64(*m.CorruptedAcc)
+	}
+	return f
+}
+
+func summaryOf(values []float64) *Summary {
+	s, err := Summarize(values)
+	if err != nil {
+		return nil
+	}
+	return &s
+}
+
+// epochsToExtreme returns the first epoch at which a corrupted run was an extreme point, or -1.
+func epochsToExtreme(r *RunRecord, s ReportSettings) int {
+	for _, m := range r.Metrics {
+		if float64(m.TrainAcc) >= s.ExtremeTrainAcc && float64(m.TestAcc) <= s.ExtremeTestAcc {
+			return m.Epoch
+		}
+	}
+	return -1
+}
+
+func statsOf(runs []*RunRecord, s ReportSettings) GroupStats {
+	gs := GroupStats{Runs: len(runs)}
+	if len(runs) == 0 {
+		return gs
+	}
+	gs.Epochs = finalOf(runs[0]).Epoch
+	gs.TrainAcc = summaryOf(finals(runs, func(f finalMetrics) float64 { return f.TrainAcc }))
+	gs.TestAcc = summaryOf(finals(runs, func(f finalMetrics) float64 { return f.TestAcc }))
+	gs.CorruptedAcc = summaryOf(finals(runs, func(f finalMetrics) float64 { return f.CorruptedAcc }))
+	gs.WeightNorm = summaryOf(finals(runs, func(f finalMetrics) float64 { return f.WeightNorm }))
+	gs.WeightNormSum = summaryOf(finals(runs, func(f finalMetrics) float64 { return f.WeightNormSum }))
+	gs.DistFromInit = summaryOf(finals(runs, func(f finalMetrics) float64 { return f.DistFromInit }))
+	gs.DistFromInitSum = summaryOf(finals(runs, func(f finalMetrics) float64 { return f.DistFromInitSum }))
+	if runs[0].Corrupted() {
+		var epochs []float64
+		for _, r := range runs {
+			if e := epochsToExtreme(r, s); e >= 0 {
+				epochs = append(epochs, float64(e))
+			} else {
+				gs.NeverExtreme++
+			}
+		}
+		gs.EpochsToExtreme = summaryOf(epochs)
+	}
+	return gs
+}
+
+// Report is a built report: its summary and figures, ready to be written.
+type Report struct {
+	Summary ReportSummary
+	Figures []*Figure
+	Tables  []Table
+}
+
+// Table is a table of numbers shown in index.html.
+type Table struct {
+	Title  string
+	Header []string
+	Rows   [][]string
+}
+
+// BuildReport decides the claims and draws the figures from the runs and probes under in.
+func BuildReport(in *Inputs, input string, settings ReportSettings) (*Report, error) {
+	s := settings.withDefaults()
+	if len(in.Runs) == 0 && len(in.Probes) == 0 {
+		return nil, fmt.Errorf("report: no runs (config.json + metrics.jsonl) and no probes (probe.json) under %s", input)
+	}
+	rep := &Report{Summary: ReportSummary{Format: ReportFormat, Generated: s.Generated, Input: input,
+		Groups: map[string]map[string]GroupStats{}, Authors: map[string]AuthorsFigures{},
+		Runs: len(in.Runs), Probes: len(in.Probes), Claims: []Claim{}, Untested: []Untested{}}}
+	groups := groupRuns(in.Runs)
+	keys := sortedKeys(groups)
+
+	// The main comparison: runs without weight decay.
+	for _, k := range keys {
+		if k.WeightDecay != 0 {
+			continue
+		}
+		g := groups[k]
+		stats := map[string]GroupStats{}
+		if len(g.normal) > 0 {
+			stats["normal"] = statsOf(g.normal, s)
+		}
+		if len(g.corrupted) > 0 {
+			stats["corrupted"] = statsOf(g.corrupted, s)
+		}
+		rep.Summary.Groups[k.name()] = stats
+		if a, ok := authorsFigures[k.name()]; ok {
+			rep.Summary.Authors[k.name()] = a
+		}
+		rep.claimsC1C2C3(g, stats, s)
+		rep.runFigures(g)
+	}
+	rep.claimC4(groups, keys, s)
+	rep.claimC7(groups, s)
+	rep.probeClaimsAndFigures(in.Probes, groups, s)
+	rep.numbersTable(keys, groups)
+	for _, f := range rep.Figures {
+		rep.Summary.Figures = append(rep.Summary.Figures, f.Name)
+	}
+	return rep, nil
+}
+
+func (rep *Report) addClaim(id string, k groupKey, holds bool, evidence map[string]any) {
+	evidence = finiteJSON(evidence).(map[string]any)
+	rep.Summary.Claims = append(rep.Summary.Claims, Claim{ID: id, Text: ClaimTexts[id], Dataset: k.Dataset, Model: k.Model,
+		Holds: holds, Evidence: evidence})
+}
+
+func (rep *Report) untested(id string, k groupKey, reason string) {
+	rep.Summary.Untested = append(rep.Summary.Untested, Untested{ID: id, Dataset: k.Dataset, Model: k.Model, Reason: reason})
+}
+
+// finiteJSON replaces NaN and infinite numbers (absent values) by null, recursively:
+// JSON has no NaN.
+func finiteJSON(v any) any {
+	switch x := v.(type) {
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil
+		}
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = finiteJSON(e)
+		}
+		return out
+	case []map[string]any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = finiteJSON(e)
+		}
+		return out
+	}
+	return v
+}
+
+func mean(s *Summary) float64 {
+	if s == nil {
+		return nan
+	}
+	return s.Mean
+}
+
+func (rep *Report) claimsC1C2C3(g *group, stats map[string]GroupStats, s ReportSettings) {
+	k := g.key
+	corrupted, normal := stats["corrupted"], stats["normal"]
+	if len(g.corrupted) > 0 {
+		train, test := mean(corrupted.TrainAcc), mean(corrupted.TestAcc)
+		holds := train >= s.ExtremeTrainAcc && test <= s.ExtremeTestAcc
+		ev := map[string]any{"runs": corrupted.Runs, "epochs": corrupted.Epochs, "train_acc": corrupted.TrainAcc,
+			"test_acc": corrupted.TestAcc, "corrupted_acc": corrupted.CorruptedAcc,
+			"criterion":             fmt.Sprintf("mean train_acc >= %.2f and mean test_acc <= %.2f", s.ExtremeTrainAcc, s.ExtremeTestAcc),
+			"runs_at_extreme_point": corrupted.Runs - corrupted.NeverExtreme}
+		if a, ok := authorsFigures[k.name()]; ok && a.CorruptedTrainAcc > 0 {
+			ev["authors_train_acc"], ev["authors_test_acc"] = a.CorruptedTrainAcc, a.CorruptedTestAcc
+		}
+		rep.addClaim("C1", k, holds, ev)
+	} else {
+		rep.untested("C1", k, "no corrupted runs")
+	}
+	if len(g.normal) > 0 {
+		train, test := mean(normal.TrainAcc), mean(normal.TestAcc)
+		holds := test >= s.GeneralizeFraction*train
+		ev := map[string]any{"runs": normal.Runs, "epochs": normal.Epochs, "train_acc": normal.TrainAcc, "test_acc": normal.TestAcc,
+			"criterion": fmt.Sprintf("mean test_acc >= %.2f x mean train_acc", s.GeneralizeFraction)}
+		if len(g.corrupted) > 0 {
+			ev["corrupted_test_acc"] = mean(corrupted.TestAcc)
+			holds = holds && test > mean(corrupted.TestAcc)
+			ev["criterion"] = ev["criterion"].(string) + ", and above the corrupted runs' test_acc"
+		}
+		rep.addClaim("C2", k, holds, ev)
+	} else {
+		rep.untested("C2", k, "no normal runs")
+	}
+	if len(g.normal) > 0 && len(g.corrupted) > 0 {
+		dN := finals(g.normal, func(f finalMetrics) float64 { return f.DistFromInit })
+		dC := finals(g.corrupted, func(f finalMetrics) float64 { return f.DistFromInit })
+		test, err := MannWhitneyU(dC, dN)
+		if err != nil {
+			rep.untested("C3", k, err.Error())
+			return
+		}
+		sumTest, _ := MannWhitneyU(finals(g.corrupted, func(f finalMetrics) float64 { return f.DistFromInitSum }),
+			finals(g.normal, func(f finalMetrics) float64 { return f.DistFromInitSum }))
+		sameEpochs := normal.Epochs == corrupted.Epochs
+		holds := sameEpochs && test.P < s.Alpha && test.Effect > 0.5
+		ev := map[string]any{
+			"dist_from_init_normal": normal.DistFromInit, "dist_from_init_extreme": corrupted.DistFromInit,
+			"mann_whitney": test, "mann_whitney_sum_norm": sumTest,
+			"weight_norm_sum_normal": normal.WeightNormSum, "weight_norm_sum_extreme": corrupted.WeightNormSum,
+			"epochs_normal": normal.Epochs, "epochs_extreme": corrupted.Epochs,
+			"criterion": fmt.Sprintf("Mann-Whitney U (global L2 distance, extreme vs normal, same epochs): p < %g and P(extreme > normal) > 0.5", s.Alpha),
+		}
+		if test.P >= s.Alpha && len(dN) < 8 {
+			ev["note"] = fmt.Sprintf("%d and %d runs are too few for p < %g; run more", len(dC), len(dN), s.Alpha)
+		}
+		rep.addClaim("C3", k, holds, ev)
+	} else {
+		rep.untested("C3", k, "needs both normal and corrupted runs")
+	}
+}
+
+// claimC4 compares corrupted runs with weight decay against the extreme-point criterion.
+func (rep *Report) claimC4(groups map[groupKey]*group, keys []groupKey, s ReportSettings) {
+	type pair struct{ dataset, model string }
+	sweeps := map[pair][]groupKey{}
+	for _, k := range keys {
+		if len(groups[k].corrupted) > 0 {
+			p := pair{k.Dataset, k.Model}
+			sweeps[p] = append(sweeps[p], k)
+		}
+	}
+	tested := map[pair]bool{}
+	for _, k := range keys {
+		p := pair{k.Dataset, k.Model}
+		if k.WeightDecay == 0 || tested[p] {
+			continue
+		}
+		tested[p] = true
+		var lambdas []string
+		var train, test []float64
+		var rows []map[string]any
+		reached := false
+		for _, kk := range sweeps[p] {
+			st := statsOf(groups[kk].corrupted, s)
+			tr, te := mean(st.TrainAcc), mean(st.TestAcc)
+			extreme := tr >= s.ExtremeTrainAcc && te <= s.ExtremeTestAcc
+			if kk.WeightDecay > 0 && extreme {
+				reached = true
+			}
+			rows = append(rows, map[string]any{"weight_decay": kk.WeightDecay, "runs": st.Runs, "epochs": st.Epochs,
+				"train_acc": tr, "test_acc": te, "weight_norm_sum": mean(st.WeightNormSum), "extreme_point": extreme})
+			lambdas = append(lambdas, fmt.Sprintf("λ=%g", kk.WeightDecay))
+			train, test = append(train, tr), append(test, te)
+		}
+		k0 := groupKey{Dataset: p.dataset, Model: p.model}
+		rep.addClaim("C4", k0, reached, map[string]any{"sweep": rows,
+			"criterion": fmt.Sprintf("corrupted runs with some λ > 0 still reach train_acc >= %.2f and test_acc <= %.2f", s.ExtremeTrainAcc, s.ExtremeTestAcc)})
+		if f, err := BarFigure("l2-"+k0.slug(), fmt.Sprintf("L2 sweep, corrupted training: %s", k0.name()), "final accuracy",
+			lambdas, []Series{{Label: "train acc (clean part)", Y: train}, {Label: "test acc", Y: test}}); err == nil {
+			f.Caption = "Final accuracies of corrupted runs per weight-decay coefficient λ (C4)."
+			rep.Figures = append(rep.Figures, f)
+		}
+	}
+	for _, k := range keys {
+		if k.WeightDecay == 0 && !tested[pair{k.Dataset, k.Model}] && len(groups[k].corrupted) > 0 {
+			rep.untested("C4", k, "no corrupted runs with weight decay (an L2 sweep)")
+		}
+	}
+}
+
+// claimC7 compares epochs-to-extreme of ResNet and MLP corrupted runs on each dataset.
+func (rep *Report) claimC7(groups map[groupKey]*group, s ReportSettings) {
+	datasetsSeen := map[string]bool{}
+	for k := range groups {
+		datasetsSeen[k.Dataset] = true
+	}
+	names := make([]string, 0, len(datasetsSeen))
+	for d := range datasetsSeen {
+		names = append(names, d)
+	}
+	sort.Strings(names)
+	for _, d := range names {
+		mlp, resnet := groups[groupKey{d, "mlp", 0}], groups[groupKey{d, "resnet", 0}]
+		k := groupKey{Dataset: d, Model: "resnet vs mlp"}
+		if mlp == nil || resnet == nil || len(mlp.corrupted) == 0 || len(resnet.corrupted) == 0 {
+			rep.untested("C7", k, "needs corrupted runs of both resnet and mlp")
+			continue
+		}
+		sm, sr := statsOf(mlp.corrupted, s), statsOf(resnet.corrupted, s)
+		// A run that never reached the extreme point counts as taking longer than its epochs.
+		epochs := func(runs []*RunRecord) []float64 {
+			var out []float64
+			for _, r := range runs {
+				e := epochsToExtreme(r, s)
+				if e < 0 {
+					e = finalOf(r).Epoch + 1
+				}
+				out = append(out, float64(e))
+			}
+			return out
+		}
+		em, er := epochs(mlp.corrupted), epochs(resnet.corrupted)
+		medM, _ := Summarize(em)
+		medR, _ := Summarize(er)
+		rep.addClaim("C7", k, medR.Median < medM.Median, map[string]any{
+			"epochs_to_extreme_mlp": medM, "epochs_to_extreme_resnet": medR,
+			"never_extreme_mlp": sm.NeverExtreme, "never_extreme_resnet": sr.NeverExtreme,
+			"criterion": "median epochs to the extreme point: resnet < mlp (a run that never got there counts as epochs+1)"})
+	}
+}
+
+// WriteReport writes summary.json, the figures (PNG and SVG) and index.html into dir.
+func (rep *Report) Write(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, f := range rep.Figures {
+		if err := f.Save(dir); err != nil {
+			return err
+		}
+	}
+	data, err := json.MarshalIndent(rep.Summary, "", "  ")
+	if err != nil {
+		return fmt.Errorf("report: encoding summary.json: %w", err)
+	}
+	if err := datasets.WriteFileAtomic(filepath.Join(dir, "summary.json"), append(data, '\n')); err != nil {
+		return err
+	}
+	var html strings.Builder
+	if err := rep.writeHTML(&html); err != nil {
+		return err
+	}
+	return datasets.WriteFileAtomic(filepath.Join(dir, "index.html"), []byte(html.String()))
+}
+
+// WriteReportFromDir is the `esp report` workflow: load what is under in, build, write to out.
+func WriteReportFromDir(in, out string, settings ReportSettings, progress io.Writer) (*Report, error) {
+	inputs, err := LoadInputs(in)
+	if err != nil {
+		return nil, err
+	}
+	if progress != nil {
+		fmt.Fprintf(progress, "report: %d runs and %d probes under %s\n", len(inputs.Runs), len(inputs.Probes), in)
+	}
+	rep, err := BuildReport(inputs, in, settings)
+	if err != nil {
+		return nil, err
+	}
+	if err := rep.Write(out); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}

@@ -1,0 +1,268 @@
+package analysis
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/extremepoints/esp/experiment"
+)
+
+// RunRecord is one training run found under a report's input: its configuration and
+// per-epoch metrics (epoch 0 is the initialization).
+type RunRecord struct {
+	Dir     string
+	Config  experiment.RunConfig
+	Metrics []experiment.EpochMetrics
+}
+
+// Corrupted reports whether the run trained on a corrupted set (an extreme point).
+func (r *RunRecord) Corrupted() bool { return r.Config.Dataset.Corrupted }
+
+// Final returns the last epoch's metrics.
+func (r *RunRecord) Final() experiment.EpochMetrics { return r.Metrics[len(r.Metrics)-1] }
+
+// ProbeRecord is one probe output directory: its kind ("restart", "fullbatch",
+// "interpolate", "surface", "sharpness"), its probe.json and its data.
+type ProbeRecord struct {
+	Dir  string
+	Kind string
+	Info map[string]any
+	// Source is the run the probe started from, when it could be found.
+	Source *RunRecord
+	// Lines holds the JSON lines of restart.jsonl, fullbatch.jsonl, interpolate.jsonl or
+	// surface1d.jsonl.
+	Lines []map[string]any
+	// Object holds surface2d.json or sharpness.json.
+	Object map[string]any
+}
+
+// probeDataFiles maps a probe's data file to its kind; a probe directory holds probe.json
+// and one of these (surface has both surface files).
+var probeDataFiles = []struct{ file, kind string }{
+	{"restart.jsonl", "restart"}, {"fullbatch.jsonl", "fullbatch"}, {"interpolate.jsonl", "interpolate"},
+	{"surface1d.jsonl", "surface"}, {"surface2d.json", "surface"}, {"sharpness.json", "sharpness"},
+}
+
+// Inputs is everything a report is made from.
+type Inputs struct {
+	Runs   []*RunRecord
+	Probes []*ProbeRecord
+}
+
+// LoadInputs walks root and reads every run directory (config.json + metrics.jsonl) and
+// probe directory (probe.json) under it; temporary directories of unfinished work are
+// skipped, so the report merges whatever finished runs and shards are present.
+func LoadInputs(root string) (*Inputs, error) {
+	st, err := os.Stat(root)
+	if err != nil {
+		return nil, fmt.Errorf("report input: %w", err)
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("report input %s is not a directory", root)
+	}
+	in := &Inputs{}
+	byDir := map[string]*RunRecord{}
+	var probeDirs []string
+	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() {
+			return nil
+		}
+		if strings.HasPrefix(d.Name(), ".tmp-") || strings.HasPrefix(d.Name(), ".") && path != root {
+			return fs.SkipDir
+		}
+		if exists(filepath.Join(path, "probe.json")) {
+			probeDirs = append(probeDirs, path)
+			return nil
+		}
+		if exists(filepath.Join(path, experiment.ConfigFile)) && exists(filepath.Join(path, experiment.MetricsFile)) {
+			run, err := loadRun(path)
+			if err != nil {
+				return err
+			}
+			if len(run.Metrics) > 0 {
+				in.Runs = append(in.Runs, run)
+				byDir[filepath.Clean(path)] = run
+			}
+			return fs.SkipDir
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, dir := range probeDirs {
+		p, err := loadProbe(dir, byDir)
+		if err != nil {
+			return nil, err
+		}
+		if p != nil {
+			in.Probes = append(in.Probes, p)
+		}
+	}
+	sort.Slice(in.Runs, func(i, j int) bool { return in.Runs[i].Dir < in.Runs[j].Dir })
+	return in, nil
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+func loadRun(dir string) (*RunRecord, error) {
+	data, err := os.ReadFile(filepath.Join(dir, experiment.ConfigFile))
+	if err != nil {
+		return nil, err
+	}
+	r := &RunRecord{Dir: dir}
+	if err := json.Unmarshal(data, &r.Config); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, experiment.ConfigFile), err)
+	}
+	if r.Config.Settings.Model == "" || r.Config.Dataset.Name == "" {
+		return nil, fmt.Errorf("%s: not an esp run configuration (no model or dataset): a run directory from another version?",
+			filepath.Join(dir, experiment.ConfigFile))
+	}
+	lines, err := readJSONLines(filepath.Join(dir, experiment.MetricsFile))
+	if err != nil {
+		return nil, err
+	}
+	for i, line := range lines {
+		var m experiment.EpochMetrics
+		if err := json.Unmarshal(line, &m); err != nil {
+			return nil, fmt.Errorf("%s line %d: %w", filepath.Join(dir, experiment.MetricsFile), i+1, err)
+		}
+		r.Metrics = append(r.Metrics, m)
+	}
+	return r, nil
+}
+
+func readJSONLines(path string) ([]json.RawMessage, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []json.RawMessage
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 1<<20), 1<<26)
+	for sc.Scan() {
+		if line := bytes.TrimSpace(sc.Bytes()); len(line) > 0 {
+			out = append(out, json.RawMessage(bytes.Clone(line)))
+		}
+	}
+	return out, sc.Err()
+}
+
+func loadProbe(dir string, runs map[string]*RunRecord) (*ProbeRecord, error) {
+	p := &ProbeRecord{Dir: dir}
+	data, err := os.ReadFile(filepath.Join(dir, "probe.json"))
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(data, &p.Info); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "probe.json"), err)
+	}
+	for _, f := range probeDataFiles {
+		path := filepath.Join(dir, f.file)
+		if !exists(path) {
+			continue
+		}
+		p.Kind = f.kind
+		if strings.HasSuffix(f.file, ".jsonl") {
+			lines, err := readJSONLines(path)
+			if err != nil {
+				return nil, err
+			}
+			for i, line := range lines {
+				var m map[string]any
+				if err := json.Unmarshal(line, &m); err != nil {
+					return nil, fmt.Errorf("%s line %d: %w", path, i+1, err)
+				}
+				p.Lines = append(p.Lines, m)
+			}
+		} else {
+			raw, err := os.ReadFile(path)
+			if err != nil {
+				return nil, err
+			}
+			if err := json.Unmarshal(raw, &p.Object); err != nil {
+				return nil, fmt.Errorf("%s: %w", path, err)
+			}
+		}
+	}
+	if p.Kind == "" {
+		return nil, nil // a probe that has not written its data yet
+	}
+	p.Source = findSourceRun(p.Info, dir, runs)
+	return p, nil
+}
+
+// findSourceRun finds the run a probe started from: the first string in probe.json
+// naming a known run directory (absolute, or relative to the probe's directory).
+func findSourceRun(info any, probeDir string, runs map[string]*RunRecord) *RunRecord {
+	switch v := info.(type) {
+	case string:
+		for _, candidate := range []string{v, filepath.Join(probeDir, v)} {
+			path := strings.TrimSuffix(strings.TrimSuffix(candidate, ":final"), ":init")
+			if r, ok := runs[filepath.Clean(path)]; ok {
+				return r
+			}
+			if abs, err := filepath.Abs(path); err == nil {
+				for dir, r := range runs {
+					if d, err := filepath.Abs(dir); err == nil && d == abs {
+						return r
+					}
+				}
+			}
+		}
+	case map[string]any:
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys) // deterministic: "from" before "to", "run" before others
+		for _, k := range keys {
+			if r := findSourceRun(v[k], probeDir, runs); r != nil {
+				return r
+			}
+		}
+	case []any:
+		for _, e := range v {
+			if r := findSourceRun(e, probeDir, runs); r != nil {
+				return r
+			}
+		}
+	}
+	return nil
+}
+
+// num reads a number field of a decoded JSON object (NaN when absent or null).
+func num(m map[string]any, key string) float64 {
+	if v, ok := m[key].(float64); ok {
+		return v
+	}
+	return nan
+}
+
+// str reads a string field of a decoded JSON object.
+func str(m map[string]any, key string) string {
+	s, _ := m[key].(string)
+	return s
+}
+
+// compactJSON renders a value of the evidence for the HTML table.
+func compactJSON(v any) string {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(data)
+}

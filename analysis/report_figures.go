@@ -1,0 +1,335 @@
+package analysis
+
+import (
+	"fmt"
+	"image/color"
+	"math"
+	"path/filepath"
+	"sort"
+
+	"github.com/extremepoints/esp/experiment"
+)
+
+// epochCurve averages one metric over runs, per epoch (runs may stop at different epochs).
+func epochCurve(runs []*RunRecord, metric func(m experiment.EpochMetrics) float64) (x, y, spread []float64) {
+	byEpoch := map[int][]float64{}
+	for _, r := range runs {
+		for _, m := range r.Metrics {
+			if v := metric(m); !math.IsNaN(v) {
+				byEpoch[m.Epoch] = append(byEpoch[m.Epoch], v)
+			}
+		}
+	}
+	epochs := make([]int, 0, len(byEpoch))
+	for e := range byEpoch {
+		epochs = append(epochs, e)
+	}
+	sort.Ints(epochs)
+	for _, e := range epochs {
+		s, _ := Summarize(byEpoch[e])
+		x, y, spread = append(x, float64(e)), append(y, s.Mean), append(spread, s.Std)
+	}
+	return x, y, spread
+}
+
+// runFigures draws the accuracy curves and the norm and distance histograms of a group.
+func (rep *Report) runFigures(g *group) {
+	k := g.key
+	var series []Series
+	for _, kind := range []struct {
+		label string
+		runs  []*RunRecord
+		color color.Color
+	}{{"normal", g.normal, colorNormal}, {"corrupted", g.corrupted, colorCorrupted}} {
+		if len(kind.runs) == 0 {
+			continue
+		}
+		c := kind.color
+		x, y, sp := epochCurve(kind.runs, func(m experiment.EpochMetrics) float64 { return float64(m.TrainAcc) })
+		series = append(series, Series{Label: kind.label + ": train acc (clean part)", X: x, Y: y, Spread: sp, Color: c})
+		x, y, sp = epochCurve(kind.runs, func(m experiment.EpochMetrics) float64 { return float64(m.TestAcc) })
+		series = append(series, Series{Label: kind.label + ": test acc", X: x, Y: y, Spread: sp, Color: c, Dashed: true})
+	}
+	if f, err := LineFigure("acc-"+k.slug(), fmt.Sprintf("Accuracy during training: %s (%d normal, %d corrupted runs)",
+		k.name(), len(g.normal), len(g.corrupted)), "epoch", "accuracy", false, series...); err == nil {
+		f.Caption = "Mean over runs (band: ± one standard deviation). Corrupted runs fit the clean training part while their test accuracy falls (C1, C2)."
+		rep.Figures = append(rep.Figures, f)
+	}
+	if len(g.normal) == 0 || len(g.corrupted) == 0 {
+		return
+	}
+	labels := []string{"normal", "extreme"}
+	hists := []struct {
+		name, title, x string
+		metric         func(f finalMetrics) float64
+	}{
+		{"norm-", "Final weight norm (sum of tensor norms, the authors')", "weight_norm_sum", func(f finalMetrics) float64 { return f.WeightNormSum }},
+		{"dist-", "Distance from initialization (global L2)", "dist_from_init", func(f finalMetrics) float64 { return f.DistFromInit }},
+	}
+	for _, h := range hists {
+		samples := [][]float64{finals(g.normal, h.metric), finals(g.corrupted, h.metric)}
+		if f, err := HistogramFigure(h.name+k.slug(), fmt.Sprintf("%s: %s", h.title, k.name()), h.x, labels, samples, 20); err == nil {
+			f.Caption = "Across runs, normal vs extreme points after the same epochs (C3)."
+			rep.Figures = append(rep.Figures, f)
+		}
+	}
+}
+
+// probeLabel names a probe in titles: its source run's dataset/model and its directory.
+func probeLabel(p *ProbeRecord) (groupKey, string) {
+	k := groupKey{Dataset: "?", Model: "?"}
+	if p.Source != nil {
+		k = groupKey{Dataset: p.Source.Config.Dataset.Name, Model: p.Source.Config.Settings.Model}
+	}
+	return k, filepath.Base(p.Dir)
+}
+
+// column extracts a numeric field from probe lines, optionally only lines where field
+// key equals value.
+func column(lines []map[string]any, field, key, value string) []float64 {
+	var out []float64
+	for _, l := range lines {
+		if key != "" && str(l, key) != value {
+			continue
+		}
+		out = append(out, num(l, field))
+	}
+	return out
+}
+
+func firstFinite(v []float64) float64 {
+	for _, x := range v {
+		if !math.IsNaN(x) {
+			return x
+		}
+	}
+	return nan
+}
+
+func lastFinite(v []float64) float64 {
+	for i := len(v) - 1; i >= 0; i-- {
+		if !math.IsNaN(v[i]) {
+			return v[i]
+		}
+	}
+	return nan
+}
+
+// normalTestAcc is the mean final test accuracy of the normal runs of a probe's (dataset, model).
+func normalTestAcc(groups map[groupKey]*group, k groupKey) float64 {
+	g := groups[groupKey{k.Dataset, k.Model, 0}]
+	if g == nil || len(g.normal) == 0 {
+		return nan
+	}
+	s, err := Summarize(finals(g.normal, func(f finalMetrics) float64 { return f.TestAcc }))
+	if err != nil {
+		return nan
+	}
+	return s.Mean
+}
+
+func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[groupKey]*group, s ReportSettings) {
+	restartSeen, fullbatchSeen := map[groupKey]bool{}, map[groupKey]bool{}
+	for i, p := range probes {
+		k, base := probeLabel(p)
+		name := fmt.Sprintf("%s-%d-%s", p.Kind, i, slug(base))
+		fromExtreme := p.Source != nil && p.Source.Corrupted()
+		switch p.Kind {
+		case "restart":
+			epochs := column(p.Lines, "epoch", "", "")
+			test := column(p.Lines, "test_acc", "", "")
+			train := column(p.Lines, "train_acc", "", "")
+			if f, err := LineFigure(name, fmt.Sprintf("Minibatch restart on clean data: %s", k.name()), "epoch", "accuracy", false,
+				Series{Label: "train acc", X: epochs, Y: train, Color: colorNormal},
+				Series{Label: "test acc", X: epochs, Y: test, Color: colorCorrupted, Dashed: true}); err == nil {
+				f.Caption = "Restarted from " + p.Dir + " (C5)."
+				rep.Figures = append(rep.Figures, f)
+			}
+			if fromExtreme && !restartSeen[k] {
+				restartSeen[k] = true
+				before, after := firstFinite(test), lastFinite(test)
+				reference := normalTestAcc(groups, k)
+				threshold := 0.5
+				if !math.IsNaN(reference) {
+					threshold = s.GeneralizeFraction * reference
+				}
+				rep.addClaim("C5", k, after >= threshold, map[string]any{"test_acc_before": before, "test_acc_after": after,
+					"epochs": lastFinite(epochs), "normal_test_acc": reference, "probe": p.Dir,
+					"criterion": fmt.Sprintf("test_acc after the restart >= %.3f (%.2f x the normal runs' mean, or 0.5 without normal runs)", threshold, s.GeneralizeFraction)})
+			}
+		case "fullbatch":
+			methods := map[string]bool{}
+			for _, l := range p.Lines {
+				methods[str(l, "method")] = true
+			}
+			var names []string
+			for m := range methods {
+				names = append(names, m)
+			}
+			sort.Strings(names)
+			var gradSeries, accSeries []Series
+			evidence := map[string]any{"probe": p.Dir}
+			holdsAll := len(names) > 0
+			reference := normalTestAcc(groups, k)
+			for j, m := range names {
+				steps := column(p.Lines, "step", "method", m)
+				grad := column(p.Lines, "grad_norm", "method", m)
+				test := column(p.Lines, "test_acc", "method", m)
+				c := seriesColors[j%len(seriesColors)]
+				gradSeries = append(gradSeries, Series{Label: "full-batch " + m, X: steps, Y: grad, Color: c})
+				accSeries = append(accSeries, Series{Label: "full-batch " + m + ": test acc", X: steps, Y: test, Color: c, Dashed: true},
+					Series{Label: "full-batch " + m + ": train acc", X: steps, Y: column(p.Lines, "train_acc", "method", m), Color: c})
+				g0, g1 := firstFinite(grad), lastFinite(grad)
+				t0, t1 := firstFinite(test), lastFinite(test)
+				low := t1 <= 0.5*reference || (math.IsNaN(reference) && t1 <= 0.5)
+				drop := g1 <= s.GradientDrop*g0
+				evidence[m] = map[string]any{"steps": lastFinite(steps), "grad_norm_first": g0, "grad_norm_last": g1,
+					"test_acc_first": t0, "test_acc_last": t1, "test_acc_stays_low": low, "grad_norm_to_zero": drop}
+				holdsAll = holdsAll && low && drop
+			}
+			evidence["normal_test_acc"] = reference
+			evidence["criterion"] = fmt.Sprintf("for every method: last test_acc <= 0.5 x the normal runs' mean (0.5 without them) and last grad_norm <= %.2g x first", s.GradientDrop)
+			if a, ok := authorsFigures[k.name()]; ok && a.RestartTestAccBefore > 0 {
+				evidence["authors_test_acc_before"], evidence["authors_test_acc_after"] = a.RestartTestAccBefore, a.RestartTestAccAfter
+			}
+			if f, err := LineFigure(name+"-grad", fmt.Sprintf("Full-batch descent from the point: gradient norm, %s", k.name()),
+				"step", "full gradient norm (log)", true, gradSeries...); err == nil {
+				f.Caption = "Global L2 norm of the full-batch gradient of the clean training loss (C6)."
+				rep.Figures = append(rep.Figures, f)
+			}
+			if f, err := LineFigure(name+"-acc", fmt.Sprintf("Full-batch descent from the point: accuracy, %s", k.name()),
+				"step", "accuracy", false, accSeries...); err == nil {
+				f.Caption = "Test accuracy stays low when the point is a critical point of the clean loss (C6)."
+				rep.Figures = append(rep.Figures, f)
+			}
+			if fromExtreme && !fullbatchSeen[k] {
+				fullbatchSeen[k] = true
+				rep.addClaim("C6", k, holdsAll, evidence)
+			}
+		case "interpolate":
+			alpha := column(p.Lines, "alpha", "", "")
+			if f, err := LineFigure(name, fmt.Sprintf("Interpolation between two points: %s", k.name()), "α (0: from, 1: to)", "accuracy", false,
+				Series{Label: "train acc", X: alpha, Y: column(p.Lines, "train_acc", "", ""), Color: colorNormal},
+				Series{Label: "test acc", X: alpha, Y: column(p.Lines, "test_acc", "", ""), Color: colorCorrupted, Dashed: true}); err == nil {
+				f.Caption = "Along (1-α)·from + α·to, beyond both ends: " + p.Dir
+				rep.Figures = append(rep.Figures, f)
+			}
+			if f, err := LineFigure(name+"-loss", fmt.Sprintf("Interpolation: loss, %s", k.name()), "α", "loss (log)", true,
+				Series{Label: "train loss", X: alpha, Y: column(p.Lines, "train_loss", "", ""), Color: colorNormal},
+				Series{Label: "test loss", X: alpha, Y: column(p.Lines, "test_loss", "", ""), Color: colorCorrupted, Dashed: true}); err == nil {
+				rep.Figures = append(rep.Figures, f)
+			}
+		case "surface":
+			if len(p.Lines) > 0 {
+				alpha := column(p.Lines, "alpha", "", "")
+				if f, err := LineFigure(name+"-1d", fmt.Sprintf("Loss along a random filter-normalized direction: %s", k.name()), "α", "loss (log)", true,
+					Series{Label: "train loss", X: alpha, Y: column(p.Lines, "train_loss", "", ""), Color: colorNormal},
+					Series{Label: "test loss", X: alpha, Y: column(p.Lines, "test_loss", "", ""), Color: colorCorrupted, Dashed: true}); err == nil {
+					f.Caption = "1D slice of the loss surface around " + p.Dir
+					rep.Figures = append(rep.Figures, f)
+				}
+			}
+			if p.Object != nil {
+				alphas, betas := floats(p.Object["alphas"]), floats(p.Object["betas"])
+				z := matrix(p.Object["train_loss"])
+				if f, err := HeatMapFigure(name+"-2d", fmt.Sprintf("Training loss on a 2D slice: %s", k.name()), "α", "β", alphas, betas, z); err == nil {
+					f.Caption = "Two random filter-normalized directions around the point (Li et al. 2018)."
+					rep.Figures = append(rep.Figures, f)
+				}
+			}
+		case "sharpness":
+			row := []string{k.name(), filepath.Base(p.Dir), fmtNum(num(p.Object, "top_eigenvalue")), fmtNum(num(p.Object, "trace")),
+				fmtNum(num(p.Object, "trace_std"))}
+			rep.addTableRow("Sharpness (top Hessian eigenvalue, Hutchinson trace)", []string{"dataset/model", "probe", "λ_max", "trace", "trace std"}, row)
+		}
+	}
+	keys := sortedKeys(groups)
+	for _, k := range keys {
+		if k.WeightDecay != 0 || len(groups[k].corrupted) == 0 {
+			continue
+		}
+		kk := groupKey{Dataset: k.Dataset, Model: k.Model}
+		if !restartSeen[kk] {
+			rep.untested("C5", kk, "no restart probe from a corrupted run")
+		}
+		if !fullbatchSeen[kk] {
+			rep.untested("C6", kk, "no fullbatch probe from a corrupted run")
+		}
+	}
+}
+
+func floats(v any) []float64 {
+	list, _ := v.([]any)
+	out := make([]float64, len(list))
+	for i, x := range list {
+		f, ok := x.(float64)
+		if !ok {
+			f = nan
+		}
+		out[i] = f
+	}
+	return out
+}
+
+func matrix(v any) [][]float64 {
+	list, _ := v.([]any)
+	out := make([][]float64, len(list))
+	for i, row := range list {
+		out[i] = floats(row)
+	}
+	return out
+}
+
+func fmtNum(v float64) string {
+	if math.IsNaN(v) {
+		return "-"
+	}
+	return fmt.Sprintf("%.4g", v)
+}
+
+func (rep *Report) addTableRow(title string, header, row []string) {
+	for i := range rep.Tables {
+		if rep.Tables[i].Title == title {
+			rep.Tables[i].Rows = append(rep.Tables[i].Rows, row)
+			return
+		}
+	}
+	rep.Tables = append(rep.Tables, Table{Title: title, Header: header, Rows: [][]string{row}})
+}
+
+func fmtSummary(s *Summary, scale float64, digits int) string {
+	if s == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.*f ± %.*f", digits, s.Mean*scale, digits, s.Std*scale)
+}
+
+// numbersTable lists, per (dataset, model), our final numbers beside the authors'.
+func (rep *Report) numbersTable(keys []groupKey, groups map[groupKey]*group) {
+	const title = "Final numbers: ours (mean ± std over runs) beside the authors'"
+	header := []string{"dataset/model", "λ", "kind", "runs", "epochs", "train acc %", "test acc %", "corrupted acc %",
+		"weight norm (sum)", "authors' norm (sum)", "dist from init (L2)"}
+	for _, k := range keys {
+		g := groups[k]
+		for _, kind := range []struct {
+			name string
+			runs []*RunRecord
+		}{{"normal", g.normal}, {"extreme", g.corrupted}} {
+			if len(kind.runs) == 0 {
+				continue
+			}
+			st := statsOf(kind.runs, ReportSettings{}.withDefaults())
+			authors := "-"
+			if a, ok := authorsFigures[k.name()]; ok && k.WeightDecay == 0 {
+				if kind.name == "normal" && a.NormalWeightNormSum > 0 {
+					authors = fmt.Sprintf("%.1f ± %.1f", a.NormalWeightNormSum, a.NormalWeightNormSumStd)
+				} else if kind.name == "extreme" && a.ExtremeWeightNormSum > 0 {
+					authors = fmt.Sprintf("%.1f ± %.1f", a.ExtremeWeightNormSum, a.ExtremeWeightNormSumStd)
+				}
+			}
+			rep.addTableRow(title, header, []string{k.name(), fmt.Sprintf("%g", k.WeightDecay), kind.name,
+				fmt.Sprint(st.Runs), fmt.Sprint(st.Epochs), fmtSummary(st.TrainAcc, 100, 2), fmtSummary(st.TestAcc, 100, 2),
+				fmtSummary(st.CorruptedAcc, 100, 2), fmtSummary(st.WeightNormSum, 1, 1), authors, fmtSummary(st.DistFromInit, 1, 1)})
+		}
+	}
+}

@@ -1,0 +1,213 @@
+package analysis
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"image/png"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/extremepoints/esp/corrupt"
+	"github.com/extremepoints/esp/datasets"
+	"github.com/extremepoints/esp/experiment"
+	"github.com/extremepoints/esp/models"
+)
+
+// separableDataset has 3 classes of 4x4 gray images: class c brightens row c. Easy to learn,
+// so normal runs generalize and corrupted ones memorize the wrong labels.
+func separableDataset(trainLen, testLen int) *datasets.Dataset {
+	rng := rand.New(rand.NewPCG(7, 7))
+	split := func(n int) *datasets.Split {
+		s := &datasets.Split{Images: make([]uint8, n*16), Labels: make([]uint8, n), Height: 4, Width: 4, Channels: 1}
+		for i := range n {
+			c := rng.IntN(3)
+			s.Labels[i] = uint8(c)
+			img := s.Image(i)
+			for p := range img {
+				img[p] = uint8(rng.IntN(100))
+			}
+			for x := 0; x < 4; x++ {
+				img[c*4+x] += 150
+			}
+		}
+		return s
+	}
+	return &datasets.Dataset{Name: "rows", Classes: []string{"a", "b", "c"}, Train: split(trainLen), Test: split(testLen)}
+}
+
+// writeStudy trains n normal and n corrupted tiny runs under dir/runs (and a corrupted run with
+// weight decay), as esp run lays them out.
+func writeStudy(t *testing.T, dir string, n int) {
+	t.Helper()
+	d := separableDataset(60, 20)
+	for i := range n {
+		for _, kind := range []string{"normal", "corrupted"} {
+			set := corrupt.Clean(d)
+			s := experiment.Settings{ModelConfig: models.Config{Hidden: 128}, Epochs: 60, BatchSize: 16, Seed: uint64(i + 1),
+				Optimizer: experiment.Optimizer{LearningRate: 0.01}}
+			if kind == "corrupted" {
+				var err error
+				s.Corruption = corrupt.Settings{Seed: uint64(i)}
+				if set, err = corrupt.Build(d, s.Corruption); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := experiment.Train(context.Background(), nil, set, s, filepath.Join(dir, "runs", fmt.Sprintf("%s-%04d", kind, i)), nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	set, _ := corrupt.Build(d, corrupt.Settings{})
+	s := experiment.Settings{ModelConfig: models.Config{Hidden: 128}, Epochs: 60, BatchSize: 16, WeightDecay: 1e-4,
+		Optimizer: experiment.Optimizer{LearningRate: 0.01}}
+	if _, err := experiment.Train(context.Background(), nil, set, s, filepath.Join(dir, "l2", "wd1e-4"), nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// writeProbe writes a probe directory as the probes lay it out.
+func writeProbe(t *testing.T, dir, source string, files map[string]string) {
+	t.Helper()
+	os.MkdirAll(dir, 0o755)
+	info, _ := json.Marshal(map[string]any{"run": source})
+	os.WriteFile(filepath.Join(dir, "probe.json"), info, 0o644)
+	for name, content := range files {
+		os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644)
+	}
+}
+
+func TestReport(t *testing.T) {
+	in := t.TempDir()
+	if dir := os.Getenv("ESP_REPORT_TEST_DIR"); dir != "" { // to look at the figures
+		in = dir
+	}
+	writeStudy(t, in, 4)
+	extreme := filepath.Join(in, "runs", "corrupted-0000")
+	writeProbe(t, filepath.Join(in, "probes", "restart"), extreme, map[string]string{"restart.jsonl": `{"epoch":0,"train_acc":0.3,"test_acc":0.01}
+{"epoch":1,"train_acc":0.9,"test_acc":0.95}
+`})
+	writeProbe(t, filepath.Join(in, "probes", "fullbatch"), extreme, map[string]string{"fullbatch.jsonl": `{"method":"adam","step":0,"loss":2,"train_acc":0.3,"test_acc":0.01,"grad_norm":1}
+{"method":"adam","step":10,"loss":1,"train_acc":0.9,"test_acc":0.02,"grad_norm":0.01}
+`})
+	writeProbe(t, filepath.Join(in, "probes", "surface"), extreme, map[string]string{
+		"surface1d.jsonl": `{"alpha":-1,"train_loss":3,"test_loss":4}
+{"alpha":0,"train_loss":1,"test_loss":2}
+{"alpha":1,"train_loss":3,"test_loss":5}
+`,
+		"surface2d.json": `{"alphas":[-1,0,1],"betas":[-1,1],"train_loss":[[3,3],[1,1.5],[3,4]]}`})
+	writeProbe(t, filepath.Join(in, "probes", "sharpness"), extreme, map[string]string{"sharpness.json": `{"top_eigenvalue":12.5,"trace":40,"trace_std":3}`})
+	os.MkdirAll(filepath.Join(in, "runs", ".tmp-normal-0009-x"), 0o755) // an unfinished run: ignored
+
+	out := filepath.Join(in, "report")
+	rep, err := WriteReportFromDir(in, out, ReportSettings{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var summary ReportSummary
+	data, err := os.ReadFile(filepath.Join(out, "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &summary); err != nil {
+		t.Fatal(err)
+	}
+	if summary.Runs != 9 || summary.Probes != 4 {
+		t.Errorf("found %d runs and %d probes, want 9 and 4", summary.Runs, summary.Probes)
+	}
+	verdicts := map[string]bool{}
+	for _, c := range summary.Claims {
+		verdicts[c.ID] = c.Holds
+		if c.Dataset != "rows" {
+			t.Errorf("claim %s for dataset %q", c.ID, c.Dataset)
+		}
+	}
+	// The tiny study is built to show C1, C2, C5 and C6; C3 with 4+4 runs cannot reach p < 0.01
+	// (the smallest two-sided p of 4 vs 4 is about 0.03), so it must be reported as not holding.
+	for id, want := range map[string]bool{"C1": true, "C2": true, "C3": false, "C5": true, "C6": true} {
+		got, ok := verdicts[id]
+		if !ok || got != want {
+			t.Errorf("claim %s: present %v, holds %v; want holds %v (claims %+v)", id, ok, got, want, summary.Claims)
+		}
+	}
+	if _, ok := verdicts["C4"]; !ok {
+		t.Error("no C4 verdict from the weight-decay run")
+	}
+	if len(summary.Untested) == 0 || summary.Untested[0].ID != "C7" {
+		t.Errorf("untested %+v, want C7 (no resnet runs)", summary.Untested)
+	}
+	html, _ := os.ReadFile(filepath.Join(out, "index.html"))
+	if len(rep.Figures) < 7 {
+		t.Errorf("%d figures, want at least 7 (accuracy, 2 histograms, L2, restart, 2 fullbatch, 2 surface)", len(rep.Figures))
+	}
+	for _, f := range rep.Figures {
+		pngData, err := os.ReadFile(filepath.Join(out, f.Name+".png"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := png.Decode(bytes.NewReader(pngData)); err != nil {
+			t.Errorf("%s.png: %v", f.Name, err)
+		}
+		svg, err := os.ReadFile(filepath.Join(out, f.Name+".svg"))
+		if err != nil || !bytes.Contains(svg, []byte("<svg")) {
+			t.Errorf("%s.svg: %v", f.Name, err)
+		}
+		if !strings.Contains(string(html), `src="`+f.Name+`.png"`) {
+			t.Errorf("index.html does not show %s", f.Name)
+		}
+	}
+	for _, want := range []string{"C1", "does not hold", "authors", "Sharpness"} {
+		if !strings.Contains(string(html), want) {
+			t.Errorf("index.html lacks %q", want)
+		}
+	}
+	t.Run("browser", func(t *testing.T) { checkInBrowser(t, filepath.Join(out, "index.html"), len(rep.Figures)) })
+}
+
+// checkInBrowser opens a report in headless Chromium (Debian's chromium package) and checks
+// that every figure loaded: index.html's script records the counts on <body>.
+func checkInBrowser(t *testing.T, index string, figures int) {
+	browser, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("chromium is not installed; CI installs it (make apt)")
+		}
+		t.Skip("chromium is not installed (apt-get install chromium): report not checked in a browser")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+		"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--user-data-dir="+t.TempDir(), "--virtual-time-budget=10000", "--dump-dom", "file://"+index)
+	dom, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("chromium: %v", err)
+	}
+	want := fmt.Sprintf(`data-figures="%d" data-figures-loaded="%d"`, figures, figures)
+	if !strings.Contains(string(dom), want) {
+		start := strings.Index(string(dom), "<body")
+		t.Errorf("in Chromium, want %s on <body>; got %.200s", want, string(dom[max(start, 0):]))
+	}
+}
+
+func TestReportErrors(t *testing.T) {
+	if _, err := WriteReportFromDir(filepath.Join(t.TempDir(), "missing"), t.TempDir(), ReportSettings{}, nil); err == nil {
+		t.Error("no error for a missing input")
+	}
+	empty := t.TempDir()
+	if _, err := WriteReportFromDir(empty, filepath.Join(empty, "r"), ReportSettings{}, nil); err == nil || !strings.Contains(err.Error(), "no runs") {
+		t.Errorf("empty input: %v", err)
+	}
+	other := t.TempDir()
+	os.WriteFile(filepath.Join(other, "config.json"), []byte(`{"version": 7}`), 0o644)
+	os.WriteFile(filepath.Join(other, "metrics.jsonl"), []byte(`{"epoch":0}`+"\n"), 0o644)
+	if _, err := WriteReportFromDir(other, filepath.Join(other, "r"), ReportSettings{}, nil); err == nil || !strings.Contains(err.Error(), "another version") {
+		t.Errorf("foreign config.json: %v", err)
+	}
+}

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/extremepoints/esp/analysis"
+)
+
+func runReport(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("report", stderr, "report --in DIR [--out DIR]")
+	in := fs.String("in", "", "directory holding runs (esp run, esp train) and probes (esp probe), searched recursively")
+	out := fs.String("out", "", "report directory (default IN/report)")
+	var settings analysis.ReportSettings
+	fs.Float64Var(&settings.ExtremeTrainAcc, "extreme-train-acc", 0.95, "clean-training accuracy a corrupted run must reach to be an extreme point")
+	fs.Float64Var(&settings.ExtremeTestAcc, "extreme-test-acc", 0.05, "test accuracy an extreme point must stay under")
+	fs.Float64Var(&settings.Alpha, "alpha", 0.01, "significance level of the rank test (C3)")
+	if rest, err := parseFlags(fs, args); err != nil {
+		return err
+	} else if len(rest) > 0 {
+		return usagef("unexpected arguments %q", rest)
+	}
+	if *in == "" {
+		return usagef("--in DIR is required: a directory of runs and probes")
+	}
+	for _, v := range []float64{settings.ExtremeTrainAcc, settings.ExtremeTestAcc, settings.Alpha} {
+		if !(v > 0 && v <= 1) {
+			return usagef("thresholds must be in (0, 1], got %v", v)
+		}
+	}
+	if st, err := os.Stat(*in); err != nil || !st.IsDir() {
+		return usagef("--in %s: not a directory", *in)
+	}
+	if *out == "" {
+		*out = filepath.Join(*in, "report")
+	}
+	rep, err := analysis.WriteReportFromDir(*in, *out, settings, stderr)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return badInput(err)
+		}
+		return badInput(err)
+	}
+	held := 0
+	for _, c := range rep.Summary.Claims {
+		mark := "does not hold"
+		if c.Holds {
+			mark, held = "holds", held+1
+		}
+		fmt.Fprintf(stdout, "%s %s/%s: %s\n", c.ID, c.Dataset, c.Model, mark)
+	}
+	for _, u := range rep.Summary.Untested {
+		fmt.Fprintf(stdout, "%s %s/%s: not tested (%s)\n", u.ID, u.Dataset, u.Model, u.Reason)
+	}
+	fmt.Fprintf(stdout, "%d of %d claims hold; %d figures; report: %s\n", held, len(rep.Summary.Claims), len(rep.Figures),
+		filepath.Join(*out, "index.html"))
+	return nil
+}
