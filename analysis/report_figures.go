@@ -239,8 +239,8 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 			}
 		case "sharpness":
 			row := []string{k.name(), filepath.Base(p.Dir), fmtNum(num(p.Object, "top_eigenvalue")), fmtNum(num(p.Object, "trace")),
-				fmtNum(num(p.Object, "trace_std"))}
-			rep.addTableRow("Sharpness (top Hessian eigenvalue, Hutchinson trace)", []string{"dataset/model", "probe", "λ_max", "trace", "trace std"}, row)
+				fmtNum(num(p.Object, "trace_std"))} // trace_std is the standard error of the estimate
+			rep.addTableRow("Sharpness (top Hessian eigenvalue, Hutchinson trace)", []string{"dataset/model", "probe", "λ_max", "trace", "trace std. error"}, row)
 		}
 	}
 	keys := sortedKeys(groups)

@@ -56,6 +56,10 @@ func WriteSplitFile(path string, labels []uint8, height, width, channels int, im
 		return SplitFile{}, err
 	}
 	defer os.Remove(tmp.Name()) // a no-op once renamed
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return SplitFile{}, err
+	}
 	hasher := sha256.New()
 	counter := &countingWriter{w: io.MultiWriter(tmp, hasher)}
 	w := bufio.NewWriterSize(counter, 1<<20)
@@ -177,13 +181,18 @@ func readManifest(dir string) (*Manifest, error) {
 }
 
 // WriteFileAtomic writes data to a temporary file beside path and renames it into place,
-// so readers see either the old file or the whole new one.
+// so readers see either the old file or the whole new one. The file is readable by all
+// (0644), as results directories shared between machines need.
 func WriteFileAtomic(path string, data []byte) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return err
+	}
 	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
 		return err

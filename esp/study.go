@@ -5,14 +5,10 @@ import (
 	"io"
 )
 
-// The many-runs, probe, report and reproduce commands; each lives in its own file once built.
+// The many-runs and reproduce commands; each lives in its own file once built.
 
 func runRun(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	return usagef("esp run is not built yet")
-}
-
-func runProbe(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	return usagef("esp probe is not built yet")
 }
 
 func runReproduce(_ context.Context, args []string, stdout, stderr io.Writer) error {

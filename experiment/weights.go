@@ -8,8 +8,9 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 	"sort"
+
+	"github.com/extremepoints/esp/datasets"
 )
 
 // WeightsFormat is the "format" metadata value of the weights files this package writes.
@@ -298,25 +299,9 @@ func product(dims []int) int {
 	return n
 }
 
-// writeFileAtomic writes data to a temporary file next to path and renames it over path.
+// writeFileAtomic writes through a temporary file and a rename (datasets.WriteFileAtomic).
 func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
+	if err := datasets.WriteFileAtomic(path, data); err != nil {
 		return fmt.Errorf("experiment: writing %s: %w", path, err)
 	}
 	return nil

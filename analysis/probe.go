@@ -1,0 +1,403 @@
+package analysis
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/gomlx/compute"
+
+	"github.com/extremepoints/esp/datasets"
+	"github.com/extremepoints/esp/experiment"
+)
+
+// ProbeFormat is the "format" value of the probe.json files this package writes.
+const ProbeFormat = "esp-probe/1"
+
+// Names of the files of a probe directory (part of the contract: the report reads them).
+const (
+	ProbeInfoFile      = "probe.json"
+	RestartFile        = "restart.jsonl"
+	FullBatchFile      = "fullbatch.jsonl"
+	InterpolateFile    = "interpolate.jsonl"
+	Surface1DFile      = "surface1d.jsonl"
+	Surface2DFile      = "surface2d.json"
+	SharpnessFile      = "sharpness.json"
+	defaultEvalBatch   = 1000
+	weightsFinal       = "final"
+	weightsInit        = "init"
+	runningVarianceTag = "running_var"
+)
+
+// ErrOutputNotEmpty is returned (wrapped) when a probe's output directory already holds
+// files: nothing saved is ever overwritten.
+var ErrOutputNotEmpty = errors.New("output directory is not empty")
+
+// Point names the weights a probe starts from: the final (default) or initial weights of
+// a run directory written by experiment.Train.
+type Point struct {
+	// Run is the run directory: config.json, init.safetensors, final.safetensors.
+	Run string
+	// Weights is "final" (default) or "init".
+	Weights string
+}
+
+// ParsePoint parses "DIR", "DIR:final" or "DIR:init".
+func ParsePoint(s string) (Point, error) {
+	p := Point{Run: s}
+	if i := strings.LastIndex(s, ":"); i >= 0 {
+		switch w := s[i+1:]; w {
+		case weightsFinal, weightsInit:
+			p = Point{Run: s[:i], Weights: w}
+		}
+	}
+	if p.Run == "" {
+		return p, fmt.Errorf("empty run directory in %q: want DIR[:init|final]", s)
+	}
+	return p, p.validate()
+}
+
+func (p Point) which() string {
+	if p.Weights == "" {
+		return weightsFinal
+	}
+	return p.Weights
+}
+
+func (p Point) validate() error {
+	if w := p.which(); w != weightsFinal && w != weightsInit {
+		return fmt.Errorf("invalid weights %q of run %s: valid: init, final", p.Weights, p.Run)
+	}
+	return nil
+}
+
+// String returns "DIR:final" or "DIR:init".
+func (p Point) String() string { return p.Run + ":" + p.which() }
+
+// WeightsPath returns the weights file the point names.
+func (p Point) WeightsPath() string {
+	if p.which() == weightsInit {
+		return filepath.Join(p.Run, experiment.InitWeightsFile)
+	}
+	return filepath.Join(p.Run, experiment.FinalWeightsFile)
+}
+
+// LoadRunConfig reads and checks a run directory's config.json. The error names the
+// file when it is missing, unreadable, or not a configuration of this toolkit's format.
+func LoadRunConfig(dir string) (*experiment.RunConfig, error) {
+	path := filepath.Join(dir, experiment.ConfigFile)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%s is not a run directory: %s is missing", dir, path)
+		}
+		return nil, err
+	}
+	var c experiment.RunConfig
+	if err := json.Unmarshal(data, &c); err != nil {
+		return nil, fmt.Errorf("%s: not an esp run configuration: %w", path, err)
+	}
+	var missing []string
+	for _, f := range []struct {
+		name string
+		ok   bool
+	}{
+		{"settings.model", c.Settings.Model != ""}, {"dataset.name", c.Dataset.Name != ""},
+		{"dataset.height/width/channels", c.Dataset.Height > 0 && c.Dataset.Width > 0 && c.Dataset.Channels > 0},
+		{"toolkit_version", c.ToolkitVersion != ""},
+	} {
+		if !f.ok {
+			missing = append(missing, f.name)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("%s: not an esp run configuration of this toolkit's format (no %s): a run directory from another version or tool?",
+			path, strings.Join(missing, ", "))
+	}
+	return &c, nil
+}
+
+// CheckPoint checks that p names a readable run configuration and weights files of this
+// toolkit's format, and returns the run's configuration. Errors name the file.
+func CheckPoint(p Point) (*experiment.RunConfig, error) {
+	if err := p.validate(); err != nil {
+		return nil, err
+	}
+	config, err := LoadRunConfig(p.Run)
+	if err != nil {
+		return nil, err
+	}
+	for _, path := range []string{p.WeightsPath(), filepath.Join(p.Run, experiment.InitWeightsFile)} {
+		if _, err := loadWeights(path); err != nil {
+			return nil, err
+		}
+	}
+	return config, nil
+}
+
+// loadedPoint is a point ready to probe: a net holding its weights, and the run's
+// initial weights.
+type loadedPoint struct {
+	point  Point
+	config *experiment.RunConfig
+	net    *experiment.Net
+	start  *experiment.Weights // the point's weights
+	init   *experiment.Weights // the run's initial weights
+}
+
+// loadWeights reads a weights file written by experiment and checks its format.
+func loadWeights(path string) (*experiment.Weights, error) {
+	w, err := experiment.LoadWeights(path)
+	if err != nil {
+		return nil, err
+	}
+	if f := w.Metadata["format"]; f != experiment.WeightsFormat {
+		return nil, fmt.Errorf("%s: weights format %q, this toolkit reads %q", path, f, experiment.WeightsFormat)
+	}
+	return w, nil
+}
+
+// loadPoint reads the point's run configuration and weights and builds a net on backend
+// (nil: the Go backend) holding them, checking that ds fits it.
+func loadPoint(backend compute.Backend, p Point, ds *datasets.Dataset) (*loadedPoint, error) {
+	if err := p.validate(); err != nil {
+		return nil, err
+	}
+	config, err := LoadRunConfig(p.Run)
+	if err != nil {
+		return nil, err
+	}
+	if backend == nil {
+		if backend, err = experiment.NewBackend(""); err != nil {
+			return nil, err
+		}
+	}
+	lp := &loadedPoint{point: p, config: config}
+	if lp.start, err = loadWeights(p.WeightsPath()); err != nil {
+		return nil, err
+	}
+	if lp.init, err = loadWeights(filepath.Join(p.Run, experiment.InitWeightsFile)); err != nil {
+		return nil, err
+	}
+	if lp.net, err = experiment.LoadNet(backend, p.WeightsPath()); err != nil {
+		return nil, err
+	}
+	if _, _, err := experiment.Distance(lp.start, lp.init); err != nil {
+		return nil, fmt.Errorf("%s: initial and final weights differ in shape: %w", p.Run, err)
+	}
+	if err := checkProbeData(ds, lp.net); err != nil {
+		return nil, fmt.Errorf("run %s: %w", p.Run, err)
+	}
+	return lp, nil
+}
+
+func checkProbeData(ds *datasets.Dataset, net *experiment.Net) error {
+	if ds == nil || ds.Train == nil || ds.Test == nil || ds.Train.Len() == 0 || ds.Test.Len() == 0 {
+		return fmt.Errorf("the dataset needs non-empty train and test splits")
+	}
+	if s := ds.Train; s.Height != net.Height || s.Width != net.Width || s.Channels != net.Channels {
+		return fmt.Errorf("dataset %s has %dx%dx%d images, the model takes %dx%dx%d",
+			ds.Name, s.Height, s.Width, s.Channels, net.Height, net.Width, net.Channels)
+	}
+	return nil
+}
+
+// ProbeInfo is the content of probe.json: what was probed, from where, how.
+type ProbeInfo struct {
+	// Probe is "restart", "fullbatch", "interpolate", "surface" or "sharpness".
+	Probe  string `json:"probe"`
+	Format string `json:"format"`
+	// Run and Weights name the point probed (absolute run directory; "final" or "init");
+	// interpolate sets From and To ("DIR:final" or "DIR:init") instead.
+	Run     string `json:"run,omitempty"`
+	Weights string `json:"weights,omitempty"`
+	From    string `json:"from,omitempty"`
+	To      string `json:"to,omitempty"`
+	// Dataset is the data probed on (after any subset).
+	Dataset ProbeDataset `json:"dataset"`
+	Backend string       `json:"backend"`
+	// Settings are the probe's settings with defaults filled in.
+	Settings       any       `json:"settings"`
+	ToolkitVersion string    `json:"toolkit_version"`
+	Started        time.Time `json:"started"`
+}
+
+// ProbeDataset describes the data of a probe.
+type ProbeDataset struct {
+	Name  string `json:"name"`
+	Train int    `json:"train"`
+	Test  int    `json:"test"`
+}
+
+func newProbeInfo(kind string, backend compute.Backend, ds *datasets.Dataset, settings any) ProbeInfo {
+	name := "go"
+	if backend != nil {
+		name = backend.String()
+	}
+	return ProbeInfo{
+		Probe: kind, Format: ProbeFormat, Backend: name, Settings: settings,
+		Dataset:        ProbeDataset{Name: ds.Name, Train: ds.Train.Len(), Test: ds.Test.Len()},
+		ToolkitVersion: experiment.ToolkitVersion(), Started: time.Now().UTC().Truncate(time.Second),
+	}
+}
+
+func absDir(dir string) string {
+	if abs, err := filepath.Abs(dir); err == nil {
+		return abs
+	}
+	return dir
+}
+
+// CheckOutputDir returns an error wrapping ErrOutputNotEmpty if dir holds files.
+// A missing directory is fine.
+func CheckOutputDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if len(entries) > 0 {
+		return fmt.Errorf("%s: %w: choose a new directory (nothing there is overwritten)", dir, ErrOutputNotEmpty)
+	}
+	return nil
+}
+
+// probeOutput writes a probe directory: probe.json first, then data files, each atomically.
+// A zero probeOutput (no directory) writes nothing.
+type probeOutput struct{ dir string }
+
+func startOutput(dir string, info ProbeInfo) (probeOutput, error) {
+	if dir == "" {
+		return probeOutput{}, nil
+	}
+	if err := CheckOutputDir(dir); err != nil {
+		return probeOutput{}, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return probeOutput{}, err
+	}
+	out := probeOutput{dir}
+	return out, out.writeJSON(ProbeInfoFile, info)
+}
+
+func (o probeOutput) writeJSON(name string, v any) error {
+	if o.dir == "" {
+		return nil
+	}
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return datasets.WriteFileAtomic(filepath.Join(o.dir, name), append(data, '\n'))
+}
+
+// writeLines rewrites a JSON-lines file whole with lines.
+func writeProbeLines[T any](o probeOutput, name string, lines []T) error {
+	if o.dir == "" {
+		return nil
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	for _, l := range lines {
+		if err := enc.Encode(l); err != nil {
+			return err
+		}
+	}
+	return datasets.WriteFileAtomic(filepath.Join(o.dir, name), buf.Bytes())
+}
+
+// PointEval is the mean cross-entropy and accuracy (inference mode) of a point on the
+// clean training split (true labels) and on the test split.
+type PointEval struct {
+	TrainLoss experiment.Float `json:"train_loss"`
+	TrainAcc  experiment.Float `json:"train_acc"`
+	TestLoss  experiment.Float `json:"test_loss"`
+	TestAcc   experiment.Float `json:"test_acc"`
+}
+
+func evalPoint(net *experiment.Net, ds *datasets.Dataset, batchSize int) (PointEval, error) {
+	train, err := net.Evaluate(ds.Train, batchSize)
+	if err != nil {
+		return PointEval{}, err
+	}
+	test, err := net.Evaluate(ds.Test, batchSize)
+	if err != nil {
+		return PointEval{}, err
+	}
+	return PointEval{experiment.Float(train[0].Loss), experiment.Float(train[0].Accuracy),
+		experiment.Float(test[0].Loss), experiment.Float(test[0].Accuracy)}, nil
+}
+
+// evaluateAt loads w into net and evaluates it.
+func evalWeights(net *experiment.Net, w *experiment.Weights, ds *datasets.Dataset, batchSize int) (PointEval, error) {
+	if err := net.SetWeights(w); err != nil {
+		return PointEval{}, err
+	}
+	return evalPoint(net, ds, batchSize)
+}
+
+// Lerp returns (1-α)·a + α·b over all tensors, computed in float64 (so α = 0 and α = 1
+// give a and b exactly). Non-trainable tensors (batch-norm running statistics) are
+// interpolated too, the running variances clamped at 0 where extrapolation (α outside
+// [0, 1]) would make them negative. a and b must hold the same tensors; the result has
+// a's metadata.
+func Lerp(a, b *experiment.Weights, alpha float64) (*experiment.Weights, error) {
+	if len(a.Tensors) != len(b.Tensors) {
+		return nil, fmt.Errorf("interpolating weights with %d and %d tensors", len(a.Tensors), len(b.Tensors))
+	}
+	out := a.Clone()
+	for i := range out.Tensors {
+		t := &out.Tensors[i]
+		tb := b.Tensors[i]
+		if t.Name != tb.Name || len(t.Data) != len(tb.Data) {
+			return nil, fmt.Errorf("interpolating tensor %q (%d values) with %q (%d values)", t.Name, len(t.Data), tb.Name, len(tb.Data))
+		}
+		variance := !t.Trainable && strings.HasSuffix(t.Name, runningVarianceTag)
+		for j, va := range t.Data {
+			v := (1-alpha)*float64(va) + alpha*float64(tb.Data[j])
+			if variance {
+				v = math.Max(v, 0)
+			}
+			t.Data[j] = float32(v)
+		}
+	}
+	return out, nil
+}
+
+// grid returns count evenly spaced values from lo to hi (both included); computed as
+// lo + (hi-lo)·i/(count-1) so that 0 and 1 come out exactly when they are on the grid.
+func linspace(lo, hi float64, count int) []float64 {
+	if count == 1 {
+		return []float64{lo}
+	}
+	out := make([]float64, count)
+	for i := range out {
+		out[i] = lo + (hi-lo)*float64(i)/float64(count-1)
+	}
+	return out
+}
+
+func checkProbeRange(name string, r [2]float64) error {
+	if !finiteValue(r[0]) || !finiteValue(r[1]) || r[0] >= r[1] {
+		return fmt.Errorf("invalid %s range [%v, %v]: want two finite numbers, the first below the second", name, r[0], r[1])
+	}
+	return nil
+}
+
+func finiteValue(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+func orDiscard(w io.Writer) io.Writer {
+	if w == nil {
+		return io.Discard
+	}
+	return w
+}

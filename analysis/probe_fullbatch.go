@@ -1,0 +1,256 @@
+package analysis
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"time"
+
+	"github.com/gomlx/compute"
+
+	"github.com/extremepoints/esp/datasets"
+	"github.com/extremepoints/esp/experiment"
+)
+
+// Full-batch descent methods.
+const (
+	// MethodGD is plain full-batch gradient descent: w ← w − lr·∇L(w).
+	MethodGD = "gd"
+	// MethodAdam is Adam with the whole clean training split as its batch (the authors'
+	// "GD from the extreme point").
+	MethodAdam = "adam"
+	// MethodBoth runs Adam, then GD, each from the point.
+	MethodBoth = "both"
+)
+
+// FullBatchSettings configures FullBatch. The zero value of every field is its default.
+type FullBatchSettings struct {
+	// Method is "adam" (default, the authors'), "gd" or "both".
+	Method string `json:"method,omitempty"`
+	// Steps is the number of descent steps per method. Default 300 (the authors').
+	Steps int `json:"steps,omitempty"`
+	// AdamLearningRate defaults to 1e-3; Adam's other parameters are PyTorch's defaults
+	// (betas 0.9, 0.999, eps 1e-8).
+	AdamLearningRate float64 `json:"adam_learning_rate,omitempty"`
+	// GDLearningRate is plain GD's step size. Default 0.1.
+	GDLearningRate float64 `json:"gd_learning_rate,omitempty"`
+	// EvalEvery is how often (in steps) train_acc and test_acc are measured: at step 0,
+	// every EvalEvery steps, and at the last step; null in between. Default 10.
+	// Loss and gradient norm are logged at every step (the gradient gives them).
+	EvalEvery int `json:"eval_every,omitempty"`
+	// BatchSize is the size of the chunks the full-batch gradient is accumulated over
+	// (it does not change the result). Default 1000.
+	BatchSize int `json:"batch_size,omitempty"`
+}
+
+// WithDefaults returns s with every zero field replaced by its default.
+func (s FullBatchSettings) WithDefaults() FullBatchSettings {
+	if s.Method == "" {
+		s.Method = MethodAdam
+	}
+	if s.Steps == 0 {
+		s.Steps = 300
+	}
+	if s.AdamLearningRate == 0 {
+		s.AdamLearningRate = 1e-3
+	}
+	if s.GDLearningRate == 0 {
+		s.GDLearningRate = 0.1
+	}
+	if s.EvalEvery == 0 {
+		s.EvalEvery = 10
+	}
+	if s.BatchSize == 0 {
+		s.BatchSize = defaultEvalBatch
+	}
+	return s
+}
+
+// Validate reports invalid settings, naming the valid choices.
+func (s FullBatchSettings) Validate() error {
+	s = s.WithDefaults()
+	switch s.Method {
+	case MethodGD, MethodAdam, MethodBoth:
+	default:
+		return fmt.Errorf("fullbatch: unknown method %q, valid: %s, %s, %s", s.Method, MethodAdam, MethodGD, MethodBoth)
+	}
+	if s.Steps < 0 || s.EvalEvery < 0 || s.BatchSize < 0 {
+		return fmt.Errorf("fullbatch: steps, eval-every and batch size must be positive (or 0 for the default)")
+	}
+	for _, lr := range []float64{s.AdamLearningRate, s.GDLearningRate} {
+		if !finiteValue(lr) || lr < 0 {
+			return fmt.Errorf("fullbatch: invalid learning rate %v: want a finite number > 0", lr)
+		}
+	}
+	return nil
+}
+
+func (s FullBatchSettings) methods() []string {
+	if s.Method == MethodBoth {
+		return []string{MethodAdam, MethodGD}
+	}
+	return []string{s.Method}
+}
+
+// FullBatchStep is one line of fullbatch.jsonl: the state after Step full-batch steps of
+// Method (step 0 is the start point).
+type FullBatchStep struct {
+	Method string `json:"method"`
+	Step   int    `json:"step"`
+	// Loss is the mean cross-entropy on the clean training split (inference mode).
+	Loss experiment.Float `json:"loss"`
+	// TrainAcc and TestAcc are null at steps where they were not measured (see EvalEvery).
+	TrainAcc experiment.Float `json:"train_acc"`
+	TestAcc  experiment.Float `json:"test_acc"`
+	TestLoss experiment.Float `json:"test_loss"`
+	// GradNorm is the global L2 norm of the full-batch gradient of Loss.
+	GradNorm experiment.Float `json:"grad_norm"`
+	// DistFromStart is the global L2 distance from the start point.
+	DistFromStart experiment.Float `json:"dist_from_start"`
+	Seconds       float64          `json:"seconds"`
+}
+
+// FullBatch runs full-batch descent on the clean loss (the training split of ds, true
+// labels) from point: Adam with the whole split as its batch (the authors' variant),
+// plain GD, or both, each from the point (claim C6: from an extreme point, test accuracy
+// stays low while the gradient norm goes to ~0). The gradient is computed in inference
+// mode (batch normalization uses its running statistics, which stay fixed).
+//
+// backend nil means the Go backend. If outDir is not empty it is created (it must not
+// hold files) and receives probe.json and fullbatch.jsonl, rewritten at every
+// evaluation. Progress lines go to progress (nil: none). A non-finite loss ends that
+// method's descent (its last line has a null loss); it is not an error.
+func FullBatch(ctx context.Context, backend compute.Backend, point Point, ds *datasets.Dataset, s FullBatchSettings, outDir string, progress io.Writer) ([]FullBatchStep, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	s = s.WithDefaults()
+	lp, err := loadPoint(backend, point, ds)
+	if err != nil {
+		return nil, err
+	}
+	info := newProbeInfo("fullbatch", lp.net.Backend, ds, s)
+	info.Run, info.Weights = absDir(point.Run), point.which()
+	out, err := startOutput(outDir, info)
+	if err != nil {
+		return nil, err
+	}
+	progress = orDiscard(progress)
+	var lines []FullBatchStep
+	for _, method := range s.methods() {
+		if lines, err = fullBatchDescent(ctx, lp, ds, s, method, lines, out, progress); err != nil {
+			return lines, err
+		}
+	}
+	return lines, writeProbeLines(out, FullBatchFile, lines)
+}
+
+func fullBatchDescent(ctx context.Context, lp *loadedPoint, ds *datasets.Dataset, s FullBatchSettings, method string,
+	lines []FullBatchStep, out probeOutput, progress io.Writer) ([]FullBatchStep, error) {
+	net := lp.net
+	w := lp.start.Clone()
+	if err := net.SetWeights(w); err != nil {
+		return lines, err
+	}
+	adam := newHostAdam(w, s.AdamLearningRate)
+	start := time.Now()
+	nan := experiment.Float(math.NaN())
+	for step := 0; step <= s.Steps; step++ {
+		if err := ctx.Err(); err != nil {
+			return lines, err
+		}
+		grad, loss, err := net.Gradient(ds.Train, s.BatchSize, nil)
+		if err != nil {
+			return lines, err
+		}
+		dist, _, err := experiment.Distance(w, lp.start)
+		if err != nil {
+			return lines, err
+		}
+		line := FullBatchStep{Method: method, Step: step, Loss: experiment.Float(loss), TrainAcc: nan, TestAcc: nan, TestLoss: nan,
+			GradNorm: experiment.Float(grad.Norm()), DistFromStart: experiment.Float(dist)}
+		diverged := !finiteValue(loss) || !finiteValue(grad.Norm())
+		if step == 0 || step%s.EvalEvery == 0 || step == s.Steps || diverged {
+			e, err := evalPoint(net, ds, s.BatchSize)
+			if err != nil {
+				return lines, err
+			}
+			line.TrainAcc, line.TestAcc, line.TestLoss = e.TrainAcc, e.TestAcc, e.TestLoss
+			line.Seconds = time.Since(start).Seconds()
+			lines = append(lines, line)
+			fmt.Fprintf(progress, "fullbatch %s step %d/%d: loss %.5f grad_norm %.3g train_acc %.4f test_acc %.4f (%.1fs)\n",
+				method, step, s.Steps, loss, grad.Norm(), float64(e.TrainAcc), float64(e.TestAcc), line.Seconds)
+			if err := writeProbeLines(out, FullBatchFile, lines); err != nil {
+				return lines, err
+			}
+		} else {
+			line.Seconds = time.Since(start).Seconds()
+			lines = append(lines, line)
+		}
+		if diverged {
+			fmt.Fprintf(progress, "fullbatch %s: the loss is not finite at step %d: stopping this method\n", method, step)
+			return lines, nil
+		}
+		if step == s.Steps {
+			break
+		}
+		switch method {
+		case MethodGD:
+			err = w.Axpy(-s.GDLearningRate, grad)
+		case MethodAdam:
+			err = adam.step(w, grad)
+		}
+		if err != nil {
+			return lines, err
+		}
+		if err := net.SetWeights(w); err != nil {
+			return lines, err
+		}
+	}
+	return lines, nil
+}
+
+// hostAdam is Adam on host weights, PyTorch's formulation (bias-corrected moments,
+// eps added to the square root), with float64 moments.
+type hostAdam struct {
+	lr, beta1, beta2, eps float64
+	t                     int
+	m, v                  [][]float64
+}
+
+func newHostAdam(w *experiment.Weights, lr float64) *hostAdam {
+	a := &hostAdam{lr: lr, beta1: 0.9, beta2: 0.999, eps: 1e-8}
+	for _, t := range w.Tensors {
+		a.m = append(a.m, make([]float64, len(t.Data)))
+		a.v = append(a.v, make([]float64, len(t.Data)))
+	}
+	return a
+}
+
+func (a *hostAdam) step(w, grad *experiment.Weights) error {
+	if len(grad.Tensors) != len(w.Tensors) {
+		return fmt.Errorf("adam: gradient has %d tensors, weights %d", len(grad.Tensors), len(w.Tensors))
+	}
+	a.t++
+	c1 := 1 - math.Pow(a.beta1, float64(a.t))
+	c2 := 1 - math.Pow(a.beta2, float64(a.t))
+	for i := range w.Tensors {
+		t := &w.Tensors[i]
+		if !t.Trainable {
+			continue
+		}
+		g := grad.Tensors[i].Data
+		if len(g) != len(t.Data) {
+			return fmt.Errorf("adam: gradient of %q has %d values, want %d", t.Name, len(g), len(t.Data))
+		}
+		m, v := a.m[i], a.v[i]
+		for j, gj := range g {
+			x := float64(gj)
+			m[j] = a.beta1*m[j] + (1-a.beta1)*x
+			v[j] = a.beta2*v[j] + (1-a.beta2)*x*x
+			t.Data[j] = float32(float64(t.Data[j]) - a.lr*(m[j]/c1)/(math.Sqrt(v[j]/c2)+a.eps))
+		}
+	}
+	return nil
+}

@@ -1,0 +1,265 @@
+package analysis
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/gomlx/compute"
+
+	"github.com/extremepoints/esp/datasets"
+	"github.com/extremepoints/esp/experiment"
+)
+
+// SharpnessSettings configures Sharpness. The zero value of every field is its default.
+type SharpnessSettings struct {
+	// Iterations is the most power iterations. Default 20.
+	Iterations int `json:"iterations,omitempty"`
+	// Tolerance stops the power iteration when the eigenvalue estimate changes by less
+	// than Tolerance·|estimate| between iterations. Default 1e-3.
+	Tolerance float64 `json:"tolerance,omitempty"`
+	// TraceSamples is the number of Rademacher vectors of the Hutchinson trace
+	// estimate. Default 10.
+	TraceSamples int `json:"trace_samples,omitempty"`
+	// Epsilon is the finite-difference step, a distance in weight space along a unit
+	// direction. Default 1e-3: small against the weights (MLP layers have norms ~10),
+	// large enough that float32 gradient rounding (~1e-7 relative) stays below ~1e-4
+	// of the result.
+	Epsilon float64 `json:"epsilon,omitempty"`
+	// Seed fixes the random start vector and the Rademacher vectors. 0 is a valid seed.
+	Seed uint64 `json:"seed"`
+	// BatchSize is the size of the chunks each full gradient is accumulated over.
+	// Default 1000.
+	BatchSize int `json:"batch_size,omitempty"`
+}
+
+// WithDefaults returns s with every zero field replaced by its default.
+func (s SharpnessSettings) WithDefaults() SharpnessSettings {
+	if s.Iterations == 0 {
+		s.Iterations = 20
+	}
+	if s.Tolerance == 0 {
+		s.Tolerance = 1e-3
+	}
+	if s.TraceSamples == 0 {
+		s.TraceSamples = 10
+	}
+	if s.Epsilon == 0 {
+		s.Epsilon = 1e-3
+	}
+	if s.BatchSize == 0 {
+		s.BatchSize = defaultEvalBatch
+	}
+	return s
+}
+
+// Validate reports invalid settings.
+func (s SharpnessSettings) Validate() error {
+	s = s.WithDefaults()
+	if s.Iterations < 1 || s.TraceSamples < 1 || s.BatchSize < 0 {
+		return fmt.Errorf("sharpness: iterations and trace samples must be positive (or 0 for the defaults)")
+	}
+	if !finiteValue(s.Tolerance) || s.Tolerance < 0 || !finiteValue(s.Epsilon) || s.Epsilon < 0 {
+		return fmt.Errorf("sharpness: tolerance and epsilon must be finite numbers > 0")
+	}
+	return nil
+}
+
+// SharpnessResult is the content of sharpness.json.
+type SharpnessResult struct {
+	// TopEigenvalue is the Rayleigh quotient vᵀHv of the last power-iteration vector:
+	// the Hessian eigenvalue of largest magnitude (negative if that one is).
+	TopEigenvalue experiment.Float `json:"top_eigenvalue"`
+	// PowerIterations is the number of Hessian-vector products the power iteration
+	// took; Converged whether it met the tolerance within the allowed iterations.
+	PowerIterations int  `json:"power_iterations"`
+	Converged       bool `json:"converged"`
+	// Trace is Hutchinson's estimate of the Hessian trace, the mean of zᵀHz over
+	// TraceSamples Rademacher vectors z; TraceStd its standard error (the samples'
+	// standard deviation / √TraceSamples; null for one sample).
+	Trace        experiment.Float `json:"trace"`
+	TraceSamples int              `json:"trace_samples"`
+	TraceStd     experiment.Float `json:"trace_std"`
+	// Epsilon is the finite-difference step; Examples the number of training examples
+	// the loss was averaged over.
+	Epsilon  float64 `json:"epsilon"`
+	Examples int     `json:"examples"`
+	// Loss is the clean training loss at the point.
+	Loss    experiment.Float `json:"loss"`
+	Seconds float64          `json:"seconds"`
+}
+
+// HessianVectorProduct returns H·v, H the Hessian at w of the mean cross-entropy on split
+// (inference mode, the split's labels) with respect to the trainable parameters, by a
+// central difference of gradients: H·v ≈ |v|·(∇L(w+εu) − ∇L(w−εu)) / (2ε), u = v/|v|.
+// The error is O(ε²) where the loss is smooth; at ReLU kinks crossed within ε it is a
+// local average of the Hessian. net holds w again on return.
+func HessianVectorProduct(net *experiment.Net, split *datasets.Split, w, v *experiment.Weights, epsilon float64, batchSize int) (*experiment.Weights, error) {
+	norm := v.Norm()
+	if norm == 0 || !finiteValue(norm) {
+		return nil, fmt.Errorf("hessian-vector product: direction of norm %v", norm)
+	}
+	gradAt := func(sign float64) (*experiment.Weights, error) {
+		x := w.Clone()
+		if err := x.Axpy(sign*epsilon/norm, v); err != nil {
+			return nil, err
+		}
+		if err := net.SetWeights(x); err != nil {
+			return nil, err
+		}
+		g, _, err := net.Gradient(split, batchSize, nil)
+		return g, err
+	}
+	plus, err := gradAt(1)
+	if err != nil {
+		return nil, err
+	}
+	minus, err := gradAt(-1)
+	if err != nil {
+		return nil, err
+	}
+	if err := net.SetWeights(w); err != nil {
+		return nil, err
+	}
+	// The difference in float64 before rounding: the two gradients are close.
+	hv := plus.Clone()
+	for i := range hv.Tensors {
+		t := &hv.Tensors[i]
+		for j := range t.Data {
+			t.Data[j] = float32((float64(plus.Tensors[i].Data[j]) - float64(minus.Tensors[i].Data[j])) * norm / (2 * epsilon))
+		}
+	}
+	return hv, nil
+}
+
+// randomDirection returns a vector shaped like w: standard normal (or Rademacher ±1)
+// entries on the trainable tensors, zeros elsewhere.
+func randomDirection(w *experiment.Weights, rng *rand.Rand, rademacher bool) *experiment.Weights {
+	d := w.Clone()
+	for i := range d.Tensors {
+		t := &d.Tensors[i]
+		for j := range t.Data {
+			switch {
+			case !t.Trainable:
+				t.Data[j] = 0
+			case rademacher:
+				t.Data[j] = float32(2*rng.IntN(2) - 1)
+			default:
+				t.Data[j] = float32(rng.NormFloat64())
+			}
+		}
+	}
+	return d
+}
+
+// Sharpness estimates the top Hessian eigenvalue (power iteration on Hessian-vector
+// products, HessianVectorProduct) and the Hessian trace (Hutchinson, Rademacher
+// vectors) of the mean cross-entropy on the clean training split of ds (true labels,
+// inference mode) at point. Each Hessian-vector product costs two full gradients.
+//
+// backend nil means the Go backend. If outDir is not empty it is created (it must not
+// hold files) and receives probe.json and sharpness.json. Progress lines go to progress
+// (nil: none).
+func Sharpness(ctx context.Context, backend compute.Backend, point Point, ds *datasets.Dataset, s SharpnessSettings, outDir string, progress io.Writer) (*SharpnessResult, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	s = s.WithDefaults()
+	lp, err := loadPoint(backend, point, ds)
+	if err != nil {
+		return nil, err
+	}
+	info := newProbeInfo("sharpness", lp.net.Backend, ds, s)
+	info.Run, info.Weights = absDir(point.Run), point.which()
+	out, err := startOutput(outDir, info)
+	if err != nil {
+		return nil, err
+	}
+	res, err := sharpnessAt(ctx, lp.net, lp.start, ds.Train, s, orDiscard(progress))
+	if err != nil {
+		return nil, err
+	}
+	return res, out.writeJSON(SharpnessFile, res)
+}
+
+// sharpnessAt is Sharpness on a net holding weights w; s has its defaults.
+func sharpnessAt(ctx context.Context, net *experiment.Net, w *experiment.Weights, split *datasets.Split, s SharpnessSettings, progress io.Writer) (*SharpnessResult, error) {
+	start := time.Now()
+	res := &SharpnessResult{Epsilon: s.Epsilon, Examples: split.Len(), TraceSamples: s.TraceSamples}
+	if err := net.SetWeights(w); err != nil {
+		return nil, err
+	}
+	_, loss, err := net.Gradient(split, s.BatchSize, nil)
+	if err != nil {
+		return nil, err
+	}
+	res.Loss = experiment.Float(loss)
+	rng := rand.New(rand.NewPCG(s.Seed, 0x5ba4))
+	v := randomDirection(w, rng, false)
+	v.Scale(1 / v.Norm())
+	lambda := math.NaN()
+	for k := 1; k <= s.Iterations; k++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		hv, err := HessianVectorProduct(net, split, w, v, s.Epsilon, s.BatchSize)
+		if err != nil {
+			return nil, err
+		}
+		next, err := v.Dot(hv)
+		if err != nil {
+			return nil, err
+		}
+		res.PowerIterations = k
+		fmt.Fprintf(progress, "sharpness: power iteration %d/%d: eigenvalue %.6g\n", k, s.Iterations, next)
+		if math.Abs(next-lambda) <= s.Tolerance*math.Abs(next) {
+			lambda, res.Converged = next, true
+			break
+		}
+		lambda = next
+		norm := hv.Norm()
+		if norm == 0 || !finiteValue(norm) {
+			break // H·v = 0: v is in the null space; the estimate 0 stands.
+		}
+		hv.Scale(1 / norm)
+		v = hv
+	}
+	res.TopEigenvalue = experiment.Float(lambda)
+	samples := make([]float64, 0, s.TraceSamples)
+	for i := range s.TraceSamples {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		z := randomDirection(w, rng, true)
+		hz, err := HessianVectorProduct(net, split, w, z, s.Epsilon, s.BatchSize)
+		if err != nil {
+			return nil, err
+		}
+		q, err := z.Dot(hz)
+		if err != nil {
+			return nil, err
+		}
+		samples = append(samples, q)
+		fmt.Fprintf(progress, "sharpness: trace sample %d/%d: zᵀHz %.6g\n", i+1, s.TraceSamples, q)
+	}
+	var mean, sq float64
+	for _, q := range samples {
+		mean += q
+	}
+	mean /= float64(len(samples))
+	for _, q := range samples {
+		sq += (q - mean) * (q - mean)
+	}
+	res.Trace = experiment.Float(mean)
+	res.TraceStd = experiment.Float(math.NaN())
+	if n := float64(len(samples)); n > 1 {
+		res.TraceStd = experiment.Float(math.Sqrt(sq/(n-1)) / math.Sqrt(n))
+	}
+	res.Seconds = time.Since(start).Seconds()
+	fmt.Fprintf(progress, "sharpness: top eigenvalue %.6g (%d iterations, converged %v), trace %.6g ± %.3g\n",
+		lambda, res.PowerIterations, res.Converged, mean, float64(res.TraceStd))
+	return res, nil
+}

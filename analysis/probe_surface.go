@@ -1,0 +1,197 @@
+package analysis
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+
+	"github.com/gomlx/compute"
+
+	"github.com/extremepoints/esp/datasets"
+	"github.com/extremepoints/esp/experiment"
+)
+
+// SurfaceSettings configures Surface. The zero value of every field is its default.
+type SurfaceSettings struct {
+	// Range is the interval of the coordinates α (and β) along the directions, both
+	// ends included. Default [-1, 1] (the zero value selects it).
+	Range [2]float64 `json:"range"`
+	// Points is the number of α values of the 1D slice. Default 21.
+	Points int `json:"points,omitempty"`
+	// Grid is the number of values per axis of the 2D slice (Grid x Grid
+	// evaluations). Default 11.
+	Grid int `json:"grid,omitempty"`
+	// Seed fixes the random directions. 0 is a valid seed.
+	Seed uint64 `json:"seed"`
+	// EvalBatchSize is the batch size of evaluation passes. Default 1000.
+	EvalBatchSize int `json:"eval_batch_size,omitempty"`
+}
+
+// WithDefaults returns s with every zero field replaced by its default.
+func (s SurfaceSettings) WithDefaults() SurfaceSettings {
+	if s.Range == [2]float64{} {
+		s.Range = [2]float64{-1, 1}
+	}
+	if s.Points == 0 {
+		s.Points = 21
+	}
+	if s.Grid == 0 {
+		s.Grid = 11
+	}
+	if s.EvalBatchSize == 0 {
+		s.EvalBatchSize = defaultEvalBatch
+	}
+	return s
+}
+
+// Validate reports invalid settings.
+func (s SurfaceSettings) Validate() error {
+	s = s.WithDefaults()
+	if s.Points < 2 || s.Grid < 2 || s.EvalBatchSize < 0 {
+		return fmt.Errorf("surface: want at least 2 points and a grid of at least 2 (or 0 for the defaults)")
+	}
+	return checkProbeRange("surface", s.Range)
+}
+
+// SurfacePoint is one line of surface1d.jsonl: the point w + α·d1.
+type SurfacePoint struct {
+	Alpha float64 `json:"alpha"`
+	PointEval
+}
+
+// Surface2D is the content of surface2d.json: losses and accuracies at w + α·d1 + β·d2,
+// row i for Alphas[i], column j for Betas[j].
+type Surface2D struct {
+	Alphas    []float64            `json:"alphas"`
+	Betas     []float64            `json:"betas"`
+	TrainLoss [][]experiment.Float `json:"train_loss"`
+	TestLoss  [][]experiment.Float `json:"test_loss"`
+	TrainAcc  [][]experiment.Float `json:"train_acc"`
+	TestAcc   [][]experiment.Float `json:"test_acc"`
+}
+
+// SurfaceResult holds both slices of Surface.
+type SurfaceResult struct {
+	Line []SurfacePoint
+	Grid Surface2D
+}
+
+// FilterNormalizedDirection returns a random direction for w, filter-normalized as in
+// Li et al. 2018 ("Visualizing the loss landscape of neural nets"): a Gaussian
+// direction, each filter of which is rescaled to the norm of the corresponding filter
+// of w. A filter is a slice along the first axis of a trainable tensor of rank 2 or
+// more: an output unit of a dense layer (weights [out, in]) or an output channel of a
+// convolution (kernel [cout, kh, kw, cin]). Biases, batch-norm parameters (tensors of
+// rank 0 or 1) and non-trainable state get a zero direction: they are left out.
+func FilterNormalizedDirection(w *experiment.Weights, rng *rand.Rand) *experiment.Weights {
+	d := w.Clone()
+	for i := range d.Tensors {
+		t := &d.Tensors[i]
+		if !t.Trainable || len(t.Shape) < 2 || t.Shape[0] == 0 {
+			clear(t.Data)
+			continue
+		}
+		size := len(t.Data) / t.Shape[0]
+		for f := range t.Shape[0] {
+			dir := t.Data[f*size : (f+1)*size]
+			src := w.Tensors[i].Data[f*size : (f+1)*size]
+			var normD, normW float64
+			g := make([]float64, size)
+			for j := range g {
+				g[j] = rng.NormFloat64()
+				normD += g[j] * g[j]
+				normW += float64(src[j]) * float64(src[j])
+			}
+			scale := 0.0
+			if normD > 0 {
+				scale = math.Sqrt(normW / normD)
+			}
+			for j := range dir {
+				dir[j] = float32(g[j] * scale)
+			}
+		}
+	}
+	return d
+}
+
+// Surface evaluates loss and accuracy (clean training split and test split of ds) on a
+// 1D slice w + α·d1 and a 2D slice w + α·d1 + β·d2 around point w, along two random
+// filter-normalized directions d1, d2 (FilterNormalizedDirection, drawn from s.Seed; the
+// 1D slice uses d1). Batch-norm running statistics stay those of the point.
+//
+// backend nil means the Go backend. If outDir is not empty it is created (it must not
+// hold files) and receives probe.json, surface1d.jsonl (rewritten after every point) and
+// surface2d.json (written when the grid is complete). Progress lines go to progress
+// (nil: none).
+func Surface(ctx context.Context, backend compute.Backend, point Point, ds *datasets.Dataset, s SurfaceSettings, outDir string, progress io.Writer) (*SurfaceResult, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	s = s.WithDefaults()
+	lp, err := loadPoint(backend, point, ds)
+	if err != nil {
+		return nil, err
+	}
+	info := newProbeInfo("surface", lp.net.Backend, ds, s)
+	info.Run, info.Weights = absDir(point.Run), point.which()
+	out, err := startOutput(outDir, info)
+	if err != nil {
+		return nil, err
+	}
+	progress = orDiscard(progress)
+	rng := rand.New(rand.NewPCG(s.Seed, 0x5eaf))
+	d1 := FilterNormalizedDirection(lp.start, rng)
+	d2 := FilterNormalizedDirection(lp.start, rng)
+	at := func(alpha, beta float64) (PointEval, error) {
+		if err := ctx.Err(); err != nil {
+			return PointEval{}, err
+		}
+		w := lp.start.Clone()
+		if err := w.Axpy(alpha, d1); err != nil {
+			return PointEval{}, err
+		}
+		if err := w.Axpy(beta, d2); err != nil {
+			return PointEval{}, err
+		}
+		return evalWeights(lp.net, w, ds, s.EvalBatchSize)
+	}
+	res := &SurfaceResult{}
+	for _, alpha := range linspace(s.Range[0], s.Range[1], s.Points) {
+		e, err := at(alpha, 0)
+		if err != nil {
+			return res, err
+		}
+		res.Line = append(res.Line, SurfacePoint{Alpha: alpha, PointEval: e})
+		fmt.Fprintf(progress, "surface 1d α=%.3f: train_loss %.4f test_loss %.4f\n", alpha, float64(e.TrainLoss), float64(e.TestLoss))
+		if err := writeProbeLines(out, Surface1DFile, res.Line); err != nil {
+			return res, err
+		}
+	}
+	g := &res.Grid
+	g.Alphas = linspace(s.Range[0], s.Range[1], s.Grid)
+	g.Betas = linspace(s.Range[0], s.Range[1], s.Grid)
+	for i, alpha := range g.Alphas {
+		row := make([]PointEval, len(g.Betas))
+		for j, beta := range g.Betas {
+			if row[j], err = at(alpha, beta); err != nil {
+				return res, err
+			}
+		}
+		g.TrainLoss = append(g.TrainLoss, column2D(row, func(e PointEval) experiment.Float { return e.TrainLoss }))
+		g.TestLoss = append(g.TestLoss, column2D(row, func(e PointEval) experiment.Float { return e.TestLoss }))
+		g.TrainAcc = append(g.TrainAcc, column2D(row, func(e PointEval) experiment.Float { return e.TrainAcc }))
+		g.TestAcc = append(g.TestAcc, column2D(row, func(e PointEval) experiment.Float { return e.TestAcc }))
+		fmt.Fprintf(progress, "surface 2d row %d/%d (α=%.3f) done\n", i+1, len(g.Alphas), alpha)
+	}
+	return res, out.writeJSON(Surface2DFile, g)
+}
+
+func column2D(row []PointEval, field func(PointEval) experiment.Float) []experiment.Float {
+	out := make([]experiment.Float, len(row))
+	for j, e := range row {
+		out[j] = field(e)
+	}
+	return out
+}

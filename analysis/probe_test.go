@@ -1,0 +1,506 @@
+package analysis
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/extremepoints/esp/corrupt"
+	"github.com/extremepoints/esp/datasets"
+	"github.com/extremepoints/esp/experiment"
+	"github.com/extremepoints/esp/models"
+)
+
+// probeDataset is a small separable 3-class dataset of 4x4 gray images: class c lights
+// up row c over a noise background.
+func probeDataset(trainLen, testLen int) *datasets.Dataset {
+	rng := rand.New(rand.NewPCG(3, 9))
+	split := func(n int) *datasets.Split {
+		s := &datasets.Split{Images: make([]uint8, n*16), Labels: make([]uint8, n), Height: 4, Width: 4, Channels: 1}
+		for i := range n {
+			c := rng.IntN(3)
+			s.Labels[i] = uint8(c)
+			img := s.Image(i)
+			for p := range img {
+				img[p] = uint8(rng.IntN(100))
+			}
+			for x := range 4 {
+				img[c*4+x] += 150
+			}
+		}
+		return s
+	}
+	return &datasets.Dataset{Name: "rows", Classes: []string{"a", "b", "c"}, Train: split(trainLen), Test: split(testLen)}
+}
+
+// trainProbeRun trains a tiny MLP run (normal, or on the corrupted set: an extreme
+// point) into a new directory and returns it with its last metrics.
+func trainProbeRun(t *testing.T, ds *datasets.Dataset, corrupted bool) (string, experiment.EpochMetrics) {
+	t.Helper()
+	set := corrupt.Clean(ds)
+	if corrupted {
+		var err error
+		if set, err = corrupt.Build(ds, corrupt.Settings{Seed: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := filepath.Join(t.TempDir(), "run")
+	s := experiment.Settings{ModelConfig: models.Config{Hidden: 64}, Epochs: 60, BatchSize: 16, Seed: 1,
+		Optimizer: experiment.Optimizer{LearningRate: 0.01}}
+	res, err := experiment.Train(context.Background(), nil, set, s, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, res.Last()
+}
+
+func readProbeInfo(t *testing.T, dir string) map[string]any {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, ProbeInfoFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"probe", "format", "settings", "toolkit_version", "dataset", "backend"} {
+		if _, ok := m[key]; !ok {
+			t.Errorf("%s lacks %q: %s", ProbeInfoFile, key, data)
+		}
+	}
+	return m
+}
+
+// readLines decodes a JSON-lines file into maps, so that the test sees the file's field names.
+func readLines(t *testing.T, path string) []map[string]any {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func hasFields(t *testing.T, name string, m map[string]any, fields ...string) {
+	t.Helper()
+	for _, f := range fields {
+		if _, ok := m[f]; !ok {
+			t.Errorf("%s: no field %q in %v", name, f, m)
+		}
+	}
+}
+
+func TestParsePoint(t *testing.T) {
+	tests := []struct {
+		in, run, weights string
+		wantErr          bool
+	}{
+		{"runs/a", "runs/a", "", false},
+		{"runs/a:final", "runs/a", "final", false},
+		{"runs/a:init", "runs/a", "init", false},
+		{"/x/y:z", "/x/y:z", "", false}, // not a weights name: part of the path
+		{":init", "", "", true},
+		{"", "", "", true},
+	}
+	for _, tc := range tests {
+		p, err := ParsePoint(tc.in)
+		if (err != nil) != tc.wantErr || (!tc.wantErr && (p.Run != tc.run || p.Weights != tc.weights)) {
+			t.Errorf("ParsePoint(%q) = %+v, %v; want {%s %s}, error %v", tc.in, p, err, tc.run, tc.weights, tc.wantErr)
+		}
+	}
+	if s := (Point{Run: "r"}).String(); s != "r:final" {
+		t.Errorf("String = %q", s)
+	}
+	if err := (Point{Run: "r", Weights: "best"}).validate(); err == nil || !strings.Contains(err.Error(), "valid: init, final") {
+		t.Errorf("invalid weights: %v", err)
+	}
+}
+
+// TestProbeInputErrors checks that bad run directories and output directories give
+// errors naming the file, before any work is done.
+func TestProbeInputErrors(t *testing.T) {
+	ds := probeDataset(30, 15)
+	run, _ := trainProbeRun(t, ds, false)
+	tmp := t.TempDir()
+	write := func(name, content string) string {
+		dir := filepath.Join(tmp, name)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if content != "" {
+			if err := os.WriteFile(filepath.Join(dir, experiment.ConfigFile), []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return dir
+	}
+	noWeights := write("noweights", mustRead(t, filepath.Join(run, experiment.ConfigFile)))
+	badWeights := write("badweights", mustRead(t, filepath.Join(run, experiment.ConfigFile)))
+	if err := os.WriteFile(filepath.Join(badWeights, experiment.FinalWeightsFile), []byte("garbage!"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	notEmpty := filepath.Join(tmp, "out")
+	if err := os.MkdirAll(notEmpty, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(notEmpty, "keep"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		point   Point
+		out     string
+		wantErr string
+	}{
+		{"missing dir", Point{Run: filepath.Join(tmp, "nope")}, "", "config.json is missing"},
+		{"no config", Point{Run: write("empty", "")}, "", "config.json is missing"},
+		{"corrupt config", Point{Run: write("corrupt", "{not json")}, "", "config.json: not an esp run configuration"},
+		{"other format", Point{Run: write("other", `{"model": "resnet", "version": 3}`)}, "", "not an esp run configuration of this toolkit's format (no settings.model"},
+		{"no weights", Point{Run: noWeights}, "", "final.safetensors"},
+		{"bad weights", Point{Run: badWeights}, "", "final.safetensors"},
+		{"output not empty", Point{Run: run}, notEmpty, "not empty"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Restart(context.Background(), nil, tc.point, ds, RestartSettings{Epochs: 1}, tc.out, nil)
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("error %v, want one containing %q", err, tc.wantErr)
+			}
+		})
+	}
+	if _, err := os.Stat(filepath.Join(notEmpty, ProbeInfoFile)); err == nil {
+		t.Error("wrote into a non-empty output directory")
+	}
+	_, err := Restart(context.Background(), nil, Point{Run: run}, ds, RestartSettings{}, notEmpty, nil)
+	if !errors.Is(err, ErrOutputNotEmpty) {
+		t.Errorf("non-empty output: %v, want ErrOutputNotEmpty", err)
+	}
+	other := probeDataset(10, 10)
+	other.Train.Height, other.Train.Width = 2, 8
+	if _, err := Restart(context.Background(), nil, Point{Run: run}, other, RestartSettings{}, "", nil); err == nil || !strings.Contains(err.Error(), "the model takes 4x4x1") {
+		t.Errorf("mismatched images: %v", err)
+	}
+}
+
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+// TestProbeSettingsValidate checks that bad settings are refused with the valid choices named.
+func TestProbeSettingsValidate(t *testing.T) {
+	tests := []struct {
+		name    string
+		err     error
+		wantErr string
+	}{
+		{"restart optimizer", RestartSettings{Optimizer: experiment.Optimizer{Name: "lbfgs"}}.Validate(), `unknown optimizer "lbfgs"`},
+		{"restart epochs", RestartSettings{Epochs: -1}.Validate(), "positive"},
+		{"fullbatch method", FullBatchSettings{Method: "newton"}.Validate(), "valid: adam, gd, both"},
+		{"fullbatch lr", FullBatchSettings{GDLearningRate: math.Inf(1)}.Validate(), "invalid learning rate"},
+		{"interpolate range", InterpolateSettings{Range: [2]float64{1, 0}}.Validate(), "invalid interpolate α range"},
+		{"interpolate points", InterpolateSettings{Points: 1}.Validate(), "at least 2"},
+		{"surface grid", SurfaceSettings{Grid: 1}.Validate(), "at least 2"},
+		{"sharpness epsilon", SharpnessSettings{Epsilon: -1}.Validate(), "epsilon"},
+		{"defaults fine", errors.Join(RestartSettings{}.Validate(), FullBatchSettings{}.Validate(), InterpolateSettings{}.Validate(),
+			SurfaceSettings{}.Validate(), SharpnessSettings{}.Validate()), ""},
+	}
+	for _, tc := range tests {
+		if tc.wantErr == "" {
+			if tc.err != nil {
+				t.Errorf("%s: %v", tc.name, tc.err)
+			}
+			continue
+		}
+		if tc.err == nil || !strings.Contains(tc.err.Error(), tc.wantErr) {
+			t.Errorf("%s: error %v, want %q", tc.name, tc.err, tc.wantErr)
+		}
+	}
+}
+
+// TestRestart restarts minibatch Adam on clean data from an extreme point of a separable
+// problem: epoch 0 is the point itself (its run's final metrics, distance 0 from the
+// start), the weights move away, and the test accuracy rises (C5 at toy scale).
+func TestRestart(t *testing.T) {
+	ds := probeDataset(60, 30)
+	run, last := trainProbeRun(t, ds, true)
+	if last.TestAcc > 0.2 {
+		t.Fatalf("the corrupted run has test accuracy %v: not an extreme point, the test proves nothing", last.TestAcc)
+	}
+	out := filepath.Join(t.TempDir(), "restart")
+	s := RestartSettings{Epochs: 10, BatchSize: 16, Optimizer: experiment.Optimizer{LearningRate: 0.01}}
+	lines, err := Restart(context.Background(), nil, Point{Run: run}, ds, s, out, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := readProbeInfo(t, out)
+	if info["probe"] != "restart" || info["run"] != absDir(run) || info["weights"] != "final" {
+		t.Errorf("probe.json: %v", info)
+	}
+	file := readLines(t, filepath.Join(out, RestartFile))
+	if len(file) != 11 || len(lines) != 11 {
+		t.Fatalf("%d lines in the file, %d returned; want 11 (epochs 0..10)", len(file), len(lines))
+	}
+	for _, l := range file {
+		hasFields(t, RestartFile, l, "epoch", "train_loss", "train_acc", "test_loss", "test_acc", "dist_from_start", "dist_from_init")
+	}
+	first, end := lines[0], lines[10]
+	// Tolerances: the same weights evaluated the same way give the same numbers up to
+	// float32 reduction order (1e-6); accuracies are exact counts.
+	if first.DistFromStart != 0 || math.Abs(float64(first.DistFromInit-last.DistFromInit)) > 1e-4 ||
+		first.TestAcc != last.TestAcc || math.Abs(float64(first.TrainLoss-last.TrainLoss)) > 1e-5 {
+		t.Errorf("epoch 0 %+v does not match the run's final metrics %+v", first, last)
+	}
+	if end.DistFromStart <= 0 || end.Epoch != 10 || end.FitLoss == nil {
+		t.Errorf("last epoch %+v: the weights did not move", end)
+	}
+	if end.TestAcc < first.TestAcc+0.3 {
+		t.Errorf("test accuracy %v -> %v: the restart did not escape the extreme point", first.TestAcc, end.TestAcc)
+	}
+}
+
+// TestHostAdam checks the first Adam step against its closed form: with zero moments,
+// bias correction makes m̂ = g and v̂ = g², so every weight moves by lr·g/(|g|+eps).
+func TestHostAdam(t *testing.T) {
+	w := &experiment.Weights{Tensors: []experiment.Tensor{
+		{Name: "a", Shape: []int{3}, Data: []float32{1, 2, 3}, Trainable: true},
+		{Name: "s", Shape: []int{1}, Data: []float32{5}},
+	}}
+	g := &experiment.Weights{Tensors: []experiment.Tensor{
+		{Name: "a", Shape: []int{3}, Data: []float32{0.5, -2, 0}, Trainable: true},
+		{Name: "s", Shape: []int{1}, Data: []float32{0}},
+	}}
+	a := newHostAdam(w, 0.1)
+	if err := a.step(w, g); err != nil {
+		t.Fatal(err)
+	}
+	want := []float64{0.9, 2.1, 3}
+	for i, v := range w.Tensors[0].Data {
+		if math.Abs(float64(v)-want[i]) > 1e-6 {
+			t.Errorf("after one step: %v, want %v", w.Tensors[0].Data, want)
+		}
+	}
+	if w.Tensors[1].Data[0] != 5 {
+		t.Error("Adam changed a non-trainable tensor")
+	}
+}
+
+// TestFullBatch runs both methods from a run's initialization: plain GD on the clean
+// loss of a separable problem lowers the loss and the gradient norm; both methods start
+// from the same point; accuracies are measured at step 0, every EvalEvery steps and
+// at the last step, null in between.
+func TestFullBatch(t *testing.T) {
+	ds := probeDataset(60, 30)
+	run, _ := trainProbeRun(t, ds, false)
+	out := filepath.Join(t.TempDir(), "fullbatch")
+	s := FullBatchSettings{Method: MethodBoth, Steps: 200, GDLearningRate: 0.5, AdamLearningRate: 0.01, EvalEvery: 50}
+	lines, err := FullBatch(context.Background(), nil, Point{Run: run, Weights: "init"}, ds, s, out, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := readProbeInfo(t, out)
+	if info["probe"] != "fullbatch" || info["weights"] != "init" {
+		t.Errorf("probe.json: %v", info)
+	}
+	file := readLines(t, filepath.Join(out, FullBatchFile))
+	if len(file) != 2*201 || len(lines) != 2*201 {
+		t.Fatalf("%d lines, want 402 (2 methods x steps 0..200)", len(file))
+	}
+	byMethod := map[string][]FullBatchStep{}
+	for i, l := range file {
+		hasFields(t, FullBatchFile, l, "method", "step", "loss", "train_acc", "test_acc", "grad_norm")
+		step := int(l["step"].(float64))
+		measured := step == 0 || step%50 == 0 || step == 200
+		if (l["test_acc"] != nil) != measured || (l["train_acc"] != nil) != measured {
+			t.Errorf("line %d (step %d): train_acc %v, test_acc %v; measured should be %v", i, step, l["train_acc"], l["test_acc"], measured)
+		}
+		byMethod[lines[i].Method] = append(byMethod[lines[i].Method], lines[i])
+	}
+	gd, adam := byMethod[MethodGD], byMethod[MethodAdam]
+	if len(gd) != 201 || len(adam) != 201 || gd[0].Loss != adam[0].Loss || gd[0].GradNorm != adam[0].GradNorm {
+		t.Fatalf("methods do not start from the same point: %+v %+v", gd[0], adam[0])
+	}
+	g0, g1 := gd[0], gd[200]
+	if !(g1.Loss < 0.5*g0.Loss) || !(g1.GradNorm < g0.GradNorm) || !(g1.TrainAcc >= 0.9) {
+		t.Errorf("GD: loss %v -> %v, grad norm %v -> %v, train acc %v -> %v", g0.Loss, g1.Loss, g0.GradNorm, g1.GradNorm, g0.TrainAcc, g1.TrainAcc)
+	}
+	for i := 1; i < len(gd); i++ {
+		if gd[i].Loss > gd[i-1].Loss+1e-6 {
+			t.Errorf("GD loss rose at step %d: %v -> %v", i, gd[i-1].Loss, gd[i].Loss)
+			break
+		}
+	}
+	if a1 := adam[200]; !(a1.Loss < adam[0].Loss) || a1.DistFromStart <= 0 {
+		t.Errorf("Adam: loss %v -> %v, moved %v", adam[0].Loss, a1.Loss, a1.DistFromStart)
+	}
+}
+
+// TestInterpolate interpolates between a normal and an extreme final point: α = 0 and
+// α = 1 reproduce the two runs' final accuracies exactly (the same weights) and their
+// losses up to float32 reduction order.
+func TestInterpolate(t *testing.T) {
+	ds := probeDataset(60, 30)
+	normal, lastA := trainProbeRun(t, ds, false)
+	extreme, lastB := trainProbeRun(t, ds, true)
+	out := filepath.Join(t.TempDir(), "interp")
+	lines, err := Interpolate(context.Background(), nil, Point{Run: normal}, Point{Run: extreme}, ds, InterpolateSettings{Points: 5}, out, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := readProbeInfo(t, out)
+	if info["from"] != absDir(normal)+":final" || info["to"] != absDir(extreme)+":final" {
+		t.Errorf("probe.json from/to: %v %v", info["from"], info["to"])
+	}
+	file := readLines(t, filepath.Join(out, InterpolateFile))
+	wantAlphas := []float64{-0.5, 0, 0.5, 1, 1.5}
+	if len(file) != len(wantAlphas) {
+		t.Fatalf("%d lines, want %d", len(file), len(wantAlphas))
+	}
+	for i, l := range file {
+		hasFields(t, InterpolateFile, l, "alpha", "train_loss", "train_acc", "test_loss", "test_acc")
+		if l["alpha"] != wantAlphas[i] {
+			t.Errorf("alpha %v, want %v", l["alpha"], wantAlphas[i])
+		}
+	}
+	for _, c := range []struct {
+		at   InterpolationPoint
+		want experiment.EpochMetrics
+	}{{lines[1], lastA}, {lines[3], lastB}} {
+		if c.at.TrainAcc != c.want.TrainAcc || c.at.TestAcc != c.want.TestAcc || math.Abs(float64(c.at.TestLoss-c.want.TestLoss)) > 1e-5 {
+			t.Errorf("α=%v: %+v, want the run's final %+v", c.at.Alpha, c.at.PointEval, c.want)
+		}
+	}
+	if lastA.TestAcc < lastB.TestAcc+0.5 {
+		t.Errorf("the normal run (%v) should generalize far better than the extreme one (%v)", lastA.TestAcc, lastB.TestAcc)
+	}
+	// init ↔ final of one run: mismatched models are refused.
+	other := filepath.Join(t.TempDir(), "other")
+	s := experiment.Settings{ModelConfig: models.Config{Hidden: 8}, Epochs: 1}
+	if _, err := experiment.Train(context.Background(), nil, corrupt.Clean(ds), s, other, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Interpolate(context.Background(), nil, Point{Run: normal}, Point{Run: other}, ds, InterpolateSettings{}, "", nil); err == nil {
+		t.Error("interpolating between different architectures: no error")
+	}
+}
+
+// TestLerp checks the ends, the midpoint, and the clamping of extrapolated batch-norm
+// running variances at 0.
+func TestLerp(t *testing.T) {
+	a := &experiment.Weights{Tensors: []experiment.Tensor{
+		{Name: "w", Shape: []int{2}, Data: []float32{0, 1}, Trainable: true},
+		{Name: "bn/running_var", Shape: []int{1}, Data: []float32{1}},
+	}}
+	b := &experiment.Weights{Tensors: []experiment.Tensor{
+		{Name: "w", Shape: []int{2}, Data: []float32{2, 3}, Trainable: true},
+		{Name: "bn/running_var", Shape: []int{1}, Data: []float32{4}},
+	}}
+	for _, c := range []struct {
+		alpha  float64
+		w      []float32
+		runVar float32
+	}{{0, []float32{0, 1}, 1}, {1, []float32{2, 3}, 4}, {0.5, []float32{1, 2}, 2.5}, {-0.5, []float32{-1, 0}, 0}} {
+		got, err := Lerp(a, b, c.alpha)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := got.Tensors[0].Data; d[0] != c.w[0] || d[1] != c.w[1] || got.Tensors[1].Data[0] != c.runVar {
+			t.Errorf("α=%v: %v %v, want %v %v", c.alpha, d, got.Tensors[1].Data, c.w, c.runVar)
+		}
+	}
+}
+
+// TestFilterNormalizedDirection checks Li et al.'s normalization: each filter (first-axis
+// slice) of the direction has the norm of the weights' filter (relative tolerance 1e-5,
+// float32), 1-D and non-trainable tensors get zeros, and the seed fixes the direction.
+func TestFilterNormalizedDirection(t *testing.T) {
+	w := &experiment.Weights{Tensors: []experiment.Tensor{
+		{Name: "conv/weights", Shape: []int{2, 1, 1, 3}, Data: []float32{1, 2, 2, 0, 0, 5}, Trainable: true},
+		{Name: "conv/biases", Shape: []int{2}, Data: []float32{1, 1}, Trainable: true},
+		{Name: "dense/weights", Shape: []int{2, 2}, Data: []float32{3, 4, 0, 0}, Trainable: true},
+		{Name: "bn/running_mean", Shape: []int{2, 2}, Data: []float32{1, 1, 1, 1}},
+	}}
+	d := FilterNormalizedDirection(w, rand.New(rand.NewPCG(1, 2)))
+	norm := func(v []float32) float64 {
+		var s float64
+		for _, x := range v {
+			s += float64(x) * float64(x)
+		}
+		return math.Sqrt(s)
+	}
+	for _, c := range []struct {
+		tensor, size int
+		want         []float64
+	}{{0, 3, []float64{3, 5}}, {2, 2, []float64{5, 0}}} {
+		data := d.Tensors[c.tensor].Data
+		for f, want := range c.want {
+			if got := norm(data[f*c.size : (f+1)*c.size]); math.Abs(got-want) > 1e-5*want {
+				t.Errorf("%s filter %d: norm %v, want %v", d.Tensors[c.tensor].Name, f, got, want)
+			}
+		}
+	}
+	if norm(d.Tensors[1].Data) != 0 || norm(d.Tensors[3].Data) != 0 {
+		t.Errorf("biases and running statistics should have a zero direction: %v %v", d.Tensors[1].Data, d.Tensors[3].Data)
+	}
+	again := FilterNormalizedDirection(w, rand.New(rand.NewPCG(1, 2)))
+	if l2, _, _ := experiment.Distance(d, again); l2 != 0 {
+		t.Error("the same seed gave different directions")
+	}
+}
+
+// TestSurface checks the file contract and that the centre of both slices is the point
+// itself: its loss and accuracies equal the run's final metrics.
+func TestSurface(t *testing.T) {
+	ds := probeDataset(60, 30)
+	run, last := trainProbeRun(t, ds, false)
+	out := filepath.Join(t.TempDir(), "surface")
+	res, err := Surface(context.Background(), nil, Point{Run: run}, ds, SurfaceSettings{Points: 5, Grid: 5, Seed: 4}, out, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readProbeInfo(t, out)
+	file := readLines(t, filepath.Join(out, Surface1DFile))
+	if len(file) != 5 {
+		t.Fatalf("%d lines in %s, want 5", len(file), Surface1DFile)
+	}
+	for _, l := range file {
+		hasFields(t, Surface1DFile, l, "alpha", "train_loss", "train_acc", "test_loss", "test_acc")
+	}
+	var grid map[string]any
+	if err := json.Unmarshal([]byte(mustRead(t, filepath.Join(out, Surface2DFile))), &grid); err != nil {
+		t.Fatal(err)
+	}
+	hasFields(t, Surface2DFile, grid, "alphas", "betas", "train_loss", "test_loss", "train_acc", "test_acc")
+	if rows := grid["train_loss"].([]any); len(rows) != 5 || len(rows[0].([]any)) != 5 {
+		t.Errorf("train_loss is not 5x5: %v", rows)
+	}
+	centre := []PointEval{res.Line[2].PointEval, {TrainLoss: res.Grid.TrainLoss[2][2], TrainAcc: res.Grid.TrainAcc[2][2],
+		TestLoss: res.Grid.TestLoss[2][2], TestAcc: res.Grid.TestAcc[2][2]}}
+	for _, c := range centre {
+		if c.TrainAcc != last.TrainAcc || c.TestAcc != last.TestAcc || math.Abs(float64(c.TrainLoss-last.TrainLoss)) > 1e-5 {
+			t.Errorf("centre %+v, want the point's %+v", c, last)
+		}
+	}
+	if res.Line[0].TrainLoss <= res.Line[2].TrainLoss || res.Line[4].TrainLoss <= res.Line[2].TrainLoss {
+		t.Errorf("a trained point should be a local minimum of the training loss along the slice: %+v", res.Line)
+	}
+}

@@ -1,0 +1,390 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/gomlx/compute"
+
+	"github.com/extremepoints/esp/analysis"
+	"github.com/extremepoints/esp/datasets"
+	"github.com/extremepoints/esp/experiment"
+)
+
+var probeNames = []string{"fullbatch", "interpolate", "restart", "sharpness", "surface"}
+
+// probeFlags are the flags every probe shares.
+type probeFlags struct {
+	data    dataFlags
+	run     string
+	weights string
+	out     string
+	backend string
+}
+
+func (p *probeFlags) register(fs *flag.FlagSet, withRun bool) {
+	p.data.register(fs)
+	fs.Lookup("subset").Usage = "use only the first N examples of each split (default: the run's subset; 0: all)"
+	if withRun {
+		fs.StringVar(&p.run, "run", "", "run directory of the point to probe (esp train --out)")
+		fs.StringVar(&p.weights, "weights", "final", "which weights of the run: final or init")
+	}
+	fs.StringVar(&p.out, "out", "", "probe directory to create (must be new or empty)")
+	fs.StringVar(&p.backend, "backend", os.Getenv("GOMLX_BACKEND"), "compute backend: "+strings.Join(experiment.BackendNames, ", ")+" (default $GOMLX_BACKEND, else go)")
+}
+
+// setup validates the shared flags, checks the run directory of point, and loads the
+// backend and the run's dataset (with the run's subset unless --subset is given).
+func (p *probeFlags) setup(ctx context.Context, fs *flag.FlagSet, point analysis.Point, stderr io.Writer) (compute.Backend, *datasets.Dataset, error) {
+	if err := p.data.validate(); err != nil {
+		return nil, nil, err
+	}
+	if p.out == "" {
+		return nil, nil, usagef("--out DIR is required: the probe's files go there")
+	}
+	if err := checkOutDir(p.out); err != nil {
+		return nil, nil, err
+	}
+	config, err := analysis.CheckPoint(point)
+	if err != nil {
+		return nil, nil, badInput(err)
+	}
+	backend, err := experiment.NewBackend(p.backend)
+	if err != nil {
+		return nil, nil, usageError{err}
+	}
+	subsetGiven := false
+	fs.Visit(func(f *flag.Flag) { subsetGiven = subsetGiven || f.Name == "subset" })
+	if !subsetGiven {
+		p.data.subset = config.Settings.Subset
+	}
+	name := config.Settings.Dataset
+	if name == "" {
+		name = config.Dataset.Name
+	}
+	ds, err := p.data.load(ctx, name, stderr)
+	if err != nil {
+		return nil, nil, err
+	}
+	if ds.NumClasses() != config.Dataset.Classes {
+		return nil, nil, usagef("dataset %s has %d classes, the run %s was trained on %d", name, ds.NumClasses(), point.Run, config.Dataset.Classes)
+	}
+	return backend, ds, nil
+}
+
+// point returns the point named by --run and --weights.
+func (p *probeFlags) point() (analysis.Point, error) {
+	if p.run == "" {
+		return analysis.Point{}, usagef("--run DIR is required: the run directory of the point to probe")
+	}
+	if p.weights != "final" && p.weights != "init" {
+		return analysis.Point{}, usagef("invalid --weights %q: valid: final, init", p.weights)
+	}
+	return analysis.Point{Run: p.run, Weights: p.weights}, nil
+}
+
+// probeError maps a probe's error: an output directory that is not empty is the user's.
+func probeError(err error) error {
+	if errors.Is(err, analysis.ErrOutputNotEmpty) {
+		return usageError{err}
+	}
+	return err
+}
+
+func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	subcommands := map[string]func(context.Context, []string, io.Writer, io.Writer) error{
+		"restart": runProbeRestart, "fullbatch": runProbeFullBatch, "interpolate": runProbeInterpolate,
+		"surface": runProbeSurface, "sharpness": runProbeSharpness,
+	}
+	if len(args) == 0 {
+		return usagef("missing probe: valid probes are %s", strings.Join(probeNames, ", "))
+	}
+	if args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprintf(stderr, "Usage: esp probe PROBE --run DIR --out DIR [flags]\n\nPROBE is one of %s; run 'esp probe PROBE -h' for its flags.\n",
+			strings.Join(probeNames, ", "))
+		return flag.ErrHelp
+	}
+	sub, ok := subcommands[args[0]]
+	if !ok {
+		return usagef("unknown probe %q: valid probes are %s", args[0], strings.Join(probeNames, ", "))
+	}
+	return sub(ctx, args[1:], stdout, stderr)
+}
+
+func parseProbeFlags(fs *flag.FlagSet, args []string) error {
+	rest, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usagef("unexpected arguments %q", rest)
+	}
+	return nil
+}
+
+func runProbeRestart(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("probe restart", stderr, "probe restart --run DIR [--epochs N] [--optimizer adam|sgd] [--lr LR] --out DIR\n\n"+
+		"Minibatch descent from the run's point on the clean training split (claim C5); writes probe.json and restart.jsonl.")
+	var pf probeFlags
+	pf.register(fs, true)
+	var s analysis.RestartSettings
+	fs.IntVar(&s.Epochs, "epochs", 0, "epochs on the clean training split (default 5)")
+	fs.StringVar(&s.Optimizer.Name, "optimizer", "adam", "optimizer: adam or sgd")
+	fs.Float64Var(&s.Optimizer.LearningRate, "lr", 0, "learning rate (default 1e-3 for adam, 1e-2 for sgd)")
+	fs.Float64Var(&s.Optimizer.Momentum, "momentum", 0, "SGD momentum")
+	fs.IntVar(&s.BatchSize, "batch-size", 0, "minibatch size (default 128)")
+	fs.Uint64Var(&s.Seed, "seed", 0, "seed of the data order")
+	if err := parseProbeFlags(fs, args); err != nil {
+		return err
+	}
+	if err := s.Validate(); err != nil {
+		return usageError{err}
+	}
+	if err := checkRate("lr", s.Optimizer.LearningRate); err != nil {
+		return err
+	}
+	point, err := pf.point()
+	if err != nil {
+		return err
+	}
+	backend, ds, err := pf.setup(ctx, fs, point, stderr)
+	if err != nil {
+		return err
+	}
+	lines, err := analysis.Restart(ctx, backend, point, ds, s, pf.out, stderr)
+	if err != nil {
+		return probeError(err)
+	}
+	first, last := lines[0], lines[len(lines)-1]
+	fmt.Fprintf(stdout, "restart from %s: test_acc %.4f -> %.4f, train_acc %.4f -> %.4f after %d epochs, dist_from_start %.3f\nprobe directory: %s\n",
+		point, first.TestAcc, last.TestAcc, first.TrainAcc, last.TrainAcc, last.Epoch, last.DistFromStart, pf.out)
+	return nil
+}
+
+func runProbeFullBatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("probe fullbatch", stderr, "probe fullbatch --run DIR [--method adam|gd|both] [--steps N] [--subset N] --out DIR\n\n"+
+		"Full-batch descent from the run's point on the clean training split, logging the gradient norm (claim C6);\n"+
+		"writes probe.json and fullbatch.jsonl.")
+	var pf probeFlags
+	pf.register(fs, true)
+	var s analysis.FullBatchSettings
+	fs.StringVar(&s.Method, "method", analysis.MethodAdam, "method: adam (full-batch Adam, the authors'), gd (plain gradient descent) or both")
+	fs.IntVar(&s.Steps, "steps", 0, "steps per method (default 300)")
+	fs.Float64Var(&s.GDLearningRate, "lr", 0, "plain GD's learning rate (default 0.1)")
+	fs.Float64Var(&s.AdamLearningRate, "adam-lr", 0, "full-batch Adam's learning rate (default 1e-3)")
+	fs.IntVar(&s.EvalEvery, "eval-every", 0, "measure train and test accuracy every N steps (default 10; always at the first and last step)")
+	if err := parseProbeFlags(fs, args); err != nil {
+		return err
+	}
+	if err := errors.Join(checkRate("lr", s.GDLearningRate), checkRate("adam-lr", s.AdamLearningRate)); err != nil {
+		return err
+	}
+	if err := s.Validate(); err != nil {
+		return usageError{err}
+	}
+	point, err := pf.point()
+	if err != nil {
+		return err
+	}
+	backend, ds, err := pf.setup(ctx, fs, point, stderr)
+	if err != nil {
+		return err
+	}
+	lines, err := analysis.FullBatch(ctx, backend, point, ds, s, pf.out, stderr)
+	if err != nil {
+		return probeError(err)
+	}
+	for _, method := range []string{analysis.MethodAdam, analysis.MethodGD} {
+		var first, last *analysis.FullBatchStep
+		for i := range lines {
+			if lines[i].Method == method {
+				if first == nil {
+					first = &lines[i]
+				}
+				last = &lines[i]
+			}
+		}
+		if first != nil {
+			fmt.Fprintf(stdout, "fullbatch %s from %s: %d steps, test_acc %.4f -> %.4f, grad_norm %.4g -> %.4g, loss %.4g -> %.4g\n",
+				method, point, last.Step, first.TestAcc, last.TestAcc, first.GradNorm, last.GradNorm, first.Loss, last.Loss)
+		}
+	}
+	fmt.Fprintf(stdout, "probe directory: %s\n", pf.out)
+	return nil
+}
+
+func runProbeInterpolate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("probe interpolate", stderr, "probe interpolate --from DIR[:init|final] --to DIR[:init|final] [--range A,B] [--points N] --out DIR\n\n"+
+		"Loss and accuracy along (1-α)·from + α·to (with --run DIR alone: from its init to its final weights);\n"+
+		"writes probe.json and interpolate.jsonl.")
+	var pf probeFlags
+	pf.register(fs, false)
+	from := fs.String("from", "", "the point at α = 0: a run directory, optionally :init or :final (default final)")
+	to := fs.String("to", "", "the point at α = 1: a run directory, optionally :init or :final (default final)")
+	run := fs.String("run", "", "shorthand for --from DIR:init --to DIR:final")
+	var s analysis.InterpolateSettings
+	rng := rangeFlag{&s.Range}
+	fs.Var(rng, "range", "interval of α, both ends included (default -0.5,1.5)")
+	fs.IntVar(&s.Points, "points", 0, "number of α values (default 21)")
+	if err := parseProbeFlags(fs, args); err != nil {
+		return err
+	}
+	if *run != "" {
+		if *from != "" || *to != "" {
+			return usagef("give either --run or --from and --to")
+		}
+		*from, *to = *run+":init", *run+":final"
+	}
+	if *from == "" || *to == "" {
+		return usagef("--from DIR[:init|final] and --to DIR[:init|final] are required (or --run DIR)")
+	}
+	if err := s.Validate(); err != nil {
+		return usageError{err}
+	}
+	a, err := analysis.ParsePoint(*from)
+	if err != nil {
+		return usagef("--from: %v", err)
+	}
+	b, err := analysis.ParsePoint(*to)
+	if err != nil {
+		return usagef("--to: %v", err)
+	}
+	if _, err := analysis.CheckPoint(b); err != nil {
+		return badInput(err)
+	}
+	backend, ds, err := pf.setup(ctx, fs, a, stderr)
+	if err != nil {
+		return err
+	}
+	lines, err := analysis.Interpolate(ctx, backend, a, b, ds, s, pf.out, stderr)
+	if err != nil {
+		return probeError(err)
+	}
+	for _, l := range lines {
+		if l.Alpha == 0 || l.Alpha == 1 {
+			fmt.Fprintf(stdout, "α=%g: train_acc %.4f test_acc %.4f train_loss %.4g\n", l.Alpha, l.TrainAcc, l.TestAcc, l.TrainLoss)
+		}
+	}
+	fmt.Fprintf(stdout, "interpolate %s -> %s: %d points\nprobe directory: %s\n", a, b, len(lines), pf.out)
+	return nil
+}
+
+func runProbeSurface(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("probe surface", stderr, "probe surface --run DIR [--range A,B] [--points N] [--grid N] [--seed S] --out DIR\n\n"+
+		"1D and 2D slices of the loss surface around the point along random filter-normalized directions;\n"+
+		"writes probe.json, surface1d.jsonl and surface2d.json.")
+	var pf probeFlags
+	pf.register(fs, true)
+	var s analysis.SurfaceSettings
+	fs.Var(rangeFlag{&s.Range}, "range", "interval of the coordinates along each direction (default -1,1)")
+	fs.IntVar(&s.Points, "points", 0, "points of the 1D slice (default 21)")
+	fs.IntVar(&s.Grid, "grid", 0, "points per axis of the 2D slice (default 11: 121 evaluations)")
+	fs.Uint64Var(&s.Seed, "seed", 0, "seed of the random directions")
+	if err := parseProbeFlags(fs, args); err != nil {
+		return err
+	}
+	if err := s.Validate(); err != nil {
+		return usageError{err}
+	}
+	point, err := pf.point()
+	if err != nil {
+		return err
+	}
+	backend, ds, err := pf.setup(ctx, fs, point, stderr)
+	if err != nil {
+		return err
+	}
+	res, err := analysis.Surface(ctx, backend, point, ds, s, pf.out, stderr)
+	if err != nil {
+		return probeError(err)
+	}
+	minLoss, maxLoss := math.Inf(1), math.Inf(-1)
+	for _, row := range res.Grid.TrainLoss {
+		for _, v := range row {
+			minLoss, maxLoss = math.Min(minLoss, float64(v)), math.Max(maxLoss, float64(v))
+		}
+	}
+	fmt.Fprintf(stdout, "surface around %s: %d points on the line, %dx%d grid, train_loss %.4g .. %.4g\nprobe directory: %s\n",
+		point, len(res.Line), len(res.Grid.Alphas), len(res.Grid.Betas), minLoss, maxLoss, pf.out)
+	return nil
+}
+
+func runProbeSharpness(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("probe sharpness", stderr, "probe sharpness --run DIR [--iterations N] [--samples N] [--epsilon E] [--seed S] --out DIR\n\n"+
+		"Top Hessian eigenvalue (power iteration) and Hessian trace (Hutchinson) of the clean training loss;\n"+
+		"writes probe.json and sharpness.json.")
+	var pf probeFlags
+	pf.register(fs, true)
+	var s analysis.SharpnessSettings
+	fs.IntVar(&s.Iterations, "iterations", 0, "most power iterations (default 20)")
+	fs.Float64Var(&s.Tolerance, "tolerance", 0, "stop when the eigenvalue changes by less than this fraction (default 1e-3)")
+	fs.IntVar(&s.TraceSamples, "samples", 0, "Rademacher vectors of the trace estimate (default 10)")
+	fs.Float64Var(&s.Epsilon, "epsilon", 0, "finite-difference step along a unit direction (default 1e-3)")
+	fs.Uint64Var(&s.Seed, "seed", 0, "seed of the random vectors")
+	if err := parseProbeFlags(fs, args); err != nil {
+		return err
+	}
+	if err := s.Validate(); err != nil {
+		return usageError{err}
+	}
+	point, err := pf.point()
+	if err != nil {
+		return err
+	}
+	backend, ds, err := pf.setup(ctx, fs, point, stderr)
+	if err != nil {
+		return err
+	}
+	res, err := analysis.Sharpness(ctx, backend, point, ds, s, pf.out, stderr)
+	if err != nil {
+		return probeError(err)
+	}
+	fmt.Fprintf(stdout, "sharpness at %s: top eigenvalue %.5g (%d iterations, converged %v), trace %.5g ± %.3g on %d examples\nprobe directory: %s\n",
+		point, res.TopEigenvalue, res.PowerIterations, res.Converged, res.Trace, res.TraceStd, res.Examples, pf.out)
+	return nil
+}
+
+// checkRate refuses a negative or non-finite learning rate flag.
+func checkRate(name string, v float64) error {
+	if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+		return usagef("invalid --%s %v: want a finite number > 0", name, v)
+	}
+	return nil
+}
+
+// rangeFlag is a flag.Value for "A,B".
+type rangeFlag struct{ r *[2]float64 }
+
+func (f rangeFlag) String() string {
+	if f.r == nil || *f.r == [2]float64{} {
+		return ""
+	}
+	return fmt.Sprintf("%g,%g", f.r[0], f.r[1])
+}
+
+func (f rangeFlag) Set(s string) error {
+	parts := strings.Split(s, ",")
+	if len(parts) != 2 {
+		return fmt.Errorf("want two numbers A,B with A < B")
+	}
+	var r [2]float64
+	for i, p := range parts {
+		v, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("want two numbers A,B with A < B, got %q", s)
+		}
+		r[i] = v
+	}
+	if r[0] >= r[1] {
+		return fmt.Errorf("want A < B, got %q", s)
+	}
+	*f.r = r
+	return nil
+}
