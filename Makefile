@@ -11,7 +11,7 @@ SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FUZZTIME   ?= 10s
 FUZZ_TARGETS := ./corrupt:FuzzParseStrategy ./corrupt:FuzzCopies ./datasets:FuzzReadIDXImages ./datasets:FuzzReadSplitFile
 
-.PHONY: all build setup apt data demo test vet fmt-check fuzz clean
+.PHONY: all build setup apt data demo quick test vet fmt-check fuzz clean
 
 all: build
 
@@ -32,10 +32,15 @@ data: build
 	$(if $(CIFAR10_FROM),$(ESP) data fetch cifar10 --from $(CIFAR10_FROM),$(ESP) data fetch cifar10)
 	$(ESP) data list
 
-# demo is the main job at its current size: a corrupted training set, shown.
+# demo is the main job: the whole study at smoke scale (a minute or two on 2 cores), on the
+# embedded Go backend; the report is out/smoke/report/index.html.
 demo: build
 	$(ESP) data show --dataset mnist --corrupt wrong-uniform --out out/mnist-corrupted.png
-	$(ESP) data show --dataset cifar10 --corrupt wrong-uniform --out out/cifar10-corrupted.png
+	$(ESP) reproduce --scale smoke --out out/smoke
+
+# quick is the study at quick scale (MLP and LeNet, MNIST and Fashion-MNIST subsets).
+quick: build
+	$(ESP) reproduce --scale quick --out out/quick
 
 test: fmt-check vet
 	go test ./...

@@ -15,6 +15,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv("ESP_TEST_AS_COMMAND") == "1" { // tests that start esp as a real process
+		os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+	}
 	testscript.Main(m, map[string]func(){
 		"esp": func() { os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)) },
 	})
@@ -91,6 +94,15 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"data", "show", "--dataset", "mnist", "--copies", "3"}, exitUsage, "need --corrupt"},
 		{[]string{"data", "show", "--dataset", "mnist", "--subset", "-1"}, exitUsage, "invalid --subset"},
 		{[]string{"data", "show", "--dataset", "mnist", "--out", "x.jpg"}, exitUsage, "name a .png file"},
+		{[]string{"run", "--dataset", "mnist", "--model", "mlp", "--out", "x"}, exitUsage, "--runs must be a positive count"},
+		{[]string{"run", "--dataset", "mnist", "--model", "mlp", "--runs", "2", "--shard", "2/2", "--out", "x"}, exitUsage, "want I/N with 0 <= I < N"},
+		{[]string{"run", "--dataset", "mnist", "--model", "mlp", "--runs", "2", "--kinds", "odd", "--out", "x"}, exitUsage, "valid kinds are normal, corrupted"},
+		{[]string{"run", "--dataset", "mnist", "--model", "mlp", "--runs", "2", "--workers", "0", "--out", "x"}, exitUsage, "--workers must be a positive count"},
+		{[]string{"reproduce", "--scale", "huge", "--out", "x"}, exitUsage, "valid scales are smoke, quick, paper"},
+		{[]string{"reproduce", "--models", "vgg", "--out", "x"}, exitUsage, "valid names: lenet, mlp, resnet"},
+		{[]string{"reproduce"}, exitUsage, "--out DIR is required"},
+		{[]string{"report"}, exitUsage, "--in DIR is required"},
+		{[]string{"report", "--in", "/nonexistent"}, exitUsage, "not a directory"},
 		{[]string{"version"}, exitOK, ""},
 		{[]string{"data", "list", "-h"}, exitOK, "Usage: esp data list"},
 	}

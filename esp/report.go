@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -40,23 +39,25 @@ func runReport(_ context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	rep, err := analysis.WriteReportFromDir(*in, *out, settings, stderr)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return badInput(err)
-		}
-		return badInput(err)
+		return badInput(err) // what is under --in is the user's input
 	}
-	held := 0
+	held := printClaims(stdout, rep)
+	fmt.Fprintf(stdout, "%d of %d claims hold; %d figures; report: %s\n", held, len(rep.Summary.Claims), len(rep.Figures),
+		filepath.Join(*out, "index.html"))
+	return nil
+}
+
+// printClaims prints one line per claim verdict and untested claim; it returns how many hold.
+func printClaims(w io.Writer, rep *analysis.Report) (held int) {
 	for _, c := range rep.Summary.Claims {
 		mark := "does not hold"
 		if c.Holds {
 			mark, held = "holds", held+1
 		}
-		fmt.Fprintf(stdout, "%s %s/%s: %s\n", c.ID, c.Dataset, c.Model, mark)
+		fmt.Fprintf(w, "%s %s/%s: %s\n", c.ID, c.Dataset, c.Model, mark)
 	}
 	for _, u := range rep.Summary.Untested {
-		fmt.Fprintf(stdout, "%s %s/%s: not tested (%s)\n", u.ID, u.Dataset, u.Model, u.Reason)
+		fmt.Fprintf(w, "%s %s/%s: not tested (%s)\n", u.ID, u.Dataset, u.Model, u.Reason)
 	}
-	fmt.Fprintf(stdout, "%d of %d claims hold; %d figures; report: %s\n", held, len(rep.Summary.Claims), len(rep.Figures),
-		filepath.Join(*out, "index.html"))
-	return nil
+	return held
 }

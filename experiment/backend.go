@@ -2,6 +2,8 @@ package experiment
 
 import (
 	"fmt"
+	"reflect"
+	"strconv"
 	"strings"
 
 	"github.com/gomlx/compute"
@@ -15,20 +17,86 @@ var BackendNames = []string{"go", "xla:cpu", "xla:cuda"}
 // NewBackend returns the named compute backend:
 //
 //   - "" or "go": GoMLX's pure-Go backend (build with GOEXPERIMENT=simd for its fast matmul).
+//     Options follow a colon, comma-separated, as GoMLX's Go backend takes them, e.g.
+//     "go:parallelism=1" to keep one run on one core (how a study runs several at once).
 //   - "xla:PLUGIN" (e.g. "xla:cpu", "xla:cuda", or "xla:/abs/path/plugin.so", options
 //     after a comma as in GoMLX): XLA through a PJRT plugin. It needs the build tag
 //     "xla" and a plugin already installed, found through PJRT_PLUGIN_LIBRARY_PATH or
 //     go-xla's standard folders; it never downloads one.
 func NewBackend(name string) (compute.Backend, error) {
 	switch {
-	case name == "" || name == "go":
-		b, err := gobackend.New("")
-		if err != nil {
-			return nil, fmt.Errorf("experiment: creating the Go backend: %w", err)
-		}
-		return b, nil
+	case name == "" || name == "go" || strings.HasPrefix(name, "go:"):
+		return newGoBackend(strings.TrimPrefix(strings.TrimPrefix(name, "go"), ":"))
 	case name == "xla" || strings.HasPrefix(name, "xla:"):
 		return newXLABackend(strings.TrimPrefix(strings.TrimPrefix(name, "xla"), ":"))
 	}
 	return nil, fmt.Errorf("experiment: unknown backend %q, valid: %s", name, strings.Join(BackendNames, ", "))
+}
+
+// newGoBackend creates GoMLX's Go backend with its options. GoMLX prints a line to stdout
+// when given "parallelism=N"; since esp's stdout is its result, that option is applied here
+// instead, on the backend's worker pool, falling back to GoMLX (and its line) only if the
+// pool is not where this GoMLX version kept it.
+func newGoBackend(config string) (compute.Backend, error) {
+	parallelism := -2 // not set
+	var rest []string
+	for opt := range strings.SplitSeq(config, ",") {
+		if v, ok := strings.CutPrefix(opt, "parallelism="); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return nil, fmt.Errorf("experiment: Go backend option %q: want parallelism=N with an integer N", opt)
+			}
+			parallelism = n
+			continue
+		}
+		rest = append(rest, opt)
+	}
+	b, err := gobackend.New(strings.Join(rest, ","))
+	if err != nil {
+		return nil, fmt.Errorf("experiment: creating the Go backend: %w", err)
+	}
+	if parallelism != -2 && !setGoParallelism(b, parallelism) {
+		b.Finalize()
+		if b, err = gobackend.New(config); err != nil {
+			return nil, fmt.Errorf("experiment: creating the Go backend: %w", err)
+		}
+	}
+	return b, nil
+}
+
+// setGoParallelism calls b.Workers.SetMaxParallelism(n) on a Go backend, reporting
+// whether it could.
+func setGoParallelism(b compute.Backend, n int) bool {
+	v := reflect.ValueOf(b)
+	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		return false
+	}
+	pool := v.Elem().FieldByName("Workers")
+	if !pool.IsValid() || !pool.CanInterface() {
+		return false
+	}
+	set := pool.MethodByName("SetMaxParallelism")
+	if !set.IsValid() || set.Type().NumIn() != 1 || set.Type().In(0).Kind() != reflect.Int {
+		return false
+	}
+	set.Call([]reflect.Value{reflect.ValueOf(n)})
+	return true
+}
+
+// GoParallelism returns the parallelism of a Go backend (its worker pool's target), or
+// 0 for another backend.
+func GoParallelism(b compute.Backend) int {
+	v := reflect.ValueOf(b)
+	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		return 0
+	}
+	pool := v.Elem().FieldByName("Workers")
+	if !pool.IsValid() || !pool.CanInterface() {
+		return 0
+	}
+	get := pool.MethodByName("MaxParallelism")
+	if !get.IsValid() || get.Type().NumIn() != 0 || get.Type().NumOut() != 1 || get.Type().Out(0).Kind() != reflect.Int {
+		return 0
+	}
+	return int(get.Call(nil)[0].Int())
 }

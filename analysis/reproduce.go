@@ -1,0 +1,268 @@
+package analysis
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/extremepoints/esp/corrupt"
+	"github.com/extremepoints/esp/datasets"
+	"github.com/extremepoints/esp/experiment"
+	"github.com/gomlx/compute"
+)
+
+// Scale names of the reproduction.
+const (
+	ScaleSmoke = "smoke"
+	ScaleQuick = "quick"
+	ScalePaper = "paper"
+)
+
+// Scales lists the valid scales.
+var Scales = []string{ScaleSmoke, ScaleQuick, ScalePaper}
+
+// ScalePlan is what a scale runs: which (dataset, model) pairs, how many runs of how many
+// epochs on how much data, the L2 sweep and the probes' sizes.
+type ScalePlan struct {
+	Name string
+	// Pairs are "dataset/model".
+	Pairs []string
+	// Runs of each kind (normal, corrupted) per pair.
+	Runs int
+	// Subset is the number of training examples used (0: all); TestSubset the number of test
+	// examples (0: Subset). Fewer test than training examples make the corrupted part
+	// smaller, so small scales still reach the extreme point in few epochs.
+	Subset, TestSubset int
+	// Epochs per model (normal and corrupted runs alike: C3 compares them after the same epochs).
+	Epochs map[string]int
+	// WeightDecays of the L2 sweep (C4), run on the first pair, L2Runs corrupted runs each.
+	WeightDecays []float64
+	L2Runs       int
+	// Probes from the first corrupted run of each pair.
+	Restart     RestartSettings
+	FullBatch   FullBatchSettings
+	FullBatchN  int // examples of the clean training split used by the full-batch probe (0: all)
+	Interpolate InterpolateSettings
+	Surface     SurfaceSettings
+	Sharpness   SharpnessSettings
+	SharpnessN  int // examples used by the sharpness probe (0: all)
+}
+
+// Plan returns the plan of a scale, restricted to the given datasets and models when not empty.
+func Plan(scale string, datasetNames, modelNames []string) (*ScalePlan, error) {
+	var p ScalePlan
+	switch scale {
+	case ScaleSmoke, "":
+		// A minute or two on 2 cores: the MLP on a MNIST subset, enough to see every figure.
+		p = ScalePlan{Name: ScaleSmoke, Pairs: []string{"mnist/mlp"}, Runs: 3, Subset: 2000, TestSubset: 500,
+			Epochs: map[string]int{"mlp": 15}, WeightDecays: []float64{1e-4}, L2Runs: 1,
+			Restart:     RestartSettings{Epochs: 6},
+			FullBatch:   FullBatchSettings{Method: "both", Steps: 30, EvalEvery: 5},
+			FullBatchN:  2000,
+			Interpolate: InterpolateSettings{Points: 9},
+			Surface:     SurfaceSettings{Points: 9, Grid: 5},
+			Sharpness:   SharpnessSettings{Iterations: 8, TraceSamples: 4}, SharpnessN: 1000}
+	case ScaleQuick:
+		// Under an hour on 2 cores: MLP and LeNet on MNIST and Fashion-MNIST subsets, 8+8 runs
+		// per pair (enough for the rank test at p < 0.01).
+		p = ScalePlan{Name: ScaleQuick, Pairs: []string{"mnist/mlp", "fashion-mnist/mlp", "mnist/lenet", "fashion-mnist/lenet"},
+			Runs: 8, Subset: 4000, Epochs: map[string]int{"mlp": 15, "lenet": 10},
+			WeightDecays: []float64{1e-5, 1e-4, 1e-3}, L2Runs: 2,
+			Restart:     RestartSettings{Epochs: 5},
+			FullBatch:   FullBatchSettings{Method: "both", Steps: 100, EvalEvery: 10},
+			FullBatchN:  4000,
+			Interpolate: InterpolateSettings{Points: 21},
+			Surface:     SurfaceSettings{Points: 21, Grid: 11},
+			Sharpness:   SharpnessSettings{Iterations: 20, TraceSamples: 10}, SharpnessN: 2000}
+	case ScalePaper:
+		// The authors' protocol: 200+200 runs of every model on every dataset, full data,
+		// 11 epochs (20 for CIFAR-10's models are set below), full-batch Adam for 300 steps.
+		// Meant for a GPU (--backend xla:cuda) or a cluster (esp run --shard).
+		p = ScalePlan{Name: ScalePaper, Runs: 200,
+			Epochs:       map[string]int{"mlp": 11, "lenet": 11, "resnet": 11},
+			WeightDecays: []float64{1e-5, 1e-4, 1e-3}, L2Runs: 10,
+			Restart:     RestartSettings{Epochs: 10},
+			FullBatch:   FullBatchSettings{Method: "both", Steps: 300, EvalEvery: 10},
+			Interpolate: InterpolateSettings{Points: 41},
+			Surface:     SurfaceSettings{Points: 41, Grid: 21},
+			Sharpness:   SharpnessSettings{Iterations: 30, TraceSamples: 20}, SharpnessN: 10000}
+		for _, d := range []string{"mnist", "fashion-mnist", "cifar10"} {
+			for _, m := range []string{"mlp", "lenet", "resnet"} {
+				p.Pairs = append(p.Pairs, d+"/"+m)
+			}
+		}
+	default:
+		return nil, fmt.Errorf("unknown scale %q: valid scales are %s", scale, strings.Join(Scales, ", "))
+	}
+	if len(datasetNames) > 0 || len(modelNames) > 0 {
+		var pairs []string
+		for _, pair := range p.Pairs {
+			d, m, _ := strings.Cut(pair, "/")
+			if (len(datasetNames) == 0 || slices.Contains(datasetNames, d)) && (len(modelNames) == 0 || slices.Contains(modelNames, m)) {
+				pairs = append(pairs, pair)
+			}
+		}
+		// Datasets or models outside the scale's own list are added with the scale's sizes.
+		if len(pairs) == 0 {
+			ds, ms := datasetNames, modelNames
+			if len(ds) == 0 {
+				ds = []string{"mnist"}
+			}
+			if len(ms) == 0 {
+				ms = []string{"mlp"}
+			}
+			for _, d := range ds {
+				for _, m := range ms {
+					pairs = append(pairs, d+"/"+m)
+				}
+			}
+		}
+		p.Pairs = pairs
+	}
+	for _, pair := range p.Pairs {
+		_, m, _ := strings.Cut(pair, "/")
+		if p.Epochs[m] == 0 {
+			p.Epochs[m] = 11
+		}
+	}
+	return &p, nil
+}
+
+// ReproduceSettings configures [Reproduce]. The zero value is the smoke scale on the Go backend.
+type ReproduceSettings struct {
+	Scale    string
+	Datasets []string // restrict the scale's pairs; empty: all
+	Models   []string
+	// Workers runs that many training runs at once (see experiment.StudySettings).
+	Workers int
+	// Backend names the compute backend ("" = the Go backend).
+	Backend string
+	// Seed is the base seed of everything.
+	Seed uint64
+	// Data says where datasets come from.
+	Data datasets.Options
+	// Report thresholds.
+	Report ReportSettings
+}
+
+// Reproduce runs the whole study of a scale into out: the runs of every pair
+// (out/studies/DATASET-MODEL), the L2 sweep (out/l2/...), the probes from an extreme point
+// of every pair (out/probes/DATASET-MODEL/PROBE), and the report (out/report). It resumes:
+// finished runs and probes are kept, unfinished ones redone.
+func Reproduce(ctx context.Context, s ReproduceSettings, out string, progress io.Writer) (*Report, error) {
+	plan, err := Plan(s.Scale, s.Datasets, s.Models)
+	if err != nil {
+		return nil, err
+	}
+	if progress == nil {
+		progress = io.Discard
+	}
+	var backend compute.Backend
+	if s.Backend != "" && s.Backend != "go" {
+		if backend, err = experiment.NewBackend(s.Backend); err != nil {
+			return nil, err
+		}
+	}
+	start := time.Now()
+	loaded := map[string]*datasets.Dataset{}
+	for i, pair := range plan.Pairs {
+		name, model, _ := strings.Cut(pair, "/")
+		ds := loaded[name]
+		if ds == nil {
+			full, err := datasets.Load(ctx, name, s.Data)
+			if err != nil {
+				return nil, err
+			}
+			ds = full.Head(plan.Subset)
+			if plan.TestSubset > 0 {
+				ds.Test = full.Test.Head(plan.TestSubset)
+			}
+			loaded[name] = ds
+		}
+		fmt.Fprintf(progress, "[%s] %s: %d normal + %d corrupted runs of %d epochs on %d/%d examples (%s elapsed)\n",
+			plan.Name, pair, plan.Runs, plan.Runs, plan.Epochs[model], ds.Train.Len(), ds.Test.Len(), time.Since(start).Round(time.Second))
+		run := experiment.Settings{Dataset: name, Subset: plan.Subset, Model: model, Epochs: plan.Epochs[model], Backend: s.Backend}
+		studyDir := filepath.Join(out, "studies", slug(name+"-"+model))
+		study := experiment.StudySettings{Run: run, Runs: plan.Runs, Seed: s.Seed, Workers: s.Workers,
+			Corruption: corrupt.Settings{Strategy: corrupt.WrongUniform}}
+		if _, err := experiment.RunStudy(ctx, ds, study, studyDir, progress); err != nil {
+			return nil, fmt.Errorf("%s: %w", pair, err)
+		}
+		if i == 0 {
+			for _, wd := range plan.WeightDecays {
+				l2 := study
+				l2.Run.WeightDecay = wd
+				l2.Runs = plan.L2Runs
+				l2.Kinds = []string{"corrupted"}
+				fmt.Fprintf(progress, "[%s] %s: L2 sweep, λ=%g, %d corrupted runs\n", plan.Name, pair, wd, plan.L2Runs)
+				dir := filepath.Join(out, "l2", slug(fmt.Sprintf("%s-%s-wd%g", name, model, wd)))
+				if _, err := experiment.RunStudy(ctx, ds, l2, dir, progress); err != nil {
+					return nil, fmt.Errorf("%s L2 sweep: %w", pair, err)
+				}
+			}
+		}
+		if err := runProbes(ctx, backend, plan, ds, studyDir, filepath.Join(out, "probes", slug(name+"-"+model)), progress); err != nil {
+			return nil, fmt.Errorf("%s probes: %w", pair, err)
+		}
+	}
+	fmt.Fprintf(progress, "[%s] report (%s elapsed)\n", plan.Name, time.Since(start).Round(time.Second))
+	return WriteReportFromDir(out, filepath.Join(out, "report"), s.Report, progress)
+}
+
+// runProbes runs every probe from the first corrupted run of a study (and interpolates
+// between its first normal and first corrupted runs), skipping probes already done.
+func runProbes(ctx context.Context, backend compute.Backend, plan *ScalePlan, ds *datasets.Dataset, studyDir, probesDir string, progress io.Writer) error {
+	extreme := Point{Run: filepath.Join(studyDir, "runs", "corrupted-0000"), Weights: "final"}
+	normal := Point{Run: filepath.Join(studyDir, "runs", "normal-0000"), Weights: "final"}
+	probes := []struct {
+		name string
+		run  func(dir string) error
+	}{
+		{"restart", func(dir string) error {
+			_, err := Restart(ctx, backend, extreme, ds, plan.Restart, dir, progress)
+			return err
+		}},
+		{"fullbatch", func(dir string) error {
+			_, err := FullBatch(ctx, backend, extreme, ds.Head(plan.FullBatchN), plan.FullBatch, dir, progress)
+			return err
+		}},
+		{"interpolate", func(dir string) error {
+			_, err := Interpolate(ctx, backend, normal, extreme, ds, plan.Interpolate, dir, progress)
+			return err
+		}},
+		{"surface", func(dir string) error {
+			_, err := Surface(ctx, backend, extreme, ds, plan.Surface, dir, progress)
+			return err
+		}},
+		{"sharpness", func(dir string) error {
+			_, err := Sharpness(ctx, backend, extreme, ds.Head(plan.SharpnessN), plan.Sharpness, dir, progress)
+			return err
+		}},
+	}
+	for _, p := range probes {
+		dir := filepath.Join(probesDir, p.name)
+		if exists(filepath.Join(dir, probeDoneFile)) {
+			continue // done in an earlier, interrupted reproduction
+		}
+		if err := os.RemoveAll(dir); err != nil { // an unfinished probe: start it again
+			return err
+		}
+		fmt.Fprintf(progress, "[%s] probe %s from %s\n", plan.Name, p.name, extreme.Run)
+		if err := p.run(dir); err != nil {
+			return fmt.Errorf("%s: %w", p.name, err)
+		}
+		if err := datasets.WriteFileAtomic(filepath.Join(dir, probeDoneFile), []byte(time.Now().UTC().Format(time.RFC3339)+"\n")); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// probeDoneFile marks a probe of a reproduction as finished: probes write their data as they
+// go, so the data file alone does not say the probe ended.
+const probeDoneFile = "probe.done"

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/extremepoints/esp/analysis"
+	"github.com/extremepoints/esp/datasets"
+	"github.com/extremepoints/esp/models"
+)
+
+func runReproduce(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("reproduce", stderr, "reproduce [--scale smoke|quick|paper] [--datasets D,...] [--models M,...] --out DIR")
+	scale := fs.String("scale", analysis.ScaleSmoke, "scale: "+strings.Join(analysis.Scales, ", "))
+	datasetList := fs.String("datasets", "", "restrict to these datasets (comma-separated): "+strings.Join(datasets.Names(), ", "))
+	modelList := fs.String("models", "", "restrict to these models (comma-separated): "+strings.Join(models.Names(), ", "))
+	workers := fs.Int("workers", 0, "training runs at once (default: chosen for the machine, see esp run)")
+	seed := fs.Uint64("seed", 0, "base seed of every run")
+	backend := fs.String("backend", os.Getenv("GOMLX_BACKEND"), "compute backend (default $GOMLX_BACKEND, else go)")
+	dataDir := fs.String("data-dir", "", "dataset cache directory (default $ESP_DATA_DIR, else "+datasets.DefaultDataDir()+")")
+	out := fs.String("out", "", "directory of the study: runs, probes and report (an interrupted reproduction resumes there)")
+	if rest, err := parseFlags(fs, args); err != nil {
+		return err
+	} else if len(rest) > 0 {
+		return usagef("unexpected arguments %q", rest)
+	}
+	if *out == "" {
+		return usagef("--out DIR is required")
+	}
+	if *workers < 0 {
+		return usagef("invalid --workers %d: want 0 (default) or a positive count", *workers)
+	}
+	split := func(s string) []string {
+		if s == "" {
+			return nil
+		}
+		return strings.Split(s, ",")
+	}
+	ds, ms := split(*datasetList), split(*modelList)
+	for _, d := range ds {
+		if _, err := datasets.Lookup(d); err != nil {
+			return badInput(err)
+		}
+	}
+	for _, m := range ms {
+		if _, err := models.New(m, models.Config{}); err != nil {
+			return badInput(err)
+		}
+	}
+	plan, err := analysis.Plan(*scale, ds, ms)
+	if err != nil {
+		return badInput(err)
+	}
+	fmt.Fprintf(stderr, "reproduce at scale %s: %s, %d+%d runs each -> %s\n", plan.Name, strings.Join(plan.Pairs, ", "),
+		plan.Runs, plan.Runs, *out)
+	start := time.Now()
+	rep, err := analysis.Reproduce(ctx, analysis.ReproduceSettings{Scale: *scale, Datasets: ds, Models: ms, Workers: *workers,
+		Backend: *backend, Seed: *seed, Data: datasets.Options{DataDir: *dataDir, Progress: stderr}}, *out, stderr)
+	if err != nil {
+		return err
+	}
+	held := printClaims(stdout, rep)
+	fmt.Fprintf(stdout, "%d of %d claims hold; %s; report: %s\n", held, len(rep.Summary.Claims),
+		time.Since(start).Round(time.Second), filepath.Join(*out, "report", "index.html"))
+	return nil
+}

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/extremepoints/esp/analysis"
+	"github.com/extremepoints/esp/corrupt"
+	"github.com/extremepoints/esp/experiment"
+)
+
+func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("run", stderr, "run --dataset D --model M --runs N [--epochs E] [--workers W] [--shard I/N] --out DIR")
+	var tf trainFlags
+	tf.register(fs)
+	runs := fs.Int("runs", 0, "runs of each kind (required)")
+	workers := fs.Int("workers", 1, "runs trained at once")
+	shard := fs.String("shard", "", "train only shard I of N (I/N, 0-based), for job arrays sharing --out")
+	kinds := fs.String("kinds", "normal,corrupted", "kinds of run, comma-separated: normal, corrupted")
+	out := fs.String("out", "", "study directory (created; an interrupted study resumes there)")
+	if rest, err := parseFlags(fs, args); err != nil {
+		return err
+	} else if len(rest) > 0 {
+		return usagef("unexpected arguments %q", rest)
+	}
+	if tf.corruption.strategy == "" {
+		tf.corruption.strategy = corrupt.WrongUniform // corrupted runs use the paper's strategy unless told
+	}
+	settings, cs, _, err := tf.settings(fs)
+	if err != nil {
+		return err
+	}
+	if *out == "" {
+		return usagef("--out DIR is required")
+	}
+	if *runs < 1 {
+		return usagef("--runs must be a positive count, got %d", *runs)
+	}
+	if *workers < 1 {
+		return usagef("--workers must be a positive count, got %d", *workers)
+	}
+	study := experiment.StudySettings{Run: settings, Runs: *runs, Kinds: strings.Split(*kinds, ","),
+		Corruption: cs, Seed: tf.seed, Workers: *workers}
+	study.Run.Seed = 0 // per run, derived from the study's seed
+	study.Corruption.Seed = 0
+	if *shard != "" {
+		if study.Shard, err = experiment.ParseShard(*shard); err != nil {
+			return usageError{err}
+		}
+	}
+	if err := study.Validate(); err != nil {
+		return usageError{err}
+	}
+	ds, err := tf.data.load(ctx, tf.dataset, stderr)
+	if err != nil {
+		return err
+	}
+	res, err := experiment.RunStudy(ctx, ds, study, *out, stderr)
+	if errors.Is(err, experiment.ErrStudyMismatch) {
+		return usageError{err}
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%d of %d runs finished (%d trained now) in %s\n", len(res.Finished),
+		len(res.Finished)+len(res.Missing), res.Trained, *out)
+	for _, kind := range res.SortedKinds() {
+		var train, test []float64
+		for _, f := range res.Finished {
+			if f.Kind == kind {
+				train, test = append(train, float64(f.Final.TrainAcc)), append(test, float64(f.Final.TestAcc))
+			}
+		}
+		st, _ := analysis.Summarize(train)
+		se, _ := analysis.Summarize(test)
+		fmt.Fprintf(stdout, "%s: %d runs, train_acc %.4f ± %.4f, test_acc %.4f ± %.4f\n", kind, st.N, st.Mean, st.Std, se.Mean, se.Std)
+	}
+	return nil
+}

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/extremepoints/esp/experiment"
+)
+
+// espProcess starts this test binary as the esp command.
+func espProcess(t *testing.T, dataDir string, args ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "ESP_TEST_AS_COMMAND=1", "ESP_DATA_DIR="+dataDir)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("esp %s:\n%s", strings.Join(args, " "), out.String())
+		}
+	})
+	return cmd
+}
+
+func importPets(t *testing.T) string {
+	dataDir := t.TempDir()
+	if err := writePetsFolder(filepath.Join(dataDir, "src")); err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	t.Setenv("ESP_DATA_DIR", dataDir)
+	if code := run(context.Background(), []string{"data", "fetch", "pets", "--from", filepath.Join(dataDir, "src")}, &bytes.Buffer{}, &stderr); code != 0 {
+		t.Fatalf("import: %s", stderr.String())
+	}
+	return dataDir
+}
+
+// TestRunSurvivesKill kills a real `esp run` while it trains, reruns the same command, and
+// checks every run exists exactly once and the finished ones were not trained again.
+func TestRunSurvivesKill(t *testing.T) {
+	dataDir := importPets(t)
+	out := filepath.Join(t.TempDir(), "study")
+	args := []string{"run", "--dataset", "pets", "--model", "mlp", "--hidden", "8", "--runs", "3", "--epochs", "150", "--out", out}
+	cmd := espProcess(t, dataDir, args...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	runs := filepath.Join(out, experiment.RunsDir)
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		finished, _ := filepath.Glob(filepath.Join(runs, "*", experiment.ResultFile))
+		temps, _ := filepath.Glob(filepath.Join(runs, ".tmp-*"))
+		if len(finished) >= 1 && len(temps) >= 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("no finished run beside one in progress after 2 minutes (%d finished)", len(finished))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	finished, _ := filepath.Glob(filepath.Join(runs, "*", experiment.ResultFile))
+	if len(finished) == 6 {
+		t.Skip("every run finished before the kill: nothing to resume")
+	}
+	mtimes := map[string]time.Time{}
+	for _, f := range finished {
+		st, _ := os.Stat(f)
+		mtimes[f] = st.ModTime()
+	}
+	if err := espProcess(t, dataDir, args...).Run(); err != nil {
+		t.Fatalf("rerun: %v", err)
+	}
+	res, err := experiment.LoadStudy(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Finished) != 6 || len(res.Missing) != 0 {
+		t.Fatalf("%d finished and %d missing after the rerun", len(res.Finished), len(res.Missing))
+	}
+	entries, _ := os.ReadDir(runs)
+	if len(entries) != 6 {
+		t.Errorf("runs/ holds %d entries, want the 6 runs and nothing else", len(entries))
+	}
+	for f, before := range mtimes {
+		if st, _ := os.Stat(f); !st.ModTime().Equal(before) {
+			t.Errorf("%s was written again: a finished run was retrained", f)
+		}
+	}
+	for _, f := range res.Finished {
+		data, _ := os.ReadFile(filepath.Join(runs, f.Name(), experiment.MetricsFile))
+		if lines := strings.Count(string(data), "\n"); lines != 151 {
+			t.Errorf("%s: %d metrics lines, want 151 (epochs 0-150)", f.Name(), lines)
+		}
+	}
+}
+
+// TestRunShardsAsProcesses runs two shards of one study as concurrent processes sharing
+// the directory, then checks the union is complete, with no duplicates.
+func TestRunShardsAsProcesses(t *testing.T) {
+	dataDir := importPets(t)
+	out := filepath.Join(t.TempDir(), "study")
+	var cmds []*exec.Cmd
+	for _, shard := range []string{"0/2", "1/2"} {
+		cmd := espProcess(t, dataDir, "run", "--dataset", "pets", "--model", "mlp", "--hidden", "8", "--runs", "3",
+			"--epochs", "3", "--shard", shard, "--out", out)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds = append(cmds, cmd)
+	}
+	for _, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := experiment.LoadStudy(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Finished) != 6 || len(res.Missing) != 0 {
+		t.Errorf("%d finished and %d missing, want 6 and 0", len(res.Finished), len(res.Missing))
+	}
+	entries, _ := os.ReadDir(filepath.Join(out, experiment.RunsDir))
+	if len(entries) != 6 {
+		t.Errorf("runs/ holds %d entries, want 6", len(entries))
+	}
+}

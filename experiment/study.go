@@ -1,0 +1,423 @@
+package experiment
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/extremepoints/esp/corrupt"
+	"github.com/extremepoints/esp/datasets"
+	"github.com/gomlx/compute"
+)
+
+// Kinds of run in a study.
+const (
+	KindNormal    = "normal"
+	KindCorrupted = "corrupted"
+)
+
+// StudyFormat tags study.json; a directory of another format is refused.
+const StudyFormat = "esp-study/1"
+
+// Files of a study directory.
+const (
+	StudyFile  = "study.json"
+	ResultFile = "result.json"
+	RunsDir    = "runs"
+)
+
+// Shard selects a deterministic part of a study's runs: run k of the study's fixed order
+// (normal runs first, then corrupted, by index) belongs to shard k mod Count.
+type Shard struct {
+	Index int `json:"index"`
+	Count int `json:"count"`
+}
+
+// ParseShard parses "I/N" with 0 <= I < N.
+func ParseShard(s string) (Shard, error) {
+	i, n, ok := strings.Cut(s, "/")
+	index, err1 := strconv.Atoi(i)
+	count, err2 := strconv.Atoi(n)
+	if !ok || err1 != nil || err2 != nil || count < 1 || index < 0 || index >= count {
+		return Shard{}, fmt.Errorf("invalid shard %q: want I/N with 0 <= I < N, e.g. 0/4", s)
+	}
+	return Shard{Index: index, Count: count}, nil
+}
+
+// StudySettings describes N normal and N corrupted runs of one (dataset, model). The zero
+// value of every field is its documented default.
+type StudySettings struct {
+	// Run is the template of every run (model, epochs, optimizer...); its Seed and
+	// Corruption are set per run.
+	Run Settings `json:"run"`
+	// Runs is the number of runs of each kind. Required.
+	Runs int `json:"runs"`
+	// Kinds are the kinds of run: "normal" and/or "corrupted". Default both.
+	Kinds []string `json:"kinds,omitempty"`
+	// Corruption is the template of the corrupted runs' training sets (strategy, fraction,
+	// copies); each corrupted run draws its labels with its own seed.
+	Corruption corrupt.Settings `json:"corruption"`
+	// Seed is the base seed: run seeds derive from it, the kind and the index.
+	Seed uint64 `json:"seed"`
+	// Workers is the number of runs trained at once. Default 1. Not part of the study's
+	// identity: a study may be resumed with other workers or shards.
+	Workers int `json:"-"`
+	// Shard selects this process's part of the runs; the zero value means all.
+	Shard Shard `json:"-"`
+}
+
+func (s StudySettings) kinds() []string {
+	if len(s.Kinds) == 0 {
+		return []string{KindNormal, KindCorrupted}
+	}
+	return s.Kinds
+}
+
+// Validate reports invalid settings, naming the valid choices.
+func (s StudySettings) Validate() error {
+	if s.Runs < 1 {
+		return fmt.Errorf("experiment: study needs at least 1 run of each kind, got %d", s.Runs)
+	}
+	for _, k := range s.kinds() {
+		if k != KindNormal && k != KindCorrupted {
+			return fmt.Errorf("experiment: unknown kind of run %q: valid kinds are %s, %s", k, KindNormal, KindCorrupted)
+		}
+	}
+	if s.Workers < 0 {
+		return fmt.Errorf("experiment: negative workers %d", s.Workers)
+	}
+	if s.Shard.Count < 0 || (s.Shard.Count > 0 && (s.Shard.Index < 0 || s.Shard.Index >= s.Shard.Count)) {
+		return fmt.Errorf("experiment: invalid shard %d/%d", s.Shard.Index, s.Shard.Count)
+	}
+	if err := s.Corruption.Validate(); err != nil {
+		return err
+	}
+	return s.Run.Validate()
+}
+
+// StudyRun is one run of a study.
+type StudyRun struct {
+	Kind  string `json:"kind"`
+	Index int    `json:"index"`
+	Seed  uint64 `json:"seed"`
+}
+
+// Name is the run's directory name, e.g. "corrupted-0007".
+func (r StudyRun) Name() string { return fmt.Sprintf("%s-%04d", r.Kind, r.Index) }
+
+// Plan returns every run of the study in its fixed order (all shards).
+func (s StudySettings) Plan() []StudyRun {
+	var runs []StudyRun
+	for _, kind := range s.kinds() {
+		h := fnv.New64a()
+		h.Write([]byte(kind))
+		for i := range s.Runs {
+			runs = append(runs, StudyRun{Kind: kind, Index: i, Seed: splitmix64(s.Seed ^ h.Sum64() + uint64(i))})
+		}
+	}
+	return runs
+}
+
+// splitmix64 scrambles a counter into a well-mixed seed.
+func splitmix64(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
+}
+
+// RunResult is a finished run's result.json.
+type RunResult struct {
+	StudyRun
+	Status  string       `json:"status"`
+	Epochs  int          `json:"epochs"`
+	Steps   int          `json:"steps"`
+	Seconds float64      `json:"seconds"`
+	Final   EpochMetrics `json:"final"`
+}
+
+// studyFile is the content of study.json.
+type studyFile struct {
+	Format         string        `json:"format"`
+	ToolkitVersion string        `json:"toolkit_version"`
+	Settings       StudySettings `json:"settings"`
+	Dataset        DatasetInfo   `json:"dataset"`
+}
+
+// StudyResult lists a study's finished runs and the ones still missing.
+type StudyResult struct {
+	Dir      string
+	Settings StudySettings
+	Finished []RunResult
+	Missing  []StudyRun
+	// Trained counts the runs this call trained (0 for LoadStudy).
+	Trained int
+}
+
+// LoadStudy reads a study directory: its settings and the results of the finished runs of
+// all shards.
+func LoadStudy(dir string) (*StudyResult, error) {
+	sf, err := readStudyFile(dir)
+	if err != nil {
+		return nil, err
+	}
+	res := &StudyResult{Dir: dir, Settings: sf.Settings}
+	for _, r := range sf.Settings.Plan() {
+		rr, err := readRunResult(filepath.Join(dir, RunsDir, r.Name()))
+		if errors.Is(err, os.ErrNotExist) {
+			res.Missing = append(res.Missing, r)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		res.Finished = append(res.Finished, *rr)
+	}
+	return res, nil
+}
+
+func readStudyFile(dir string) (*studyFile, error) {
+	path := filepath.Join(dir, StudyFile)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var sf studyFile
+	if err := json.Unmarshal(data, &sf); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if sf.Format != StudyFormat {
+		return nil, fmt.Errorf("%s: format %q, this toolkit reads %q: a study directory from another version; use a new --out", path, sf.Format, StudyFormat)
+	}
+	return &sf, nil
+}
+
+func readRunResult(runDir string) (*RunResult, error) {
+	data, err := os.ReadFile(filepath.Join(runDir, ResultFile))
+	if err != nil {
+		return nil, err
+	}
+	var rr RunResult
+	if err := json.Unmarshal(data, &rr); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(runDir, ResultFile), err)
+	}
+	return &rr, nil
+}
+
+// ErrStudyMismatch is returned when a study directory holds a study with other settings.
+var ErrStudyMismatch = errors.New("study directory holds another study")
+
+// RunStudy trains the runs of a study that this shard owns and that are not finished yet,
+// Workers at a time, into dir (see the package documentation for the layout). ds is the
+// dataset as the runs see it (the caller applies any subset). It resumes: a finished run
+// (its directory with result.json) is never trained again, and an interrupted one, left
+// only as a temporary directory, is trained anew. Several processes with different shards
+// may share dir.
+func RunStudy(ctx context.Context, ds *datasets.Dataset, s StudySettings, dir string, progress io.Writer) (*StudyResult, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	if s.Run.Dataset == "" {
+		s.Run.Dataset = ds.Name
+	}
+	if err := os.MkdirAll(filepath.Join(dir, RunsDir), 0o755); err != nil {
+		return nil, err
+	}
+	if err := claimStudyDir(dir, s, ds); err != nil {
+		return nil, err
+	}
+	if progress == nil {
+		progress = io.Discard
+	}
+	plan := s.Plan()
+	var pending []StudyRun
+	for k, r := range plan {
+		if s.Shard.Count > 1 && k%s.Shard.Count != s.Shard.Index {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(dir, RunsDir, r.Name(), ResultFile)); err == nil {
+			continue
+		}
+		pending = append(pending, r)
+	}
+	for _, r := range pending {
+		if err := removeStale(dir, r); err != nil {
+			return nil, err
+		}
+	}
+	workers := max(1, s.Workers)
+	fmt.Fprintf(progress, "study %s: %d runs to train of %d (%d workers)\n", dir, len(pending), len(plan), workers)
+
+	var backend compute.Backend
+	var err error
+	if backend, err = NewBackend(s.Run.WithDefaults().Backend); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	jobs := make(chan StudyRun)
+	var (
+		mu       sync.Mutex
+		firstErr error
+		done     int
+		wg       sync.WaitGroup
+	)
+	start := time.Now()
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := range jobs {
+				rr, err := trainStudyRun(ctx, backend, ds, s, dir, r)
+				mu.Lock()
+				if err != nil {
+					if firstErr == nil {
+						firstErr = fmt.Errorf("run %s: %w", r.Name(), err)
+					}
+					cancel()
+				} else {
+					done++
+					elapsed := time.Since(start)
+					eta := time.Duration(float64(elapsed) / float64(done) * float64(len(pending)-done))
+					fmt.Fprintf(progress, "%s: %s after %d epochs, train_acc %.4f test_acc %.4f, %.0fs (%d/%d, ETA %s)\n",
+						r.Name(), rr.Status, rr.Epochs, float64(rr.Final.TrainAcc), float64(rr.Final.TestAcc), rr.Seconds,
+						done, len(pending), eta.Round(time.Second))
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+feed:
+	for _, r := range pending {
+		select {
+		case jobs <- r:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	res, err := LoadStudy(dir)
+	if err != nil {
+		return nil, err
+	}
+	res.Trained = done
+	return res, ctx.Err()
+}
+
+// claimStudyDir writes study.json, or checks that the one there describes the same study.
+func claimStudyDir(dir string, s StudySettings, ds *datasets.Dataset) error {
+	want := studyFile{Format: StudyFormat, ToolkitVersion: ToolkitVersion(), Settings: s,
+		Dataset: DatasetInfo{Name: ds.Name, Classes: ds.NumClasses(), Train: ds.Train.Len(), Test: ds.Test.Len(),
+			Height: ds.Train.Height, Width: ds.Train.Width, Channels: ds.Train.Channels}}
+	existing, err := readStudyFile(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		data, err := json.MarshalIndent(want, "", "  ")
+		if err != nil {
+			return err
+		}
+		return writeFileAtomic(filepath.Join(dir, StudyFile), append(data, '\n'))
+	}
+	if err != nil {
+		return err
+	}
+	a, _ := json.Marshal(existing.Settings)
+	b, _ := json.Marshal(s)
+	if string(a) != string(b) {
+		return fmt.Errorf("%w: %s has settings %s, this command asks for %s; use a new directory", ErrStudyMismatch,
+			filepath.Join(dir, StudyFile), a, b)
+	}
+	if existing.Dataset.Train != want.Dataset.Train || existing.Dataset.Test != want.Dataset.Test || existing.Dataset.Name != want.Dataset.Name {
+		return fmt.Errorf("%w: %s was run on %s with %d/%d examples, this command has %s with %d/%d", ErrStudyMismatch,
+			filepath.Join(dir, StudyFile), existing.Dataset.Name, existing.Dataset.Train, existing.Dataset.Test,
+			ds.Name, ds.Train.Len(), ds.Test.Len())
+	}
+	return nil
+}
+
+// tempPrefix names the temporary directories of a run: ".tmp-NAME-".
+func tempPrefix(r StudyRun) string { return ".tmp-" + r.Name() + "-" }
+
+// removeStale removes temporary directories an interrupted process left for run r.
+func removeStale(dir string, r StudyRun) error {
+	entries, err := os.ReadDir(filepath.Join(dir, RunsDir))
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), tempPrefix(r)) {
+			if err := os.RemoveAll(filepath.Join(dir, RunsDir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// trainStudyRun trains one run in a temporary directory and renames it into place.
+func trainStudyRun(ctx context.Context, backend compute.Backend, ds *datasets.Dataset, s StudySettings, dir string, r StudyRun) (*RunResult, error) {
+	settings := s.Run
+	settings.Seed = r.Seed
+	set := corrupt.Clean(ds)
+	if r.Kind == KindCorrupted {
+		settings.Corruption = s.Corruption
+		settings.Corruption.Seed = r.Seed
+		var err error
+		if set, err = corrupt.Build(ds, settings.Corruption); err != nil {
+			return nil, err
+		}
+	}
+	tmp, err := os.MkdirTemp(filepath.Join(dir, RunsDir), tempPrefix(r))
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp) // a no-op once renamed
+	start := time.Now()
+	res, err := Train(ctx, backend, set, settings, tmp, nil)
+	if err != nil {
+		return nil, err
+	}
+	rr := &RunResult{StudyRun: r, Status: res.Status, Epochs: res.Epochs, Steps: res.Steps,
+		Seconds: time.Since(start).Seconds(), Final: res.Last()}
+	data, err := json.MarshalIndent(rr, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := writeFileAtomic(filepath.Join(tmp, ResultFile), append(data, '\n')); err != nil {
+		return nil, err
+	}
+	final := filepath.Join(dir, RunsDir, r.Name())
+	if err := os.Rename(tmp, final); err != nil {
+		if _, statErr := os.Stat(filepath.Join(final, ResultFile)); statErr == nil {
+			return rr, nil // another process finished the same run first: keep its copy
+		}
+		return nil, err
+	}
+	return rr, nil
+}
+
+// SortedKinds returns the kinds of a study's finished runs, for summaries.
+func (r *StudyResult) SortedKinds() []string {
+	var kinds []string
+	for _, f := range r.Finished {
+		if !slices.Contains(kinds, f.Kind) {
+			kinds = append(kinds, f.Kind)
+		}
+	}
+	sort.Strings(kinds)
+	return kinds
+}
