@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -17,7 +18,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	var tf trainFlags
 	tf.register(fs)
 	runs := fs.Int("runs", 0, "runs of each kind (required)")
-	workers := fs.Int("workers", 1, "runs trained at once")
+	workers := fs.Int("workers", 0, "runs trained at once, each on its own backend (default: one per core on the go backend, 1 on XLA)")
 	shard := fs.String("shard", "", "train only shard I of N (I/N, 0-based), for job arrays sharing --out")
 	kinds := fs.String("kinds", "normal,corrupted", "kinds of run, comma-separated: normal, corrupted")
 	out := fs.String("out", "", "study directory (created; an interrupted study resumes there)")
@@ -39,8 +40,10 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *runs < 1 {
 		return usagef("--runs must be a positive count, got %d", *runs)
 	}
-	if *workers < 1 {
-		return usagef("--workers must be a positive count, got %d", *workers)
+	workersSet := false
+	fs.Visit(func(f *flag.Flag) { workersSet = workersSet || f.Name == "workers" })
+	if workersSet && *workers < 1 {
+		return usagef("--workers must be a positive count, got %d (leave it out for one per core)", *workers)
 	}
 	study := experiment.StudySettings{Run: settings, Runs: *runs, Kinds: strings.Split(*kinds, ","),
 		Corruption: cs, Seed: tf.seed, Workers: *workers}

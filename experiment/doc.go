@@ -1,6 +1,8 @@
-// Package experiment runs one training run of the extreme-overfitting study and keeps
-// what it produces: per-epoch metrics, the weights at initialization and at the end,
-// and the configuration needed to rerun it.
+// Package experiment runs the training runs of the extreme-overfitting study and keeps
+// what they produce: per-epoch metrics, the weights at initialization and at the end,
+// and the configuration needed to rerun them. [Train] is one run; [RunStudy] is many
+// (N normal and N corrupted runs of one dataset and model), with workers, resumption and
+// shards; [LoadStudy] reads a study back.
 //
 // # One run
 //
@@ -20,6 +22,31 @@
 //   - metrics.jsonl: one [EpochMetrics] JSON object per line, epoch 0 being the
 //     initialization point. The file is rewritten whole after every epoch.
 //   - init.safetensors, final.safetensors: the model's weights (see [Weights]).
+//
+// # Studies
+//
+// [RunStudy] trains the runs of a [StudySettings]: Runs of each of its Kinds ("normal",
+// "corrupted"), every run from the template Settings with its own seed, derived from the
+// study's Seed, the kind and the index (splitmix64), and recorded in its config.json; a
+// corrupted run uses the same seed for its wrong labels. Workers runs train at once, each
+// on its own backend, sharing the dataset read-only. A study directory holds:
+//
+//   - study.json: {"format": "esp-study/1", "toolkit_version", "settings" (the
+//     StudySettings without workers and shard), "dataset" (name, classes, sizes)}. Written
+//     by the first process; a later one must ask for the same study (only workers and
+//     shard may change) or is refused with [ErrStudyMismatch], naming what differs.
+//   - runs/normal-0000/, runs/corrupted-0000/, ...: each a run directory as Train writes
+//     it, plus result.json, a [RunResult]: {"kind", "index", "seed", "status", "epochs",
+//     "steps", "seconds", "final": the last EpochMetrics}.
+//
+// A run is trained in runs/.tmp-NAME-RANDOM and renamed to runs/NAME when finished, so a
+// directory runs/NAME is always a finished run. A process that starts a run first removes
+// the temporary directories an interrupted process left for it; rerunning a study thus
+// resumes it, keeping finished runs and redoing interrupted ones. [Shard] I of N owns the
+// runs whose position in the study's fixed order (every normal run, then every corrupted
+// one, by index) is I mod N, so processes on many machines (a Slurm array, a Kubernetes
+// Indexed Job) can share one directory; LoadStudy merges whatever runs are present and
+// lists the missing ones.
 //
 // # Weights file format
 //
@@ -43,7 +70,8 @@
 //
 // # Backends
 //
-// [NewBackend] returns GoMLX's pure-Go backend for "" or "go". XLA backends
+// [NewBackend] returns GoMLX's pure-Go backend for "" or "go" ("go:parallelism=1" and
+// GoMLX's other Go-backend options after the colon). XLA backends
 // ("xla:cpu", "xla:cuda") need the toolkit built with the build tag "xla" (it uses cgo)
 // and a PJRT plugin already installed (found through PJRT_PLUGIN_LIBRARY_PATH or
 // go-xla's standard folders); plugins are never downloaded implicitly.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -70,8 +71,10 @@ type StudySettings struct {
 	Corruption corrupt.Settings `json:"corruption"`
 	// Seed is the base seed: run seeds derive from it, the kind and the index.
 	Seed uint64 `json:"seed"`
-	// Workers is the number of runs trained at once. Default 1. Not part of the study's
-	// identity: a study may be resumed with other workers or shards.
+	// Workers is the number of runs trained at once, each on its own backend; the data
+	// is loaded once and shared. Default DefaultWorkers(backend): on the Go backend, one
+	// run per core (each run's backend gets an equal share of the cores). Not part of the
+	// study's identity: a study may be resumed with other workers or shards.
 	Workers int `json:"-"`
 	// Shard selects this process's part of the runs; the zero value means all.
 	Shard Shard `json:"-"`
@@ -89,9 +92,12 @@ func (s StudySettings) Validate() error {
 	if s.Runs < 1 {
 		return fmt.Errorf("experiment: study needs at least 1 run of each kind, got %d", s.Runs)
 	}
-	for _, k := range s.kinds() {
+	for i, k := range s.kinds() {
 		if k != KindNormal && k != KindCorrupted {
 			return fmt.Errorf("experiment: unknown kind of run %q: valid kinds are %s, %s", k, KindNormal, KindCorrupted)
+		}
+		if slices.Contains(s.kinds()[:i], k) {
+			return fmt.Errorf("experiment: kind of run %q given twice", k)
 		}
 	}
 	if s.Workers < 0 {
@@ -159,6 +165,8 @@ type studyFile struct {
 type StudyResult struct {
 	Dir      string
 	Settings StudySettings
+	// Dataset is the data the study was run on, as study.json records it.
+	Dataset  DatasetInfo
 	Finished []RunResult
 	Missing  []StudyRun
 	// Trained counts the runs this call trained (0 for LoadStudy).
@@ -172,7 +180,7 @@ func LoadStudy(dir string) (*StudyResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &StudyResult{Dir: dir, Settings: sf.Settings}
+	res := &StudyResult{Dir: dir, Settings: sf.Settings, Dataset: sf.Dataset}
 	for _, r := range sf.Settings.Plan() {
 		rr, err := readRunResult(filepath.Join(dir, RunsDir, r.Name()))
 		if errors.Is(err, os.ErrNotExist) {
@@ -198,7 +206,8 @@ func readStudyFile(dir string) (*studyFile, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if sf.Format != StudyFormat {
-		return nil, fmt.Errorf("%s: format %q, this toolkit reads %q: a study directory from another version; use a new --out", path, sf.Format, StudyFormat)
+		return nil, fmt.Errorf("%w: %s has format %q, this toolkit reads %q: a study directory from another version; use a new directory",
+			ErrStudyMismatch, path, sf.Format, StudyFormat)
 	}
 	return &sf, nil
 }
@@ -220,17 +229,19 @@ var ErrStudyMismatch = errors.New("study directory holds another study")
 
 // RunStudy trains the runs of a study that this shard owns and that are not finished yet,
 // Workers at a time, into dir (see the package documentation for the layout). ds is the
-// dataset as the runs see it (the caller applies any subset). It resumes: a finished run
-// (its directory with result.json) is never trained again, and an interrupted one, left
-// only as a temporary directory, is trained anew. Several processes with different shards
-// may share dir.
+// dataset as the runs see it (the caller applies any subset); it is shared read-only by the
+// workers, each of which has its own backend. It resumes: a finished run (its directory with
+// result.json) is never trained again, and an interrupted one, left only as a temporary
+// directory, is trained anew. Several processes with different shards may share dir.
+//
+// progress gets a line per finished run (nil: none); the runs' per-epoch lines are not
+// shown. Cancelling ctx stops every worker within a training step and returns ctx's error
+// with the result so far; the runs it interrupted leave only temporary directories.
 func RunStudy(ctx context.Context, ds *datasets.Dataset, s StudySettings, dir string, progress io.Writer) (*StudyResult, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
-	if s.Run.Dataset == "" {
-		s.Run.Dataset = ds.Name
-	}
+	s = s.normalized(ds)
 	if err := os.MkdirAll(filepath.Join(dir, RunsDir), 0o755); err != nil {
 		return nil, err
 	}
@@ -256,14 +267,15 @@ func RunStudy(ctx context.Context, ds *datasets.Dataset, s StudySettings, dir st
 			return nil, err
 		}
 	}
-	workers := max(1, s.Workers)
-	fmt.Fprintf(progress, "study %s: %d runs to train of %d (%d workers)\n", dir, len(pending), len(plan), workers)
-
-	var backend compute.Backend
-	var err error
-	if backend, err = NewBackend(s.Run.WithDefaults().Backend); err != nil {
-		return nil, err
+	workers := min(s.workers(), max(1, len(pending)))
+	backendName := workerBackend(s.Run.Backend, workers)
+	shardNote := ""
+	if s.Shard.Count > 1 {
+		shardNote = fmt.Sprintf(", shard %d/%d", s.Shard.Index, s.Shard.Count)
 	}
+	fmt.Fprintf(progress, "study %s: %d of %d runs to train%s, %d workers on backend %s\n",
+		dir, len(pending), len(plan), shardNote, workers, backendName)
+
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	jobs := make(chan StudyRun)
@@ -275,14 +287,24 @@ func RunStudy(ctx context.Context, ds *datasets.Dataset, s StudySettings, dir st
 	)
 	start := time.Now()
 	for range workers {
+		// One backend per worker: the Go backend's worker pool then divides the cores
+		// between runs instead of letting every run contend for all of them.
+		backend, err := NewBackend(backendName)
+		if err != nil {
+			cancel()
+			close(jobs)
+			wg.Wait()
+			return nil, err
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer backend.Finalize()
 			for r := range jobs {
 				rr, err := trainStudyRun(ctx, backend, ds, s, dir, r)
 				mu.Lock()
 				if err != nil {
-					if firstErr == nil {
+					if firstErr == nil && ctx.Err() == nil {
 						firstErr = fmt.Errorf("run %s: %w", r.Name(), err)
 					}
 					cancel()
@@ -290,7 +312,7 @@ func RunStudy(ctx context.Context, ds *datasets.Dataset, s StudySettings, dir st
 					done++
 					elapsed := time.Since(start)
 					eta := time.Duration(float64(elapsed) / float64(done) * float64(len(pending)-done))
-					fmt.Fprintf(progress, "%s: %s after %d epochs, train_acc %.4f test_acc %.4f, %.0fs (%d/%d, ETA %s)\n",
+					fmt.Fprintf(progress, "%s: %s after %d epochs, train_acc %.4f test_acc %.4f, %.1fs (%d/%d, ETA %s)\n",
 						r.Name(), rr.Status, rr.Epochs, float64(rr.Final.TrainAcc), float64(rr.Final.TestAcc), rr.Seconds,
 						done, len(pending), eta.Round(time.Second))
 				}
@@ -319,34 +341,131 @@ feed:
 	return res, ctx.Err()
 }
 
-// claimStudyDir writes study.json, or checks that the one there describes the same study.
+// DefaultWorkers is the number of runs a study trains at once when Workers is 0: on the
+// Go backend, two runs with one core each beat one run on two cores (see
+// BenchmarkStudyWorkers); on XLA, one run at a time.
+func DefaultWorkers(backend string) int {
+	if backend == "" || backend == "go" {
+		return max(1, runtime.GOMAXPROCS(0))
+	}
+	return 1
+}
+
+func (s StudySettings) workers() int {
+	if s.Workers > 0 {
+		return s.Workers
+	}
+	return DefaultWorkers(s.Run.WithDefaults().Backend)
+}
+
+// workerBackend is the backend each of n workers uses: the plain Go backend is given an
+// equal share of the cores; anything else is taken as named.
+func workerBackend(name string, n int) string {
+	if (name == "" || name == "go") && n > 1 {
+		return fmt.Sprintf("go:parallelism=%d", max(1, runtime.GOMAXPROCS(0)/n))
+	}
+	if name == "" {
+		return "go"
+	}
+	return name
+}
+
+// normalized fills in defaults so that two spellings of the same study compare equal.
+func (s StudySettings) normalized(ds *datasets.Dataset) StudySettings {
+	if s.Run.Dataset == "" {
+		s.Run.Dataset = ds.Name
+	}
+	s.Run = s.Run.WithDefaults()
+	s.Kinds = s.kinds()
+	return s
+}
+
+// claimStudyDir creates study.json, or checks that the one there describes the same study.
+// The file is created with a hard link, which fails if it exists, so that of two shards
+// starting at once exactly one writes it and the other checks it.
 func claimStudyDir(dir string, s StudySettings, ds *datasets.Dataset) error {
 	want := studyFile{Format: StudyFormat, ToolkitVersion: ToolkitVersion(), Settings: s,
 		Dataset: DatasetInfo{Name: ds.Name, Classes: ds.NumClasses(), Train: ds.Train.Len(), Test: ds.Test.Len(),
 			Height: ds.Train.Height, Width: ds.Train.Width, Channels: ds.Train.Channels}}
-	existing, err := readStudyFile(dir)
-	if errors.Is(err, os.ErrNotExist) {
+	path := filepath.Join(dir, StudyFile)
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		data, err := json.MarshalIndent(want, "", "  ")
 		if err != nil {
 			return err
 		}
-		return writeFileAtomic(filepath.Join(dir, StudyFile), append(data, '\n'))
+		tmp, err := os.CreateTemp(dir, ".tmp-study-*.json")
+		if err != nil {
+			return err
+		}
+		_, werr := tmp.Write(append(data, '\n'))
+		if cerr := tmp.Close(); werr == nil {
+			werr = cerr
+		}
+		if werr == nil {
+			if err := os.Link(tmp.Name(), path); err == nil {
+				os.Remove(tmp.Name())
+				return nil
+			} else if !errors.Is(err, os.ErrExist) {
+				werr = err
+			}
+		}
+		os.Remove(tmp.Name())
+		if werr != nil {
+			return fmt.Errorf("experiment: writing %s: %w", path, werr)
+		}
+		// Another process created it first: check it like any existing one.
 	}
+	existing, err := readStudyFile(dir)
 	if err != nil {
 		return err
 	}
-	a, _ := json.Marshal(existing.Settings)
-	b, _ := json.Marshal(s)
-	if string(a) != string(b) {
-		return fmt.Errorf("%w: %s has settings %s, this command asks for %s; use a new directory", ErrStudyMismatch,
-			filepath.Join(dir, StudyFile), a, b)
+	if diffs := jsonDiff(existing.Settings, s); len(diffs) > 0 {
+		return fmt.Errorf("%w: %s differs from this command in %s; resume with the same settings (only workers and shard may change), or use a new directory",
+			ErrStudyMismatch, path, strings.Join(diffs, ", "))
 	}
-	if existing.Dataset.Train != want.Dataset.Train || existing.Dataset.Test != want.Dataset.Test || existing.Dataset.Name != want.Dataset.Name {
-		return fmt.Errorf("%w: %s was run on %s with %d/%d examples, this command has %s with %d/%d", ErrStudyMismatch,
-			filepath.Join(dir, StudyFile), existing.Dataset.Name, existing.Dataset.Train, existing.Dataset.Test,
-			ds.Name, ds.Train.Len(), ds.Test.Len())
+	if diffs := jsonDiff(existing.Dataset, want.Dataset); len(diffs) > 0 {
+		return fmt.Errorf("%w: %s was run on other data: %s", ErrStudyMismatch, path, strings.Join(diffs, ", "))
 	}
 	return nil
+}
+
+// jsonDiff lists the fields in which a and b differ, as "path: A recorded, B now".
+func jsonDiff(recorded, now any) []string {
+	flat := func(v any) map[string]string {
+		data, _ := json.Marshal(v)
+		var tree any
+		json.Unmarshal(data, &tree)
+		out := map[string]string{}
+		var walk func(prefix string, v any)
+		walk = func(prefix string, v any) {
+			if m, ok := v.(map[string]any); ok && len(m) > 0 {
+				for k, x := range m {
+					walk(strings.TrimPrefix(prefix+"."+k, "."), x)
+				}
+				return
+			}
+			js, _ := json.Marshal(v)
+			out[prefix] = string(js)
+		}
+		walk("", tree)
+		return out
+	}
+	a, b := flat(recorded), flat(now)
+	var diffs []string
+	for k, va := range a {
+		if vb, ok := b[k]; !ok {
+			diffs = append(diffs, fmt.Sprintf("%s: %s recorded, unset now", k, va))
+		} else if va != vb {
+			diffs = append(diffs, fmt.Sprintf("%s: %s recorded, %s now", k, va, vb))
+		}
+	}
+	for k, vb := range b {
+		if _, ok := a[k]; !ok {
+			diffs = append(diffs, fmt.Sprintf("%s: unset recorded, %s now", k, vb))
+		}
+	}
+	sort.Strings(diffs)
+	return diffs
 }
 
 // tempPrefix names the temporary directories of a run: ".tmp-NAME-".

@@ -3,12 +3,15 @@ package experiment
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/extremepoints/esp/datasets"
 	"github.com/extremepoints/esp/models"
 )
 
@@ -135,7 +138,8 @@ func TestRunStudyRefusesAnotherStudy(t *testing.T) {
 	if _, err := LoadStudy(dir); err == nil || !strings.Contains(err.Error(), "another version") {
 		t.Errorf("old format: %v", err)
 	}
-	for _, bad := range []StudySettings{{Runs: 0}, {Runs: 1, Kinds: []string{"weird"}}, {Runs: 1, Workers: -1}} {
+	for _, bad := range []StudySettings{{Runs: 0}, {Runs: 1, Kinds: []string{"weird"}}, {Runs: 1, Workers: -1},
+		{Runs: 1, Kinds: []string{KindNormal, KindNormal}}, {Runs: 1, Shard: Shard{Index: 2, Count: 2}}} {
 		if err := bad.Validate(); err == nil {
 			t.Errorf("%+v validated", bad)
 		}
@@ -171,5 +175,118 @@ func TestNewGoBackendOptions(t *testing.T) {
 			t.Errorf("NewBackend(%q) has parallelism %d, want %d", tc.name, got, tc.wantParallelism)
 		}
 		b.Finalize()
+	}
+}
+
+// BenchmarkStudyWorkers compares a study of 4 MLP runs (1 epoch, MNIST's first 10k
+// examples per split, normal runs) trained one at a time on all cores against two at a
+// time with one core each. It needs MNIST in the cache (esp data fetch mnist); run with
+// -benchtime=1x -count=3 so the two alternate on a shared machine.
+func BenchmarkStudyWorkers(b *testing.B) {
+	ds, err := datasets.Load(context.Background(), "mnist", datasets.Options{URLs: []string{}, NoFallbacks: true})
+	if err != nil {
+		b.Skipf("MNIST not cached: %v", err)
+	}
+	ds = ds.Head(10000)
+	for _, workers := range []int{1, 2} {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			for b.Loop() {
+				s := StudySettings{Run: Settings{Epochs: 1}, Runs: 4, Kinds: []string{KindNormal}, Workers: workers}
+				if _, err := RunStudy(context.Background(), ds, s, b.TempDir(), nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Seconds())/float64(b.N)/4, "s/run")
+		})
+	}
+}
+
+// A study of 2 normal and 2 corrupted runs of a tiny MLP on synthetic data; the same call
+// again resumes it and trains nothing.
+func ExampleRunStudy() {
+	ds := synthDataset(40, 20, 4, 4, 1, 3, 1)
+	dir, _ := os.MkdirTemp("", "study")
+	defer os.RemoveAll(dir)
+	s := StudySettings{Run: Settings{ModelConfig: models.Config{Hidden: 8}, Epochs: 2, BatchSize: 16}, Runs: 2, Seed: 1}
+	for range 2 {
+		res, err := RunStudy(context.Background(), ds, s, dir, nil)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Printf("%d finished, %d missing, %d trained now\n", len(res.Finished), len(res.Missing), res.Trained)
+	}
+	res, _ := LoadStudy(dir)
+	for _, r := range res.Finished {
+		fmt.Println(r.Name(), r.Status, r.Epochs)
+	}
+	// Output:
+	// 4 finished, 0 missing, 4 trained now
+	// 4 finished, 0 missing, 0 trained now
+	// normal-0000 ok 2
+	// normal-0001 ok 2
+	// corrupted-0000 ok 2
+	// corrupted-0001 ok 2
+}
+
+// TestRunStudyCancel cancels a study mid-run: RunStudy returns promptly with ctx's error,
+// and the interrupted runs leave only temporary directories, never a run directory.
+func TestRunStudyCancel(t *testing.T) {
+	d := synthDataset(40, 20, 4, 4, 1, 3, 1)
+	dir := t.TempDir()
+	s := tinyStudy(2)
+	s.Run.Epochs = 100000 // far longer than the test waits
+	s.Workers = 2
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	res, err := RunStudy(ctx, d, s, dir, nil)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("RunStudy after the deadline: %v", err)
+	}
+	// A training step of this model takes about a millisecond; 5s is slack for a busy machine.
+	if waited := time.Since(start); waited > 5*time.Second {
+		t.Errorf("RunStudy took %s to stop", waited)
+	}
+	if res == nil || len(res.Finished) != 0 || len(res.Missing) != 4 {
+		t.Errorf("result after cancel: %+v", res)
+	}
+	entries, _ := os.ReadDir(filepath.Join(dir, RunsDir))
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), ".tmp-") {
+			t.Errorf("runs/%s exists after a cancelled study", e.Name())
+		}
+	}
+}
+
+func TestStudyMismatchNamesTheDifference(t *testing.T) {
+	d := synthDataset(40, 20, 4, 4, 1, 3, 1)
+	dir := t.TempDir()
+	if _, err := RunStudy(context.Background(), d, tinyStudy(1), dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		change func(*StudySettings)
+		want   string
+	}{
+		{func(s *StudySettings) { s.Run.Epochs = 3 }, "run.epochs: 2 recorded, 3 now"},
+		{func(s *StudySettings) { s.Seed = 9 }, "seed: 3 recorded, 9 now"},
+		{func(s *StudySettings) { s.Kinds = []string{KindNormal} }, `kinds: ["normal","corrupted"] recorded, ["normal"] now`},
+		{func(s *StudySettings) { s.Run.WeightDecay = 0.01 }, "run.weight_decay: unset recorded, 0.01 now"},
+	}
+	for _, tc := range tests {
+		s := tinyStudy(1)
+		tc.change(&s)
+		_, err := RunStudy(context.Background(), d, s, dir, nil)
+		if !errors.Is(err, ErrStudyMismatch) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("got %v, want it to say %q", err, tc.want)
+		}
+	}
+	// The same study spelled with its defaults is the same study.
+	s := tinyStudy(1)
+	s.Kinds = []string{KindNormal, KindCorrupted}
+	s.Run.Model = "mlp"
+	if _, err := RunStudy(context.Background(), d, s, dir, nil); err != nil {
+		t.Errorf("the same study with explicit defaults: %v", err)
 	}
 }

@@ -2,11 +2,13 @@ package models
 
 import (
 	"math"
+	"os"
 
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive // graph-building code reads better unqualified.
 	gmodel "github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/model/initializer"
+	"github.com/gomlx/gomlx/support/exceptions"
 )
 
 // xavierUniform is the Glorot uniform initializer with explicit fans (PyTorch's
@@ -92,13 +94,33 @@ func convNative(x, kernel *Node, stride, pad int) *Node {
 // input [Cin, N, H, W], concatenated on the channel axis into patches
 // [kh*kw*Cin, N, Ho, Wo], and one matmul with the kernel [Cout, kh, kw, Cin]
 // reshaped (for free: row-major order matches) to [Cout, kh*kw*Cin].
+//
+// The gradient with respect to x is not left to autodiff: on the Go backend it
+// transposed the whole patch tensor twice (the matmul's gradient has its contracting
+// axis first) and turned each of the kh*kw slices into a zero-filled Pad of the input's
+// size plus an Add, which together took most of a LeNet training step. Instead
+// convInputGrad computes it directly (see there); the kernel's gradient stays with
+// autodiff, whose matmul already has the fast layout.
 func convMatmul(x, kernel *Node, stride, pad int) *Node {
 	dims := x.Shape().Dimensions
 	h, w := dims[2], dims[3]
 	kdims := kernel.Shape().Dimensions
 	cout, kh, kw, cin := kdims[0], kdims[1], kdims[2], kdims[3]
+	// outputGrad is the gradient reaching the convolution's output; it is captured by
+	// the output's custom gradient below and used by the input's. Reverse autodiff
+	// visits the output (downstream) before the input, so it is set when needed.
+	var outputGrad *Node
+	customInputGrad := pad < kh && pad < kw && os.Getenv("ESP_AB_OLD") == ""
+	if customInputGrad {
+		x = IdentityWithCustomGradient(x, func(_, _ *Node) *Node {
+			if outputGrad == nil {
+				exceptions.Panicf("models: convolution input gradient requested before its output gradient")
+			}
+			return convInputGrad(outputGrad, kernel, h, w, stride, pad)
+		})
+	}
 	if pad > 0 {
-		x = padSpatial(x, pad)
+		x = padSpatial(x, pad, pad)
 	}
 	ho := (h+2*pad-kh)/stride + 1
 	wo := (w+2*pad-kw)/stride + 1
@@ -119,14 +141,70 @@ func convMatmul(x, kernel *Node, stride, pad int) *Node {
 		p = Concatenate(patches, 0)
 	}
 	k2 := Reshape(kernel, cout, kh*kw*cin)
-	return DotGeneral(k2, []int{1}, nil, p, []int{0}, nil)
+	y := DotGeneral(k2, []int{1}, nil, p, []int{0}, nil)
+	if customInputGrad {
+		y = IdentityWithCustomGradient(y, func(_, v *Node) *Node {
+			outputGrad = v
+			return v
+		})
+	}
+	return y
 }
 
-// padSpatial zero-pads axes 2 and 3 (H, W) of x [C, N, H, W] by pad on both sides.
-// It concatenates zeros instead of using the Pad op, which has no gradient in GoMLX.
-func padSpatial(x *Node, pad int) *Node {
+// convInputGrad is the gradient of convMatmul with respect to its input [Cin, N, h, w],
+// given the gradient dy [Cout, N, Ho, Wo] of its output: the patches' gradient
+// kernelᵀ·dy as one matmul whose layout needs no transpose of large tensors, then
+// "col2im": each patch row is dilated by the stride, padded, and its kh*kw shifted
+// windows summed. It is only ever evaluated, never differentiated, so it may use Pad.
+func convInputGrad(dy, kernel *Node, h, w, stride, pad int) *Node {
+	kdims := kernel.Shape().Dimensions
+	cout, kh, kw, cin := kdims[0], kdims[1], kdims[2], kdims[3]
+	ddims := dy.Shape().Dimensions
+	n, ho, wo := ddims[1], ddims[2], ddims[3]
+	kt := Transpose(Reshape(kernel, cout, kh*kw*cin), 0, 1) // small: [kh*kw*Cin, Cout]
+	dp := DotGeneral(kt, []int{1}, nil, dy, []int{0}, nil)  // [kh*kw*Cin, N, Ho, Wo]
+	// Input row r receives patch row t (at dilated position t*stride) through tap
+	// i = r + pad - t*stride. With the dilated rows shifted right by kh-1-pad, tap i
+	// reads rows [kh-1-i, kh-1-i+h).
+	padAxis := func(k, size, outSize int) PadAxis {
+		lo := k - 1 - pad
+		hi := size + pad - (outSize-1)*stride - 1
+		return PadAxis{Start: lo, End: hi, Interior: stride - 1}
+	}
+	var e *Node
+	if stride == 1 {
+		// Concatenating zeros copies whole rows; Pad on the Go backend copies element by element.
+		e = padSpatial(dp, kh-1-pad, kw-1-pad)
+	} else {
+		e = Pad(dp, ScalarZero(dp.Graph(), dp.DType()), PadAxis{}, PadAxis{}, padAxis(kh, h, ho), padAxis(kw, w, wo))
+	}
+	edims := e.Shape().Dimensions
+	e = Reshape(e, kh, kw, cin, n, edims[2], edims[3])
+	var sum *Node
+	for i := range kh {
+		for j := range kw {
+			window := Slice(e, AxisElem(i), AxisElem(j), AxisRange(), AxisRange(),
+				AxisRange(kh-1-i, kh-1-i+h), AxisRange(kw-1-j, kw-1-j+w))
+			window = Reshape(window, cin, n, h, w)
+			if sum == nil {
+				sum = window
+			} else {
+				sum = Add(sum, window)
+			}
+		}
+	}
+	return sum
+}
+
+// padSpatial zero-pads axes 2 and 3 (H, W) of x [C, N, H, W] by padH and padW on
+// both sides. It concatenates zeros instead of using the Pad op, which has no gradient
+// in GoMLX (and copies element by element on the Go backend).
+func padSpatial(x *Node, padH, padW int) *Node {
 	g := x.Graph()
-	for _, axis := range []int{2, 3} {
+	for axis, pad := range []int{2: padH, 3: padW} {
+		if pad == 0 {
+			continue
+		}
 		dims := x.Shape().Clone()
 		dims.Dimensions[axis] = pad
 		zeros := Zeros(g, dims)
