@@ -144,3 +144,29 @@ func TestMaxPoolReshape(t *testing.T) {
 		}
 	}
 }
+
+// TestReluFormulations checks that the masked ReLU of the Matmul formulation has the
+// same values and gradient as GoMLX's Max-based one. Exact equality is expected (inputs
+// are continuous random values, so none is exactly 0).
+func TestReluFormulations(t *testing.T) {
+	backend := testBackend(t)
+	rng := rand.New(rand.NewPCG(5, 6))
+	x := randomTensor(rng, 3, 4, 5)
+	upstream := randomTensor(rng, 3, 4, 5)
+	out, err := MustNewExec(backend, func(x, up *Node) []*Node {
+		var res []*Node
+		for _, f := range []Formulation{Matmul, Native} {
+			y := relu(x, f)
+			res = append(res, y, Gradient(ReduceAllSum(Mul(y, up)), x)[0])
+		}
+		return res
+	}).Call(x, upstream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, what := range []string{"output", "gradient"} {
+		if d := maxRelDiff(flat(out[2+i]), flat(out[i])); d != 0 {
+			t.Errorf("%s: matmul and native formulations differ by %g", what, d)
+		}
+	}
+}

@@ -2,10 +2,10 @@ package models
 
 import (
 	"math"
-	"os"
 
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive // graph-building code reads better unqualified.
+	"github.com/gomlx/gomlx/ml/layers/activation"
 	gmodel "github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/model/initializer"
 	"github.com/gomlx/gomlx/support/exceptions"
@@ -36,6 +36,18 @@ func dense(scope *gmodel.Scope, x *Node, out int, bias bool) *Node {
 		y = Add(y, InsertAxes(b, 0))
 	}
 	return y
+}
+
+// relu is max(x, 0). With the Matmul formulation (the Go backend) it is x·mask, the
+// mask (x > 0) held constant: its gradient is one multiply, where GoMLX's gradient of
+// Max takes five element-wise passes (Sub, Sign, Add, Sign, Mul) over the activations.
+// The values are the same (up to the sign of zero).
+func relu(x *Node, f Formulation) *Node {
+	if resolveFormulation(f, x.Graph()) == Native {
+		return activation.Relu(x)
+	}
+	mask := StopGradient(ConvertDType(GreaterThan(x, ZerosLike(x)), x.DType()))
+	return Mul(x, mask)
 }
 
 // Convolutional layers work on activations laid out channels-first, [C, N, H, W]
@@ -110,7 +122,7 @@ func convMatmul(x, kernel *Node, stride, pad int) *Node {
 	// the output's custom gradient below and used by the input's. Reverse autodiff
 	// visits the output (downstream) before the input, so it is set when needed.
 	var outputGrad *Node
-	customInputGrad := pad < kh && pad < kw && os.Getenv("ESP_AB_OLD") == ""
+	customInputGrad := pad < kh && pad < kw
 	if customInputGrad {
 		x = IdentityWithCustomGradient(x, func(_, _ *Node) *Node {
 			if outputGrad == nil {

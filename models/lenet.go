@@ -2,7 +2,6 @@ package models
 
 import (
 	"github.com/gomlx/gomlx/core/graph"
-	"github.com/gomlx/gomlx/ml/layers/activation"
 	gmodel "github.com/gomlx/gomlx/ml/model"
 )
 
@@ -16,14 +15,14 @@ func buildLeNet(m *Model, scope *gmodel.Scope, images *graph.Node, _ bool) *grap
 	poolThird := dims[1] == 32 && dims[2] == 32 && dims[3] == 3
 	x := toCNHW(images)
 	for i, filters := range leNetFilters {
-		x = activation.Relu(conv2d(scope.In("conv_%d", i), x, 5, filters, 1, 2, true, f))
+		x = relu(conv2d(scope.In("conv_%d", i), x, 5, filters, 1, 2, true, f), f)
 		if i < 2 || poolThird {
 			x = maxPool2x2(x, f)
 		}
 	}
 	x = dense(scope.In("fc_0"), flattenCNHW(x), m.config.FCHidden, true)
 	if m.config.FCReLU {
-		x = activation.Relu(x)
+		x = relu(x, f)
 	}
 	return dense(scope.In("fc_1"), x, m.config.Classes, true)
 }

@@ -19,7 +19,8 @@ const (
 	// Auto picks [Matmul] on the pure-Go backend ("go") and [Native] on any other.
 	Auto Formulation = ""
 	// Matmul writes a convolution as shifted slices + concatenation + one matmul and
-	// 2x2 max-pooling as a reshape + ReduceMax. Fast and differentiable on the Go backend.
+	// 2x2 max-pooling as a reshape + ReduceMax, with a hand-written input gradient for the
+	// convolution and ReLU as a masked multiply. Fast and differentiable on the Go backend.
 	Matmul Formulation = "matmul"
 	// Native uses the backend's convolution and reduce-window ops (graph.Convolve, graph.MaxPool).
 	Native Formulation = "native"

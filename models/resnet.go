@@ -2,7 +2,6 @@ package models
 
 import (
 	"github.com/gomlx/gomlx/core/graph"
-	"github.com/gomlx/gomlx/ml/layers/activation"
 	gmodel "github.com/gomlx/gomlx/ml/model"
 )
 
@@ -16,7 +15,7 @@ func buildResNet(m *Model, scope *gmodel.Scope, images *graph.Node, training boo
 		return batchNorm(s, x, training, c.BatchNormMomentum, c.BatchNormEpsilon)
 	}
 	stem := scope.In("stem")
-	x := activation.Relu(bn(stem, conv2d(stem, toCNHW(images), 3, 16, 1, 1, false, f)))
+	x := relu(bn(stem, conv2d(stem, toCNHW(images), 3, 16, 1, 1, false, f)), f)
 	for si, stage := range resNetStages {
 		stageScope := scope.In("stage_%d", si)
 		for bi := range c.Blocks {
@@ -37,12 +36,12 @@ func buildResNet(m *Model, scope *gmodel.Scope, images *graph.Node, training boo
 func basicBlock(scope *gmodel.Scope, x *graph.Node, channels, stride int, f Formulation,
 	bn func(*gmodel.Scope, *graph.Node) *graph.Node) *graph.Node {
 	s1, s2 := scope.In("conv_0"), scope.In("conv_1")
-	y := activation.Relu(bn(s1, conv2d(s1, x, 3, channels, stride, 1, false, f)))
+	y := relu(bn(s1, conv2d(s1, x, 3, channels, stride, 1, false, f)), f)
 	y = bn(s2, conv2d(s2, y, 3, channels, 1, 1, false, f))
 	shortcut := x
 	if stride != 1 || x.Shape().Dim(0) != channels {
 		s := scope.In("shortcut")
 		shortcut = bn(s, conv2d(s, x, 1, channels, stride, 0, false, f))
 	}
-	return activation.Relu(graph.Add(y, shortcut))
+	return relu(graph.Add(y, shortcut), f)
 }

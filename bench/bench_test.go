@@ -1,0 +1,117 @@
+package bench
+
+import (
+	"context"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/extremepoints/esp/corrupt"
+	"github.com/extremepoints/esp/datasets"
+	"github.com/extremepoints/esp/experiment"
+	"github.com/extremepoints/esp/models"
+)
+
+// batchSize is the minibatch of every benchmark, as in the paper and torch_peer.py.
+const batchSize = 128
+
+// cpuClock measures the process's CPU time over a benchmark's timed loop.
+type cpuClock struct {
+	start time.Duration
+	ok    bool
+}
+
+func startCPUClock() cpuClock {
+	t, ok := processCPUTime()
+	return cpuClock{start: t, ok: ok}
+}
+
+// report adds cpu-ms/step: the CPU time since start divided by steps.
+func (c cpuClock) report(b *testing.B, steps int) {
+	end, ok := processCPUTime()
+	if !c.ok || !ok || steps == 0 {
+		return
+	}
+	b.ReportMetric(float64(end-c.start)/float64(time.Millisecond)/float64(steps), "cpu-ms/step")
+}
+
+// BenchmarkTrainStep measures one training step (batch 128, Adam, random 28x28x1
+// inputs) of each model on the Go backend; the first step, which compiles the graph,
+// is not timed.
+func BenchmarkTrainStep(b *testing.B) {
+	backend, err := experiment.NewBackend("go")
+	if err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 1))
+	images := make([]float32, batchSize*28*28)
+	for i := range images {
+		images[i] = rng.Float32()
+	}
+	labels := make([]int32, batchSize)
+	for i := range labels {
+		labels[i] = int32(rng.IntN(10))
+	}
+	for _, name := range []string{"mlp", "lenet"} {
+		b.Run(name, func(b *testing.B) {
+			net, err := experiment.NewNet(backend, name, models.Config{}, 28, 28, 1, 1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			stepper, err := experiment.NewStepper(net, experiment.Settings{Model: name})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := stepper.Step(images, labels); err != nil { // compiles
+				b.Fatal(err)
+			}
+			steps := 0
+			cpu := startCPUClock()
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := stepper.Step(images, labels); err != nil {
+					b.Fatal(err)
+				}
+				steps++
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.Elapsed())/float64(time.Millisecond)/float64(steps), "ms/step")
+			cpu.report(b, steps)
+		})
+	}
+}
+
+// BenchmarkCorruptedEpoch measures one epoch of the MLP on corrupted MNIST (the paper's
+// protocol: wrong-uniform labels, paper copies, 130k examples) through experiment.Train.
+// ms/step and s/epoch come from the run's own epoch timing, which excludes the
+// evaluations Train does before and after the epoch.
+func BenchmarkCorruptedEpoch(b *testing.B) {
+	ctx := context.Background()
+	d, err := datasets.Load(ctx, "mnist", datasets.Options{URLs: []string{}, NoFallbacks: true})
+	if err != nil {
+		b.Skipf("MNIST is not in the cache (run `esp data fetch mnist` or set ESP_DATA_DIR): %v", err)
+	}
+	set, err := corrupt.Build(d, corrupt.Settings{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	backend, err := experiment.NewBackend("go")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var seconds float64
+	var steps int
+	for b.Loop() {
+		res, err := experiment.Train(ctx, backend, set, experiment.Settings{Model: "mlp", Epochs: 1}, "", nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		seconds += res.Last().EpochSeconds
+		steps += res.Steps
+	}
+	b.StopTimer()
+	if steps > 0 {
+		b.ReportMetric(1000*seconds/float64(steps), "ms/step")
+		b.ReportMetric(seconds/float64(b.N), "s/epoch")
+	}
+}

@@ -1,0 +1,122 @@
+#!/usr/bin/python3
+"""PyTorch peer of esp's benchmarks: the same models, batch, optimizer and steps.
+
+Runs one measurement and prints one JSON line, so that bench/compare.sh can alternate
+it with the Go side in one go. Single thread unless --threads says otherwise (on a
+2-core machine PyTorch with 2 threads is erratic: OpenMP and OpenBLAS fight).
+
+  torch_peer.py step --model mlp|lenet [--steps N] [--warmup N]
+  torch_peer.py epoch --data-dir DIR    # one epoch of corrupted MNIST (130k examples), MLP
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+
+def mlp():
+    return nn.Sequential(nn.Flatten(), nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 10))
+
+
+def lenet():
+    # The authors' LeNet-like CNN: conv5x5 pad 2 with 16, 32, 64 filters, ReLU, 2x2 max-pool
+    # after the first two convs, fc 84, fc 10 (no activation between the fc layers).
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 5, padding=2), nn.ReLU(),
+        nn.Flatten(), nn.Linear(64 * 7 * 7, 84), nn.Linear(84, 10))
+
+
+MODELS = {"mlp": mlp, "lenet": lenet}
+
+
+def xavier(model):
+    for m in model.modules():
+        if isinstance(m, (nn.Linear, nn.Conv2d)):
+            nn.init.xavier_uniform_(m.weight)
+            nn.init.zeros_(m.bias)
+    return model
+
+
+def train_step(model, opt, x, y):
+    opt.zero_grad(set_to_none=True)
+    loss = nn.functional.cross_entropy(model(x), y)
+    loss.backward()
+    opt.step()
+    return loss
+
+
+def bench_step(args):
+    torch.manual_seed(1)
+    model = xavier(MODELS[args.model]())
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-8)
+    x = torch.rand(128, 1, 28, 28)
+    y = torch.randint(0, 10, (128,))
+    for _ in range(args.warmup):
+        train_step(model, opt, x, y)
+    start = time.perf_counter()
+    for _ in range(args.steps):
+        loss = train_step(model, opt, x, y)
+    loss.item()
+    ms = 1000 * (time.perf_counter() - start) / args.steps
+    return {"model": args.model, "torch_ms_per_step": round(ms, 3)}
+
+
+def read_idx(path, images):
+    with open(path, "rb") as f:
+        data = f.read()
+    offset = 16 if images else 8
+    return np.frombuffer(data, dtype=np.uint8, offset=offset)
+
+
+def bench_epoch(args):
+    d = os.path.join(args.data_dir, "mnist")
+    xtr = read_idx(os.path.join(d, "train-images-idx3-ubyte"), True).reshape(-1, 1, 28, 28)
+    ytr = read_idx(os.path.join(d, "train-labels-idx1-ubyte"), False)
+    xte = read_idx(os.path.join(d, "t10k-images-idx3-ubyte"), True).reshape(-1, 1, 28, 28)
+    yte = read_idx(os.path.join(d, "t10k-labels-idx1-ubyte"), False)
+    rng = np.random.default_rng(0)
+    wrong = (yte + 1 + rng.integers(0, 9, size=len(yte))) % 10
+    copies = len(ytr) // len(yte) + 1
+    x = torch.from_numpy(np.concatenate([xtr] + [xte] * copies))
+    y = torch.from_numpy(np.concatenate([ytr] + [wrong] * copies).astype(np.int64))
+    torch.manual_seed(1)
+    model = xavier(mlp())
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-8)
+    start = time.perf_counter()
+    perm = torch.randperm(len(y))
+    steps = 0
+    for i in range(0, len(y), 128):
+        idx = perm[i:i + 128]
+        train_step(model, opt, x[idx].float() / 255, y[idx])
+        steps += 1
+    seconds = time.perf_counter() - start
+    return {"model": "mlp", "examples": len(y), "torch_epoch_seconds": round(seconds, 3),
+            "torch_ms_per_step": round(1000 * seconds / steps, 3)}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("what", choices=["step", "epoch"])
+    p.add_argument("--model", choices=sorted(MODELS), default="mlp")
+    p.add_argument("--steps", type=int, default=100)
+    p.add_argument("--warmup", type=int, default=10)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--data-dir", default=os.environ.get("ESP_DATA_DIR", os.path.expanduser("~/.cache/esp")))
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    result = bench_step(args) if args.what == "step" else bench_epoch(args)
+    result["torch_version"] = torch.__version__
+    result["threads"] = args.threads
+    json.dump(result, sys.stdout)
+    print()
+
+
+if __name__ == "__main__":
+    main()
