@@ -75,8 +75,9 @@ func Plan(scale string, datasetNames, modelNames []string) (*ScalePlan, error) {
 		// LeNet trains ~30x slower per step than the MLP on the Go backend: smaller subsets.
 		p = ScalePlan{Name: ScaleQuick, Pairs: []string{"mnist/mlp", "fashion-mnist/mlp", "mnist/lenet", "fashion-mnist/lenet"},
 			Runs: 8, Subset: 4000, TestSubset: 1000, Epochs: map[string]int{"mlp": 15, "lenet": 10},
-			ModelOverrides: map[string]ModelOverride{"lenet": {Runs: 6, Subset: 1000, TestSubset: 250}},
-			WeightDecays:   []float64{1e-5, 1e-4, 1e-3}, L2Runs: 2,
+			ModelOverrides: map[string]ModelOverride{"lenet": {Runs: 6, Subset: 1000, TestSubset: 250,
+				ProbeExamples: 500, FullBatchSteps: 30}},
+			WeightDecays: []float64{1e-5, 1e-4, 1e-3}, L2Runs: 2,
 			Restart:     RestartSettings{Epochs: 5},
 			FullBatch:   FullBatchSettings{Method: "both", Steps: 100, EvalEvery: 10},
 			FullBatchN:  1000,
@@ -140,6 +141,9 @@ func Plan(scale string, datasetNames, modelNames []string) (*ScalePlan, error) {
 // ModelOverride is a model's own runs and data sizes within a scale.
 type ModelOverride struct {
 	Runs, Subset, TestSubset int
+	// ProbeExamples bounds the examples of the full-batch and sharpness probes, and
+	// FullBatchSteps their steps (0: the scale's).
+	ProbeExamples, FullBatchSteps int
 }
 
 // forModel returns the runs and data sizes of a model.
@@ -224,7 +228,16 @@ func Reproduce(ctx context.Context, s ReproduceSettings, out string, progress io
 				}
 			}
 		}
-		if err := runProbes(ctx, backend, plan, ds, studyDir, filepath.Join(out, "probes", slug(name+"-"+model)), progress); err != nil {
+		probePlan := *plan
+		if o, ok := plan.ModelOverrides[model]; ok {
+			if o.ProbeExamples > 0 {
+				probePlan.FullBatchN, probePlan.SharpnessN = o.ProbeExamples, min(plan.SharpnessN, o.ProbeExamples)
+			}
+			if o.FullBatchSteps > 0 {
+				probePlan.FullBatch.Steps = o.FullBatchSteps
+			}
+		}
+		if err := runProbes(ctx, backend, &probePlan, ds, studyDir, filepath.Join(out, "probes", slug(name+"-"+model)), progress); err != nil {
 			return nil, fmt.Errorf("%s probes: %w", pair, err)
 		}
 	}
