@@ -80,7 +80,7 @@ func Plan(scale string, datasetNames, modelNames []string) (*ScalePlan, error) {
 			WeightDecays: []float64{1e-5, 1e-4, 1e-3}, L2Runs: 2,
 			Restart:     RestartSettings{Epochs: 5},
 			FullBatch:   FullBatchSettings{Method: "both", Steps: 100, EvalEvery: 10},
-			FullBatchN:  1000,
+			FullBatchN:  4000,
 			Interpolate: InterpolateSettings{Points: 21},
 			Surface:     SurfaceSettings{Points: 21, Grid: 11},
 			Sharpness:   SharpnessSettings{Iterations: 20, TraceSamples: 10}, SharpnessN: 2000}
