@@ -75,13 +75,13 @@ func (rep *Report) runFigures(g *group) {
 	}
 }
 
-// probeLabel names a probe in titles: its source run's dataset/model and its directory.
-func probeLabel(p *ProbeRecord) (groupKey, string) {
+// probeGroup is the (dataset, model) of a probe's source run ("?" when it was not found).
+func probeGroup(p *ProbeRecord) groupKey {
 	k := groupKey{Dataset: "?", Model: "?"}
 	if p.Source != nil {
 		k = groupKey{Dataset: p.Source.Config.Dataset.Name, Model: p.Source.Config.Settings.Model}
 	}
-	return k, filepath.Base(p.Dir)
+	return k
 }
 
 // column extracts a numeric field from probe lines, optionally only lines where field
@@ -131,8 +131,8 @@ func normalTestAcc(groups map[groupKey]*group, k groupKey) float64 {
 func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[groupKey]*group, s ReportSettings) {
 	restartSeen, fullbatchSeen := map[groupKey]bool{}, map[groupKey]bool{}
 	for i, p := range probes {
-		k, base := probeLabel(p)
-		name := fmt.Sprintf("%s-%d-%s", p.Kind, i, slug(base))
+		k := probeGroup(p)
+		name := fmt.Sprintf("%s-%s-%d", p.Kind, k.slug(), i) // unique: i numbers the probes
 		fromExtreme := p.Source != nil && p.Source.Corrupted()
 		switch p.Kind {
 		case "restart":
