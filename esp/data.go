@@ -212,6 +212,9 @@ func runDataShow(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err := (analysis.SampleGrid{Count: *count, Columns: *columns}).WritePNG(&buf, set, title); err != nil {
 		return err
 	}
+	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
+		return err
+	}
 	if err := datasets.WriteFileAtomic(*out, buf.Bytes()); err != nil {
 		return err
 	}
