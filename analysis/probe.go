@@ -236,6 +236,22 @@ type ProbeDataset struct {
 	Test  int    `json:"test"`
 }
 
+// startPointProbe loads the point a probe starts from and starts its output directory with
+// probe.json naming the point.
+func startPointProbe(kind string, backend compute.Backend, point Point, ds *datasets.Dataset, settings any, outDir string) (*loadedPoint, probeOutput, error) {
+	lp, err := loadPoint(backend, point, ds)
+	if err != nil {
+		return nil, probeOutput{}, err
+	}
+	info := newProbeInfo(kind, lp.net.Backend, ds, settings)
+	info.Run, info.Weights = absDir(point.Run), point.which()
+	out, err := startOutput(outDir, info)
+	if err != nil {
+		return nil, probeOutput{}, err
+	}
+	return lp, out, nil
+}
+
 func newProbeInfo(kind string, backend compute.Backend, ds *datasets.Dataset, settings any) ProbeInfo {
 	name := "go"
 	if backend != nil {

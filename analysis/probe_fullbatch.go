@@ -126,13 +126,7 @@ func FullBatch(ctx context.Context, backend compute.Backend, point Point, ds *da
 		return nil, err
 	}
 	s = s.WithDefaults()
-	lp, err := loadPoint(backend, point, ds)
-	if err != nil {
-		return nil, err
-	}
-	info := newProbeInfo("fullbatch", lp.net.Backend, ds, s)
-	info.Run, info.Weights = absDir(point.Run), point.which()
-	out, err := startOutput(outDir, info)
+	lp, out, err := startPointProbe("fullbatch", backend, point, ds, s, outDir)
 	if err != nil {
 		return nil, err
 	}

@@ -168,13 +168,7 @@ func Sharpness(ctx context.Context, backend compute.Backend, point Point, ds *da
 		return nil, err
 	}
 	s = s.WithDefaults()
-	lp, err := loadPoint(backend, point, ds)
-	if err != nil {
-		return nil, err
-	}
-	info := newProbeInfo("sharpness", lp.net.Backend, ds, s)
-	info.Run, info.Weights = absDir(point.Run), point.which()
-	out, err := startOutput(outDir, info)
+	lp, out, err := startPointProbe("sharpness", backend, point, ds, s, outDir)
 	if err != nil {
 		return nil, err
 	}

@@ -130,13 +130,7 @@ func Surface(ctx context.Context, backend compute.Backend, point Point, ds *data
 		return nil, err
 	}
 	s = s.WithDefaults()
-	lp, err := loadPoint(backend, point, ds)
-	if err != nil {
-		return nil, err
-	}
-	info := newProbeInfo("surface", lp.net.Backend, ds, s)
-	info.Run, info.Weights = absDir(point.Run), point.which()
-	out, err := startOutput(outDir, info)
+	lp, out, err := startPointProbe("surface", backend, point, ds, s, outDir)
 	if err != nil {
 		return nil, err
 	}
