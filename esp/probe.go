@@ -79,6 +79,26 @@ func (p *probeFlags) setup(ctx context.Context, fs *flag.FlagSet, point analysis
 	return backend, ds, nil
 }
 
+// prepare parses the flags, runs check (the probe's own validation, whose errors are
+// returned as they are), and loads the point's dataset and backend.
+func (p *probeFlags) prepare(ctx context.Context, fs *flag.FlagSet, args []string, check func() error, stderr io.Writer) (analysis.Point, compute.Backend, *datasets.Dataset, error) {
+	if err := parseProbeFlags(fs, args); err != nil {
+		return analysis.Point{}, nil, nil, err
+	}
+	if err := check(); err != nil {
+		return analysis.Point{}, nil, nil, err
+	}
+	point, err := p.point()
+	if err != nil {
+		return analysis.Point{}, nil, nil, err
+	}
+	backend, ds, err := p.setup(ctx, fs, point, stderr)
+	if err != nil {
+		return analysis.Point{}, nil, nil, err
+	}
+	return point, backend, ds, nil
+}
+
 // point returns the point named by --run and --weights.
 func (p *probeFlags) point() (analysis.Point, error) {
 	if p.run == "" {
@@ -141,20 +161,12 @@ func runProbeRestart(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.Float64Var(&s.Optimizer.Momentum, "momentum", 0, "SGD momentum")
 	fs.IntVar(&s.BatchSize, "batch-size", 0, "minibatch size (default 128)")
 	fs.Uint64Var(&s.Seed, "seed", 0, "seed of the data order")
-	if err := parseProbeFlags(fs, args); err != nil {
-		return err
-	}
-	if err := s.Validate(); err != nil {
-		return usageError{err}
-	}
-	if err := checkRate("lr", s.Optimizer.LearningRate); err != nil {
-		return err
-	}
-	point, err := pf.point()
-	if err != nil {
-		return err
-	}
-	backend, ds, err := pf.setup(ctx, fs, point, stderr)
+	point, backend, ds, err := pf.prepare(ctx, fs, args, func() error {
+		if err := s.Validate(); err != nil {
+			return usageError{err}
+		}
+		return checkRate("lr", s.Optimizer.LearningRate)
+	}, stderr)
 	if err != nil {
 		return err
 	}
@@ -180,20 +192,15 @@ func runProbeFullBatch(ctx context.Context, args []string, stdout, stderr io.Wri
 	fs.Float64Var(&s.GDLearningRate, "lr", 0, "plain GD's learning rate (default 0.1)")
 	fs.Float64Var(&s.AdamLearningRate, "adam-lr", 0, "full-batch Adam's learning rate (default 1e-3)")
 	fs.IntVar(&s.EvalEvery, "eval-every", 0, "measure train and test accuracy every N steps (default 10; always at the first and last step)")
-	if err := parseProbeFlags(fs, args); err != nil {
-		return err
-	}
-	if err := errors.Join(checkRate("lr", s.GDLearningRate), checkRate("adam-lr", s.AdamLearningRate)); err != nil {
-		return err
-	}
-	if err := s.Validate(); err != nil {
-		return usageError{err}
-	}
-	point, err := pf.point()
-	if err != nil {
-		return err
-	}
-	backend, ds, err := pf.setup(ctx, fs, point, stderr)
+	point, backend, ds, err := pf.prepare(ctx, fs, args, func() error {
+		if err := errors.Join(checkRate("lr", s.GDLearningRate), checkRate("adam-lr", s.AdamLearningRate)); err != nil {
+			return err
+		}
+		if err := s.Validate(); err != nil {
+			return usageError{err}
+		}
+		return nil
+	}, stderr)
 	if err != nil {
 		return err
 	}
@@ -287,17 +294,12 @@ func runProbeSurface(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.IntVar(&s.Points, "points", 0, "points of the 1D slice (default 21)")
 	fs.IntVar(&s.Grid, "grid", 0, "points per axis of the 2D slice (default 11: 121 evaluations)")
 	fs.Uint64Var(&s.Seed, "seed", 0, "seed of the random directions")
-	if err := parseProbeFlags(fs, args); err != nil {
-		return err
-	}
-	if err := s.Validate(); err != nil {
-		return usageError{err}
-	}
-	point, err := pf.point()
-	if err != nil {
-		return err
-	}
-	backend, ds, err := pf.setup(ctx, fs, point, stderr)
+	point, backend, ds, err := pf.prepare(ctx, fs, args, func() error {
+		if err := s.Validate(); err != nil {
+			return usageError{err}
+		}
+		return nil
+	}, stderr)
 	if err != nil {
 		return err
 	}
@@ -328,17 +330,12 @@ func runProbeSharpness(ctx context.Context, args []string, stdout, stderr io.Wri
 	fs.IntVar(&s.TraceSamples, "samples", 0, "Rademacher vectors of the trace estimate (default 10)")
 	fs.Float64Var(&s.Epsilon, "epsilon", 0, "finite-difference step along a unit direction (default 1e-3)")
 	fs.Uint64Var(&s.Seed, "seed", 0, "seed of the random vectors")
-	if err := parseProbeFlags(fs, args); err != nil {
-		return err
-	}
-	if err := s.Validate(); err != nil {
-		return usageError{err}
-	}
-	point, err := pf.point()
-	if err != nil {
-		return err
-	}
-	backend, ds, err := pf.setup(ctx, fs, point, stderr)
+	point, backend, ds, err := pf.prepare(ctx, fs, args, func() error {
+		if err := s.Validate(); err != nil {
+			return usageError{err}
+		}
+		return nil
+	}, stderr)
 	if err != nil {
 		return err
 	}
