@@ -227,6 +227,9 @@ type ProbeInfo struct {
 	Settings       any       `json:"settings"`
 	ToolkitVersion string    `json:"toolkit_version"`
 	Started        time.Time `json:"started"`
+	// Finished is set when the probe completed; a probe directory without it was
+	// interrupted, and reports leave it out.
+	Finished *time.Time `json:"finished,omitempty"`
 }
 
 // ProbeDataset describes the data of a probe.
@@ -287,9 +290,13 @@ func CheckOutputDir(dir string) error {
 	return nil
 }
 
-// probeOutput writes a probe directory: probe.json first, then data files, each atomically.
-// A zero probeOutput (no directory) writes nothing.
-type probeOutput struct{ dir string }
+// probeOutput writes a probe directory: probe.json first, then data files, each atomically,
+// then probe.json again with its finishing time. A zero probeOutput (no directory) writes
+// nothing.
+type probeOutput struct {
+	dir  string
+	info ProbeInfo
+}
 
 func startOutput(dir string, info ProbeInfo) (probeOutput, error) {
 	if dir == "" {
@@ -301,8 +308,15 @@ func startOutput(dir string, info ProbeInfo) (probeOutput, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return probeOutput{}, err
 	}
-	out := probeOutput{dir}
+	out := probeOutput{dir: dir, info: info}
 	return out, out.writeJSON(ProbeInfoFile, info)
+}
+
+// finish marks the probe complete in probe.json: its data files are whole.
+func (o probeOutput) finish() error {
+	now := time.Now().UTC().Truncate(time.Second)
+	o.info.Finished = &now
+	return o.writeJSON(ProbeInfoFile, o.info)
 }
 
 func (o probeOutput) writeJSON(name string, v any) error {

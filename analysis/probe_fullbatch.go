@@ -137,7 +137,10 @@ func FullBatch(ctx context.Context, backend compute.Backend, point Point, ds *da
 			return lines, err
 		}
 	}
-	return lines, writeProbeLines(out, FullBatchFile, lines)
+	if err := writeProbeLines(out, FullBatchFile, lines); err != nil {
+		return lines, err
+	}
+	return lines, out.finish()
 }
 
 func fullBatchDescent(ctx context.Context, lp *loadedPoint, ds *datasets.Dataset, s FullBatchSettings, method string,

@@ -110,7 +110,7 @@ func Interpolate(ctx context.Context, backend compute.Backend, from, to Point, d
 			return lines, err
 		}
 	}
-	return lines, nil
+	return lines, out.finish()
 }
 
 // sameModel checks that two weights are of the same model (name, input shape) with the

@@ -129,5 +129,5 @@ func Restart(ctx context.Context, backend compute.Backend, point Point, ds *data
 	if err != nil {
 		return lines, fmt.Errorf("restart from %s: %w", point, err)
 	}
-	return lines, nil
+	return lines, out.finish()
 }

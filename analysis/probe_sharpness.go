@@ -176,7 +176,10 @@ func Sharpness(ctx context.Context, backend compute.Backend, point Point, ds *da
 	if err != nil {
 		return nil, err
 	}
-	return res, out.writeJSON(SharpnessFile, res)
+	if err := out.writeJSON(SharpnessFile, res); err != nil {
+		return res, err
+	}
+	return res, out.finish()
 }
 
 // sharpnessAt is Sharpness on a net holding weights w; s has its defaults.

@@ -179,7 +179,10 @@ func Surface(ctx context.Context, backend compute.Backend, point Point, ds *data
 		g.TestAcc = append(g.TestAcc, column2D(row, func(e PointEval) experiment.Float { return e.TestAcc }))
 		fmt.Fprintf(progress, "surface 2d row %d/%d (α=%.3f) done\n", i+1, len(g.Alphas), alpha)
 	}
-	return res, out.writeJSON(Surface2DFile, g)
+	if err := out.writeJSON(Surface2DFile, g); err != nil {
+		return res, err
+	}
+	return res, out.finish()
 }
 
 func column2D(row []PointEval, field func(PointEval) experiment.Float) []experiment.Float {

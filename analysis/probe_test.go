@@ -253,9 +253,10 @@ func TestRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	info := readProbeInfo(t, out)
-	if info["probe"] != "restart" || info["run"] != absDir(run) || info["weights"] != "final" {
+	if info["probe"] != "restart" || info["run"] != absDir(run) || info["weights"] != "final" || info["finished"] == nil {
 		t.Errorf("probe.json: %v", info)
 	}
+	checkUnfinishedLeftOut(t, filepath.Dir(out), out)
 	file := readLines(t, filepath.Join(out, RestartFile))
 	if len(file) != 11 || len(lines) != 11 {
 		t.Fatalf("%d lines in the file, %d returned; want 11 (epochs 0..10)", len(file), len(lines))
@@ -275,6 +276,38 @@ func TestRestart(t *testing.T) {
 	}
 	if end.TestAcc < first.TestAcc+0.3 {
 		t.Errorf("test accuracy %v -> %v: the restart did not escape the extreme point", first.TestAcc, end.TestAcc)
+	}
+}
+
+// checkUnfinishedLeftOut checks that LoadInputs reads the finished probe in dir, and
+// leaves it out, listed as unfinished, once probe.json no longer says it finished (as
+// after an interrupted probe).
+func checkUnfinishedLeftOut(t *testing.T, root, dir string) {
+	t.Helper()
+	in, err := LoadInputs(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(in.Probes) != 1 || len(in.Unfinished) != 0 {
+		t.Fatalf("finished probe: %d probes, unfinished %v", len(in.Probes), in.Unfinished)
+	}
+	info := readProbeInfo(t, dir)
+	delete(info, "finished")
+	data, err := json.Marshal(info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ProbeInfoFile), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if in, err = LoadInputs(root); err != nil {
+		t.Fatal(err)
+	}
+	if len(in.Probes) != 0 || len(in.Unfinished) != 1 || in.Unfinished[0] != dir {
+		t.Errorf("unfinished probe: %d probes, unfinished %v", len(in.Probes), in.Unfinished)
+	}
+	if probeFinished(dir) {
+		t.Error("probeFinished says an unfinished probe finished")
 	}
 }
 

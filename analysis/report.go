@@ -536,6 +536,9 @@ func WriteReportFromDir(in, out string, settings ReportSettings, progress io.Wri
 	}
 	if progress != nil {
 		fmt.Fprintf(progress, "report: %d runs and %d probes under %s\n", len(inputs.Runs), len(inputs.Probes), in)
+		for _, dir := range inputs.Unfinished {
+			fmt.Fprintf(progress, "report: left out %s: its probe did not finish\n", dir)
+		}
 	}
 	rep, err := BuildReport(inputs, in, settings)
 	if err != nil {

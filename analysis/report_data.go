@@ -54,11 +54,15 @@ var probeDataFiles = []struct{ file, kind string }{
 type Inputs struct {
 	Runs   []*RunRecord
 	Probes []*ProbeRecord
+	// Unfinished lists the probe directories left out because their probe did not
+	// complete (probe.json without "finished").
+	Unfinished []string
 }
 
 // LoadInputs walks root and reads every run directory (config.json + metrics.jsonl) and
-// probe directory (probe.json) under it; temporary directories of unfinished work are
-// skipped, so the report merges whatever finished runs and shards are present.
+// probe directory (probe.json) under it; temporary directories of unfinished runs and
+// probes that did not complete are left out, so the report merges whatever finished runs,
+// shards and probes are present.
 func LoadInputs(root string) (*Inputs, error) {
 	st, err := os.Stat(root)
 	if err != nil {
@@ -105,9 +109,11 @@ func LoadInputs(root string) (*Inputs, error) {
 		if err != nil {
 			return nil, err
 		}
-		if p != nil {
-			in.Probes = append(in.Probes, p)
+		if p == nil || p.Info["finished"] == nil {
+			in.Unfinished = append(in.Unfinished, dir)
+			continue
 		}
+		in.Probes = append(in.Probes, p)
 	}
 	sort.Slice(in.Runs, func(i, j int) bool { return in.Runs[i].Dir < in.Runs[j].Dir })
 	return in, nil

@@ -76,7 +76,7 @@ func writeStudy(t *testing.T, dir string, n int) {
 func writeProbe(t *testing.T, dir, source string, files map[string]string) {
 	t.Helper()
 	os.MkdirAll(dir, 0o755)
-	info, _ := json.Marshal(map[string]any{"run": source})
+	info, _ := json.Marshal(map[string]any{"run": source, "finished": "2026-01-01T00:00:00Z"})
 	os.WriteFile(filepath.Join(dir, "probe.json"), info, 0o644)
 	for name, content := range files {
 		os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644)

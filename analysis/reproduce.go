@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -277,7 +278,7 @@ func runProbes(ctx context.Context, backend compute.Backend, plan *ScalePlan, ds
 	}
 	for _, p := range probes {
 		dir := filepath.Join(probesDir, p.name)
-		if exists(filepath.Join(dir, probeDoneFile)) {
+		if probeFinished(dir) {
 			continue // done in an earlier, interrupted reproduction
 		}
 		if err := os.RemoveAll(dir); err != nil { // an unfinished probe: start it again
@@ -287,13 +288,16 @@ func runProbes(ctx context.Context, backend compute.Backend, plan *ScalePlan, ds
 		if err := p.run(dir); err != nil {
 			return fmt.Errorf("%s: %w", p.name, err)
 		}
-		if err := datasets.WriteFileAtomic(filepath.Join(dir, probeDoneFile), []byte(time.Now().UTC().Format(time.RFC3339)+"\n")); err != nil {
-			return err
-		}
 	}
 	return nil
 }
 
-// probeDoneFile marks a probe of a reproduction as finished: probes write their data as they
-// go, so the data file alone does not say the probe ended.
-const probeDoneFile = "probe.done"
+// probeFinished reports whether dir holds a probe that completed (see ProbeInfo.Finished).
+func probeFinished(dir string) bool {
+	data, err := os.ReadFile(filepath.Join(dir, ProbeInfoFile))
+	if err != nil {
+		return false
+	}
+	var info ProbeInfo
+	return json.Unmarshal(data, &info) == nil && info.Finished != nil
+}
