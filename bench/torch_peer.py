@@ -7,6 +7,7 @@ it with the Go side in one go. Single thread unless --threads says otherwise (on
 
   torch_peer.py step --model mlp|lenet [--steps N] [--warmup N]
   torch_peer.py epoch --data-dir DIR    # one epoch of corrupted MNIST (130k examples), MLP
+  torch_peer.py epoch --epochs 11 --eval --device cuda   # one run of the paper's MLP protocol on a GPU
 """
 import argparse
 import json
@@ -52,14 +53,21 @@ def train_step(model, opt, x, y):
     return loss
 
 
+def synchronize(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
 def bench_step(args):
+    device = torch.device(args.device)
     torch.manual_seed(1)
-    model = xavier(MODELS[args.model]())
+    model = xavier(MODELS[args.model]()).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-8)
-    x = torch.rand(128, 1, 28, 28)
-    y = torch.randint(0, 10, (128,))
+    x = torch.rand(128, 1, 28, 28, device=device)
+    y = torch.randint(0, 10, (128,), device=device)
     for _ in range(args.warmup):
         train_step(model, opt, x, y)
+    synchronize(device)
     start = time.perf_counter()
     for _ in range(args.steps):
         loss = train_step(model, opt, x, y)
@@ -84,21 +92,34 @@ def bench_epoch(args):
     rng = np.random.default_rng(0)
     wrong = (yte + 1 + rng.integers(0, 9, size=len(yte))) % 10
     copies = len(ytr) // len(yte) + 1
-    x = torch.from_numpy(np.concatenate([xtr] + [xte] * copies))
-    y = torch.from_numpy(np.concatenate([ytr] + [wrong] * copies).astype(np.int64))
+    device = torch.device(args.device)
+    x = torch.from_numpy(np.concatenate([xtr] + [xte] * copies)).to(device)
+    y = torch.from_numpy(np.concatenate([ytr] + [wrong] * copies).astype(np.int64)).to(device)
+    evals = [(torch.from_numpy(xtr.copy()).to(device), torch.from_numpy(ytr.astype(np.int64)).to(device)),
+             (torch.from_numpy(xte.copy()).to(device), torch.from_numpy(yte.astype(np.int64)).to(device))]
     torch.manual_seed(1)
-    model = xavier(mlp())
+    model = xavier(mlp()).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-8)
     start = time.perf_counter()
-    perm = torch.randperm(len(y))
     steps = 0
-    for i in range(0, len(y), 128):
-        idx = perm[i:i + 128]
-        train_step(model, opt, x[idx].float() / 255, y[idx])
-        steps += 1
+    accuracies = []
+    for _ in range(args.epochs):
+        perm = torch.randperm(len(y), device=device)
+        for i in range(0, len(y), 128):
+            idx = perm[i:i + 128]
+            train_step(model, opt, x[idx].float() / 255, y[idx])
+            steps += 1
+        if args.eval:  # as esp does after every epoch: accuracy on the training and test splits
+            with torch.no_grad():
+                accuracies = [sum((model(ex[i:i + 1000].float() / 255).argmax(1) == ey[i:i + 1000]).sum().item()
+                                  for i in range(0, len(ey), 1000)) / len(ey) for ex, ey in evals]
+    synchronize(device)
     seconds = time.perf_counter() - start
-    return {"model": "mlp", "examples": len(y), "torch_epoch_seconds": round(seconds, 3),
-            "torch_ms_per_step": round(1000 * seconds / steps, 3)}
+    result = {"model": "mlp", "examples": len(y), "epochs": args.epochs, "torch_epoch_seconds": round(seconds / args.epochs, 3),
+              "torch_run_seconds": round(seconds, 3), "torch_ms_per_step": round(1000 * seconds / steps, 3)}
+    if accuracies:
+        result["train_acc"], result["test_acc"] = round(accuracies[0], 4), round(accuracies[1], 4)
+    return result
 
 
 def main():
@@ -108,12 +129,16 @@ def main():
     p.add_argument("--steps", type=int, default=100)
     p.add_argument("--warmup", type=int, default=10)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--epochs", type=int, default=1, help="epochs of the corrupted-MNIST run (epoch)")
+    p.add_argument("--eval", action="store_true", help="evaluate train and test accuracy after every epoch (epoch)")
     p.add_argument("--data-dir", default=os.environ.get("ESP_DATA_DIR", os.path.expanduser("~/.cache/esp")))
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     result = bench_step(args) if args.what == "step" else bench_epoch(args)
     result["torch_version"] = torch.__version__
     result["threads"] = args.threads
+    result["device"] = args.device
     json.dump(result, sys.stdout)
     print()
 

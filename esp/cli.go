@@ -52,6 +52,7 @@ func commands() []command {
 		{"probe", "probe the loss surface around a trained point: restart, fullbatch, interpolate, surface, sharpness", runProbe},
 		{"report", "figures, index.html and summary.json of the paper's claims from runs and probes", runReport},
 		{"reproduce", "the whole study at a scale: smoke, quick or paper", runReproduce},
+		{"setup-gpu", "install the PJRT CUDA plugin for --backend xla:cuda (downloads, on request only)", runSetupGPU},
 		{"version", "print the toolkit's version", runVersion},
 	}
 }

@@ -81,7 +81,7 @@ func TestExitCodes(t *testing.T) {
 		wantErr  string
 	}{
 		{nil, exitUsage, "Usage: esp COMMAND"},
-		{[]string{"bogus"}, exitUsage, "valid commands are data, models, probe, report, reproduce, run, train, version"},
+		{[]string{"bogus"}, exitUsage, "valid commands are data, models, probe, report, reproduce, run, setup-gpu, train, version"},
 		{[]string{"data"}, exitUsage, "valid subcommands are fetch, list, show"},
 		{[]string{"data", "fetch"}, exitUsage, "name at least one dataset"},
 		{[]string{"data", "fetch", "imagenet"}, exitUsage, "valid datasets are cifar10, fashion-mnist, mnist"},
@@ -103,6 +103,9 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"reproduce"}, exitUsage, "--out DIR is required"},
 		{[]string{"report"}, exitUsage, "--in DIR is required"},
 		{[]string{"report", "--in", "/nonexistent"}, exitUsage, "not a directory"},
+		{[]string{"setup-gpu", "--cuda", "11"}, exitUsage, "valid values are 13 and 12"},
+		{[]string{"setup-gpu", "--index-url", "ftp://mirror"}, exitUsage, "want an http:// or https:// URL"},
+		{[]string{"setup-gpu", "extra"}, exitUsage, "takes no arguments"},
 		{[]string{"version"}, exitOK, ""},
 		{[]string{"data", "list", "-h"}, exitOK, "Usage: esp data list"},
 	}

@@ -12,6 +12,7 @@ import (
 const XLAAvailable = false
 
 func newXLABackend(config string) (compute.Backend, error) {
-	return nil, fmt.Errorf("experiment: backend \"xla:%s\" is not in this build: rebuild with -tags xla "+
-		"(needs cgo) and install a PJRT plugin where PJRT_PLUGIN_LIBRARY_PATH points; or use the \"go\" backend", config)
+	return nil, fmt.Errorf("experiment: backend \"xla:%s\" is not in this build: build esp with the XLA backend "+
+		"(make build-xla: go build -tags xla, needs cgo), install a PJRT plugin (esp setup-gpu for CUDA, or point %s "+
+		"at one), or use the \"go\" backend", config, PJRTPluginPathEnv)
 }

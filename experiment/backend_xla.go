@@ -34,9 +34,12 @@ func newXLABackend(config string) (compute.Backend, error) {
 		sort.Strings(names)
 		ok := slices.ContainsFunc(names, func(n string) bool { return n == plugin || strings.HasPrefix(n, plugin+"_") })
 		if !ok {
-			return nil, fmt.Errorf("experiment: no PJRT plugin %q found (found: %v); install one and point "+
-				"PJRT_PLUGIN_LIBRARY_PATH to its folder, or give its absolute path as \"xla:/path/plugin.so\"",
-				plugin, names)
+			// JAX's plugins carry another file name than go-xla looks for: load them by path.
+			path := FindJAXPlugin(plugin)
+			if path == "" {
+				return nil, missingPluginError(plugin, names)
+			}
+			config = path + strings.TrimPrefix(config, plugin)
 		}
 	}
 	b, err := xla.New(config)

@@ -253,13 +253,52 @@ func TestNewBackend(t *testing.T) {
 		t.Errorf("unknown backend error %v should list valid names", err)
 	}
 	// Without the xla build tag any XLA backend fails; with it, a missing plugin fails
-	// (and is never downloaded). Either way the message names PJRT_PLUGIN_LIBRARY_PATH.
-	name := "xla:cuda"
-	if XLAAvailable {
-		name = "xla:no-such-plugin"
+	// (and is never downloaded). Either way the message says how to get one.
+	t.Setenv(PJRTPluginPathEnv, t.TempDir())
+	for _, name := range []string{"xla:cuda", "xla:no-such-plugin"} {
+		_, err := NewBackend(name)
+		if err == nil || !strings.Contains(err.Error(), "PJRT_PLUGIN_LIBRARY_PATH") {
+			t.Errorf("NewBackend(%q) error %v should mention PJRT_PLUGIN_LIBRARY_PATH", name, err)
+		}
+		if name == "xla:cuda" && (err == nil || !strings.Contains(err.Error(), "esp setup-gpu")) {
+			t.Errorf("NewBackend(%q) error %v should mention esp setup-gpu", name, err)
+		}
 	}
-	if _, err := NewBackend(name); err == nil || !strings.Contains(err.Error(), "PJRT_PLUGIN_LIBRARY_PATH") {
-		t.Errorf("NewBackend(%q) error %v should mention PJRT_PLUGIN_LIBRARY_PATH", name, err)
+}
+
+func TestFindJAXPlugin(t *testing.T) {
+	root := t.TempDir()
+	write := func(rel string) string {
+		path := filepath.Join(root, rel)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte("ELF"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	plugin := write("site-packages/jax_plugins/xla_cuda13/xla_cuda_plugin.so")
+	write("other/pjrt_c_api_cpu_plugin.so")
+	for _, c := range []struct {
+		name    string
+		entries []string
+		want    string
+	}{
+		{"the file", []string{plugin}, plugin},
+		{"its folder", []string{filepath.Dir(plugin)}, plugin},
+		{"site-packages", []string{filepath.Join(root, "site-packages")}, plugin},
+		{"after a folder without it", []string{filepath.Join(root, "other"), filepath.Dir(plugin)}, plugin},
+		{"not there", []string{filepath.Join(root, "other")}, ""},
+		{"missing folder", []string{filepath.Join(root, "nope")}, ""},
+		{"empty", nil, ""},
+	} {
+		if got := findJAXPlugin("cuda", c.entries); got != c.want {
+			t.Errorf("%s: findJAXPlugin = %q, want %q", c.name, got, c.want)
+		}
+	}
+	if got := findJAXPlugin("rocm", []string{filepath.Join(root, "site-packages")}); got != "" {
+		t.Errorf("findJAXPlugin(rocm) = %q, want none", got)
 	}
 }
 

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+
+	"github.com/gomlx/go-xla/installer"
+
+	"github.com/extremepoints/esp/experiment"
+)
+
+// pypiHost is the host of PyPI's JSON API, which go-xla's installer asks for JAX's packages.
+const pypiHost = "pypi.org"
+
+// runSetupGPU installs the PJRT CUDA plugin and the NVIDIA libraries it needs, from JAX's
+// pip packages, with go-xla's installer. It is the only place esp downloads a plugin: the
+// backends never do.
+func runSetupGPU(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("setup-gpu", stderr, "setup-gpu [--dir DIR] [--cuda 13|12] [--version V] [--index-url URL] [--force]")
+	defaultDir := "~/.local/lib/go-xla"
+	if lib, err := installer.DefaultHomeLibPath(); err == nil {
+		defaultDir = filepath.Join(lib, "go-xla")
+	}
+	dir := fs.String("dir", defaultDir, "install folder; the plugin goes to DIR/nvidia/ (go-xla finds it in ~/.local/lib/go-xla and /usr/local/lib/go-xla without "+experiment.PJRTPluginPathEnv+")")
+	cuda := fs.String("cuda", "13", "CUDA major version: 13 (pip package jax-cuda13-pjrt) or 12")
+	version := fs.String("version", "latest", "JAX version of the plugin packages")
+	indexURL := fs.String("index-url", "", "a PyPI mirror (serving /pypi/NAME/json) to use instead of https://pypi.org")
+	force := fs.Bool("force", false, "replace an installation already in DIR/nvidia")
+	if rest, err := parseFlags(fs, args); err != nil {
+		return err
+	} else if len(rest) > 0 {
+		return usagef("setup-gpu takes no arguments, got %q", rest)
+	}
+	if *cuda != "13" && *cuda != "12" {
+		return usagef("--cuda %q: valid values are 13 and 12", *cuda)
+	}
+	if *version == "" {
+		return usagef("--version is empty: give a JAX version such as 0.8.0, or latest")
+	}
+	if *dir == "" {
+		return usagef("--dir is empty")
+	}
+	installDir, err := filepath.Abs(*dir)
+	if err != nil {
+		return badInput(fmt.Errorf("--dir %s: %w", *dir, err))
+	}
+	nvidiaDir := filepath.Join(installDir, "nvidia")
+	if entries, err := os.ReadDir(nvidiaDir); err == nil && len(entries) > 0 && !*force {
+		return usagef("%s already holds an installation; --force replaces it", nvidiaDir)
+	}
+	if *indexURL != "" {
+		mirror, err := url.Parse(*indexURL)
+		if err != nil || (mirror.Scheme != "http" && mirror.Scheme != "https") || mirror.Host == "" {
+			return usagef("--index-url %q: want an http:// or https:// URL", *indexURL)
+		}
+		http.DefaultTransport = mirrorTransport{mirror: mirror, next: http.DefaultTransport}
+	}
+
+	source := "https://" + pypiHost
+	if *indexURL != "" {
+		source = *indexURL
+	}
+	fmt.Fprintf(stdout, "installing the PJRT CUDA plugin (jax-cuda%s-pjrt %s) and its NVIDIA libraries from %s into %s\n",
+		*cuda, *version, source, installDir)
+	if err := installer.CudaInstall("cuda"+*cuda, *version, installDir, false, installer.Normal); err != nil {
+		return fmt.Errorf("installing the CUDA plugin: %w", err)
+	}
+	plugin := filepath.Join(nvidiaDir, installer.NVIDIAPJRTPluginFileName)
+	if _, err := os.Stat(plugin); err != nil {
+		return fmt.Errorf("the installer finished but %s is missing: %w", plugin, err)
+	}
+	fmt.Fprintf(stdout, "\nplugin: %s\n", plugin)
+	if !defaultSearchDir(installDir) {
+		fmt.Fprintf(stdout, "use it with: export %s=%s\n", experiment.PJRTPluginPathEnv, nvidiaDir)
+	}
+	fmt.Fprintln(stdout, "then: esp train --backend xla:cuda ...")
+	return nil
+}
+
+// defaultSearchDir reports whether go-xla looks for plugins in dir/nvidia by itself.
+func defaultSearchDir(dir string) bool {
+	if dir == "/usr/local/lib/go-xla" {
+		return true
+	}
+	lib, err := installer.DefaultHomeLibPath()
+	return err == nil && dir == filepath.Join(lib, "go-xla")
+}
+
+// mirrorTransport sends the requests for PyPI's API to a mirror; downloads go wherever the
+// API's answers point.
+type mirrorTransport struct {
+	mirror *url.URL
+	next   http.RoundTripper
+}
+
+func (m mirrorTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Host != pypiHost {
+		return m.next.RoundTrip(r)
+	}
+	r = r.Clone(r.Context())
+	r.URL.Scheme, r.URL.Host, r.Host = m.mirror.Scheme, m.mirror.Host, m.mirror.Host
+	r.URL.Path = path.Join("/", m.mirror.Path, r.URL.Path)
+	return m.next.RoundTrip(r)
+}

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"archive/zip"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// wheel returns a zip archive (a pip wheel) holding files.
+func wheel(t *testing.T, files map[string]string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w := zip.NewWriter(&buf)
+	for name, content := range files {
+		f, err := w.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Write([]byte(content)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// fakePyPI serves PyPI's JSON API and the wheels of JAX's CUDA 13 plugin and one NVIDIA
+// library, as go-xla's installer reads them. badDigest makes the plugin wheel's listed
+// SHA-256 wrong.
+func fakePyPI(t *testing.T, badDigest bool) *httptest.Server {
+	t.Helper()
+	files := map[string][]byte{
+		"jax_cuda13_pjrt-0.8.0-py3-none-manylinux_2_27_x86_64.whl": wheel(t, map[string]string{
+			"jax_plugins/xla_cuda13/xla_cuda_plugin.so": "fake PJRT plugin",
+		}),
+		"nvidia_cublas-13.1.0-py3-none-manylinux_2_27_x86_64.whl": wheel(t, map[string]string{
+			"nvidia/cu13/lib/libcublas.so.13":   "fake cublas",
+			"nvidia/cu13/lib/libcublasLt.so.13": "fake cublasLt",
+			"nvidia/cu13/bin/ptxas":             "fake ptxas",
+		}),
+	}
+	mux := http.NewServeMux()
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	release := func(file string) []map[string]any {
+		sum := sha256.Sum256(files[file])
+		digest := hex.EncodeToString(sum[:])
+		if badDigest && strings.HasPrefix(file, "jax_") {
+			digest = strings.Repeat("0", 64)
+		}
+		return []map[string]any{{"packagetype": "bdist_wheel", "filename": file, "url": srv.URL + "/files/" + file,
+			"digests": map[string]string{"sha256": digest}}}
+	}
+	api := map[string]any{
+		"jax-cuda13-plugin": map[string]any{
+			"info":     map[string]any{"name": "jax-cuda13-plugin", "version": "0.8.0", "author_email": "jax-dev@google.com", "requires_dist": []string{"nvidia-cublas>=13.0"}},
+			"releases": map[string]any{},
+		},
+		"nvidia-cublas": map[string]any{
+			"info":     map[string]any{"name": "nvidia-cublas", "version": "13.1.0"},
+			"releases": map[string]any{"13.1.0": release("nvidia_cublas-13.1.0-py3-none-manylinux_2_27_x86_64.whl")},
+		},
+		"jax-cuda13-pjrt": map[string]any{
+			"info":     map[string]any{"name": "jax-cuda13-pjrt", "version": "0.8.0", "author_email": "jax-dev@google.com"},
+			"releases": map[string]any{"0.8.0": release("jax_cuda13_pjrt-0.8.0-py3-none-manylinux_2_27_x86_64.whl")},
+		},
+	}
+	mux.HandleFunc("/pypi/{name}/json", func(w http.ResponseWriter, r *http.Request) {
+		info, ok := api[r.PathValue("name")]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(info)
+	})
+	mux.HandleFunc("/files/{name}", func(w http.ResponseWriter, r *http.Request) {
+		data, ok := files[r.PathValue("name")]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		_, _ = w.Write(data)
+	})
+	return srv
+}
+
+func exitCode(t *testing.T, err error) int {
+	t.Helper()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &exit):
+		return exit.ExitCode()
+	}
+	t.Fatal(err)
+	return -1
+}
+
+// TestSetupGPU installs the CUDA plugin from a loopback PyPI mirror with a real esp process.
+func TestSetupGPU(t *testing.T) {
+	srv := fakePyPI(t, false)
+	home := t.TempDir()
+	dir := filepath.Join(home, "lib", "go-xla")
+	plugin := filepath.Join(dir, "nvidia", "pjrt_c_api_cuda_plugin.so")
+
+	cmd := espProcess(t, t.TempDir(), "setup-gpu", "--dir", dir, "--index-url", srv.URL)
+	cmd.Env = append(cmd.Env, "HOME="+home)
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("esp setup-gpu: %v", err)
+	}
+	out := cmd.Stdout.(*bytes.Buffer).String()
+	if got, err := os.ReadFile(plugin); err != nil || string(got) != "fake PJRT plugin" {
+		t.Fatalf("plugin %s: %q, %v", plugin, got, err)
+	}
+	if got, err := os.ReadFile(filepath.Join(dir, "nvidia", "cu13", "lib", "libcublas.so.13")); err != nil || string(got) != "fake cublas" {
+		t.Errorf("NVIDIA library: %q, %v", got, err)
+	}
+	for _, want := range []string{"plugin: " + plugin, "export PJRT_PLUGIN_LIBRARY_PATH=" + filepath.Join(dir, "nvidia")} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+
+	// A second run does not replace the installation unless asked to.
+	again := espProcess(t, t.TempDir(), "setup-gpu", "--dir", dir, "--index-url", srv.URL)
+	if code := exitCode(t, again.Run()); code != exitUsage {
+		t.Errorf("second setup-gpu exit code %d, want %d", code, exitUsage)
+	}
+	if msg := again.Stdout.(*bytes.Buffer).String(); !strings.Contains(msg, "--force replaces it") {
+		t.Errorf("second setup-gpu says %q", msg)
+	}
+	if got, err := os.ReadFile(plugin); err != nil || string(got) != "fake PJRT plugin" {
+		t.Errorf("plugin changed by the refused run: %q, %v", got, err)
+	}
+	forced := espProcess(t, t.TempDir(), "setup-gpu", "--dir", dir, "--index-url", srv.URL, "--force")
+	forced.Env = append(forced.Env, "HOME="+home)
+	if err := forced.Run(); err != nil {
+		t.Errorf("setup-gpu --force: %v", err)
+	}
+}
+
+// TestSetupGPUBadDownload checks that a wheel whose checksum does not match fails the
+// install and leaves no plugin behind.
+func TestSetupGPUBadDownload(t *testing.T) {
+	srv := fakePyPI(t, true)
+	home := t.TempDir()
+	dir := filepath.Join(home, "lib", "go-xla")
+	cmd := espProcess(t, t.TempDir(), "setup-gpu", "--dir", dir, "--index-url", srv.URL)
+	cmd.Env = append(cmd.Env, "HOME="+home)
+	if code := exitCode(t, cmd.Run()); code != exitFailure {
+		t.Fatalf("exit code %d, want %d", code, exitFailure)
+	}
+	if out := cmd.Stdout.(*bytes.Buffer).String(); !strings.Contains(strings.ToLower(out), "sha256") && !strings.Contains(strings.ToLower(out), "checksum") {
+		t.Errorf("the error does not name the checksum:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "nvidia", "pjrt_c_api_cuda_plugin.so")); !os.IsNotExist(err) {
+		t.Errorf("a plugin was left behind after a failed download (%v)", err)
+	}
+}
