@@ -50,7 +50,7 @@ metric() { tail -1 "$1" | "$python" -c "import json,sys; print(json.load(sys.std
 
 # One epoch per model and backend: the second epoch's time excludes compilation.
 for model in mlp lenet; do
-	for b in "$backend" go; do
+	for b in $(printf '%s\n' "$backend" go | awk '!seen[$0]++'); do # the GPU backend, then the Go one
 		subset=0
 		[ "$b" = go ] && [ "$model" = lenet ] && subset=5000 # the CPU LeNet: a subset
 		log "train $model on $b (2 epochs, subset $subset)"
