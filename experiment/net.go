@@ -189,12 +189,14 @@ type Eval struct {
 }
 
 // Evaluate computes loss and accuracy (inference mode) on split, in batches of
-// batchSize (default 1000), against each of the given label slices (default: the
-// split's own labels). One forward pass serves all label slices.
+// batchSize (default 1000; at most 250 for convolutional models on the Go backend, to
+// bound memory), against each of the given label slices (default: the split's own
+// labels). One forward pass serves all label slices.
 func (n *Net) Evaluate(split *datasets.Split, batchSize int, labels ...[]uint8) ([]Eval, error) {
 	if err := n.checkSplit(split); err != nil {
 		return nil, err
 	}
+	batchSize = n.passBatch(batchSize)
 	if len(labels) == 0 {
 		labels = [][]uint8{split.Labels}
 	}
@@ -247,6 +249,7 @@ func (n *Net) Evaluate(split *datasets.Split, batchSize int, labels ...[]uint8) 
 // parameters, and that mean loss. The gradient has the same tensors as Weights
 // (non-trainable ones zero), so Norm and Distance apply to it.
 func (n *Net) Gradient(split *datasets.Split, batchSize int, labels []uint8) (*Weights, float64, error) {
+	batchSize = n.passBatch(batchSize)
 	if err := n.checkSplit(split); err != nil {
 		return nil, 0, err
 	}
@@ -339,6 +342,23 @@ func (n *Net) checkSplit(split *datasets.Split) error {
 			split.Height, split.Width, split.Channels, n.Height, n.Width, n.Channels)
 	}
 	return nil
+}
+
+// convPassBatch caps the batches of Evaluate and Gradient for convolutional models on the
+// Go backend, whose convolution materializes the patch tensor of the whole batch (LeNet's
+// second layer: 400 values per pixel, ~1.3 MB per image): a LeNet run evaluating in batches
+// of 1,000 peaked at 2.8 GB of RSS, at 250 at 1.2 GB, in the same time.
+const convPassBatch = 250
+
+// passBatch is the batch size Evaluate and Gradient use when asked for batchSize.
+func (n *Net) passBatch(batchSize int) int {
+	if batchSize <= 0 {
+		batchSize = 1000
+	}
+	if n.Model.Name() != "mlp" && models.IsGoBackend(n.Backend) {
+		return min(batchSize, convPassBatch)
+	}
+	return batchSize
 }
 
 func batchSizeFor(n, batchSize int) int {

@@ -204,6 +204,31 @@ func TestTrainErrors(t *testing.T) {
 // TestGradient checks Net.Gradient: a small step against the gradient lowers the
 // loss, and the gradient matches a central finite difference along its own direction
 // (directional derivative = |g|²) within 5% (float32 loss, step 1e-3 relative).
+// TestPassBatch checks the batch caps of Evaluate and Gradient: convolutional models on the
+// Go backend are held to convPassBatch; the MLP keeps what it is asked for. The result of a
+// pass does not depend on its batch size (TestGradient and the acceptance tests check values).
+func TestPassBatch(t *testing.T) {
+	backend, _ := NewBackend("go")
+	for _, c := range []struct {
+		model     string
+		ask, want int
+	}{
+		{"mlp", 0, 1000},
+		{"mlp", 4000, 4000},
+		{"lenet", 0, convPassBatch},
+		{"lenet", 1000, convPassBatch},
+		{"lenet", 100, 100},
+	} {
+		net, err := NewNet(backend, c.model, models.Config{Classes: 3}, 28, 28, 1, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := net.passBatch(c.ask); got != c.want {
+			t.Errorf("%s: passBatch(%d) = %d, want %d", c.model, c.ask, got, c.want)
+		}
+	}
+}
+
 func TestGradient(t *testing.T) {
 	d := synthDataset(40, 10, 6, 6, 1, 3, 5)
 	backend, _ := NewBackend("go")
