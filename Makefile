@@ -56,10 +56,13 @@ quick: build
 # The notebook test executes every notebook with Jupyter: minutes, hence the longer timeout.
 test: fmt-check vet
 	go test -timeout 45m ./...
+	CGO_ENABLED=1 go test -tags xla -run 'TestNewBackend|TestFindJAXPlugin' ./experiment
 	$(MAKE) fuzz
 
+# vet checks the XLA build (-tags xla, cgo) too, so that it keeps compiling.
 vet:
 	go vet ./...
+	CGO_ENABLED=1 go vet -tags xla ./experiment ./esp
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi

@@ -53,11 +53,14 @@ func missingPluginError(plugin string, found []string) error {
 	if v := os.Getenv(PJRTPluginPathEnv); v != "" {
 		where = fmt.Sprintf("%q", v)
 	}
-	hint := fmt.Sprintf("set %s to the folder holding pjrt_c_api_%s_plugin.so (or JAX's %s), or give the file as \"xla:/path/to/plugin.so\"",
-		PJRTPluginPathEnv, plugin, jaxPluginFile(plugin))
+	jax := "JAX's " + jaxPluginFile(plugin)
 	if strings.HasPrefix(plugin, "cuda") {
-		hint = "run `esp setup-gpu` to install the CUDA plugin (it downloads it on request), or " + hint +
-			" (pip package jax-cuda13-pjrt)"
+		jax += " (pip package jax-cuda13-pjrt)"
+	}
+	hint := fmt.Sprintf("set %s to the folder holding pjrt_c_api_%s_plugin.so or %s, or give the file as \"xla:/path/to/plugin.so\"",
+		PJRTPluginPathEnv, plugin, jax)
+	if strings.HasPrefix(plugin, "cuda") {
+		hint = "run `esp setup-gpu` to install the CUDA plugin (it downloads it on request), or " + hint
 	}
 	return fmt.Errorf("experiment: no PJRT plugin %q found (%s is %s; plugins found: %v): %s",
 		plugin, PJRTPluginPathEnv, where, found, hint)
