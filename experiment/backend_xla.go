@@ -39,6 +39,7 @@ func newXLABackend(config string) (compute.Backend, error) {
 			if path == "" {
 				return nil, missingPluginError(plugin, names)
 			}
+			setXLACUDADataDir(jaxCUDADataDir(path))
 			config = path + strings.TrimPrefix(config, plugin)
 		}
 	}

@@ -65,3 +65,27 @@ func missingPluginError(plugin string, found []string) error {
 	return fmt.Errorf("experiment: no PJRT plugin %q found (%s is %s; plugins found: %v): %s",
 		plugin, PJRTPluginPathEnv, where, found, hint)
 }
+
+// jaxCUDADataDir returns the CUDA toolkit folder of the pip packages installed beside JAX's
+// CUDA plugin (site-packages/nvidia/cu13 or, for CUDA 12, nvidia/cuda_nvcc), where XLA finds
+// ptxas and libdevice; "" when there is none. JAX passes it to XLA from Python; esp loads the
+// plugin without Python, so it sets XLA's --xla_gpu_cuda_data_dir itself.
+func jaxCUDADataDir(pluginPath string) string {
+	sitePackages := filepath.Dir(filepath.Dir(filepath.Dir(pluginPath))) // jax_plugins/xla_cuda13/file
+	for _, sub := range []string{"cu13", "cuda_nvcc"} {
+		dir := filepath.Join(sitePackages, "nvidia", sub)
+		if info, err := os.Stat(filepath.Join(dir, "nvvm", "libdevice")); err == nil && info.IsDir() {
+			return dir
+		}
+	}
+	return ""
+}
+
+// setXLACUDADataDir adds --xla_gpu_cuda_data_dir=dir to XLA_FLAGS unless it names one already.
+func setXLACUDADataDir(dir string) {
+	flags := os.Getenv("XLA_FLAGS")
+	if dir == "" || strings.Contains(flags, "--xla_gpu_cuda_data_dir") {
+		return
+	}
+	os.Setenv("XLA_FLAGS", strings.TrimSpace(flags+" --xla_gpu_cuda_data_dir="+dir))
+}

@@ -325,6 +325,22 @@ func TestFindJAXPlugin(t *testing.T) {
 	if got := findJAXPlugin("rocm", []string{filepath.Join(root, "site-packages")}); got != "" {
 		t.Errorf("findJAXPlugin(rocm) = %q, want none", got)
 	}
+
+	// The CUDA toolkit of the pip packages beside the plugin, for XLA's ptxas and libdevice.
+	if got := jaxCUDADataDir(plugin); got != "" {
+		t.Errorf("jaxCUDADataDir without nvidia packages = %q", got)
+	}
+	cu13 := filepath.Join(root, "site-packages", "nvidia", "cu13")
+	write("site-packages/nvidia/cu13/nvvm/libdevice/libdevice.10.bc")
+	if got := jaxCUDADataDir(plugin); got != cu13 {
+		t.Errorf("jaxCUDADataDir = %q, want %q", got, cu13)
+	}
+	t.Setenv("XLA_FLAGS", "--xla_dump_to=/tmp/x")
+	setXLACUDADataDir(cu13)
+	setXLACUDADataDir("/elsewhere") // an existing setting wins
+	if got, want := os.Getenv("XLA_FLAGS"), "--xla_dump_to=/tmp/x --xla_gpu_cuda_data_dir="+cu13; got != want {
+		t.Errorf("XLA_FLAGS = %q, want %q", got, want)
+	}
 }
 
 func TestLearningRateAt(t *testing.T) {
