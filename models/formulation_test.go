@@ -148,6 +148,34 @@ func TestMaxPoolReshape(t *testing.T) {
 // TestReluFormulations checks that the masked ReLU of the Matmul formulation has the
 // same values and gradient as GoMLX's Max-based one. Exact equality is expected (inputs
 // are continuous random values, so none is exactly 0).
+// TestDenseFormulations checks that x·Wᵀ with the custom weight gradient (Matmul) gives
+// the same output and gradients with respect to x and W as GoMLX's own (Native).
+func TestDenseFormulations(t *testing.T) {
+	backend := testBackend(t)
+	rng := rand.New(rand.NewPCG(7, 8))
+	x := randomTensor(rng, 6, 5)
+	w := randomTensor(rng, 4, 5)
+	upstream := randomTensor(rng, 6, 4)
+	out, err := MustNewExec(backend, func(x, w, up *Node) []*Node {
+		var res []*Node
+		for _, f := range []Formulation{Matmul, Native} {
+			y := matmulTransposed(x, w, f)
+			// Tanh after the product so that the upstream gradient depends on y.
+			grads := Gradient(ReduceAllSum(Mul(Tanh(y), up)), x, w)
+			res = append(res, y, grads[0], grads[1])
+		}
+		return res
+	}).Call(x, w, upstream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, what := range []string{"output", "gradient of x", "gradient of W"} {
+		if d := maxRelDiff(flat(out[3+i]), flat(out[i])); d > 1e-5 {
+			t.Errorf("%s: matmul and native formulations differ by %g", what, d)
+		}
+	}
+}
+
 func TestReluFormulations(t *testing.T) {
 	backend := testBackend(t)
 	rng := rand.New(rand.NewPCG(5, 6))

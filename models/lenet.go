@@ -20,9 +20,9 @@ func buildLeNet(m *Model, scope *gmodel.Scope, images *graph.Node, _ bool) *grap
 			x = maxPool2x2(x, f)
 		}
 	}
-	x = dense(scope.In("fc_0"), flattenCNHW(x), m.config.FCHidden, true)
+	x = dense(scope.In("fc_0"), flattenCNHW(x), m.config.FCHidden, true, f)
 	if m.config.FCReLU {
 		x = relu(x, f)
 	}
-	return dense(scope.In("fc_1"), x, m.config.Classes, true)
+	return dense(scope.In("fc_1"), x, m.config.Classes, true, f)
 }

@@ -6,7 +6,8 @@ import (
 )
 
 func buildMLP(m *Model, scope *gmodel.Scope, images *graph.Node, _ bool) *graph.Node {
+	f := m.formulation(images.Graph())
 	x := flatten(images)
-	x = relu(dense(scope.In("dense_0"), x, m.config.Hidden, true), m.formulation(images.Graph()))
-	return dense(scope.In("dense_1"), x, m.config.Classes, true)
+	x = relu(dense(scope.In("dense_0"), x, m.config.Hidden, true, f), f)
+	return dense(scope.In("dense_1"), x, m.config.Classes, true, f)
 }
