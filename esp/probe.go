@@ -79,14 +79,14 @@ func (p *probeFlags) setup(ctx context.Context, fs *flag.FlagSet, point analysis
 	return backend, ds, nil
 }
 
-// prepare parses the flags, runs check (the probe's own validation, whose errors are
-// returned as they are), and loads the point's dataset and backend.
+// prepare parses the flags, runs check (the probe's own validation of its settings: its
+// errors are the user's, exit code 2), and loads the point's dataset and backend.
 func (p *probeFlags) prepare(ctx context.Context, fs *flag.FlagSet, args []string, check func() error, stderr io.Writer) (analysis.Point, compute.Backend, *datasets.Dataset, error) {
 	if err := parseProbeFlags(fs, args); err != nil {
 		return analysis.Point{}, nil, nil, err
 	}
 	if err := check(); err != nil {
-		return analysis.Point{}, nil, nil, err
+		return analysis.Point{}, nil, nil, usageError{err}
 	}
 	point, err := p.point()
 	if err != nil {
@@ -163,7 +163,7 @@ func runProbeRestart(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.Uint64Var(&s.Seed, "seed", 0, "seed of the data order")
 	point, backend, ds, err := pf.prepare(ctx, fs, args, func() error {
 		if err := s.Validate(); err != nil {
-			return usageError{err}
+			return err
 		}
 		return checkRate("lr", s.Optimizer.LearningRate)
 	}, stderr)
@@ -196,10 +196,7 @@ func runProbeFullBatch(ctx context.Context, args []string, stdout, stderr io.Wri
 		if err := errors.Join(checkRate("lr", s.GDLearningRate), checkRate("adam-lr", s.AdamLearningRate)); err != nil {
 			return err
 		}
-		if err := s.Validate(); err != nil {
-			return usageError{err}
-		}
-		return nil
+		return s.Validate()
 	}, stderr)
 	if err != nil {
 		return err
@@ -294,12 +291,7 @@ func runProbeSurface(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.IntVar(&s.Points, "points", 0, "points of the 1D slice (default 21)")
 	fs.IntVar(&s.Grid, "grid", 0, "points per axis of the 2D slice (default 11: 121 evaluations)")
 	fs.Uint64Var(&s.Seed, "seed", 0, "seed of the random directions")
-	point, backend, ds, err := pf.prepare(ctx, fs, args, func() error {
-		if err := s.Validate(); err != nil {
-			return usageError{err}
-		}
-		return nil
-	}, stderr)
+	point, backend, ds, err := pf.prepare(ctx, fs, args, s.Validate, stderr)
 	if err != nil {
 		return err
 	}
@@ -330,12 +322,7 @@ func runProbeSharpness(ctx context.Context, args []string, stdout, stderr io.Wri
 	fs.IntVar(&s.TraceSamples, "samples", 0, "Rademacher vectors of the trace estimate (default 10)")
 	fs.Float64Var(&s.Epsilon, "epsilon", 0, "finite-difference step along a unit direction (default 1e-3)")
 	fs.Uint64Var(&s.Seed, "seed", 0, "seed of the random vectors")
-	point, backend, ds, err := pf.prepare(ctx, fs, args, func() error {
-		if err := s.Validate(); err != nil {
-			return usageError{err}
-		}
-		return nil
-	}, stderr)
+	point, backend, ds, err := pf.prepare(ctx, fs, args, s.Validate, stderr)
 	if err != nil {
 		return err
 	}
