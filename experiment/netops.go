@@ -60,7 +60,6 @@ func (n *Net) fit(ctx context.Context, set *corrupt.Set, s Settings, onEpoch fun
 	total := set.Len()
 	bs := min(s.BatchSize, total)
 	stepsPerEpoch := (total + bs - 1) / bs
-	size := set.Dataset.Train.ImageSize()
 	steps := 0
 	for epoch := 1; epoch <= s.Epochs; epoch++ {
 		perm := rng.Perm(total)
@@ -70,17 +69,8 @@ func (n *Net) fit(ctx context.Context, set *corrupt.Set, s Settings, onEpoch fun
 				return err
 			}
 			idx := perm[b*bs : min((b+1)*bs, total)]
-			images := tensors.FromShape(shapes.Make(dtypes.Float32, len(idx), n.Height, n.Width, n.Channels))
-			labels := make([]int32, len(idx))
-			if err := tensors.MutableFlatData(images, func(flat []float32) {
-				for i, j := range idx {
-					dst := flat[i*size : (i+1)*size]
-					for k, v := range set.Image(j) {
-						dst[k] = float32(v) * (1.0 / 255)
-					}
-					labels[i] = int32(set.Examples[j].Label)
-				}
-			}); err != nil {
+			images, labels, err := minibatch(set, idx)
+			if err != nil {
 				return err
 			}
 			// Set on every step, not only for schedules: a learning-rate variable left in
@@ -88,7 +78,7 @@ func (n *Net) fit(ctx context.Context, set *corrupt.Set, s Settings, onEpoch fun
 			if err := setLearningRate(n, s.Optimizer.learningRateAt(steps, s.Epochs*stepsPerEpoch)); err != nil {
 				return err
 			}
-			out, err := step.Call(images, tensors.FromFlatDataAndDimensions(labels, len(idx)))
+			out, err := step.Call(images, labels)
 			images.FinalizeAll()
 			if err != nil {
 				return fmt.Errorf("experiment: training step: %w", err)
@@ -109,6 +99,27 @@ func (n *Net) fit(ctx context.Context, set *corrupt.Set, s Settings, onEpoch fun
 		}
 	}
 	return nil
+}
+
+// minibatch gathers the examples idx of set: their images as one tensor [len(idx), H, W, C]
+// scaled to [0, 1], and the labels they are trained on.
+func minibatch(set *corrupt.Set, idx []int) (images, labels *tensors.Tensor, err error) {
+	split := set.Dataset.Train
+	size := split.ImageSize()
+	images = tensors.FromShape(shapes.Make(dtypes.Float32, len(idx), split.Height, split.Width, split.Channels))
+	assigned := make([]int32, len(idx))
+	if err := tensors.MutableFlatData(images, func(flat []float32) {
+		for i, j := range idx {
+			dst := flat[i*size : (i+1)*size]
+			for k, v := range set.Image(j) {
+				dst[k] = float32(v) * (1.0 / 255)
+			}
+			assigned[i] = int32(set.Examples[j].Label)
+		}
+	}); err != nil {
+		return nil, nil, err
+	}
+	return images, tensors.FromFlatDataAndDimensions(assigned, len(idx)), nil
 }
 
 // checkSameTensors reports whether a and b hold the same tensors (names and sizes, in order).

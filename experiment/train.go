@@ -13,7 +13,6 @@ import (
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
-	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/core/tensors"
 	gmodel "github.com/gomlx/gomlx/ml/model"
@@ -166,7 +165,6 @@ func train(ctx context.Context, backend compute.Backend, set *corrupt.Set, setti
 	n := set.Len()
 	bs := min(s.BatchSize, n)
 	stepsPerEpoch := (n + bs - 1) / bs
-	size := split.ImageSize()
 	for epoch := 1; epoch <= s.Epochs; epoch++ {
 		perm := rng.Perm(n)
 		epochStart := time.Now()
@@ -179,17 +177,8 @@ func train(ctx context.Context, backend compute.Backend, set *corrupt.Set, setti
 				return res, err
 			}
 			idx := perm[b*bs : min((b+1)*bs, n)]
-			images := tensors.FromShape(shapes.Make(dtypes.Float32, len(idx), split.Height, split.Width, split.Channels))
-			labels := make([]int32, len(idx))
-			if err := tensors.MutableFlatData(images, func(flat []float32) {
-				for i, j := range idx {
-					dst := flat[i*size : (i+1)*size]
-					for k, v := range set.Image(j) {
-						dst[k] = float32(v) * (1.0 / 255)
-					}
-					labels[i] = int32(set.Examples[j].Label)
-				}
-			}); err != nil {
+			images, labels, err := minibatch(set, idx)
+			if err != nil {
 				return res, err
 			}
 			if s.Optimizer.Schedule != ScheduleConstant {
@@ -197,7 +186,7 @@ func train(ctx context.Context, backend compute.Backend, set *corrupt.Set, setti
 					return res, err
 				}
 			}
-			out, err := step.Call(images, tensors.FromFlatDataAndDimensions(labels, len(idx)))
+			out, err := step.Call(images, labels)
 			images.FinalizeAll()
 			if err != nil {
 				return res, fmt.Errorf("experiment: training step: %w", err)
