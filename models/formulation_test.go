@@ -1,14 +1,18 @@
 package models
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/gobackend"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/core/tensors"
+	gmodel "github.com/gomlx/gomlx/ml/model"
 )
 
 func testBackend(t testing.TB) compute.Backend {
@@ -145,37 +149,55 @@ func TestMaxPoolReshape(t *testing.T) {
 	}
 }
 
-// TestReluFormulations checks that the masked ReLU of the Matmul formulation has the
-// same values and gradient as GoMLX's Max-based one. Exact equality is expected (inputs
-// are continuous random values, so none is exactly 0).
-// TestDenseFormulations checks that x·Wᵀ with the custom weight gradient (Matmul) gives
-// the same output and gradients with respect to x and W as GoMLX's own (Native).
+// TestDenseFormulations checks that the feature-major product W·xᵀ with its written-out
+// gradients (the Matmul formulation's dense layers) gives the same output and gradients
+// with respect to x and W as GoMLX's own DotGeneral and autodiff, for x batch-major
+// [batch, in] and feature-major [in, batch].
 func TestDenseFormulations(t *testing.T) {
 	backend := testBackend(t)
 	rng := rand.New(rand.NewPCG(7, 8))
-	x := randomTensor(rng, 6, 5)
-	w := randomTensor(rng, 4, 5)
-	upstream := randomTensor(rng, 6, 4)
-	out, err := MustNewExec(backend, func(x, w, up *Node) []*Node {
-		var res []*Node
-		for _, f := range []Formulation{Matmul, Native} {
-			y := matmulTransposed(x, w, f)
-			// Tanh after the product so that the upstream gradient depends on y.
-			grads := Gradient(ReduceAllSum(Mul(Tanh(y), up)), x, w)
-			res = append(res, y, grads[0], grads[1])
-		}
-		return res
-	}).Call(x, w, upstream)
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name         string
+		featureMajor bool
+		xDims        []int
+	}{
+		{"x batch-major", false, []int{6, 5}},
+		{"x feature-major", true, []int{5, 6}},
 	}
-	for i, what := range []string{"output", "gradient of x", "gradient of W"} {
-		if d := maxRelDiff(flat(out[3+i]), flat(out[i])); d > 1e-5 {
-			t.Errorf("%s: matmul and native formulations differ by %g", what, d)
-		}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			x := randomTensor(rng, tc.xDims...)
+			w := randomTensor(rng, 4, 5)
+			upstream := randomTensor(rng, 4, 6) // [out, batch]
+			inAxis := 1
+			if tc.featureMajor {
+				inAxis = 0
+			}
+			out, err := MustNewExec(backend, func(x, w, up *Node) []*Node {
+				loss := func(y *Node) *Node { return ReduceAllSum(Mul(Tanh(y), up)) } // Tanh: the upstream gradient depends on y
+				y := matmulFeatureMajor(w, x, tc.featureMajor)
+				want := DotGeneral(w, []int{1}, nil, x, []int{inAxis}, nil)
+				got, wantGrads := Gradient(loss(y), x, w), Gradient(loss(want), x, w)
+				return []*Node{y, got[0], got[1], want, wantGrads[0], wantGrads[1]}
+			}).Call(x, w, upstream)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, what := range []string{"output", "gradient of x", "gradient of W"} {
+				if !slices.Equal(out[i].Shape().Dimensions, out[3+i].Shape().Dimensions) {
+					t.Fatalf("%s: shape %v, want %v", what, out[i].Shape(), out[3+i].Shape())
+				}
+				if d := maxRelDiff(flat(out[i]), flat(out[3+i])); d > 1e-5 {
+					t.Errorf("%s: differs from GoMLX's by %g", what, d)
+				}
+			}
+		})
 	}
 }
 
+// TestReluFormulations checks that the masked ReLU of the Matmul formulation has the
+// same values and gradient as GoMLX's Max-based one. Exact equality is expected (inputs
+// are continuous random values, so none is exactly 0).
 func TestReluFormulations(t *testing.T) {
 	backend := testBackend(t)
 	rng := rand.New(rand.NewPCG(5, 6))
@@ -196,5 +218,79 @@ func TestReluFormulations(t *testing.T) {
 		if d := maxRelDiff(flat(out[2+i]), flat(out[i])); d != 0 {
 			t.Errorf("%s: matmul and native formulations differ by %g", what, d)
 		}
+	}
+}
+
+// TestModelFormulations builds each model twice over the same variables, with the
+// Matmul and the Native formulation, and checks that logits and the gradient of every
+// trainable variable agree: the per-layer tests above cover the pieces, this covers
+// their wiring (layouts, flattening, the feature-major dense layers). LeNet's check
+// is limited to its dense layers' gradients: the Go backend has no gradient for the
+// native MaxPool below them (TestMaxPoolReshape covers the pooling).
+func TestModelFormulations(t *testing.T) {
+	backend := testBackend(t)
+	rng := rand.New(rand.NewPCG(9, 10))
+	tests := []struct {
+		model          string
+		h, w, c, batch int
+		config         Config
+		gradientsOf    string // prefix of the scopes whose variables' gradients are compared
+	}{
+		{"mlp", 28, 28, 1, 3, Config{Hidden: 16}, "/model"},
+		{"lenet", 28, 28, 1, 2, Config{}, "/model/fc_"},
+		{"lenet", 32, 32, 3, 2, Config{FCReLU: true}, "/model/fc_"},
+		{"resnet", 8, 8, 3, 2, Config{Blocks: 1}, "/model"},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprintf("%s %dx%dx%d", tc.model, tc.h, tc.w, tc.c), func(t *testing.T) {
+			images := randomTensor(rng, tc.batch, tc.h, tc.w, tc.c)
+			upstream := randomTensor(rng, tc.batch, 10)
+			store := gmodel.NewStore()
+			var names []string
+			exec, err := gmodel.NewExec(backend, store, func(scope *gmodel.Scope, images, up *Node) []*Node {
+				var outs []*Node
+				for _, f := range []Formulation{Matmul, Native} {
+					config := tc.config
+					config.Formulation = f
+					m, err := New(tc.model, config)
+					if err != nil {
+						t.Fatal(err)
+					}
+					logits := m.Logits(scope.At("model"), images, true)
+					loss := ReduceAllSum(Mul(Tanh(logits), up))
+					var vars []*Node
+					names = names[:0]
+					for v := range scope.IterVariables() {
+						if v.Trainable && strings.HasPrefix(v.Scope(), tc.gradientsOf) {
+							vars = append(vars, v.NodeValue(images.Graph()))
+							names = append(names, v.Scope()+"/"+v.Name())
+						}
+					}
+					outs = append(outs, logits)
+					outs = append(outs, Gradient(loss, vars...)...)
+				}
+				return outs
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := exec.Exec(images, upstream)
+			if err != nil {
+				t.Fatal(err)
+			}
+			half := len(out) / 2
+			if half != len(names)+1 {
+				t.Fatalf("%d outputs for %d variables", len(out), len(names))
+			}
+			for i := range half {
+				what := "logits"
+				if i > 0 {
+					what = "gradient of " + names[i-1]
+				}
+				if d := maxRelDiff(flat(out[i]), flat(out[half+i])); d > 1e-4 {
+					t.Errorf("%s: matmul and native formulations differ by %g", what, d)
+				}
+			}
+		})
 	}
 }

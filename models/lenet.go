@@ -20,9 +20,11 @@ func buildLeNet(m *Model, scope *gmodel.Scope, images *graph.Node, _ bool) *grap
 			x = maxPool2x2(x, f)
 		}
 	}
-	x = dense(scope.In("fc_0"), flattenCNHW(x), m.config.FCHidden, true, f)
+	c := newDenseChain(flattenCNHW(x), f)
+	c.dense(scope.In("fc_0"), m.config.FCHidden)
 	if m.config.FCReLU {
-		x = relu(x, f)
+		c.relu()
 	}
-	return dense(scope.In("fc_1"), x, m.config.Classes, true, f)
+	c.dense(scope.In("fc_1"), m.config.Classes)
+	return c.output()
 }

@@ -6,8 +6,9 @@ import (
 )
 
 func buildMLP(m *Model, scope *gmodel.Scope, images *graph.Node, _ bool) *graph.Node {
-	f := m.formulation(images.Graph())
-	x := flatten(images)
-	x = relu(dense(scope.In("dense_0"), x, m.config.Hidden, true, f), f)
-	return dense(scope.In("dense_1"), x, m.config.Classes, true, f)
+	c := newDenseChain(flatten(images), m.formulation(images.Graph()))
+	c.dense(scope.In("dense_0"), m.config.Hidden)
+	c.relu()
+	c.dense(scope.In("dense_1"), m.config.Classes)
+	return c.output()
 }

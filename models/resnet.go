@@ -28,7 +28,9 @@ func buildResNet(m *Model, scope *gmodel.Scope, images *graph.Node, training boo
 		}
 	}
 	x = graph.Transpose(graph.ReduceMean(x, 2, 3), 0, 1) // global average pooling: [N, 64]
-	return dense(scope.In("fc"), x, c.Classes, true, f)
+	fc := newDenseChain(x, f)
+	fc.dense(scope.In("fc"), c.Classes)
+	return fc.output()
 }
 
 // basicBlock is conv3x3(stride)-BN-ReLU-conv3x3-BN plus a shortcut (identity, or
