@@ -10,6 +10,7 @@ import (
 	"github.com/extremepoints/esp/datasets"
 	"github.com/extremepoints/esp/experiment"
 	"github.com/extremepoints/esp/models"
+	"github.com/gomlx/compute"
 )
 
 // batchSize is the minibatch of every benchmark, as in the paper and torch_peer.py.
@@ -36,13 +37,10 @@ func (c cpuClock) report(b *testing.B, steps int) {
 }
 
 // BenchmarkTrainStep measures one training step (batch 128, Adam, random 28x28x1
-// inputs) of each model on the Go backend; the first step, which compiles the graph,
-// is not timed.
+// inputs) of each model on the Go backend, with its default parallelism (all cores:
+// "mlp", "lenet") and on one core ("mlp-1thread", "lenet-1thread", the PyTorch peer's
+// setting); the first step, which compiles the graph, is not timed.
 func BenchmarkTrainStep(b *testing.B) {
-	backend, err := experiment.NewBackend("go")
-	if err != nil {
-		b.Fatal(err)
-	}
 	rng := rand.New(rand.NewPCG(1, 1))
 	images := make([]float32, batchSize*28*28)
 	for i := range images {
@@ -52,33 +50,43 @@ func BenchmarkTrainStep(b *testing.B) {
 	for i := range labels {
 		labels[i] = int32(rng.IntN(10))
 	}
-	for _, name := range []string{"mlp", "lenet"} {
-		b.Run(name, func(b *testing.B) {
-			net, err := experiment.NewNet(backend, name, models.Config{}, 28, 28, 1, 1)
-			if err != nil {
-				b.Fatal(err)
-			}
-			stepper, err := experiment.NewStepper(net, experiment.Settings{Model: name})
-			if err != nil {
-				b.Fatal(err)
-			}
-			if _, err := stepper.Step(images, labels); err != nil { // compiles
-				b.Fatal(err)
-			}
-			steps := 0
-			cpu := startCPUClock()
-			b.ResetTimer()
-			for b.Loop() {
-				if _, err := stepper.Step(images, labels); err != nil {
-					b.Fatal(err)
-				}
-				steps++
-			}
-			b.StopTimer()
-			b.ReportMetric(float64(b.Elapsed())/float64(time.Millisecond)/float64(steps), "ms/step")
-			cpu.report(b, steps)
-		})
+	for _, variant := range []struct{ suffix, backend string }{{"", "go"}, {"-1thread", "go:parallelism=1"}} {
+		backend, err := experiment.NewBackend(variant.backend)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, name := range []string{"mlp", "lenet"} {
+			b.Run(name+variant.suffix, func(b *testing.B) {
+				benchmarkStep(b, backend, name, images, labels)
+			})
+		}
 	}
+}
+
+func benchmarkStep(b *testing.B, backend compute.Backend, name string, images []float32, labels []int32) {
+	net, err := experiment.NewNet(backend, name, models.Config{}, 28, 28, 1, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	stepper, err := experiment.NewStepper(net, experiment.Settings{Model: name})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := stepper.Step(images, labels); err != nil { // compiles
+		b.Fatal(err)
+	}
+	steps := 0
+	cpu := startCPUClock()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := stepper.Step(images, labels); err != nil {
+			b.Fatal(err)
+		}
+		steps++
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed())/float64(time.Millisecond)/float64(steps), "ms/step")
+	cpu.report(b, steps)
 }
 
 // BenchmarkCorruptedEpoch measures one epoch of the MLP on corrupted MNIST (the paper's

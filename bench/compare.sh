@@ -2,16 +2,28 @@
 # Side-by-side speed of esp (GoMLX, Go backend) and the PyTorch peer on this machine.
 #
 # Runs the Go benchmarks and bench/torch_peer.py alternately, ROUNDS times, so that both
-# see the same machine load; reports the median of each. Prints progress to stderr and,
-# last on stdout, one JSON line per measurement:
-#   {"model":..., "esp_ms_per_step":..., "torch_ms_per_step":..., "ratio":...}
-# ratio = esp / torch (below 1: esp is faster).
+# see the same machine load; reports the median of each. Then the whole protocol: RUNS
+# corrupted-MNIST MLP runs of EPOCHS epochs with `esp run` (1 worker on all cores, and
+# one worker per core) and with the peer (one process with as many threads as cores, and
+# one single-thread process per core), the best split of each; and the peak RSS of one
+# such run. Prints progress to stderr and, last on stdout, one JSON line per measurement:
+#   {"model":..., "esp_ms_per_step":..., "torch_ms_per_step":..., "ratio":..., ...}
+#   {"protocol":..., "runs":..., "epochs":..., "esp_runs_per_hour":..., "torch_runs_per_hour":..., "ratio":..., ...}
+#   {"memory":..., "esp_peak_rss_mb":..., "torch_peak_rss_mb":..., "ratio":...}
+# ratio = esp / torch for times and memory (below 1: esp is faster or smaller), and
+# torch / esp for runs per hour (below 1: esp does more). The step lines also carry
+# esp's CPU time per step and its one-core time (the peer runs on one thread).
 #
-#   bench/compare.sh [ROUNDS]     (default 3; ESP_DATA_DIR for the epoch benchmark's MNIST)
+#   bench/compare.sh [ROUNDS]     (default 3)
+#   ESP_COMPARE_RUNS (default 8), ESP_COMPARE_EPOCHS (default 1; the paper's is 11),
+#   ESP_COMPARE_PROTOCOL=0 skips the protocol and memory part; ESP_DATA_DIR for MNIST.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOEXPERIMENT=simd GOFLAGS=-mod=mod
 rounds=${1:-3}
+runs=${ESP_COMPARE_RUNS:-8}
+epochs=${ESP_COMPARE_EPOCHS:-1}
+cores=$(nproc)
 python=/usr/bin/python3
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -19,29 +31,111 @@ trap 'rm -rf "$work"' EXIT
 echo "building the Go benchmarks" >&2
 go test -c -o "$work/bench.test" ./bench
 
-go_ms() { # benchmark regexp, count -> ms per step (ns/op of a step benchmark, or the metric ms/step)
+go_metric() { # benchmark regexp, count, metric -> the metric's value (ms/step, cpu-ms/step)
 	"$work/bench.test" -test.run '^$' -test.bench "$1" -test.benchtime "$2" 2>/dev/null |
-		awk '/^Benchmark/ { for (i = 1; i <= NF; i++) if ($(i) == "ms/step") { print $(i-1); exit } }'
+		awk -v m="$3" '/^Benchmark/ { for (i = 1; i <= NF; i++) if ($(i) == m) { print $(i-1); exit } }'
+}
+go_ms() { go_metric "$1" "$2" ms/step; }
+go_step() { # step benchmark name, count: records wall and CPU ms of esp[name], cpu[name]
+	local out
+	out=$("$work/bench.test" -test.run '^$' -test.bench "BenchmarkTrainStep/$1\$" -test.benchtime "$2" 2>/dev/null | grep '^Benchmark')
+	esp[$1]+="$(awk '{ for (i = 1; i <= NF; i++) if ($(i) == "ms/step") print $(i-1) }' <<<"$out") "
+	cpu[$1]+="$(awk '{ for (i = 1; i <= NF; i++) if ($(i) == "cpu-ms/step") print $(i-1) }' <<<"$out") "
 }
 torch_ms() {
 	"$python" bench/torch_peer.py "$@" | "$python" -c 'import json,sys; print(json.load(sys.stdin)["torch_ms_per_step"])'
 }
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-declare -A esp torch
+declare -A esp cpu torch
 names=(mlp lenet mlp-corrupted-epoch)
 for r in $(seq "$rounds"); do
 	echo "round $r of $rounds" >&2
-	esp[mlp]+="$(go_ms 'BenchmarkTrainStep/mlp$' 200x) "
+	go_step mlp 200x
+	go_step mlp-1thread 200x
 	torch[mlp]+="$(torch_ms step --model mlp --steps 200) "
-	esp[lenet]+="$(go_ms 'BenchmarkTrainStep/lenet$' 20x) "
+	go_step lenet 20x
+	go_step lenet-1thread 10x
 	torch[lenet]+="$(torch_ms step --model lenet --steps 20) "
 	esp[mlp-corrupted-epoch]+="$(go_ms 'BenchmarkCorruptedEpoch$' 1x) "
 	torch[mlp-corrupted-epoch]+="$(torch_ms epoch) "
 done
+med() { # space-separated values -> their median, or nothing
+	local v
+	v=$(tr ' ' '\n' <<<"$1" | grep . || true)
+	if [ -n "$v" ]; then median <<<"$v"; fi
+}
+lines=()
 for name in "${names[@]}"; do
-	e=$(tr ' ' '\n' <<<"${esp[$name]}" | grep . | median)
-	t=$(tr ' ' '\n' <<<"${torch[$name]}" | grep . | median)
-	echo "$name: esp ${esp[$name]}| torch ${torch[$name]}" >&2
-	"$python" -c 'import json,sys; e,t=float(sys.argv[2]),float(sys.argv[3]); print(json.dumps({"model":sys.argv[1],"esp_ms_per_step":e,"torch_ms_per_step":t,"ratio":round(e/t,2)}))' "$name" "$e" "$t"
+	echo "$name: esp ${esp[$name]}| cpu ${cpu[$name]:-}| 1 thread ${esp[$name-1thread]:-}| torch ${torch[$name]}" >&2
+	lines+=("$("$python" -c '
+import json, sys
+name, e, t, c, one = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5]
+line = {"model": name, "esp_ms_per_step": e, "torch_ms_per_step": t, "ratio": round(e / t, 2)}
+if c:
+    line["esp_cpu_ms_per_step"] = float(c)
+if one:
+    line["esp_1thread_ms_per_step"] = float(one)
+    line["ratio_1thread"] = round(float(one) / t, 2)
+print(json.dumps(line))' "$name" "$(med "${esp[$name]}")" "$(med "${torch[$name]}")" \
+		"$(med "${cpu[$name]:-}")" "$(med "${esp[$name-1thread]:-}")")")
 done
+
+if [ "${ESP_COMPARE_PROTOCOL:-1}" != 0 ]; then
+	echo "building esp" >&2
+	go build -o "$work/esp" ./esp
+	seconds() { # command... -> wall seconds (its output discarded; a failure stops the script)
+		local t0 t1
+		t0=$(date +%s.%N)
+		"$@" >"$work/last.log" 2>&1 || { cat "$work/last.log" >&2; exit 1; }
+		t1=$(date +%s.%N)
+		awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }'
+	}
+	esp_study() { # workers -> seconds for the RUNS corrupted runs
+		seconds "$work/esp" run --dataset mnist --model mlp --kinds corrupted --runs "$runs" --epochs "$epochs" \
+			--workers "$1" --out "$work/study-$1"
+	}
+	torch_split() { # processes -> seconds for RUNS runs split over them, cores/processes threads each
+		local p=$1 pids=() t0 t1 i
+		t0=$(date +%s.%N)
+		for i in $(seq 0 $((p - 1))); do
+			"$python" bench/torch_peer.py epoch --eval --epochs "$epochs" --runs $(((runs + p - 1 - i) / p)) \
+				--seed $((1 + 100 * i)) --threads $((cores / p)) >"$work/torch-$p-$i.json" &
+			pids+=($!)
+		done
+		for i in "${pids[@]}"; do wait "$i"; done
+		t1=$(date +%s.%N)
+		awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }'
+	}
+	echo "protocol: $runs corrupted MLP runs of $epochs epoch(s), esp with 1 and $cores workers" >&2
+	esp_one=$(esp_study 1)
+	esp_all=$(esp_study "$cores")
+	echo "protocol: the peer as 1 process x $cores threads and $cores processes x 1 thread" >&2
+	torch_one=$(torch_split 1)
+	torch_all=$(torch_split "$cores")
+	echo "protocol seconds: esp $esp_one (1 worker), $esp_all ($cores workers); torch $torch_one (1 process), $torch_all ($cores processes)" >&2
+	lines+=("$("$python" -c '
+import json, sys
+runs, epochs, cores = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+esp = {"1 worker x %d threads" % cores: float(sys.argv[4]), "%d workers x 1 thread" % cores: float(sys.argv[5])}
+torch = {"1 process x %d threads" % cores: float(sys.argv[6]), "%d processes x 1 thread" % cores: float(sys.argv[7])}
+es, ts = min(esp, key=esp.get), min(torch, key=torch.get)
+rate = lambda s: round(runs * 3600 / s, 1)
+print(json.dumps({"protocol": "mlp-corrupted-mnist", "runs": runs, "epochs": epochs,
+                  "esp_runs_per_hour": rate(esp[es]), "esp_split": es,
+                  "torch_runs_per_hour": rate(torch[ts]), "torch_split": ts,
+                  "ratio": round(esp[es] / torch[ts], 2),
+                  "esp_seconds": esp, "torch_seconds": torch}))' \
+		"$runs" "$epochs" "$cores" "$esp_one" "$esp_all" "$torch_one" "$torch_all")")
+
+	echo "memory: peak RSS of one corrupted MLP run of $epochs epoch(s)" >&2
+	/usr/bin/time -f %M -o "$work/esp.rss" "$work/esp" train --dataset mnist --model mlp --corrupt wrong-uniform \
+		--epochs "$epochs" --out "$work/memory" >/dev/null 2>&1
+	/usr/bin/time -f %M -o "$work/torch.rss" "$python" bench/torch_peer.py epoch --eval --epochs "$epochs" >/dev/null
+	lines+=("$("$python" -c '
+import json, sys
+e, t = int(sys.argv[1]) / 1024, int(sys.argv[2]) / 1024
+print(json.dumps({"memory": "mlp-corrupted-mnist-run", "esp_peak_rss_mb": round(e), "torch_peak_rss_mb": round(t), "ratio": round(e / t, 2)}))' \
+		"$(tail -1 "$work/esp.rss")" "$(tail -1 "$work/torch.rss")")")
+fi
+printf '%s\n' "${lines[@]}"

@@ -8,6 +8,7 @@ it with the Go side in one go. Single thread unless --threads says otherwise (on
   torch_peer.py step --model mlp|lenet [--steps N] [--warmup N]
   torch_peer.py epoch --data-dir DIR    # one epoch of corrupted MNIST (130k examples), MLP
   torch_peer.py epoch --epochs 11 --eval --device cuda   # one run of the paper's MLP protocol on a GPU
+  torch_peer.py epoch --runs 4 --epochs 11 --eval        # four runs of it, one after the other
 """
 import argparse
 import json
@@ -97,27 +98,29 @@ def bench_epoch(args):
     y = torch.from_numpy(np.concatenate([ytr] + [wrong] * copies).astype(np.int64)).to(device)
     evals = [(torch.from_numpy(xtr.copy()).to(device), torch.from_numpy(ytr.astype(np.int64)).to(device)),
              (torch.from_numpy(xte.copy()).to(device), torch.from_numpy(yte.astype(np.int64)).to(device))]
-    torch.manual_seed(1)
-    model = xavier(mlp()).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-8)
     start = time.perf_counter()
     steps = 0
     accuracies = []
-    for _ in range(args.epochs):
-        perm = torch.randperm(len(y), device=device)
-        for i in range(0, len(y), 128):
-            idx = perm[i:i + 128]
-            train_step(model, opt, x[idx].float() / 255, y[idx])
-            steps += 1
-        if args.eval:  # as esp does after every epoch: accuracy on the training and test splits
-            with torch.no_grad():
-                accuracies = [sum((model(ex[i:i + 1000].float() / 255).argmax(1) == ey[i:i + 1000]).sum().item()
-                                  for i in range(0, len(ey), 1000)) / len(ey) for ex, ey in evals]
+    for run in range(args.runs):  # fresh weights each run, as esp run does
+        torch.manual_seed(args.seed + run)
+        model = xavier(mlp()).to(device)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-8)
+        for _ in range(args.epochs):
+            perm = torch.randperm(len(y), device=device)
+            for i in range(0, len(y), 128):
+                idx = perm[i:i + 128]
+                train_step(model, opt, x[idx].float() / 255, y[idx])
+                steps += 1
+            if args.eval:  # as esp does after every epoch: accuracy on the training and test splits
+                with torch.no_grad():
+                    accuracies = [sum((model(ex[i:i + 1000].float() / 255).argmax(1) == ey[i:i + 1000]).sum().item()
+                                      for i in range(0, len(ey), 1000)) / len(ey) for ex, ey in evals]
     synchronize(device)
     seconds = time.perf_counter() - start
-    result = {"model": "mlp", "examples": len(y), "epochs": args.epochs, "torch_epoch_seconds": round(seconds / args.epochs, 3),
-              "torch_run_seconds": round(seconds, 3), "torch_ms_per_step": round(1000 * seconds / steps, 3)}
-    if accuracies:
+    result = {"model": "mlp", "examples": len(y), "epochs": args.epochs, "runs": args.runs,
+              "torch_epoch_seconds": round(seconds / (args.epochs * args.runs), 3),
+              "torch_run_seconds": round(seconds / args.runs, 3), "torch_ms_per_step": round(1000 * seconds / steps, 3)}
+    if accuracies:  # of the last run
         result["train_acc"], result["test_acc"] = round(accuracies[0], 4), round(accuracies[1], 4)
     return result
 
@@ -131,6 +134,8 @@ def main():
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--epochs", type=int, default=1, help="epochs of the corrupted-MNIST run (epoch)")
+    p.add_argument("--runs", type=int, default=1, help="runs of the corrupted-MNIST protocol, one after the other (epoch)")
+    p.add_argument("--seed", type=int, default=1, help="torch seed of the first run; run i uses seed+i (epoch)")
     p.add_argument("--eval", action="store_true", help="evaluate train and test accuracy after every epoch (epoch)")
     p.add_argument("--data-dir", default=os.environ.get("ESP_DATA_DIR", os.path.expanduser("~/.cache/esp")))
     args = p.parse_args()
