@@ -11,6 +11,8 @@ import (
 	"github.com/extremepoints/esp/experiment"
 	"github.com/extremepoints/esp/models"
 	"github.com/gomlx/compute"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
 )
 
 // batchSize is the minibatch of every benchmark, as in the paper and torch_peer.py.
@@ -121,5 +123,60 @@ func BenchmarkCorruptedEpoch(b *testing.B) {
 	if steps > 0 {
 		b.ReportMetric(1000*seconds/float64(steps), "ms/step")
 		b.ReportMetric(seconds/float64(b.N), "s/epoch")
+	}
+}
+
+// matmulProducts are the MLP training step's two large matrix products in the layouts
+// esp's dense layers give the Go backend (models.denseChain), on one core: the gap
+// between these and the peer's is the Go backend's matmul kernel, outside this project.
+var matmulProducts = []struct {
+	name                     string
+	lhs, rhs                 []int
+	lhsContract, rhsContract int
+}{
+	{"forward", []int{512, 784}, []int{128, 784}, 1, 1},         // W·xᵀ
+	{"weight-gradient", []int{512, 128}, []int{128, 784}, 1, 0}, // dy·x
+}
+
+// BenchmarkMatmul measures the MLP's two large products (see matmulProducts) on the Go
+// backend with one core, reporting GFLOPS (2·m·k·n per product).
+func BenchmarkMatmul(b *testing.B) {
+	backend, err := experiment.NewBackend("go:parallelism=1")
+	if err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(2, 2))
+	random := func(dims []int) *tensors.Tensor {
+		data := make([]float32, dims[0]*dims[1])
+		for i := range data {
+			data[i] = rng.Float32()
+		}
+		return tensors.FromFlatDataAndDimensions(data, dims...)
+	}
+	for _, p := range matmulProducts {
+		b.Run(p.name, func(b *testing.B) {
+			exec, err := graph.NewExec(backend, func(lhs, rhs *graph.Node) *graph.Node {
+				return graph.DotGeneral(lhs, []int{p.lhsContract}, nil, rhs, []int{p.rhsContract}, nil)
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			lhs, rhs := random(p.lhs), random(p.rhs)
+			run := func() {
+				out, err := exec.Exec(lhs, rhs)
+				if err != nil {
+					b.Fatal(err)
+				}
+				out[0].FinalizeAll()
+			}
+			run() // compiles
+			b.ResetTimer()
+			for b.Loop() {
+				run()
+			}
+			b.StopTimer()
+			flops := 2 * float64(p.lhs[0]*p.lhs[1]*p.rhs[0]*p.rhs[1]) / float64(p.lhs[p.lhsContract])
+			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
+		})
 	}
 }

@@ -9,6 +9,7 @@
 # such run. Prints progress to stderr and, last on stdout, one JSON line per measurement:
 #   {"model":..., "esp_ms_per_step":..., "torch_ms_per_step":..., "ratio":..., ...}
 #   {"protocol":..., "runs":..., "epochs":..., "esp_runs_per_hour":..., "torch_runs_per_hour":..., "ratio":..., ...}
+#   {"matmul":..., "esp_gflops":..., "torch_gflops":..., "ratio":...}   (the MLP's products, one core)
 #   {"memory":..., "esp_peak_rss_mb":..., "torch_peak_rss_mb":..., "ratio":...}
 # ratio = esp / torch for times and memory (below 1: esp is faster or smaller), and
 # torch / esp for runs per hour (below 1: esp does more). The step lines also carry
@@ -47,7 +48,7 @@ torch_ms() {
 }
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-declare -A esp cpu torch
+declare -A esp cpu torch gflops
 names=(mlp lenet mlp-corrupted-epoch)
 for r in $(seq "$rounds"); do
 	echo "round $r of $rounds" >&2
@@ -59,6 +60,11 @@ for r in $(seq "$rounds"); do
 	torch[lenet]+="$(torch_ms step --model lenet --steps 20) "
 	esp[mlp-corrupted-epoch]+="$(go_ms 'BenchmarkCorruptedEpoch$' 1x) "
 	torch[mlp-corrupted-epoch]+="$(torch_ms epoch) "
+	for p in forward weight-gradient; do
+		gflops[esp-$p]+="$(go_metric "BenchmarkMatmul/$p\$" 100x GFLOPS) "
+		gflops[torch-$p]+="$("$python" bench/torch_peer.py matmul --product "$p" --steps 100 |
+			"$python" -c 'import json,sys; print(json.load(sys.stdin)["torch_gflops"])') "
+	done
 done
 med() { # space-separated values -> their median, or nothing
 	local v
@@ -79,6 +85,15 @@ if one:
     line["ratio_1thread"] = round(float(one) / t, 2)
 print(json.dumps(line))' "$name" "$(med "${esp[$name]}")" "$(med "${torch[$name]}")" \
 		"$(med "${cpu[$name]:-}")" "$(med "${esp[$name-1thread]:-}")")")
+done
+
+for p in forward weight-gradient; do # one core each; ratio = esp time / torch time
+	echo "matmul $p: esp ${gflops[esp-$p]}| torch ${gflops[torch-$p]} GFLOPS" >&2
+	lines+=("$("$python" -c '
+import json, sys
+e, t = float(sys.argv[2]), float(sys.argv[3])
+print(json.dumps({"matmul": sys.argv[1], "esp_gflops": e, "torch_gflops": t, "ratio": round(t / e, 2)}))' \
+		"$p" "$(med "${gflops[esp-$p]}")" "$(med "${gflops[torch-$p]}")")")
 done
 
 if [ "${ESP_COMPARE_PROTOCOL:-1}" != 0 ]; then

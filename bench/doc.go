@@ -5,8 +5,12 @@
 // # Benchmarks
 //
 //   - BenchmarkTrainStep/mlp, BenchmarkTrainStep/lenet: one training step (batch 128,
-//     Adam, random 28x28x1 inputs) on the Go backend, data feeding excluded, through
-//     experiment.Stepper.
+//     Adam, random 28x28x1 inputs) on the Go backend with its default parallelism (all
+//     cores), data feeding excluded, through experiment.Stepper; mlp-1thread and
+//     lenet-1thread: the same on one core, as the PyTorch peer runs.
+//   - BenchmarkMatmul/forward, BenchmarkMatmul/weight-gradient: the MLP step's two
+//     large matrix products, in the layouts the models give them, on one core; reports
+//     GFLOPS. torch_peer.py's matmul mode times the same products.
 //   - BenchmarkCorruptedEpoch: one epoch of corrupted MNIST (wrong-uniform, paper copies:
 //     130k examples) with the MLP through experiment.Train; the time excludes the
 //     evaluations. It needs MNIST in the cache (ESP_DATA_DIR or ~/.cache/esp) and is
@@ -23,6 +27,11 @@
 // same machine load, and prints one JSON line per measurement with the ratio esp/torch:
 //
 //	bench/compare.sh [ROUNDS]
+//
+// It then times the whole protocol, ESP_COMPARE_RUNS (8) corrupted-MNIST MLP runs of
+// ESP_COMPARE_EPOCHS (1) epochs, with `esp run` and with the peer, each in its best
+// split of processes and threads over the machine's cores, and prints runs per hour;
+// and the peak RSS of one such run of each (ESP_COMPARE_PROTOCOL=0 skips both).
 //
 // Build with GOEXPERIMENT=simd (compare.sh does): the Go backend's matmul is several
 // times slower without it.

@@ -9,6 +9,7 @@ it with the Go side in one go. Single thread unless --threads says otherwise (on
   torch_peer.py epoch --data-dir DIR    # one epoch of corrupted MNIST (130k examples), MLP
   torch_peer.py epoch --epochs 11 --eval --device cuda   # one run of the paper's MLP protocol on a GPU
   torch_peer.py epoch --runs 4 --epochs 11 --eval        # four runs of it, one after the other
+  torch_peer.py matmul --product forward|weight-gradient [--steps N]   # one of the MLP's products
 """
 import argparse
 import json
@@ -77,6 +78,29 @@ def bench_step(args):
     return {"model": args.model, "torch_ms_per_step": round(ms, 3)}
 
 
+# The MLP step's two large products as esp lays them out (see bench_test.go's
+# matmulProducts): name -> (lhs shape, rhs shape, whether rhs is used transposed).
+PRODUCTS = {"forward": ((512, 784), (128, 784), True), "weight-gradient": ((512, 128), (128, 784), False)}
+
+
+def bench_matmul(args):
+    lhs_shape, rhs_shape, transposed = PRODUCTS[args.product]
+    device = torch.device(args.device)
+    a, b = torch.rand(*lhs_shape, device=device), torch.rand(*rhs_shape, device=device)
+    product = (lambda: a @ b.T) if transposed else (lambda: a @ b)
+    for _ in range(args.warmup):
+        product()
+    synchronize(device)
+    start = time.perf_counter()
+    for _ in range(args.steps):
+        product()
+    synchronize(device)
+    seconds = (time.perf_counter() - start) / args.steps
+    k = lhs_shape[1]
+    n = rhs_shape[0] if transposed else rhs_shape[1]
+    return {"product": args.product, "torch_gflops": round(2 * lhs_shape[0] * k * n / seconds / 1e9, 2)}
+
+
 def read_idx(path, images):
     with open(path, "rb") as f:
         data = f.read()
@@ -127,7 +151,8 @@ def bench_epoch(args):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("what", choices=["step", "epoch"])
+    p.add_argument("what", choices=["step", "epoch", "matmul"])
+    p.add_argument("--product", choices=sorted(PRODUCTS), default="forward", help="which product (matmul)")
     p.add_argument("--model", choices=sorted(MODELS), default="mlp")
     p.add_argument("--steps", type=int, default=100)
     p.add_argument("--warmup", type=int, default=10)
@@ -140,7 +165,7 @@ def main():
     p.add_argument("--data-dir", default=os.environ.get("ESP_DATA_DIR", os.path.expanduser("~/.cache/esp")))
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    result = bench_step(args) if args.what == "step" else bench_epoch(args)
+    result = {"step": bench_step, "epoch": bench_epoch, "matmul": bench_matmul}[args.what](args)
     result["torch_version"] = torch.__version__
     result["threads"] = args.threads
     result["device"] = args.device
