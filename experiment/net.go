@@ -288,7 +288,7 @@ func (n *Net) Gradient(split *datasets.Split, batchSize int, labels []uint8) (*W
 		acc[t.Name] = make([]float64, len(t.Data))
 	}
 	var lossSum float64
-	bs := batchSizeFor(split.Len(), batchSize)
+	bs := min(batchSize, split.Len())
 	labelBuf := make([]int32, bs)
 	maskBuf := make([]float32, bs)
 	err = forEachBatch(split, batchSize, func(images *tensors.Tensor, start, count int) error {
@@ -361,18 +361,12 @@ func (n *Net) passBatch(batchSize int) int {
 	return batchSize
 }
 
-func batchSizeFor(n, batchSize int) int {
-	if batchSize <= 0 {
-		batchSize = 1000
-	}
-	return min(batchSize, n)
-}
-
-// forEachBatch feeds split in batches of a fixed size (the last one zero-padded, so one
-// compiled graph serves all): fn gets the images (float32, /255), the index of the
-// first example and the number of real examples in the batch.
+// forEachBatch feeds split in batches of a fixed size, batchSize (positive: see
+// passBatch) or the split's size if smaller, the last one zero-padded so that one
+// compiled graph serves all: fn gets the images (float32, /255), the index of the first
+// example and the number of real examples in the batch.
 func forEachBatch(split *datasets.Split, batchSize int, fn func(images *tensors.Tensor, start, count int) error) error {
-	bs := batchSizeFor(split.Len(), batchSize)
+	bs := min(batchSize, split.Len())
 	size := split.ImageSize()
 	for start := 0; start < split.Len(); start += bs {
 		count := min(bs, split.Len()-start)

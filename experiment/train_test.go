@@ -201,9 +201,6 @@ func TestTrainErrors(t *testing.T) {
 	}
 }
 
-// TestGradient checks Net.Gradient: a small step against the gradient lowers the
-// loss, and the gradient matches a central finite difference along its own direction
-// (directional derivative = |g|²) within 5% (float32 loss, step 1e-3 relative).
 // TestPassBatch checks the batch caps of Evaluate and Gradient: convolutional models on the
 // Go backend are held to convPassBatch; the MLP keeps what it is asked for. The result of a
 // pass does not depend on its batch size (TestGradient and the acceptance tests check values).
@@ -229,6 +226,9 @@ func TestPassBatch(t *testing.T) {
 	}
 }
 
+// TestGradient checks Net.Gradient: a small step against the gradient lowers the
+// loss, and the gradient matches a central finite difference along its own direction
+// (directional derivative = |g|²) within 5% (float32 loss, step 1e-3 relative).
 func TestGradient(t *testing.T) {
 	d := synthDataset(40, 10, 6, 6, 1, 3, 5)
 	backend, _ := NewBackend("go")
