@@ -23,27 +23,21 @@ func xavierUniform(scope *gmodel.Scope, fanIn, fanOut int) gmodel.VariableInitia
 	}
 }
 
-// denseVariables returns the weight [out, in] and (when bias) the bias [out] of a
-// dense layer. W is stored [out, in] because the Go backend's matmul is fastest with
-// both operands contracting on their last axis ("transposed" layout): a training step
-// of the MLP took 17 ms instead of 28 ms with [in, out].
-func denseVariables(scope *gmodel.Scope, g *Graph, dtype dtypes.DType, in, out int, bias bool) (w, b *Node) {
+// denseVariables returns the weight [out, in] and the bias [out] of a dense layer. W is
+// stored [out, in] because the Go backend's matmul is fastest with both operands
+// contracting on their last axis ("transposed" layout): a training step of the MLP took
+// 17 ms instead of 28 ms with [in, out].
+func denseVariables(scope *gmodel.Scope, g *Graph, dtype dtypes.DType, in, out int) (w, b *Node) {
 	w = scope.WithInitializer(xavierUniform(scope, in, out)).
 		VariableWithShape("weights", shapes.Make(dtype, out, in)).NodeValue(g)
-	if bias {
-		b = scope.VariableWithShape("biases", shapes.Make(dtype, out)).NodeValue(g)
-	}
+	b = scope.VariableWithShape("biases", shapes.Make(dtype, out)).NodeValue(g)
 	return w, b
 }
 
 // dense is x·Wᵀ + b for x [batch, in]: GoMLX's DotGeneral and its own gradients.
-func dense(scope *gmodel.Scope, x *Node, out int, bias bool) *Node {
-	w, b := denseVariables(scope, x.Graph(), x.DType(), x.Shape().Dim(-1), out, bias)
-	y := DotGeneral(x, []int{1}, nil, w, []int{1}, nil)
-	if b != nil {
-		y = Add(y, InsertAxes(b, 0))
-	}
-	return y
+func dense(scope *gmodel.Scope, x *Node, out int) *Node {
+	w, b := denseVariables(scope, x.Graph(), x.DType(), x.Shape().Dim(-1), out)
+	return Add(DotGeneral(x, []int{1}, nil, w, []int{1}, nil), InsertAxes(b, 0))
 }
 
 // denseChain applies dense layers (and ReLUs) one after the other to x [batch, in].
@@ -67,14 +61,14 @@ func newDenseChain(x *Node, f Formulation) *denseChain {
 // dense adds a dense layer with out units and a bias, its variables in scope.
 func (c *denseChain) dense(scope *gmodel.Scope, out int) {
 	if c.f != Matmul {
-		c.x = dense(scope, c.x, out, true)
+		c.x = dense(scope, c.x, out)
 		return
 	}
 	inAxis := 1
 	if c.featureMajor {
 		inAxis = 0
 	}
-	w, b := denseVariables(scope, c.x.Graph(), c.x.DType(), c.x.Shape().Dim(inAxis), out, true)
+	w, b := denseVariables(scope, c.x.Graph(), c.x.DType(), c.x.Shape().Dim(inAxis), out)
 	c.x = Add(matmulFeatureMajor(w, c.x, c.featureMajor), InsertAxes(b, 1))
 	c.featureMajor = true
 }
@@ -107,18 +101,10 @@ func matmulFeatureMajor(w, x *Node, featureMajor bool) *Node {
 	if featureMajor {
 		batchAxis, inAxis = 1, 0
 	}
-	// outputGrad is the gradient reaching the output, captured by its custom gradient
-	// and used by the operands': reverse autodiff visits the output before them.
-	var outputGrad *Node
-	upstream := func() *Node {
-		if outputGrad == nil {
-			exceptions.Panicf("models: dense operand gradient requested before its output gradient")
-		}
-		return outputGrad
-	}
+	upstream := &outputGradient{op: "dense"}
 	wIn, xIn := w, x
 	w = IdentityWithCustomGradient(wIn, func(_, _ *Node) *Node {
-		return DotGeneral(upstream(), []int{1}, nil, xIn, []int{batchAxis}, nil) // [out, in]
+		return DotGeneral(upstream.get(), []int{1}, nil, xIn, []int{batchAxis}, nil) // [out, in]
 	})
 	x = IdentityWithCustomGradient(xIn, func(_, _ *Node) *Node {
 		// The small operand is transposed explicitly so that the product is a plain
@@ -126,15 +112,33 @@ func matmulFeatureMajor(w, x *Node, featureMajor bool) *Node {
 		// transposes both operands and for k = 10 (the logits) falls on a kernel that
 		// took 9.4 ms for the MLP's [512, 128] gradient, against 0.4 ms this way.
 		if featureMajor {
-			return DotGeneral(Transpose(wIn, 0, 1), []int{1}, nil, upstream(), []int{0}, nil) // [in, batch]
+			return DotGeneral(Transpose(wIn, 0, 1), []int{1}, nil, upstream.get(), []int{0}, nil) // [in, batch]
 		}
-		return DotGeneral(Transpose(upstream(), 0, 1), []int{1}, nil, wIn, []int{0}, nil) // [batch, in]
+		return DotGeneral(Transpose(upstream.get(), 0, 1), []int{1}, nil, wIn, []int{0}, nil) // [batch, in]
 	})
-	y := DotGeneral(w, []int{1}, nil, x, []int{inAxis}, nil)
+	return upstream.capture(DotGeneral(w, []int{1}, nil, x, []int{inAxis}, nil))
+}
+
+// outputGradient hands the gradient reaching an op's output to the custom gradients of
+// its inputs: capture wraps the output, whose gradient reverse autodiff computes before
+// those of the inputs (they are upstream of it), and get returns it there.
+type outputGradient struct {
+	op string // for the message of a misordered use
+	v  *Node
+}
+
+func (o *outputGradient) capture(y *Node) *Node {
 	return IdentityWithCustomGradient(y, func(_, v *Node) *Node {
-		outputGrad = v
+		o.v = v
 		return v
 	})
+}
+
+func (o *outputGradient) get() *Node {
+	if o.v == nil {
+		exceptions.Panicf("models: %s input gradient requested before its output gradient", o.op)
+	}
+	return o.v
 }
 
 // relu is max(x, 0). With the Matmul formulation (the Go backend) it is x·mask, the
@@ -217,17 +221,11 @@ func convMatmul(x, kernel *Node, stride, pad int) *Node {
 	h, w := dims[2], dims[3]
 	kdims := kernel.Shape().Dimensions
 	cout, kh, kw, cin := kdims[0], kdims[1], kdims[2], kdims[3]
-	// outputGrad is the gradient reaching the convolution's output; it is captured by
-	// the output's custom gradient below and used by the input's. Reverse autodiff
-	// visits the output (downstream) before the input, so it is set when needed.
-	var outputGrad *Node
+	upstream := &outputGradient{op: "convolution"}
 	customInputGrad := pad < kh && pad < kw
 	if customInputGrad {
 		x = IdentityWithCustomGradient(x, func(_, _ *Node) *Node {
-			if outputGrad == nil {
-				exceptions.Panicf("models: convolution input gradient requested before its output gradient")
-			}
-			return convInputGrad(outputGrad, kernel, h, w, stride, pad)
+			return convInputGrad(upstream.get(), kernel, h, w, stride, pad)
 		})
 	}
 	if pad > 0 {
@@ -254,10 +252,7 @@ func convMatmul(x, kernel *Node, stride, pad int) *Node {
 	k2 := Reshape(kernel, cout, kh*kw*cin)
 	y := DotGeneral(k2, []int{1}, nil, p, []int{0}, nil)
 	if customInputGrad {
-		y = IdentityWithCustomGradient(y, func(_, v *Node) *Node {
-			outputGrad = v
-			return v
-		})
+		y = upstream.capture(y)
 	}
 	return y
 }
