@@ -23,9 +23,9 @@ const pypiHost = "pypi.org"
 // backends never do.
 func runSetupGPU(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("setup-gpu", stderr, "setup-gpu [--dir DIR] [--cuda 13|12] [--version V] [--index-url URL] [--force]")
-	defaultDir := "~/.local/lib/go-xla"
-	if lib, err := installer.DefaultHomeLibPath(); err == nil {
-		defaultDir = filepath.Join(lib, "go-xla")
+	defaultDir, ok := homeInstallDir()
+	if !ok {
+		defaultDir = "~/.local/lib/go-xla"
 	}
 	dir := fs.String("dir", defaultDir, "install folder; the plugin goes to DIR/nvidia/ (go-xla finds it in ~/.local/lib/go-xla and /usr/local/lib/go-xla without "+experiment.PJRTPluginPathEnv+")")
 	cuda := fs.String("cuda", "13", "CUDA major version: 13 (pip package jax-cuda13-pjrt) or 12")
@@ -54,16 +54,13 @@ func runSetupGPU(_ context.Context, args []string, stdout, stderr io.Writer) err
 	if entries, err := os.ReadDir(nvidiaDir); err == nil && len(entries) > 0 && !*force {
 		return usagef("%s already holds an installation; --force replaces it", nvidiaDir)
 	}
+	source := "https://" + pypiHost
 	if *indexURL != "" {
 		mirror, err := url.Parse(*indexURL)
 		if err != nil || (mirror.Scheme != "http" && mirror.Scheme != "https") || mirror.Host == "" {
 			return usagef("--index-url %q: want an http:// or https:// URL", *indexURL)
 		}
 		http.DefaultTransport = mirrorTransport{mirror: mirror, next: http.DefaultTransport}
-	}
-
-	source := "https://" + pypiHost
-	if *indexURL != "" {
 		source = *indexURL
 	}
 	fmt.Fprintf(stdout, "installing the PJRT CUDA plugin (jax-cuda%s-pjrt %s) and its NVIDIA libraries from %s into %s\n",
@@ -83,13 +80,19 @@ func runSetupGPU(_ context.Context, args []string, stdout, stderr io.Writer) err
 	return nil
 }
 
+// homeInstallDir is go-xla's folder in the user's home (~/.local/lib/go-xla), if it has one.
+func homeInstallDir() (string, bool) {
+	lib, err := installer.DefaultHomeLibPath()
+	if err != nil {
+		return "", false
+	}
+	return filepath.Join(lib, "go-xla"), true
+}
+
 // defaultSearchDir reports whether go-xla looks for plugins in dir/nvidia by itself.
 func defaultSearchDir(dir string) bool {
-	if dir == "/usr/local/lib/go-xla" {
-		return true
-	}
-	lib, err := installer.DefaultHomeLibPath()
-	return err == nil && dir == filepath.Join(lib, "go-xla")
+	home, ok := homeInstallDir()
+	return dir == "/usr/local/lib/go-xla" || (ok && dir == home)
 }
 
 // mirrorTransport sends the requests for PyPI's API to a mirror; downloads go wherever the
