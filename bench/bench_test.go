@@ -65,6 +65,8 @@ func BenchmarkTrainStep(b *testing.B) {
 	}
 }
 
+// benchmarkStep times training steps of the named model on backend, on one batch
+// (images, labels) fed again at every step.
 func benchmarkStep(b *testing.B, backend compute.Backend, name string, images []float32, labels []int32) {
 	net, err := experiment.NewNet(backend, name, models.Config{}, 28, 28, 1, 1)
 	if err != nil {

@@ -32,20 +32,21 @@ trap 'rm -rf "$work"' EXIT
 echo "building the Go benchmarks" >&2
 go test -c -o "$work/bench.test" ./bench
 
-go_metric() { # benchmark regexp, count, metric -> the metric's value (ms/step, cpu-ms/step)
-	"$work/bench.test" -test.run '^$' -test.bench "$1" -test.benchtime "$2" 2>/dev/null |
-		awk -v m="$3" '/^Benchmark/ { for (i = 1; i <= NF; i++) if ($(i) == m) { print $(i-1); exit } }'
+go_bench() { # benchmark regexp, count -> its result lines
+	"$work/bench.test" -test.run '^$' -test.bench "$1" -test.benchtime "$2" 2>/dev/null | grep '^Benchmark'
 }
-go_ms() { go_metric "$1" "$2" ms/step; }
-go_step() { # step benchmark name, count: records wall and CPU ms of esp[name], cpu[name]
+metric() { # metric name (ms/step, cpu-ms/step, GFLOPS) -> its value in the result line on stdin
+	awk -v m="$1" '{ for (i = 1; i <= NF; i++) if ($(i) == m) { print $(i-1); exit } }'
+}
+go_metric() { go_bench "$1" "$2" | metric "$3"; } # benchmark regexp, count, metric name
+go_step() { # step benchmark name, count: records its wall and CPU ms/step in esp[name], cpu[name]
 	local out
-	out=$("$work/bench.test" -test.run '^$' -test.bench "BenchmarkTrainStep/$1\$" -test.benchtime "$2" 2>/dev/null | grep '^Benchmark')
-	esp[$1]+="$(awk '{ for (i = 1; i <= NF; i++) if ($(i) == "ms/step") print $(i-1) }' <<<"$out") "
-	cpu[$1]+="$(awk '{ for (i = 1; i <= NF; i++) if ($(i) == "cpu-ms/step") print $(i-1) }' <<<"$out") "
+	out=$(go_bench "BenchmarkTrainStep/$1\$" "$2")
+	esp[$1]+="$(metric ms/step <<<"$out") "
+	cpu[$1]+="$(metric cpu-ms/step <<<"$out") "
 }
-torch_ms() {
-	"$python" bench/torch_peer.py "$@" | "$python" -c 'import json,sys; print(json.load(sys.stdin)["torch_ms_per_step"])'
-}
+json_field() { "$python" -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; } # key -> value in the JSON on stdin
+torch_ms() { "$python" bench/torch_peer.py "$@" | json_field torch_ms_per_step; }
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 declare -A esp cpu torch gflops
@@ -58,12 +59,11 @@ for r in $(seq "$rounds"); do
 	go_step lenet 20x
 	go_step lenet-1thread 10x
 	torch[lenet]+="$(torch_ms step --model lenet --steps 20) "
-	esp[mlp-corrupted-epoch]+="$(go_ms 'BenchmarkCorruptedEpoch$' 1x) "
+	esp[mlp-corrupted-epoch]+="$(go_metric 'BenchmarkCorruptedEpoch$' 1x ms/step) "
 	torch[mlp-corrupted-epoch]+="$(torch_ms epoch) "
 	for p in forward weight-gradient; do
 		gflops[esp-$p]+="$(go_metric "BenchmarkMatmul/$p\$" 100x GFLOPS) "
-		gflops[torch-$p]+="$("$python" bench/torch_peer.py matmul --product "$p" --steps 100 |
-			"$python" -c 'import json,sys; print(json.load(sys.stdin)["torch_gflops"])') "
+		gflops[torch-$p]+="$("$python" bench/torch_peer.py matmul --product "$p" --steps 100 | json_field torch_gflops) "
 	done
 done
 med() { # space-separated values -> their median, or nothing
@@ -110,18 +110,16 @@ if [ "${ESP_COMPARE_PROTOCOL:-1}" != 0 ]; then
 		seconds "$work/esp" run --dataset mnist --model mlp --kinds corrupted --runs "$runs" --epochs "$epochs" \
 			--workers "$1" --out "$work/study-$1"
 	}
-	torch_split() { # processes -> seconds for RUNS runs split over them, cores/processes threads each
-		local p=$1 pids=() t0 t1 i
-		t0=$(date +%s.%N)
+	torch_processes() { # processes: RUNS runs split over them, cores/processes threads each
+		local p=$1 pids=() i
 		for i in $(seq 0 $((p - 1))); do
 			"$python" bench/torch_peer.py epoch --eval --epochs "$epochs" --runs $(((runs + p - 1 - i) / p)) \
 				--seed $((1 + 100 * i)) --threads $((cores / p)) >"$work/torch-$p-$i.json" &
 			pids+=($!)
 		done
 		for i in "${pids[@]}"; do wait "$i"; done
-		t1=$(date +%s.%N)
-		awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }'
 	}
+	torch_split() { seconds torch_processes "$1"; } # processes -> seconds
 	echo "protocol: $runs corrupted MLP runs of $epochs epoch(s), esp with 1 and $cores workers" >&2
 	esp_one=$(esp_study 1)
 	esp_all=$(esp_study "$cores")
