@@ -60,6 +60,18 @@ def synchronize(device):
         torch.cuda.synchronize()
 
 
+def seconds_per_call(fn, args, device):
+    """Calls fn args.warmup times, then times args.steps calls (the device drained before and after)."""
+    for _ in range(args.warmup):
+        fn()
+    synchronize(device)
+    start = time.perf_counter()
+    for _ in range(args.steps):
+        fn()
+    synchronize(device)
+    return (time.perf_counter() - start) / args.steps
+
+
 def bench_step(args):
     device = torch.device(args.device)
     torch.manual_seed(1)
@@ -67,14 +79,7 @@ def bench_step(args):
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-8)
     x = torch.rand(128, 1, 28, 28, device=device)
     y = torch.randint(0, 10, (128,), device=device)
-    for _ in range(args.warmup):
-        train_step(model, opt, x, y)
-    synchronize(device)
-    start = time.perf_counter()
-    for _ in range(args.steps):
-        loss = train_step(model, opt, x, y)
-    loss.item()
-    ms = 1000 * (time.perf_counter() - start) / args.steps
+    ms = 1000 * seconds_per_call(lambda: train_step(model, opt, x, y), args, device)
     return {"model": args.model, "torch_ms_per_step": round(ms, 3)}
 
 
@@ -88,14 +93,7 @@ def bench_matmul(args):
     device = torch.device(args.device)
     a, b = torch.rand(*lhs_shape, device=device), torch.rand(*rhs_shape, device=device)
     product = (lambda: a @ b.T) if transposed else (lambda: a @ b)
-    for _ in range(args.warmup):
-        product()
-    synchronize(device)
-    start = time.perf_counter()
-    for _ in range(args.steps):
-        product()
-    synchronize(device)
-    seconds = (time.perf_counter() - start) / args.steps
+    seconds = seconds_per_call(product, args, device)
     k = lhs_shape[1]
     n = rhs_shape[0] if transposed else rhs_shape[1]
     return {"product": args.product, "torch_gflops": round(2 * lhs_shape[0] * k * n / seconds / 1e9, 2)}
