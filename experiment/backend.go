@@ -3,11 +3,14 @@ package experiment
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/gobackend"
+
+	"github.com/extremepoints/esp/models"
 )
 
 // BackendNames lists the backend names NewBackend accepts (the XLA ones only work in
@@ -99,4 +102,34 @@ func GoParallelism(b compute.Backend) int {
 		return 0
 	}
 	return int(get.Call(nil)[0].Int())
+}
+
+// goOpsSequential is the value of the Go backend's OpsExecutionType field for its option
+// "ops_sequential" (GoMLX compute v0.1.2: dynamic, parallel, sequential).
+const goOpsSequential = 2
+
+// goRunsOpsInParallel reports whether b is a Go backend that may run a graph's independent
+// ops at once (its default). GoMLX compute v0.1.2 can deadlock then on a graph with many
+// independent matmuls, such as an ensemble's: each matmul, started on a pool worker, waits
+// in workerspool.Pool.Saturate for workers that the others hold. Option "ops_sequential"
+// avoids it; the matmuls still use every worker.
+func goRunsOpsInParallel(b compute.Backend) bool {
+	v := reflect.ValueOf(b)
+	if !models.IsGoBackend(b) || v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		return false
+	}
+	mode := v.Elem().FieldByName("OpsExecutionType")
+	return !mode.IsValid() || !mode.CanInt() || mode.Int() != goOpsSequential
+}
+
+// sequentialOps returns the backend name name with the Go backend's option
+// "ops_sequential" added, see goRunsOpsInParallel; other backends are left as they are.
+func sequentialOps(name string) string {
+	switch {
+	case name == "" || name == "go":
+		return "go:ops_sequential"
+	case strings.HasPrefix(name, "go:") && !slices.Contains(strings.Split(strings.TrimPrefix(name, "go:"), ","), "ops_sequential"):
+		return name + ",ops_sequential"
+	}
+	return name
 }

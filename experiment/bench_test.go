@@ -1,13 +1,16 @@
 package experiment
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/tensors"
+	gmodel "github.com/gomlx/gomlx/ml/model"
 
+	"github.com/extremepoints/esp/corrupt"
 	"github.com/extremepoints/esp/models"
 )
 
@@ -41,17 +44,64 @@ func BenchmarkTrainStep(b *testing.B) {
 			x := tensors.FromShape(shapes.Make(dtypes.Float32, batch, 28, 28, 1))
 			tensors.MustMutableFlatData(x, func(flat []float32) { copy(flat, images) })
 			y := tensors.FromFlatDataAndDimensions(labels, batch)
-			if _, err := step.Call(x, y); err != nil { // compile
+			benchmarkStep(b, step, x, y)
+		})
+	}
+}
+
+// BenchmarkEnsembleStep measures one training step of K MLP runs trained as one ensemble
+// (batch 128 each, Adam, MNIST shapes) on the Go backend with all cores, data feeding
+// excluded. It reports ms/run-step, the step's time divided by K: what a study pays per
+// run and step, to set against BenchmarkTrainStep/mlp (K = 1 is the same graph but for
+// the stacking).
+func BenchmarkEnsembleStep(b *testing.B) {
+	const batch = 128
+	d := synthDataset(batch, 10, 28, 28, 1, 10, 1)
+	rng := rand.New(rand.NewPCG(1, 1))
+	for _, k := range []int{1, 2, 4, 8} {
+		b.Run(fmt.Sprintf("mlp-%d", k), func(b *testing.B) {
+			backend, err := NewBackend("go:ops_sequential")
+			if err != nil {
 				b.Fatal(err)
 			}
-			b.ResetTimer()
-			for b.Loop() {
-				out, err := step.Call(x, y)
-				if err != nil {
-					b.Fatal(err)
-				}
-				_ = tensors.MustCopyFlatData[float32](out[0])
+			sets := make([]*corrupt.Set, k)
+			settings := make([]Settings, k)
+			for i := range k {
+				sets[i], settings[i] = corrupt.Clean(d), Settings{Seed: uint64(i)}
 			}
+			e, err := newEnsemble(backend, sets, settings, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			step, err := e.newTrainStep(e.members[0].s)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, m := range e.members {
+				m.perm = rng.Perm(batch)
+			}
+			x, y, err := e.minibatch(0, batch)
+			if err != nil {
+				b.Fatal(err)
+			}
+			benchmarkStep(b, step, x, y)
+			b.ReportMetric(b.Elapsed().Seconds()*1000/float64(b.N*k), "ms/run-step")
 		})
+	}
+}
+
+// benchmarkStep compiles step on the first call, then times calls with the same inputs,
+// each until its loss is on the host.
+func benchmarkStep(b *testing.B, step *gmodel.Exec, x, y *tensors.Tensor) {
+	if _, err := step.Call(x, y); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		out, err := step.Call(x, y)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = tensors.MustCopyFlatData[float32](out[0])
 	}
 }

@@ -107,6 +107,9 @@ type RunConfig struct {
 	GoMLXVersion       string      `json:"gomlx_version"`
 	GoVersion          string      `json:"go_version"`
 	Started            time.Time   `json:"started"`
+	// Ensemble is the number of runs trained together with this one in one compiled
+	// graph (TrainEnsemble); absent for a run trained alone.
+	Ensemble int `json:"ensemble,omitempty"`
 }
 
 // versions returns the toolkit's version (module version, else VCS revision, else

@@ -75,7 +75,7 @@ func (n *Net) fit(ctx context.Context, set *corrupt.Set, s Settings, onEpoch fun
 			}
 			// Set on every step, not only for schedules: a learning-rate variable left in
 			// the store by an earlier Fit must not override this one's rate.
-			if err := setLearningRate(n, s.Optimizer.learningRateAt(steps, s.Epochs*stepsPerEpoch)); err != nil {
+			if err := setLearningRate(n.Store, s.Optimizer.learningRateAt(steps, s.Epochs*stepsPerEpoch)); err != nil {
 				return err
 			}
 			out, err := step.Call(images, labels)
@@ -105,21 +105,25 @@ func (n *Net) fit(ctx context.Context, set *corrupt.Set, s Settings, onEpoch fun
 // scaled to [0, 1], and the labels they are trained on.
 func minibatch(set *corrupt.Set, idx []int) (images, labels *tensors.Tensor, err error) {
 	split := set.Dataset.Train
-	size := split.ImageSize()
 	images = tensors.FromShape(shapes.Make(dtypes.Float32, len(idx), split.Height, split.Width, split.Channels))
 	assigned := make([]int32, len(idx))
-	if err := tensors.MutableFlatData(images, func(flat []float32) {
-		for i, j := range idx {
-			dst := flat[i*size : (i+1)*size]
-			for k, v := range set.Image(j) {
-				dst[k] = float32(v) * (1.0 / 255)
-			}
-			assigned[i] = int32(set.Examples[j].Label)
-		}
-	}); err != nil {
+	if err := tensors.MutableFlatData(images, func(flat []float32) { gather(set, idx, flat, assigned) }); err != nil {
 		return nil, nil, err
 	}
 	return images, tensors.FromFlatDataAndDimensions(assigned, len(idx)), nil
+}
+
+// gather writes the images of set's examples idx, scaled to [0, 1], into images and the
+// labels they are trained on into labels.
+func gather(set *corrupt.Set, idx []int, images []float32, labels []int32) {
+	size := set.Dataset.Train.ImageSize()
+	for i, j := range idx {
+		dst := images[i*size : (i+1)*size]
+		for k, v := range set.Image(j) {
+			dst[k] = float32(v) * (1.0 / 255)
+		}
+		labels[i] = int32(set.Examples[j].Label)
+	}
 }
 
 // checkSameTensors reports whether a and b hold the same tensors (names and sizes, in order).

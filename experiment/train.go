@@ -67,33 +67,16 @@ func Train(ctx context.Context, backend compute.Backend, set *corrupt.Set, setti
 }
 
 func train(ctx context.Context, backend compute.Backend, set *corrupt.Set, settings Settings, outDir string, progress io.Writer) (*Result, error) {
-	if set == nil || set.Dataset == nil || set.Len() == 0 {
-		return nil, fmt.Errorf("experiment: empty training set")
-	}
-	d := set.Dataset
-	if d.Train == nil || d.Test == nil || d.Train.Len() == 0 || d.Test.Len() == 0 {
-		return nil, fmt.Errorf("experiment: dataset %q needs non-empty train and test splits", d.Name)
-	}
-	if err := settings.Validate(); err != nil {
+	s, err := prepareRun(set, settings)
+	if err != nil {
 		return nil, err
 	}
-	if settings.Dataset == "" {
-		settings.Dataset = d.Name
-	}
-	if settings.ModelConfig.Classes == 0 {
-		settings.ModelConfig.Classes = d.NumClasses()
-	} else if settings.ModelConfig.Classes < d.NumClasses() {
-		return nil, fmt.Errorf("experiment: model has %d classes, dataset %s has %d",
-			settings.ModelConfig.Classes, d.Name, d.NumClasses())
-	}
-	s := settings.WithDefaults()
 	if backend == nil {
-		var err error
 		if backend, err = NewBackend(s.Backend); err != nil {
 			return nil, err
 		}
 	}
-	split := d.Train
+	split := set.Dataset.Train
 	net, err := NewNet(backend, s.Model, s.ModelConfig, split.Height, split.Width, split.Channels, s.Seed)
 	if err != nil {
 		return nil, err
@@ -102,61 +85,18 @@ func train(ctx context.Context, backend compute.Backend, set *corrupt.Set, setti
 	if err != nil {
 		return nil, err
 	}
-
-	toolkit, gomlx, goVersion := versions()
-	res := &Result{Status: StatusOK, Net: net, Dir: outDir}
-	res.Config = RunConfig{
-		Settings: s,
-		Dataset: DatasetInfo{
-			Name: d.Name, Classes: d.NumClasses(), Train: d.Train.Len(), Test: d.Test.Len(),
-			Height: split.Height, Width: split.Width, Channels: split.Channels, Source: d.Source,
-			TrainSet: set.Len(), Corrupted: set.IsCorrupted(),
-		},
-		Backend:            backend.String(),
-		BackendDescription: backend.Description(),
-		ToolkitVersion:     toolkit,
-		GoMLXVersion:       gomlx,
-		GoVersion:          goVersion,
-		Started:            time.Now().UTC().Truncate(time.Second),
-	}
-	if res.Init, err = net.Weights(); err != nil {
+	res, err := startRun(net, set, s, outDir, 0)
+	if err != nil {
 		return nil, err
-	}
-	if outDir != "" {
-		if err := os.MkdirAll(outDir, 0o755); err != nil {
-			return nil, err
-		}
-		js, err := json.MarshalIndent(res.Config, "", "  ")
-		if err != nil {
-			return nil, err
-		}
-		if err := writeFileAtomic(filepath.Join(outDir, ConfigFile), append(js, '\n')); err != nil {
-			return nil, err
-		}
-		if err := SaveWeights(filepath.Join(outDir, InitWeightsFile), res.Init); err != nil {
-			return nil, err
-		}
 	}
 
 	p := newProgress(progress)
 	start := time.Now()
-	record := func(m EpochMetrics) error {
-		m.Seconds = time.Since(start).Seconds()
-		res.Metrics = append(res.Metrics, m)
-		if outDir == "" {
-			return nil
-		}
-		data, err := EncodeMetrics(res.Metrics)
-		if err != nil {
-			return err
-		}
-		return writeFileAtomic(filepath.Join(outDir, MetricsFile), data)
-	}
 	m0, err := measure(net, set, s, res.Init)
 	if err != nil {
 		return nil, err
 	}
-	if err := record(m0); err != nil {
+	if err := res.record(m0, start); err != nil {
 		return nil, err
 	}
 	p.epochLine(s, res.Last(), 0, 0)
@@ -182,7 +122,7 @@ func train(ctx context.Context, backend compute.Backend, set *corrupt.Set, setti
 				return res, err
 			}
 			if s.Optimizer.Schedule != ScheduleConstant {
-				if err := setLearningRate(net, s.Optimizer.learningRateAt(res.Steps, s.Epochs*stepsPerEpoch)); err != nil {
+				if err := setLearningRate(net.Store, s.Optimizer.learningRateAt(res.Steps, s.Epochs*stepsPerEpoch)); err != nil {
 					return res, err
 				}
 			}
@@ -205,62 +145,148 @@ func train(ctx context.Context, backend compute.Backend, set *corrupt.Set, setti
 		}
 		epochSeconds := time.Since(epochStart).Seconds()
 		fitLoss, fitAcc := Float(lossSum/float64(seen)), Float(correctSum/float64(seen))
+		w, err := net.Weights()
+		if err != nil {
+			return res, err
+		}
+		res.Final = w
 		if diverged {
-			res.Status = StatusDiverged
-			nan := Float(math.NaN())
-			w, err := net.Weights()
-			if err != nil {
-				return res, err
-			}
-			res.Final = w
-			m := EpochMetrics{Epoch: epoch, Step: res.Steps, TrainLoss: nan, TrainAcc: nan, TestLoss: nan, TestAcc: nan,
-				FitLoss: &fitLoss, FitAcc: &fitAcc, EpochSeconds: epochSeconds, Status: StatusDiverged}
-			m.WeightNorm, m.WeightNormSum = Float(w.Norm()), Float(w.NormSum())
-			l2, sum, _ := Distance(w, res.Init)
-			m.DistFromInit, m.DistFromInitSum = Float(l2), Float(sum)
-			if set.IsCorrupted() {
-				m.CorruptedAcc = &nan
-			}
-			if err := record(m); err != nil {
+			if err := res.diverge(set, epoch, fitLoss, fitAcc, epochSeconds, start); err != nil {
 				return res, err
 			}
 			p.clear()
 			fmt.Fprintf(p.w, "epoch %d: training loss is %v at step %d: diverged, stopping\n", epoch, float64(fitLoss), res.Steps)
 			break
 		}
-		w, err := net.Weights()
-		if err != nil {
-			return res, err
-		}
-		res.Final = w
 		m, err := measure(net, set, s, res.Init, w)
 		if err != nil {
 			return res, err
 		}
 		m.Epoch, m.Step, m.EpochSeconds = epoch, res.Steps, epochSeconds
 		m.FitLoss, m.FitAcc = &fitLoss, &fitAcc
-		if err := record(m); err != nil {
+		if err := res.record(m, start); err != nil {
 			return res, err
 		}
 		res.Epochs = epoch
 		p.epochLine(s, res.Last(), float64(stepsPerEpoch)/epochSeconds, time.Since(start))
 	}
+	return res, res.finish()
+}
+
+// prepareRun checks a run's settings against its training set and returns them with
+// what the dataset decides (its name, the number of classes) and the defaults filled in.
+func prepareRun(set *corrupt.Set, settings Settings) (Settings, error) {
+	if set == nil || set.Dataset == nil || set.Len() == 0 {
+		return settings, fmt.Errorf("experiment: empty training set")
+	}
+	d := set.Dataset
+	if d.Train == nil || d.Test == nil || d.Train.Len() == 0 || d.Test.Len() == 0 {
+		return settings, fmt.Errorf("experiment: dataset %q needs non-empty train and test splits", d.Name)
+	}
+	if err := settings.Validate(); err != nil {
+		return settings, err
+	}
+	if settings.Dataset == "" {
+		settings.Dataset = d.Name
+	}
+	if settings.ModelConfig.Classes == 0 {
+		settings.ModelConfig.Classes = d.NumClasses()
+	} else if settings.ModelConfig.Classes < d.NumClasses() {
+		return settings, fmt.Errorf("experiment: model has %d classes, dataset %s has %d",
+			settings.ModelConfig.Classes, d.Name, d.NumClasses())
+	}
+	return settings.WithDefaults(), nil
+}
+
+// startRun returns the Result of a run of s on set whose net holds the initial weights,
+// and writes the run's config.json and initial weights to outDir (if not empty).
+// ensemble is the number of runs trained with it in one graph (0: alone).
+func startRun(net *Net, set *corrupt.Set, s Settings, outDir string, ensemble int) (*Result, error) {
+	d, split := set.Dataset, set.Dataset.Train
+	toolkit, gomlx, goVersion := versions()
+	res := &Result{Status: StatusOK, Net: net, Dir: outDir}
+	res.Config = RunConfig{
+		Settings: s,
+		Dataset: DatasetInfo{
+			Name: d.Name, Classes: d.NumClasses(), Train: d.Train.Len(), Test: d.Test.Len(),
+			Height: split.Height, Width: split.Width, Channels: split.Channels, Source: d.Source,
+			TrainSet: set.Len(), Corrupted: set.IsCorrupted(),
+		},
+		Backend:            net.Backend.String(),
+		BackendDescription: net.Backend.Description(),
+		ToolkitVersion:     toolkit,
+		GoMLXVersion:       gomlx,
+		GoVersion:          goVersion,
+		Started:            time.Now().UTC().Truncate(time.Second),
+		Ensemble:           ensemble,
+	}
+	var err error
+	if res.Init, err = net.Weights(); err != nil {
+		return nil, err
+	}
+	if outDir == "" {
+		return res, nil
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return nil, err
+	}
+	js, err := json.MarshalIndent(res.Config, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := writeFileAtomic(filepath.Join(outDir, ConfigFile), append(js, '\n')); err != nil {
+		return nil, err
+	}
+	return res, SaveWeights(filepath.Join(outDir, InitWeightsFile), res.Init)
+}
+
+// record appends m, stamped with the time since start, to the metrics and rewrites
+// metrics.jsonl.
+func (res *Result) record(m EpochMetrics, start time.Time) error {
+	m.Seconds = time.Since(start).Seconds()
+	res.Metrics = append(res.Metrics, m)
+	if res.Dir == "" {
+		return nil
+	}
+	data, err := EncodeMetrics(res.Metrics)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(res.Dir, MetricsFile), data)
+}
+
+// diverge marks the run diverged in epoch and records that epoch's line: the training
+// means so far, the weights' norms (res.Final), NaN for what was not evaluated.
+func (res *Result) diverge(set *corrupt.Set, epoch int, fitLoss, fitAcc Float, epochSeconds float64, start time.Time) error {
+	res.Status = StatusDiverged
+	nan := Float(math.NaN())
+	m := EpochMetrics{Epoch: epoch, Step: res.Steps, TrainLoss: nan, TrainAcc: nan, TestLoss: nan, TestAcc: nan,
+		FitLoss: &fitLoss, FitAcc: &fitAcc, EpochSeconds: epochSeconds, Status: StatusDiverged}
+	m.WeightNorm, m.WeightNormSum = Float(res.Final.Norm()), Float(res.Final.NormSum())
+	l2, sum, _ := Distance(res.Final, res.Init)
+	m.DistFromInit, m.DistFromInitSum = Float(l2), Float(sum)
+	if set.IsCorrupted() {
+		m.CorruptedAcc = &nan
+	}
+	return res.record(m, start)
+}
+
+// finish saves the final weights (the initial ones if no epoch ran) into the run directory.
+func (res *Result) finish() error {
 	if res.Final == nil {
 		res.Final = res.Init.Clone()
 	}
-	if outDir != "" {
-		if err := SaveWeights(filepath.Join(outDir, FinalWeightsFile), res.Final); err != nil {
-			return res, err
-		}
+	if res.Dir == "" {
+		return nil
 	}
-	return res, nil
+	return SaveWeights(filepath.Join(res.Dir, FinalWeightsFile), res.Final)
 }
 
 // setLearningRate sets the optimizer's learning rate for the next step. Before the first
 // step compiles the graph the variable does not exist yet; it is then created with the
 // initial rate, which is the schedule's value at step 0.
-func setLearningRate(net *Net, lr float64) error {
-	v := learningRateVariable(net.Store)
+func setLearningRate(store *gmodel.Store, lr float64) error {
+	v := learningRateVariable(store)
 	if v == nil {
 		return nil
 	}

@@ -1,0 +1,407 @@
+package experiment
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
+	"github.com/gomlx/gomlx/core/tensors"
+	gmodel "github.com/gomlx/gomlx/ml/model"
+
+	"github.com/extremepoints/esp/corrupt"
+	"github.com/extremepoints/esp/models"
+)
+
+// TrainEnsemble trains len(sets) runs at once in one compiled graph: an ensemble whose
+// members are independent runs. Member i trains on sets[i] with settings[i]: its own
+// variables, initialization (from its seed), order of examples and optimizer state, so
+// that its Result and run directory (outDirs[i], if outDirs is not nil) are those Train
+// would give for it alone, up to float rounding; config.json records the ensemble's size.
+// The summed loss of the members is what the optimizer descends, and a member's
+// gradient is that of its own loss.
+//
+// The settings may differ only in Seed and Corruption, and the sets only in their labels
+// (same dataset, same size): every step feeds all members a batch of the same size.
+// epoch_seconds is the ensemble's epoch. A member whose loss becomes non-finite is marked
+// diverged and no longer evaluated; the others go on.
+//
+// On an accelerator one call per step for all members replaces one per run, and the
+// device sees K times larger work per launch; see BenchmarkEnsembleStep for the CPU.
+func TrainEnsemble(ctx context.Context, backend compute.Backend, sets []*corrupt.Set, settings []Settings, outDirs []string, progress io.Writer) (results []*Result, err error) {
+	err = recoverError(func() error {
+		results, err = trainEnsemble(ctx, backend, sets, settings, outDirs, progress)
+		return err
+	})
+	return results, err
+}
+
+// ensemble is the state of TrainEnsemble: the joint training graph's store and, per
+// member, a Net (same model, own variables) that holds its initial weights first and
+// serves its evaluation after each epoch.
+type ensemble struct {
+	backend compute.Backend
+	store   *gmodel.Store
+	model   *models.Model
+	members []*ensembleMember
+}
+
+type ensembleMember struct {
+	net    *Net
+	set    *corrupt.Set
+	s      Settings
+	res    *Result
+	rng    *rand.Rand
+	perm   []int
+	done   bool // diverged: no longer evaluated
+	prefix string
+	vars   []*gmodel.Variable // the member's model variables in the joint store, in Weights order
+	// lossSum and correctSum accumulate over the current epoch's steps.
+	lossSum, correctSum float64
+}
+
+// memberScope is the scope of member i's variables in the joint store (its optimizer
+// state lives under the optimizer's scope, by variable path).
+func memberScope(i int) string { return fmt.Sprintf("member%03d", i) }
+
+// memberPrefix is the path prefix of member i's model variables in the joint store.
+func memberPrefix(i int) string { return "/" + memberScope(i) + "/" + modelScope + "/" }
+
+func trainEnsemble(ctx context.Context, backend compute.Backend, sets []*corrupt.Set, settings []Settings, outDirs []string, progress io.Writer) ([]*Result, error) {
+	e, err := newEnsemble(backend, sets, settings, outDirs)
+	if err != nil {
+		return nil, err
+	}
+	first, s := e.members[0], e.members[0].s
+	step, err := e.newTrainStep(s)
+	if err != nil {
+		return nil, err
+	}
+
+	p := newProgress(progress)
+	start := time.Now()
+	for _, m := range e.members {
+		m0, err := measure(m.net, m.set, m.s, m.res.Init)
+		if err != nil {
+			return nil, err
+		}
+		if err := m.res.record(m0, start); err != nil {
+			return nil, err
+		}
+	}
+	e.epochLine(p, s, 0, 0, start)
+
+	n := first.set.Len()
+	bs := min(s.BatchSize, n)
+	stepsPerEpoch := (n + bs - 1) / bs
+	steps := 0
+	for epoch := 1; epoch <= s.Epochs && !e.allDone(); epoch++ {
+		for _, m := range e.members {
+			m.perm = m.rng.Perm(n)
+			m.lossSum, m.correctSum = 0, 0
+		}
+		epochStart := time.Now()
+		seen := 0
+		for b := 0; b < stepsPerEpoch && !e.allDone(); b++ {
+			if err := ctx.Err(); err != nil {
+				p.clear()
+				return e.results(), err
+			}
+			lo, hi := b*bs, min((b+1)*bs, n)
+			images, labels, err := e.minibatch(lo, hi)
+			if err != nil {
+				return e.results(), err
+			}
+			if s.Optimizer.Schedule != ScheduleConstant {
+				if err := setLearningRate(e.store, s.Optimizer.learningRateAt(steps, s.Epochs*stepsPerEpoch)); err != nil {
+					return e.results(), err
+				}
+			}
+			out, err := step.Call(images, labels)
+			images.FinalizeAll()
+			if err != nil {
+				return e.results(), fmt.Errorf("experiment: ensemble training step: %w", err)
+			}
+			losses := tensors.MustCopyFlatData[float32](out[0])
+			corrects := tensors.MustCopyFlatData[float32](out[1])
+			steps++
+			seen += hi - lo
+			var lossMean, accMean float64
+			live := 0
+			for i, m := range e.members {
+				if m.done {
+					continue
+				}
+				m.res.Steps = steps
+				m.lossSum += float64(losses[i]) * float64(hi-lo)
+				m.correctSum += float64(corrects[i])
+				if !isFinite(float64(losses[i])) {
+					if err := e.diverge(m, epoch, seen, time.Since(epochStart).Seconds(), start); err != nil {
+						return e.results(), err
+					}
+					p.clear()
+					fmt.Fprintf(p.w, "member %d: training loss is %v at step %d: diverged, stopped\n", i, losses[i], steps)
+					continue
+				}
+				lossMean += m.lossSum / float64(seen)
+				accMean += m.correctSum / float64(seen)
+				live++
+			}
+			if live > 0 {
+				p.stepLine(epoch, s.Epochs, b+1, stepsPerEpoch, time.Since(epochStart), lossMean/float64(live), accMean/float64(live))
+			}
+		}
+		epochSeconds := time.Since(epochStart).Seconds()
+		for _, m := range e.members {
+			if m.done {
+				continue
+			}
+			w, err := e.weights(m)
+			if err != nil {
+				return e.results(), err
+			}
+			m.res.Final = w
+			if err := m.net.SetWeights(w); err != nil {
+				return e.results(), err
+			}
+			em, err := measure(m.net, m.set, m.s, m.res.Init, w)
+			if err != nil {
+				return e.results(), err
+			}
+			fitLoss, fitAcc := Float(m.lossSum/float64(seen)), Float(m.correctSum/float64(seen))
+			em.Epoch, em.Step, em.EpochSeconds = epoch, steps, epochSeconds
+			em.FitLoss, em.FitAcc = &fitLoss, &fitAcc
+			if err := m.res.record(em, start); err != nil {
+				return e.results(), err
+			}
+			m.res.Epochs = epoch
+		}
+		e.epochLine(p, s, epoch, float64(stepsPerEpoch)/epochSeconds, start)
+	}
+	for _, m := range e.members {
+		if err := m.res.finish(); err != nil {
+			return e.results(), err
+		}
+	}
+	return e.results(), nil
+}
+
+// newEnsemble checks the members' settings and sets, builds each member's Net (its initial
+// weights from its seed) and run directory, and copies the initial weights into the joint
+// store.
+func newEnsemble(backend compute.Backend, sets []*corrupt.Set, settings []Settings, outDirs []string) (*ensemble, error) {
+	k := len(sets)
+	if k == 0 || len(settings) != k || (outDirs != nil && len(outDirs) != k) {
+		return nil, fmt.Errorf("experiment: ensemble of %d sets, %d settings and %d run directories", k, len(settings), len(outDirs))
+	}
+	e := &ensemble{store: gmodel.NewStore()}
+	for i := range k {
+		s, err := prepareRun(sets[i], settings[i])
+		if err != nil {
+			return nil, fmt.Errorf("experiment: ensemble member %d: %w", i, err)
+		}
+		e.members = append(e.members, &ensembleMember{set: sets[i], s: s, prefix: memberPrefix(i)})
+	}
+	first := e.members[0]
+	for i, m := range e.members[1:] {
+		if err := sameRecipe(first.s, m.s); err != nil {
+			return nil, fmt.Errorf("experiment: ensemble member %d: %w", i+1, err)
+		}
+		if m.set.Dataset.Train != first.set.Dataset.Train || m.set.Dataset.Test != first.set.Dataset.Test || m.set.Len() != first.set.Len() {
+			return nil, fmt.Errorf("experiment: ensemble member %d trains on %s (%d examples), member 0 on %s (%d examples): members need the same dataset and training-set size",
+				i+1, m.set.Dataset.Name, m.set.Len(), first.set.Dataset.Name, first.set.Len())
+		}
+	}
+	if backend == nil {
+		var err error
+		if backend, err = NewBackend(sequentialOps(first.s.Backend)); err != nil {
+			return nil, err
+		}
+	} else if goRunsOpsInParallel(backend) {
+		return nil, fmt.Errorf(`experiment: an ensemble on the Go backend needs its option ops_sequential (backend "go:ops_sequential"): running independent ops at once, GoMLX's Go backend can deadlock on the members' matmuls`)
+	}
+	split := first.set.Dataset.Train
+	for i, m := range e.members {
+		var err error
+		if m.net, err = NewNet(backend, m.s.Model, m.s.ModelConfig, split.Height, split.Width, split.Channels, m.s.Seed); err != nil {
+			return nil, err
+		}
+		dir := ""
+		if outDirs != nil {
+			dir = outDirs[i]
+		}
+		if m.res, err = startRun(m.net, m.set, m.s, dir, k); err != nil {
+			return nil, err
+		}
+		for _, t := range m.res.Init.Tensors {
+			v, err := e.store.CreateVariable(m.prefix+t.Name, tensors.FromFlatDataAndDimensions(t.Data, t.Shape...))
+			if err != nil {
+				return nil, fmt.Errorf("experiment: ensemble member %d: %w", i, err)
+			}
+			m.vars = append(m.vars, v.SetTrainable(t.Trainable))
+		}
+		m.rng = rand.New(rand.NewPCG(m.s.Seed, 0xda7a0bde5))
+	}
+	e.backend = backend
+	e.model = first.net.Model
+	return e, nil
+}
+
+// sameRecipe reports how b's settings differ from a's beyond the seed and the corruption,
+// which are a member's own.
+func sameRecipe(a, b Settings) error {
+	a.Seed, b.Seed = 0, 0
+	a.Corruption, b.Corruption = corrupt.Settings{}, corrupt.Settings{}
+	ja, err := json.Marshal(a)
+	if err != nil {
+		return err
+	}
+	jb, err := json.Marshal(b)
+	if err != nil {
+		return err
+	}
+	if string(ja) != string(jb) {
+		return fmt.Errorf("settings differ from member 0's beyond seed and corruption: %s", strings.Join(jsonDiff(a, b), "; "))
+	}
+	return nil
+}
+
+// newTrainStep compiles one step of every member: it takes images [K,B,H,W,C] and labels
+// [K,B], updates all members' variables, and returns each member's mean loss and count of
+// correct predictions ([K] each).
+func (e *ensemble) newTrainStep(s Settings) (*gmodel.Exec, error) {
+	opt, err := newOptimizer(s.Optimizer)
+	if err != nil {
+		return nil, err
+	}
+	return gmodel.NewExec(e.backend, e.store, func(scope *gmodel.Scope, images, labels *Node) (*Node, *Node) {
+		g := images.Graph()
+		var total *Node
+		losses := make([]*Node, len(e.members))
+		corrects := make([]*Node, len(e.members))
+		for i, m := range e.members {
+			x := Squeeze(Slice(images, AxisElem(i)), 0)
+			y := Squeeze(Slice(labels, AxisElem(i)), 0)
+			logits := e.model.Logits(scope.In("%s", memberScope(i)).In(modelScope), x, true)
+			loss := ReduceAllMean(crossEntropy(logits, y))
+			memberTotal := loss
+			if s.WeightDecay > 0 {
+				for _, v := range m.vars {
+					if v.Trainable && v.InUseByGraph(g) {
+						memberTotal = Add(memberTotal, MulScalar(ReduceAllSum(Square(v.NodeValue(g))), s.WeightDecay/2))
+					}
+				}
+			}
+			if total == nil {
+				total = memberTotal
+			} else {
+				total = Add(total, memberTotal)
+			}
+			losses[i] = loss
+			corrects[i] = ReduceAllSum(ConvertDType(Equal(ArgMax(logits, -1, dtypes.Int32), y), dtypes.Float32))
+		}
+		opt.UpdateGraph(scope, g, total)
+		return Stack(losses, 0), Stack(corrects, 0)
+	})
+}
+
+// minibatch gathers positions [lo, hi) of every member's order of examples: images
+// [K, hi-lo, H, W, C] and labels [K, hi-lo].
+func (e *ensemble) minibatch(lo, hi int) (images, labels *tensors.Tensor, err error) {
+	split := e.members[0].set.Dataset.Train
+	k, b, size := len(e.members), hi-lo, split.ImageSize()
+	images = tensors.FromShape(shapes.Make(dtypes.Float32, k, b, split.Height, split.Width, split.Channels))
+	assigned := make([]int32, k*b)
+	if err := tensors.MutableFlatData(images, func(flat []float32) {
+		for i, m := range e.members {
+			gather(m.set, m.perm[lo:hi], flat[i*b*size:(i+1)*b*size], assigned[i*b:(i+1)*b])
+		}
+	}); err != nil {
+		return nil, nil, err
+	}
+	return images, tensors.FromFlatDataAndDimensions(assigned, k, b), nil
+}
+
+// weights returns a host copy of member m's variables, named as in a single run.
+func (e *ensemble) weights(m *ensembleMember) (*Weights, error) {
+	w := &Weights{Metadata: m.net.metadata()}
+	for _, v := range m.vars {
+		t, err := v.Value()
+		if err != nil {
+			return nil, fmt.Errorf("experiment: reading %s: %w", v.Path(), err)
+		}
+		data, err := tensors.CopyFlatData[float32](t)
+		if err != nil {
+			return nil, fmt.Errorf("experiment: reading %s: %w", v.Path(), err)
+		}
+		w.Tensors = append(w.Tensors, Tensor{
+			Name:      strings.TrimPrefix(v.Path(), m.prefix),
+			Shape:     append([]int(nil), t.Shape().Dimensions...),
+			Data:      data,
+			Trainable: v.Trainable,
+		})
+	}
+	return w, nil
+}
+
+// diverge stops member m: its weights after the step that diverged become its final ones.
+func (e *ensemble) diverge(m *ensembleMember, epoch, seen int, epochSeconds float64, start time.Time) error {
+	m.done = true
+	w, err := e.weights(m)
+	if err != nil {
+		return err
+	}
+	m.res.Final = w
+	if err := m.net.SetWeights(w); err != nil {
+		return err
+	}
+	return m.res.diverge(m.set, epoch, Float(m.lossSum/float64(seen)), Float(m.correctSum/float64(seen)), epochSeconds, start)
+}
+
+func (e *ensemble) allDone() bool {
+	for _, m := range e.members {
+		if !m.done {
+			return false
+		}
+	}
+	return true
+}
+
+func (e *ensemble) results() []*Result {
+	res := make([]*Result, len(e.members))
+	for i, m := range e.members {
+		res[i] = m.res
+	}
+	return res
+}
+
+// epochLine prints one line per epoch for the whole ensemble: the range of the members'
+// accuracies.
+func (e *ensemble) epochLine(p *progress, s Settings, epoch int, stepsPerSecond float64, start time.Time) {
+	p.clear()
+	var train, test []float64
+	for _, m := range e.members {
+		if last := m.res.Last(); last.Epoch == epoch && last.Status == StatusOK {
+			train, test = append(train, float64(last.TrainAcc)), append(test, float64(last.TestAcc))
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "epoch %d/%d, %d of %d runs", epoch, s.Epochs, len(train), len(e.members))
+	if epoch > 0 {
+		elapsed := time.Since(start)
+		eta := time.Duration(float64(elapsed) / float64(epoch) * float64(s.Epochs-epoch))
+		fmt.Fprintf(&b, " %.1f steps/s ETA %s", stepsPerSecond, eta.Round(time.Second))
+	}
+	if len(train) > 0 {
+		fmt.Fprintf(&b, " train_acc %.4f-%.4f test_acc %.4f-%.4f", slices.Min(train), slices.Max(train), slices.Min(test), slices.Max(test))
+	}
+	fmt.Fprintln(p.w, b.String())
+}
