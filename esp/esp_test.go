@@ -98,6 +98,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"run", "--dataset", "mnist", "--model", "mlp", "--runs", "2", "--shard", "2/2", "--out", "x"}, exitUsage, "want I/N with 0 <= I < N"},
 		{[]string{"run", "--dataset", "mnist", "--model", "mlp", "--runs", "2", "--kinds", "odd", "--out", "x"}, exitUsage, "valid kinds are normal, corrupted"},
 		{[]string{"run", "--dataset", "mnist", "--model", "mlp", "--runs", "2", "--workers", "0", "--out", "x"}, exitUsage, "--workers must be a positive count"},
+		{[]string{"run", "--dataset", "mnist", "--model", "mlp", "--runs", "2", "--ensemble", "0", "--out", "x"}, exitUsage, "--ensemble must be a positive count"},
 		{[]string{"reproduce", "--scale", "huge", "--out", "x"}, exitUsage, "valid scales are smoke, quick, paper"},
 		{[]string{"reproduce", "--models", "vgg", "--out", "x"}, exitUsage, "valid names: lenet, mlp, resnet"},
 		{[]string{"reproduce"}, exitUsage, "--out DIR is required"},

@@ -14,11 +14,12 @@ import (
 )
 
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("run", stderr, "run --dataset D --model M --runs N [--epochs E] [--workers W] [--shard I/N] --out DIR")
+	fs := newFlagSet("run", stderr, "run --dataset D --model M --runs N [--epochs E] [--workers W] [--ensemble K] [--shard I/N] --out DIR")
 	var tf trainFlags
 	tf.register(fs)
 	runs := fs.Int("runs", 0, "runs of each kind (required)")
 	workers := fs.Int("workers", 0, "runs trained at once, each on its own backend (default: one per core on the go backend, 1 on XLA)")
+	ensemble := fs.Int("ensemble", 1, "runs of one kind each worker trains together in one compiled graph (for accelerators; results as if trained alone)")
 	shard := fs.String("shard", "", "train only shard I of N (I/N, 0-based), for job arrays sharing --out")
 	kinds := fs.String("kinds", "normal,corrupted", "kinds of run, comma-separated: normal, corrupted")
 	out := fs.String("out", "", "study directory (created; an interrupted study resumes there)")
@@ -45,8 +46,11 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if workersSet && *workers < 1 {
 		return usagef("--workers must be a positive count, got %d (leave it out for one per core)", *workers)
 	}
+	if *ensemble < 1 {
+		return usagef("--ensemble must be a positive count, got %d (1: each run alone)", *ensemble)
+	}
 	study := experiment.StudySettings{Run: settings, Runs: *runs, Kinds: strings.Split(*kinds, ","),
-		Corruption: cs, Seed: tf.seed, Workers: *workers}
+		Corruption: cs, Seed: tf.seed, Workers: *workers, Ensemble: *ensemble}
 	study.Run.Seed = 0 // per run, derived from the study's seed
 	study.Corruption.Seed = 0
 	if *shard != "" {

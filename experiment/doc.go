@@ -32,9 +32,10 @@
 // on its own backend, sharing the dataset read-only. A study directory holds:
 //
 //   - study.json: {"format": "esp-study/1", "toolkit_version", "settings" (the
-//     StudySettings without workers and shard), "dataset" (name, classes, sizes)}. Written
-//     by the first process; a later one must ask for the same study (only workers and
-//     shard may change) or is refused with [ErrStudyMismatch], naming what differs.
+//     StudySettings without workers, ensemble and shard), "dataset" (name, classes,
+//     sizes)}. Written by the first process; a later one must ask for the same study (only
+//     workers, ensemble and shard may change) or is refused with [ErrStudyMismatch],
+//     naming what differs.
 //   - runs/normal-0000/, runs/corrupted-0000/, ...: each a run directory as Train writes
 //     it, plus result.json, a [RunResult]: {"kind", "index", "seed", "status", "epochs",
 //     "steps", "seconds", "final": the last EpochMetrics}.
@@ -47,6 +48,17 @@
 // one, by index) is I mod N, so processes on many machines (a Slurm array, a Kubernetes
 // Indexed Job) can share one directory; LoadStudy merges whatever runs are present and
 // lists the missing ones.
+//
+// # Ensembles
+//
+// [TrainEnsemble] trains K runs of one recipe (they differ only in seed and corruption)
+// in one compiled graph: each member keeps its own variables, initialization, order of
+// examples and optimizer state, and gets the run directory and [Result] that [Train]
+// would give it alone, up to float rounding; its config.json records "ensemble": K.
+// One call per step serves all K runs, which is meant for accelerators, where one small
+// model per call leaves the device idle between launches. A study trains consecutive runs
+// of one kind as ensembles of up to [StudySettings].Ensemble; like Workers, that is not
+// part of the study's identity.
 //
 // # Weights file format
 //

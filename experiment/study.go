@@ -76,6 +76,10 @@ type StudySettings struct {
 	// run per core (each run's backend gets an equal share of the cores). Not part of the
 	// study's identity: a study may be resumed with other workers or shards.
 	Workers int `json:"-"`
+	// Ensemble is the number of runs of one kind a worker trains together, in one
+	// compiled graph (see TrainEnsemble); default 1, each run alone. Like Workers, not
+	// part of the study's identity: a run's result does not depend on it.
+	Ensemble int `json:"-"`
 	// Shard selects this process's part of the runs; the zero value means all.
 	Shard Shard `json:"-"`
 }
@@ -102,6 +106,9 @@ func (s StudySettings) Validate() error {
 	}
 	if s.Workers < 0 {
 		return fmt.Errorf("experiment: negative workers %d", s.Workers)
+	}
+	if s.Ensemble < 0 {
+		return fmt.Errorf("experiment: negative ensemble size %d", s.Ensemble)
 	}
 	if s.Shard.Count < 0 || (s.Shard.Count > 0 && (s.Shard.Index < 0 || s.Shard.Index >= s.Shard.Count)) {
 		return fmt.Errorf("experiment: invalid shard %d/%d", s.Shard.Index, s.Shard.Count)
@@ -267,18 +274,26 @@ func RunStudy(ctx context.Context, ds *datasets.Dataset, s StudySettings, dir st
 			return nil, err
 		}
 	}
-	workers := min(s.workers(), max(1, len(pending)))
+	groups := s.groups(pending)
+	workers := min(s.workers(), max(1, len(groups)))
 	backendName := workerBackend(s.Run.Backend, workers)
+	if s.Ensemble > 1 {
+		backendName = sequentialOps(backendName) // see goRunsOpsInParallel
+	}
 	shardNote := ""
 	if s.Shard.Count > 1 {
 		shardNote = fmt.Sprintf(", shard %d/%d", s.Shard.Index, s.Shard.Count)
 	}
-	fmt.Fprintf(progress, "study %s: %d of %d runs to train%s, %d workers on backend %s\n",
-		dir, len(pending), len(plan), shardNote, workers, backendName)
+	ensembleNote := ""
+	if s.Ensemble > 1 {
+		ensembleNote = fmt.Sprintf(", ensembles of up to %d runs", s.Ensemble)
+	}
+	fmt.Fprintf(progress, "study %s: %d of %d runs to train%s, %d workers on backend %s%s\n",
+		dir, len(pending), len(plan), shardNote, workers, backendName, ensembleNote)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	jobs := make(chan StudyRun)
+	jobs := make(chan []StudyRun)
 	var (
 		mu       sync.Mutex
 		firstErr error
@@ -300,30 +315,32 @@ func RunStudy(ctx context.Context, ds *datasets.Dataset, s StudySettings, dir st
 		go func() {
 			defer wg.Done()
 			defer backend.Finalize()
-			for r := range jobs {
-				rr, err := trainStudyRun(ctx, backend, ds, s, dir, r)
+			for group := range jobs {
+				results, err := trainStudyRuns(ctx, backend, ds, s, dir, group)
 				mu.Lock()
 				if err != nil {
 					if firstErr == nil && ctx.Err() == nil {
-						firstErr = fmt.Errorf("run %s: %w", r.Name(), err)
+						firstErr = fmt.Errorf("run %s: %w", groupName(group), err)
 					}
 					cancel()
 				} else {
-					done++
-					elapsed := time.Since(start)
-					eta := time.Duration(float64(elapsed) / float64(done) * float64(len(pending)-done))
-					fmt.Fprintf(progress, "%s: %s after %d epochs, train_acc %.4f test_acc %.4f, %.1fs (%d/%d, ETA %s)\n",
-						r.Name(), rr.Status, rr.Epochs, float64(rr.Final.TrainAcc), float64(rr.Final.TestAcc), rr.Seconds,
-						done, len(pending), eta.Round(time.Second))
+					for _, rr := range results {
+						done++
+						elapsed := time.Since(start)
+						eta := time.Duration(float64(elapsed) / float64(done) * float64(len(pending)-done))
+						fmt.Fprintf(progress, "%s: %s after %d epochs, train_acc %.4f test_acc %.4f, %.1fs (%d/%d, ETA %s)\n",
+							rr.Name(), rr.Status, rr.Epochs, float64(rr.Final.TrainAcc), float64(rr.Final.TestAcc), rr.Seconds,
+							done, len(pending), eta.Round(time.Second))
+					}
 				}
 				mu.Unlock()
 			}
 		}()
 	}
 feed:
-	for _, r := range pending {
+	for _, g := range groups {
 		select {
-		case jobs <- r:
+		case jobs <- g:
 		case <-ctx.Done():
 			break feed
 		}
@@ -487,46 +504,91 @@ func removeStale(dir string, r StudyRun) error {
 	return nil
 }
 
-// trainStudyRun trains one run in a temporary directory and renames it into place.
-func trainStudyRun(ctx context.Context, backend compute.Backend, ds *datasets.Dataset, s StudySettings, dir string, r StudyRun) (*RunResult, error) {
-	settings := s.Run
-	settings.Seed = r.Seed
-	set := corrupt.Clean(ds)
-	if r.Kind == KindCorrupted {
-		settings.Corruption = s.Corruption
-		settings.Corruption.Seed = r.Seed
+// groups splits runs into the groups a worker trains at once: consecutive runs of one
+// kind, up to Ensemble of them (1 by default).
+func (s StudySettings) groups(runs []StudyRun) [][]StudyRun {
+	size := max(1, s.Ensemble)
+	var groups [][]StudyRun
+	for _, r := range runs {
+		if n := len(groups); n > 0 && len(groups[n-1]) < size && groups[n-1][0].Kind == r.Kind {
+			groups[n-1] = append(groups[n-1], r)
+			continue
+		}
+		groups = append(groups, []StudyRun{r})
+	}
+	return groups
+}
+
+// groupName names a group of runs in messages: "corrupted-0004" or "corrupted-0004..0007".
+func groupName(group []StudyRun) string {
+	if len(group) == 1 {
+		return group[0].Name()
+	}
+	return fmt.Sprintf("%s..%04d", group[0].Name(), group[len(group)-1].Index)
+}
+
+// trainStudyRuns trains a group of runs, alone or (more than one) as an ensemble, each in a
+// temporary directory that is renamed into place when it is finished.
+func trainStudyRuns(ctx context.Context, backend compute.Backend, ds *datasets.Dataset, s StudySettings, dir string, group []StudyRun) ([]*RunResult, error) {
+	settings := make([]Settings, len(group))
+	sets := make([]*corrupt.Set, len(group))
+	tmps := make([]string, len(group))
+	for i, r := range group {
+		settings[i] = s.Run
+		settings[i].Seed = r.Seed
+		sets[i] = corrupt.Clean(ds)
+		if r.Kind == KindCorrupted {
+			settings[i].Corruption = s.Corruption
+			settings[i].Corruption.Seed = r.Seed
+			var err error
+			if sets[i], err = corrupt.Build(ds, settings[i].Corruption); err != nil {
+				return nil, err
+			}
+		}
+		tmp, err := os.MkdirTemp(filepath.Join(dir, RunsDir), tempPrefix(r))
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(tmp) // a no-op once renamed
+		tmps[i] = tmp
+	}
+	start := time.Now()
+	var results []*Result
+	if len(group) == 1 {
+		res, err := Train(ctx, backend, sets[0], settings[0], tmps[0], nil)
+		if err != nil {
+			return nil, err
+		}
+		results = []*Result{res}
+	} else {
 		var err error
-		if set, err = corrupt.Build(ds, settings.Corruption); err != nil {
+		if results, err = TrainEnsemble(ctx, backend, sets, settings, tmps, nil); err != nil {
 			return nil, err
 		}
 	}
-	tmp, err := os.MkdirTemp(filepath.Join(dir, RunsDir), tempPrefix(r))
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tmp) // a no-op once renamed
-	start := time.Now()
-	res, err := Train(ctx, backend, set, settings, tmp, nil)
-	if err != nil {
-		return nil, err
-	}
-	rr := &RunResult{StudyRun: r, Status: res.Status, Epochs: res.Epochs, Steps: res.Steps,
-		Seconds: time.Since(start).Seconds(), Final: res.Last()}
-	data, err := json.MarshalIndent(rr, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	if err := writeFileAtomic(filepath.Join(tmp, ResultFile), append(data, '\n')); err != nil {
-		return nil, err
-	}
-	final := filepath.Join(dir, RunsDir, r.Name())
-	if err := os.Rename(tmp, final); err != nil {
-		if _, statErr := os.Stat(filepath.Join(final, ResultFile)); statErr == nil {
-			return rr, nil // another process finished the same run first: keep its copy
+	seconds := time.Since(start).Seconds()
+	var finished []*RunResult
+	for i, r := range group {
+		res := results[i]
+		rr := &RunResult{StudyRun: r, Status: res.Status, Epochs: res.Epochs, Steps: res.Steps,
+			Seconds: seconds, Final: res.Last()}
+		data, err := json.MarshalIndent(rr, "", "  ")
+		if err != nil {
+			return finished, err
 		}
-		return nil, err
+		if err := writeFileAtomic(filepath.Join(tmps[i], ResultFile), append(data, '\n')); err != nil {
+			return finished, err
+		}
+		final := filepath.Join(dir, RunsDir, r.Name())
+		if err := os.Rename(tmps[i], final); err != nil {
+			if _, statErr := os.Stat(filepath.Join(final, ResultFile)); statErr != nil {
+				return finished, err
+			}
+			// another process finished the same run first: keep its copy
+		}
+		finished = append(finished, rr)
 	}
-	return rr, nil
+	return finished, nil
 }
 
 // SortedKinds returns the kinds of a study's finished runs, for summaries.

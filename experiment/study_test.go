@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -288,5 +289,74 @@ func TestStudyMismatchNamesTheDifference(t *testing.T) {
 	s.Run.Model = "mlp"
 	if _, err := RunStudy(context.Background(), d, s, dir, nil); err != nil {
 		t.Errorf("the same study with explicit defaults: %v", err)
+	}
+}
+
+// TestRunStudyEnsemble trains a study in ensembles and the same study run by run: the
+// runs' results must agree, and a study begun one way resumes the other way.
+func TestRunStudyEnsemble(t *testing.T) {
+	d := synthDataset(40, 20, 4, 4, 1, 3, 1)
+	alone, ensembled := t.TempDir(), t.TempDir()
+	if _, err := RunStudy(context.Background(), d, tinyStudy(3), alone, nil); err != nil {
+		t.Fatal(err)
+	}
+	s := tinyStudy(3)
+	s.Ensemble, s.Workers = 2, 1
+	var log strings.Builder
+	res, err := RunStudy(context.Background(), d, s, ensembled, &log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Trained != 6 || len(res.Finished) != 6 || !strings.Contains(log.String(), "ensembles of up to 2 runs") {
+		t.Fatalf("trained %d, finished %d; log:\n%s", res.Trained, len(res.Finished), log.String())
+	}
+	want, err := LoadStudy(alone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range res.Finished {
+		w := want.Finished[i]
+		if f.Name() != w.Name() || f.Steps != w.Steps || math.Abs(float64(f.Final.TrainLoss-w.Final.TrainLoss)) > 1e-4 ||
+			math.Abs(float64(f.Final.DistFromInit-w.Final.DistFromInit)) > 1e-4*float64(w.Final.DistFromInit) {
+			t.Errorf("%s in an ensemble: %+v; alone: %+v", f.Name(), f.Final, w.Final)
+		}
+	}
+	// Groups hold runs of one kind: the last corrupted run of three is trained alone.
+	paired, _ := os.ReadFile(filepath.Join(ensembled, RunsDir, "corrupted-0000", ConfigFile))
+	single, _ := os.ReadFile(filepath.Join(ensembled, RunsDir, "corrupted-0002", ConfigFile))
+	if !strings.Contains(string(paired), `"ensemble": 2`) || strings.Contains(string(single), `"ensemble"`) {
+		t.Errorf("config.json of corrupted-0000:\n%s\nof corrupted-0002:\n%s", paired, single)
+	}
+	// Resuming with another ensemble size is the same study.
+	os.RemoveAll(filepath.Join(ensembled, RunsDir, "normal-0001"))
+	again, err := RunStudy(context.Background(), d, tinyStudy(3), ensembled, nil)
+	if err != nil || again.Trained != 1 {
+		t.Errorf("resumed run by run: trained %d, err %v; want 1 run", again.Trained, err)
+	}
+}
+
+func TestStudyGroups(t *testing.T) {
+	runs := tinyStudy(3).Plan() // normal 0-2, corrupted 0-2
+	tests := []struct {
+		ensemble int
+		want     []string
+	}{
+		{0, []string{"normal-0000", "normal-0001", "normal-0002", "corrupted-0000", "corrupted-0001", "corrupted-0002"}},
+		{2, []string{"normal-0000..0001", "normal-0002", "corrupted-0000..0001", "corrupted-0002"}},
+		{4, []string{"normal-0000..0002", "corrupted-0000..0002"}},
+	}
+	for _, tc := range tests {
+		s := tinyStudy(3)
+		s.Ensemble = tc.ensemble
+		var got []string
+		for _, g := range s.groups(runs) {
+			got = append(got, groupName(g))
+		}
+		if strings.Join(got, " ") != strings.Join(tc.want, " ") {
+			t.Errorf("ensemble %d: groups %v, want %v", tc.ensemble, got, tc.want)
+		}
+	}
+	if err := (StudySettings{Runs: 1, Ensemble: -1}).Validate(); err == nil || !strings.Contains(err.Error(), "ensemble") {
+		t.Errorf("negative ensemble: error %v", err)
 	}
 }
