@@ -10,7 +10,8 @@
 #
 # It finds the plugin, trains the MLP and LeNet on MNIST for one epoch on xla:cuda and on
 # the Go backend (step times, accuracies), times `esp run` of corrupted MLP runs (the paper's
-# protocol: 11 epochs on corrupted MNIST) with several concurrent runs, and the PyTorch peer
+# protocol: 11 epochs on corrupted MNIST) with several concurrent runs and with the runs
+# trained as one ensemble (--ensemble: one compiled graph for 8 runs), and the PyTorch peer
 # doing the same run on the same GPU. Progress goes to stderr; the figures, last, to stdout
 # as JSON lines.
 #
@@ -22,6 +23,7 @@ esp="$bundle/esp"
 backend=${ESP_GPU_CHECK_BACKEND:-xla:cuda}
 runs=${ESP_GPU_CHECK_RUNS:-8}
 epochs=${ESP_GPU_CHECK_EPOCHS:-11}
+ensembles=${ESP_GPU_CHECK_ENSEMBLES:-1x8} # WORKERSxENSEMBLE configurations tried after 1, 4, 8 workers
 python=${PYTHON:-python3}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -64,16 +66,19 @@ for model in mlp lenet; do
 	done
 done
 
-# The paper's MLP protocol: corrupted runs of $epochs epochs, W at a time.
-for workers in 1 4 8; do
+# The paper's MLP protocol: corrupted runs of $epochs epochs, W at a time, each alone
+# ("W") or E runs per compiled graph ("WxE", esp run --ensemble E).
+for config in 1 4 8 $ensembles; do
+	workers=${config%x*} ensemble=1
+	[ "$config" != "$workers" ] && ensemble=${config#*x}
 	[ "$workers" -gt "$runs" ] && continue
-	log "esp run: $runs corrupted MLP runs, $epochs epochs, $workers at a time"
+	log "esp run: $runs corrupted MLP runs, $epochs epochs, $workers at a time, ensembles of $ensemble"
 	start=$(date +%s.%N)
 	"$esp" run --dataset mnist --model mlp --kinds corrupted --runs "$runs" --epochs "$epochs" \
-		--workers "$workers" --backend "$backend" --out "$work/run-$workers" >&2
+		--workers "$workers" --ensemble "$ensemble" --backend "$backend" --out "$work/run-$config" >&2
 	secs=$("$python" -c "import time; print(round(time.time() - $start, 1))")
 	rate=$("$python" -c "print(round(3600 * $runs / $secs, 1))")
-	emit "{\"check\":\"esp-run\",\"backend\":\"$backend\",\"workers\":$workers,\"runs\":$runs,\"epochs\":$epochs,\"seconds\":$secs,\"runs_per_hour\":$rate,\"paper_mlp_protocol_hours\":$("$python" -c "print(round(400 / $rate, 2))")}"
+	emit "{\"check\":\"esp-run\",\"backend\":\"$backend\",\"workers\":$workers,\"ensemble\":$ensemble,\"runs\":$runs,\"epochs\":$epochs,\"seconds\":$secs,\"runs_per_hour\":$rate,\"paper_mlp_protocol_hours\":$("$python" -c "print(round(400 / $rate, 2))")}"
 done
 
 # The PyTorch peer: the same run (corrupted MNIST, MLP, Adam, batch 128, per-epoch evaluation).
