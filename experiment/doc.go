@@ -55,8 +55,9 @@
 // in one compiled graph: each member keeps its own variables, initialization, order of
 // examples and optimizer state, and gets the run directory and [Result] that [Train]
 // would give it alone, up to float rounding; its config.json records "ensemble": K.
-// One call per step serves all K runs, which is meant for accelerators, where one small
-// model per call leaves the device idle between launches. A study trains consecutive runs
+// One call per training step serves all K runs, and so does one call per evaluation
+// batch, which is meant for accelerators, where one small model per call leaves the device
+// idle between launches. A study trains consecutive runs
 // of one kind as ensembles of up to [StudySettings].Ensemble; like Workers, that is not
 // part of the study's identity.
 //

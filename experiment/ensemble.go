@@ -18,6 +18,7 @@ import (
 	gmodel "github.com/gomlx/gomlx/ml/model"
 
 	"github.com/extremepoints/esp/corrupt"
+	"github.com/extremepoints/esp/datasets"
 	"github.com/extremepoints/esp/models"
 )
 
@@ -34,8 +35,10 @@ import (
 // epoch_seconds is the ensemble's epoch. A member whose loss becomes non-finite is marked
 // diverged and no longer evaluated; the others go on.
 //
-// On an accelerator one call per step for all members replaces one per run, and the
-// device sees K times larger work per launch; see BenchmarkEnsembleStep for the CPU.
+// One call per training step, and one per evaluation batch, serves all members: on an
+// accelerator that replaces K calls of one small model each. On the Go backend it needs
+// the option ops_sequential (see goRunsOpsInParallel): with backend nil it is created so;
+// see BenchmarkEnsembleStep for what it costs there.
 func TrainEnsemble(ctx context.Context, backend compute.Backend, sets []*corrupt.Set, settings []Settings, outDirs []string, progress io.Writer) (results []*Result, err error) {
 	err = recoverError(func() error {
 		results, err = trainEnsemble(ctx, backend, sets, settings, outDirs, progress)
@@ -44,14 +47,15 @@ func TrainEnsemble(ctx context.Context, backend compute.Backend, sets []*corrupt
 	return results, err
 }
 
-// ensemble is the state of TrainEnsemble: the joint training graph's store and, per
-// member, a Net (same model, own variables) that holds its initial weights first and
-// serves its evaluation after each epoch.
+// ensemble is the state of TrainEnsemble: the store of the joint graphs (training step,
+// evaluation) and, per member, a Net (same model, own variables) that gives its initial
+// weights and, at the end, holds its final ones.
 type ensemble struct {
 	backend compute.Backend
 	store   *gmodel.Store
 	model   *models.Model
 	members []*ensembleMember
+	predict *gmodel.Exec // every member's log-probabilities for one batch of images
 }
 
 type ensembleMember struct {
@@ -85,15 +89,22 @@ func trainEnsemble(ctx context.Context, backend compute.Backend, sets []*corrupt
 	if err != nil {
 		return nil, err
 	}
+	if e.predict, err = e.newPredict(); err != nil {
+		return nil, err
+	}
 
 	p := newProgress(progress)
 	start := time.Now()
-	for _, m := range e.members {
-		m0, err := measure(m.net, m.set, m.s, m.res.Init)
-		if err != nil {
-			return nil, err
-		}
-		if err := m.res.record(m0, start); err != nil {
+	inits := make([]*Weights, len(e.members))
+	for i, m := range e.members {
+		inits[i] = m.res.Init
+	}
+	m0, err := e.measure(inits, s)
+	if err != nil {
+		return nil, err
+	}
+	for i, m := range e.members {
+		if err := m.res.record(*m0[i], start); err != nil {
 			return nil, err
 		}
 	}
@@ -160,22 +171,25 @@ func trainEnsemble(ctx context.Context, backend compute.Backend, sets []*corrupt
 			}
 		}
 		epochSeconds := time.Since(epochStart).Seconds()
-		for _, m := range e.members {
+		current := make([]*Weights, len(e.members))
+		for i, m := range e.members {
 			if m.done {
 				continue
 			}
-			w, err := e.weights(m)
-			if err != nil {
+			if current[i], err = e.weights(m); err != nil {
 				return e.results(), err
 			}
-			m.res.Final = w
-			if err := m.net.SetWeights(w); err != nil {
-				return e.results(), err
+			m.res.Final = current[i]
+		}
+		metrics, err := e.measure(current, s)
+		if err != nil {
+			return e.results(), err
+		}
+		for i, m := range e.members {
+			if m.done {
+				continue
 			}
-			em, err := measure(m.net, m.set, m.s, m.res.Init, w)
-			if err != nil {
-				return e.results(), err
-			}
+			em := *metrics[i]
 			fitLoss, fitAcc := Float(m.lossSum/float64(seen)), Float(m.correctSum/float64(seen))
 			em.Epoch, em.Step, em.EpochSeconds = epoch, steps, epochSeconds
 			em.FitLoss, em.FitAcc = &fitLoss, &fitAcc
@@ -188,6 +202,9 @@ func trainEnsemble(ctx context.Context, backend compute.Backend, sets []*corrupt
 	}
 	for _, m := range e.members {
 		if err := m.res.finish(); err != nil {
+			return e.results(), err
+		}
+		if err := m.net.SetWeights(m.res.Final); err != nil {
 			return e.results(), err
 		}
 	}
@@ -313,6 +330,82 @@ func (e *ensemble) newTrainStep(s Settings) (*gmodel.Exec, error) {
 	})
 }
 
+// newPredict compiles the members' inference graph: images [B,H,W,C], the same for all,
+// to log-probabilities [K,B,classes].
+func (e *ensemble) newPredict() (*gmodel.Exec, error) {
+	return gmodel.NewExec(e.backend, e.store, func(scope *gmodel.Scope, images *Node) *Node {
+		logp := make([]*Node, len(e.members))
+		for i := range e.members {
+			logp[i] = LogSoftmax(e.model.Logits(scope.In("%s", memberScope(i)).In(modelScope), images, false), -1)
+		}
+		return Stack(logp, 0)
+	})
+}
+
+// measure evaluates the members that are not done, with one call per batch for all of
+// them, and returns their metrics lines (nil for the others); weights[i] is member i's.
+func (e *ensemble) measure(weights []*Weights, s Settings) ([]*EpochMetrics, error) {
+	d := e.members[0].set.Dataset
+	batch := e.members[0].net.passBatch(s.EvalBatchSize)
+	if batch < s.EvalBatchSize { // capped for memory: the members share it
+		batch = max(1, batch/len(e.members))
+	}
+	train, err := e.evaluate(d.Train, batch, func(*corrupt.Set) [][]uint8 { return [][]uint8{d.Train.Labels} })
+	if err != nil {
+		return nil, err
+	}
+	test, err := e.evaluate(d.Test, batch, testLabels)
+	if err != nil {
+		return nil, err
+	}
+	metrics := make([]*EpochMetrics, len(e.members))
+	for i, m := range e.members {
+		if m.done {
+			continue
+		}
+		em, err := epochMetrics(m.set, train[i], test[i], m.res.Init, weights[i])
+		if err != nil {
+			return nil, err
+		}
+		metrics[i] = &em
+	}
+	return metrics, nil
+}
+
+// evaluate is Net.Evaluate for every member that is not done, against the label sets
+// labelsOf gives for its training set.
+func (e *ensemble) evaluate(split *datasets.Split, batchSize int, labelsOf func(*corrupt.Set) [][]uint8) ([][]Eval, error) {
+	labels := make([][][]uint8, len(e.members))
+	sums := make([][]Eval, len(e.members))
+	for i, m := range e.members {
+		labels[i] = labelsOf(m.set)
+		sums[i] = make([]Eval, len(labels[i]))
+	}
+	err := forEachBatch(split, batchSize, func(images *tensors.Tensor, start, count int) error {
+		out, err := e.predict.Call(images)
+		if err != nil {
+			return err
+		}
+		logp := out[0]
+		defer logp.FinalizeAll()
+		rows, classes := logp.Shape().Dim(1), logp.Shape().Dim(2)
+		return tensors.ConstFlatData(logp, func(flat []float32) {
+			for i, m := range e.members {
+				if !m.done {
+					accumulate(sums[i], flat[i*rows*classes:(i+1)*rows*classes], classes, start, count, labels[i])
+				}
+			}
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("experiment: evaluating the ensemble: %w", err)
+	}
+	for i := range sums {
+		averaged(sums[i], split.Len())
+	}
+	return sums, nil
+}
+
 // minibatch gathers positions [lo, hi) of every member's order of examples: images
 // [K, hi-lo, H, W, C] and labels [K, hi-lo].
 func (e *ensemble) minibatch(lo, hi int) (images, labels *tensors.Tensor, err error) {
@@ -360,9 +453,6 @@ func (e *ensemble) diverge(m *ensembleMember, epoch, seen int, epochSeconds floa
 		return err
 	}
 	m.res.Final = w
-	if err := m.net.SetWeights(w); err != nil {
-		return err
-	}
 	return m.res.diverge(m.set, epoch, Float(m.lossSum/float64(seen)), Float(m.correctSum/float64(seen)), epochSeconds, start)
 }
 

@@ -214,34 +214,44 @@ func (n *Net) Evaluate(split *datasets.Split, batchSize int, labels ...[]uint8) 
 		logp := out[0]
 		defer logp.FinalizeAll()
 		classes := logp.Shape().Dim(-1)
-		return tensors.ConstFlatData(logp, func(flat []float32) {
-			for i := range count {
-				row := flat[i*classes : (i+1)*classes]
-				best := 0
-				for c, v := range row {
-					if v > row[best] {
-						best = c
-					}
-				}
-				for k, l := range labels {
-					y := int(l[start+i])
-					sums[k].Loss -= float64(row[y])
-					if best == y {
-						sums[k].Accuracy++
-					}
-				}
-			}
-		})
+		return tensors.ConstFlatData(logp, func(flat []float32) { accumulate(sums, flat, classes, start, count, labels) })
 	})
 	if err != nil {
 		return nil, fmt.Errorf("experiment: evaluating: %w", err)
 	}
-	for k := range sums {
-		sums[k].N = split.Len()
-		sums[k].Loss /= float64(split.Len())
-		sums[k].Accuracy /= float64(split.Len())
+	return averaged(sums, split.Len()), nil
+}
+
+// accumulate adds to sums[k] the summed loss and count of correct argmax predictions of
+// count rows of log-probabilities (classes each, in logp) for examples start.. against
+// labels[k].
+func accumulate(sums []Eval, logp []float32, classes, start, count int, labels [][]uint8) {
+	for i := range count {
+		row := logp[i*classes : (i+1)*classes]
+		best := 0
+		for c, v := range row {
+			if v > row[best] {
+				best = c
+			}
+		}
+		for k, l := range labels {
+			y := int(l[start+i])
+			sums[k].Loss -= float64(row[y])
+			if best == y {
+				sums[k].Accuracy++
+			}
+		}
 	}
-	return sums, nil
+}
+
+// averaged turns sums over n examples into means.
+func averaged(sums []Eval, n int) []Eval {
+	for k := range sums {
+		sums[k].N = n
+		sums[k].Loss /= float64(n)
+		sums[k].Accuracy /= float64(n)
+	}
+	return sums
 }
 
 // Gradient returns the gradient of the mean cross-entropy over split (inference mode,

@@ -300,29 +300,40 @@ func setLearningRate(store *gmodel.Store, lr float64) error {
 // test split's assigned labels for corrupted sets) and computes the weight metrics.
 // current, if given, is the net's weights (saves a copy).
 func measure(net *Net, set *corrupt.Set, s Settings, init *Weights, current ...*Weights) (EpochMetrics, error) {
-	d := set.Dataset
-	m := EpochMetrics{Status: StatusOK}
-	train, err := net.Evaluate(d.Train, s.EvalBatchSize)
+	train, err := net.Evaluate(set.Dataset.Train, s.EvalBatchSize)
 	if err != nil {
-		return m, err
+		return EpochMetrics{}, err
 	}
-	labels := [][]uint8{d.Test.Labels}
+	test, err := net.Evaluate(set.Dataset.Test, s.EvalBatchSize, testLabels(set)...)
+	if err != nil {
+		return EpochMetrics{}, err
+	}
+	w := init
+	if len(current) > 0 {
+		w = current[0]
+	}
+	return epochMetrics(set, train, test, init, w)
+}
+
+// testLabels are the label sets a run is evaluated against on the test split: the true
+// labels, and for a corrupted set the wrong ones it was trained on.
+func testLabels(set *corrupt.Set) [][]uint8 {
+	labels := [][]uint8{set.Dataset.Test.Labels}
 	if set.IsCorrupted() {
 		labels = append(labels, set.TestLabels)
 	}
-	test, err := net.Evaluate(d.Test, s.EvalBatchSize, labels...)
-	if err != nil {
-		return m, err
-	}
+	return labels
+}
+
+// epochMetrics assembles a metrics line from the evaluations on the training split and
+// on the test split (against testLabels(set)) and the weights w.
+func epochMetrics(set *corrupt.Set, train, test []Eval, init, w *Weights) (EpochMetrics, error) {
+	m := EpochMetrics{Status: StatusOK}
 	m.TrainLoss, m.TrainAcc = Float(train[0].Loss), Float(train[0].Accuracy)
 	m.TestLoss, m.TestAcc = Float(test[0].Loss), Float(test[0].Accuracy)
 	if set.IsCorrupted() {
 		acc := Float(test[1].Accuracy)
 		m.CorruptedAcc = &acc
-	}
-	w := init
-	if len(current) > 0 {
-		w = current[0]
 	}
 	m.WeightNorm, m.WeightNormSum = Float(w.Norm()), Float(w.NormSum())
 	l2, sum, err := Distance(w, init)
