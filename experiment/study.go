@@ -153,9 +153,11 @@ func splitmix64(x uint64) uint64 {
 // RunResult is a finished run's result.json.
 type RunResult struct {
 	StudyRun
-	Status  string       `json:"status"`
-	Epochs  int          `json:"epochs"`
-	Steps   int          `json:"steps"`
+	Status string `json:"status"`
+	Epochs int    `json:"epochs"`
+	Steps  int    `json:"steps"`
+	// Seconds is the wall time of the run's training, or of its group's for runs trained
+	// as an ensemble.
 	Seconds float64      `json:"seconds"`
 	Final   EpochMetrics `json:"final"`
 }
