@@ -118,6 +118,9 @@ func ShowPNG(png []byte, title string) {
 		return
 	}
 	gonbui.DisplayPNG(png)
+	// The cell's program may exit right after: wait until GoNB has the image, or it can
+	// be lost (a headless run of the tour once kept 1 of its 2 figures).
+	gonbui.Sync()
 }
 
 // Progress is a live block in the notebook showing the last lines written to it (a
