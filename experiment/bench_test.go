@@ -5,12 +5,14 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/tensors"
 	gmodel "github.com/gomlx/gomlx/ml/model"
 
 	"github.com/extremepoints/esp/corrupt"
+	"github.com/extremepoints/esp/datasets"
 	"github.com/extremepoints/esp/models"
 )
 
@@ -51,43 +53,57 @@ func BenchmarkTrainStep(b *testing.B) {
 
 // BenchmarkEnsembleStep measures one training step of K MLP runs trained as one ensemble
 // (batch 128 each, Adam, MNIST shapes) on the Go backend with all cores, data feeding
-// excluded. It reports ms/run-step, the step's time divided by K: what a study pays per
-// run and step, to set against BenchmarkTrainStep/mlp (K = 1 is the same graph but for
-// the stacking).
+// excluded, with one subgraph per member and (suffix -stacked) with the members' layers
+// stacked. It reports ms/run-step, the step's time divided by K: what a study pays per
+// run and step, to set against BenchmarkTrainStep/mlp.
 func BenchmarkEnsembleStep(b *testing.B) {
 	const batch = 128
 	d := synthDataset(batch, 10, 28, 28, 1, 10, 1)
 	rng := rand.New(rand.NewPCG(1, 1))
-	for _, k := range []int{1, 2, 4, 8} {
-		b.Run(fmt.Sprintf("mlp-%d", k), func(b *testing.B) {
-			backend, err := NewBackend("go:ops_sequential")
-			if err != nil {
-				b.Fatal(err)
-			}
-			sets := make([]*corrupt.Set, k)
-			settings := make([]Settings, k)
-			for i := range k {
-				sets[i], settings[i] = corrupt.Clean(d), Settings{Seed: uint64(i)}
-			}
-			e, err := newEnsemble(backend, sets, settings, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			step, err := e.newTrainStep(e.members[0].s)
-			if err != nil {
-				b.Fatal(err)
-			}
-			for _, m := range e.members {
-				m.perm = rng.Perm(batch)
-			}
-			x, y, err := e.minibatch(0, batch)
-			if err != nil {
-				b.Fatal(err)
-			}
-			benchmarkStep(b, step, x, y)
-			b.ReportMetric(b.Elapsed().Seconds()*1000/float64(b.N*k), "ms/run-step")
-		})
+	defer func(f func(compute.Backend) bool) { stackedEnsemble = f }(stackedEnsemble)
+	for _, form := range []struct {
+		suffix  string
+		stacked bool
+	}{{"", false}, {"-stacked", true}} {
+		stackedEnsemble = func(compute.Backend) bool { return form.stacked }
+		for _, k := range []int{1, 2, 4, 8} {
+			benchmarkEnsembleStep(b, fmt.Sprintf("mlp-%d%s", k, form.suffix), k, d, rng)
+		}
 	}
+}
+
+// benchmarkEnsembleStep times the training step of an ensemble of k MLPs on d's first
+// batch images, in the form stackedEnsemble picks.
+func benchmarkEnsembleStep(b *testing.B, name string, k int, d *datasets.Dataset, rng *rand.Rand) {
+	batch := d.Train.Len()
+	b.Run(name, func(b *testing.B) {
+		backend, err := NewBackend("go:ops_sequential")
+		if err != nil {
+			b.Fatal(err)
+		}
+		sets := make([]*corrupt.Set, k)
+		settings := make([]Settings, k)
+		for i := range k {
+			sets[i], settings[i] = corrupt.Clean(d), Settings{Seed: uint64(i)}
+		}
+		e, err := newEnsemble(backend, sets, settings, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		step, err := e.newTrainStep(e.members[0].s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, m := range e.members {
+			m.perm = rng.Perm(batch)
+		}
+		x, y, err := e.minibatch(0, batch)
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchmarkStep(b, step, x, y)
+		b.ReportMetric(b.Elapsed().Seconds()*1000/float64(b.N*k), "ms/run-step")
+	})
 }
 
 // benchmarkStep compiles step on the first call, then times calls with the same inputs,

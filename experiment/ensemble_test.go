@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gomlx/compute"
+
 	"github.com/extremepoints/esp/corrupt"
 	"github.com/extremepoints/esp/models"
 )
@@ -23,16 +25,22 @@ func TestEnsembleMatchesSeparateRuns(t *testing.T) {
 		name     string
 		settings Settings
 		corrupt  bool
+		stacked  bool // the MLP's stacked form (models.EnsembleLogits), the accelerators' default
 	}{
-		{"mlp adam corrupted", Settings{Model: "mlp", ModelConfig: models.Config{Hidden: 32}, Epochs: 2, BatchSize: 48}, true},
+		{"mlp adam corrupted", Settings{Model: "mlp", ModelConfig: models.Config{Hidden: 32}, Epochs: 2, BatchSize: 48}, true, false},
+		{"mlp adam corrupted stacked", Settings{Model: "mlp", ModelConfig: models.Config{Hidden: 32}, Epochs: 2, BatchSize: 48}, true, true},
 		{"mlp sgd weight decay cosine", Settings{Model: "mlp", ModelConfig: models.Config{Hidden: 16}, Epochs: 2, BatchSize: 32,
-			WeightDecay: 1e-3, Optimizer: Optimizer{Name: SGD, LearningRate: 0.05, Momentum: 0.9, Schedule: ScheduleCosine}}, false},
-		{"lenet", Settings{Model: "lenet", Epochs: 1, BatchSize: 64}, false},
-		{"resnet", Settings{Model: "resnet", ModelConfig: models.Config{Blocks: 1}, Epochs: 1, BatchSize: 64}, false},
+			WeightDecay: 1e-3, Optimizer: Optimizer{Name: SGD, LearningRate: 0.05, Momentum: 0.9, Schedule: ScheduleCosine}}, false, false},
+		{"mlp sgd weight decay cosine stacked", Settings{Model: "mlp", ModelConfig: models.Config{Hidden: 16}, Epochs: 2, BatchSize: 32,
+			WeightDecay: 1e-3, Optimizer: Optimizer{Name: SGD, LearningRate: 0.05, Momentum: 0.9, Schedule: ScheduleCosine}}, false, true},
+		{"lenet", Settings{Model: "lenet", Epochs: 1, BatchSize: 64}, false, false},
+		{"resnet", Settings{Model: "resnet", ModelConfig: models.Config{Blocks: 1}, Epochs: 1, BatchSize: 64}, false, false},
 	}
 	seeds := []uint64{3, 17, 40}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			defer func(f func(compute.Backend) bool) { stackedEnsemble = f }(stackedEnsemble)
+			stackedEnsemble = func(compute.Backend) bool { return tc.stacked }
 			sets := make([]*corrupt.Set, len(seeds))
 			settings := make([]Settings, len(seeds))
 			dirs := make([]string, len(seeds))

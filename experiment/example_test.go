@@ -53,6 +53,31 @@ func ExampleTrain() {
 	// metrics.jsonl
 }
 
+// Three runs of one recipe, differing in their seeds, trained in one compiled graph: each
+// ends as it would alone.
+func ExampleTrainEnsemble() {
+	d := tinyDataset()
+	var sets []*corrupt.Set
+	var settings []experiment.Settings
+	for seed := range uint64(3) {
+		sets = append(sets, corrupt.Clean(d))
+		settings = append(settings, experiment.Settings{Model: "mlp", ModelConfig: models.Config{Hidden: 8}, Epochs: 10,
+			BatchSize: 16, Seed: seed, Optimizer: experiment.Optimizer{LearningRate: 0.03}})
+	}
+	results, err := experiment.TrainEnsemble(context.Background(), nil, sets, settings, nil, nil)
+	if err != nil {
+		panic(err)
+	}
+	for i, res := range results {
+		fmt.Printf("run %d: status %s after %d epochs, %d steps, test accuracy %.2f\n",
+			i, res.Status, res.Epochs, res.Steps, float64(res.Last().TestAcc))
+	}
+	// Output:
+	// run 0: status ok after 10 epochs, 40 steps, test accuracy 1.00
+	// run 1: status ok after 10 epochs, 40 steps, test accuracy 1.00
+	// run 2: status ok after 10 epochs, 40 steps, test accuracy 1.00
+}
+
 func ExampleLoadNet() {
 	d := tinyDataset()
 	dir, _ := os.MkdirTemp("", "esp-example")

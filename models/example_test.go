@@ -40,3 +40,29 @@ func ExampleNew() {
 	// logits: (Float32)[2, 10]
 	// models: unknown model "vgg", valid names: lenet, mlp, resnet
 }
+
+// Four MLPs, each with its own variables, as one graph whose layers are batched matmuls.
+func ExampleModel_EnsembleLogits() {
+	m, err := models.New("mlp", models.Config{})
+	if err != nil {
+		panic(err)
+	}
+	store := gmodel.NewStore()
+	images := tensors.FromShape(shapes.Make(dtypes.Float32, 4, 2, 28, 28, 1)) // [members, batch, H, W, C]
+	logits, err := gmodel.CallOnce(gobackend.GetBackend(), store, func(scope *gmodel.Scope, x *graph.Node) *graph.Node {
+		scopes := make([]*gmodel.Scope, 4)
+		for i := range scopes {
+			scopes[i] = scope.In("member%d", i).In("model")
+		}
+		out, _ := m.EnsembleLogits(scopes, x, true)
+		return out
+	}, images)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("logits:", logits.Shape())
+	fmt.Println("member 3's first weights:", store.GetVariable("/member3/model/dense_0/weights").Shape())
+	// Output:
+	// logits: (Float32)[4, 2, 10]
+	// member 3's first weights: (Float32)[512, 784]
+}

@@ -124,6 +124,26 @@ func (m *Model) Logits(scope *gmodel.Scope, images *graph.Node, training bool) *
 	return m.build(m, scope, images, training)
 }
 
+// EnsembleLogits builds the logits of K members of the model at once: member i's
+// variables in scopes[i] (the ones Logits creates there), images [K, batch, height, width,
+// channels] to logits [K, batch, classes], with the members' weights stacked on a leading
+// axis so that each layer is one batched operation for all of them. ok is false for a
+// model without such a form (only the MLP has one): build Logits per member instead.
+func (m *Model) EnsembleLogits(scopes []*gmodel.Scope, images *graph.Node, training bool) (logits *graph.Node, ok bool) {
+	if m.name != "mlp" {
+		return nil, false
+	}
+	if images.Rank() != 5 || images.Shape().Dim(0) != len(scopes) {
+		exceptions.Panicf("models.%s: ensemble images must be shaped [%d members, batch, height, width, channels], got %s",
+			m.name, len(scopes), images.Shape())
+	}
+	withInit := make([]*gmodel.Scope, len(scopes))
+	for i, scope := range scopes {
+		withInit[i] = scope.WithInitializer(initializer.XavierUniformFn(scope))
+	}
+	return buildEnsembleMLP(m, withInit, images), true
+}
+
 // formulation resolves Auto for the backend of g.
 func (m *Model) formulation(g *graph.Graph) Formulation {
 	return resolveFormulation(m.config.Formulation, g)

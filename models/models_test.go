@@ -79,3 +79,72 @@ func TestNewErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestEnsembleLogits checks the MLP's stacked form against Logits per member, on the same
+// variables: member i's logits must be those of the single model in scopes[i]. Models
+// without a stacked form say so.
+func TestEnsembleLogits(t *testing.T) {
+	backend := testBackend(t)
+	m, err := New("mlp", Config{Hidden: 6, Classes: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const k, batch = 3, 5
+	x := tensors.FromShape(shapes.Make(dtypes.Float32, k, batch, 4, 4, 1))
+	tensors.MustMutableFlatData(x, func(flat []float32) {
+		for i := range flat {
+			flat[i] = float32(i%17) / 17
+		}
+	})
+	// Two graphs on one store: the members' variables, created by the first, are the
+	// ones the second stacks.
+	store := gmodel.NewStore()
+	memberScopes := func(scope *gmodel.Scope) []*gmodel.Scope {
+		scopes := make([]*gmodel.Scope, k)
+		for i := range k {
+			scopes[i] = scope.In("member%d", i)
+		}
+		return scopes
+	}
+	alone, err := gmodel.CallOnce(backend, store, func(scope *gmodel.Scope, images *graph.Node) *graph.Node {
+		single := make([]*graph.Node, k)
+		for i, s := range memberScopes(scope) {
+			single[i] = m.Logits(s, graph.Squeeze(graph.Slice(images, graph.AxisElem(i)), 0), true)
+		}
+		return graph.Stack(single, 0)
+	}, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	together, err := gmodel.CallOnce(backend, store, func(scope *gmodel.Scope, images *graph.Node) *graph.Node {
+		stacked, ok := m.EnsembleLogits(memberScopes(scope), images, true)
+		if !ok {
+			t.Error("the MLP has no stacked form")
+			return graph.Stack([]*graph.Node{images}, 0)
+		}
+		return stacked
+	}, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stacked, ok1 := together.Value().([][][]float32)
+	single, ok2 := alone.Value().([][][]float32)
+	if !ok1 || !ok2 || len(stacked) != k || len(stacked[0]) != batch || len(stacked[0][0]) != 4 {
+		t.Fatalf("stacked logits shaped %s, want [%d %d 4]", together.Shape(), k, batch)
+	}
+	for i := range stacked {
+		for j := range stacked[i] {
+			for c := range stacked[i][j] {
+				if d := stacked[i][j][c] - single[i][j][c]; d > 1e-5 || d < -1e-5 {
+					t.Fatalf("member %d example %d class %d: stacked %v, alone %v", i, j, c, stacked[i][j][c], single[i][j][c])
+				}
+			}
+		}
+	}
+	for _, name := range []string{"lenet", "resnet"} {
+		other, _ := New(name, Config{})
+		if _, ok := other.EnsembleLogits(nil, nil, true); ok {
+			t.Errorf("%s claims a stacked form", name)
+		}
+	}
+}
