@@ -57,7 +57,9 @@
 // would give it alone, up to float rounding; its config.json records "ensemble": K.
 // One call per training step serves all K runs, and so does one call per evaluation
 // batch, which is meant for accelerators, where one small model per call leaves the device
-// idle between launches. A study trains consecutive runs
+// idle between launches. There the MLP's members are stacked, one batched matmul per
+// layer for all of them (models.Model.EnsembleLogits); other models, and every model on
+// the Go backend, get one subgraph per member. A study trains consecutive runs
 // of one kind as ensembles of up to [StudySettings].Ensemble; like Workers, that is not
 // part of the study's identity.
 //
