@@ -12,8 +12,8 @@
 # the Go backend (step times, accuracies), times `esp run` of corrupted MLP runs (the paper's
 # protocol: 11 epochs on corrupted MNIST) with several concurrent runs and with the runs
 # trained as one ensemble (--ensemble: one compiled graph for 8 runs), and the PyTorch peer
-# doing the same run on the same GPU. Progress goes to stderr; the figures, last, to stdout
-# as JSON lines.
+# doing the same run on the same GPU. Progress goes to stderr; the figures to stdout as JSON
+# lines, each as soon as it is measured, so that a run cut short by a time limit keeps them.
 #
 # ESP_GPU_CHECK_BACKEND=go and ESP_GPU_CHECK_RUNS=N rehearse the script on a CPU.
 set -euo pipefail
@@ -23,14 +23,14 @@ esp="$bundle/esp"
 backend=${ESP_GPU_CHECK_BACKEND:-xla:cuda}
 runs=${ESP_GPU_CHECK_RUNS:-8}
 epochs=${ESP_GPU_CHECK_EPOCHS:-11}
-ensembles=${ESP_GPU_CHECK_ENSEMBLES:-1x8} # WORKERSxENSEMBLE configurations tried after 1, 4, 8 workers
+ensembles=${ESP_GPU_CHECK_ENSEMBLES:-1x8} # WORKERSxENSEMBLE configurations, tried before 8, 4, 1 workers
 python=${PYTHON:-python3}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export ESP_DATA_DIR="$work/data"
 results="$work/results.jsonl"
 log() { echo "[gpu-check] $*" >&2; }
-emit() { echo "$1" >>"$results"; }
+emit() { echo "$1" | tee -a "$results"; }
 
 [ -x "$esp" ] || { echo "no $esp: run make gpu-bundle where Go is, and copy out/gpu here" >&2; exit 2; }
 if [ "$backend" != "${backend#xla:cuda}" ]; then
@@ -68,7 +68,7 @@ done
 
 # The paper's MLP protocol: corrupted runs of $epochs epochs, W at a time, each alone
 # ("W") or E runs per compiled graph ("WxE", esp run --ensemble E).
-for config in 1 4 8 $ensembles; do
+for config in $ensembles 8 4 1; do # the fastest first: a run cut short keeps the most telling figures
 	workers=${config%x*} ensemble=1
 	[ "$config" != "$workers" ] && ensemble=${config#*x}
 	[ "$workers" -gt "$runs" ] && continue
@@ -92,4 +92,3 @@ torch_rate=$("$python" -c "print(round(3600 / $torch_secs, 1))")
 best=$(grep '"esp-run"' "$results" | "$python" -c "import json,sys; print(max(json.loads(l)['runs_per_hour'] for l in sys.stdin))")
 emit "{\"check\":\"peer\",\"device\":\"$device\",\"torch_run_seconds\":$torch_secs,\"torch_runs_per_hour\":$torch_rate,\"esp_best_runs_per_hour\":$best,\"ratio_esp_over_torch\":$("$python" -c "print(round($best / $torch_rate, 2))")}"
 
-cat "$results"
