@@ -68,7 +68,7 @@ done
 
 # The paper's MLP protocol: corrupted runs of $epochs epochs, W at a time, each alone
 # ("W") or E runs per compiled graph ("WxE", esp run --ensemble E).
-for config in $ensembles 8 4 1; do # the fastest first: a run cut short keeps the most telling figures
+for config in $ensembles 8 4 1; do # the one-at-a-time run, likely the slowest, last
 	workers=${config%x*} ensemble=1
 	[ "$config" != "$workers" ] && ensemble=${config#*x}
 	[ "$workers" -gt "$runs" ] && continue
