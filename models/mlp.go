@@ -16,7 +16,7 @@ func buildMLP(m *Model, scope *gmodel.Scope, images *graph.Node, _ bool) *graph.
 // buildEnsembleMLP is the MLP of K members at once: images [K, batch, H, W, C] to logits
 // [K, batch, classes]. Each layer stacks the members' weights ([K, out, in]) and biases
 // and applies one batched matmul, so K small models make one larger product per layer.
-func buildEnsembleMLP(m *Model, scopes []*gmodel.Scope, images *graph.Node) *graph.Node {
+func buildEnsembleMLP(m *Model, scopes []*gmodel.Scope, images *graph.Node, _ bool) *graph.Node {
 	k, batch := images.Shape().Dim(0), images.Shape().Dim(1)
 	x := graph.Reshape(images, k, batch, -1)
 	x = stackedDense(scopes, "dense_0", x, m.config.Hidden)

@@ -95,12 +95,17 @@ func (c Config) Validate() error {
 
 // Model is one architecture with its configuration.
 type Model struct {
-	name   string
-	config Config
-	build  buildFn
+	name          string
+	config        Config
+	build         buildFn
+	buildEnsemble ensembleBuildFn // nil: no stacked form
 }
 
 type buildFn func(m *Model, scope *gmodel.Scope, images *graph.Node, training bool) *graph.Node
+
+// ensembleBuildFn builds K members at once, member i's variables in scopes[i]: images
+// [K, batch, H, W, C] to logits [K, batch, classes].
+type ensembleBuildFn func(m *Model, scopes []*gmodel.Scope, images *graph.Node, training bool) *graph.Node
 
 // Name returns the registry name of the architecture.
 func (m *Model) Name() string { return m.name }
@@ -130,7 +135,7 @@ func (m *Model) Logits(scope *gmodel.Scope, images *graph.Node, training bool) *
 // axis so that each layer is one batched operation for all of them. ok is false for a
 // model without such a form (only the MLP has one): build Logits per member instead.
 func (m *Model) EnsembleLogits(scopes []*gmodel.Scope, images *graph.Node, training bool) (logits *graph.Node, ok bool) {
-	if m.name != "mlp" {
+	if m.buildEnsemble == nil {
 		return nil, false
 	}
 	if images.Rank() != 5 || images.Shape().Dim(0) != len(scopes) {
@@ -141,7 +146,7 @@ func (m *Model) EnsembleLogits(scopes []*gmodel.Scope, images *graph.Node, train
 	for i, scope := range scopes {
 		withInit[i] = scope.WithInitializer(initializer.XavierUniformFn(scope))
 	}
-	return buildEnsembleMLP(m, withInit, images), true
+	return m.buildEnsemble(m, withInit, images, training), true
 }
 
 // formulation resolves Auto for the backend of g.
@@ -166,14 +171,15 @@ func IsGoBackend(b compute.Backend) bool {
 }
 
 type entry struct {
-	description string
-	build       buildFn
+	description   string
+	build         buildFn
+	buildEnsemble ensembleBuildFn // optional: see Model.EnsembleLogits
 }
 
 var registry = map[string]entry{
-	"mlp":    {"multilayer perceptron: flatten -> dense 512 -> ReLU -> dense classes", buildMLP},
-	"lenet":  {"LeNet-like CNN: conv5x5 16/32/64 + ReLU + 2x2 max-pool, fc 84, fc classes", buildLeNet},
-	"resnet": {"CIFAR-style ResNet: 3 stages of 2 basic blocks (16/32/64 channels), batch norm, fc 64 -> classes", buildResNet},
+	"mlp":    {"multilayer perceptron: flatten -> dense 512 -> ReLU -> dense classes", buildMLP, buildEnsembleMLP},
+	"lenet":  {"LeNet-like CNN: conv5x5 16/32/64 + ReLU + 2x2 max-pool, fc 84, fc classes", buildLeNet, nil},
+	"resnet": {"CIFAR-style ResNet: 3 stages of 2 basic blocks (16/32/64 channels), batch norm, fc 64 -> classes", buildResNet, nil},
 }
 
 // Names returns the registered architecture names, sorted.
@@ -199,5 +205,5 @@ func New(name string, config Config) (*Model, error) {
 	if err := config.Validate(); err != nil {
 		return nil, err
 	}
-	return &Model{name: name, config: config.WithDefaults(), build: e.build}, nil
+	return &Model{name: name, config: config.WithDefaults(), build: e.build, buildEnsemble: e.buildEnsemble}, nil
 }
