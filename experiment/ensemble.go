@@ -455,24 +455,7 @@ func (e *ensemble) minibatch(lo, hi int) (images, labels *tensors.Tensor, err er
 
 // weights returns a host copy of member m's variables, named as in a single run.
 func (e *ensemble) weights(m *ensembleMember) (*Weights, error) {
-	w := &Weights{Metadata: m.net.metadata()}
-	for _, v := range m.vars {
-		t, err := v.Value()
-		if err != nil {
-			return nil, fmt.Errorf("experiment: reading %s: %w", v.Path(), err)
-		}
-		data, err := tensors.CopyFlatData[float32](t)
-		if err != nil {
-			return nil, fmt.Errorf("experiment: reading %s: %w", v.Path(), err)
-		}
-		w.Tensors = append(w.Tensors, Tensor{
-			Name:      strings.TrimPrefix(v.Path(), m.prefix),
-			Shape:     append([]int(nil), t.Shape().Dimensions...),
-			Data:      data,
-			Trainable: v.Trainable,
-		})
-	}
-	return w, nil
+	return readWeights(m.vars, m.prefix, m.net.metadata())
 }
 
 // diverge stops member m: its weights after the step that diverged become its final ones.

@@ -111,8 +111,14 @@ func (n *Net) modelVariables() []*gmodel.Variable {
 // Weights returns a host copy of the model's variables (trainable parameters and
 // state such as batch-norm running statistics), with metadata describing the model.
 func (n *Net) Weights() (*Weights, error) {
-	w := &Weights{Metadata: n.metadata()}
-	for _, v := range n.modelVariables() {
+	return readWeights(n.modelVariables(), modelPrefix, n.metadata())
+}
+
+// readWeights copies vars to the host as Weights with metadata, each tensor named by its
+// variable's path without prefix.
+func readWeights(vars []*gmodel.Variable, prefix string, metadata map[string]string) (*Weights, error) {
+	w := &Weights{Metadata: metadata}
+	for _, v := range vars {
 		t, err := v.Value()
 		if err != nil {
 			return nil, fmt.Errorf("experiment: reading %s: %w", v.Path(), err)
@@ -125,7 +131,7 @@ func (n *Net) Weights() (*Weights, error) {
 			return nil, fmt.Errorf("experiment: reading %s: %w", v.Path(), err)
 		}
 		w.Tensors = append(w.Tensors, Tensor{
-			Name:      strings.TrimPrefix(v.Path(), modelPrefix),
+			Name:      strings.TrimPrefix(v.Path(), prefix),
 			Shape:     append([]int(nil), t.Shape().Dimensions...),
 			Data:      data,
 			Trainable: v.Trainable,
