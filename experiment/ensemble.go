@@ -313,7 +313,7 @@ func (e *ensemble) newTrainStep(s Settings) (*gmodel.Exec, error) {
 		var total *Node
 		losses := make([]*Node, len(e.members))
 		corrects := make([]*Node, len(e.members))
-		memberLogits := e.logits(scope, images, true)
+		memberLogits := e.logits(scope, images, false, true)
 		for i, m := range e.members {
 			y := Squeeze(Slice(labels, AxisElem(i)), 0)
 			logits := memberLogits[i]
@@ -343,15 +343,15 @@ func (e *ensemble) newTrainStep(s Settings) (*gmodel.Exec, error) {
 // to log-probabilities [K,B,classes].
 func (e *ensemble) newPredict() (*gmodel.Exec, error) {
 	return gmodel.NewExec(e.backend, e.store, func(scope *gmodel.Scope, images *Node) *Node {
-		all := BroadcastPrefix(images, len(e.members))
-		return LogSoftmax(Stack(e.logits(scope, all, false), 0), -1)
+		return LogSoftmax(Stack(e.logits(scope, images, true, false), 0), -1)
 	})
 }
 
-// logits builds every member's logits [B, classes] from images [K, B, H, W, C], member i
-// on images[i]: stacked (models.EnsembleLogits) if e.stacked and the model has that form,
-// otherwise one subgraph per member.
-func (e *ensemble) logits(scope *gmodel.Scope, images *Node, training bool) []*Node {
+// logits builds every member's logits [B, classes]: stacked (models.EnsembleLogits) if
+// e.stacked and the model has that form, otherwise one subgraph per member. images is
+// [K, B, H, W, C], member i's being images[i], or, if shared, [B, H, W, C] for all
+// members (copied K times only for the stacked form).
+func (e *ensemble) logits(scope *gmodel.Scope, images *Node, shared, training bool) []*Node {
 	scopes := make([]*gmodel.Scope, len(e.members))
 	for i := range e.members {
 		scopes[i] = scope.In("%s", memberScope(i)).In(modelScope)
@@ -360,12 +360,19 @@ func (e *ensemble) logits(scope *gmodel.Scope, images *Node, training bool) []*N
 	var stacked *Node
 	ok := false
 	if e.stacked {
-		stacked, ok = e.model.EnsembleLogits(scopes, images, training)
+		all := images
+		if shared {
+			all = BroadcastPrefix(images, len(e.members))
+		}
+		stacked, ok = e.model.EnsembleLogits(scopes, all, training)
 	}
 	for i := range e.members {
-		if ok {
+		switch {
+		case ok:
 			out[i] = Squeeze(Slice(stacked, AxisElem(i)), 0)
-		} else {
+		case shared:
+			out[i] = e.model.Logits(scopes[i], images, training)
+		default:
 			out[i] = e.model.Logits(scopes[i], Squeeze(Slice(images, AxisElem(i)), 0), training)
 		}
 	}
