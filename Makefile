@@ -1,6 +1,8 @@
 # esp: build, data, tests. Every Go build path sets GOEXPERIMENT=simd: the Go backend's
-# AVX2/AVX-512 matmul is 6-7x faster with it.
+# AVX2/AVX-512 matmul is 6-7x faster with it. GoMLX needs Go 1.27: GOTOOLCHAIN makes the go
+# command fetch that toolchain from the module proxy when the machine has an older one.
 export GOEXPERIMENT := simd
+export GOTOOLCHAIN := go1.27.3
 export GOFLAGS := -mod=mod
 
 BIN        ?= $(CURDIR)/bin
@@ -92,11 +94,11 @@ notebook-tools:
 	go build -o $(BIN)/ github.com/janpfeifer/gonb golang.org/x/tools/cmd/goimports
 	GOBIN=$(BIN) go install golang.org/x/tools/gopls@v0.23.0
 
-# notebook-kernel installs the GoNB kernel spec in JUPYTER_DATA_DIR with GOEXPERIMENT=simd in
-# its environment (gonb --install writes an empty one).
+# notebook-kernel installs the GoNB kernel spec in JUPYTER_DATA_DIR with GOEXPERIMENT=simd and
+# GOTOOLCHAIN in its environment (gonb --install writes an empty one).
 notebook-kernel: notebook-tools
 	PATH=$(BIN):$$PATH JUPYTER_DATA_DIR=$(JUPYTER_DATA_DIR) gonb --install
-	sed -i 's/"env":{}/"env":{"GOEXPERIMENT":"simd"}/' $(JUPYTER_DATA_DIR)/kernels/gonb/kernel.json
+	sed -i 's/"env":{}/"env":{"GOEXPERIMENT":"simd","GOTOOLCHAIN":"$(GOTOOLCHAIN)"}/' $(JUPYTER_DATA_DIR)/kernels/gonb/kernel.json
 
 # notebook starts Jupyter on NOTEBOOK_IP (127.0.0.1) with the notebooks folder and prints its URL.
 notebook: notebook-kernel

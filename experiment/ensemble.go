@@ -310,6 +310,7 @@ func (e *ensemble) newTrainStep(s Settings) (*gmodel.Exec, error) {
 	}
 	return gmodel.NewExec(e.backend, e.store, func(scope *gmodel.Scope, images, labels *Node) (*Node, *Node) {
 		g := images.Graph()
+		readVariablesAtRun(scope, g)
 		var total *Node
 		losses := make([]*Node, len(e.members))
 		corrects := make([]*Node, len(e.members))
@@ -343,6 +344,7 @@ func (e *ensemble) newTrainStep(s Settings) (*gmodel.Exec, error) {
 // to log-probabilities [K,B,classes].
 func (e *ensemble) newPredict() (*gmodel.Exec, error) {
 	return gmodel.NewExec(e.backend, e.store, func(scope *gmodel.Scope, images *Node) *Node {
+		readVariablesAtRun(scope, images.Graph())
 		return LogSoftmax(Stack(e.logits(scope, images, true, false), 0), -1)
 	})
 }

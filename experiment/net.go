@@ -23,6 +23,16 @@ const modelScope = "model"
 // modelPrefix is the path prefix of the model's variables in the store.
 const modelPrefix = "/" + modelScope + "/"
 
+// readVariablesAtRun makes the graph g read the store's variables at every run. GoMLX
+// bakes their current values into a graph as constants when the backend prefers that (the
+// Go backend, since github.com/gomlx/compute v0.1.13) and the graph is not marked for
+// training. esp compiles a graph once and runs it across weight updates, evaluation graphs
+// included, so every graph takes the mark. esp's models get their training mode as an
+// argument, so the mark changes nothing else.
+func readVariablesAtRun(scope *gmodel.Scope, g *Graph) {
+	scope.SetTraining(g, true)
+}
+
 // Net is a model with its variables on a backend: what training updates and what
 // probes evaluate. A Net is not safe for concurrent use.
 type Net struct {
@@ -56,6 +66,7 @@ func NewNet(backend compute.Backend, modelName string, config models.Config, hei
 		return nil, err
 	}
 	n.predictExec, err = gmodel.NewExec(backend, n.Store, func(scope *gmodel.Scope, images *Node) *Node {
+		readVariablesAtRun(scope, images.Graph())
 		return LogSoftmax(n.Model.Logits(scope.In(modelScope), images, false), -1)
 	})
 	if err != nil {
@@ -278,6 +289,7 @@ func (n *Net) Gradient(split *datasets.Split, batchSize int, labels []uint8) (*W
 	if n.gradExec == nil {
 		var err error
 		n.gradExec, err = gmodel.NewExec(n.Backend, n.Store, func(scope *gmodel.Scope, images, labels, mask *Node) []*Node {
+			readVariablesAtRun(scope, images.Graph())
 			logits := n.Model.Logits(scope.In(modelScope), images, false)
 			loss := ReduceAllSum(Mul(crossEntropy(logits, labels), mask))
 			g := images.Graph()

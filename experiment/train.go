@@ -354,6 +354,7 @@ func newTrainStep(net *Net, s Settings) (*gmodel.Exec, error) {
 	}
 	return gmodel.NewExec(net.Backend, net.Store, func(scope *gmodel.Scope, images, labels *Node) (*Node, *Node) {
 		g := images.Graph()
+		readVariablesAtRun(scope, g)
 		logits := net.Model.Logits(scope.In(modelScope), images, true)
 		loss := ReduceAllMean(crossEntropy(logits, labels))
 		total := loss

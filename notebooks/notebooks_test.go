@@ -17,6 +17,21 @@ import (
 	"time"
 )
 
+// goToolchain returns the Go toolchain the module builds with (go.mod's toolchain line): the
+// notebooks' first cell and the kernel must ask for the same one.
+func goToolchain(t testing.TB) string {
+	t.Helper()
+	data, err := os.ReadFile("../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^toolchain (\S+)$`).FindSubmatch(data)
+	if m == nil {
+		t.Fatal("go.mod has no toolchain line")
+	}
+	return string(m[1])
+}
+
 // numberCheck says that a printed line matching Pattern (one capture group: a number) holds a
 // value in [Min, Max].
 type numberCheck struct {
@@ -146,7 +161,7 @@ func TestCommittedNotebooks(t *testing.T) {
 				}
 			}
 		}
-		for _, want := range []string{"-replace=github.com/extremepoints/esp=${GONB_DIR}/..", "%env GOEXPERIMENT simd", "%env GOMLX_BACKEND go"} {
+		for _, want := range []string{"-replace=github.com/extremepoints/esp=${GONB_DIR}/..", "%env GOEXPERIMENT simd", "%env GOMLX_BACKEND go", "%env GOTOOLCHAIN " + goToolchain(t)} {
 			if !strings.Contains(firstCode, want) {
 				t.Errorf("%s: the first code cell lacks %q", p, want)
 			}
@@ -170,6 +185,7 @@ func TestNotebooksExecute(t *testing.T) {
 		"ESP_NOTEBOOK_SCALE=smoke",
 		"ESP_NOTEBOOK_OUT="+t.TempDir(),
 		"GOEXPERIMENT=simd",
+		"GOTOOLCHAIN="+goToolchain(t),
 	)
 	install := exec.Command(filepath.Join(tools, "gonb"), "--install", "--force_deps")
 	install.Env = env
@@ -293,8 +309,8 @@ func isExecutable(path string) bool {
 	return err == nil && !info.IsDir() && info.Mode()&0o111 != 0 && runtime.GOOS != "windows"
 }
 
-// setKernelEnv sets GOEXPERIMENT=simd in the kernel spec (gonb --install writes an empty
-// env) so that the cells compile like the rest of the toolkit.
+// setKernelEnv sets GOEXPERIMENT=simd and GOTOOLCHAIN in the kernel spec (gonb --install
+// writes an empty env) so that the cells compile like the rest of the toolkit.
 func setKernelEnv(t *testing.T, path string) {
 	t.Helper()
 	data, err := os.ReadFile(path)
@@ -305,7 +321,7 @@ func setKernelEnv(t *testing.T, path string) {
 	if err := json.Unmarshal(data, &spec); err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
-	spec["env"] = map[string]string{"GOEXPERIMENT": "simd"}
+	spec["env"] = map[string]string{"GOEXPERIMENT": "simd", "GOTOOLCHAIN": goToolchain(t)}
 	if data, err = json.MarshalIndent(spec, "", "  "); err != nil {
 		t.Fatal(err)
 	}
