@@ -396,3 +396,52 @@ func TestCosineSchedule(t *testing.T) {
 		t.Errorf("unknown schedule: %v", err)
 	}
 }
+
+// TestGraphsReadNewWeights checks that compiled graphs read the variables when they run,
+// not the values they held when the graph was compiled: with every weight set to zero
+// after a first evaluation, the loss must be ln(classes).
+func TestGraphsReadNewWeights(t *testing.T) {
+	backend, err := NewBackend("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		model string
+		size  int
+	}{{"mlp", 6}, {"lenet", 28}} {
+		t.Run(tc.model, func(t *testing.T) {
+			d := synthDataset(40, 10, tc.size, tc.size, 1, 3, 5)
+			net, err := NewNet(backend, tc.model, models.Config{Classes: 3, Hidden: 16, FCHidden: 8}, tc.size, tc.size, 1, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			losses := func() (eval, grad float64) {
+				ev, err := net.Evaluate(d.Train, 16)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, loss, err := net.Gradient(d.Train, 16, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return ev[0].Loss, loss
+			}
+			eval0, grad0 := losses()
+			w, err := net.Weights()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, tensor := range w.Tensors {
+				clear(tensor.Data)
+			}
+			if err := net.SetWeights(w); err != nil {
+				t.Fatal(err)
+			}
+			eval1, grad1 := losses()
+			want := math.Log(3)
+			if math.Abs(eval1-want) > 1e-6 || math.Abs(grad1-want) > 1e-6 {
+				t.Errorf("with zero weights: Evaluate's loss %v, Gradient's %v, want ln 3 = %v (before: %v, %v)", eval1, grad1, want, eval0, grad0)
+			}
+		})
+	}
+}

@@ -205,17 +205,21 @@ func convNative(x, kernel *Node, stride, pad int) *Node {
 	return TransposeAllAxes(y, 3, 0, 1, 2)
 }
 
-// convMatmul writes the convolution as kh*kw shifted (strided) slices of the padded
+// convMatmul writes the convolution as kh*kw shifted (strided) windows of the padded
 // input [Cin, N, H, W], concatenated on the channel axis into patches
 // [kh*kw*Cin, N, Ho, Wo], and one matmul with the kernel [Cout, kh, kw, Cin]
 // reshaped (for free: row-major order matches) to [Cout, kh*kw*Cin].
 //
 // The gradient with respect to x is not left to autodiff: on the Go backend it
 // transposed the whole patch tensor twice (the matmul's gradient has its contracting
-// axis first) and turned each of the kh*kw slices into a zero-filled Pad of the input's
+// axis first) and turned each of the kh*kw windows into a zero-filled Pad of the input's
 // size plus an Add, which together took most of a LeNet training step. Instead
 // convInputGrad computes it directly (see there); the kernel's gradient stays with
-// autodiff, whose matmul already has the fast layout.
+// autodiff, whose matmul already has the fast layout. The patches have their gradient
+// stopped, so GoMLX builds no gradient for the ops that make them, and x reaches the
+// output through a term that is zero in value and carries convInputGrad as x's
+// gradient. That lets a stride-1 convolution gather its windows (cropPatches), which
+// the Go backend copies row by row, where Slice copies element by element.
 func convMatmul(x, kernel *Node, stride, pad int) *Node {
 	dims := x.Shape().Dimensions
 	h, w := dims[2], dims[3]
@@ -223,16 +227,67 @@ func convMatmul(x, kernel *Node, stride, pad int) *Node {
 	cout, kh, kw, cin := kdims[0], kdims[1], kdims[2], kdims[3]
 	upstream := &outputGradient{op: "convolution"}
 	customInputGrad := pad < kh && pad < kw
+	var link *Node
 	if customInputGrad {
-		x = IdentityWithCustomGradient(x, func(_, _ *Node) *Node {
+		link = IdentityWithCustomGradient(x, func(_, _ *Node) *Node {
 			return convInputGrad(upstream.get(), kernel, h, w, stride, pad)
 		})
 	}
-	if pad > 0 {
-		x = padSpatial(x, pad, pad)
-	}
 	ho := (h+2*pad-kh)/stride + 1
 	wo := (w+2*pad-kw)/stride + 1
+	var p *Node
+	switch {
+	case customInputGrad && stride == 1:
+		p = StopGradient(cropPatches(x, kh, kw, pad))
+	case customInputGrad:
+		p = StopGradient(slicePatches(x, kh, kw, ho, wo, stride, pad))
+	default:
+		p = slicePatches(x, kh, kw, ho, wo, stride, pad)
+	}
+	k2 := Reshape(kernel, cout, kh*kw*cin)
+	y := DotGeneral(k2, []int{1}, nil, p, []int{0}, nil)
+	if customInputGrad {
+		// One element of x, times zero: the value of y is unchanged, and the gradient
+		// that reaches link is replaced by convInputGrad.
+		first := Reshape(Slice(link, AxisElem(0), AxisElem(0), AxisElem(0), AxisElem(0)))
+		y = upstream.capture(Add(y, MulScalar(first, 0)))
+	}
+	return y
+}
+
+// cropPatches returns the kh*kw windows of a stride-1 convolution of x [Cin, N, H, W]
+// zero-padded by pad, concatenated into [kh*kw*Cin, N, Ho, Wo] (row (i*kw + j)*Cin + c),
+// with Pad and one gatherWindows. It is never differentiated: Gather's gradient is a
+// Scatter, and Pad's a Slice.
+func cropPatches(x *Node, kh, kw, pad int) *Node {
+	if pad > 0 {
+		x = padHW(x, pad)
+	}
+	dims := x.Shape().Dimensions
+	cin, n, hp, wp := dims[0], dims[1], dims[2], dims[3]
+	ho, wo := hp-kh+1, wp-kw+1
+	starts := make([][3]int, 0, kh*kw)
+	for i := range kh {
+		for j := range kw {
+			starts = append(starts, [3]int{0, i, j})
+		}
+	}
+	windows := gatherWindows(Reshape(x, cin*n, hp, wp), starts, cin*n, ho, wo)
+	return Reshape(windows, kh*kw*cin, n, ho, wo)
+}
+
+// padHW zero-pads axes 2 and 3 (H, W) of x [C, N, H, W] by pad on both sides.
+func padHW(x *Node, pad int) *Node {
+	p := PadAxis{Start: pad, End: pad}
+	return Pad(x, ScalarZero(x.Graph(), x.DType()), PadAxis{}, PadAxis{}, p, p)
+}
+
+// slicePatches is cropPatches for any stride, with Pad and Slice (both differentiable):
+// [kh*kw*Cin, N, Ho, Wo].
+func slicePatches(x *Node, kh, kw, ho, wo, stride, pad int) *Node {
+	if pad > 0 {
+		x = padHW(x, pad)
+	}
 	patches := make([]*Node, 0, kh*kw)
 	for i := range kh {
 		for j := range kw {
@@ -245,23 +300,18 @@ func convMatmul(x, kernel *Node, stride, pad int) *Node {
 			patches = append(patches, Slice(x, AxisRange(), AxisRange(), rows, cols))
 		}
 	}
-	p := patches[0]
-	if len(patches) > 1 {
-		p = Concatenate(patches, 0)
+	if len(patches) == 1 {
+		return patches[0]
 	}
-	k2 := Reshape(kernel, cout, kh*kw*cin)
-	y := DotGeneral(k2, []int{1}, nil, p, []int{0}, nil)
-	if customInputGrad {
-		y = upstream.capture(y)
-	}
-	return y
+	return Concatenate(patches, 0)
 }
 
 // convInputGrad is the gradient of convMatmul with respect to its input [Cin, N, h, w],
 // given the gradient dy [Cout, N, Ho, Wo] of its output: the patches' gradient
 // kernelᵀ·dy as one matmul whose layout needs no transpose of large tensors, then
 // "col2im": each patch row is dilated by the stride, padded, and its kh*kw shifted
-// windows summed. It is only ever evaluated, never differentiated, so it may use Pad.
+// windows summed (gatherWindows, then one sum). It is only ever evaluated, never
+// differentiated.
 func convInputGrad(dy, kernel *Node, h, w, stride, pad int) *Node {
 	kdims := kernel.Shape().Dimensions
 	cout, kh, kw, cin := kdims[0], kdims[1], kdims[2], kdims[3]
@@ -277,46 +327,31 @@ func convInputGrad(dy, kernel *Node, h, w, stride, pad int) *Node {
 		hi := size + pad - (outSize-1)*stride - 1
 		return PadAxis{Start: lo, End: hi, Interior: stride - 1}
 	}
-	var e *Node
-	if stride == 1 {
-		// Concatenating zeros copies whole rows; Pad on the Go backend copies element by element.
-		e = padSpatial(dp, kh-1-pad, kw-1-pad)
-	} else {
-		e = Pad(dp, ScalarZero(dp.Graph(), dp.DType()), PadAxis{}, PadAxis{}, padAxis(kh, h, ho), padAxis(kw, w, wo))
-	}
+	zero := ScalarZero(dp.Graph(), dp.DType())
+	e := Pad(dp, zero, PadAxis{}, PadAxis{}, padAxis(kh, h, ho), padAxis(kw, w, wo))
 	edims := e.Shape().Dimensions
-	e = Reshape(e, kh, kw, cin, n, edims[2], edims[3])
-	var sum *Node
+	e = Reshape(e, kh*kw*cin*n, edims[2], edims[3])
+	starts := make([][3]int, 0, kh*kw)
 	for i := range kh {
 		for j := range kw {
-			window := Slice(e, AxisElem(i), AxisElem(j), AxisRange(), AxisRange(),
-				AxisRange(kh-1-i, kh-1-i+h), AxisRange(kw-1-j, kw-1-j+w))
-			window = Reshape(window, cin, n, h, w)
-			if sum == nil {
-				sum = window
-			} else {
-				sum = Add(sum, window)
-			}
+			starts = append(starts, [3]int{(i*kw + j) * cin * n, kh - 1 - i, kw - 1 - j})
 		}
 	}
-	return sum
+	windows := gatherWindows(e, starts, cin*n, h, w) // [kh*kw, Cin*N, h, w]
+	return Reshape(ReduceSum(windows, 0), cin, n, h, w)
 }
 
-// padSpatial zero-pads axes 2 and 3 (H, W) of x [C, N, H, W] by padH and padW on
-// both sides. It concatenates zeros instead of using the Pad op, which has no gradient
-// in GoMLX (and copies element by element on the Go backend).
-func padSpatial(x *Node, padH, padW int) *Node {
-	g := x.Graph()
-	for axis, pad := range []int{2: padH, 3: padW} {
-		if pad == 0 {
-			continue
-		}
-		dims := x.Shape().Clone()
-		dims.Dimensions[axis] = pad
-		zeros := Zeros(g, dims)
-		x = Concatenate([]*Node{zeros, x, zeros}, axis)
+// gatherWindows returns the blocks x[a:a+rows, r:r+h, c:c+w] of x [A, H, W] for each
+// start (a, r, c), stacked: [len(starts), rows, h, w]. It is one Gather, which the Go
+// backend copies row by row, where Slice copies element by element and a Pad that
+// crops also fills its whole output first. Gather's gradient is a Scatter: callers use
+// it where no gradient is taken.
+func gatherWindows(x *Node, starts [][3]int, rows, h, w int) *Node {
+	idx := make([][]int32, len(starts))
+	for k, st := range starts {
+		idx[k] = []int32{int32(st[0]), int32(st[1]), int32(st[2])}
 	}
-	return x
+	return GatherSlices(x, []int{0, 1, 2}, Const(x.Graph(), idx), []int{rows, h, w}, true)
 }
 
 // maxPool2x2 is a 2x2 max-pooling with stride 2 of x [C, N, H, W]; odd trailing
