@@ -307,14 +307,24 @@ func slicePatches(x *Node, kh, kw, ho, wo, stride, pad int) *Node {
 }
 
 // convInputGrad is the gradient of convMatmul with respect to its input [Cin, N, h, w],
-// given the gradient dy [Cout, N, Ho, Wo] of its output: the patches' gradient
-// kernelᵀ·dy as one matmul whose layout needs no transpose of large tensors, then
-// "col2im": each patch row is dilated by the stride, padded, and its kh*kw shifted
-// windows summed (gatherWindows, then one sum). It is only ever evaluated, never
-// differentiated.
+// given the gradient dy [Cout, N, Ho, Wo] of its output. For a stride-1 convolution
+// with a square kernel it is a convolution of dy (see below). Otherwise it is the
+// patches' gradient kernelᵀ·dy as one matmul whose layout needs no transpose of large
+// tensors, then "col2im": each patch row is dilated by the stride, padded, and its
+// kh*kw shifted windows summed (gatherWindows, then one sum). It is only ever
+// evaluated, never differentiated.
 func convInputGrad(dy, kernel *Node, h, w, stride, pad int) *Node {
 	kdims := kernel.Shape().Dimensions
 	cout, kh, kw, cin := kdims[0], kdims[1], kdims[2], kdims[3]
+	if stride == 1 && kh == kw {
+		// The gradient of a stride-1 convolution is the convolution of dy, padded by
+		// k-1-pad, with the kernel flipped and its channel axes swapped: the same
+		// gathered windows and one matmul as the forward pass, over dy's Cout channels
+		// instead of kh*kw*Cin padded patch rows.
+		flipped := Reshape(TransposeAllAxes(Reverse(kernel, 1, 2), 3, 1, 2, 0), cin, kh*kw*cout)
+		p := cropPatches(dy, kh, kw, kh-1-pad) // [kh*kw*Cout, N, h, w]
+		return DotGeneral(flipped, []int{1}, nil, p, []int{0}, nil)
+	}
 	ddims := dy.Shape().Dimensions
 	n, ho, wo := ddims[1], ddims[2], ddims[3]
 	kt := Transpose(Reshape(kernel, cout, kh*kw*cin), 0, 1) // small: [kh*kw*Cin, Cout]
