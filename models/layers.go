@@ -375,7 +375,10 @@ func maxPool2x2(x *Node, f Formulation) *Node {
 }
 
 // maxPoolReshape is 2x2/stride 2 max-pooling of [C, N, H, W] as a Reshape to
-// [C, N, H/2, 2, W/2, 2] + ReduceMax.
+// [C, N, H/2, 2, W/2, 2], a transpose that puts each window's 4 values last, and
+// ReduceMax over them: with the reduced axis last, the Go backend runs ReduceMax's
+// gradient (a broadcast compare and multiply) on its fast trailing-axis path, which
+// pays for the transpose.
 func maxPoolReshape(x *Node) *Node {
 	dims := x.Shape().Dimensions
 	c, n, h, w := dims[0], dims[1], dims[2], dims[3]
@@ -383,7 +386,8 @@ func maxPoolReshape(x *Node) *Node {
 		x = Slice(x, AxisRange(), AxisRange(), AxisRange(0, h-h%2), AxisRange(0, w-w%2))
 	}
 	x = Reshape(x, c, n, h/2, 2, w/2, 2)
-	return ReduceMax(x, 3, 5)
+	x = Reshape(TransposeAllAxes(x, 0, 1, 2, 4, 3, 5), c, n, h/2, w/2, 4)
+	return ReduceMax(x, 4)
 }
 
 // batchNorm normalizes x [C, N, H, W] per channel. See the package documentation.
