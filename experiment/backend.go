@@ -105,7 +105,7 @@ func GoParallelism(b compute.Backend) int {
 }
 
 // goOpsSequential is the value of the Go backend's OpsExecutionType field for its option
-// "ops_sequential" (GoMLX compute v0.1.2: dynamic, parallel, sequential).
+// "ops_sequential" (GoMLX compute v0.1.2 to v0.1.14: dynamic, parallel, sequential).
 const goOpsSequential = 2
 
 // goRunsOpsInParallel reports whether b is a Go backend that may run a graph's independent

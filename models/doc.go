@@ -27,10 +27,11 @@
 //
 // On GoMLX's pure-Go backend ("go") convolution is written as the shifted windows of
 // the padded input (one Gather for a stride-1 convolution), stacked on the channel
-// axis, times the kernel reshaped to [kh*kw*cin, cout] in one matrix multiplication; 2x2 max-pooling is a reshape to
-// [N, H/2, 2, W/2, 2, C] followed by ReduceMax. The backend's native convolution
-// trained ~20x slower and its MaxPool has no gradient there. On other backends (XLA)
-// the native Convolve and MaxPool ops are used. [Config.Formulation] overrides the
+// axis, times the kernel reshaped to [kh*kw*cin, cout] in one matrix multiplication;
+// 2x2 max-pooling is a reshape and transpose that put each window's 4 values on a
+// last axis, followed by ReduceMax. The backend's native convolution trained ~20x
+// slower and its MaxPool had no gradient there. On other backends (XLA) the native
+// Convolve and MaxPool ops are used. [Config.Formulation] overrides the
 // choice; both give the same results up to float32 rounding.
 //
 // # Weight layouts
