@@ -1,8 +1,9 @@
 # esp: build, data, tests. Every Go build path sets GOEXPERIMENT=simd: the Go backend's
-# AVX2/AVX-512 matmul is 6-7x faster with it. GoMLX needs Go 1.27: GOTOOLCHAIN makes the go
-# command fetch that toolchain from the module proxy when the machine has an older one.
+# AVX2/AVX-512 matmul is 6-7x faster with it. GoMLX needs Go 1.27: GOTOOLCHAIN, go.mod's
+# toolchain line, makes the go command fetch that toolchain from the module proxy when the
+# machine has an older one.
 export GOEXPERIMENT := simd
-export GOTOOLCHAIN := go1.27.3
+export GOTOOLCHAIN := $(shell sed -n 's/^toolchain //p' $(CURDIR)/go.mod)
 export GOFLAGS := -mod=mod
 
 BIN        ?= $(CURDIR)/bin

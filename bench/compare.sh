@@ -20,7 +20,8 @@
 #   ESP_COMPARE_PROTOCOL=0 skips the protocol and memory part; ESP_DATA_DIR for MNIST.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export GOEXPERIMENT=simd GOFLAGS=-mod=mod GOTOOLCHAIN=go1.27.3
+GOTOOLCHAIN=$(sed -n 's/^toolchain //p' go.mod) # GoMLX needs Go 1.27, fetched by the go command
+export GOEXPERIMENT=simd GOFLAGS=-mod=mod GOTOOLCHAIN
 rounds=${1:-3}
 runs=${ESP_COMPARE_RUNS:-8}
 epochs=${ESP_COMPARE_EPOCHS:-1}

@@ -130,6 +130,7 @@ func readNotebook(t *testing.T, path string) *notebook {
 // expectations, runs on the GoNB kernel, starts with the module replace, and carries no
 // outputs.
 func TestCommittedNotebooks(t *testing.T) {
+	toolchain := goToolchain(t)
 	paths, err := filepath.Glob("*.ipynb")
 	if err != nil {
 		t.Fatal(err)
@@ -161,7 +162,7 @@ func TestCommittedNotebooks(t *testing.T) {
 				}
 			}
 		}
-		for _, want := range []string{"-replace=github.com/extremepoints/esp=${GONB_DIR}/..", "%env GOEXPERIMENT simd", "%env GOMLX_BACKEND go", "%env GOTOOLCHAIN " + goToolchain(t)} {
+		for _, want := range []string{"-replace=github.com/extremepoints/esp=${GONB_DIR}/..", "%env GOEXPERIMENT simd", "%env GOMLX_BACKEND go", "%env GOTOOLCHAIN " + toolchain} {
 			if !strings.Contains(firstCode, want) {
 				t.Errorf("%s: the first code cell lacks %q", p, want)
 			}
@@ -178,6 +179,7 @@ func TestNotebooksExecute(t *testing.T) {
 		t.Skip("executing the notebooks takes minutes; skipped with -short")
 	}
 	tools := notebookTools(t)
+	toolchain := goToolchain(t)
 	dataDir := t.TempDir()
 	env := append(os.Environ(),
 		"PATH="+tools+string(os.PathListSeparator)+"/usr/bin"+string(os.PathListSeparator)+os.Getenv("PATH"),
@@ -185,14 +187,14 @@ func TestNotebooksExecute(t *testing.T) {
 		"ESP_NOTEBOOK_SCALE=smoke",
 		"ESP_NOTEBOOK_OUT="+t.TempDir(),
 		"GOEXPERIMENT=simd",
-		"GOTOOLCHAIN="+goToolchain(t),
+		"GOTOOLCHAIN="+toolchain,
 	)
 	install := exec.Command(filepath.Join(tools, "gonb"), "--install", "--force_deps")
 	install.Env = env
 	if out, err := install.CombinedOutput(); err != nil {
 		t.Fatalf("gonb --install: %v\n%s", err, out)
 	}
-	setKernelEnv(t, filepath.Join(dataDir, "kernels", "gonb", "kernel.json"))
+	setKernelEnv(t, filepath.Join(dataDir, "kernels", "gonb", "kernel.json"), toolchain)
 
 	executed := t.TempDir()
 	for _, e := range expectations {
@@ -309,9 +311,9 @@ func isExecutable(path string) bool {
 	return err == nil && !info.IsDir() && info.Mode()&0o111 != 0 && runtime.GOOS != "windows"
 }
 
-// setKernelEnv sets GOEXPERIMENT=simd and GOTOOLCHAIN in the kernel spec (gonb --install
-// writes an empty env) so that the cells compile like the rest of the toolkit.
-func setKernelEnv(t *testing.T, path string) {
+// setKernelEnv sets GOEXPERIMENT=simd and GOTOOLCHAIN=toolchain in the kernel spec (gonb
+// --install writes an empty env) so that the cells compile like the rest of the toolkit.
+func setKernelEnv(t *testing.T, path, toolchain string) {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -321,7 +323,7 @@ func setKernelEnv(t *testing.T, path string) {
 	if err := json.Unmarshal(data, &spec); err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
-	spec["env"] = map[string]string{"GOEXPERIMENT": "simd", "GOTOOLCHAIN": goToolchain(t)}
+	spec["env"] = map[string]string{"GOEXPERIMENT": "simd", "GOTOOLCHAIN": toolchain}
 	if data, err = json.MarshalIndent(spec, "", "  "); err != nil {
 		t.Fatal(err)
 	}
