@@ -33,6 +33,12 @@
 // split of processes and threads over the machine's cores, and prints runs per hour;
 // and the peak RSS of one such run of each (ESP_COMPARE_PROTOCOL=0 skips both).
 //
+// # The GPU check
+//
+// bench/gpu/check.sh measures a GPU machine that has no Go, from a bundle that `make
+// gpu-bundle` prepares (its header says what it measures). TestGPUCheckScript rehearses it
+// on the Go backend, without PyTorch, and with a plugin that does not load.
+//
 // Build with GOEXPERIMENT=simd (compare.sh does): the Go backend's matmul is several
 // times slower without it.
 package bench

@@ -160,13 +160,18 @@ def main():
     p.add_argument("--runs", type=int, default=1, help="runs of the corrupted-MNIST protocol, one after the other (epoch)")
     p.add_argument("--seed", type=int, default=1, help="torch seed of the first run; run i uses seed+i (epoch)")
     p.add_argument("--eval", action="store_true", help="evaluate train and test accuracy after every epoch (epoch)")
+    p.add_argument("--tf32", action="store_true",
+                   help="TF32 matmuls and convolutions on a GPU, as GoMLX's XLA backend does on CUDA by default")
     p.add_argument("--data-dir", default=os.environ.get("ESP_DATA_DIR", os.path.expanduser("~/.cache/esp")))
     args = p.parse_args()
     torch.set_num_threads(args.threads)
+    torch.backends.cuda.matmul.allow_tf32 = args.tf32
+    torch.backends.cudnn.allow_tf32 = args.tf32
     result = {"step": bench_step, "epoch": bench_epoch, "matmul": bench_matmul}[args.what](args)
     result["torch_version"] = torch.__version__
     result["threads"] = args.threads
     result["device"] = args.device
+    result["tf32"] = args.tf32
     json.dump(result, sys.stdout)
     print()
 

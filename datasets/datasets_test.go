@@ -470,6 +470,51 @@ func TestFetchFromAndCorruptCache(t *testing.T) {
 	}
 }
 
+// TestFetchFromLinks: --from may be a symbolic link to the folder, or a folder of links to
+// the files (a dataset store); links to folders inside it are not followed.
+func TestFetchFromLinks(t *testing.T) {
+	_, payload := tinyIDX(t)
+	tests := []struct {
+		name string
+		from func(files string) string // builds the --from path from a folder holding the files
+	}{
+		{"link to the folder", func(files string) string {
+			link := filepath.Join(t.TempDir(), "mnist")
+			if err := os.Symlink(files, link); err != nil {
+				t.Fatal(err)
+			}
+			return link
+		}},
+		{"folder of links", func(files string) string {
+			dir := t.TempDir()
+			for name := range payload {
+				if err := os.Symlink(filepath.Join(files, name+".gz"), filepath.Join(dir, name+".gz")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := os.Symlink(dir, filepath.Join(dir, "loop")); err != nil { // a cycle, not followed
+				t.Fatal(err)
+			}
+			return dir
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			files := t.TempDir()
+			for name, data := range payload {
+				os.WriteFile(filepath.Join(files, name+".gz"), gz(data), 0o644)
+			}
+			opts := Options{DataDir: t.TempDir(), From: tc.from(files), URLs: []string{}, NoFallbacks: true}
+			if _, err := Fetch(context.Background(), "tiny-idx", opts); err != nil {
+				t.Fatal(err)
+			}
+			if st := CacheStatus("tiny-idx", opts); !st.Verified() {
+				t.Fatalf("status %+v", st)
+			}
+		})
+	}
+}
+
 func TestImportImageFolderKeepsOldCacheOnFailure(t *testing.T) {
 	dataDir := t.TempDir()
 	good := makeFolder(t, false)

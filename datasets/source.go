@@ -21,6 +21,11 @@ func walkSource(path string, fn walkEntry) error {
 		return err
 	}
 	if st.IsDir() {
+		// WalkDir neither enters a root that is a symbolic link nor follows links to files:
+		// a dataset folder may be either (a link to shared storage, files linked from a store).
+		if path, err = filepath.EvalSymlinks(path); err != nil {
+			return err
+		}
 		return filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
@@ -33,7 +38,11 @@ func walkSource(path string, fn walkEntry) error {
 			if d.IsDir() {
 				return fn(rel, true, nil)
 			}
-			if !d.Type().IsRegular() {
+			if d.Type()&fs.ModeSymlink != 0 {
+				if target, err := os.Stat(p); err != nil || !target.Mode().IsRegular() {
+					return nil // a broken link, or one to a folder (not followed: no cycles)
+				}
+			} else if !d.Type().IsRegular() {
 				return nil
 			}
 			f, err := os.Open(p)

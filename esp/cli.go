@@ -9,6 +9,10 @@ import (
 	"runtime/debug"
 	"sort"
 	"strings"
+
+	"github.com/gomlx/compute"
+
+	"github.com/extremepoints/esp/experiment"
 )
 
 // Exit codes.
@@ -53,7 +57,7 @@ func commands() []command {
 		{"report", "figures, index.html and summary.json of the paper's claims from runs and probes", runReport},
 		{"reproduce", "the whole study at a scale: smoke, quick or paper", runReproduce},
 		{"setup-gpu", "install the PJRT CUDA plugin for --backend xla:cuda (downloads, on request only)", runSetupGPU},
-		{"version", "print the toolkit's version", runVersion},
+		{"version", "print the toolkit's version; with --backend, load that backend and check it", runVersion},
 	}
 }
 
@@ -148,7 +152,9 @@ func version() string {
 }
 
 func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("version", stderr, "version")
+	fs := newFlagSet("version", stderr, "version [--backend NAME]")
+	backendName := fs.String("backend", "", "also load this backend and check it, LeNet's loss and gradient against the Go backend's: "+
+		strings.Join(experiment.BackendNames, ", "))
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -161,5 +167,27 @@ func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 		}
 	}
+	if experiment.XLAAvailable {
+		fmt.Fprintln(stdout, "XLA backend: built in")
+	} else {
+		fmt.Fprintln(stdout, "XLA backend: not built in (make build-xla)")
+	}
+	if *backendName == "" {
+		return nil
+	}
+	backend, err := experiment.NewBackend(*backendName)
+	if err != nil {
+		return usageError{err}
+	}
+	defer backend.Finalize()
+	fmt.Fprintf(stdout, "backend: %s\n", backend.Description())
+	for d := range backend.NumDevices() {
+		fmt.Fprintf(stdout, "device %d: %s\n", d, backend.DeviceDescription(compute.DeviceNum(d)))
+	}
+	check, err := experiment.CheckBackend(backend)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "check: ok, %s\n", check)
 	return nil
 }

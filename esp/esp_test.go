@@ -108,6 +108,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"setup-gpu", "--index-url", "ftp://mirror"}, exitUsage, "want an http:// or https:// URL"},
 		{[]string{"setup-gpu", "extra"}, exitUsage, "takes no arguments"},
 		{[]string{"version"}, exitOK, ""},
+		{[]string{"version", "--backend", "tpu"}, exitUsage, "unknown backend \"tpu\", valid: go, xla:cpu, xla:cuda"},
 		{[]string{"data", "list", "-h"}, exitOK, "Usage: esp data list"},
 	}
 	for _, tc := range tests {

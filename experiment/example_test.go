@@ -118,3 +118,18 @@ func ExampleNewBackend() {
 	fmt.Println(backend)
 	// Output: go
 }
+
+func ExampleCheckBackend() {
+	backend, err := experiment.NewBackend("go") // or "xla:cuda", the backend to trust
+	if err != nil {
+		panic(err)
+	}
+	defer backend.Finalize()
+	check, err := experiment.CheckBackend(backend)
+	if err != nil {
+		panic(err) // the plugin failed to load, compile or run, or gave wrong numbers
+	}
+	fmt.Printf("%s on %d images agrees with the Go backend: %v\n", check.Model, check.Examples,
+		check.LossDiff <= experiment.CheckTolerance && check.GradientDiff <= experiment.CheckTolerance)
+	// Output: lenet on 64 images agrees with the Go backend: true
+}

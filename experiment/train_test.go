@@ -445,3 +445,41 @@ func TestGraphsReadNewWeights(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckBackend: the check passes on the Go backend, in either formulation, and fails, saying so, when the checked network is not the reference's.
+func TestCheckBackend(t *testing.T) {
+	tests := []struct {
+		name              string
+		backend           string
+		config, refConfig models.Config
+		wantErr           string
+	}{
+		{"go", "go", models.Config{}, models.Config{}, ""},
+		{"one core", "go:parallelism=1", models.Config{}, models.Config{}, ""},
+		{"native formulation, as on XLA", "go", models.Config{Formulation: models.Native}, models.Config{}, ""},
+		{"another network", "go", models.Config{FCReLU: true}, models.Config{}, "computes wrong results"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			backend, err := NewBackend(tc.backend)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer backend.Finalize()
+			check, err := checkBackend(backend, tc.config, tc.refConfig)
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Log(check)
+				if check.LossDiff > 1e-5 || check.GradientDiff > 1e-4 || check.Loss < 0.5 || len(check.Devices) == 0 {
+					t.Errorf("check on the Go backend: %s, devices %q", check, check.Devices)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("error %v, want one saying %q", err, tc.wantErr)
+			}
+		})
+	}
+}

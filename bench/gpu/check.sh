@@ -6,34 +6,94 @@
 #
 # then, on the GPU machine, from the repository root (with out/gpu copied there):
 #
-#   bench/gpu/check.sh       # ~5 minutes
+#   bench/gpu/check.sh       # 5-8 minutes
 #
-# It finds the plugin, trains the MLP and LeNet on MNIST for one epoch on xla:cuda and on
-# the Go backend (step times, accuracies), times `esp run` of corrupted MLP runs (the paper's
-# protocol: 11 epochs on corrupted MNIST) with several concurrent runs and with the runs
-# trained as one ensemble (--ensemble: one compiled graph for 8 runs), and the PyTorch peer
-# doing the same run on the same GPU. Progress goes to stderr; the figures to stdout as JSON
-# lines, each as soon as it is measured, so that a run cut short by a time limit keeps them.
+# In order, most telling first:
+#   1. backend: loads the plugin and checks it (esp version --backend: LeNet's loss and
+#      gradient on the GPU against the Go backend's), and names the device;
+#   2. train: the MLP and LeNet on MNIST, 2 epochs each on xla:cuda and on the Go backend
+#      (the second epoch's step time excludes compilation; accuracies);
+#   3. peer: PyTorch on the same GPU doing the paper's corrupted MLP run, 1, 4 and 8
+#      processes at once, with TF32 matmuls as GoMLX's XLA backend has on CUDA (PyTorch's
+#      own default is full float32);
+#   4. esp-run: `esp run` of the same corrupted MLP runs, W runs at a time ("W") or in
+#      compiled ensembles of E runs ("WxE", --ensemble E), each configuration W*E runs (at
+#      least 2);
+#   5. summary: the best runs/hour of each, their ratio, and the hours the paper's MLP
+#      protocol (200 normal + 200 corrupted runs) would take at that rate.
+# A step that fails prints an "error" line and the script goes on (a plugin that does not
+# load still leaves the Go and PyTorch figures); the exit code is then 1. Steps that would
+# start after ESP_GPU_CHECK_BUDGET seconds (default 420) are skipped, and a step still
+# running 120 s past it is stopped, so that the script ends inside a device's time limit. Progress goes to stderr; the figures to stdout as JSON
+# lines, each as soon as it is measured, so that a run cut short keeps them.
 #
-# ESP_GPU_CHECK_BACKEND=go and ESP_GPU_CHECK_RUNS=N rehearse the script on a CPU.
-set -euo pipefail
+# ESP_GPU_CHECK_BACKEND=go rehearses the script on a CPU (the peer then runs on the CPU);
+# ESP_GPU_CHECK_SUBSET=N trains every esp model on the first N examples of each split, for
+# a quicker rehearsal (bench's TestGPUCheckScript); ESP_GPU_CHECK_PEERS="" skips PyTorch.
+set -uo pipefail
 cd "$(dirname "$0")/../.."
 bundle=${ESP_GPU_BUNDLE:-out/gpu}
 esp="$bundle/esp"
 backend=${ESP_GPU_CHECK_BACKEND:-xla:cuda}
-runs=${ESP_GPU_CHECK_RUNS:-8}
-epochs=${ESP_GPU_CHECK_EPOCHS:-11}
-ensembles=${ESP_GPU_CHECK_ENSEMBLES:-1x8} # WORKERSxENSEMBLE configurations, tried before 8, 4, 1 workers
+epochs=${ESP_GPU_CHECK_EPOCHS:-11}                 # the paper's protocol: 11 epochs
+configs=${ESP_GPU_CHECK_CONFIGS-1x8 8 4x8 4 1}       # esp run: WORKERS or WORKERSxENSEMBLE
+peers=${ESP_GPU_CHECK_PEERS-1 4 8}                 # PyTorch processes at once
+budget=${ESP_GPU_CHECK_BUDGET:-420}
+only=${ESP_GPU_CHECK_SUBSET:-0}
 python=${PYTHON:-python3}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export ESP_DATA_DIR="$work/data"
 results="$work/results.jsonl"
-log() { echo "[gpu-check] $*" >&2; }
-emit() { echo "$1" | tee -a "$results"; }
+started=$(date +%s)
+failed=0
+log() { echo "[gpu-check $(($(date +%s) - started))s] $*" >&2; }
+
+# emit KEY=VALUE...: one JSON line of the figures (values that parse as JSON stay numbers).
+emit() {
+	"$python" -c '
+import json, sys
+d = {}
+for a in sys.argv[1:]:
+    k, v = a.split("=", 1)
+    try:
+        d[k] = json.loads(v)
+    except ValueError:
+        d[k] = v
+print(json.dumps(d), flush=True)' "$@" | tee -a "$results"
+}
+
+# fail CHECK LOGFILE KEY=VALUE...: an error line with the last lines the step printed.
+fail() {
+	local check=$1 logfile=$2
+	shift 2
+	failed=1
+	tail -30 "$logfile" >&2
+	emit check="$check" "$@" error="$(tail -5 "$logfile" | tr '\n' ' ')"
+}
+
+# in_budget NAME: whether there is time left to start step NAME.
+in_budget() {
+	if (($(date +%s) - started >= budget)); then
+		log "skipped $1: past the ${budget}s budget"
+		emit check=skipped step="$1" budget_seconds="$budget"
+		return 1
+	fi
+}
+
+# limit: the seconds a step may still run (until 120 s past the budget).
+limit() { echo $((started + budget + 120 - $(date +%s))); }
+
+py() { "$python" -c "$1"; }
+# metric FILE FIELD: FIELD of the last line of a metrics.jsonl.
+metric() { tail -1 "$1" | "$python" -c "import json,sys; print(json.load(sys.stdin)['$2'])"; }
+# rate RUNS SECONDS: runs per hour.
+rate() { py "print(round(3600 * $1 / $2, 1))"; }
 
 [ -x "$esp" ] || { echo "no $esp: run make gpu-bundle where Go is, and copy out/gpu here" >&2; exit 2; }
+device=cpu tf32=
 if [ "$backend" != "${backend#xla:cuda}" ]; then
+	device=cuda tf32=--tf32
 	nvidia-smi -L >&2 || { echo "no NVIDIA GPU (nvidia-smi failed)" >&2; exit 2; }
 	if [ -z "${PJRT_PLUGIN_LIBRARY_PATH:-}" ]; then
 		# JAX's CUDA plugin: jax_plugins/xla_cuda13/xla_cuda_plugin.so in site-packages.
@@ -42,53 +102,107 @@ if [ "$backend" != "${backend#xla:cuda}" ]; then
 		export PJRT_PLUGIN_LIBRARY_PATH=$dir
 	fi
 	log "PJRT plugin folder: $PJRT_PLUGIN_LIBRARY_PATH"
-	ls "$PJRT_PLUGIN_LIBRARY_PATH" >&2
+	ls -l "$PJRT_PLUGIN_LIBRARY_PATH" >&2
 fi
-"$esp" version >&2
-"$esp" data fetch mnist --from "$bundle/mnist" >&2
+"$esp" data fetch mnist --from "$bundle/mnist" >&2 || exit 2
 
-# metric FILE FIELD: FIELD of the last line of a metrics.jsonl.
-metric() { tail -1 "$1" | "$python" -c "import json,sys; print(json.load(sys.stdin)['$2'])"; }
+# 1. The backend loads, compiles and computes what the Go backend does.
+log "esp version --backend $backend"
+if timeout "$(limit)" "$esp" version --backend "$backend" >"$work/version.txt" 2>"$work/version.log"; then
+	cat "$work/version.txt" >&2
+	emit check=backend backend="$backend" ok=true \
+		description="$(sed -n 's/^backend: //p' "$work/version.txt")" \
+		device="$(sed -n 's/^device 0: //p' "$work/version.txt")" \
+		result="$(sed -n 's/^check: //p' "$work/version.txt")"
+	backend_ok=1
+else
+	cat "$work/version.txt" "$work/version.log" >&2
+	fail backend "$work/version.log" backend="$backend" ok=false
+	backend_ok=0
+fi
 
-# One epoch per model and backend: the second epoch's time excludes compilation.
+# 2. Two epochs per model and backend: the GPU backend's (if it works), then the Go one's.
+train_backends=go
+[ "$backend" != go ] && [ "$backend_ok" = 1 ] && train_backends="$backend go"
 for model in mlp lenet; do
-	for b in $(printf '%s\n' "$backend" go | awk '!seen[$0]++'); do # the GPU backend, then the Go one
-		subset=0
-		[ "$b" = go ] && [ "$model" = lenet ] && subset=5000 # the CPU LeNet: a subset
-		log "train $model on $b (2 epochs, subset $subset)"
+	for b in $train_backends; do
+		in_budget "train $model $b" || continue
+		subset=$only
+		[ "$b" = go ] && [ "$model" = lenet ] && [ "$subset" = 0 ] && subset=5000 # the CPU LeNet: a subset
+		examples=$((subset > 0 ? subset : 60000))
+		log "train $model on $b (2 epochs, $examples examples)"
 		out="$work/train-$model-${b//[:\/]/_}"
-		"$esp" train --dataset mnist --model "$model" --epochs 2 --subset "$subset" --backend "$b" --out "$out" >&2
+		if ! timeout "$(limit)" "$esp" train --dataset mnist --model "$model" --epochs 2 --subset "$subset" --backend "$b" --out "$out" 2>"$out.log" >&2; then
+			fail train "$out.log" model="$model" backend="$b"
+			continue
+		fi
 		secs=$(metric "$out/metrics.jsonl" epoch_seconds)
-		steps=$(( (subset > 0 ? subset : 60000) / 128 + ((subset > 0 ? subset : 60000) % 128 > 0) ))
-		acc=$(metric "$out/metrics.jsonl" test_acc)
-		ms=$("$python" -c "print(round(1000 * $secs / $steps, 3))")
-		emit "{\"check\":\"train\",\"model\":\"$model\",\"backend\":\"$b\",\"ms_per_step\":$ms,\"epoch_seconds\":$secs,\"test_acc\":$acc}"
+		steps=$(((examples + 127) / 128))
+		emit check=train model="$model" backend="$b" examples="$examples" \
+			ms_per_step="$(py "print(round(1000 * $secs / $steps, 3))")" epoch_seconds="$secs" \
+			train_acc="$(metric "$out/metrics.jsonl" train_acc)" test_acc="$(metric "$out/metrics.jsonl" test_acc)"
 	done
 done
 
-# The paper's MLP protocol: corrupted runs of $epochs epochs, W at a time, each alone
-# ("W") or E runs per compiled graph ("WxE", esp run --ensemble E).
-for config in $ensembles 8 4 1; do # the one-at-a-time run, likely the slowest, last
-	workers=${config%x*} ensemble=1
-	[ "$config" != "$workers" ] && ensemble=${config#*x}
-	[ "$workers" -gt "$runs" ] && continue
-	log "esp run: $runs corrupted MLP runs, $epochs epochs, $workers at a time, ensembles of $ensemble"
+# 3. The PyTorch peer: the same corrupted MLP run (Adam, batch 128, evaluation after every
+# epoch), P processes at once, each one run.
+for p in $peers; do
+	in_budget "peer $p" || continue
+	log "PyTorch peer on $device: $p processes, one run of $epochs epochs each"
 	start=$(date +%s.%N)
-	"$esp" run --dataset mnist --model mlp --kinds corrupted --runs "$runs" --epochs "$epochs" \
-		--workers "$workers" --ensemble "$ensemble" --backend "$backend" --out "$work/run-$config" >&2
-	secs=$("$python" -c "import time; print(round(time.time() - $start, 1))")
-	rate=$("$python" -c "print(round(3600 * $runs / $secs, 1))")
-	emit "{\"check\":\"esp-run\",\"backend\":\"$backend\",\"workers\":$workers,\"ensemble\":$ensemble,\"runs\":$runs,\"epochs\":$epochs,\"seconds\":$secs,\"runs_per_hour\":$rate,\"paper_mlp_protocol_hours\":$("$python" -c "print(round(400 / $rate, 2))")}"
+	pids=()
+	for i in $(seq 1 "$p"); do
+		timeout "$(limit)" "$python" bench/torch_peer.py epoch --device "$device" --epochs "$epochs" --eval --seed "$i" --threads 1 $tf32 \
+			--data-dir "$ESP_DATA_DIR" >"$work/torch-$p-$i.json" 2>"$work/torch-$p-$i.log" &
+		pids+=($!)
+	done
+	ok=1
+	for pid in "${pids[@]}"; do wait "$pid" || ok=0; done
+	secs=$(py "import time; print(round(time.time() - $start, 1))")
+	if [ "$ok" = 0 ]; then
+		fail peer "$work/torch-$p-1.log" device="$device" processes="$p"
+		continue
+	fi
+	cat "$work/torch-$p-1.json" >&2
+	emit check=peer device="$device" tf32="$([ -n "$tf32" ] && echo true || echo false)" processes="$p" runs="$p" epochs="$epochs" seconds="$secs" \
+		runs_per_hour="$(rate "$p" "$secs")" \
+		torch_run_seconds="$(py "import json; print(json.load(open('$work/torch-$p-1.json'))['torch_run_seconds'])")" \
+		test_acc="$(py "import json; print(json.load(open('$work/torch-$p-1.json')).get('test_acc'))")"
 done
 
-# The PyTorch peer: the same run (corrupted MNIST, MLP, Adam, batch 128, per-epoch evaluation).
-device=cuda
-[ "$backend" = go ] && device=cpu
-log "PyTorch peer on $device: one run of $epochs epochs"
-"$python" bench/torch_peer.py epoch --device "$device" --epochs "$epochs" --eval --threads 4 --data-dir "$ESP_DATA_DIR" >"$work/torch.json"
-cat "$work/torch.json" >&2
-torch_secs=$("$python" -c "import json; print(json.load(open('$work/torch.json'))['torch_run_seconds'])")
-torch_rate=$("$python" -c "print(round(3600 / $torch_secs, 1))")
-best=$(grep '"esp-run"' "$results" | "$python" -c "import json,sys; print(max(json.loads(l)['runs_per_hour'] for l in sys.stdin))")
-emit "{\"check\":\"peer\",\"device\":\"$device\",\"torch_run_seconds\":$torch_secs,\"torch_runs_per_hour\":$torch_rate,\"esp_best_runs_per_hour\":$best,\"ratio_esp_over_torch\":$("$python" -c "print(round($best / $torch_rate, 2))")}"
+# 4. esp run: the paper's MLP protocol, corrupted runs of $epochs epochs.
+if [ "$backend_ok" = 1 ]; then
+	for config in $configs; do
+		in_budget "esp run $config" || continue
+		workers=${config%x*} ensemble=1
+		[ "$config" != "$workers" ] && ensemble=${config#*x}
+		runs=$((workers * ensemble < 2 ? 2 : workers * ensemble))
+		log "esp run: $runs corrupted MLP runs of $epochs epochs, $workers at a time, ensembles of $ensemble"
+		out="$work/run-$config"
+		start=$(date +%s.%N)
+		if ! timeout "$(limit)" "$esp" run --dataset mnist --model mlp --kinds corrupted --runs "$runs" --epochs "$epochs" \
+			--workers "$workers" --ensemble "$ensemble" --subset "$only" --backend "$backend" --out "$out" 2>"$out.log" >&2; then
+			fail esp-run "$out.log" backend="$backend" workers="$workers" ensemble="$ensemble"
+			continue
+		fi
+		secs=$(py "import time; print(round(time.time() - $start, 1))")
+		emit check=esp-run backend="$backend" workers="$workers" ensemble="$ensemble" runs="$runs" epochs="$epochs" \
+			seconds="$secs" runs_per_hour="$(rate "$runs" "$secs")" \
+			test_acc="$(sed -n 's/.*test_acc \([0-9.]*\) ± .*/\1/p' "$out.log" | tail -1)"
+	done
+fi
 
+# 5. The best of each, and the ratio.
+best() {
+	"$python" -c "import json,sys; print(max([d['runs_per_hour'] for d in map(json.loads, sys.stdin) if d['check'] == '$1' and 'runs_per_hour' in d] or [0]))" <"$results"
+}
+esp_best=$(best esp-run)
+torch_best=$(best peer)
+[ "$only" != 0 ] && torch_best=0 # the peer trains on every example: no ratio to a subset
+emit check=summary backend="$backend" device="$device" epochs="$epochs" subset="$only" esp_best_runs_per_hour="$esp_best" \
+	torch_best_runs_per_hour="$torch_best" \
+	ratio_esp_over_torch="$(py "print(round($esp_best / $torch_best, 2) if $torch_best else 'null')")" \
+	paper_mlp_protocol_hours_esp="$(py "print(round(400 / $esp_best, 2) if $esp_best else 'null')")" \
+	paper_mlp_protocol_hours_torch="$(py "print(round(400 / $torch_best, 2) if $torch_best else 'null')")" \
+	failed="$([ "$failed" = 1 ] && echo true || echo false)" seconds="$(($(date +%s) - started))"
+exit "$failed"

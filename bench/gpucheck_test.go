@@ -1,0 +1,101 @@
+package bench
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/extremepoints/esp/datasets"
+)
+
+// TestGPUCheckScript rehearses bench/gpu/check.sh on the Go backend, as a GPU machine runs
+// it: from a bundle of the esp binary and MNIST, every step prints its figures as a JSON
+// line. With a plugin that does not load, the script says so, still gives the Go
+// backend's figures, and exits 1. (The PyTorch steps are left out: CI has no PyTorch.)
+func TestGPUCheckScript(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains models: not with -short")
+	}
+	status := datasets.CacheStatus("mnist", datasets.Options{})
+	if !status.Verified() {
+		t.Skipf("MNIST is not in the cache (run `esp data fetch mnist` or set ESP_DATA_DIR): %s", status.Dir)
+	}
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("the script needs python3")
+	}
+	bundle := t.TempDir()
+	if out, err := exec.Command("go", "build", "-o", filepath.Join(bundle, "esp"), "github.com/extremepoints/esp/esp").CombinedOutput(); err != nil {
+		t.Fatalf("building esp: %v\n%s", err, out)
+	}
+	if err := os.Symlink(status.Dir, filepath.Join(bundle, "mnist")); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name, backend string
+		wantExit      int
+		wantChecks    []string
+	}{
+		{"go backend", "go", 0, []string{"backend", "train", "train", "esp-run", "esp-run", "summary"}},
+		{"plugin missing", "xla:/nonexistent/pjrt_c_api_cuda_plugin.so", 1, []string{"backend", "train", "train", "summary"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command("gpu/check.sh")
+			cmd.Env = append(os.Environ(), "ESP_GPU_BUNDLE="+bundle, "ESP_GPU_CHECK_BACKEND="+tc.backend,
+				"ESP_GPU_CHECK_EPOCHS=1", "ESP_GPU_CHECK_SUBSET=1000", "ESP_GPU_CHECK_PEERS=", "ESP_GPU_CHECK_CONFIGS=2 1x2",
+				"PYTHON="+python)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			exit := 0
+			if exitErr := (*exec.ExitError)(nil); errors.As(err, &exitErr) {
+				exit = exitErr.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			var lines []map[string]any
+			var checks []string
+			for line := range strings.Lines(stdout.String()) {
+				var m map[string]any
+				if err := json.Unmarshal([]byte(line), &m); err != nil {
+					t.Fatalf("stdout line %q is not JSON: %v", line, err)
+				}
+				lines = append(lines, m)
+				checks = append(checks, m["check"].(string))
+			}
+			if exit != tc.wantExit || !slices.Equal(checks, tc.wantChecks) {
+				t.Fatalf("exit %d, checks %q; want exit %d, checks %q\nstdout:\n%s\nstderr:\n%s",
+					exit, checks, tc.wantExit, tc.wantChecks, stdout.String(), stderr.String())
+			}
+			for _, m := range lines {
+				switch m["check"] {
+				case "backend":
+					wantOK := tc.wantExit == 0
+					if m["ok"] != wantOK || (wantOK && !strings.HasPrefix(m["result"].(string), "ok, lenet")) || (!wantOK && m["error"] == "") {
+						t.Errorf("backend line %v", m)
+					}
+				case "train":
+					if ms, acc := m["ms_per_step"].(float64), m["test_acc"].(float64); m["backend"] != "go" || ms <= 0 || acc <= 0.1 || acc > 1 {
+						t.Errorf("train line %v: want the Go backend, a step time and a test accuracy above chance", m)
+					}
+				case "esp-run":
+					if rate, runs := m["runs_per_hour"].(float64), m["runs"].(float64); rate <= 0 || runs != 2 {
+						t.Errorf("esp-run line %v: want 2 runs and a rate", m)
+					}
+				case "summary":
+					if m["failed"] != (tc.wantExit != 0) || m["torch_best_runs_per_hour"].(float64) != 0 {
+						t.Errorf("summary line %v", m)
+					}
+				}
+			}
+		})
+	}
+}
