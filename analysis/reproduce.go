@@ -161,8 +161,9 @@ type ReproduceSettings struct {
 	Scale    string
 	Datasets []string // restrict the scale's pairs; empty: all
 	Models   []string
-	// Workers runs that many training runs at once (see experiment.StudySettings).
-	Workers int
+	// Workers runs that many training runs at once, and each worker trains Ensemble runs
+	// of one kind in one compiled graph (see experiment.StudySettings).
+	Workers, Ensemble int
 	// Backend names the compute backend ("" = the Go backend).
 	Backend string
 	// Seed is the base seed of everything.
@@ -212,7 +213,7 @@ func Reproduce(ctx context.Context, s ReproduceSettings, out string, progress io
 		run := experiment.Settings{Dataset: name, Subset: subset, Model: model, Epochs: plan.Epochs[model], Backend: s.Backend}
 		studyDir := filepath.Join(out, "studies", slug(name+"-"+model))
 		study := experiment.StudySettings{Run: run, Runs: runs, Seed: s.Seed, Workers: s.Workers,
-			Corruption: corrupt.Settings{Strategy: corrupt.WrongUniform}}
+			Ensemble: s.Ensemble, Corruption: corrupt.Settings{Strategy: corrupt.WrongUniform}}
 		if _, err := experiment.RunStudy(ctx, ds, study, studyDir, progress); err != nil {
 			return nil, fmt.Errorf("%s: %w", pair, err)
 		}

@@ -102,6 +102,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"reproduce", "--scale", "huge", "--out", "x"}, exitUsage, "valid scales are smoke, quick, paper"},
 		{[]string{"reproduce", "--models", "vgg", "--out", "x"}, exitUsage, "valid names: lenet, mlp, resnet"},
 		{[]string{"reproduce"}, exitUsage, "--out DIR is required"},
+		{[]string{"reproduce", "--ensemble", "0", "--out", "x"}, exitUsage, "--ensemble must be a positive count"},
 		{[]string{"report"}, exitUsage, "--in DIR is required"},
 		{[]string{"report", "--in", "/nonexistent"}, exitUsage, "not a directory"},
 		{[]string{"setup-gpu", "--cuda", "11"}, exitUsage, "valid values are 13 and 12"},
