@@ -20,12 +20,14 @@
 #      compiled ensembles of E runs ("WxE", --ensemble E), each configuration W*E runs (at
 #      least 2);
 #   5. summary: the best runs/hour of each, their ratio, and the hours the paper's MLP
-#      protocol (200 normal + 200 corrupted runs) would take at that rate.
+#      protocol (200 normal + 200 corrupted runs) would take at that rate (an upper bound:
+#      a normal run sees 60,000 examples an epoch, a corrupted one 130,000).
 # A step that fails prints an "error" line and the script goes on (a plugin that does not
 # load still leaves the Go and PyTorch figures); the exit code is then 1. Steps that would
 # start after ESP_GPU_CHECK_BUDGET seconds (default 420) are skipped, and a step still
-# running 120 s past it is stopped, so that the script ends inside a device's time limit. Progress goes to stderr; the figures to stdout as JSON
-# lines, each as soon as it is measured, so that a run cut short keeps them.
+# running 120 s past it is stopped, so that the script ends inside a device's time limit.
+# Progress goes to stderr; the figures to stdout as JSON lines, each as soon as it is
+# measured, so that a run cut short keeps them.
 #
 # ESP_GPU_CHECK_BACKEND=go rehearses the script on a CPU (the peer then runs on the CPU);
 # ESP_GPU_CHECK_SUBSET=N trains every esp model on the first N examples of each split, for
@@ -36,8 +38,8 @@ bundle=${ESP_GPU_BUNDLE:-out/gpu}
 esp="$bundle/esp"
 backend=${ESP_GPU_CHECK_BACKEND:-xla:cuda}
 epochs=${ESP_GPU_CHECK_EPOCHS:-11}                 # the paper's protocol: 11 epochs
-configs=${ESP_GPU_CHECK_CONFIGS-1x8 8 4x8 4 1}       # esp run: WORKERS or WORKERSxENSEMBLE
-peers=${ESP_GPU_CHECK_PEERS-1 4 8}                 # PyTorch processes at once
+configs=${ESP_GPU_CHECK_CONFIGS-1x8 8 4x8 4 1}    # esp run: WORKERS or WORKERSxENSEMBLE
+peers=${ESP_GPU_CHECK_PEERS-1 4 8}                # PyTorch processes at once
 budget=${ESP_GPU_CHECK_BUDGET:-420}
 only=${ESP_GPU_CHECK_SUBSET:-0}
 python=${PYTHON:-python3}
