@@ -47,8 +47,12 @@ func (c *BackendCheck) String() string {
 // from the same weights. It answers, in a few seconds, whether a PJRT plugin loads,
 // compiles and gives the right numbers before hours of training are spent on it. An
 // error says which step failed or by how much the results differ.
-func CheckBackend(backend compute.Backend) (*BackendCheck, error) {
-	return checkBackend(backend, models.Config{}, models.Config{})
+func CheckBackend(backend compute.Backend) (check *BackendCheck, err error) {
+	err = recoverError(func() error { // a plugin's failure may surface as a panic in GoMLX
+		check, err = checkBackend(backend, models.Config{}, models.Config{})
+		return err
+	})
+	return check, err
 }
 
 // checkBackend is CheckBackend with the model configurations of the checked backend and of
