@@ -83,7 +83,7 @@ func TestGPUCheckScript(t *testing.T) {
 						t.Errorf("backend line %v", m)
 					}
 				case "train":
-					if ms, acc := m["ms_per_step"].(float64), m["test_acc"].(float64); m["backend"] != "go" || ms <= 0 || acc <= 0.1 || acc > 1 {
+					if ms, first, acc := m["ms_per_step"].(float64), m["first_epoch_seconds"].(float64), m["test_acc"].(float64); m["backend"] != "go" || ms <= 0 || first <= 0 || acc <= 0.1 || acc > 1 {
 						t.Errorf("train line %v: want the Go backend, a step time and a test accuracy above chance", m)
 					}
 				case "esp-run":

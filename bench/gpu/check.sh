@@ -12,7 +12,8 @@
 #   1. backend: loads the plugin and checks it (esp version --backend: LeNet's loss and
 #      gradient on the GPU against the Go backend's), and names the device;
 #   2. train: the MLP and LeNet on MNIST, 2 epochs each on xla:cuda and on the Go backend
-#      (the second epoch's step time excludes compilation; accuracies);
+#      (the second epoch's step time; the first epoch's time, which includes compiling
+#      the training step; accuracies);
 #   3. peer: PyTorch on the same GPU doing the paper's corrupted MLP run, 1, 4 and 8
 #      processes at once, with TF32 matmuls as GoMLX's XLA backend has on CUDA (PyTorch's
 #      own default is full float32);
@@ -87,8 +88,8 @@ in_budget() {
 limit() { echo $((started + budget + 120 - $(date +%s))); }
 
 py() { "$python" -c "$1"; }
-# metric FILE FIELD: FIELD of the last line of a metrics.jsonl.
-metric() { tail -1 "$1" | "$python" -c "import json,sys; print(json.load(sys.stdin)['$2'])"; }
+# metric FILE FIELD [LINE]: FIELD of a metrics.jsonl's last line, or of line LINE (0: epoch 0).
+metric() { "$python" -c "import json,sys; print(json.loads(open('$1').read().splitlines()[${3:--1}])['$2'])"; }
 # rate RUNS SECONDS: runs per hour.
 rate() { py "print(round(3600 * $1 / $2, 1))"; }
 
@@ -142,6 +143,7 @@ for model in mlp lenet; do
 		steps=$(((examples + 127) / 128))
 		emit check=train model="$model" backend="$b" examples="$examples" \
 			ms_per_step="$(py "print(round(1000 * $secs / $steps, 3))")" epoch_seconds="$secs" \
+			first_epoch_seconds="$(metric "$out/metrics.jsonl" epoch_seconds 1)" \
 			train_acc="$(metric "$out/metrics.jsonl" train_acc)" test_acc="$(metric "$out/metrics.jsonl" test_acc)"
 	done
 done
