@@ -63,7 +63,7 @@ func checkBackend(backend compute.Backend, config, refConfig models.Config) (*Ba
 	for d := range backend.NumDevices() {
 		check.Devices = append(check.Devices, backend.DeviceDescription(compute.DeviceNum(d)))
 	}
-	split := checkImages(examples, 28, 28, 10)
+	split := syntheticSplit(rand.New(rand.NewPCG(1, 2)), examples, 28, 28, 1, 10)
 	start := time.Now()
 	net, err := NewNet(backend, model, config, split.Height, split.Width, split.Channels, 1)
 	if err != nil {
@@ -109,21 +109,22 @@ func checkBackend(backend compute.Backend, config, refConfig models.Config) (*Ba
 	return check, nil
 }
 
-// checkImages returns n random images of the given shape, each with a bright row
-// that tells its label, so the network's gradient is far from zero.
-func checkImages(n, height, width, classes int) *datasets.Split {
-	rng := rand.New(rand.NewPCG(1, 2))
-	s := &datasets.Split{Height: height, Width: width, Channels: 1, Images: make([]uint8, n*height*width), Labels: make([]uint8, n)}
+// syntheticSplit returns n separable images of the given shape drawn from rng: class k
+// lights up row k mod height (brightness 150..255) over a noise background (0..99), so a
+// network's gradient on them is far from zero and a few steps learn them.
+func syntheticSplit(rng *rand.Rand, n, height, width, channels, classes int) *datasets.Split {
+	s := &datasets.Split{Height: height, Width: width, Channels: channels, Images: make([]uint8, n*height*width*channels), Labels: make([]uint8, n)}
+	rowSize := width * channels
 	for i := range n {
 		label := rng.IntN(classes)
 		s.Labels[i] = uint8(label)
 		img := s.Image(i)
 		for p := range img {
-			img[p] = uint8(rng.IntN(128))
+			img[p] = uint8(rng.IntN(100))
 		}
-		row := 2 + 2*label
-		for x := range width {
-			img[row*width+x] = 255
+		row := label % height
+		for x := range rowSize {
+			img[row*rowSize+x] = uint8(150 + rng.IntN(106))
 		}
 	}
 	return s

@@ -6,26 +6,10 @@ import (
 	"github.com/extremepoints/esp/datasets"
 )
 
-// synthDataset returns a small separable image dataset: class k lights up row k
-// (brightness 150..255) over a noise background (0..99), h x w x c images.
+// synthDataset returns a small separable dataset of h x w x c images (see syntheticSplit).
 func synthDataset(nTrain, nTest, h, w, c, classes int, seed uint64) *datasets.Dataset {
 	rng := rand.New(rand.NewPCG(seed, 1))
-	split := func(n int) *datasets.Split {
-		s := &datasets.Split{Height: h, Width: w, Channels: c, Images: make([]uint8, n*h*w*c), Labels: make([]uint8, n)}
-		for i := range n {
-			label := rng.IntN(classes)
-			s.Labels[i] = uint8(label)
-			img := s.Image(i)
-			for p := range img {
-				img[p] = uint8(rng.IntN(100))
-			}
-			row := label % h
-			for x := range w * c {
-				img[row*w*c+x] = uint8(150 + rng.IntN(106))
-			}
-		}
-		return s
-	}
+	split := func(n int) *datasets.Split { return syntheticSplit(rng, n, h, w, c, classes) }
 	classNames := make([]string, classes)
 	for i := range classNames {
 		classNames[i] = string(rune('a' + i))
