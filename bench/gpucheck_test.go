@@ -87,8 +87,11 @@ func TestGPUCheckScript(t *testing.T) {
 						t.Errorf("train line %v: want the Go backend, a step time and a test accuracy above chance", m)
 					}
 				case "esp-run":
-					if rate, runs := m["runs_per_hour"].(float64), m["runs"].(float64); rate <= 0 || runs != 2 {
-						t.Errorf("esp-run line %v: want 2 runs and a rate", m)
+					// Two rounds: each worker trains two runs (or ensembles), the first compiling the graphs.
+					first, firstOK := m["first_run_seconds"].(float64)
+					later, laterOK := m["later_run_seconds"].(float64)
+					if rate, runs := m["runs_per_hour"].(float64), m["runs"].(float64); rate <= 0 || runs != 4 || !firstOK || !laterOK || first <= 0 || later <= 0 {
+						t.Errorf("esp-run line %v: want 4 runs, a rate, and the seconds of first and later runs", m)
 					}
 				case "summary":
 					if m["failed"] != (tc.wantExit != 0) || m["torch_best_runs_per_hour"].(float64) != 0 {

@@ -86,12 +86,15 @@ func benchmarkEnsembleStep(b *testing.B, name string, k int, d *datasets.Dataset
 		for i := range k {
 			sets[i], settings[i] = corrupt.Clean(d), Settings{Seed: uint64(i)}
 		}
-		e, err := newEnsemble(backend, sets, settings, nil)
+		prepared, err := prepareEnsemble(sets, settings, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
-		step, err := e.newTrainStep(e.members[0].s)
+		e, err := newEnsemble(backend, prepared, d.Train)
 		if err != nil {
+			b.Fatal(err)
+		}
+		if err := e.start(sets, prepared, nil); err != nil {
 			b.Fatal(err)
 		}
 		for _, m := range e.members {
@@ -101,7 +104,7 @@ func benchmarkEnsembleStep(b *testing.B, name string, k int, d *datasets.Dataset
 		if err != nil {
 			b.Fatal(err)
 		}
-		benchmarkStep(b, step, x, y)
+		benchmarkStep(b, e.step, x, y)
 		b.ReportMetric(b.Elapsed().Seconds()*1000/float64(b.N*k), "ms/run-step")
 	})
 }

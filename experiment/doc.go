@@ -29,7 +29,12 @@
 // "corrupted"), every run from the template Settings with its own seed, derived from the
 // study's Seed, the kind and the index (splitmix64), and recorded in its config.json; a
 // corrupted run uses the same seed for its wrong labels. Workers runs train at once, each
-// on its own backend, sharing the dataset read-only. A study directory holds:
+// on its own backend, sharing the dataset read-only. A worker builds and compiles its
+// graphs (training step, evaluation) for its first run and keeps them: every later run
+// of the same recipe resets the variables, the model's to the initialization its seed
+// gives and the optimizer's to their start, and trains on the same graphs, with the
+// results it would have alone (bit for bit on the Go backend). A worker's ensembles (below)
+// are kept the same way. A study directory holds:
 //
 //   - study.json: {"format": "esp-study/1", "toolkit_version", "settings" (the
 //     StudySettings without workers, ensemble and shard), "dataset" (name, classes,

@@ -50,13 +50,21 @@ func TrainEnsemble(ctx context.Context, backend compute.Backend, sets []*corrupt
 // ensemble is the state of TrainEnsemble: the store of the joint graphs (training step,
 // evaluation) and, per member, a Net (same model, own variables) that gives its initial
 // weights and, at the end, holds its final ones.
+//
+// A study worker keeps its ensemble for the next group of runs of the same recipe
+// (start), so that the graphs are compiled once per worker, as a trainer's are.
 type ensemble struct {
 	backend compute.Backend
 	store   *gmodel.Store
 	model   *models.Model
 	members []*ensembleMember
+	recipe  Settings     // member 0's settings when the ensemble was built
+	step    *gmodel.Exec // one training step of every member
 	predict *gmodel.Exec // every member's log-probabilities for one batch of images
 	stacked bool         // build the members' layers stacked (models.EnsembleLogits) where the model can
+	// optimizerStart holds the initial values of the optimizer's variables.
+	optimizerStart map[*gmodel.Variable]*tensors.Tensor
+	used           bool // the members' variables have been trained since start
 }
 
 // stackedEnsemble says whether ensembles on backend build the members' layers stacked, one
@@ -68,6 +76,7 @@ var stackedEnsemble = func(backend compute.Backend) bool { return !models.IsGoBa
 
 type ensembleMember struct {
 	net    *Net
+	seed   uint64 // of net's initialization
 	set    *corrupt.Set
 	s      Settings
 	res    *Result
@@ -88,19 +97,29 @@ func memberScope(i int) string { return fmt.Sprintf("member%03d", i) }
 func memberPrefix(i int) string { return "/" + memberScope(i) + "/" + modelScope + "/" }
 
 func trainEnsemble(ctx context.Context, backend compute.Backend, sets []*corrupt.Set, settings []Settings, outDirs []string, progress io.Writer) ([]*Result, error) {
-	e, err := newEnsemble(backend, sets, settings, outDirs)
+	prepared, err := prepareEnsemble(sets, settings, outDirs)
 	if err != nil {
 		return nil, err
 	}
-	first, s := e.members[0], e.members[0].s
-	step, err := e.newTrainStep(s)
+	if backend == nil {
+		if backend, err = NewBackend(sequentialOps(prepared[0].Backend)); err != nil {
+			return nil, err
+		}
+	}
+	e, err := newEnsemble(backend, prepared, sets[0].Dataset.Train)
 	if err != nil {
 		return nil, err
 	}
-	if e.predict, err = e.newPredict(); err != nil {
+	if err := e.start(sets, prepared, outDirs); err != nil {
 		return nil, err
 	}
+	return e.train(ctx, progress)
+}
 
+// train trains the members from their start to the end of their runs.
+func (e *ensemble) train(ctx context.Context, progress io.Writer) ([]*Result, error) {
+	first, s, step := e.members[0], e.members[0].s, e.step
+	e.used = true
 	p := newProgress(progress)
 	start := time.Now()
 	inits := make([]*Weights, len(e.members))
@@ -219,66 +238,129 @@ func trainEnsemble(ctx context.Context, backend compute.Backend, sets []*corrupt
 	return e.results(), nil
 }
 
-// newEnsemble checks the members' settings and sets, builds each member's Net (its initial
-// weights from its seed) and run directory, and copies the initial weights into the joint
-// store.
-func newEnsemble(backend compute.Backend, sets []*corrupt.Set, settings []Settings, outDirs []string) (*ensemble, error) {
+// prepareEnsemble checks the members' settings and sets, and returns the settings with
+// what prepareRun fills in.
+func prepareEnsemble(sets []*corrupt.Set, settings []Settings, outDirs []string) ([]Settings, error) {
 	k := len(sets)
 	if k == 0 || len(settings) != k || (outDirs != nil && len(outDirs) != k) {
 		return nil, fmt.Errorf("experiment: ensemble of %d sets, %d settings and %d run directories", k, len(settings), len(outDirs))
 	}
-	e := &ensemble{store: gmodel.NewStore()}
+	prepared := make([]Settings, k)
 	for i := range k {
-		s, err := prepareRun(sets[i], settings[i])
-		if err != nil {
+		var err error
+		if prepared[i], err = prepareRun(sets[i], settings[i]); err != nil {
 			return nil, fmt.Errorf("experiment: ensemble member %d: %w", i, err)
 		}
-		e.members = append(e.members, &ensembleMember{set: sets[i], s: s, prefix: memberPrefix(i)})
 	}
-	first := e.members[0]
-	for i, m := range e.members[1:] {
-		if err := sameRecipe(first.s, m.s); err != nil {
-			return nil, fmt.Errorf("experiment: ensemble member %d: %w", i+1, err)
+	for i := 1; i < k; i++ {
+		if err := sameRecipe(prepared[0], prepared[i]); err != nil {
+			return nil, fmt.Errorf("experiment: ensemble member %d: %w", i, err)
 		}
-		if m.set.Dataset.Train != first.set.Dataset.Train || m.set.Dataset.Test != first.set.Dataset.Test || m.set.Len() != first.set.Len() {
+		if sets[i].Dataset.Train != sets[0].Dataset.Train || sets[i].Dataset.Test != sets[0].Dataset.Test || sets[i].Len() != sets[0].Len() {
 			return nil, fmt.Errorf("experiment: ensemble member %d trains on %s (%d examples), member 0 on %s (%d examples): members need the same dataset and training-set size",
-				i+1, m.set.Dataset.Name, m.set.Len(), first.set.Dataset.Name, first.set.Len())
+				i, sets[i].Dataset.Name, sets[i].Len(), sets[0].Dataset.Name, sets[0].Len())
 		}
 	}
-	if backend == nil {
-		var err error
-		if backend, err = NewBackend(sequentialOps(first.s.Backend)); err != nil {
-			return nil, err
-		}
-	} else if goRunsOpsInParallel(backend) {
+	return prepared, nil
+}
+
+// newEnsemble builds an ensemble of len(settings) members (settings prepared by
+// prepareEnsemble) for images shaped as split's: each member's Net, initialized from its
+// seed; the joint store holding copies of their variables; the training step, compiled
+// for the batch size, and the inference graph.
+func newEnsemble(backend compute.Backend, settings []Settings, split *datasets.Split) (*ensemble, error) {
+	if goRunsOpsInParallel(backend) {
 		return nil, fmt.Errorf(`experiment: an ensemble on the Go backend needs its option ops_sequential (backend "go:ops_sequential"): running independent ops at once, GoMLX's Go backend can deadlock on the members' matmuls`)
 	}
-	split := first.set.Dataset.Train
-	for i, m := range e.members {
+	k := len(settings)
+	e := &ensemble{backend: backend, store: gmodel.NewStore(), recipe: settings[0], stacked: stackedEnsemble(backend)}
+	for i, s := range settings {
+		m := &ensembleMember{s: s, prefix: memberPrefix(i)}
 		var err error
-		if m.net, err = NewNet(backend, m.s.Model, m.s.ModelConfig, split.Height, split.Width, split.Channels, m.s.Seed); err != nil {
+		if m.net, err = NewNet(backend, s.Model, s.ModelConfig, split.Height, split.Width, split.Channels, s.Seed); err != nil {
 			return nil, err
 		}
-		dir := ""
-		if outDirs != nil {
-			dir = outDirs[i]
-		}
-		if m.res, err = startRun(m.net, m.set, m.s, dir, k); err != nil {
+		m.seed = s.Seed
+		init, err := m.net.Weights()
+		if err != nil {
 			return nil, err
 		}
-		for _, t := range m.res.Init.Tensors {
+		for _, t := range init.Tensors {
 			v, err := e.store.CreateVariable(m.prefix+t.Name, tensors.FromFlatDataAndDimensions(t.Data, t.Shape...))
 			if err != nil {
 				return nil, fmt.Errorf("experiment: ensemble member %d: %w", i, err)
 			}
 			m.vars = append(m.vars, v.SetTrainable(t.Trainable))
 		}
+		e.members = append(e.members, m)
+	}
+	e.model = e.members[0].net.Model
+	var err error
+	if e.step, err = e.newTrainStep(settings[0]); err != nil {
+		return nil, err
+	}
+	if e.predict, err = e.newPredict(); err != nil {
+		return nil, err
+	}
+	// Compiling creates the optimizer's variables; initializing them now, before any
+	// step, gives the values the next group of runs starts from.
+	bs := min(settings[0].BatchSize, split.Len())
+	if _, err := e.step.Compile(shapes.Make(dtypes.Float32, k, bs, split.Height, split.Width, split.Channels), shapes.Make(dtypes.Int32, k, bs)); err != nil {
+		return nil, fmt.Errorf("experiment: compiling the ensemble's training step: %w", err)
+	}
+	if e.optimizerStart, err = optimizerStart(e.store, backend, func(v *gmodel.Variable) bool { return strings.HasPrefix(v.Path(), "/member") }); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// fits reports whether the ensemble can train runs of settings (prepared) on split: as
+// many as it has members, of its recipe.
+func (e *ensemble) fits(settings []Settings, split *datasets.Split) bool {
+	n := e.members[0].net
+	return len(settings) == len(e.members) && split.Height == n.Height && split.Width == n.Width &&
+		split.Channels == n.Channels && sameRecipe(e.recipe, settings[0]) == nil
+}
+
+// start gives member i the run of settings[i] (prepared by prepareEnsemble, fitting the
+// ensemble) on sets[i]: its initial weights from its seed, the optimizer's state at its
+// start, its order of examples, and its run directory outDirs[i] (if outDirs is not nil).
+func (e *ensemble) start(sets []*corrupt.Set, settings []Settings, outDirs []string) error {
+	if !e.fits(settings, sets[0].Dataset.Train) {
+		return fmt.Errorf("experiment: run settings do not match the ensemble's")
+	}
+	k := len(e.members)
+	for i, m := range e.members {
+		m.set, m.s, m.done, m.perm = sets[i], settings[i], false, nil
+		if e.used || m.seed != m.s.Seed { // a trained member's net holds its final weights
+
+			if err := m.net.reinitialize(m.s.Seed); err != nil {
+				return err
+			}
+			m.seed = m.s.Seed
+		}
+		dir := ""
+		if outDirs != nil {
+			dir = outDirs[i]
+		}
+		var err error
+		if m.res, err = startRun(m.net, m.set, m.s, dir, k); err != nil {
+			return err
+		}
+		for j, t := range m.res.Init.Tensors {
+			if err := m.vars[j].SetValue(tensors.FromFlatDataAndDimensions(t.Data, t.Shape...)); err != nil {
+				return fmt.Errorf("experiment: ensemble member %d: %w", i, err)
+			}
+		}
 		m.rng = rand.New(rand.NewPCG(m.s.Seed, 0xda7a0bde5))
 	}
-	e.backend = backend
-	e.model = first.net.Model
-	e.stacked = stackedEnsemble(backend)
-	return e, nil
+	if e.used {
+		if err := restoreVariables(e.optimizerStart); err != nil {
+			return err
+		}
+		e.used = false
+	}
+	return nil
 }
 
 // sameRecipe reports how b's settings differ from a's beyond the seed and the corruption,

@@ -79,6 +79,24 @@ func NewNet(backend compute.Backend, modelName string, config models.Config, hei
 	return n, nil
 }
 
+// reinitialize gives the model's variables new initial values from seed, the ones
+// NewNet gives for that seed: the same initializers, drawn in the same order from the
+// store's random-number generator reset to seed.
+func (n *Net) reinitialize(seed uint64) error {
+	for _, v := range n.modelVariables() {
+		if err := v.Reset(); err != nil {
+			return fmt.Errorf("experiment: resetting %s: %w", v.Path(), err)
+		}
+	}
+	if err := n.Store.SetRNGStateFromSeed(int64(seed)); err != nil {
+		return err
+	}
+	if err := n.Store.InitializeVariables(n.Backend, nil); err != nil {
+		return fmt.Errorf("experiment: initializing %s: %w", n.Model.Name(), err)
+	}
+	return nil
+}
+
 // LoadNet reads a weights file written by this package and returns a Net holding
 // them, with the model and input shape recorded in the file's metadata.
 func LoadNet(backend compute.Backend, path string) (*Net, error) {

@@ -317,8 +317,9 @@ func RunStudy(ctx context.Context, ds *datasets.Dataset, s StudySettings, dir st
 		go func() {
 			defer wg.Done()
 			defer backend.Finalize()
+			w := &studyWorker{backend: backend}
 			for group := range jobs {
-				results, err := trainStudyRuns(ctx, backend, ds, s, dir, group)
+				results, err := w.trainRuns(ctx, ds, s, dir, group)
 				mu.Lock()
 				if err != nil {
 					if firstErr == nil && ctx.Err() == nil {
@@ -529,9 +530,67 @@ func groupName(group []StudyRun) string {
 	return fmt.Sprintf("%s..%04d", group[0].Name(), group[len(group)-1].Index)
 }
 
-// trainStudyRuns trains a group of runs, alone or (more than one) as an ensemble, each in a
+// studyWorker is one of a study's workers: its backend, the trainer of the last run it
+// trained alone and the last ensemble it trained, which the next runs take over if they
+// fit (the same recipe, as every run of a study has; for an ensemble, as many runs), so
+// that the worker compiles its graphs once.
+type studyWorker struct {
+	backend  compute.Backend
+	trainer  *trainer
+	ensemble *ensemble
+}
+
+// train trains one run of settings on set alone, as Train does, on the worker's trainer.
+func (w *studyWorker) train(ctx context.Context, set *corrupt.Set, settings Settings, outDir string) (res *Result, err error) {
+	err = recoverError(func() error {
+		s, err := prepareRun(set, settings)
+		if err != nil {
+			return err
+		}
+		if w.trainer == nil || !w.trainer.fits(s, set.Dataset.Train) {
+			w.trainer = nil
+			if w.trainer, err = newTrainer(w.backend, s, set.Dataset.Train); err != nil {
+				return err
+			}
+		}
+		res, err = w.trainer.train(ctx, set, s, outDir, nil)
+		return err
+	})
+	if err != nil {
+		w.trainer = nil // its variables may be anywhere
+	}
+	return res, err
+}
+
+// trainEnsemble trains runs of settings on sets as one ensemble, as TrainEnsemble does,
+// on the worker's ensemble.
+func (w *studyWorker) trainEnsemble(ctx context.Context, sets []*corrupt.Set, settings []Settings, outDirs []string) (results []*Result, err error) {
+	err = recoverError(func() error {
+		prepared, err := prepareEnsemble(sets, settings, outDirs)
+		if err != nil {
+			return err
+		}
+		if w.ensemble == nil || !w.ensemble.fits(prepared, sets[0].Dataset.Train) {
+			w.ensemble = nil
+			if w.ensemble, err = newEnsemble(w.backend, prepared, sets[0].Dataset.Train); err != nil {
+				return err
+			}
+		}
+		if err := w.ensemble.start(sets, prepared, outDirs); err != nil {
+			return err
+		}
+		results, err = w.ensemble.train(ctx, nil)
+		return err
+	})
+	if err != nil {
+		w.ensemble = nil
+	}
+	return results, err
+}
+
+// trainRuns trains a group of runs, alone or (more than one) as an ensemble, each in a
 // temporary directory that is renamed into place when it is finished.
-func trainStudyRuns(ctx context.Context, backend compute.Backend, ds *datasets.Dataset, s StudySettings, dir string, group []StudyRun) ([]*RunResult, error) {
+func (w *studyWorker) trainRuns(ctx context.Context, ds *datasets.Dataset, s StudySettings, dir string, group []StudyRun) ([]*RunResult, error) {
 	settings := make([]Settings, len(group))
 	sets := make([]*corrupt.Set, len(group))
 	tmps := make([]string, len(group))
@@ -557,14 +616,14 @@ func trainStudyRuns(ctx context.Context, backend compute.Backend, ds *datasets.D
 	start := time.Now()
 	var results []*Result
 	if len(group) == 1 {
-		res, err := Train(ctx, backend, sets[0], settings[0], tmps[0], nil)
+		res, err := w.train(ctx, sets[0], settings[0], tmps[0])
 		if err != nil {
 			return nil, err
 		}
 		results = []*Result{res}
 	} else {
 		var err error
-		if results, err = TrainEnsemble(ctx, backend, sets, settings, tmps, nil); err != nil {
+		if results, err = w.trainEnsemble(ctx, sets, settings, tmps); err != nil {
 			return nil, err
 		}
 	}

@@ -9,15 +9,18 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/core/tensors"
 	gmodel "github.com/gomlx/gomlx/ml/model"
 
 	"github.com/extremepoints/esp/corrupt"
+	"github.com/extremepoints/esp/datasets"
 )
 
 // Names of the files of a run directory.
@@ -76,7 +79,32 @@ func train(ctx context.Context, backend compute.Backend, set *corrupt.Set, setti
 			return nil, err
 		}
 	}
-	split := set.Dataset.Train
+	t, err := newTrainer(backend, s, set.Dataset.Train)
+	if err != nil {
+		return nil, err
+	}
+	return t.train(ctx, set, s, outDir, progress)
+}
+
+// trainer trains runs of one recipe (settings up to seed and corruption, one image shape)
+// one after the other with one Net and one training-step graph, so that a study worker
+// compiles its graphs once instead of once per run: a new run only resets the variables,
+// the model's to their initialization from the run's seed and the optimizer's to the
+// values they started with. What it trains is what a fresh Net would: a run's results
+// do not depend on the runs before it (TestTrainerReuse).
+type trainer struct {
+	recipe Settings // the settings of the first run, defaults filled in
+	net    *Net
+	step   *gmodel.Exec
+	// optimizerStart holds the initial values of the optimizer's variables.
+	optimizerStart map[*gmodel.Variable]*tensors.Tensor
+	seed           uint64 // the seed of the net's current initialization
+	used           bool   // a run has trained the net since it was initialized
+}
+
+// newTrainer builds the net of s (prepared by prepareRun) for images shaped as split's,
+// initialized from s.Seed, and compiles its training step for s's batch size.
+func newTrainer(backend compute.Backend, s Settings, split *datasets.Split) (*trainer, error) {
 	net, err := NewNet(backend, s.Model, s.ModelConfig, split.Height, split.Width, split.Channels, s.Seed)
 	if err != nil {
 		return nil, err
@@ -85,6 +113,90 @@ func train(ctx context.Context, backend compute.Backend, set *corrupt.Set, setti
 	if err != nil {
 		return nil, err
 	}
+	// Compiling creates the optimizer's variables; initializing them now, before any
+	// step, gives the values a later run starts from.
+	bs := min(s.BatchSize, split.Len())
+	if _, err := step.Compile(shapes.Make(dtypes.Float32, bs, split.Height, split.Width, split.Channels), shapes.Make(dtypes.Int32, bs)); err != nil {
+		return nil, fmt.Errorf("experiment: compiling the training step: %w", err)
+	}
+	start, err := optimizerStart(net.Store, backend, func(v *gmodel.Variable) bool { return strings.HasPrefix(v.Path(), modelPrefix) })
+	if err != nil {
+		return nil, err
+	}
+	return &trainer{recipe: s, net: net, step: step, seed: s.Seed, optimizerStart: start}, nil
+}
+
+// optimizerStart initializes the variables of store that have no value yet, as the first
+// training step would, and returns host copies of the initial values of the optimizer's
+// variables: all but the model's (isModel) and the random-number generator's state.
+func optimizerStart(store *gmodel.Store, backend compute.Backend, isModel func(*gmodel.Variable) bool) (map[*gmodel.Variable]*tensors.Tensor, error) {
+	if err := store.InitializeVariables(backend, nil); err != nil {
+		return nil, fmt.Errorf("experiment: initializing the optimizer: %w", err)
+	}
+	start := map[*gmodel.Variable]*tensors.Tensor{}
+	for v := range store.IterVariables() {
+		if isModel(v) || v.Name() == gmodel.RNGStateVariableName {
+			continue
+		}
+		value, err := v.Value()
+		if err != nil {
+			return nil, fmt.Errorf("experiment: reading %s: %w", v.Path(), err)
+		}
+		if start[v], err = value.LocalClone(); err != nil {
+			return nil, fmt.Errorf("experiment: copying %s: %w", v.Path(), err)
+		}
+	}
+	return start, nil
+}
+
+// restoreVariables sets each variable to a copy of its value in values.
+func restoreVariables(values map[*gmodel.Variable]*tensors.Tensor) error {
+	for v, value := range values {
+		c, err := value.LocalClone()
+		if err != nil {
+			return err
+		}
+		if err := v.SetValue(c); err != nil {
+			return fmt.Errorf("experiment: resetting %s: %w", v.Path(), err)
+		}
+	}
+	return nil
+}
+
+// fits reports whether the trainer can train a run of s (prepared) on split.
+func (t *trainer) fits(s Settings, split *datasets.Split) bool {
+	n := t.net
+	return split.Height == n.Height && split.Width == n.Width && split.Channels == n.Channels &&
+		sameRecipe(t.recipe, s) == nil
+}
+
+// reset puts the variables where a run with seed starts: the model's initialized from
+// seed, the optimizer's at their initial values.
+func (t *trainer) reset(seed uint64) error {
+	if !t.used && t.seed == seed {
+		return nil
+	}
+	if err := t.net.reinitialize(seed); err != nil {
+		return err
+	}
+	if err := restoreVariables(t.optimizerStart); err != nil {
+		return err
+	}
+	t.seed, t.used = seed, false
+	return nil
+}
+
+// train runs one training run of s (prepared by prepareRun, fitting the trainer) on set;
+// see Train.
+func (t *trainer) train(ctx context.Context, set *corrupt.Set, s Settings, outDir string, progress io.Writer) (*Result, error) {
+	if !t.fits(s, set.Dataset.Train) {
+		return nil, fmt.Errorf("experiment: run settings do not match the trainer's")
+	}
+	if err := t.reset(s.Seed); err != nil {
+		return nil, err
+	}
+	t.used = true
+	net, step := t.net, t.step
 	res, err := startRun(net, set, s, outDir, 0)
 	if err != nil {
 		return nil, err

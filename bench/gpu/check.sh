@@ -14,12 +14,14 @@
 #   2. train: the MLP and LeNet on MNIST, 2 epochs each on xla:cuda and on the Go backend
 #      (the second epoch's step time; the first epoch's time, which includes compiling
 #      the training step; accuracies);
-#   3. peer: PyTorch on the same GPU doing the paper's corrupted MLP run, 1, 4 and 8
-#      processes at once, with TF32 matmuls as GoMLX's XLA backend has on CUDA (PyTorch's
-#      own default is full float32);
+#   3. peer: PyTorch on the same GPU doing the paper's corrupted MLP runs, 1, 4 and 8
+#      processes at once, each ROUNDS runs one after the other, with TF32 matmuls as
+#      GoMLX's XLA backend has on CUDA (PyTorch's own default is full float32);
 #   4. esp-run: `esp run` of the same corrupted MLP runs, W runs at a time ("W") or in
-#      compiled ensembles of E runs ("WxE", --ensemble E), each configuration W*E runs (at
-#      least 2);
+#      compiled ensembles of E runs ("WxE", --ensemble E), each configuration ROUNDS*W*E
+#      runs (at least 2), so that every worker trains ROUNDS runs (or ensembles) one after
+#      the other, as in a study; the line gives the mean seconds of a worker's first run
+#      (graphs compiled) and of its later ones (graphs reused);
 #   5. summary: the best runs/hour of each, their ratio, and the hours the paper's MLP
 #      protocol (200 normal + 200 corrupted runs) would take at that rate (an upper bound:
 #      a normal run sees 60,000 examples an epoch, a corrupted one 130,000).
@@ -32,7 +34,8 @@
 #
 # ESP_GPU_CHECK_BACKEND=go rehearses the script on a CPU (the peer then runs on the CPU);
 # ESP_GPU_CHECK_SUBSET=N trains every esp model on the first N examples of each split, for
-# a quicker rehearsal (bench's TestGPUCheckScript); ESP_GPU_CHECK_PEERS="" skips PyTorch.
+# a quicker rehearsal (bench's TestGPUCheckScript); ESP_GPU_CHECK_PEERS="" skips PyTorch;
+# ESP_GPU_CHECK_ROUNDS (default 2) is the number of runs per worker or PyTorch process.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 bundle=${ESP_GPU_BUNDLE:-out/gpu}
@@ -41,6 +44,7 @@ backend=${ESP_GPU_CHECK_BACKEND:-xla:cuda}
 epochs=${ESP_GPU_CHECK_EPOCHS:-11}                 # the paper's protocol: 11 epochs
 configs=${ESP_GPU_CHECK_CONFIGS-1x8 8 4x8 4 1}    # esp run: WORKERS or WORKERSxENSEMBLE
 peers=${ESP_GPU_CHECK_PEERS-1 4 8}                # PyTorch processes at once
+rounds=${ESP_GPU_CHECK_ROUNDS:-2}                 # runs per worker or process, one after the other
 budget=${ESP_GPU_CHECK_BUDGET:-420}
 only=${ESP_GPU_CHECK_SUBSET:-0}
 python=${PYTHON:-python3}
@@ -149,14 +153,15 @@ for model in mlp lenet; do
 done
 
 # 3. The PyTorch peer: the same corrupted MLP run (Adam, batch 128, evaluation after every
-# epoch), P processes at once, each one run.
+# epoch), P processes at once, each $rounds runs.
 for p in $peers; do
 	in_budget "peer $p" || continue
-	log "PyTorch peer on $device: $p processes, one run of $epochs epochs each"
+	log "PyTorch peer on $device: $p processes, $rounds runs of $epochs epochs each"
 	start=$(date +%s.%N)
 	pids=()
 	for i in $(seq 1 "$p"); do
-		timeout "$(limit)" "$python" bench/torch_peer.py epoch --device "$device" --epochs "$epochs" --eval --seed "$i" --threads 1 $tf32 \
+		timeout "$(limit)" "$python" bench/torch_peer.py epoch --device "$device" --epochs "$epochs" --runs "$rounds" --eval \
+			--seed "$((i * rounds))" --threads 1 $tf32 \
 			--data-dir "$ESP_DATA_DIR" >"$work/torch-$p-$i.json" 2>"$work/torch-$p-$i.log" &
 		pids+=($!)
 	done
@@ -168,8 +173,8 @@ for p in $peers; do
 		continue
 	fi
 	cat "$work/torch-$p-1.json" >&2
-	emit check=peer device="$device" tf32="$([ -n "$tf32" ] && echo true || echo false)" processes="$p" runs="$p" epochs="$epochs" seconds="$secs" \
-		runs_per_hour="$(rate "$p" "$secs")" \
+	emit check=peer device="$device" tf32="$([ -n "$tf32" ] && echo true || echo false)" processes="$p" runs="$((p * rounds))" epochs="$epochs" seconds="$secs" \
+		runs_per_hour="$(rate "$((p * rounds))" "$secs")" \
 		torch_run_seconds="$(py "import json; print(json.load(open('$work/torch-$p-1.json'))['torch_run_seconds'])")" \
 		test_acc="$(py "import json; print(json.load(open('$work/torch-$p-1.json')).get('test_acc'))")"
 done
@@ -180,7 +185,7 @@ if [ "$backend_ok" = 1 ]; then
 		in_budget "esp run $config" || continue
 		workers=${config%x*} ensemble=1
 		[ "$config" != "$workers" ] && ensemble=${config#*x}
-		runs=$((workers * ensemble < 2 ? 2 : workers * ensemble))
+		runs=$((rounds * workers * ensemble < 2 ? 2 : rounds * workers * ensemble))
 		log "esp run: $runs corrupted MLP runs of $epochs epochs, $workers at a time, ensembles of $ensemble"
 		out="$work/run-$config"
 		start=$(date +%s.%N)
@@ -190,8 +195,16 @@ if [ "$backend_ok" = 1 ]; then
 			continue
 		fi
 		secs=$(py "import time; print(round(time.time() - $start, 1))")
+		# Runs go to the workers in order: the first workers*ensemble are each worker's first.
+		run_seconds=$("$python" -c '
+import glob, json, sys
+first = int(sys.argv[2])
+secs = [json.load(open(f))["seconds"] for f in sorted(glob.glob(sys.argv[1] + "/runs/*/result.json"))]
+mean = lambda v: round(sum(v) / len(v), 2) if v else "null"
+print(mean(secs[:first]), mean(secs[first:]))' "$out" "$((workers * ensemble))")
 		emit check=esp-run backend="$backend" workers="$workers" ensemble="$ensemble" runs="$runs" epochs="$epochs" \
 			seconds="$secs" runs_per_hour="$(rate "$runs" "$secs")" \
+			first_run_seconds="${run_seconds% *}" later_run_seconds="${run_seconds#* }" \
 			test_acc="$(sed -n 's/.*test_acc \([0-9.]*\) ± .*/\1/p' "$out.log" | tail -1)"
 	done
 fi
