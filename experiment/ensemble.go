@@ -62,6 +62,7 @@ type ensemble struct {
 	step    *gmodel.Exec // one training step of every member
 	predict *gmodel.Exec // every member's log-probabilities for one batch of images
 	stacked bool         // build the members' layers stacked (models.EnsembleLogits) where the model can
+	batches *batchCache  // the evaluation's images
 	// optimizerStart holds the initial values of the optimizer's variables.
 	optimizerStart map[*gmodel.Variable]*tensors.Tensor
 	used           bool // the members' variables have been trained since start
@@ -273,7 +274,8 @@ func newEnsemble(backend compute.Backend, settings []Settings, split *datasets.S
 		return nil, fmt.Errorf(`experiment: an ensemble on the Go backend needs its option ops_sequential (backend "go:ops_sequential"): running independent ops at once, GoMLX's Go backend can deadlock on the members' matmuls`)
 	}
 	k := len(settings)
-	e := &ensemble{backend: backend, store: gmodel.NewStore(), recipe: settings[0], stacked: stackedEnsemble(backend)}
+	e := &ensemble{backend: backend, store: gmodel.NewStore(), recipe: settings[0], stacked: stackedEnsemble(backend),
+		batches: newBatchCache(backend)}
 	for i, s := range settings {
 		m := &ensembleMember{s: s, prefix: memberPrefix(i)}
 		var err error
@@ -305,7 +307,7 @@ func newEnsemble(backend compute.Backend, settings []Settings, split *datasets.S
 	// Compiling creates the optimizer's variables; initializing them now, before any
 	// step, gives the values the next group of runs starts from.
 	bs := min(settings[0].BatchSize, split.Len())
-	if _, err := e.step.Compile(shapes.Make(dtypes.Float32, k, bs, split.Height, split.Width, split.Channels), shapes.Make(dtypes.Int32, k, bs)); err != nil {
+	if _, err := e.step.Compile(shapes.Make(dtypes.Uint8, k, bs, split.Height, split.Width, split.Channels), shapes.Make(dtypes.Int32, k, bs)); err != nil {
 		return nil, fmt.Errorf("experiment: compiling the ensemble's training step: %w", err)
 	}
 	if e.optimizerStart, err = optimizerStart(e.store, backend, func(v *gmodel.Variable) bool { return strings.HasPrefix(v.Path(), "/member") }); err != nil {
@@ -396,7 +398,7 @@ func (e *ensemble) newTrainStep(s Settings) (*gmodel.Exec, error) {
 		var total *Node
 		losses := make([]*Node, len(e.members))
 		corrects := make([]*Node, len(e.members))
-		memberLogits := e.logits(scope, images, false, true)
+		memberLogits := e.logits(scope, unitPixels(images), false, true)
 		for i, m := range e.members {
 			y := Squeeze(Slice(labels, AxisElem(i)), 0)
 			logits := memberLogits[i]
@@ -427,7 +429,7 @@ func (e *ensemble) newTrainStep(s Settings) (*gmodel.Exec, error) {
 func (e *ensemble) newPredict() (*gmodel.Exec, error) {
 	return gmodel.NewExec(e.backend, e.store, func(scope *gmodel.Scope, images *Node) *Node {
 		readVariablesAtRun(scope, images.Graph())
-		return LogSoftmax(Stack(e.logits(scope, images, true, false), 0), -1)
+		return LogSoftmax(Stack(e.logits(scope, unitPixels(images), true, false), 0), -1)
 	})
 }
 
@@ -502,7 +504,7 @@ func (e *ensemble) evaluate(split *datasets.Split, batchSize int, labelsOf func(
 		labels[i] = labelsOf(m.set)
 		sums[i] = make([]Eval, len(labels[i]))
 	}
-	err := forEachBatch(split, batchSize, func(images *tensors.Tensor, start, count int) error {
+	err := e.batches.forEach(split, batchSize, func(images *tensors.Tensor, start, count int) error {
 		out, err := e.predict.Call(images)
 		if err != nil {
 			return err
@@ -532,9 +534,9 @@ func (e *ensemble) evaluate(split *datasets.Split, batchSize int, labelsOf func(
 func (e *ensemble) minibatch(lo, hi int) (images, labels *tensors.Tensor, err error) {
 	split := e.members[0].set.Dataset.Train
 	k, b, size := len(e.members), hi-lo, split.ImageSize()
-	images = tensors.FromShape(shapes.Make(dtypes.Float32, k, b, split.Height, split.Width, split.Channels))
+	images = tensors.FromShape(shapes.Make(dtypes.Uint8, k, b, split.Height, split.Width, split.Channels))
 	assigned := make([]int32, k*b)
-	if err := tensors.MutableFlatData(images, func(flat []float32) {
+	if err := tensors.MutableFlatData(images, func(flat []uint8) {
 		for i, m := range e.members {
 			gather(m.set, m.perm[lo:hi], flat[i*b*size:(i+1)*b*size], assigned[i*b:(i+1)*b])
 		}

@@ -46,6 +46,7 @@ type Net struct {
 	predictExec *gmodel.Exec
 	gradExec    *gmodel.Exec
 	gradNames   []string
+	batches     *batchCache
 }
 
 // NewNet builds the named model for images of the given shape and initializes its
@@ -61,13 +62,14 @@ func NewNet(backend compute.Backend, modelName string, config models.Config, hei
 	if err != nil {
 		return nil, err
 	}
-	n := &Net{Backend: backend, Model: m, Store: gmodel.NewStore(), Height: height, Width: width, Channels: channels}
+	n := &Net{Backend: backend, Model: m, Store: gmodel.NewStore(), Height: height, Width: width, Channels: channels,
+		batches: newBatchCache(backend)}
 	if err := n.Store.SetRNGStateFromSeed(int64(seed)); err != nil {
 		return nil, err
 	}
 	n.predictExec, err = gmodel.NewExec(backend, n.Store, func(scope *gmodel.Scope, images *Node) *Node {
 		readVariablesAtRun(scope, images.Graph())
-		return LogSoftmax(n.Model.Logits(scope.In(modelScope), images, false), -1)
+		return LogSoftmax(n.Model.Logits(scope.In(modelScope), unitPixels(images), false), -1)
 	})
 	if err != nil {
 		return nil, err
@@ -122,8 +124,20 @@ func LoadNet(backend compute.Backend, path string) (*Net, error) {
 	return n, nil
 }
 
+// zeros returns a batch of black images, as the graphs take them (uint8).
 func (n *Net) zeros(batch int) *tensors.Tensor {
-	return tensors.FromShape(shapes.Make(dtypes.Float32, batch, n.Height, n.Width, n.Channels))
+	return tensors.FromShape(shapes.Make(dtypes.Uint8, batch, n.Height, n.Width, n.Channels))
+}
+
+// unitPixels returns images as the models take them: uint8 pixels (what esp feeds) as
+// float32 scaled to [0, 1]; float32 images (a Stepper's) unchanged. Scaling in the graph
+// moves a quarter of the bytes to the device and keeps the host from converting every
+// batch.
+func unitPixels(images *Node) *Node {
+	if images.DType() != dtypes.Uint8 {
+		return images
+	}
+	return MulScalar(ConvertDType(images, dtypes.Float32), 1.0/255)
 }
 
 // modelVariables yields the model's variables in creation order.
@@ -241,7 +255,7 @@ func (n *Net) Evaluate(split *datasets.Split, batchSize int, labels ...[]uint8) 
 		}
 	}
 	sums := make([]Eval, len(labels))
-	err := forEachBatch(split, batchSize, func(images *tensors.Tensor, start, count int) error {
+	err := n.batches.forEach(split, batchSize, func(images *tensors.Tensor, start, count int) error {
 		out, err := n.predictExec.Call(images)
 		if err != nil {
 			return err
@@ -308,7 +322,7 @@ func (n *Net) Gradient(split *datasets.Split, batchSize int, labels []uint8) (*W
 		var err error
 		n.gradExec, err = gmodel.NewExec(n.Backend, n.Store, func(scope *gmodel.Scope, images, labels, mask *Node) []*Node {
 			readVariablesAtRun(scope, images.Graph())
-			logits := n.Model.Logits(scope.In(modelScope), images, false)
+			logits := n.Model.Logits(scope.In(modelScope), unitPixels(images), false)
 			loss := ReduceAllSum(Mul(crossEntropy(logits, labels), mask))
 			g := images.Graph()
 			var nodes []*Node
@@ -337,7 +351,7 @@ func (n *Net) Gradient(split *datasets.Split, batchSize int, labels []uint8) (*W
 	bs := min(batchSize, split.Len())
 	labelBuf := make([]int32, bs)
 	maskBuf := make([]float32, bs)
-	err = forEachBatch(split, batchSize, func(images *tensors.Tensor, start, count int) error {
+	err = n.batches.forEach(split, batchSize, func(images *tensors.Tensor, start, count int) error {
 		for i := range bs {
 			labelBuf[i], maskBuf[i] = 0, 0
 			if i < count {
@@ -407,28 +421,93 @@ func (n *Net) passBatch(batchSize int) int {
 	return batchSize
 }
 
+// batchCache keeps the image batches of the splits a Net (or an ensemble) evaluates, as
+// tensors that stay in the device's memory after their first use, so that an evaluation
+// after every epoch, and of every run a study worker trains, sends its images to the
+// device once. It holds the last maxCachedSplits (split, batch size) pairs, a run's
+// training and test splits. A nil *batchCache keeps nothing: on the Go backend the
+// tensors are host memory already, and a copy of every split would only add to it.
+type batchCache struct {
+	entries []cachedSplit // least recently used first
+}
+
+type cachedSplit struct {
+	split   *datasets.Split
+	size    int
+	batches []*tensors.Tensor
+}
+
+const maxCachedSplits = 2
+
+// newBatchCache returns a cache for backend: nil (no cache) for the Go backend.
+func newBatchCache(backend compute.Backend) *batchCache {
+	if models.IsGoBackend(backend) {
+		return nil
+	}
+	return &batchCache{}
+}
+
+// forEach is forEachBatch, with the batches kept in c (if not nil) for the next call.
+func (c *batchCache) forEach(split *datasets.Split, batchSize int, fn func(images *tensors.Tensor, start, count int) error) error {
+	if c == nil {
+		return forEachBatch(split, batchSize, func(images *tensors.Tensor, start, count int) error {
+			defer images.FinalizeAll()
+			return fn(images, start, count)
+		})
+	}
+	var entry *cachedSplit
+	for i := range c.entries {
+		if e := c.entries[i]; e.split == split && e.size == batchSize {
+			c.entries = append(append(c.entries[:i:i], c.entries[i+1:]...), e)
+			entry = &c.entries[len(c.entries)-1]
+			break
+		}
+	}
+	if entry == nil {
+		if len(c.entries) == maxCachedSplits {
+			for _, t := range c.entries[0].batches {
+				t.FinalizeAll()
+			}
+			c.entries = c.entries[1:]
+		}
+		var batches []*tensors.Tensor
+		if err := forEachBatch(split, batchSize, func(images *tensors.Tensor, _, _ int) error {
+			batches = append(batches, images)
+			return nil
+		}); err != nil {
+			return err
+		}
+		c.entries = append(c.entries, cachedSplit{split: split, size: batchSize, batches: batches})
+		entry = &c.entries[len(c.entries)-1]
+	}
+	bs := min(batchSize, split.Len())
+	for i, images := range entry.batches {
+		start := i * bs
+		if err := fn(images, start, min(bs, split.Len()-start)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // forEachBatch feeds split in batches of a fixed size, batchSize (positive: see
 // passBatch) or the split's size if smaller, the last one zero-padded so that one
-// compiled graph serves all: fn gets the images (float32, /255), the index of the first
-// example and the number of real examples in the batch.
+// compiled graph serves all: fn gets the images (uint8, see unitPixels), the index of the
+// first example and the number of real examples in the batch. The tensors are fn's.
 func forEachBatch(split *datasets.Split, batchSize int, fn func(images *tensors.Tensor, start, count int) error) error {
 	bs := min(batchSize, split.Len())
 	size := split.ImageSize()
 	for start := 0; start < split.Len(); start += bs {
 		count := min(bs, split.Len()-start)
-		images := tensors.FromShape(shapes.Make(dtypes.Float32, bs, split.Height, split.Width, split.Channels))
-		src := split.Images[start*size : (start+count)*size]
-		if err := tensors.MutableFlatData(images, func(flat []float32) {
-			for i, b := range src {
-				flat[i] = float32(b) * (1.0 / 255)
-			}
+		images := tensors.FromShape(shapes.Make(dtypes.Uint8, bs, split.Height, split.Width, split.Channels))
+		if err := tensors.MutableFlatData(images, func(flat []uint8) {
+			copy(flat, split.Images[start*size:(start+count)*size])
 		}); err != nil {
 			return err
 		}
 		if err := fn(images, start, count); err != nil {
 			return err
 		}
-		images.FinalizeAll()
 	}
 	return nil
 }

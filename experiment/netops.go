@@ -101,27 +101,25 @@ func (n *Net) fit(ctx context.Context, set *corrupt.Set, s Settings, onEpoch fun
 	return nil
 }
 
-// minibatch gathers the examples idx of set: their images as one tensor [len(idx), H, W, C]
-// scaled to [0, 1], and the labels they are trained on.
+// minibatch gathers the examples idx of set: their images as one uint8 tensor
+// [len(idx), H, W, C] (the graphs scale them, see unitPixels), and the labels they are
+// trained on.
 func minibatch(set *corrupt.Set, idx []int) (images, labels *tensors.Tensor, err error) {
 	split := set.Dataset.Train
-	images = tensors.FromShape(shapes.Make(dtypes.Float32, len(idx), split.Height, split.Width, split.Channels))
+	images = tensors.FromShape(shapes.Make(dtypes.Uint8, len(idx), split.Height, split.Width, split.Channels))
 	assigned := make([]int32, len(idx))
-	if err := tensors.MutableFlatData(images, func(flat []float32) { gather(set, idx, flat, assigned) }); err != nil {
+	if err := tensors.MutableFlatData(images, func(flat []uint8) { gather(set, idx, flat, assigned) }); err != nil {
 		return nil, nil, err
 	}
 	return images, tensors.FromFlatDataAndDimensions(assigned, len(idx)), nil
 }
 
-// gather writes the images of set's examples idx, scaled to [0, 1], into images and the
-// labels they are trained on into labels.
-func gather(set *corrupt.Set, idx []int, images []float32, labels []int32) {
+// gather copies the images of set's examples idx into images and the labels they are
+// trained on into labels.
+func gather(set *corrupt.Set, idx []int, images []uint8, labels []int32) {
 	size := set.Dataset.Train.ImageSize()
 	for i, j := range idx {
-		dst := images[i*size : (i+1)*size]
-		for k, v := range set.Image(j) {
-			dst[k] = float32(v) * (1.0 / 255)
-		}
+		copy(images[i*size:(i+1)*size], set.Image(j))
 		labels[i] = int32(set.Examples[j].Label)
 	}
 }

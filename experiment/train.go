@@ -116,7 +116,7 @@ func newTrainer(backend compute.Backend, s Settings, split *datasets.Split) (*tr
 	// Compiling creates the optimizer's variables; initializing them now, before any
 	// step, gives the values a later run starts from.
 	bs := min(s.BatchSize, split.Len())
-	if _, err := step.Compile(shapes.Make(dtypes.Float32, bs, split.Height, split.Width, split.Channels), shapes.Make(dtypes.Int32, bs)); err != nil {
+	if _, err := step.Compile(shapes.Make(dtypes.Uint8, bs, split.Height, split.Width, split.Channels), shapes.Make(dtypes.Int32, bs)); err != nil {
 		return nil, fmt.Errorf("experiment: compiling the training step: %w", err)
 	}
 	start, err := optimizerStart(net.Store, backend, func(v *gmodel.Variable) bool { return strings.HasPrefix(v.Path(), modelPrefix) })
@@ -456,8 +456,8 @@ func epochMetrics(set *corrupt.Set, train, test []Eval, init, w *Weights) (Epoch
 	return m, nil
 }
 
-// newTrainStep returns the executor of one training step: it takes images (float32
-// [B,H,W,C]) and labels (int32 [B]), updates the variables, and returns the mean
+// newTrainStep returns the executor of one training step: it takes images ([B,H,W,C],
+// uint8 or float32, see unitPixels) and labels (int32 [B]), updates the variables, and returns the mean
 // loss and the number of correct predictions (float32 scalars).
 func newTrainStep(net *Net, s Settings) (*gmodel.Exec, error) {
 	opt, err := newOptimizer(s.Optimizer)
@@ -467,7 +467,7 @@ func newTrainStep(net *Net, s Settings) (*gmodel.Exec, error) {
 	return gmodel.NewExec(net.Backend, net.Store, func(scope *gmodel.Scope, images, labels *Node) (*Node, *Node) {
 		g := images.Graph()
 		readVariablesAtRun(scope, g)
-		logits := net.Model.Logits(scope.In(modelScope), images, true)
+		logits := net.Model.Logits(scope.In(modelScope), unitPixels(images), true)
 		loss := ReduceAllMean(crossEntropy(logits, labels))
 		total := loss
 		if s.WeightDecay > 0 {
