@@ -39,8 +39,8 @@ func NewStepper(net *Net, s Settings) (*Stepper, error) {
 }
 
 // Step runs one optimizer step on a batch: images holds len(labels) images of the net's
-// shape, flattened in [batch, height, width, channels] order, with values as Train
-// feeds them (pixel/255); labels are class indices. It returns the batch's mean loss
+// shape, flattened in [batch, height, width, channels] order, with values as the models
+// see them in Train (pixel·(1/255)); labels are class indices. It returns the batch's mean loss
 // before the update.
 func (s *Stepper) Step(images []float32, labels []int32) (loss float64, err error) {
 	n := s.net
