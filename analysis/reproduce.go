@@ -162,8 +162,9 @@ type ReproduceSettings struct {
 	Datasets []string // restrict the scale's pairs; empty: all
 	Models   []string
 	// Workers runs that many training runs at once, and each worker trains Ensemble runs
-	// of one kind in one compiled graph (see experiment.StudySettings).
-	Workers, Ensemble int
+	// of one kind in one compiled graph (see experiment.StudySettings), or takes
+	// StepsPerCall steps per call of a run's graph (experiment.Settings; 0 or 1: one).
+	Workers, Ensemble, StepsPerCall int
 	// Backend names the compute backend ("" = the Go backend).
 	Backend string
 	// Seed is the base seed of everything.
@@ -210,7 +211,8 @@ func Reproduce(ctx context.Context, s ReproduceSettings, out string, progress io
 		}
 		fmt.Fprintf(progress, "[%s] %s: %d normal + %d corrupted runs of %d epochs on %d/%d examples (%s elapsed)\n",
 			plan.Name, pair, runs, runs, plan.Epochs[model], ds.Train.Len(), ds.Test.Len(), time.Since(start).Round(time.Second))
-		run := experiment.Settings{Dataset: name, Subset: subset, Model: model, Epochs: plan.Epochs[model], Backend: s.Backend}
+		run := experiment.Settings{Dataset: name, Subset: subset, Model: model, Epochs: plan.Epochs[model], Backend: s.Backend,
+			StepsPerCall: s.StepsPerCall}
 		studyDir := filepath.Join(out, "studies", slug(name+"-"+model))
 		study := experiment.StudySettings{Run: run, Runs: runs, Seed: s.Seed, Workers: s.Workers,
 			Ensemble: s.Ensemble, Corruption: corrupt.Settings{Strategy: corrupt.WrongUniform}}

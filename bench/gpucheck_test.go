@@ -42,15 +42,16 @@ func TestGPUCheckScript(t *testing.T) {
 		name, backend string
 		wantExit      int
 		wantChecks    []string
+		wantPerCall   []float64
 	}{
-		{"go backend", "go", 0, []string{"backend", "train", "train", "esp-run", "esp-run", "summary"}},
-		{"plugin missing", "xla:/nonexistent/pjrt_c_api_cuda_plugin.so", 1, []string{"backend", "train", "train", "summary"}},
+		{"go backend", "go", 0, []string{"backend", "train", "train", "train", "esp-run", "esp-run", "esp-run", "summary"}, []float64{1, 16, 1, 1, 1, 4}},
+		{"plugin missing", "xla:/nonexistent/pjrt_c_api_cuda_plugin.so", 1, []string{"backend", "train", "train", "train", "summary"}, []float64{1, 16, 1}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			cmd := exec.Command("gpu/check.sh")
 			cmd.Env = append(os.Environ(), "ESP_GPU_BUNDLE="+bundle, "ESP_GPU_CHECK_BACKEND="+tc.backend,
-				"ESP_GPU_CHECK_EPOCHS=1", "ESP_GPU_CHECK_SUBSET=1000", "ESP_GPU_CHECK_PEERS=", "ESP_GPU_CHECK_CONFIGS=2 1x2",
+				"ESP_GPU_CHECK_EPOCHS=1", "ESP_GPU_CHECK_SUBSET=1000", "ESP_GPU_CHECK_PEERS=", "ESP_GPU_CHECK_CONFIGS=2 1x2 2s4",
 				"PYTHON="+python)
 			var stdout, stderr bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -63,6 +64,7 @@ func TestGPUCheckScript(t *testing.T) {
 			}
 			var lines []map[string]any
 			var checks []string
+			var perCall []float64 // of the train and esp-run lines
 			for line := range strings.Lines(stdout.String()) {
 				var m map[string]any
 				if err := json.Unmarshal([]byte(line), &m); err != nil {
@@ -76,6 +78,9 @@ func TestGPUCheckScript(t *testing.T) {
 					exit, checks, tc.wantExit, tc.wantChecks, stdout.String(), stderr.String())
 			}
 			for _, m := range lines {
+				if c := m["check"]; c == "train" || c == "esp-run" {
+					perCall = append(perCall, m["steps_per_call"].(float64))
+				}
 				switch m["check"] {
 				case "backend":
 					wantOK := tc.wantExit == 0
@@ -98,6 +103,9 @@ func TestGPUCheckScript(t *testing.T) {
 						t.Errorf("summary line %v", m)
 					}
 				}
+			}
+			if !slices.Equal(perCall, tc.wantPerCall) {
+				t.Errorf("steps per call of the train and esp-run lines: %v, want %v", perCall, tc.wantPerCall)
 			}
 		})
 	}

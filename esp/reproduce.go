@@ -15,12 +15,13 @@ import (
 )
 
 func runReproduce(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("reproduce", stderr, "reproduce [--scale smoke|quick|paper] [--datasets D,...] [--models M,...] [--workers W] [--ensemble K] --out DIR")
+	fs := newFlagSet("reproduce", stderr, "reproduce [--scale smoke|quick|paper] [--datasets D,...] [--models M,...] [--workers W] [--ensemble K] [--steps-per-call N] --out DIR")
 	scale := fs.String("scale", analysis.ScaleSmoke, "scale: "+strings.Join(analysis.Scales, ", "))
 	datasetList := fs.String("datasets", "", "restrict to these datasets (comma-separated): "+strings.Join(datasets.Names(), ", "))
 	modelList := fs.String("models", "", "restrict to these models (comma-separated): "+strings.Join(models.Names(), ", "))
 	workers := fs.Int("workers", 0, "training runs at once (default: chosen for the machine, see esp run)")
 	ensemble := fs.Int("ensemble", 1, "runs of one kind each worker trains together in one compiled graph (for a GPU, see esp run)")
+	stepsPerCall := fs.Int("steps-per-call", 1, "training steps per call of the compiled graph (for a GPU, see esp train)")
 	seed := fs.Uint64("seed", 0, "base seed of every run")
 	backend := fs.String("backend", os.Getenv("GOMLX_BACKEND"), "compute backend (default $GOMLX_BACKEND, else go)")
 	dataDir := fs.String("data-dir", "", "dataset cache directory (default $ESP_DATA_DIR, else "+datasets.DefaultDataDir()+")")
@@ -38,6 +39,12 @@ func runReproduce(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	if *ensemble < 1 {
 		return usagef("--ensemble must be a positive count, got %d (1: each run alone)", *ensemble)
+	}
+	if *stepsPerCall < 1 {
+		return usagef("--steps-per-call must be a positive count, got %d (1: one step per call)", *stepsPerCall)
+	}
+	if *ensemble > 1 && *stepsPerCall > 1 {
+		return usagef("--ensemble %d and --steps-per-call %d: an ensemble takes one step per call, choose one of the two", *ensemble, *stepsPerCall)
 	}
 	split := func(s string) []string {
 		if s == "" {
@@ -64,7 +71,7 @@ func runReproduce(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		plan.Runs, plan.Runs, *out)
 	start := time.Now()
 	rep, err := analysis.Reproduce(ctx, analysis.ReproduceSettings{Scale: *scale, Datasets: ds, Models: ms, Workers: *workers,
-		Ensemble: *ensemble, Backend: *backend, Seed: *seed, Data: datasets.Options{DataDir: *dataDir, Progress: stderr}}, *out, stderr)
+		Ensemble: *ensemble, StepsPerCall: *stepsPerCall, Backend: *backend, Seed: *seed, Data: datasets.Options{DataDir: *dataDir, Progress: stderr}}, *out, stderr)
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,7 @@ import (
 )
 
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("run", stderr, "run --dataset D --model M --runs N [--epochs E] [--workers W] [--ensemble K] [--shard I/N] --out DIR")
+	fs := newFlagSet("run", stderr, "run --dataset D --model M --runs N [--epochs E] [--workers W] [--ensemble K | --steps-per-call N] [--shard I/N] --out DIR")
 	var tf trainFlags
 	tf.register(fs)
 	runs := fs.Int("runs", 0, "runs of each kind (required)")

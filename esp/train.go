@@ -35,6 +35,7 @@ type trainFlags struct {
 	blocks       int
 	fcReLU       bool
 	formulation  string
+	stepsPerCall int
 }
 
 func (t *trainFlags) register(fs *flag.FlagSet) {
@@ -55,6 +56,7 @@ func (t *trainFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&t.blocks, "blocks", 0, "ResNet basic blocks per stage (default 2)")
 	fs.BoolVar(&t.fcReLU, "fc-relu", false, "LeNet: a ReLU between the two fully connected layers (the paper's text; the authors' code has none)")
 	fs.StringVar(&t.formulation, "formulation", "", "convolution formulation: matmul or native (default: by backend)")
+	fs.IntVar(&t.stepsPerCall, "steps-per-call", 1, "training steps per call of the compiled graph (for accelerators: one launch for N steps, the same steps; constant learning rate only)")
 }
 
 // settings validates the flags and returns the run's settings and corruption.
@@ -80,6 +82,9 @@ func (t *trainFlags) settings(fs *flag.FlagSet) (experiment.Settings, corrupt.Se
 	if t.epochs < 0 || t.batchSize < 0 || t.hidden < 0 || t.blocks < 0 {
 		return s, corrupt.Settings{}, false, usagef("--epochs, --batch-size, --hidden and --blocks must be positive (or 0 for the default)")
 	}
+	if t.stepsPerCall < 1 {
+		return s, corrupt.Settings{}, false, usagef("--steps-per-call must be a positive count, got %d (1: one step per call)", t.stepsPerCall)
+	}
 	seedGiven := false
 	fs.Visit(func(f *flag.Flag) { seedGiven = seedGiven || f.Name == "corrupt-seed" })
 	if !seedGiven {
@@ -100,6 +105,9 @@ func (t *trainFlags) settings(fs *flag.FlagSet) (experiment.Settings, corrupt.Se
 		WeightDecay: t.weightDecay,
 		Seed:        t.seed,
 		Backend:     t.backend,
+	}
+	if t.stepsPerCall > 1 {
+		s.StepsPerCall = t.stepsPerCall
 	}
 	if err := s.Validate(); err != nil {
 		return s, cs, false, usageError{err}

@@ -37,10 +37,10 @@
 // are kept the same way. A study directory holds:
 //
 //   - study.json: {"format": "esp-study/1", "toolkit_version", "settings" (the
-//     StudySettings without workers, ensemble and shard), "dataset" (name, classes,
-//     sizes)}. Written by the first process; a later one must ask for the same study (only
-//     workers, ensemble and shard may change) or is refused with [ErrStudyMismatch],
-//     naming what differs.
+//     StudySettings without workers, ensemble, steps per call and shard), "dataset"
+//     (name, classes, sizes)}. Written by the first process; a later one must ask for the
+//     same study (only workers, ensemble, steps per call and shard may change) or is
+//     refused with [ErrStudyMismatch], naming what differs.
 //   - runs/normal-0000/, runs/corrupted-0000/, ...: each a run directory as Train writes
 //     it, plus result.json, a [RunResult]: {"kind", "index", "seed", "status", "epochs",
 //     "steps", "seconds", "final": the last EpochMetrics}.

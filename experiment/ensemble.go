@@ -253,6 +253,9 @@ func prepareEnsemble(sets []*corrupt.Set, settings []Settings, outDirs []string)
 			return nil, fmt.Errorf("experiment: ensemble member %d: %w", i, err)
 		}
 	}
+	if prepared[0].StepsPerCall > 1 {
+		return nil, fmt.Errorf("experiment: an ensemble takes one step per call, not %d", prepared[0].StepsPerCall)
+	}
 	for i := 1; i < k; i++ {
 		if err := sameRecipe(prepared[0], prepared[i]); err != nil {
 			return nil, fmt.Errorf("experiment: ensemble member %d: %w", i, err)

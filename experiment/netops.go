@@ -69,7 +69,7 @@ func (n *Net) fit(ctx context.Context, set *corrupt.Set, s Settings, onEpoch fun
 				return err
 			}
 			idx := perm[b*bs : min((b+1)*bs, total)]
-			images, labels, err := minibatch(set, idx)
+			images, labels, err := minibatch(set, idx, 1)
 			if err != nil {
 				return err
 			}
@@ -103,15 +103,20 @@ func (n *Net) fit(ctx context.Context, set *corrupt.Set, s Settings, onEpoch fun
 
 // minibatch gathers the examples idx of set: their images as one uint8 tensor
 // [len(idx), H, W, C] (the graphs scale them, see unitPixels), and the labels they are
-// trained on.
-func minibatch(set *corrupt.Set, idx []int) (images, labels *tensors.Tensor, err error) {
+// trained on. With steps > 1 it is the minibatches of that many steps, idx split evenly:
+// images [steps, len(idx)/steps, H, W, C] and labels [steps, len(idx)/steps].
+func minibatch(set *corrupt.Set, idx []int, steps int) (images, labels *tensors.Tensor, err error) {
 	split := set.Dataset.Train
-	images = tensors.FromShape(shapes.Make(dtypes.Uint8, len(idx), split.Height, split.Width, split.Channels))
+	dims := []int{len(idx)}
+	if steps > 1 {
+		dims = []int{steps, len(idx) / steps}
+	}
+	images = tensors.FromShape(shapes.Make(dtypes.Uint8, append(dims, split.Height, split.Width, split.Channels)...))
 	assigned := make([]int32, len(idx))
 	if err := tensors.MutableFlatData(images, func(flat []uint8) { gather(set, idx, flat, assigned) }); err != nil {
 		return nil, nil, err
 	}
-	return images, tensors.FromFlatDataAndDimensions(assigned, len(idx)), nil
+	return images, tensors.FromFlatDataAndDimensions(assigned, dims...), nil
 }
 
 // gather copies the images of set's examples idx into images and the labels they are

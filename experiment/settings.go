@@ -106,6 +106,15 @@ type Settings struct {
 	Backend string `json:"backend,omitempty"`
 	// EvalBatchSize is the batch size of evaluation passes. Default 1000.
 	EvalBatchSize int `json:"eval_batch_size,omitempty"`
+	// StepsPerCall is the number of training steps one call of the compiled graph takes:
+	// with K > 1 the graph holds K optimizer steps one after the other, each on its own
+	// minibatch, so that an accelerator gets one launch, and the host one round trip,
+	// for K steps. The steps are the ones K calls would take (bit for bit on the Go
+	// backend); the epoch's last steps that do not fill K are taken one by one. A run
+	// whose loss stops being finite inside a call still finishes that call's steps before
+	// it stops. It needs the constant learning-rate schedule, and is for runs trained
+	// alone (not in an ensemble). Default 1.
+	StepsPerCall int `json:"steps_per_call,omitempty"`
 }
 
 // WithDefaults returns s with every zero field replaced by its default.
@@ -163,6 +172,10 @@ func (s Settings) Validate() error {
 		return fmt.Errorf("experiment: negative weight decay %g", s.WeightDecay)
 	case s.Subset < 0:
 		return fmt.Errorf("experiment: negative subset %d", s.Subset)
+	case s.StepsPerCall < 0:
+		return fmt.Errorf("experiment: negative steps per call %d", s.StepsPerCall)
+	case s.StepsPerCall > 1 && o.Schedule != ScheduleConstant:
+		return fmt.Errorf("experiment: %d steps per call need the constant learning-rate schedule, not %q (the rate would have to change inside a call)", s.StepsPerCall, o.Schedule)
 	}
 	return nil
 }

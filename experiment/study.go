@@ -82,6 +82,8 @@ type StudySettings struct {
 	Ensemble int `json:"-"`
 	// Shard selects this process's part of the runs; the zero value means all.
 	Shard Shard `json:"-"`
+	// Run.StepsPerCall is not part of the study's identity either: it is how the steps
+	// are launched, not which steps are taken.
 }
 
 func (s StudySettings) kinds() []string {
@@ -109,6 +111,9 @@ func (s StudySettings) Validate() error {
 	}
 	if s.Ensemble < 0 {
 		return fmt.Errorf("experiment: negative ensemble size %d", s.Ensemble)
+	}
+	if s.Ensemble > 1 && s.Run.StepsPerCall > 1 {
+		return fmt.Errorf("experiment: ensembles of %d runs take one step per call, not %d: choose one of the two", s.Ensemble, s.Run.StepsPerCall)
 	}
 	if s.Shard.Count < 0 || (s.Shard.Count > 0 && (s.Shard.Index < 0 || s.Shard.Index >= s.Shard.Count)) {
 		return fmt.Errorf("experiment: invalid shard %d/%d", s.Shard.Index, s.Shard.Count)
@@ -404,6 +409,7 @@ func (s StudySettings) normalized(ds *datasets.Dataset) StudySettings {
 // The file is created with a hard link, which fails if it exists, so that of two shards
 // starting at once exactly one writes it and the other checks it.
 func claimStudyDir(dir string, s StudySettings, ds *datasets.Dataset) error {
+	s.Run.StepsPerCall = 0 // like Workers and Ensemble, not part of the study's identity
 	want := studyFile{Format: StudyFormat, ToolkitVersion: ToolkitVersion(), Settings: s,
 		Dataset: DatasetInfo{Name: ds.Name, Classes: ds.NumClasses(), Train: ds.Train.Len(), Test: ds.Test.Len(),
 			Height: ds.Train.Height, Width: ds.Train.Width, Channels: ds.Train.Channels}}
@@ -440,7 +446,7 @@ func claimStudyDir(dir string, s StudySettings, ds *datasets.Dataset) error {
 		return err
 	}
 	if diffs := jsonDiff(existing.Settings, s); len(diffs) > 0 {
-		return fmt.Errorf("%w: %s differs from this command in %s; resume with the same settings (only workers and shard may change), or use a new directory",
+		return fmt.Errorf("%w: %s differs from this command in %s; resume with the same settings (only workers, ensemble, steps per call and shard may change), or use a new directory",
 			ErrStudyMismatch, path, strings.Join(diffs, ", "))
 	}
 	if diffs := jsonDiff(existing.Dataset, want.Dataset); len(diffs) > 0 {

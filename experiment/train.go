@@ -217,19 +217,24 @@ func (t *trainer) train(ctx context.Context, set *corrupt.Set, s Settings, outDi
 	n := set.Len()
 	bs := min(s.BatchSize, n)
 	stepsPerEpoch := (n + bs - 1) / bs
+	perCall := max(1, s.StepsPerCall)
 	for epoch := 1; epoch <= s.Epochs; epoch++ {
 		perm := rng.Perm(n)
 		epochStart := time.Now()
 		var lossSum, correctSum float64
 		seen := 0
 		diverged := false
-		for b := 0; b < stepsPerEpoch; b++ {
+		for b := 0; b < stepsPerEpoch && !diverged; {
 			if err := ctx.Err(); err != nil {
 				p.clear()
 				return res, err
 			}
-			idx := perm[b*bs : min((b+1)*bs, n)]
-			images, labels, err := minibatch(set, idx)
+			steps := 1
+			if perCall > 1 && (b+perCall)*bs <= n { // full batches only: one shape per graph
+				steps = perCall
+			}
+			idx := perm[b*bs : min((b+steps)*bs, n)]
+			images, labels, err := minibatch(set, idx, steps)
 			if err != nil {
 				return res, err
 			}
@@ -243,17 +248,23 @@ func (t *trainer) train(ctx context.Context, set *corrupt.Set, s Settings, outDi
 			if err != nil {
 				return res, fmt.Errorf("experiment: training step: %w", err)
 			}
-			loss := float64(tensors.MustCopyFlatData[float32](out[0])[0])
-			correct := float64(tensors.MustCopyFlatData[float32](out[1])[0])
-			res.Steps++
-			seen += len(idx)
-			lossSum += loss * float64(len(idx))
-			correctSum += correct
-			if !isFinite(loss) {
-				diverged = true
-				break
+			losses := tensors.MustCopyFlatData[float32](out[0])
+			corrects := tensors.MustCopyFlatData[float32](out[1])
+			for j := range steps {
+				size := len(idx) / steps
+				res.Steps++
+				seen += size
+				lossSum += float64(losses[j]) * float64(size)
+				correctSum += float64(corrects[j])
+				if !isFinite(float64(losses[j])) {
+					diverged = true
+					break
+				}
 			}
-			p.stepLine(epoch, s.Epochs, b+1, stepsPerEpoch, time.Since(epochStart), lossSum/float64(seen), correctSum/float64(seen))
+			b += steps
+			if !diverged {
+				p.stepLine(epoch, s.Epochs, b, stepsPerEpoch, time.Since(epochStart), lossSum/float64(seen), correctSum/float64(seen))
+			}
 		}
 		epochSeconds := time.Since(epochStart).Seconds()
 		fitLoss, fitAcc := Float(lossSum/float64(seen)), Float(correctSum/float64(seen))
@@ -456,9 +467,12 @@ func epochMetrics(set *corrupt.Set, train, test []Eval, init, w *Weights) (Epoch
 	return m, nil
 }
 
-// newTrainStep returns the executor of one training step: it takes images ([B,H,W,C],
-// uint8 or float32, see unitPixels) and labels (int32 [B]), updates the variables, and returns the mean
-// loss and the number of correct predictions (float32 scalars).
+// newTrainStep returns the executor of the training step: it takes images ([B,H,W,C],
+// uint8 or float32, see unitPixels) and labels (int32 [B]), updates the variables, and
+// returns the mean loss and the number of correct predictions (float32 scalars). Given
+// K batches at once, images [K,B,H,W,C] and labels [K,B], it takes K steps one after the
+// other in one graph and returns each step's loss and count ([K] each): see
+// Settings.StepsPerCall.
 func newTrainStep(net *Net, s Settings) (*gmodel.Exec, error) {
 	opt, err := newOptimizer(s.Optimizer)
 	if err != nil {
@@ -467,18 +481,33 @@ func newTrainStep(net *Net, s Settings) (*gmodel.Exec, error) {
 	return gmodel.NewExec(net.Backend, net.Store, func(scope *gmodel.Scope, images, labels *Node) (*Node, *Node) {
 		g := images.Graph()
 		readVariablesAtRun(scope, g)
-		logits := net.Model.Logits(scope.In(modelScope), unitPixels(images), true)
-		loss := ReduceAllMean(crossEntropy(logits, labels))
-		total := loss
-		if s.WeightDecay > 0 {
-			for _, v := range net.modelVariables() {
-				if v.Trainable && v.InUseByGraph(g) {
-					total = Add(total, MulScalar(ReduceAllSum(Square(v.NodeValue(g))), s.WeightDecay/2))
+		modelIn := scope.In
+		step := func(images, labels *Node) (loss, correct *Node) {
+			logits := net.Model.Logits(modelIn(modelScope), unitPixels(images), true)
+			modelIn = scope.Shared // the next step's logits reuse the variables
+			loss = ReduceAllMean(crossEntropy(logits, labels))
+			total := loss
+			if s.WeightDecay > 0 {
+				for _, v := range net.modelVariables() {
+					if v.Trainable && v.InUseByGraph(g) {
+						total = Add(total, MulScalar(ReduceAllSum(Square(v.NodeValue(g))), s.WeightDecay/2))
+					}
 				}
 			}
+			// The optimizer reads and sets the variables' current values in the graph:
+			// a second step starts from the first one's update.
+			opt.UpdateGraph(scope, g, total)
+			correct = ReduceAllSum(ConvertDType(Equal(ArgMax(logits, -1, dtypes.Int32), labels), dtypes.Float32))
+			return loss, correct
 		}
-		opt.UpdateGraph(scope, g, total)
-		correct := ReduceAllSum(ConvertDType(Equal(ArgMax(logits, -1, dtypes.Int32), labels), dtypes.Float32))
-		return loss, correct
+		if images.Rank() == 4 {
+			return step(images, labels)
+		}
+		k := images.Shape().Dim(0)
+		losses, corrects := make([]*Node, k), make([]*Node, k)
+		for i := range k {
+			losses[i], corrects[i] = step(Squeeze(Slice(images, AxisElem(i)), 0), Squeeze(Slice(labels, AxisElem(i)), 0))
+		}
+		return Stack(losses, 0), Stack(corrects, 0)
 	})
 }

@@ -34,6 +34,7 @@ func TestTrainerReuse(t *testing.T) {
 		corrupt  bool
 	}{
 		{"mlp adam corrupted", adamMLP, true},
+		{"mlp adam corrupted 3 steps per call", withStepsPerCall(adamMLP, 3), true},
 		{"mlp sgd momentum weight decay cosine", sgdMLP, false},
 		{"lenet", leNetRun, false},
 		{"resnet batch norm", Settings{Model: "resnet", ModelConfig: models.Config{Blocks: 1}, Epochs: 1, BatchSize: 64}, true},
@@ -133,6 +134,11 @@ func TestTrainerFits(t *testing.T) {
 			t.Errorf("%s: fits %v, want %v", tc.name, got, tc.fits)
 		}
 	}
+}
+
+func withStepsPerCall(s Settings, k int) Settings {
+	s.StepsPerCall = k
+	return s
 }
 
 func sameWeights(a, b *Weights) bool {

@@ -13,15 +13,17 @@
 #      gradient on the GPU against the Go backend's), and names the device;
 #   2. train: the MLP and LeNet on MNIST, 2 epochs each on xla:cuda and on the Go backend
 #      (the second epoch's step time; the first epoch's time, which includes compiling
-#      the training step; accuracies);
+#      the training step; accuracies), and the MLP again with 16 steps per call of its
+#      training graph (--steps-per-call 16);
 #   3. peer: PyTorch on the same GPU doing the paper's corrupted MLP runs, 1, 4 and 8
 #      processes at once, each ROUNDS runs one after the other, with TF32 matmuls as
 #      GoMLX's XLA backend has on CUDA (PyTorch's own default is full float32);
-#   4. esp-run: `esp run` of the same corrupted MLP runs, W runs at a time ("W") or in
-#      compiled ensembles of E runs ("WxE", --ensemble E), each configuration ROUNDS*W*E
-#      runs (at least 2), so that every worker trains ROUNDS runs (or ensembles) one after
-#      the other, as in a study; the line gives the mean seconds of a worker's first run
-#      (graphs compiled) and of its later ones (graphs reused);
+#   4. esp-run: `esp run` of the same corrupted MLP runs, W runs at a time ("W"), in
+#      compiled ensembles of E runs ("WxE", --ensemble E) or with S steps per call ("WsS",
+#      --steps-per-call S), each configuration ROUNDS*W*E runs (at least 2), so that every
+#      worker trains ROUNDS runs (or ensembles) one after the other, as in a study; the
+#      line gives the mean seconds of a worker's first run (graphs compiled) and of its
+#      later ones (graphs reused);
 #   5. summary: the best runs/hour of each, their ratio, and the hours the paper's MLP
 #      protocol (200 normal + 200 corrupted runs) would take at that rate (an upper bound:
 #      a normal run sees 60,000 examples an epoch, a corrupted one 130,000).
@@ -42,7 +44,7 @@ bundle=${ESP_GPU_BUNDLE:-out/gpu}
 esp="$bundle/esp"
 backend=${ESP_GPU_CHECK_BACKEND:-xla:cuda}
 epochs=${ESP_GPU_CHECK_EPOCHS:-11}                 # the paper's protocol: 11 epochs
-configs=${ESP_GPU_CHECK_CONFIGS-1x8 8 4x8 4 1}    # esp run: WORKERS or WORKERSxENSEMBLE
+configs=${ESP_GPU_CHECK_CONFIGS-1 1s16 8s16 8 1x8 4x8} # esp run: W, WxENSEMBLE or WsSTEPS_PER_CALL
 peers=${ESP_GPU_CHECK_PEERS-1 4 8}                # PyTorch processes at once
 rounds=${ESP_GPU_CHECK_ROUNDS:-2}                 # runs per worker or process, one after the other
 budget=${ESP_GPU_CHECK_BUDGET:-420}
@@ -128,24 +130,28 @@ else
 	backend_ok=0
 fi
 
-# 2. Two epochs per model and backend: the GPU backend's (if it works), then the Go one's.
+# 2. Two epochs per model and backend: the GPU backend's (if it works), then the Go one's;
+# "mlp:16" is the MLP with 16 steps per call.
 train_backends=go
 [ "$backend" != go ] && [ "$backend_ok" = 1 ] && train_backends="$backend go"
-for model in mlp lenet; do
+for config in mlp mlp:16 lenet; do
+	model=${config%:*} per_call=1
+	[ "$config" != "$model" ] && per_call=${config#*:}
 	for b in $train_backends; do
-		in_budget "train $model $b" || continue
+		in_budget "train $config $b" || continue
 		subset=$only
 		[ "$b" = go ] && [ "$model" = lenet ] && [ "$subset" = 0 ] && subset=5000 # the CPU LeNet: a subset
 		examples=$((subset > 0 ? subset : 60000))
-		log "train $model on $b (2 epochs, $examples examples)"
-		out="$work/train-$model-${b//[:\/]/_}"
-		if ! timeout "$(limit)" "$esp" train --dataset mnist --model "$model" --epochs 2 --subset "$subset" --backend "$b" --out "$out" 2>"$out.log" >&2; then
-			fail train "$out.log" model="$model" backend="$b"
+		log "train $model on $b (2 epochs, $examples examples, $per_call steps per call)"
+		out="$work/train-$model-$per_call-${b//[:\/]/_}"
+		if ! timeout "$(limit)" "$esp" train --dataset mnist --model "$model" --epochs 2 --subset "$subset" --steps-per-call "$per_call" \
+			--backend "$b" --out "$out" 2>"$out.log" >&2; then
+			fail train "$out.log" model="$model" backend="$b" steps_per_call="$per_call"
 			continue
 		fi
 		secs=$(metric "$out/metrics.jsonl" epoch_seconds)
 		steps=$(((examples + 127) / 128))
-		emit check=train model="$model" backend="$b" examples="$examples" \
+		emit check=train model="$model" backend="$b" steps_per_call="$per_call" examples="$examples" \
 			ms_per_step="$(py "print(round(1000 * $secs / $steps, 3))")" epoch_seconds="$secs" \
 			first_epoch_seconds="$(metric "$out/metrics.jsonl" epoch_seconds 1)" \
 			train_acc="$(metric "$out/metrics.jsonl" train_acc)" test_acc="$(metric "$out/metrics.jsonl" test_acc)"
@@ -183,15 +189,19 @@ done
 if [ "$backend_ok" = 1 ]; then
 	for config in $configs; do
 		in_budget "esp run $config" || continue
-		workers=${config%x*} ensemble=1
-		[ "$config" != "$workers" ] && ensemble=${config#*x}
+		workers=${config%%[xs]*} ensemble=1 per_call=1
+		case $config in
+		*x*) ensemble=${config#*x} ;;
+		*s*) per_call=${config#*s} ;;
+		esac
 		runs=$((rounds * workers * ensemble < 2 ? 2 : rounds * workers * ensemble))
-		log "esp run: $runs corrupted MLP runs of $epochs epochs, $workers at a time, ensembles of $ensemble"
+		log "esp run: $runs corrupted MLP runs of $epochs epochs, $workers at a time, ensembles of $ensemble, $per_call steps per call"
 		out="$work/run-$config"
 		start=$(date +%s.%N)
 		if ! timeout "$(limit)" "$esp" run --dataset mnist --model mlp --kinds corrupted --runs "$runs" --epochs "$epochs" \
-			--workers "$workers" --ensemble "$ensemble" --subset "$only" --backend "$backend" --out "$out" 2>"$out.log" >&2; then
-			fail esp-run "$out.log" backend="$backend" workers="$workers" ensemble="$ensemble"
+			--workers "$workers" --ensemble "$ensemble" --steps-per-call "$per_call" --subset "$only" --backend "$backend" \
+			--out "$out" 2>"$out.log" >&2; then
+			fail esp-run "$out.log" backend="$backend" workers="$workers" ensemble="$ensemble" steps_per_call="$per_call"
 			continue
 		fi
 		secs=$(py "import time; print(round(time.time() - $start, 1))")
@@ -202,7 +212,7 @@ first = int(sys.argv[2])
 secs = [json.load(open(f))["seconds"] for f in sorted(glob.glob(sys.argv[1] + "/runs/*/result.json"))]
 mean = lambda v: round(sum(v) / len(v), 2) if v else "null"
 print(mean(secs[:first]), mean(secs[first:]))' "$out" "$((workers * ensemble))")
-		emit check=esp-run backend="$backend" workers="$workers" ensemble="$ensemble" runs="$runs" epochs="$epochs" \
+		emit check=esp-run backend="$backend" workers="$workers" ensemble="$ensemble" steps_per_call="$per_call" runs="$runs" epochs="$epochs" \
 			seconds="$secs" runs_per_hour="$(rate "$runs" "$secs")" \
 			first_run_seconds="${run_seconds% *}" later_run_seconds="${run_seconds#* }" \
 			test_acc="$(sed -n 's/.*test_acc \([0-9.]*\) ± .*/\1/p' "$out.log" | tail -1)"
