@@ -29,8 +29,8 @@ type FitEpoch struct {
 }
 
 // Fit trains n in place on set, starting from its current weights, for s.Epochs epochs
-// with s.Optimizer, s.BatchSize, s.WeightDecay and the learning-rate schedule, shuffling
-// with s.Seed as Train does. The other fields of s are ignored. onEpoch (may be nil) is
+// with s.Optimizer, s.BatchSize, s.WeightDecay, the learning-rate schedule and
+// s.StepsPerCall, shuffling with s.Seed as Train does. The other fields of s are ignored. onEpoch (may be nil) is
 // called after every epoch; an error it returns stops training and is returned.
 //
 // The optimizer's state (Adam's moments) lives in n.Store: a first Fit on a net fresh
@@ -62,38 +62,20 @@ func (n *Net) fit(ctx context.Context, set *corrupt.Set, s Settings, onEpoch fun
 	stepsPerEpoch := (total + bs - 1) / bs
 	steps := 0
 	for epoch := 1; epoch <= s.Epochs; epoch++ {
-		perm := rng.Perm(total)
-		var lossSum, correctSum float64
-		for b := range stepsPerEpoch {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			idx := perm[b*bs : min((b+1)*bs, total)]
-			images, labels, err := minibatch(set, idx, 1)
-			if err != nil {
-				return err
-			}
-			// Set on every step, not only for schedules: a learning-rate variable left in
-			// the store by an earlier Fit must not override this one's rate.
-			if err := setLearningRate(n.Store, s.Optimizer.learningRateAt(steps, s.Epochs*stepsPerEpoch)); err != nil {
-				return err
-			}
-			out, err := step.Call(images, labels)
-			images.FinalizeAll()
-			if err != nil {
-				return fmt.Errorf("experiment: training step: %w", err)
-			}
-			loss := float64(tensors.MustCopyFlatData[float32](out[0])[0])
-			correct := float64(tensors.MustCopyFlatData[float32](out[1])[0])
-			steps++
-			if !isFinite(loss) {
-				return fmt.Errorf("%w (epoch %d, step %d)", ErrDiverged, epoch, steps)
-			}
-			lossSum += loss * float64(len(idx))
-			correctSum += correct
+		// The rate is set before every call, not only for schedules: a learning-rate
+		// variable left in the store by an earlier Fit must not override this one's rate.
+		e, err := trainEpoch(ctx, step, set, rng.Perm(total), s, func(taken int) error {
+			return setLearningRate(n.Store, s.Optimizer.learningRateAt(steps+taken, s.Epochs*stepsPerEpoch))
+		}, func(*epochSteps) {})
+		steps += e.steps
+		if err != nil {
+			return err
+		}
+		if e.diverged {
+			return fmt.Errorf("%w (epoch %d, step %d)", ErrDiverged, epoch, steps)
 		}
 		if onEpoch != nil {
-			if err := onEpoch(FitEpoch{Epoch: epoch, Steps: steps, Loss: lossSum / float64(total), Accuracy: correctSum / float64(total)}); err != nil {
+			if err := onEpoch(FitEpoch{Epoch: epoch, Steps: steps, Loss: e.lossSum / float64(total), Accuracy: e.correctSum / float64(total)}); err != nil {
 				return err
 			}
 		}

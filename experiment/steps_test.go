@@ -136,3 +136,28 @@ func TestStudyStepsPerCall(t *testing.T) {
 		t.Errorf("resumed with 2 steps per call: trained %d runs (want 1), same weights %v", res.Trained, sameWeights(want, got))
 	}
 }
+
+// TestFitStepsPerCall: Net.Fit (the probes' restarts) takes the same steps with several
+// per call.
+func TestFitStepsPerCall(t *testing.T) {
+	d := synthDataset(100, 16, 4, 4, 1, 3, 12) // batches of 16: 6 full ones and one of 4
+	var final []*Weights
+	for _, k := range []int{1, 4} {
+		net, err := NewNet(mustBackend(t), "mlp", models.Config{Classes: 3, Hidden: 8}, 4, 4, 1, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := Settings{Epochs: 2, BatchSize: 16, StepsPerCall: k, Optimizer: Optimizer{LearningRate: 0.03}}
+		if err := net.Fit(context.Background(), corrupt.Clean(d), s, nil); err != nil {
+			t.Fatal(err)
+		}
+		w, err := net.Weights()
+		if err != nil {
+			t.Fatal(err)
+		}
+		final = append(final, w)
+	}
+	if !sameWeights(final[0], final[1]) {
+		t.Error("Fit with 4 steps per call ends elsewhere than with one")
+	}
+}

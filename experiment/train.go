@@ -217,63 +217,30 @@ func (t *trainer) train(ctx context.Context, set *corrupt.Set, s Settings, outDi
 	n := set.Len()
 	bs := min(s.BatchSize, n)
 	stepsPerEpoch := (n + bs - 1) / bs
-	perCall := max(1, s.StepsPerCall)
 	for epoch := 1; epoch <= s.Epochs; epoch++ {
-		perm := rng.Perm(n)
 		epochStart := time.Now()
-		var lossSum, correctSum float64
-		seen := 0
-		diverged := false
-		for b := 0; b < stepsPerEpoch && !diverged; {
-			if err := ctx.Err(); err != nil {
-				p.clear()
-				return res, err
-			}
-			steps := 1
-			if perCall > 1 && (b+perCall)*bs <= n { // full batches only: one shape per graph
-				steps = perCall
-			}
-			idx := perm[b*bs : min((b+steps)*bs, n)]
-			images, labels, err := minibatch(set, idx, steps)
-			if err != nil {
-				return res, err
-			}
-			if s.Optimizer.Schedule != ScheduleConstant {
-				if err := setLearningRate(net.Store, s.Optimizer.learningRateAt(res.Steps, s.Epochs*stepsPerEpoch)); err != nil {
-					return res, err
-				}
-			}
-			out, err := step.Call(images, labels)
-			images.FinalizeAll()
-			if err != nil {
-				return res, fmt.Errorf("experiment: training step: %w", err)
-			}
-			losses := tensors.MustCopyFlatData[float32](out[0])
-			corrects := tensors.MustCopyFlatData[float32](out[1])
-			for j := range steps {
-				size := len(idx) / steps
-				res.Steps++
-				seen += size
-				lossSum += float64(losses[j]) * float64(size)
-				correctSum += float64(corrects[j])
-				if !isFinite(float64(losses[j])) {
-					diverged = true
-					break
-				}
-			}
-			b += steps
-			if !diverged {
-				p.stepLine(epoch, s.Epochs, b, stepsPerEpoch, time.Since(epochStart), lossSum/float64(seen), correctSum/float64(seen))
+		setRate := func(int) error { return nil }
+		if s.Optimizer.Schedule != ScheduleConstant {
+			setRate = func(taken int) error {
+				return setLearningRate(net.Store, s.Optimizer.learningRateAt(res.Steps+taken, s.Epochs*stepsPerEpoch))
 			}
 		}
+		e, err := trainEpoch(ctx, step, set, rng.Perm(n), s, setRate, func(e *epochSteps) {
+			p.stepLine(epoch, s.Epochs, e.steps, stepsPerEpoch, time.Since(epochStart), e.lossSum/float64(e.seen), e.correctSum/float64(e.seen))
+		})
+		res.Steps += e.steps
+		if err != nil {
+			p.clear()
+			return res, err
+		}
 		epochSeconds := time.Since(epochStart).Seconds()
-		fitLoss, fitAcc := Float(lossSum/float64(seen)), Float(correctSum/float64(seen))
+		fitLoss, fitAcc := Float(e.lossSum/float64(e.seen)), Float(e.correctSum/float64(e.seen))
 		w, err := net.Weights()
 		if err != nil {
 			return res, err
 		}
 		res.Final = w
-		if diverged {
+		if e.diverged {
 			if err := res.diverge(set, epoch, fitLoss, fitAcc, epochSeconds, start); err != nil {
 				return res, err
 			}
@@ -294,6 +261,66 @@ func (t *trainer) train(ctx context.Context, set *corrupt.Set, s Settings, outDi
 		p.epochLine(s, res.Last(), float64(stepsPerEpoch)/epochSeconds, time.Since(start))
 	}
 	return res, res.finish()
+}
+
+// epochSteps adds up the steps of an epoch.
+type epochSteps struct {
+	steps, seen         int     // steps taken, examples they saw
+	lossSum, correctSum float64 // Σ loss·batch size, Σ correct predictions
+	diverged            bool    // the last step's loss is not finite
+}
+
+// trainEpoch takes one epoch of training steps with step (newTrainStep's) on set's
+// examples in the order perm, in batches of s.BatchSize, s.StepsPerCall steps per call
+// where they fill it. beforeCall runs before each call with the number of steps taken so
+// far (to set the learning rate), afterCall after it (progress). It stops after the
+// call in which a loss stops being finite, counting the steps up to that one.
+func trainEpoch(ctx context.Context, step *gmodel.Exec, set *corrupt.Set, perm []int, s Settings,
+	beforeCall func(taken int) error, afterCall func(*epochSteps)) (epochSteps, error) {
+	var e epochSteps
+	n := len(perm)
+	bs, perCall := min(s.BatchSize, n), max(1, s.StepsPerCall)
+	for b := 0; b*bs < n && !e.diverged; {
+		if err := ctx.Err(); err != nil {
+			return e, err
+		}
+		steps := 1
+		if perCall > 1 && (b+perCall)*bs <= n { // full batches only: one shape per graph
+			steps = perCall
+		}
+		idx := perm[b*bs : min((b+steps)*bs, n)]
+		images, labels, err := minibatch(set, idx, steps)
+		if err != nil {
+			return e, err
+		}
+		if err := beforeCall(e.steps); err != nil {
+			images.FinalizeAll()
+			return e, err
+		}
+		out, err := step.Call(images, labels)
+		images.FinalizeAll()
+		if err != nil {
+			return e, fmt.Errorf("experiment: training step: %w", err)
+		}
+		losses := tensors.MustCopyFlatData[float32](out[0])
+		corrects := tensors.MustCopyFlatData[float32](out[1])
+		size := len(idx) / steps
+		for j := range steps {
+			e.steps++
+			e.seen += size
+			e.lossSum += float64(losses[j]) * float64(size)
+			e.correctSum += float64(corrects[j])
+			if !isFinite(float64(losses[j])) {
+				e.diverged = true
+				break
+			}
+		}
+		b += steps
+		if !e.diverged {
+			afterCall(&e)
+		}
+	}
+	return e, nil
 }
 
 // prepareRun checks a run's settings against its training set and returns them with
