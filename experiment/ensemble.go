@@ -65,7 +65,7 @@ type ensemble struct {
 	batches *batchCache  // the evaluation's images
 	// optimizerStart holds the initial values of the optimizer's variables.
 	optimizerStart map[*gmodel.Variable]*tensors.Tensor
-	used           bool // the members' variables have been trained since start
+	fresh          bool // nothing trained yet: the members hold their first seeds' initialization
 }
 
 // stackedEnsemble says whether ensembles on backend build the members' layers stacked, one
@@ -77,7 +77,6 @@ var stackedEnsemble = func(backend compute.Backend) bool { return !models.IsGoBa
 
 type ensembleMember struct {
 	net    *Net
-	seed   uint64 // of net's initialization
 	set    *corrupt.Set
 	s      Settings
 	res    *Result
@@ -120,7 +119,7 @@ func trainEnsemble(ctx context.Context, backend compute.Backend, sets []*corrupt
 // train trains the members from their start to the end of their runs.
 func (e *ensemble) train(ctx context.Context, progress io.Writer) ([]*Result, error) {
 	first, s, step := e.members[0], e.members[0].s, e.step
-	e.used = true
+	e.fresh = false
 	p := newProgress(progress)
 	start := time.Now()
 	inits := make([]*Weights, len(e.members))
@@ -278,14 +277,13 @@ func newEnsemble(backend compute.Backend, settings []Settings, split *datasets.S
 	}
 	k := len(settings)
 	e := &ensemble{backend: backend, store: gmodel.NewStore(), recipe: settings[0], stacked: stackedEnsemble(backend),
-		batches: newBatchCache(backend)}
+		batches: newBatchCache(backend), fresh: true}
 	for i, s := range settings {
 		m := &ensembleMember{s: s, prefix: memberPrefix(i)}
 		var err error
 		if m.net, err = NewNet(backend, s.Model, s.ModelConfig, split.Height, split.Width, split.Channels, s.Seed); err != nil {
 			return nil, err
 		}
-		m.seed = s.Seed
 		init, err := m.net.Weights()
 		if err != nil {
 			return nil, err
@@ -328,22 +326,19 @@ func (e *ensemble) fits(settings []Settings, split *datasets.Split) bool {
 }
 
 // start gives member i the run of settings[i] (prepared by prepareEnsemble, fitting the
-// ensemble) on sets[i]: its initial weights from its seed, the optimizer's state at its
-// start, its order of examples, and its run directory outDirs[i] (if outDirs is not nil).
+// ensemble: see fits) on sets[i]: its initial weights from its seed, the optimizer's state
+// at its start, its order of examples, and its run directory outDirs[i] (if outDirs is not
+// nil).
 func (e *ensemble) start(sets []*corrupt.Set, settings []Settings, outDirs []string) error {
-	if !e.fits(settings, sets[0].Dataset.Train) {
-		return fmt.Errorf("experiment: run settings do not match the ensemble's")
-	}
 	k := len(e.members)
 	for i, m := range e.members {
-		m.set, m.s, m.done, m.perm = sets[i], settings[i], false, nil
-		if e.used || m.seed != m.s.Seed { // a trained member's net holds its final weights
-
-			if err := m.net.reinitialize(m.s.Seed); err != nil {
+		// A trained member's net holds its final weights; a fresh one its first seed's.
+		if !e.fresh || m.s.Seed != settings[i].Seed {
+			if err := m.net.reinitialize(settings[i].Seed); err != nil {
 				return err
 			}
-			m.seed = m.s.Seed
 		}
+		m.set, m.s, m.done, m.perm = sets[i], settings[i], false, nil
 		dir := ""
 		if outDirs != nil {
 			dir = outDirs[i]
@@ -359,13 +354,10 @@ func (e *ensemble) start(sets []*corrupt.Set, settings []Settings, outDirs []str
 		}
 		m.rng = rand.New(rand.NewPCG(m.s.Seed, 0xda7a0bde5))
 	}
-	if e.used {
-		if err := restoreVariables(e.optimizerStart); err != nil {
-			return err
-		}
-		e.used = false
+	if e.fresh {
+		return nil
 	}
-	return nil
+	return restoreVariables(e.optimizerStart)
 }
 
 // sameRecipe reports how b's settings differ from a's beyond the seed and the corruption,
@@ -403,24 +395,13 @@ func (e *ensemble) newTrainStep(s Settings) (*gmodel.Exec, error) {
 		corrects := make([]*Node, len(e.members))
 		memberLogits := e.logits(scope, unitPixels(images), false, true)
 		for i, m := range e.members {
-			y := Squeeze(Slice(labels, AxisElem(i)), 0)
-			logits := memberLogits[i]
-			loss := ReduceAllMean(crossEntropy(logits, y))
-			memberTotal := loss
-			if s.WeightDecay > 0 {
-				for _, v := range m.vars {
-					if v.Trainable && v.InUseByGraph(g) {
-						memberTotal = Add(memberTotal, MulScalar(ReduceAllSum(Square(v.NodeValue(g))), s.WeightDecay/2))
-					}
-				}
-			}
+			var objective *Node
+			losses[i], objective, corrects[i] = runObjective(memberLogits[i], Squeeze(Slice(labels, AxisElem(i)), 0), m.vars, s.WeightDecay)
 			if total == nil {
-				total = memberTotal
+				total = objective
 			} else {
-				total = Add(total, memberTotal)
+				total = Add(total, objective)
 			}
-			losses[i] = loss
-			corrects[i] = ReduceAllSum(ConvertDType(Equal(ArgMax(logits, -1, dtypes.Int32), y), dtypes.Float32))
 		}
 		opt.UpdateGraph(scope, g, total)
 		return Stack(losses, 0), Stack(corrects, 0)

@@ -30,8 +30,9 @@ type FitEpoch struct {
 
 // Fit trains n in place on set, starting from its current weights, for s.Epochs epochs
 // with s.Optimizer, s.BatchSize, s.WeightDecay, the learning-rate schedule and
-// s.StepsPerCall, shuffling with s.Seed as Train does. The other fields of s are ignored. onEpoch (may be nil) is
-// called after every epoch; an error it returns stops training and is returned.
+// s.StepsPerCall, shuffling with s.Seed as Train does. The other fields of s are
+// ignored. onEpoch (may be nil) is called after every epoch; an error it returns stops
+// training and is returned.
 //
 // The optimizer's state (Adam's moments) lives in n.Store: a first Fit on a net fresh
 // from LoadNet starts it from zero; a second Fit continues it.

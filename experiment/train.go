@@ -98,8 +98,7 @@ type trainer struct {
 	step   *gmodel.Exec
 	// optimizerStart holds the initial values of the optimizer's variables.
 	optimizerStart map[*gmodel.Variable]*tensors.Tensor
-	seed           uint64 // the seed of the net's current initialization
-	used           bool   // a run has trained the net since it was initialized
+	fresh          bool // nothing trained yet: the net holds recipe.Seed's initialization
 }
 
 // newTrainer builds the net of s (prepared by prepareRun) for images shaped as split's,
@@ -123,7 +122,7 @@ func newTrainer(backend compute.Backend, s Settings, split *datasets.Split) (*tr
 	if err != nil {
 		return nil, err
 	}
-	return &trainer{recipe: s, net: net, step: step, seed: s.Seed, optimizerStart: start}, nil
+	return &trainer{recipe: s, net: net, step: step, optimizerStart: start, fresh: true}, nil
 }
 
 // optimizerStart initializes the variables of store that have no value yet, as the first
@@ -173,29 +172,22 @@ func (t *trainer) fits(s Settings, split *datasets.Split) bool {
 // reset puts the variables where a run with seed starts: the model's initialized from
 // seed, the optimizer's at their initial values.
 func (t *trainer) reset(seed uint64) error {
-	if !t.used && t.seed == seed {
+	if t.fresh && t.recipe.Seed == seed {
 		return nil
 	}
 	if err := t.net.reinitialize(seed); err != nil {
 		return err
 	}
-	if err := restoreVariables(t.optimizerStart); err != nil {
-		return err
-	}
-	t.seed, t.used = seed, false
-	return nil
+	return restoreVariables(t.optimizerStart)
 }
 
-// train runs one training run of s (prepared by prepareRun, fitting the trainer) on set;
-// see Train.
+// train runs one training run of s (prepared by prepareRun, fitting the trainer: see
+// fits) on set; see Train.
 func (t *trainer) train(ctx context.Context, set *corrupt.Set, s Settings, outDir string, progress io.Writer) (*Result, error) {
-	if !t.fits(s, set.Dataset.Train) {
-		return nil, fmt.Errorf("experiment: run settings do not match the trainer's")
-	}
 	if err := t.reset(s.Seed); err != nil {
 		return nil, err
 	}
-	t.used = true
+	t.fresh = false
 	net, step := t.net, t.step
 	res, err := startRun(net, set, s, outDir, 0)
 	if err != nil {
@@ -512,19 +504,10 @@ func newTrainStep(net *Net, s Settings) (*gmodel.Exec, error) {
 		step := func(images, labels *Node) (loss, correct *Node) {
 			logits := net.Model.Logits(modelIn(modelScope), unitPixels(images), true)
 			modelIn = scope.Shared // the next step's logits reuse the variables
-			loss = ReduceAllMean(crossEntropy(logits, labels))
-			total := loss
-			if s.WeightDecay > 0 {
-				for _, v := range net.modelVariables() {
-					if v.Trainable && v.InUseByGraph(g) {
-						total = Add(total, MulScalar(ReduceAllSum(Square(v.NodeValue(g))), s.WeightDecay/2))
-					}
-				}
-			}
+			loss, objective, correct := runObjective(logits, labels, net.modelVariables(), s.WeightDecay)
 			// The optimizer reads and sets the variables' current values in the graph:
 			// a second step starts from the first one's update.
-			opt.UpdateGraph(scope, g, total)
-			correct = ReduceAllSum(ConvertDType(Equal(ArgMax(logits, -1, dtypes.Int32), labels), dtypes.Float32))
+			opt.UpdateGraph(scope, g, objective)
 			return loss, correct
 		}
 		if images.Rank() == 4 {
@@ -537,4 +520,23 @@ func newTrainStep(net *Net, s Settings) (*gmodel.Exec, error) {
 		}
 		return Stack(losses, 0), Stack(corrects, 0)
 	})
+}
+
+// runObjective is one run's part of a training step's graph: the mean cross-entropy of
+// logits [B, classes] against labels [B]; the objective the optimizer descends, that loss
+// plus λ/2·‖v‖² (λ = weightDecay) for each trainable variable of vars the graph uses;
+// and the number of correct predictions (float32).
+func runObjective(logits, labels *Node, vars []*gmodel.Variable, weightDecay float64) (loss, objective, correct *Node) {
+	g := logits.Graph()
+	loss = ReduceAllMean(crossEntropy(logits, labels))
+	objective = loss
+	if weightDecay > 0 {
+		for _, v := range vars {
+			if v.Trainable && v.InUseByGraph(g) {
+				objective = Add(objective, MulScalar(ReduceAllSum(Square(v.NodeValue(g))), weightDecay/2))
+			}
+		}
+	}
+	correct = ReduceAllSum(ConvertDType(Equal(ArgMax(logits, -1, dtypes.Int32), labels), dtypes.Float32))
+	return loss, objective, correct
 }
