@@ -59,7 +59,7 @@ quick: build
 # The notebook test executes every notebook with Jupyter: minutes, hence the longer timeout.
 test: fmt-check vet
 	go test -timeout 45m ./...
-	CGO_ENABLED=1 go test -tags xla -run 'TestNewBackend|TestFindJAXPlugin' ./experiment
+	CGO_ENABLED=1 go test -tags xla -run 'TestNewBackend|TestFindJAXPlugin|TestPreloadLibraries' ./experiment
 	$(MAKE) fuzz
 
 # vet checks the XLA build (-tags xla, cgo) too, so that it keeps compiling.

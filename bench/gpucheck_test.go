@@ -38,14 +38,34 @@ func TestGPUCheckScript(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A JAX plugin that does not load (this esp has no XLA backend), with NVIDIA's pip
+	// packages beside it: the script lists the plugin's libraries and tries again with
+	// those packages on LD_LIBRARY_PATH.
+	site := filepath.Join(t.TempDir(), "site-packages")
+	jaxPlugin := filepath.Join(site, "jax_plugins", "xla_cuda13", "xla_cuda_plugin.so")
+	cu13 := filepath.Join(site, "nvidia", "cu13", "lib")
+	for _, dir := range []string{filepath.Dir(jaxPlugin), cu13} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(jaxPlugin, []byte("not a shared library"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
 	tests := []struct {
 		name, backend string
 		wantExit      int
 		wantChecks    []string
 		wantPerCall   []float64
+		wantPlugin    string // of the plugin-libraries line
+		wantRetry     string // LD_LIBRARY_PATH of the second backend line
 	}{
-		{"go backend", "go", 0, []string{"backend", "train", "train", "train", "esp-run", "esp-run", "esp-run", "summary"}, []float64{1, 16, 1, 1, 1, 4}},
-		{"plugin missing", "xla:/nonexistent/pjrt_c_api_cuda_plugin.so", 1, []string{"backend", "train", "train", "train", "summary"}, []float64{1, 16, 1}},
+		{"go backend", "go", 0, []string{"backend", "train", "train", "train", "esp-run", "esp-run", "esp-run", "summary"}, []float64{1, 16, 1, 1, 1, 4}, "", ""},
+		{"plugin missing", "xla:/nonexistent/pjrt_c_api_cuda_plugin.so", 1,
+			[]string{"backend", "plugin-libraries", "train", "train", "train", "summary"}, []float64{1, 16, 1}, "/nonexistent/pjrt_c_api_cuda_plugin.so", ""},
+		{"JAX plugin fails", "xla:" + jaxPlugin, 1,
+			[]string{"backend", "plugin-libraries", "backend", "train", "train", "train", "summary"}, []float64{1, 16, 1}, jaxPlugin, cu13},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -77,6 +97,7 @@ func TestGPUCheckScript(t *testing.T) {
 				t.Fatalf("exit %d, checks %q; want exit %d, checks %q\nstdout:\n%s\nstderr:\n%s",
 					exit, checks, tc.wantExit, tc.wantChecks, stdout.String(), stderr.String())
 			}
+			retried := false // a backend line with LD_LIBRARY_PATH
 			for _, m := range lines {
 				if c := m["check"]; c == "train" || c == "esp-run" {
 					perCall = append(perCall, m["steps_per_call"].(float64))
@@ -86,6 +107,16 @@ func TestGPUCheckScript(t *testing.T) {
 					wantOK := tc.wantExit == 0
 					if m["ok"] != wantOK || (wantOK && !strings.HasPrefix(m["result"].(string), "ok, lenet")) || (!wantOK && m["error"] == "") {
 						t.Errorf("backend line %v", m)
+					}
+					if retry, _ := m["ld_library_path"].(string); retry != "" {
+						retried = true
+						if retry != tc.wantRetry {
+							t.Errorf("backend line %v: want LD_LIBRARY_PATH %q", m, tc.wantRetry)
+						}
+					}
+				case "plugin-libraries":
+					if m["plugin"] != tc.wantPlugin || m["exists"] != (tc.wantRetry != "") {
+						t.Errorf("plugin-libraries line %v: want plugin %s, there: %v", m, tc.wantPlugin, tc.wantRetry != "")
 					}
 				case "train":
 					if ms, first, acc := m["ms_per_step"].(float64), m["first_epoch_seconds"].(float64), m["test_acc"].(float64); m["backend"] != "go" || ms <= 0 || first <= 0 || acc <= 0.1 || acc > 1 {
@@ -103,6 +134,9 @@ func TestGPUCheckScript(t *testing.T) {
 						t.Errorf("summary line %v", m)
 					}
 				}
+			}
+			if retried != (tc.wantRetry != "") {
+				t.Errorf("a second try with LD_LIBRARY_PATH: %v, want %v", retried, tc.wantRetry != "")
 			}
 			if !slices.Equal(perCall, tc.wantPerCall) {
 				t.Errorf("steps per call of the train and esp-run lines: %v, want %v", perCall, tc.wantPerCall)

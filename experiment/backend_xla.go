@@ -3,6 +3,7 @@
 package experiment
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -25,7 +26,12 @@ func newXLABackend(config string) (compute.Backend, error) {
 		plugin = "cpu"
 		config = "cpu" + config
 	}
-	if !filepath.IsAbs(plugin) {
+	jaxPlugin := ""
+	if filepath.IsAbs(plugin) {
+		if strings.HasPrefix(filepath.Base(plugin), "xla_") {
+			jaxPlugin = plugin
+		}
+	} else {
 		found := pjrt.AvailablePlugins()
 		names := make([]string, 0, len(found))
 		for name := range found {
@@ -35,16 +41,25 @@ func newXLABackend(config string) (compute.Backend, error) {
 		ok := slices.ContainsFunc(names, func(n string) bool { return n == plugin || strings.HasPrefix(n, plugin+"_") })
 		if !ok {
 			// JAX's plugins carry another file name than go-xla looks for: load them by path.
-			path := FindJAXPlugin(plugin)
-			if path == "" {
+			jaxPlugin = FindJAXPlugin(plugin)
+			if jaxPlugin == "" {
 				return nil, missingPluginError(plugin, names)
 			}
-			setXLACUDADataDir(jaxCUDADataDir(path))
-			config = path + strings.TrimPrefix(config, plugin)
+			config = jaxPlugin + strings.TrimPrefix(config, plugin)
 		}
+	}
+	var preloadErr error
+	if jaxPlugin != "" {
+		// What JAX's Python side does before it loads the plugin: name the CUDA toolkit
+		// (ptxas, libdevice) and load the NVIDIA libraries of the pip packages.
+		setXLACUDADataDir(jaxCUDADataDir(jaxPlugin))
+		preloadErr = preloadLibraries(jaxNVIDIALibraryFiles(jaxPlugin))
 	}
 	b, err := xla.New(config)
 	if err != nil {
+		if preloadErr != nil {
+			err = errors.Join(err, preloadErr)
+		}
 		return nil, fmt.Errorf("experiment: creating XLA backend %q: %w", config, err)
 	}
 	return b, nil

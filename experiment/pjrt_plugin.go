@@ -81,6 +81,40 @@ func jaxCUDADataDir(pluginPath string) string {
 	return ""
 }
 
+// jaxNVIDIALibraries are the NVIDIA libraries JAX loads before its CUDA plugin, in load
+// order, each as pip package (site-packages/nvidia/PKG/lib) and file: the CUDA 13 packages'
+// and the CUDA 12 ones. The plugin and the libraries it opens look for them by file name
+// alone, which finds a library the process has loaded already but not, unless
+// LD_LIBRARY_PATH names it, the pip package's folder.
+var jaxNVIDIALibraries = []struct{ pkg, file string }{
+	{"cu13", "libcudart.so.13"}, {"cuda_runtime", "libcudart.so.12"},
+	{"cu13", "libnvrtc.so.13"}, {"cuda_nvrtc", "libnvrtc.so.12"},
+	{"cu13", "libnvJitLink.so.13"}, {"nvjitlink", "libnvJitLink.so.12"},
+	{"cu13", "libcublasLt.so.13"}, {"cu13", "libcublas.so.13"},
+	{"cublas", "libcublasLt.so.12"}, {"cublas", "libcublas.so.12"},
+	{"nccl", "libnccl.so.2"},
+	{"cu13", "libcupti.so.13"}, {"cuda_cupti", "libcupti.so.12"},
+	{"cu13", "libcusparse.so.12"}, {"cusparse", "libcusparse.so.12"},
+	{"cu13", "libcusolver.so.12"}, {"cusolver", "libcusolver.so.11"},
+	{"cu13", "libcufft.so.12"}, {"cufft", "libcufft.so.11"},
+	{"nvshmem", "libnvshmem_host.so.3"},
+	{"cudnn", "libcudnn.so.9"},
+}
+
+// jaxNVIDIALibraryFiles returns the paths of the jaxNVIDIALibraries present in the pip
+// packages beside JAX's plugin (site-packages/nvidia/PKG/lib/FILE), in load order.
+func jaxNVIDIALibraryFiles(pluginPath string) []string {
+	nvidia := filepath.Join(filepath.Dir(filepath.Dir(filepath.Dir(pluginPath))), "nvidia")
+	var files []string
+	for _, lib := range jaxNVIDIALibraries {
+		path := filepath.Join(nvidia, lib.pkg, "lib", lib.file)
+		if info, err := os.Stat(path); err == nil && info.Mode().IsRegular() {
+			files = append(files, path)
+		}
+	}
+	return files
+}
+
 // setXLACUDADataDir adds --xla_gpu_cuda_data_dir=dir to XLA_FLAGS unless it names one already.
 func setXLACUDADataDir(dir string) {
 	flags := os.Getenv("XLA_FLAGS")

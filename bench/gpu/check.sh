@@ -28,7 +28,8 @@
 #      protocol (200 normal + 200 corrupted runs) would take at that rate (an upper bound:
 #      a normal run sees 60,000 examples an epoch, a corrupted one 130,000).
 # A step that fails prints an "error" line and the script goes on (a plugin that does not
-# load still leaves the Go and PyTorch figures); the exit code is then 1. Steps that would
+# load still leaves the Go and PyTorch figures; its missing libraries are listed, and it is
+# tried once more with the NVIDIA pip packages on LD_LIBRARY_PATH); the exit code is then 1. Steps that would
 # start after ESP_GPU_CHECK_BUDGET seconds (default 420) are skipped, and a step still
 # running 120 s past it is stopped, so that the script ends inside a device's time limit.
 # Progress goes to stderr; the figures to stdout as JSON lines, each as soon as it is
@@ -116,18 +117,50 @@ fi
 "$esp" data fetch mnist --from "$bundle/mnist" >&2 || exit 2
 
 # 1. The backend loads, compiles and computes what the Go backend does.
-log "esp version --backend $backend"
-if timeout "$(limit)" "$esp" version --backend "$backend" >"$work/version.txt" 2>"$work/version.log"; then
-	cat "$work/version.txt" >&2
-	emit check=backend backend="$backend" ok=true \
-		description="$(sed -n 's/^backend: //p' "$work/version.txt")" \
-		device="$(sed -n 's/^device 0: //p' "$work/version.txt")" \
-		result="$(sed -n 's/^check: //p' "$work/version.txt")"
-	backend_ok=1
-else
-	cat "$work/version.txt" "$work/version.log" >&2
-	fail backend "$work/version.log" backend="$backend" ok=false
-	backend_ok=0
+# check_backend KEY=VALUE...: esp version --backend, as a backend line with these figures
+# as well; sets backend_ok.
+check_backend() {
+	log "esp version --backend $backend ${LD_LIBRARY_PATH:+(LD_LIBRARY_PATH=$LD_LIBRARY_PATH)}"
+	if timeout "$(limit)" "$esp" version --backend "$backend" >"$work/version.txt" 2>"$work/version.log"; then
+		cat "$work/version.txt" >&2
+		emit check=backend backend="$backend" ok=true "$@" \
+			description="$(sed -n 's/^backend: //p' "$work/version.txt")" \
+			device="$(sed -n 's/^device 0: //p' "$work/version.txt")" \
+			result="$(sed -n 's/^check: //p' "$work/version.txt")"
+		backend_ok=1
+	else
+		cat "$work/version.txt" "$work/version.log" >&2
+		fail backend "$work/version.log" backend="$backend" ok=false "$@"
+		backend_ok=0
+	fi
+}
+check_backend
+
+# A plugin that does not load: the libraries it needs that the loader does not find (ldd),
+# then one more try with the NVIDIA pip packages' folders on LD_LIBRARY_PATH. (esp loads
+# those libraries itself, as JAX does; a second line with ok=true says that was not enough.)
+if [ "$backend_ok" = 0 ] && [ "$backend" != "${backend#xla:}" ]; then
+	plugin=${backend#xla:}
+	plugin=${plugin%%,*}
+	if [ "${plugin#/}" = "$plugin" ]; then # a name: its file in PJRT_PLUGIN_LIBRARY_PATH's folders
+		plugin=$( (
+			IFS=:
+			[ -n "${PJRT_PLUGIN_LIBRARY_PATH:-}" ] && find $PJRT_PLUGIN_LIBRARY_PATH -maxdepth 3 \
+				\( -name "xla_${plugin}_plugin.so" -o -name "pjrt_c_api_${plugin}_plugin.so" \) -print -quit 2>/dev/null
+		))
+	fi
+	exists=false missing=
+	if [ -f "$plugin" ]; then
+		exists=true
+		missing=$(ldd "$plugin" 2>&1 | awk '/not found/ {print $1}' | paste -sd' ')
+	fi
+	emit check=plugin-libraries plugin="$plugin" exists="$exists" missing="$missing"
+	nvidia=
+	[ "$exists" = true ] && nvidia=$(ls -d "$(dirname "$(dirname "$(dirname "$plugin")")")"/nvidia/*/lib 2>/dev/null | paste -sd:)
+	if [ -n "$nvidia" ]; then
+		export LD_LIBRARY_PATH=$nvidia${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+		check_backend ld_library_path="$nvidia"
+	fi
 fi
 
 # 2. Two epochs per model and backend: the GPU backend's (if it works), then the Go one's;
