@@ -53,6 +53,14 @@ func TestGPUCheckScript(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A stand-in nvidia-smi: the script samples the GPU's utilization and memory while a
+	// step runs, wherever nvidia-smi is.
+	fakeBin := t.TempDir()
+	fakeSMI := "#!/bin/sh\ncase \"$*\" in *-lms*) while :; do echo '37, 1024'; sleep 0.1; done ;; esac\necho 'GPU 0: stand-in'\n"
+	if err := os.WriteFile(filepath.Join(fakeBin, "nvidia-smi"), []byte(fakeSMI), 0o755); err != nil {
+		t.Fatal(err)
+	}
+
 	tests := []struct {
 		name, backend string
 		wantExit      int
@@ -72,7 +80,7 @@ func TestGPUCheckScript(t *testing.T) {
 			cmd := exec.Command("gpu/check.sh")
 			cmd.Env = append(os.Environ(), "ESP_GPU_BUNDLE="+bundle, "ESP_GPU_CHECK_BACKEND="+tc.backend,
 				"ESP_GPU_CHECK_EPOCHS=1", "ESP_GPU_CHECK_SUBSET=1000", "ESP_GPU_CHECK_PEERS=", "ESP_GPU_CHECK_CONFIGS=2 1x2 2s4",
-				"PYTHON="+python)
+				"PYTHON="+python, "PATH="+fakeBin+string(os.PathListSeparator)+os.Getenv("PATH"))
 			var stdout, stderr bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			err := cmd.Run()
@@ -101,6 +109,9 @@ func TestGPUCheckScript(t *testing.T) {
 			for _, m := range lines {
 				if c := m["check"]; c == "train" || c == "esp-run" {
 					perCall = append(perCall, m["steps_per_call"].(float64))
+					if util, mem, samples := m["gpu_util_mean"], m["gpu_mem_max_mib"], m["gpu_samples"]; util != 37.0 || mem != 1024.0 || samples == nil || samples.(float64) < 1 {
+						t.Errorf("%s line %v: want the stand-in nvidia-smi's samples (37%%, 1024 MiB)", c, m)
+					}
 				}
 				switch m["check"] {
 				case "backend":

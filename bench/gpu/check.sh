@@ -32,8 +32,10 @@
 # tried once more with the NVIDIA pip packages on LD_LIBRARY_PATH); the exit code is then 1. Steps that would
 # start after ESP_GPU_CHECK_BUDGET seconds (default 420) are skipped, and a step still
 # running 120 s past it is stopped, so that the script ends inside a device's time limit.
-# Progress goes to stderr; the figures to stdout as JSON lines, each as soon as it is
-# measured, so that a run cut short keeps them.
+# Where nvidia-smi is, the train, peer and esp-run lines also give GPU 0's mean and peak
+# utilization and peak memory while the step ran (sampled every 200 ms): whether the runs
+# fill the GPU. Progress goes to stderr; the figures to stdout as JSON lines, each as soon
+# as it is measured, so that a run cut short keeps them.
 #
 # ESP_GPU_CHECK_BACKEND=go rehearses the script on a CPU (the peer then runs on the CPU);
 # ESP_GPU_CHECK_SUBSET=N trains every esp model on the first N examples of each split, for
@@ -52,7 +54,8 @@ budget=${ESP_GPU_CHECK_BUDGET:-420}
 only=${ESP_GPU_CHECK_SUBSET:-0}
 python=${PYTHON:-python3}
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+watch_pid=
+trap '[ -n "$watch_pid" ] && kill "$watch_pid" 2>/dev/null; rm -rf "$work"' EXIT
 export ESP_DATA_DIR="$work/data"
 results="$work/results.jsonl"
 started=$(date +%s)
@@ -93,6 +96,32 @@ in_budget() {
 
 # limit: the seconds a step may still run (until 120 s past the budget).
 limit() { echo $((started + budget + 120 - $(date +%s))); }
+
+# gpu_watch_start: samples GPU 0's utilization (%) and memory in use (MiB) every 200 ms, in the
+# background, while a step runs (where nvidia-smi is); gpu_watch_stop ends it and prints the
+# step's figures as KEY=VALUE words for emit: mean and peak utilization, peak memory.
+gpu_watch_start() {
+	watch_pid=
+	command -v nvidia-smi >/dev/null || return 0
+	nvidia-smi -i 0 --query-gpu=utilization.gpu,memory.used --format=csv,noheader,nounits -lms 200 >"$work/gpu-watch.csv" 2>/dev/null &
+	watch_pid=$!
+}
+gpu_watch_stop() {
+	[ -n "$watch_pid" ] || return 0
+	kill "$watch_pid" 2>/dev/null
+	wait "$watch_pid" 2>/dev/null
+	"$python" -c '
+import sys
+rows = []
+for line in open(sys.argv[1]):
+    try:
+        rows.append([float(v) for v in line.split(",")[:2]])
+    except ValueError:
+        pass
+if rows:
+    util = [r[0] for r in rows]
+    print("gpu_util_mean=%.1f gpu_util_max=%.0f gpu_mem_max_mib=%.0f gpu_samples=%d" % (sum(util) / len(util), max(util), max(r[1] for r in rows), len(rows)))' "$work/gpu-watch.csv"
+}
 
 py() { "$python" -c "$1"; }
 # metric FILE FIELD [LINE]: FIELD of a metrics.jsonl's last line, or of line LINE (0: epoch 0).
@@ -177,17 +206,20 @@ for config in mlp mlp:16 lenet; do
 		examples=$((subset > 0 ? subset : 60000))
 		log "train $model on $b (2 epochs, $examples examples, $per_call steps per call)"
 		out="$work/train-$model-$per_call-${b//[:\/]/_}"
+		gpu_watch_start
 		if ! timeout "$(limit)" "$esp" train --dataset mnist --model "$model" --epochs 2 --subset "$subset" --steps-per-call "$per_call" \
 			--backend "$b" --out "$out" 2>"$out.log" >&2; then
+			gpu_watch_stop >/dev/null
 			fail train "$out.log" model="$model" backend="$b" steps_per_call="$per_call"
 			continue
 		fi
+		gpu=$(gpu_watch_stop)
 		secs=$(metric "$out/metrics.jsonl" epoch_seconds)
 		steps=$(((examples + 127) / 128))
 		emit check=train model="$model" backend="$b" steps_per_call="$per_call" examples="$examples" \
 			ms_per_step="$(py "print(round(1000 * $secs / $steps, 3))")" epoch_seconds="$secs" \
 			first_epoch_seconds="$(metric "$out/metrics.jsonl" epoch_seconds 1)" \
-			train_acc="$(metric "$out/metrics.jsonl" train_acc)" test_acc="$(metric "$out/metrics.jsonl" test_acc)"
+			train_acc="$(metric "$out/metrics.jsonl" train_acc)" test_acc="$(metric "$out/metrics.jsonl" test_acc)" $gpu
 	done
 done
 
@@ -197,6 +229,7 @@ for p in $peers; do
 	in_budget "peer $p" || continue
 	log "PyTorch peer on $device: $p processes, $rounds runs of $epochs epochs each"
 	start=$(date +%s.%N)
+	gpu_watch_start
 	pids=()
 	for i in $(seq 1 "$p"); do
 		timeout "$(limit)" "$python" bench/torch_peer.py epoch --device "$device" --epochs "$epochs" --runs "$rounds" --eval \
@@ -207,6 +240,7 @@ for p in $peers; do
 	ok=1
 	for pid in "${pids[@]}"; do wait "$pid" || ok=0; done
 	secs=$(py "import time; print(round(time.time() - $start, 1))")
+	gpu=$(gpu_watch_stop)
 	if [ "$ok" = 0 ]; then
 		fail peer "$work/torch-$p-1.log" device="$device" processes="$p"
 		continue
@@ -215,7 +249,7 @@ for p in $peers; do
 	emit check=peer device="$device" tf32="$([ -n "$tf32" ] && echo true || echo false)" processes="$p" runs="$((p * rounds))" epochs="$epochs" seconds="$secs" \
 		runs_per_hour="$(rate "$((p * rounds))" "$secs")" \
 		torch_run_seconds="$(py "import json; print(json.load(open('$work/torch-$p-1.json'))['torch_run_seconds'])")" \
-		test_acc="$(py "import json; print(json.load(open('$work/torch-$p-1.json')).get('test_acc'))")"
+		test_acc="$(py "import json; print(json.load(open('$work/torch-$p-1.json')).get('test_acc'))")" $gpu
 done
 
 # 4. esp run: the paper's MLP protocol, corrupted runs of $epochs epochs.
@@ -231,13 +265,16 @@ if [ "$backend_ok" = 1 ]; then
 		log "esp run: $runs corrupted MLP runs of $epochs epochs, $workers at a time, ensembles of $ensemble, $per_call steps per call"
 		out="$work/run-$config"
 		start=$(date +%s.%N)
+		gpu_watch_start
 		if ! timeout "$(limit)" "$esp" run --dataset mnist --model mlp --kinds corrupted --runs "$runs" --epochs "$epochs" \
 			--workers "$workers" --ensemble "$ensemble" --steps-per-call "$per_call" --subset "$only" --backend "$backend" \
 			--out "$out" 2>"$out.log" >&2; then
+			gpu_watch_stop >/dev/null
 			fail esp-run "$out.log" backend="$backend" workers="$workers" ensemble="$ensemble" steps_per_call="$per_call"
 			continue
 		fi
 		secs=$(py "import time; print(round(time.time() - $start, 1))")
+		gpu=$(gpu_watch_stop)
 		# Runs go to the workers in order: the first workers*ensemble are each worker's first.
 		run_seconds=$("$python" -c '
 import glob, json, sys
@@ -248,7 +285,7 @@ print(mean(secs[:first]), mean(secs[first:]))' "$out" "$((workers * ensemble))")
 		emit check=esp-run backend="$backend" workers="$workers" ensemble="$ensemble" steps_per_call="$per_call" runs="$runs" epochs="$epochs" \
 			seconds="$secs" runs_per_hour="$(rate "$runs" "$secs")" \
 			first_run_seconds="${run_seconds% *}" later_run_seconds="${run_seconds#* }" \
-			test_acc="$(sed -n 's/.*test_acc \([0-9.]*\) ± .*/\1/p' "$out.log" | tail -1)"
+			test_acc="$(sed -n 's/.*test_acc \([0-9.]*\) ± .*/\1/p' "$out.log" | tail -1)" $gpu
 	done
 fi
 
