@@ -69,7 +69,7 @@ func TestGPUCheckScript(t *testing.T) {
 		wantPlugin    string // of the plugin-libraries line
 		wantRetry     string // LD_LIBRARY_PATH of the second backend line
 	}{
-		{"go backend", "go", 0, []string{"backend", "train", "train", "train", "esp-run", "esp-run", "esp-run", "summary"}, []float64{1, 16, 1, 1, 1, 4}, "", ""},
+		{"go backend", "go", 0, []string{"backend", "train", "train", "train", "esp-run", "esp-run", "esp-run", "esp-run", "summary"}, []float64{1, 16, 1, 1, 1, 1, 4}, "", ""},
 		{"plugin missing", "xla:/nonexistent/pjrt_c_api_cuda_plugin.so", 1,
 			[]string{"backend", "plugin-libraries", "train", "train", "train", "summary"}, []float64{1, 16, 1}, "/nonexistent/pjrt_c_api_cuda_plugin.so", ""},
 		{"JAX plugin fails", "xla:" + jaxPlugin, 1,
@@ -79,7 +79,7 @@ func TestGPUCheckScript(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cmd := exec.Command("gpu/check.sh")
 			cmd.Env = append(os.Environ(), "ESP_GPU_BUNDLE="+bundle, "ESP_GPU_CHECK_BACKEND="+tc.backend,
-				"ESP_GPU_CHECK_EPOCHS=1", "ESP_GPU_CHECK_SUBSET=1000", "ESP_GPU_CHECK_PEERS=", "ESP_GPU_CHECK_CONFIGS=2 1x2 2s4",
+				"ESP_GPU_CHECK_EPOCHS=1", "ESP_GPU_CHECK_SUBSET=1000", "ESP_GPU_CHECK_PEERS=", "ESP_GPU_CHECK_CONFIGS=2 2p 1x2 2s4",
 				"PYTHON="+python, "PATH="+fakeBin+string(os.PathListSeparator)+os.Getenv("PATH"))
 			var stdout, stderr bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -105,7 +105,8 @@ func TestGPUCheckScript(t *testing.T) {
 				t.Fatalf("exit %d, checks %q; want exit %d, checks %q\nstdout:\n%s\nstderr:\n%s",
 					exit, checks, tc.wantExit, tc.wantChecks, stdout.String(), stderr.String())
 			}
-			retried := false // a backend line with LD_LIBRARY_PATH
+			retried := false        // a backend line with LD_LIBRARY_PATH
+			var processes []float64 // of the esp-run lines
 			for _, m := range lines {
 				if c := m["check"]; c == "train" || c == "esp-run" {
 					perCall = append(perCall, m["steps_per_call"].(float64))
@@ -140,11 +141,18 @@ func TestGPUCheckScript(t *testing.T) {
 					if rate, runs := m["runs_per_hour"].(float64), m["runs"].(float64); rate <= 0 || runs != 4 || !firstOK || !laterOK || first <= 0 || later <= 0 {
 						t.Errorf("esp-run line %v: want 4 runs, a rate, and the seconds of first and later runs", m)
 					}
+					if acc := m["test_acc"].(float64); acc <= 0 || acc > 1 {
+						t.Errorf("esp-run line %v: want the runs' mean test accuracy", m)
+					}
+					processes = append(processes, m["processes"].(float64))
 				case "summary":
 					if m["failed"] != (tc.wantExit != 0) || m["torch_best_runs_per_hour"].(float64) != 0 {
 						t.Errorf("summary line %v", m)
 					}
 				}
+			}
+			if want := []float64{1, 2, 1, 1}; tc.wantExit == 0 && !slices.Equal(processes, want) {
+				t.Errorf("processes of the esp-run lines: %v, want %v", processes, want)
 			}
 			if retried != (tc.wantRetry != "") {
 				t.Errorf("a second try with LD_LIBRARY_PATH: %v, want %v", retried, tc.wantRetry != "")

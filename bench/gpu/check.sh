@@ -15,12 +15,13 @@
 #      (the second epoch's step time; the first epoch's time, which includes compiling
 #      the training step; accuracies), and the MLP again with 16 steps per call of its
 #      training graph (--steps-per-call 16);
-#   3. peer: PyTorch on the same GPU doing the paper's corrupted MLP runs, 1, 4 and 8
+#   3. peer: PyTorch on the same GPU doing the paper's corrupted MLP runs, 1 and 8
 #      processes at once, each ROUNDS runs one after the other, with TF32 matmuls as
 #      GoMLX's XLA backend has on CUDA (PyTorch's own default is full float32);
 #   4. esp-run: `esp run` of the same corrupted MLP runs, W runs at a time ("W"), in
-#      compiled ensembles of E runs ("WxE", --ensemble E) or with S steps per call ("WsS",
-#      --steps-per-call S), each configuration ROUNDS*W*E runs (at least 2), so that every
+#      compiled ensembles of E runs ("WxE", --ensemble E), with S steps per call ("WsS",
+#      --steps-per-call S) or in P processes of one run at a time ("Pp", shards I/P of one
+#      study), each configuration ROUNDS*W*E (ROUNDS*P) runs (at least 2), so that every
 #      worker trains ROUNDS runs (or ensembles) one after the other, as in a study; the
 #      line gives the mean seconds of a worker's first run (graphs compiled) and of its
 #      later ones (graphs reused);
@@ -47,8 +48,8 @@ bundle=${ESP_GPU_BUNDLE:-out/gpu}
 esp="$bundle/esp"
 backend=${ESP_GPU_CHECK_BACKEND:-xla:cuda}
 epochs=${ESP_GPU_CHECK_EPOCHS:-11}                 # the paper's protocol: 11 epochs
-configs=${ESP_GPU_CHECK_CONFIGS-1 1s16 8s16 8 1x8 4x8} # esp run: W, WxENSEMBLE or WsSTEPS_PER_CALL
-peers=${ESP_GPU_CHECK_PEERS-1 4 8}                # PyTorch processes at once
+configs=${ESP_GPU_CHECK_CONFIGS-1 1s16 8p 8s16 8 1x8 4x8} # esp run: W, Pp, WxENSEMBLE or WsSTEPS_PER_CALL
+peers=${ESP_GPU_CHECK_PEERS-1 8}                  # PyTorch processes at once
 rounds=${ESP_GPU_CHECK_ROUNDS:-2}                 # runs per worker or process, one after the other
 budget=${ESP_GPU_CHECK_BUDGET:-420}
 only=${ESP_GPU_CHECK_SUBSET:-0}
@@ -256,36 +257,50 @@ done
 if [ "$backend_ok" = 1 ]; then
 	for config in $configs; do
 		in_budget "esp run $config" || continue
-		workers=${config%%[xs]*} ensemble=1 per_call=1
+		workers=${config%%[xsp]*} ensemble=1 per_call=1 processes=1
 		case $config in
 		*x*) ensemble=${config#*x} ;;
 		*s*) per_call=${config#*s} ;;
+		*p) processes=$workers workers=1 ;;
 		esac
-		runs=$((rounds * workers * ensemble < 2 ? 2 : rounds * workers * ensemble))
-		log "esp run: $runs corrupted MLP runs of $epochs epochs, $workers at a time, ensembles of $ensemble, $per_call steps per call"
+		runs=$((rounds * processes * workers * ensemble < 2 ? 2 : rounds * processes * workers * ensemble))
+		log "esp run: $runs corrupted MLP runs of $epochs epochs, $processes processes of $workers workers, ensembles of $ensemble, $per_call steps per call"
 		out="$work/run-$config"
 		start=$(date +%s.%N)
 		gpu_watch_start
-		if ! timeout "$(limit)" "$esp" run --dataset mnist --model mlp --kinds corrupted --runs "$runs" --epochs "$epochs" \
-			--workers "$workers" --ensemble "$ensemble" --steps-per-call "$per_call" --subset "$only" --backend "$backend" \
-			--out "$out" 2>"$out.log" >&2; then
-			gpu_watch_stop >/dev/null
-			fail esp-run "$out.log" backend="$backend" workers="$workers" ensemble="$ensemble" steps_per_call="$per_call"
-			continue
-		fi
+		pids=()
+		for i in $(seq 0 $((processes - 1))); do
+			# P processes share the study as shards I/P, as a job array does.
+			shard=()
+			[ "$processes" -gt 1 ] && shard=(--shard "$i/$processes")
+			timeout "$(limit)" "$esp" run --dataset mnist --model mlp --kinds corrupted --runs "$runs" --epochs "$epochs" \
+				--workers "$workers" --ensemble "$ensemble" --steps-per-call "$per_call" --subset "$only" --backend "$backend" \
+				"${shard[@]}" --out "$out" 2>"$out.$i.log" >&2 &
+			pids+=($!)
+		done
+		ok=1 failed_log=
+		for i in "${!pids[@]}"; do
+			wait "${pids[$i]}" || { ok=0 failed_log=${failed_log:-$out.$i.log}; }
+		done
 		secs=$(py "import time; print(round(time.time() - $start, 1))")
 		gpu=$(gpu_watch_stop)
-		# Runs go to the workers in order: the first workers*ensemble are each worker's first.
-		run_seconds=$("$python" -c '
+		if [ "$ok" = 0 ]; then
+			fail esp-run "$failed_log" backend="$backend" processes="$processes" workers="$workers" ensemble="$ensemble" steps_per_call="$per_call"
+			continue
+		fi
+		# Runs go to the workers (and shards) in order: the first processes*workers*ensemble
+		# are each worker's first.
+		figures=$("$python" -c '
 import glob, json, sys
 first = int(sys.argv[2])
-secs = [json.load(open(f))["seconds"] for f in sorted(glob.glob(sys.argv[1] + "/runs/*/result.json"))]
-mean = lambda v: round(sum(v) / len(v), 2) if v else "null"
-print(mean(secs[:first]), mean(secs[first:]))' "$out" "$((workers * ensemble))")
-		emit check=esp-run backend="$backend" workers="$workers" ensemble="$ensemble" steps_per_call="$per_call" runs="$runs" epochs="$epochs" \
-			seconds="$secs" runs_per_hour="$(rate "$runs" "$secs")" \
-			first_run_seconds="${run_seconds% *}" later_run_seconds="${run_seconds#* }" \
-			test_acc="$(sed -n 's/.*test_acc \([0-9.]*\) ± .*/\1/p' "$out.log" | tail -1)" $gpu
+results = [json.load(open(f)) for f in sorted(glob.glob(sys.argv[1] + "/runs/*/result.json"))]
+secs = [r["seconds"] for r in results]
+mean = lambda v, d: round(sum(v) / len(v), d) if v else "null"
+print(mean(secs[:first], 2), mean(secs[first:], 2), mean([r["final"]["test_acc"] for r in results], 4))' "$out" "$((processes * workers * ensemble))")
+		read -r first_secs later_secs test_acc <<<"$figures"
+		emit check=esp-run backend="$backend" processes="$processes" workers="$workers" ensemble="$ensemble" steps_per_call="$per_call" \
+			runs="$runs" epochs="$epochs" seconds="$secs" runs_per_hour="$(rate "$runs" "$secs")" \
+			first_run_seconds="$first_secs" later_run_seconds="$later_secs" test_acc="$test_acc" $gpu
 	done
 fi
 
