@@ -320,9 +320,8 @@ func newEnsemble(backend compute.Backend, settings []Settings, split *datasets.S
 // fits reports whether the ensemble can train runs of settings (prepared) on split: as
 // many as it has members, of its recipe.
 func (e *ensemble) fits(settings []Settings, split *datasets.Split) bool {
-	n := e.members[0].net
-	return len(settings) == len(e.members) && split.Height == n.Height && split.Width == n.Width &&
-		split.Channels == n.Channels && sameRecipe(e.recipe, settings[0]) == nil
+	return len(settings) == len(e.members) && e.members[0].net.checkSplit(split) == nil &&
+		sameRecipe(e.recipe, settings[0]) == nil
 }
 
 // start gives member i the run of settings[i] (prepared by prepareEnsemble, fitting the

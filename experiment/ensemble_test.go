@@ -29,11 +29,9 @@ func TestEnsembleMatchesSeparateRuns(t *testing.T) {
 	}{
 		{"mlp adam corrupted", Settings{Model: "mlp", ModelConfig: models.Config{Hidden: 32}, Epochs: 2, BatchSize: 48}, true, false},
 		{"mlp adam corrupted stacked", Settings{Model: "mlp", ModelConfig: models.Config{Hidden: 32}, Epochs: 2, BatchSize: 48}, true, true},
-		{"mlp sgd weight decay cosine", Settings{Model: "mlp", ModelConfig: models.Config{Hidden: 16}, Epochs: 2, BatchSize: 32,
-			WeightDecay: 1e-3, Optimizer: Optimizer{Name: SGD, LearningRate: 0.05, Momentum: 0.9, Schedule: ScheduleCosine}}, false, false},
-		{"mlp sgd weight decay cosine stacked", Settings{Model: "mlp", ModelConfig: models.Config{Hidden: 16}, Epochs: 2, BatchSize: 32,
-			WeightDecay: 1e-3, Optimizer: Optimizer{Name: SGD, LearningRate: 0.05, Momentum: 0.9, Schedule: ScheduleCosine}}, false, true},
-		{"lenet", Settings{Model: "lenet", Epochs: 1, BatchSize: 64}, false, false},
+		{"mlp sgd weight decay cosine", sgdMLP, false, false},
+		{"mlp sgd weight decay cosine stacked", sgdMLP, false, true},
+		{"lenet", leNetRun, false, false},
 		{"resnet", Settings{Model: "resnet", ModelConfig: models.Config{Blocks: 1}, Epochs: 1, BatchSize: 64}, false, false},
 	}
 	seeds := []uint64{3, 17, 40}

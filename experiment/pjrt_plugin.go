@@ -66,14 +66,19 @@ func missingPluginError(plugin string, found []string) error {
 		plugin, PJRTPluginPathEnv, where, found, hint)
 }
 
+// jaxNVIDIADir returns the folder of NVIDIA's pip packages beside JAX's plugin at
+// pluginPath (site-packages/jax_plugins/xla_cuda13/FILE): site-packages/nvidia.
+func jaxNVIDIADir(pluginPath string) string {
+	return filepath.Join(filepath.Dir(filepath.Dir(filepath.Dir(pluginPath))), "nvidia")
+}
+
 // jaxCUDADataDir returns the CUDA toolkit folder of the pip packages installed beside JAX's
 // CUDA plugin (site-packages/nvidia/cu13 or, for CUDA 12, nvidia/cuda_nvcc), where XLA finds
 // ptxas and libdevice; "" when there is none. JAX passes it to XLA from Python; esp loads the
 // plugin without Python, so it sets XLA's --xla_gpu_cuda_data_dir itself.
 func jaxCUDADataDir(pluginPath string) string {
-	sitePackages := filepath.Dir(filepath.Dir(filepath.Dir(pluginPath))) // jax_plugins/xla_cuda13/file
 	for _, sub := range []string{"cu13", "cuda_nvcc"} {
-		dir := filepath.Join(sitePackages, "nvidia", sub)
+		dir := filepath.Join(jaxNVIDIADir(pluginPath), sub)
 		if info, err := os.Stat(filepath.Join(dir, "nvvm", "libdevice")); err == nil && info.IsDir() {
 			return dir
 		}
@@ -104,7 +109,7 @@ var jaxNVIDIALibraries = []struct{ pkg, file string }{
 // jaxNVIDIALibraryFiles returns the paths of the jaxNVIDIALibraries present in the pip
 // packages beside JAX's plugin (site-packages/nvidia/PKG/lib/FILE), in load order.
 func jaxNVIDIALibraryFiles(pluginPath string) []string {
-	nvidia := filepath.Join(filepath.Dir(filepath.Dir(filepath.Dir(pluginPath))), "nvidia")
+	nvidia := jaxNVIDIADir(pluginPath)
 	var files []string
 	for _, lib := range jaxNVIDIALibraries {
 		path := filepath.Join(nvidia, lib.pkg, "lib", lib.file)

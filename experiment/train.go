@@ -164,9 +164,7 @@ func restoreVariables(values map[*gmodel.Variable]*tensors.Tensor) error {
 
 // fits reports whether the trainer can train a run of s (prepared) on split.
 func (t *trainer) fits(s Settings, split *datasets.Split) bool {
-	n := t.net
-	return split.Height == n.Height && split.Width == n.Width && split.Channels == n.Channels &&
-		sameRecipe(t.recipe, s) == nil
+	return t.net.checkSplit(split) == nil && sameRecipe(t.recipe, s) == nil
 }
 
 // reset puts the variables where a run with seed starts: the model's initialized from

@@ -14,14 +14,6 @@ import (
 	"github.com/extremepoints/esp/models"
 )
 
-// Recipes of the reuse tests: Adam; SGD with momentum, weight decay and a schedule (state
-// that changes every step); a convolutional model.
-var (
-	adamMLP  = Settings{Model: "mlp", ModelConfig: models.Config{Hidden: 32}, Epochs: 2, BatchSize: 32}
-	sgdMLP   = Settings{Model: "mlp", ModelConfig: models.Config{Hidden: 16}, Epochs: 2, BatchSize: 32, WeightDecay: 1e-3, Optimizer: Optimizer{Name: SGD, LearningRate: 0.05, Momentum: 0.9, Schedule: ScheduleCosine}}
-	leNetRun = Settings{Model: "lenet", Epochs: 1, BatchSize: 64}
-)
-
 // TestTrainerReuse trains runs one after the other on one trainer, as a study worker
 // does, and checks that each is the run Train gives alone: the same initial and final
 // weights and the same metrics, bit for bit (times aside), whatever ran before it on the

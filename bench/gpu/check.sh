@@ -124,6 +124,18 @@ if rows:
     print("gpu_util_mean=%.1f gpu_util_max=%.0f gpu_mem_max_mib=%.0f gpu_samples=%d" % (sum(util) / len(util), max(util), max(r[1] for r in rows), len(rows)))' "$work/gpu-watch.csv"
 }
 
+# wait_all PID...: waits for every process; sets first_failed to the position (0-based) of
+# the first that failed, empty if none did. (A function, not $(...): a subshell cannot
+# wait for its parent's children.)
+wait_all() {
+	local i=0 pid
+	first_failed=
+	for pid; do
+		wait "$pid" || first_failed=${first_failed:-$i}
+		i=$((i + 1))
+	done
+}
+
 py() { "$python" -c "$1"; }
 # metric FILE FIELD [LINE]: FIELD of a metrics.jsonl's last line, or of line LINE (0: epoch 0).
 metric() { "$python" -c "import json,sys; print(json.loads(open('$1').read().splitlines()[${3:--1}])['$2'])"; }
@@ -238,12 +250,11 @@ for p in $peers; do
 			--data-dir "$ESP_DATA_DIR" >"$work/torch-$p-$i.json" 2>"$work/torch-$p-$i.log" &
 		pids+=($!)
 	done
-	ok=1
-	for pid in "${pids[@]}"; do wait "$pid" || ok=0; done
+	wait_all "${pids[@]}"
 	secs=$(py "import time; print(round(time.time() - $start, 1))")
 	gpu=$(gpu_watch_stop)
-	if [ "$ok" = 0 ]; then
-		fail peer "$work/torch-$p-1.log" device="$device" processes="$p"
+	if [ -n "$first_failed" ]; then
+		fail peer "$work/torch-$p-$((first_failed + 1)).log" device="$device" processes="$p"
 		continue
 	fi
 	cat "$work/torch-$p-1.json" >&2
@@ -278,14 +289,11 @@ if [ "$backend_ok" = 1 ]; then
 				"${shard[@]}" --out "$out" 2>"$out.$i.log" >&2 &
 			pids+=($!)
 		done
-		ok=1 failed_log=
-		for i in "${!pids[@]}"; do
-			wait "${pids[$i]}" || { ok=0 failed_log=${failed_log:-$out.$i.log}; }
-		done
+		wait_all "${pids[@]}"
 		secs=$(py "import time; print(round(time.time() - $start, 1))")
 		gpu=$(gpu_watch_stop)
-		if [ "$ok" = 0 ]; then
-			fail esp-run "$failed_log" backend="$backend" processes="$processes" workers="$workers" ensemble="$ensemble" steps_per_call="$per_call"
+		if [ -n "$first_failed" ]; then
+			fail esp-run "$out.$first_failed.log" backend="$backend" processes="$processes" workers="$workers" ensemble="$ensemble" steps_per_call="$per_call"
 			continue
 		fi
 		# Runs go to the workers (and shards) in order: the first processes*workers*ensemble
