@@ -322,9 +322,9 @@ func (rep *Report) numbersTable(keys []groupKey, groups map[groupKey]*group) {
 			authors := "-"
 			if a, ok := authorsFigures[k.name()]; ok && k.WeightDecay == 0 {
 				if kind.name == "normal" && a.NormalWeightNormSum > 0 {
-					authors = fmt.Sprintf("%.1f ± %.1f", a.NormalWeightNormSum, a.NormalWeightNormSumStd)
+					authors = fmt.Sprintf("%.1f ± %.1f (%d epochs)", a.NormalWeightNormSum, a.NormalWeightNormSumStd, a.Epochs)
 				} else if kind.name == "extreme" && a.ExtremeWeightNormSum > 0 {
-					authors = fmt.Sprintf("%.1f ± %.1f", a.ExtremeWeightNormSum, a.ExtremeWeightNormSumStd)
+					authors = fmt.Sprintf("%.1f ± %.1f (%d epochs)", a.ExtremeWeightNormSum, a.ExtremeWeightNormSumStd, a.Epochs)
 				}
 			}
 			rep.addTableRow(title, header, []string{k.name(), fmt.Sprintf("%g", k.WeightDecay), kind.name,

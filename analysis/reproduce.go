@@ -39,7 +39,8 @@ type ScalePlan struct {
 	// examples (0: Subset). Fewer test than training examples make the corrupted part
 	// smaller, so small scales still reach the extreme point in few epochs.
 	Subset, TestSubset int
-	// Epochs per model (normal and corrupted runs alike: C3 compares them after the same epochs).
+	// Epochs per model ("mlp") or per pair ("cifar10/mlp"), the pair's entry first; normal
+	// and corrupted runs alike (C3 compares them after the same epochs). See EpochsOf.
 	Epochs map[string]int
 	// ModelOverrides changes Runs, Subset and TestSubset for a model (slow models at small scales).
 	ModelOverrides map[string]ModelOverride
@@ -87,10 +88,10 @@ func Plan(scale string, datasetNames, modelNames []string) (*ScalePlan, error) {
 			Sharpness:   SharpnessSettings{Iterations: 20, TraceSamples: 10}, SharpnessN: 2000}
 	case ScalePaper:
 		// The authors' protocol: 200+200 runs of every model on every dataset, full data,
-		// 11 epochs (20 for CIFAR-10's models are set below), full-batch Adam for 300 steps.
+		// as many epochs as their scripts ran (AuthorsFigures.Epochs: MLP 50, LeNet 11,
+		// ResNet 30, more on CIFAR-10), full-batch Adam for 300 steps.
 		// Meant for a GPU (--backend xla:cuda) or a cluster (esp run --shard).
-		p = ScalePlan{Name: ScalePaper, Runs: 200,
-			Epochs:       map[string]int{"mlp": 11, "lenet": 11, "resnet": 11},
+		p = ScalePlan{Name: ScalePaper, Runs: 200, Epochs: map[string]int{},
 			WeightDecays: []float64{1e-5, 1e-4, 1e-3}, L2Runs: 10,
 			Restart:     RestartSettings{Epochs: 10},
 			FullBatch:   FullBatchSettings{Method: "both", Steps: 300, EvalEvery: 10},
@@ -100,6 +101,7 @@ func Plan(scale string, datasetNames, modelNames []string) (*ScalePlan, error) {
 		for _, d := range []string{"mnist", "fashion-mnist", "cifar10"} {
 			for _, m := range []string{"mlp", "lenet", "resnet"} {
 				p.Pairs = append(p.Pairs, d+"/"+m)
+				p.Epochs[d+"/"+m] = authorsFigures[d+"/"+m].Epochs
 			}
 		}
 	default:
@@ -132,11 +134,21 @@ func Plan(scale string, datasetNames, modelNames []string) (*ScalePlan, error) {
 	}
 	for _, pair := range p.Pairs {
 		_, m, _ := strings.Cut(pair, "/")
-		if p.Epochs[m] == 0 {
+		if p.EpochsOf(pair) == 0 {
 			p.Epochs[m] = 11
 		}
 	}
 	return &p, nil
+}
+
+// EpochsOf returns the epochs of a "dataset/model" pair's runs: the pair's own entry in
+// Epochs, else its model's.
+func (p *ScalePlan) EpochsOf(pair string) int {
+	if e, ok := p.Epochs[pair]; ok {
+		return e
+	}
+	_, m, _ := strings.Cut(pair, "/")
+	return p.Epochs[m]
 }
 
 // ModelOverride is a model's own runs and data sizes within a scale.
@@ -210,8 +222,8 @@ func Reproduce(ctx context.Context, s ReproduceSettings, out string, progress io
 			ds.Test = full.Test.Head(testSubset)
 		}
 		fmt.Fprintf(progress, "[%s] %s: %d normal + %d corrupted runs of %d epochs on %d/%d examples (%s elapsed)\n",
-			plan.Name, pair, runs, runs, plan.Epochs[model], ds.Train.Len(), ds.Test.Len(), time.Since(start).Round(time.Second))
-		run := experiment.Settings{Dataset: name, Subset: subset, Model: model, Epochs: plan.Epochs[model], Backend: s.Backend,
+			plan.Name, pair, runs, runs, plan.EpochsOf(pair), ds.Train.Len(), ds.Test.Len(), time.Since(start).Round(time.Second))
+		run := experiment.Settings{Dataset: name, Subset: subset, Model: model, Epochs: plan.EpochsOf(pair), Backend: s.Backend,
 			StepsPerCall: s.StepsPerCall}
 		studyDir := filepath.Join(out, "studies", slug(name+"-"+model))
 		study := experiment.StudySettings{Run: run, Runs: runs, Seed: s.Seed, Workers: s.Workers,

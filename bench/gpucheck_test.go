@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -148,6 +149,13 @@ func TestGPUCheckScript(t *testing.T) {
 				case "summary":
 					if m["failed"] != (tc.wantExit != 0) || m["torch_best_runs_per_hour"].(float64) != 0 {
 						t.Errorf("summary line %v", m)
+					}
+					// The paper's 400 MLP runs of 50 epochs, from the best rate at the epochs run.
+					if best, _ := m["esp_best_runs_per_hour"].(float64); best > 0 {
+						want := 400 / best * 50 / m["epochs"].(float64)
+						if got, _ := m["paper_mlp_protocol_hours_esp"].(float64); math.Abs(got-want) > 0.01*want+0.01 {
+							t.Errorf("summary line %v: paper_mlp_protocol_hours_esp %v, want %.2f", m, got, want)
+						}
 					}
 				}
 			}

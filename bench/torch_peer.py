@@ -9,6 +9,7 @@ it with the Go side in one go. Single thread unless --threads says otherwise (on
   torch_peer.py epoch --data-dir DIR    # one epoch of corrupted MNIST (130k examples), MLP
   torch_peer.py epoch --epochs 11 --eval --device cuda   # one run of the paper's MLP protocol on a GPU
   torch_peer.py epoch --runs 4 --epochs 11 --eval        # four runs of it, one after the other
+                                                         # (accuracies and weight norms of the last)
   torch_peer.py matmul --product forward|weight-gradient [--steps N]   # one of the MLP's products
 """
 import argparse
@@ -144,6 +145,10 @@ def bench_epoch(args):
               "torch_run_seconds": round(seconds / args.runs, 3), "torch_ms_per_step": round(1000 * seconds / steps, 3)}
     if accuracies:  # of the last run
         result["train_acc"], result["test_acc"] = round(accuracies[0], 4), round(accuracies[1], 4)
+    # The last run's weight norms, named as esp names them (the authors' is the sum).
+    with torch.no_grad():
+        norms = [p.norm().item() for p in model.parameters()]
+    result["weight_norm_sum"], result["weight_norm"] = round(sum(norms), 2), round(sum(n * n for n in norms) ** 0.5, 2)
     return result
 
 

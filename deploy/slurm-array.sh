@@ -4,7 +4,7 @@
 # finished runs are kept, interrupted ones redone. Then merge with
 #   esp report --in "$RESULTS/study"
 #
-#   sbatch deploy/slurm-array.sh            (RESULTS, DATASET, MODEL, RUNS may be exported)
+#   sbatch deploy/slurm-array.sh            (RESULTS, DATASET, MODEL, RUNS, EPOCHS may be exported)
 #SBATCH --job-name=esp-study
 #SBATCH --array=0-7
 #SBATCH --cpus-per-task=2
@@ -15,8 +15,9 @@ RESULTS=${RESULTS:-$HOME/esp-results}
 DATASET=${DATASET:-mnist}
 MODEL=${MODEL:-mlp}
 RUNS=${RUNS:-200}
+EPOCHS=${EPOCHS:-50} # the authors' MLP runs (their LeNet: 11)
 SHARDS=${SLURM_ARRAY_TASK_COUNT:-8}
 INDEX=${SLURM_ARRAY_TASK_ID:-0}
 mkdir -p "$RESULTS"
-exec esp run --dataset "$DATASET" --model "$MODEL" --runs "$RUNS" --workers 1 \
+exec esp run --dataset "$DATASET" --model "$MODEL" --runs "$RUNS" --epochs "$EPOCHS" --workers 1 \
 	--shard "${INDEX}/${SHARDS}" --out "$RESULTS/study"

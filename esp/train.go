@@ -43,7 +43,7 @@ func (t *trainFlags) register(fs *flag.FlagSet) {
 	t.corruption.register(fs)
 	fs.StringVar(&t.dataset, "dataset", "", "dataset: "+strings.Join(datasets.Names(), ", ")+", or an imported image folder")
 	fs.StringVar(&t.model, "model", "", "model: "+strings.Join(models.Names(), ", "))
-	fs.IntVar(&t.epochs, "epochs", 0, "epochs (default 11, the paper's)")
+	fs.IntVar(&t.epochs, "epochs", 0, "epochs (default 11, as the authors trained LeNet; their MLP ran 50)")
 	fs.Uint64Var(&t.seed, "seed", 0, "seed of the initialization, the data order and (unless --corrupt-seed) the corruption")
 	fs.StringVar(&t.backend, "backend", os.Getenv("GOMLX_BACKEND"), "compute backend: "+strings.Join(experiment.BackendNames, ", ")+" (default $GOMLX_BACKEND, else go)")
 	fs.StringVar(&t.optimizer, "optimizer", "adam", "optimizer: adam or sgd")

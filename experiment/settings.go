@@ -95,7 +95,8 @@ type Settings struct {
 	Optimizer Optimizer `json:"optimizer"`
 	// BatchSize is the minibatch size. Default 128.
 	BatchSize int `json:"batch_size,omitempty"`
-	// Epochs is the number of passes over the training set. Default 11 (the paper's).
+	// Epochs is the number of passes over the training set. Default 11 (the authors' LeNet
+	// runs; their MLP ran 50).
 	Epochs int `json:"epochs,omitempty"`
 	// WeightDecay is the L2 coefficient λ: λ/2·Σ‖w‖² over all trainable parameters is
 	// added to the training loss (the same as PyTorch's weight_decay=λ). Default 0.
