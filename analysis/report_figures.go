@@ -321,10 +321,12 @@ func (rep *Report) numbersTable(keys []groupKey, groups map[groupKey]*group) {
 			st := statsOf(kind.runs, ReportSettings{}.withDefaults())
 			authors := "-"
 			if a, ok := authorsFigures[k.name()]; ok && k.WeightDecay == 0 {
-				if kind.name == "normal" && a.NormalWeightNormSum > 0 {
-					authors = fmt.Sprintf("%.1f ± %.1f (%d epochs)", a.NormalWeightNormSum, a.NormalWeightNormSumStd, a.Epochs)
-				} else if kind.name == "extreme" && a.ExtremeWeightNormSum > 0 {
-					authors = fmt.Sprintf("%.1f ± %.1f (%d epochs)", a.ExtremeWeightNormSum, a.ExtremeWeightNormSumStd, a.Epochs)
+				norm, std := a.NormalWeightNormSum, a.NormalWeightNormSumStd
+				if kind.name == "extreme" {
+					norm, std = a.ExtremeWeightNormSum, a.ExtremeWeightNormSumStd
+				}
+				if norm > 0 {
+					authors = fmt.Sprintf("%.1f ± %.1f (%d epochs)", norm, std, a.Epochs)
 				}
 			}
 			rep.addTableRow(title, header, []string{k.name(), fmt.Sprintf("%g", k.WeightDecay), kind.name,

@@ -319,6 +319,9 @@ fi
 best() {
 	"$python" -c "import json,sys; print(max([d['runs_per_hour'] for d in map(json.loads, sys.stdin) if d['check'] == '$1' and 'runs_per_hour' in d] or [0]))" <"$results"
 }
+# paper_hours RATE: hours of the paper's 400 MLP runs of $paper_epochs epochs at RATE runs/hour
+# of $epochs epochs.
+paper_hours() { py "print(round(400 / $1 * $paper_epochs / $epochs, 2) if $1 else 'null')"; }
 esp_best=$(best esp-run)
 torch_best=$(best peer)
 [ "$only" != 0 ] && torch_best=0 # the peer trains on every example: no ratio to a subset
@@ -326,7 +329,7 @@ emit check=summary backend="$backend" device="$device" epochs="$epochs" subset="
 	torch_best_runs_per_hour="$torch_best" \
 	ratio_esp_over_torch="$(py "print(round($esp_best / $torch_best, 2) if $torch_best else 'null')")" \
 	paper_mlp_epochs="$paper_epochs" \
-	paper_mlp_protocol_hours_esp="$(py "print(round(400 / $esp_best * $paper_epochs / $epochs, 2) if $esp_best else 'null')")" \
-	paper_mlp_protocol_hours_torch="$(py "print(round(400 / $torch_best * $paper_epochs / $epochs, 2) if $torch_best else 'null')")" \
+	paper_mlp_protocol_hours_esp="$(paper_hours "$esp_best")" \
+	paper_mlp_protocol_hours_torch="$(paper_hours "$torch_best")" \
 	failed="$([ "$failed" = 1 ] && echo true || echo false)" seconds="$(($(date +%s) - started))"
 exit "$failed"
