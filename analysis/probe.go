@@ -41,7 +41,8 @@ const (
 var ErrOutputNotEmpty = errors.New("output directory is not empty")
 
 // Point names the weights a probe starts from: the final (default) or initial weights of
-// a run directory written by experiment.Train.
+// a run directory written by experiment.Train, or the final weights of one written by
+// experiment.SaveImportedRun.
 type Point struct {
 	// Run is the run directory: config.json, init.safetensors, final.safetensors.
 	Run string
@@ -134,12 +135,27 @@ func CheckPoint(p Point) (*experiment.RunConfig, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, path := range []string{p.WeightsPath(), filepath.Join(p.Run, experiment.InitWeightsFile)} {
+	if err := checkImported(p, config); err != nil {
+		return nil, err
+	}
+	paths := []string{p.WeightsPath()}
+	if config.Imported == nil {
+		paths = append(paths, filepath.Join(p.Run, experiment.InitWeightsFile))
+	}
+	for _, path := range paths {
 		if _, err := loadWeights(path); err != nil {
 			return nil, err
 		}
 	}
 	return config, nil
+}
+
+// checkImported refuses the initial weights of an imported run, which has none.
+func checkImported(p Point, config *experiment.RunConfig) error {
+	if config.Imported != nil && p.which() == weightsInit {
+		return fmt.Errorf("%s is a run imported from %s: it has final weights only, not initial ones", p.Run, config.Imported.From)
+	}
+	return nil
 }
 
 // loadedPoint is a point ready to probe: a net holding its weights, and the run's
@@ -149,7 +165,7 @@ type loadedPoint struct {
 	config *experiment.RunConfig
 	net    *experiment.Net
 	start  *experiment.Weights // the point's weights
-	init   *experiment.Weights // the run's initial weights
+	init   *experiment.Weights // the run's initial weights; nil for an imported run
 }
 
 // loadWeights reads a weights file written by experiment and checks its format.
@@ -179,18 +195,23 @@ func loadPoint(backend compute.Backend, p Point, ds *datasets.Dataset) (*loadedP
 			return nil, err
 		}
 	}
-	lp := &loadedPoint{point: p, config: config}
-	if lp.start, err = loadWeights(p.WeightsPath()); err != nil {
+	if err := checkImported(p, config); err != nil {
 		return nil, err
 	}
-	if lp.init, err = loadWeights(filepath.Join(p.Run, experiment.InitWeightsFile)); err != nil {
+	lp := &loadedPoint{point: p, config: config}
+	if lp.start, err = loadWeights(p.WeightsPath()); err != nil {
 		return nil, err
 	}
 	if lp.net, err = experiment.LoadNet(backend, p.WeightsPath()); err != nil {
 		return nil, err
 	}
-	if _, _, err := experiment.Distance(lp.start, lp.init); err != nil {
-		return nil, fmt.Errorf("%s: initial and final weights differ in shape: %w", p.Run, err)
+	if config.Imported == nil {
+		if lp.init, err = loadWeights(filepath.Join(p.Run, experiment.InitWeightsFile)); err != nil {
+			return nil, err
+		}
+		if _, _, err := experiment.Distance(lp.start, lp.init); err != nil {
+			return nil, fmt.Errorf("%s: initial and final weights differ in shape: %w", p.Run, err)
+		}
 	}
 	if err := checkProbeData(ds, lp.net); err != nil {
 		return nil, fmt.Errorf("run %s: %w", p.Run, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"time"
 
 	"github.com/gomlx/compute"
@@ -60,7 +61,7 @@ type RestartEpoch struct {
 	Step int `json:"step"`
 	PointEval
 	// DistFromStart is the distance from the point the restart started from;
-	// DistFromInit from the run's initialization.
+	// DistFromInit from the run's initialization (null for an imported run).
 	DistFromStart experiment.Float `json:"dist_from_start"`
 	DistFromInit  experiment.Float `json:"dist_from_init"`
 	// FitLoss and FitAcc are the epoch's minibatch means (training mode); absent at epoch 0.
@@ -104,9 +105,11 @@ func Restart(ctx context.Context, backend compute.Backend, point Point, ds *data
 		if err != nil {
 			return err
 		}
-		fromInit, _, err := experiment.Distance(w, lp.init)
-		if err != nil {
-			return err
+		fromInit := math.NaN() // an imported run's initialization is not known
+		if lp.init != nil {
+			if fromInit, _, err = experiment.Distance(w, lp.init); err != nil {
+				return err
+			}
 		}
 		e.DistFromStart, e.DistFromInit = experiment.Float(fromStart), experiment.Float(fromInit)
 		if fit != nil {

@@ -73,7 +73,7 @@ func CacheStatus(name string, opts Options) Status {
 			st.Checksum, st.Problem = "incomplete", "manifest has no "+split+" split"
 			return st
 		}
-		if got, err := sha256File(filepath.Join(dir, sf.File)); err != nil {
+		if got, err := FileSHA256(filepath.Join(dir, sf.File)); err != nil {
 			st.Checksum, st.Problem = "incomplete", err.Error()
 			return st
 		} else if got != sf.SHA256 {
@@ -108,7 +108,8 @@ func ListCache(opts Options) []Status {
 	return out
 }
 
-func sha256File(path string) (string, error) {
+// FileSHA256 returns the hex SHA-256 of a file's contents.
+func FileSHA256(path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err

@@ -54,6 +54,7 @@ func commands() []command {
 		{"train", "train one model, normally or on a corrupted training set", runTrain},
 		{"run", "many normal and corrupted runs of one dataset and model (workers, resume, shards)", runRun},
 		{"probe", "probe the loss surface around a trained point: restart, fullbatch, interpolate, surface, sharpness", runProbe},
+		{"import", "make a run directory from a PyTorch state dict (such as the authors' published points), for the probes", runImport},
 		{"report", "figures, index.html and summary.json of the paper's claims from runs and probes", runReport},
 		{"reproduce", "the whole study at a scale: smoke, quick or paper", runReproduce},
 		{"setup-gpu", "install the PJRT CUDA plugin for --backend xla:cuda (downloads, on request only)", runSetupGPU},

@@ -24,7 +24,8 @@ func TestMain(m *testing.M) {
 }
 
 // TestScripts runs the command-line scripts in testdata/script. Each starts with
-// $WORK/pets, a small image folder of two classes, and ESP_DATA_DIR=$WORK/cache.
+// $WORK/pets, a small image folder of two classes, PyTorch state dicts from
+// torchstate's fixtures ($WORK/mlp_legacy.pt fits pets) and ESP_DATA_DIR=$WORK/cache.
 // Condition [realdata:NAME] holds when the user's cache has NAME verified; $REALDATA
 // names that cache.
 func TestScripts(t *testing.T) {
@@ -34,6 +35,15 @@ func TestScripts(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("ESP_DATA_DIR", filepath.Join(env.WorkDir, "cache"))
 			env.Setenv("REALDATA", realDir)
+			for _, f := range []string{"mlp_legacy.pt", "lenet_zip.pt"} { // PyTorch state dicts for import.txtar
+				data, err := os.ReadFile(filepath.Join("..", "torchstate", "testdata", f))
+				if err != nil {
+					return err
+				}
+				if err := os.WriteFile(filepath.Join(env.WorkDir, f), data, 0o644); err != nil {
+					return err
+				}
+			}
 			return writePetsFolder(filepath.Join(env.WorkDir, "pets"))
 		},
 		Condition: func(cond string) (bool, error) {
@@ -81,7 +91,7 @@ func TestExitCodes(t *testing.T) {
 		wantErr  string
 	}{
 		{nil, exitUsage, "Usage: esp COMMAND"},
-		{[]string{"bogus"}, exitUsage, "valid commands are data, models, probe, report, reproduce, run, setup-gpu, train, version"},
+		{[]string{"bogus"}, exitUsage, "valid commands are data, import, models, probe, report, reproduce, run, setup-gpu, train, version"},
 		{[]string{"data"}, exitUsage, "valid subcommands are fetch, list, show"},
 		{[]string{"data", "fetch"}, exitUsage, "name at least one dataset"},
 		{[]string{"data", "fetch", "imagenet"}, exitUsage, "valid datasets are cifar10, fashion-mnist, mnist"},
@@ -112,6 +122,10 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"setup-gpu", "--cuda", "11"}, exitUsage, "valid values are 13 and 12"},
 		{[]string{"setup-gpu", "--index-url", "ftp://mirror"}, exitUsage, "want an http:// or https:// URL"},
 		{[]string{"setup-gpu", "extra"}, exitUsage, "takes no arguments"},
+		{[]string{"import", "--dataset", "mnist", "--model", "mlp", "--out", "x"}, exitUsage, "--from is required"},
+		{[]string{"import", "--from", "/nonexistent.pt", "--dataset", "mnist", "--model", "mlp", "--out", "x"}, exitUsage, "no such file"},
+		{[]string{"import", "--from", "main.go", "--dataset", "mnist", "--model", "mlp", "--out", "x"}, exitUsage, "neither a zip archive nor a pickle stream"},
+		{[]string{"import", "--from", "x.pt", "--dataset", "mnist", "--model", "resnet", "--out", "x"}, exitUsage, "valid models are lenet, mlp"},
 		{[]string{"version"}, exitOK, ""},
 		{[]string{"version", "--backend", "tpu"}, exitUsage, "unknown backend \"tpu\", valid: go, xla:cpu, xla:cuda"},
 		{[]string{"data", "list", "-h"}, exitOK, "Usage: esp data list"},

@@ -8,6 +8,7 @@
 //	esp data show --dataset D [--corrupt S] --out FILE.png
 //	esp models                                     the model registry
 //	esp train --dataset D --model M [--corrupt S] [--epochs N] [--seed S] --out DIR
+//	esp import --from STATE_DICT.pt --dataset D --model M --out DIR
 //	esp version
 //
 // Every subcommand takes -h. Bad flags or values exit with code 2 and a message

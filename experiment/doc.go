@@ -23,6 +23,12 @@
 //     initialization point. The file is rewritten whole after every epoch.
 //   - init.safetensors, final.safetensors: the model's weights (see [Weights]).
 //
+// [SaveImportedRun] writes a run directory for weights trained elsewhere (package
+// torchstate reads PyTorch's): config.json, with an "imported" field ([ImportInfo]: the
+// source file and its checksum, which tensor became which variable, the accuracies
+// and norms measured on import), and final.safetensors. There is no init.safetensors
+// or metrics.jsonl: how the weights were reached is not known.
+//
 // # Studies
 //
 // [RunStudy] trains the runs of a [StudySettings]: Runs of each of its Kinds ("normal",

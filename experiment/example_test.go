@@ -133,3 +133,33 @@ func ExampleCheckBackend() {
 		check.LossDiff <= experiment.CheckTolerance && check.GradientDiff <= experiment.CheckTolerance)
 	// Output: lenet on 64 images agrees with the Go backend: true
 }
+
+// Weights trained elsewhere (here a trained run's, as a PyTorch import would give them)
+// saved as a run of their own: final weights and the accuracies measured on import.
+func ExampleSaveImportedRun() {
+	d := tinyDataset()
+	dir, _ := os.MkdirTemp("", "esp-example")
+	defer os.RemoveAll(dir)
+	settings := experiment.Settings{Model: "mlp", ModelConfig: models.Config{Hidden: 8}, Epochs: 5, BatchSize: 16, Seed: 1,
+		Optimizer: experiment.Optimizer{LearningRate: 0.03}}
+	res, err := experiment.Train(context.Background(), nil, corrupt.Clean(d), settings, "", nil)
+	if err != nil {
+		panic(err)
+	}
+	info := experiment.ImportInfo{From: "/data/theirs.pt", Format: "pytorch-zip"}
+	imported := filepath.Join(dir, "theirs")
+	config, err := experiment.SaveImportedRun(nil, d, experiment.Settings{Model: "mlp", ModelConfig: models.Config{Hidden: 8}},
+		res.Final, info, imported)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("imported from %s: test accuracy %.2f\n", config.Imported.From, config.Imported.TestAcc)
+	entries, _ := os.ReadDir(imported)
+	for _, e := range entries {
+		fmt.Println(e.Name())
+	}
+	// Output:
+	// imported from /data/theirs.pt: test accuracy 1.00
+	// config.json
+	// final.safetensors
+}

@@ -110,6 +110,9 @@ type RunConfig struct {
 	// Ensemble is the number of runs trained together with this one in one compiled
 	// graph (TrainEnsemble); absent for a run trained alone.
 	Ensemble int `json:"ensemble,omitempty"`
+	// Imported is set for a run whose weights were trained elsewhere and imported
+	// (SaveImportedRun): such a run has final weights only.
+	Imported *ImportInfo `json:"imported,omitempty"`
 }
 
 // versions returns the toolkit's version (module version, else VCS revision, else

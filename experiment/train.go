@@ -342,24 +342,10 @@ func prepareRun(set *corrupt.Set, settings Settings) (Settings, error) {
 // and writes the run's config.json and initial weights to outDir (if not empty).
 // ensemble is the number of runs trained with it in one graph (0: alone).
 func startRun(net *Net, set *corrupt.Set, s Settings, outDir string, ensemble int) (*Result, error) {
-	d, split := set.Dataset, set.Dataset.Train
-	toolkit, gomlx, goVersion := versions()
 	res := &Result{Status: StatusOK, Net: net, Dir: outDir}
-	res.Config = RunConfig{
-		Settings: s,
-		Dataset: DatasetInfo{
-			Name: d.Name, Classes: d.NumClasses(), Train: d.Train.Len(), Test: d.Test.Len(),
-			Height: split.Height, Width: split.Width, Channels: split.Channels, Source: d.Source,
-			TrainSet: set.Len(), Corrupted: set.IsCorrupted(),
-		},
-		Backend:            net.Backend.String(),
-		BackendDescription: net.Backend.Description(),
-		ToolkitVersion:     toolkit,
-		GoMLXVersion:       gomlx,
-		GoVersion:          goVersion,
-		Started:            time.Now().UTC().Truncate(time.Second),
-		Ensemble:           ensemble,
-	}
+	res.Config = newRunConfig(net, set.Dataset, s)
+	res.Config.Dataset.TrainSet, res.Config.Dataset.Corrupted = set.Len(), set.IsCorrupted()
+	res.Config.Ensemble = ensemble
 	var err error
 	if res.Init, err = net.Weights(); err != nil {
 		return nil, err
@@ -378,6 +364,27 @@ func startRun(net *Net, set *corrupt.Set, s Settings, outDir string, ensemble in
 		return nil, err
 	}
 	return res, SaveWeights(filepath.Join(outDir, InitWeightsFile), res.Init)
+}
+
+// newRunConfig returns the configuration of a run of s on d by net, started now, its
+// training set d's clean training split.
+func newRunConfig(net *Net, d *datasets.Dataset, s Settings) RunConfig {
+	split := d.Train
+	toolkit, gomlx, goVersion := versions()
+	return RunConfig{
+		Settings: s,
+		Dataset: DatasetInfo{
+			Name: d.Name, Classes: d.NumClasses(), Train: d.Train.Len(), Test: d.Test.Len(),
+			Height: split.Height, Width: split.Width, Channels: split.Channels, Source: d.Source,
+			TrainSet: split.Len(),
+		},
+		Backend:            net.Backend.String(),
+		BackendDescription: net.Backend.Description(),
+		ToolkitVersion:     toolkit,
+		GoMLXVersion:       gomlx,
+		GoVersion:          goVersion,
+		Started:            time.Now().UTC().Truncate(time.Second),
+	}
 }
 
 // record appends m, stamped with the time since start, to the metrics and rewrites

@@ -1,0 +1,286 @@
+// Package torchstate reads PyTorch state dicts, the files torch.save(model.state_dict())
+// writes (the legacy format of PyTorch before 1.6 and the zip format after), and maps
+// them onto esp's models. With it a point trained elsewhere, such as the extreme points
+// the paper's authors published with their code, becomes an esp run directory that
+// every probe can start from.
+//
+// esp's MLP and LeNet are the authors' models: their PyTorch tensors come in the same
+// order as esp's variables, and only convolution kernels change layout (PyTorch's
+// [out, in, kh, kw] to esp's [out, kh, kw, in]). Flattening before the dense layers
+// agrees too: both take channels first.
+package torchstate
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+
+	"github.com/nlpodyssey/gopickle/pytorch"
+	"github.com/nlpodyssey/gopickle/types"
+
+	"github.com/extremepoints/esp/experiment"
+	"github.com/extremepoints/esp/models"
+)
+
+// File formats of torch.save.
+const (
+	FormatLegacy = "pytorch-legacy" // PyTorch before 1.6, or _use_new_zipfile_serialization=False
+	FormatZip    = "pytorch-zip"
+)
+
+// Tensor is one floating-point tensor of a state dict, converted to float32.
+type Tensor struct {
+	Name  string
+	Shape []int
+	Data  []float32
+	// DType is PyTorch's storage type: "float32", "float64" or "float16".
+	DType string
+}
+
+// StateDict is a state dict's floating-point tensors in their saved order.
+type StateDict struct {
+	Tensors []Tensor
+	// Skipped names the tensors that are not floating point (such as batch
+	// normalization's num_batches_tracked counters): no model variable takes them.
+	Skipped []string
+	Format  string
+}
+
+// Load reads a state dict saved by torch.save. A checkpoint dictionary holding the
+// state dict under "state_dict" or "model_state_dict" is accepted too.
+func Load(path string) (sd *StateDict, err error) {
+	format, err := fileFormat(path)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { // the unpickler panics on some malformed files
+		if r := recover(); r != nil {
+			sd, err = nil, fmt.Errorf("%s: not a PyTorch state dict: %v", path, r)
+		}
+	}()
+	obj, err := pytorch.Load(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: not a PyTorch state dict saved by torch.save: %w", path, err)
+	}
+	entries, err := stateDictEntries(obj)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	sd = &StateDict{Format: format}
+	for _, e := range entries {
+		t, ok := e.value.(*pytorch.Tensor)
+		if !ok {
+			return nil, fmt.Errorf("%s: entry %q is a %T, not a tensor", path, e.name, e.value)
+		}
+		data, dtype, err := floats(t)
+		if err != nil {
+			return nil, fmt.Errorf("%s: tensor %q: %w", path, e.name, err)
+		}
+		if data == nil {
+			sd.Skipped = append(sd.Skipped, e.name)
+			continue
+		}
+		sd.Tensors = append(sd.Tensors, Tensor{Name: e.name, Shape: slices.Clone(t.Size), Data: data, DType: dtype})
+	}
+	if len(sd.Tensors) == 0 {
+		return nil, fmt.Errorf("%s: the state dict holds no floating-point tensors", path)
+	}
+	return sd, nil
+}
+
+// fileFormat tells the zip format (a zip archive) from the legacy one (a pickle stream).
+func fileFormat(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("reading PyTorch state dict: %w", err)
+	}
+	defer f.Close()
+	head := make([]byte, 4)
+	if _, err := io.ReadFull(f, head); err != nil {
+		return "", fmt.Errorf("%s: not a PyTorch state dict (%d bytes)", path, fileSize(f))
+	}
+	if bytes.Equal(head, []byte("PK\x03\x04")) {
+		return FormatZip, nil
+	}
+	if head[0] != 0x80 { // a pickle stream starts with the PROTO opcode
+		return "", fmt.Errorf("%s: not a PyTorch state dict: neither a zip archive nor a pickle stream", path)
+	}
+	return FormatLegacy, nil
+}
+
+func fileSize(f *os.File) int64 {
+	if st, err := f.Stat(); err == nil {
+		return st.Size()
+	}
+	return 0
+}
+
+type entry struct {
+	name  string
+	value any
+}
+
+// stateDictEntries returns the (name, value) pairs of an unpickled state dict in order.
+func stateDictEntries(obj any) ([]entry, error) {
+	var out []entry
+	switch d := obj.(type) {
+	case *types.OrderedDict:
+		for el := d.List.Front(); el != nil; el = el.Next() {
+			e := el.Value.(*types.OrderedDictEntry)
+			out = append(out, entry{fmt.Sprint(e.Key), e.Value})
+		}
+	case *types.Dict:
+		for _, e := range *d {
+			out = append(out, entry{fmt.Sprint(e.Key), e.Value})
+		}
+	default:
+		return nil, fmt.Errorf("the file holds a %T, not a state dict (save model.state_dict(), not the model)", obj)
+	}
+	for _, key := range []string{"state_dict", "model_state_dict"} {
+		for _, e := range out {
+			if e.name == key {
+				return stateDictEntries(e.value)
+			}
+		}
+	}
+	return out, nil
+}
+
+// floats returns t's values in row-major order as float32, or nil for a tensor
+// that is not floating point.
+func floats(t *pytorch.Tensor) ([]float32, string, error) {
+	n := 1
+	for _, d := range t.Size {
+		n *= d
+	}
+	var at func(i int) float32
+	var dtype string
+	var length int
+	switch s := t.Source.(type) {
+	case *pytorch.FloatStorage:
+		at, dtype, length = func(i int) float32 { return s.Data[i] }, "float32", len(s.Data)
+	case *pytorch.DoubleStorage:
+		at, dtype, length = func(i int) float32 { return float32(s.Data[i]) }, "float64", len(s.Data)
+	case *pytorch.HalfStorage:
+		at, dtype, length = func(i int) float32 { return s.Data[i] }, "float16", len(s.Data)
+	default:
+		return nil, "", nil
+	}
+	if len(t.Stride) != len(t.Size) {
+		return nil, "", fmt.Errorf("%d strides for %d dimensions", len(t.Stride), len(t.Size))
+	}
+	out := make([]float32, n)
+	index := make([]int, len(t.Size))
+	for i := range out {
+		off := t.StorageOffset
+		for k, v := range index {
+			off += v * t.Stride[k]
+		}
+		if off < 0 || off >= length {
+			return nil, "", fmt.Errorf("element %d lies outside its storage of %d values", i, length)
+		}
+		out[i] = at(off)
+		for k := len(index) - 1; k >= 0; k-- { // next index, last dimension fastest
+			if index[k]++; index[k] < t.Size[k] {
+				break
+			}
+			index[k] = 0
+		}
+	}
+	return out, dtype, nil
+}
+
+// Models lists the models whose PyTorch twins this package maps: esp's MLP and LeNet
+// are the authors' (esp's ResNet is not their ResNet).
+func Models() []string { return []string{"lenet", "mlp"} }
+
+// ModelConfig returns the configuration of model that sd's tensors fit, for a dataset
+// of the given number of classes: the MLP's hidden width and LeNet's first fully
+// connected width are read from the first matrix (the first dense layer's weights).
+func ModelConfig(model string, sd *StateDict, classes int) (models.Config, error) {
+	if !slices.Contains(Models(), model) {
+		return models.Config{}, fmt.Errorf("cannot map a PyTorch state dict onto model %q: valid models are %v", model, Models())
+	}
+	config := models.Config{Classes: classes}
+	for _, t := range sd.Tensors {
+		if len(t.Shape) == 2 {
+			if model == "mlp" {
+				config.Hidden = t.Shape[0]
+			} else {
+				config.FCHidden = t.Shape[0]
+			}
+			return config.WithDefaults(), nil
+		}
+	}
+	return models.Config{}, fmt.Errorf("the state dict has no matrix (no dense layer), model %s has two", model)
+}
+
+// Weights maps sd onto template, an esp model's weights (Net.Weights gives them): the
+// i-th tensor of sd becomes the i-th tensor of template, convolution kernels
+// transposed to esp's layout. Counts and shapes must agree; the error names the first
+// tensor that does not. The result has template's names and metadata.
+func Weights(sd *StateDict, template *experiment.Weights) (*experiment.Weights, []experiment.TensorSource, error) {
+	if len(sd.Tensors) != len(template.Tensors) {
+		return nil, nil, fmt.Errorf("the state dict has %d floating-point tensors (%s), the model has %d (%s)",
+			len(sd.Tensors), sdNames(sd), len(template.Tensors), templateNames(template))
+	}
+	out := template.Clone()
+	mapping := make([]experiment.TensorSource, len(sd.Tensors))
+	for i, src := range sd.Tensors {
+		dst := &out.Tensors[i]
+		data, shape := src.Data, src.Shape
+		if len(shape) == 4 { // [out, in, kh, kw] -> [out, kh, kw, in]
+			data, shape = kernelToESP(data, shape)
+		}
+		if !slices.Equal(shape, dst.Shape) {
+			return nil, nil, fmt.Errorf("tensor %d: %q has shape %v (as esp lays it out), the model's %q wants %v",
+				i, src.Name, shape, dst.Name, dst.Shape)
+		}
+		dst.Data = slices.Clone(data)
+		mapping[i] = experiment.TensorSource{From: src.Name, To: dst.Name}
+	}
+	return out, mapping, nil
+}
+
+// kernelToESP transposes a PyTorch convolution kernel [out, in, kh, kw] to esp's
+// [out, kh, kw, in].
+func kernelToESP(data []float32, shape []int) ([]float32, []int) {
+	o, in, kh, kw := shape[0], shape[1], shape[2], shape[3]
+	out := make([]float32, len(data))
+	for a := range o {
+		for c := range in {
+			for y := range kh {
+				for x := range kw {
+					out[((a*kh+y)*kw+x)*in+c] = data[((a*in+c)*kh+y)*kw+x]
+				}
+			}
+		}
+	}
+	return out, []int{o, kh, kw, in}
+}
+
+func sdNames(sd *StateDict) string {
+	names := make([]string, len(sd.Tensors))
+	for i, t := range sd.Tensors {
+		names[i] = t.Name
+	}
+	return joinShort(names)
+}
+
+func templateNames(w *experiment.Weights) string {
+	names := make([]string, len(w.Tensors))
+	for i, t := range w.Tensors {
+		names[i] = t.Name
+	}
+	return joinShort(names)
+}
+
+// joinShort joins names, eliding the middle of long lists.
+func joinShort(names []string) string {
+	if len(names) > 8 {
+		names = append(append(names[:4:4], "..."), names[len(names)-3:]...)
+	}
+	return fmt.Sprint(names)
+}

@@ -1,0 +1,195 @@
+package torchstate_test
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/extremepoints/esp/datasets"
+	"github.com/extremepoints/esp/experiment"
+	"github.com/extremepoints/esp/torchstate"
+)
+
+// expected is testdata/expected.json, written by testdata/make_fixtures.py with PyTorch.
+type expected struct {
+	Height, Width, Channels int
+	Images                  [][]uint8
+	LogSoftmax              [][]float64 `json:"log_softmax"`
+}
+
+func loadExpected(t *testing.T) map[string]expected {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", "expected.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out map[string]expected
+	if err := json.Unmarshal(data, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestImportedModelsComputeWhatPyTorchComputes maps each fixture onto esp's model and
+// checks esp's log-probabilities of every class against PyTorch's, image by image.
+func TestImportedModelsComputeWhatPyTorchComputes(t *testing.T) {
+	want := loadExpected(t)
+	backend, err := experiment.NewBackend("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		file, model, format, dtype string
+		tensors                    []string
+	}{
+		{"mlp_legacy.pt", "mlp", torchstate.FormatLegacy, "float32", []string{"fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"}},
+		{"mlp_zip_f64.pt", "mlp", torchstate.FormatZip, "float64", []string{"fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"}},
+		{"lenet_zip.pt", "lenet", torchstate.FormatZip, "float32", []string{"layer1.0.weight", "layer1.0.bias", "layer2.0.weight",
+			"layer2.0.bias", "layer3.0.weight", "layer3.0.bias", "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.file, func(t *testing.T) {
+			exp := want[tc.file]
+			sd, err := torchstate.Load(filepath.Join("testdata", tc.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sd.Format != tc.format {
+				t.Errorf("format %q, want %q", sd.Format, tc.format)
+			}
+			var names []string
+			for _, tensor := range sd.Tensors {
+				names = append(names, tensor.Name)
+				if tensor.DType != tc.dtype {
+					t.Errorf("%s: dtype %s, want %s", tensor.Name, tensor.DType, tc.dtype)
+				}
+			}
+			if strings.Join(names, " ") != strings.Join(tc.tensors, " ") {
+				t.Errorf("tensors %v, want %v", names, tc.tensors)
+			}
+			classes := len(exp.LogSoftmax[0])
+			config, err := torchstate.ModelConfig(tc.model, sd, classes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			net, err := experiment.NewNet(backend, tc.model, config, exp.Height, exp.Width, exp.Channels, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			template, err := net.Weights()
+			if err != nil {
+				t.Fatal(err)
+			}
+			w, mapping, err := torchstate.Weights(sd, template)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(mapping) != len(tc.tensors) || mapping[0].From != tc.tensors[0] || mapping[0].To != template.Tensors[0].Name {
+				t.Errorf("mapping %v", mapping)
+			}
+			if err := net.SetWeights(w); err != nil {
+				t.Fatal(err)
+			}
+			for i, img := range exp.Images {
+				split := &datasets.Split{Images: img, Labels: []uint8{0}, Height: exp.Height, Width: exp.Width, Channels: exp.Channels}
+				perClass := make([][]uint8, classes)
+				for k := range perClass {
+					perClass[k] = []uint8{uint8(k)}
+				}
+				evals, err := net.Evaluate(split, 1, perClass...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for k, e := range evals { // the loss of label k is -log p(k)
+					if got, want := -e.Loss, exp.LogSoftmax[i][k]; math.Abs(got-want) > 1e-4 {
+						t.Errorf("image %d, class %d: log p = %.6f, PyTorch %.6f", i, k, got, want)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, data []byte) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	legacy, err := os.ReadFile(filepath.Join("testdata", "mlp_legacy.pt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, path, want string
+	}{
+		{"missing", filepath.Join(dir, "nope.pt"), "no such file"},
+		{"empty", write("empty.pt", nil), "not a PyTorch state dict (0 bytes)"},
+		{"text", write("text.pt", []byte("hello, world\n")), "neither a zip archive nor a pickle stream"},
+		{"truncated", write("truncated.pt", legacy[:len(legacy)/2]), "not a PyTorch state dict"},
+		{"broken zip", write("broken.pt", []byte("PK\x03\x04 not really a zip")), "not a PyTorch state dict"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sd, err := torchstate.Load(tc.path)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Load = %v, %v; want an error containing %q", sd, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestMappingErrors(t *testing.T) {
+	backend, err := experiment.NewBackend("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mlp, err := torchstate.Load(filepath.Join("testdata", "mlp_legacy.pt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lenet, err := torchstate.Load(filepath.Join("testdata", "lenet_zip.pt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := torchstate.ModelConfig("resnet", mlp, 2); err == nil || !strings.Contains(err.Error(), "valid models are [lenet mlp]") {
+		t.Errorf("ModelConfig(resnet) = %v, want the valid models named", err)
+	}
+	tests := []struct {
+		name                 string
+		sd                   *torchstate.StateDict
+		model                string
+		height, width, class int
+		want                 string
+	}{
+		{"lenet weights onto the mlp", lenet, "mlp", 8, 8, 3, "10 floating-point tensors"},
+		{"mlp weights onto the lenet", mlp, "lenet", 6, 6, 2, "4 floating-point tensors"},
+		{"wrong image size", mlp, "mlp", 8, 8, 2, `"fc1.weight" has shape [5 36]`},
+		{"wrong class count", mlp, "mlp", 6, 6, 10, `"fc2.weight" has shape [2 5] (as esp lays it out), the model's "dense_1/weights" wants [10 5]`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			config, err := torchstate.ModelConfig(tc.model, tc.sd, tc.class)
+			if err != nil {
+				t.Fatal(err)
+			}
+			net, err := experiment.NewNet(backend, tc.model, config, tc.height, tc.width, 1, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			template, err := net.Weights()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := torchstate.Weights(tc.sd, template); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Weights = %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}
