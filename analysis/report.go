@@ -366,7 +366,7 @@ func (rep *Report) claimsC1C2C3(g *group, stats map[string]GroupStats, s ReportS
 			"criterion":             fmt.Sprintf("mean train_acc >= %.2f and mean test_acc <= %.2f", s.ExtremeTrainAcc, s.ExtremeTestAcc),
 			"runs_at_extreme_point": corrupted.Runs - corrupted.NeverExtreme}
 		if a, ok := authorsFigures[k.name()]; ok && a.CorruptedTrainAcc > 0 {
-			ev["authors_train_acc"], ev["authors_test_acc"], ev["authors_epochs"] = a.CorruptedTrainAcc, a.CorruptedTestAcc, a.Epochs
+			ev["authors_train_acc"], ev["authors_test_acc"], ev["authors_epochs"] = a.CorruptedTrainAcc, a.CorruptedTestAcc, a.accuracyEpochs()
 		}
 		rep.addClaim("C1", k, holds, ev)
 	} else {

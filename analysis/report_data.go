@@ -57,6 +57,9 @@ type Inputs struct {
 	// Unfinished lists the probe directories left out because their probe did not
 	// complete (probe.json without "finished").
 	Unfinished []string
+	// Points are the runs trained as probes' starting points (under a PointFile
+	// marker): probes link to them, the distributions of runs leave them out.
+	Points []*RunRecord
 }
 
 // LoadInputs walks root and reads every run directory (config.json + metrics.jsonl) and
@@ -73,7 +76,15 @@ func LoadInputs(root string) (*Inputs, error) {
 	}
 	in := &Inputs{}
 	byDir := map[string]*RunRecord{}
-	var probeDirs []string
+	var probeDirs, pointDirs []string
+	underPoint := func(path string) bool {
+		for _, d := range pointDirs {
+			if rel, err := filepath.Rel(d, path); err == nil && !strings.HasPrefix(rel, "..") {
+				return true
+			}
+		}
+		return false
+	}
 	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -88,12 +99,20 @@ func LoadInputs(root string) (*Inputs, error) {
 			probeDirs = append(probeDirs, path)
 			return nil
 		}
+		if exists(filepath.Join(path, PointFile)) {
+			pointDirs = append(pointDirs, path)
+		}
 		if exists(filepath.Join(path, experiment.ConfigFile)) && exists(filepath.Join(path, experiment.MetricsFile)) {
 			run, err := loadRun(path)
 			if err != nil {
 				return err
 			}
-			if len(run.Metrics) > 0 {
+			switch {
+			case len(run.Metrics) == 0:
+			case underPoint(path):
+				in.Points = append(in.Points, run)
+				byDir[filepath.Clean(path)] = run
+			default:
 				in.Runs = append(in.Runs, run)
 				byDir[filepath.Clean(path)] = run
 			}

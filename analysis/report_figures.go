@@ -154,7 +154,7 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 					threshold = s.GeneralizeFraction * reference
 				}
 				rep.addClaim("C5", k, after >= threshold, map[string]any{"test_acc_before": before, "test_acc_after": after,
-					"epochs": lastFinite(epochs), "normal_test_acc": reference, "probe": p.Dir,
+					"epochs": lastFinite(epochs), "start_epochs": finalOf(p.Source).Epoch, "normal_test_acc": reference, "probe": p.Dir,
 					"criterion": fmt.Sprintf("test_acc after the restart >= %.3f (%.2f x the normal runs' mean, or 0.5 without normal runs)", threshold, s.GeneralizeFraction)})
 			}
 		case "fullbatch":
@@ -169,6 +169,9 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 			sort.Strings(names)
 			var gradSeries, accSeries []Series
 			evidence := map[string]any{"probe": p.Dir}
+			if p.Source != nil {
+				evidence["start_epochs"] = finalOf(p.Source).Epoch
+			}
 			holdsAll := len(names) > 0
 			reference := normalTestAcc(groups, k)
 			for j, m := range names {
@@ -191,6 +194,9 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 			evidence["criterion"] = fmt.Sprintf("for every method: last test_acc <= 0.5 x the normal runs' mean (0.5 without them) and last grad_norm <= %.2g x first", s.GradientDrop)
 			if a, ok := authorsFigures[k.name()]; ok && a.RestartTestAccBefore > 0 {
 				evidence["authors_test_acc_before"], evidence["authors_test_acc_after"] = a.RestartTestAccBefore, a.RestartTestAccAfter
+				if a.PointEpochs > 0 {
+					evidence["authors_start_epochs"] = a.PointEpochs
+				}
 			}
 			if f, err := LineFigure(name+"-grad", fmt.Sprintf("Full-batch descent from the point: gradient norm, %s", k.name()),
 				"step", "full gradient norm (log)", true, gradSeries...); err == nil {

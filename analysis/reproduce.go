@@ -47,7 +47,12 @@ type ScalePlan struct {
 	// WeightDecays of the L2 sweep (C4), run on the first pair, L2Runs corrupted runs each.
 	WeightDecays []float64
 	L2Runs       int
-	// Probes from the first corrupted run of each pair.
+	// PointEpochs, per model or per pair as Epochs, trains the probes' starting point
+	// apart: the study's first corrupted run, trained on to this many epochs (the
+	// authors' restart probes started from such a longer-trained point). Zero or absent:
+	// the probes start from the study's first corrupted run itself. See PointEpochsOf.
+	PointEpochs map[string]int
+	// Probes from the extreme point of each pair (see PointEpochs).
 	Restart     RestartSettings
 	FullBatch   FullBatchSettings
 	FullBatchN  int // examples of the clean training split used by the full-batch probe (0: all)
@@ -91,7 +96,9 @@ func Plan(scale string, datasetNames, modelNames []string) (*ScalePlan, error) {
 		// as many epochs as their scripts ran (AuthorsFigures.Epochs: MLP 50, LeNet 11,
 		// ResNet 30, more on CIFAR-10), full-batch Adam for 300 steps.
 		// Meant for a GPU (--backend xla:cuda) or a cluster (esp run --shard).
-		p = ScalePlan{Name: ScalePaper, Runs: 200, Epochs: map[string]int{},
+		// The probes start from a point trained as long as the authors' (PointEpochs: MLP
+		// 350, on CIFAR-10 1200; ResNet 100).
+		p = ScalePlan{Name: ScalePaper, Runs: 200, Epochs: map[string]int{}, PointEpochs: map[string]int{},
 			WeightDecays: []float64{1e-5, 1e-4, 1e-3}, L2Runs: 10,
 			Restart:     RestartSettings{Epochs: 10},
 			FullBatch:   FullBatchSettings{Method: "both", Steps: 300, EvalEvery: 10},
@@ -102,6 +109,9 @@ func Plan(scale string, datasetNames, modelNames []string) (*ScalePlan, error) {
 			for _, m := range []string{"mlp", "lenet", "resnet"} {
 				p.Pairs = append(p.Pairs, d+"/"+m)
 				p.Epochs[d+"/"+m] = authorsFigures[d+"/"+m].Epochs
+				if e := authorsFigures[d+"/"+m].PointEpochs; e > 0 {
+					p.PointEpochs[d+"/"+m] = e
+				}
 			}
 		}
 	default:
@@ -151,6 +161,16 @@ func (p *ScalePlan) EpochsOf(pair string) int {
 	return p.Epochs[m]
 }
 
+// PointEpochsOf returns the epochs of the point a pair's probes start from, as EpochsOf
+// does for its runs; 0 means the study's first corrupted run, as trained.
+func (p *ScalePlan) PointEpochsOf(pair string) int {
+	if e, ok := p.PointEpochs[pair]; ok {
+		return e
+	}
+	_, m, _ := strings.Cut(pair, "/")
+	return p.PointEpochs[m]
+}
+
 // ModelOverride is a model's own runs and data sizes within a scale.
 type ModelOverride struct {
 	Runs, Subset, TestSubset int
@@ -189,7 +209,9 @@ type ReproduceSettings struct {
 
 // Reproduce runs the whole study of a scale into out: the runs of every pair
 // (out/studies/DATASET-MODEL), the L2 sweep (out/l2/...), the probes from an extreme point
-// of every pair (out/probes/DATASET-MODEL/PROBE), and the report (out/report). It resumes:
+// of every pair (out/probes/DATASET-MODEL/PROBE; the point trained apart in
+// out/probes/DATASET-MODEL/point where the plan says, see ScalePlan.PointEpochs), and the
+// report (out/report). It resumes:
 // finished runs and probes are kept, unfinished ones redone.
 func Reproduce(ctx context.Context, s ReproduceSettings, out string, progress io.Writer) (*Report, error) {
 	plan, err := Plan(s.Scale, s.Datasets, s.Models)
@@ -253,7 +275,15 @@ func Reproduce(ctx context.Context, s ReproduceSettings, out string, progress io
 				probePlan.FullBatch.Steps = o.FullBatchSteps
 			}
 		}
-		if err := runProbes(ctx, backend, &probePlan, ds, studyDir, filepath.Join(out, "probes", slug(name+"-"+model)), progress); err != nil {
+		probesDir := filepath.Join(out, "probes", slug(name+"-"+model))
+		extreme := Point{Run: filepath.Join(studyDir, "runs", "corrupted-0000"), Weights: "final"}
+		if n := plan.PointEpochsOf(pair); n > 0 {
+			fmt.Fprintf(progress, "[%s] %s: the probes' starting point: the first corrupted run trained to %d epochs\n", plan.Name, pair, n)
+			if extreme, err = trainPoint(ctx, ds, study, n, filepath.Join(probesDir, PointDir), progress); err != nil {
+				return nil, fmt.Errorf("%s probes' point: %w", pair, err)
+			}
+		}
+		if err := runProbes(ctx, backend, &probePlan, ds, studyDir, extreme, probesDir, progress); err != nil {
 			return nil, fmt.Errorf("%s probes: %w", pair, err)
 		}
 	}
@@ -261,11 +291,42 @@ func Reproduce(ctx context.Context, s ReproduceSettings, out string, progress io
 	return WriteReportFromDir(out, filepath.Join(out, "report"), s.Report, progress)
 }
 
-// runProbes runs every probe from the first corrupted run of a study (and interpolates
-// between its first normal and first corrupted runs), skipping probes already done.
-func runProbes(ctx context.Context, backend compute.Backend, plan *ScalePlan, ds *datasets.Dataset, studyDir, probesDir string, progress io.Writer) error {
-	extreme := Point{Run: filepath.Join(studyDir, "runs", "corrupted-0000"), Weights: "final"}
+// PointDir and PointFile: a pair's probes directory holds, when its plan trains the
+// probes' starting point apart (ScalePlan.PointEpochs), a one-run study in PointDir,
+// marked by PointFile ({"pair", "epochs"}). The report leaves runs under such a marker
+// out of the distributions of runs, and links the probes to them.
+const (
+	PointDir  = "point"
+	PointFile = "point.json"
+)
+
+// trainPoint trains (or, when done before, finds) the probes' starting point: the
+// study's first corrupted run, same seed and corruption, trained for epochs epochs, as a
+// one-run study in dir.
+func trainPoint(ctx context.Context, ds *datasets.Dataset, study experiment.StudySettings, epochs int, dir string, progress io.Writer) (Point, error) {
+	study.Run.Epochs = epochs
+	study.Runs, study.Kinds, study.Ensemble = 1, []string{"corrupted"}, 0
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return Point{}, err
+	}
+	marker, err := json.Marshal(map[string]any{"pair": study.Run.Dataset + "/" + study.Run.Model, "epochs": epochs})
+	if err != nil {
+		return Point{}, err
+	}
+	if err := datasets.WriteFileAtomic(filepath.Join(dir, PointFile), append(marker, '\n')); err != nil {
+		return Point{}, err
+	}
+	if _, err := experiment.RunStudy(ctx, ds, study, dir, progress); err != nil {
+		return Point{}, err
+	}
+	return Point{Run: filepath.Join(dir, "runs", "corrupted-0000"), Weights: "final"}, nil
+}
+
+// runProbes runs every probe from extreme (and interpolates between the study's first
+// normal and first corrupted runs), skipping probes already done.
+func runProbes(ctx context.Context, backend compute.Backend, plan *ScalePlan, ds *datasets.Dataset, studyDir string, extreme Point, probesDir string, progress io.Writer) error {
 	normal := Point{Run: filepath.Join(studyDir, "runs", "normal-0000"), Weights: "final"}
+	corrupted := Point{Run: filepath.Join(studyDir, "runs", "corrupted-0000"), Weights: "final"}
 	probes := []struct {
 		name string
 		run  func(dir string) error
@@ -279,7 +340,7 @@ func runProbes(ctx context.Context, backend compute.Backend, plan *ScalePlan, ds
 			return err
 		}},
 		{"interpolate", func(dir string) error {
-			_, err := Interpolate(ctx, backend, normal, extreme, ds, plan.Interpolate, dir, progress)
+			_, err := Interpolate(ctx, backend, normal, corrupted, ds, plan.Interpolate, dir, progress)
 			return err
 		}},
 		{"surface", func(dir string) error {

@@ -1,9 +1,16 @@
 package analysis
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/extremepoints/esp/corrupt"
+	"github.com/extremepoints/esp/experiment"
+	"github.com/extremepoints/esp/models"
 )
 
 func TestPlan(t *testing.T) {
@@ -37,23 +44,26 @@ func TestPlan(t *testing.T) {
 		t.Errorf("paper scale: %d pairs, %d runs, %d full-batch steps; want 9, 200, 300 (the authors' protocol)",
 			len(paper.Pairs), paper.Runs, paper.FullBatch.Steps)
 	}
-	// The paper scale trains as long as the authors' scripts; a pair outside a scale's list
-	// gets 11 epochs.
+	// The paper scale trains as long as the authors' scripts, and its probes start from a
+	// point trained as long as theirs (none published for LeNet: its first corrupted run);
+	// the smaller scales' probes start from the first corrupted run. A pair outside a
+	// scale's list gets 11 epochs.
 	epochs := []struct {
-		scale, pair string
-		want        int
+		scale, pair   string
+		epochs, point int
 	}{
-		{"paper", "mnist/mlp", 50},
-		{"paper", "fashion-mnist/mlp", 50},
-		{"paper", "cifar10/mlp", 250},
-		{"paper", "mnist/lenet", 11},
-		{"paper", "fashion-mnist/lenet", 11},
-		{"paper", "cifar10/lenet", 20},
-		{"paper", "mnist/resnet", 30},
-		{"paper", "cifar10/resnet", 90},
-		{"quick", "mnist/mlp", 15},
-		{"quick", "fashion-mnist/lenet", 10},
-		{"smoke", "cifar10/resnet", 11},
+		{"paper", "mnist/mlp", 50, 350},
+		{"paper", "fashion-mnist/mlp", 50, 350},
+		{"paper", "cifar10/mlp", 250, 1200},
+		{"paper", "mnist/lenet", 11, 0},
+		{"paper", "fashion-mnist/lenet", 11, 0},
+		{"paper", "cifar10/lenet", 20, 0},
+		{"paper", "mnist/resnet", 30, 100},
+		{"paper", "cifar10/resnet", 90, 100},
+		{"quick", "mnist/mlp", 15, 0},
+		{"quick", "fashion-mnist/lenet", 10, 0},
+		{"smoke", "mnist/mlp", 15, 0},
+		{"smoke", "cifar10/resnet", 11, 0},
 	}
 	for _, tc := range epochs {
 		d, m, _ := strings.Cut(tc.pair, "/")
@@ -61,8 +71,11 @@ func TestPlan(t *testing.T) {
 		if err != nil || !slices.Equal(p.Pairs, []string{tc.pair}) {
 			t.Fatalf("Plan(%q, %s) = %v, %v; want the pair alone", tc.scale, tc.pair, p, err)
 		}
-		if got := p.EpochsOf(tc.pair); got != tc.want {
-			t.Errorf("%s scale, %s: %d epochs, want %d", tc.scale, tc.pair, got, tc.want)
+		if got := p.EpochsOf(tc.pair); got != tc.epochs {
+			t.Errorf("%s scale, %s: %d epochs, want %d", tc.scale, tc.pair, got, tc.epochs)
+		}
+		if got := p.PointEpochsOf(tc.pair); got != tc.point {
+			t.Errorf("%s scale, %s: the probes' point trains %d epochs, want %d", tc.scale, tc.pair, got, tc.point)
 		}
 	}
 	quick, _ := Plan("quick", nil, nil)
@@ -72,4 +85,74 @@ func TestPlan(t *testing.T) {
 	if runs, _, _ := quick.forModel("mlp"); runs < 6 {
 		t.Errorf("quick mlp: %d runs, want at least 6", runs)
 	}
+}
+
+// TestTrainPoint trains the probes' starting point apart, as the paper scale does: the
+// study's first corrupted run trained on to more epochs. The report links probes to it
+// and leaves it out of the runs' distributions.
+func TestTrainPoint(t *testing.T) {
+	ctx := context.Background()
+	out := t.TempDir()
+	ds := separableDataset(60, 20)
+	study := experiment.StudySettings{Run: experiment.Settings{Dataset: ds.Name, Model: "mlp", Epochs: 3, BatchSize: 16,
+		ModelConfig: models.Config{Hidden: 16}}, Runs: 2, Seed: 5, Corruption: corrupt.Settings{Strategy: corrupt.WrongUniform}}
+	studyDir := filepath.Join(out, "studies", "rows-mlp")
+	if _, err := experiment.RunStudy(ctx, ds, study, studyDir, nil); err != nil {
+		t.Fatal(err)
+	}
+	pointDir := filepath.Join(out, "probes", "rows-mlp", PointDir)
+	point, err := trainPoint(ctx, ds, study, 6, pointDir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := readMetrics(t, filepath.Join(studyDir, "runs", "corrupted-0000"))
+	trained := readMetrics(t, point.Run)
+	if len(first) != 4 || len(trained) != 7 {
+		t.Fatalf("%d and %d metrics lines, want 4 (3 epochs) and 7 (6 epochs)", len(first), len(trained))
+	}
+	// The same run, trained on: its first epochs are the study run's, bit for bit.
+	if first[3].WeightNormSum != trained[3].WeightNormSum || first[3].CorruptedAcc == nil || *first[3].CorruptedAcc != *trained[3].CorruptedAcc {
+		t.Errorf("epoch 3: norm %v / %v; the point should continue the study's first corrupted run", first[3].WeightNormSum, trained[3].WeightNormSum)
+	}
+	// A second call finds the point trained.
+	before, _ := os.Stat(filepath.Join(point.Run, experiment.MetricsFile))
+	if again, err := trainPoint(ctx, ds, study, 6, pointDir, nil); err != nil || again != point {
+		t.Fatalf("trainPoint again = %v, %v; want %v", again, err, point)
+	}
+	if after, _ := os.Stat(filepath.Join(point.Run, experiment.MetricsFile)); !after.ModTime().Equal(before.ModTime()) {
+		t.Error("the finished point was trained again")
+	}
+
+	writeProbe(t, filepath.Join(out, "probes", "rows-mlp", "fullbatch"), point.Run, map[string]string{"fullbatch.jsonl": `{"method":"adam","step":0,"loss":2,"train_acc":0.3,"test_acc":0.01,"grad_norm":1}
+{"method":"adam","step":10,"loss":1,"train_acc":0.9,"test_acc":0.02,"grad_norm":0.01}
+`})
+	in, err := LoadInputs(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(in.Runs) != 4 || len(in.Points) != 1 || len(in.Probes) != 1 || in.Probes[0].Source != in.Points[0] {
+		t.Fatalf("%d runs, %d points, %d probes (source %v); want 4, 1, 1 from the point", len(in.Runs), len(in.Points), len(in.Probes), in.Probes[0].Source)
+	}
+	rep, err := BuildReport(in, out, ReportSettings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range rep.Summary.Claims {
+		if c.ID == "C6" {
+			if got := c.Evidence["start_epochs"]; got != 6 {
+				t.Errorf("C6 start_epochs = %v, want 6", got)
+			}
+			return
+		}
+	}
+	t.Error("no C6 claim from the fullbatch probe")
+}
+
+func readMetrics(t *testing.T, runDir string) []experiment.EpochMetrics {
+	t.Helper()
+	r, err := loadRun(runDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.Metrics
 }
