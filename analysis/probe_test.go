@@ -306,8 +306,8 @@ func checkUnfinishedLeftOut(t *testing.T, root, dir string) {
 	if len(in.Probes) != 0 || len(in.Unfinished) != 1 || in.Unfinished[0] != dir {
 		t.Errorf("unfinished probe: %d probes, unfinished %v", len(in.Probes), in.Unfinished)
 	}
-	if probeFinished(dir) {
-		t.Error("probeFinished says an unfinished probe finished")
+	if finishedProbe(dir) != nil {
+		t.Error("finishedProbe says an unfinished probe finished")
 	}
 }
 

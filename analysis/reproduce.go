@@ -171,6 +171,25 @@ func (p *ScalePlan) PointEpochsOf(pair string) int {
 	return p.PointEpochs[m]
 }
 
+// SetPointEpochs makes every pair's probes start from a point trained epochs epochs
+// (0: leave the plan's). A point trains on from the pair's first corrupted run, so it
+// takes at least as many epochs as the pair's runs.
+func (p *ScalePlan) SetPointEpochs(epochs int) error {
+	if epochs == 0 {
+		return nil
+	}
+	for _, pair := range p.Pairs {
+		if epochs < p.EpochsOf(pair) {
+			return fmt.Errorf("invalid point epochs %d: the probes' point trains on from the first corrupted run, %s has %d epochs", epochs, pair, p.EpochsOf(pair))
+		}
+	}
+	p.PointEpochs = map[string]int{}
+	for _, pair := range p.Pairs {
+		p.PointEpochs[pair] = epochs
+	}
+	return nil
+}
+
 // ModelOverride is a model's own runs and data sizes within a scale.
 type ModelOverride struct {
 	Runs, Subset, TestSubset int
@@ -199,6 +218,9 @@ type ReproduceSettings struct {
 	Workers, Ensemble, StepsPerCall int
 	// Backend names the compute backend ("" = the Go backend).
 	Backend string
+	// PointEpochs, when positive, trains every pair's probes' starting point apart, that
+	// many epochs (at least the pair's runs'), in place of the scale's ScalePlan.PointEpochs.
+	PointEpochs int
 	// Seed is the base seed of everything.
 	Seed uint64
 	// Data says where datasets come from.
@@ -216,6 +238,9 @@ type ReproduceSettings struct {
 func Reproduce(ctx context.Context, s ReproduceSettings, out string, progress io.Writer) (*Report, error) {
 	plan, err := Plan(s.Scale, s.Datasets, s.Models)
 	if err != nil {
+		return nil, err
+	}
+	if err := plan.SetPointEpochs(s.PointEpochs); err != nil {
 		return nil, err
 	}
 	if progress == nil {
@@ -354,8 +379,12 @@ func runProbes(ctx context.Context, backend compute.Backend, plan *ScalePlan, ds
 	}
 	for _, p := range probes {
 		dir := filepath.Join(probesDir, p.name)
-		if probeFinished(dir) {
-			continue // done in an earlier, interrupted reproduction
+		if info := finishedProbe(dir); info != nil {
+			if p.name == "interpolate" || sameRun(info.Run, extreme.Run) {
+				continue // done in an earlier, interrupted reproduction
+			}
+			return fmt.Errorf("%s started from %s, this reproduction starts its probes from %s: choose another --out (nothing saved is overwritten)",
+				dir, info.Run, extreme.Run)
 		}
 		if err := os.RemoveAll(dir); err != nil { // an unfinished probe: start it again
 			return err
@@ -368,12 +397,27 @@ func runProbes(ctx context.Context, backend compute.Backend, plan *ScalePlan, ds
 	return nil
 }
 
-// probeFinished reports whether dir holds a probe that completed (see ProbeInfo.Finished).
-func probeFinished(dir string) bool {
+// finishedProbe returns the probe.json of the probe in dir if it completed (see
+// ProbeInfo.Finished), else nil.
+func finishedProbe(dir string) *ProbeInfo {
 	data, err := os.ReadFile(filepath.Join(dir, ProbeInfoFile))
 	if err != nil {
-		return false
+		return nil
 	}
 	var info ProbeInfo
-	return json.Unmarshal(data, &info) == nil && info.Finished != nil
+	if json.Unmarshal(data, &info) != nil || info.Finished == nil {
+		return nil
+	}
+	return &info
+}
+
+// sameRun reports whether two paths name the same run of a reproduction: the same
+// study ("mnist-mlp" or "point") and run, wherever the output directory has moved since.
+func sameRun(a, b string) bool {
+	tail := func(p string) string {
+		p = filepath.Clean(p)
+		run, runs := filepath.Base(p), filepath.Dir(p)
+		return filepath.Join(filepath.Base(filepath.Dir(runs)), filepath.Base(runs), run)
+	}
+	return tail(a) == tail(b)
 }

@@ -22,6 +22,7 @@ func runReproduce(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	workers := fs.Int("workers", 0, "training runs at once (default: chosen for the machine, see esp run)")
 	ensemble := fs.Int("ensemble", 1, "runs of one kind each worker trains together in one compiled graph (for a GPU, see esp run)")
 	stepsPerCall := fs.Int("steps-per-call", 1, "training steps per call of the compiled graph (for a GPU, see esp train)")
+	pointEpochs := fs.Int("point-epochs", 0, "train the probes' starting point apart: each pair's first corrupted run trained on to N epochs (default: the scale's; the paper scale's are the authors')")
 	seed := fs.Uint64("seed", 0, "base seed of every run")
 	backend := fs.String("backend", os.Getenv("GOMLX_BACKEND"), "compute backend (default $GOMLX_BACKEND, else go)")
 	dataDir := fs.String("data-dir", "", "dataset cache directory (default $ESP_DATA_DIR, else "+datasets.DefaultDataDir()+")")
@@ -67,11 +68,17 @@ func runReproduce(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return badInput(err)
 	}
+	if *pointEpochs < 0 {
+		return usagef("invalid --point-epochs %d: want 0 (the scale's) or a count of epochs", *pointEpochs)
+	}
+	if err := plan.SetPointEpochs(*pointEpochs); err != nil {
+		return badInput(err)
+	}
 	fmt.Fprintf(stderr, "reproduce at scale %s: %s, %d+%d runs each -> %s\n", plan.Name, strings.Join(plan.Pairs, ", "),
 		plan.Runs, plan.Runs, *out)
 	start := time.Now()
 	rep, err := analysis.Reproduce(ctx, analysis.ReproduceSettings{Scale: *scale, Datasets: ds, Models: ms, Workers: *workers,
-		Ensemble: *ensemble, StepsPerCall: *stepsPerCall, Backend: *backend, Seed: *seed, Data: datasets.Options{DataDir: *dataDir, Progress: stderr}}, *out, stderr)
+		Ensemble: *ensemble, StepsPerCall: *stepsPerCall, Backend: *backend, PointEpochs: *pointEpochs, Seed: *seed, Data: datasets.Options{DataDir: *dataDir, Progress: stderr}}, *out, stderr)
 	if err != nil {
 		return err
 	}
