@@ -27,7 +27,8 @@
 #      later ones (graphs reused);
 #   5. summary: the best runs/hour of each, their ratio, and the hours the paper's MLP
 #      protocol (200 normal + 200 corrupted runs of 50 epochs, as the authors' MLP script
-#      trains; esp reproduce --scale paper does the same) would take at that rate, scaled
+#      trains, and the probes' point of 350, as theirs; esp reproduce --scale paper does the
+#      same; ESP_GPU_CHECK_PAPER_EPOCHS, _POINT_EPOCHS) would take at that rate, scaled
 #      from the measured epochs (an upper bound: a normal run sees 60,000 examples an
 #      epoch, a corrupted one 130,000).
 # A step that fails prints an "error" line and the script goes on (a plugin that does not
@@ -51,6 +52,7 @@ esp="$bundle/esp"
 backend=${ESP_GPU_CHECK_BACKEND:-xla:cuda}
 epochs=${ESP_GPU_CHECK_EPOCHS:-11}                 # epochs of each timed run
 paper_epochs=${ESP_GPU_CHECK_PAPER_EPOCHS:-50}     # the authors' MLP runs: 50 epochs
+point_epochs=${ESP_GPU_CHECK_POINT_EPOCHS:-350}    # and the probes' point: one run of 350
 configs=${ESP_GPU_CHECK_CONFIGS-1 1s16 8p 8s16 8 1x8 4x8} # esp run: W, Pp, WxENSEMBLE or WsSTEPS_PER_CALL
 peers=${ESP_GPU_CHECK_PEERS-1 8}                  # PyTorch processes at once
 rounds=${ESP_GPU_CHECK_ROUNDS:-2}                 # runs per worker or process, one after the other
@@ -319,16 +321,16 @@ fi
 best() {
 	"$python" -c "import json,sys; print(max([d['runs_per_hour'] for d in map(json.loads, sys.stdin) if d['check'] == '$1' and 'runs_per_hour' in d] or [0]))" <"$results"
 }
-# paper_hours RATE: hours of the paper's 400 MLP runs of $paper_epochs epochs at RATE runs/hour
-# of $epochs epochs.
-paper_hours() { py "print(round(400 / $1 * $paper_epochs / $epochs, 2) if $1 else 'null')"; }
+# paper_hours RATE: hours of the paper's 400 MLP runs of $paper_epochs epochs and its probes'
+# point ($point_epochs epochs) at RATE runs/hour of $epochs epochs.
+paper_hours() { py "print(round((400 * $paper_epochs + $point_epochs) / $epochs / $1, 2) if $1 else 'null')"; }
 esp_best=$(best esp-run)
 torch_best=$(best peer)
 [ "$only" != 0 ] && torch_best=0 # the peer trains on every example: no ratio to a subset
 emit check=summary backend="$backend" device="$device" epochs="$epochs" subset="$only" esp_best_runs_per_hour="$esp_best" \
 	torch_best_runs_per_hour="$torch_best" \
 	ratio_esp_over_torch="$(py "print(round($esp_best / $torch_best, 2) if $torch_best else 'null')")" \
-	paper_mlp_epochs="$paper_epochs" \
+	paper_mlp_epochs="$paper_epochs" paper_mlp_point_epochs="$point_epochs" \
 	paper_mlp_protocol_hours_esp="$(paper_hours "$esp_best")" \
 	paper_mlp_protocol_hours_torch="$(paper_hours "$torch_best")" \
 	failed="$([ "$failed" = 1 ] && echo true || echo false)" seconds="$(($(date +%s) - started))"
