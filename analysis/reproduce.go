@@ -338,8 +338,12 @@ func trainPoint(ctx context.Context, ds *datasets.Dataset, study experiment.Stud
 	if err != nil {
 		return Point{}, err
 	}
-	if err := datasets.WriteFileAtomic(filepath.Join(dir, PointFile), append(marker, '\n')); err != nil {
-		return Point{}, err
+	// A marker already there stays: if it names other epochs, RunStudy refuses the
+	// study (its study.json differs) and nothing saved changes.
+	if path := filepath.Join(dir, PointFile); !exists(path) {
+		if err := datasets.WriteFileAtomic(path, append(marker, '\n')); err != nil {
+			return Point{}, err
+		}
 	}
 	if _, err := experiment.RunStudy(ctx, ds, study, dir, progress); err != nil {
 		return Point{}, err

@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -121,6 +122,14 @@ func TestTrainPoint(t *testing.T) {
 	}
 	if after, _ := os.Stat(filepath.Join(point.Run, experiment.MetricsFile)); !after.ModTime().Equal(before.ModTime()) {
 		t.Error("the finished point was trained again")
+	}
+	// Other epochs in the same place are refused; the marker keeps its epochs.
+	marker := mustRead(t, filepath.Join(pointDir, PointFile))
+	if _, err := trainPoint(ctx, ds, study, 8, pointDir, nil); !errors.Is(err, experiment.ErrStudyMismatch) {
+		t.Errorf("trainPoint with 8 epochs over a 6-epoch point: %v, want %v", err, experiment.ErrStudyMismatch)
+	}
+	if got := mustRead(t, filepath.Join(pointDir, PointFile)); got != marker || !strings.Contains(got, `"epochs":6`) {
+		t.Errorf("point.json is now %q, was %q", got, marker)
 	}
 
 	writeProbe(t, filepath.Join(out, "probes", "rows-mlp", "fullbatch"), point.Run, map[string]string{"fullbatch.jsonl": `{"method":"adam","step":0,"loss":2,"train_acc":0.3,"test_acc":0.01,"grad_norm":1}

@@ -35,7 +35,7 @@ type Tensor struct {
 	Name  string
 	Shape []int
 	Data  []float32
-	// DType is PyTorch's storage type: "float32", "float64" or "float16".
+	// DType is PyTorch's storage type: "float32", "float64", "float16" or "bfloat16".
 	DType string
 }
 
@@ -165,6 +165,8 @@ func floats(t *pytorch.Tensor) ([]float32, string, error) {
 		at, dtype, length = func(i int) float32 { return float32(s.Data[i]) }, "float64", len(s.Data)
 	case *pytorch.HalfStorage:
 		at, dtype, length = func(i int) float32 { return s.Data[i] }, "float16", len(s.Data)
+	case *pytorch.BFloat16Storage:
+		at, dtype, length = func(i int) float32 { return s.Data[i] }, "bfloat16", len(s.Data)
 	default:
 		return nil, "", nil
 	}

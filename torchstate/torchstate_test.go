@@ -47,6 +47,7 @@ func TestImportedModelsComputeWhatPyTorchComputes(t *testing.T) {
 	}{
 		{"mlp_legacy.pt", "mlp", torchstate.FormatLegacy, "float32", []string{"fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"}},
 		{"mlp_zip_f64.pt", "mlp", torchstate.FormatZip, "float64", []string{"fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"}},
+		{"mlp_zip_bf16.pt", "mlp", torchstate.FormatZip, "bfloat16", []string{"fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"}},
 		{"lenet_zip.pt", "lenet", torchstate.FormatZip, "float32", []string{"layer1.0.weight", "layer1.0.bias", "layer2.0.weight",
 			"layer2.0.bias", "layer3.0.weight", "layer3.0.bias", "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"}},
 	}

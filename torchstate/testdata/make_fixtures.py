@@ -4,6 +4,7 @@
 - mlp_legacy.pt: the authors' MLP (fc1, ReLU, fc2) for 6x6 gray images, 5 hidden units,
   2 classes, saved in the legacy (pre-1.6) format, as their published points are.
 - mlp_zip_f64.pt: the same weights in float64, saved in the zip format.
+- mlp_zip_bf16.pt: the same weights rounded to bfloat16 (expected from them in float32).
 - lenet_zip.pt: the authors' LeNet-like ConvNet for 8x8 gray images, fc_units 6, 3 classes.
 - expected.json: for each fixture, uint8 images (row-major HWC) and PyTorch's
   log-softmax outputs for them, with the pixels scaled to [0, 1] as esp feeds them.
@@ -64,6 +65,12 @@ out["mlp_legacy.pt"] = expected(mlp, 6, 4)
 mlp64 = mlp.double()
 torch.save(mlp64.state_dict(), "mlp_zip_f64.pt")
 out["mlp_zip_f64.pt"] = expected(mlp64, 6, 4)
+
+mlp16 = MLP(36, 5, 2)
+mlp16.load_state_dict({k: v.float() for k, v in mlp.state_dict().items()})
+mlp16.bfloat16()
+torch.save(mlp16.state_dict(), "mlp_zip_bf16.pt")
+out["mlp_zip_bf16.pt"] = expected(mlp16.float(), 6, 4)
 
 lenet = ConvNet(8, 6, 3)
 lenet.apply(xavier)
