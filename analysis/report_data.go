@@ -107,14 +107,14 @@ func LoadInputs(root string) (*Inputs, error) {
 			if err != nil {
 				return err
 			}
-			switch {
-			case len(run.Metrics) == 0:
-			case underPoint(path):
+			if len(run.Metrics) == 0 {
+				return fs.SkipDir
+			}
+			byDir[filepath.Clean(path)] = run
+			if underPoint(path) {
 				in.Points = append(in.Points, run)
-				byDir[filepath.Clean(path)] = run
-			default:
+			} else {
 				in.Runs = append(in.Runs, run)
-				byDir[filepath.Clean(path)] = run
 			}
 			return fs.SkipDir
 		}

@@ -301,7 +301,7 @@ func Reproduce(ctx context.Context, s ReproduceSettings, out string, progress io
 			}
 		}
 		probesDir := filepath.Join(out, "probes", slug(name+"-"+model))
-		extreme := Point{Run: filepath.Join(studyDir, "runs", "corrupted-0000"), Weights: "final"}
+		extreme := firstRun(studyDir, experiment.KindCorrupted)
 		if n := plan.PointEpochsOf(pair); n > 0 {
 			fmt.Fprintf(progress, "[%s] %s: the probes' starting point: the first corrupted run trained to %d epochs\n", plan.Name, pair, n)
 			if extreme, err = trainPoint(ctx, ds, study, n, filepath.Join(probesDir, PointDir), progress); err != nil {
@@ -330,7 +330,7 @@ const (
 // one-run study in dir.
 func trainPoint(ctx context.Context, ds *datasets.Dataset, study experiment.StudySettings, epochs int, dir string, progress io.Writer) (Point, error) {
 	study.Run.Epochs = epochs
-	study.Runs, study.Kinds, study.Ensemble = 1, []string{"corrupted"}, 0
+	study.Runs, study.Kinds, study.Ensemble = 1, []string{experiment.KindCorrupted}, 0
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return Point{}, err
 	}
@@ -348,14 +348,19 @@ func trainPoint(ctx context.Context, ds *datasets.Dataset, study experiment.Stud
 	if _, err := experiment.RunStudy(ctx, ds, study, dir, progress); err != nil {
 		return Point{}, err
 	}
-	return Point{Run: filepath.Join(dir, "runs", "corrupted-0000"), Weights: "final"}, nil
+	return firstRun(dir, experiment.KindCorrupted), nil
+}
+
+// firstRun is the final weights of a study's first run of a kind.
+func firstRun(studyDir, kind string) Point {
+	name := experiment.StudyRun{Kind: kind}.Name()
+	return Point{Run: filepath.Join(studyDir, experiment.RunsDir, name), Weights: weightsFinal}
 }
 
 // runProbes runs every probe from extreme (and interpolates between the study's first
 // normal and first corrupted runs), skipping probes already done.
 func runProbes(ctx context.Context, backend compute.Backend, plan *ScalePlan, ds *datasets.Dataset, studyDir string, extreme Point, probesDir string, progress io.Writer) error {
-	normal := Point{Run: filepath.Join(studyDir, "runs", "normal-0000"), Weights: "final"}
-	corrupted := Point{Run: filepath.Join(studyDir, "runs", "corrupted-0000"), Weights: "final"}
+	normal, corrupted := firstRun(studyDir, experiment.KindNormal), firstRun(studyDir, experiment.KindCorrupted)
 	probes := []struct {
 		name string
 		run  func(dir string) error
