@@ -375,20 +375,17 @@ type PointEval struct {
 	TestAcc   experiment.Float `json:"test_acc"`
 }
 
+// evalPoint evaluates net on ds's clean training and test splits.
 func evalPoint(net *experiment.Net, ds *datasets.Dataset, batchSize int) (PointEval, error) {
-	train, err := net.Evaluate(ds.Train, batchSize)
+	train, test, err := net.EvaluateDataset(ds, batchSize)
 	if err != nil {
 		return PointEval{}, err
 	}
-	test, err := net.Evaluate(ds.Test, batchSize)
-	if err != nil {
-		return PointEval{}, err
-	}
-	return PointEval{experiment.Float(train[0].Loss), experiment.Float(train[0].Accuracy),
-		experiment.Float(test[0].Loss), experiment.Float(test[0].Accuracy)}, nil
+	return PointEval{experiment.Float(train.Loss), experiment.Float(train.Accuracy),
+		experiment.Float(test.Loss), experiment.Float(test.Accuracy)}, nil
 }
 
-// evaluateAt loads w into net and evaluates it.
+// evalWeights loads w into net and evaluates it.
 func evalWeights(net *experiment.Net, w *experiment.Weights, ds *datasets.Dataset, batchSize int) (PointEval, error) {
 	if err := net.SetWeights(w); err != nil {
 		return PointEval{}, err

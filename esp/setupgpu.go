@@ -65,7 +65,9 @@ func runSetupGPU(_ context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	fmt.Fprintf(stdout, "installing the PJRT CUDA plugin (jax-cuda%s-pjrt %s) and its NVIDIA libraries from %s into %s\n",
 		*cuda, *version, source, installDir)
-	if err := installer.CudaInstall("cuda"+*cuda, *version, installDir, false, installer.Normal); err != nil {
+	if err := installInScratch(func() error {
+		return installer.CudaInstall("cuda"+*cuda, *version, installDir, false, installer.Normal)
+	}); err != nil {
 		return fmt.Errorf("installing the CUDA plugin: %w", err)
 	}
 	plugin := filepath.Join(nvidiaDir, installer.NVIDIAPJRTPluginFileName)
@@ -78,6 +80,34 @@ func runSetupGPU(_ context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	fmt.Fprintln(stdout, "then: esp train --backend xla:cuda ...")
 	return nil
+}
+
+// installInScratch runs install with the temporary folder ($TMPDIR) set to a new folder of
+// its own, and removes that folder after. go-xla's installer downloads each wheel to a
+// temporary file and leaves it behind when the download or its checksum fails; the NVIDIA
+// libraries' wheels run to hundreds of megabytes.
+func installInScratch(install func() error) (err error) {
+	scratch, err := os.MkdirTemp("", "esp-setup-gpu-")
+	if err != nil {
+		return fmt.Errorf("making a download folder: %w", err)
+	}
+	defer func() {
+		if rmErr := os.RemoveAll(scratch); rmErr != nil && err == nil {
+			err = fmt.Errorf("removing the download folder: %w", rmErr)
+		}
+	}()
+	old, had := os.LookupEnv("TMPDIR")
+	if err := os.Setenv("TMPDIR", scratch); err != nil {
+		return fmt.Errorf("setting TMPDIR: %w", err)
+	}
+	defer func() {
+		if had {
+			_ = os.Setenv("TMPDIR", old)
+		} else {
+			_ = os.Unsetenv("TMPDIR")
+		}
+	}()
+	return install()
 }
 
 // homeInstallDir is go-xla's folder in the user's home (~/.local/lib/go-xla), if it has one.

@@ -116,8 +116,9 @@ func TestSetupGPU(t *testing.T) {
 	dir := filepath.Join(home, "lib", "go-xla")
 	plugin := filepath.Join(dir, "nvidia", "pjrt_c_api_cuda_plugin.so")
 
+	tmp := t.TempDir()
 	cmd := espProcess(t, t.TempDir(), "setup-gpu", "--dir", dir, "--index-url", srv.URL)
-	cmd.Env = append(cmd.Env, "HOME="+home)
+	cmd.Env = append(cmd.Env, "HOME="+home, "TMPDIR="+tmp)
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("esp setup-gpu: %v", err)
 	}
@@ -128,6 +129,7 @@ func TestSetupGPU(t *testing.T) {
 	if got, err := os.ReadFile(filepath.Join(dir, "nvidia", "cu13", "lib", "libcublas.so.13")); err != nil || string(got) != "fake cublas" {
 		t.Errorf("NVIDIA library: %q, %v", got, err)
 	}
+	emptyDir(t, tmp)
 	for _, want := range []string{"plugin: " + plugin, "export PJRT_PLUGIN_LIBRARY_PATH=" + filepath.Join(dir, "nvidia")} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
@@ -153,13 +155,14 @@ func TestSetupGPU(t *testing.T) {
 }
 
 // TestSetupGPUBadDownload checks that a wheel whose checksum does not match fails the
-// install and leaves no plugin behind.
+// install and leaves neither a plugin nor the download behind.
 func TestSetupGPUBadDownload(t *testing.T) {
 	srv := fakePyPI(t, true)
 	home := t.TempDir()
 	dir := filepath.Join(home, "lib", "go-xla")
+	tmp := t.TempDir()
 	cmd := espProcess(t, t.TempDir(), "setup-gpu", "--dir", dir, "--index-url", srv.URL)
-	cmd.Env = append(cmd.Env, "HOME="+home)
+	cmd.Env = append(cmd.Env, "HOME="+home, "TMPDIR="+tmp)
 	if code := exitCode(t, cmd.Run()); code != exitFailure {
 		t.Fatalf("exit code %d, want %d", code, exitFailure)
 	}
@@ -168,5 +171,19 @@ func TestSetupGPUBadDownload(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "nvidia", "pjrt_c_api_cuda_plugin.so")); !os.IsNotExist(err) {
 		t.Errorf("a plugin was left behind after a failed download (%v)", err)
+	}
+	emptyDir(t, tmp)
+}
+
+// emptyDir fails the test if dir holds anything: the installer's downloads must not outlive
+// esp setup-gpu, failed or not.
+func emptyDir(t *testing.T, dir string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		t.Errorf("left behind in the temporary folder: %s", e.Name())
 	}
 }

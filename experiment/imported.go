@@ -61,9 +61,12 @@ func SaveImportedRun(backend compute.Backend, d *datasets.Dataset, settings Sett
 	if err := net.SetWeights(w); err != nil {
 		return nil, err
 	}
-	if info.TrainAcc, info.TestAcc, err = importedAccuracies(net, d); err != nil {
-		return nil, err
+	const evalBatch = 1000
+	train, test, err := net.EvaluateDataset(d, evalBatch)
+	if err != nil {
+		return nil, fmt.Errorf("evaluating the imported weights: %w", err)
 	}
+	info.TrainAcc, info.TestAcc = train.Accuracy, test.Accuracy
 	final, err := net.Weights()
 	if err != nil {
 		return nil, err
@@ -87,17 +90,4 @@ func SaveImportedRun(backend compute.Backend, d *datasets.Dataset, settings Sett
 		return nil, err
 	}
 	return &config, writeFileAtomic(filepath.Join(outDir, ConfigFile), append(js, '\n'))
-}
-
-func importedAccuracies(net *Net, d *datasets.Dataset) (train, test float64, err error) {
-	const batchSize = 1000
-	tr, err := net.Evaluate(d.Train, batchSize)
-	if err != nil {
-		return 0, 0, fmt.Errorf("evaluating on %s's training split: %w", d.Name, err)
-	}
-	te, err := net.Evaluate(d.Test, batchSize)
-	if err != nil {
-		return 0, 0, fmt.Errorf("evaluating on %s's test split: %w", d.Name, err)
-	}
-	return tr[0].Accuracy, te[0].Accuracy, nil
 }

@@ -271,6 +271,20 @@ func (n *Net) Evaluate(split *datasets.Split, batchSize int, labels ...[]uint8) 
 	return averaged(sums, split.Len()), nil
 }
 
+// EvaluateDataset evaluates the net on d's training and test splits, each against its own
+// labels (the clean ones: a corrupted training set's extra examples are not in d.Train).
+func (n *Net) EvaluateDataset(d *datasets.Dataset, batchSize int) (train, test Eval, err error) {
+	tr, err := n.Evaluate(d.Train, batchSize)
+	if err != nil {
+		return Eval{}, Eval{}, fmt.Errorf("on %s's training split: %w", d.Name, err)
+	}
+	te, err := n.Evaluate(d.Test, batchSize)
+	if err != nil {
+		return Eval{}, Eval{}, fmt.Errorf("on %s's test split: %w", d.Name, err)
+	}
+	return tr[0], te[0], nil
+}
+
 // accumulate adds to sums[k] the summed loss and count of correct argmax predictions of
 // count rows of log-probabilities (classes each, in logp) for examples start.. against
 // labels[k].
