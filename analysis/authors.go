@@ -1,5 +1,7 @@
 package analysis
 
+import "github.com/extremepoints/esp/models"
+
 // AuthorsFigures are the results the paper's authors published for one (dataset, model),
 // shown beside ours. Zero means not published. Norms are their "weight norm": the sum of
 // the parameter tensors' Frobenius norms (our weight_norm_sum).
@@ -40,7 +42,9 @@ type AuthorsFigures struct {
 // 6.18% after 300 steps of Adam, where they report 0.25% -> 6.1% (Fashion-MNIST: 10.7% ->
 // 51.1% against 11.4% -> 50.8%). esp's own MNIST MLP trained 350 epochs reaches their
 // point's norm (537.4) and its restart stays low (0.06% -> 4.8%); from a 40-epoch point
-// full-batch Adam escapes to 52.5%.
+// full-batch Adam escapes to 52.5%. Their ResNet points, imported onto esp's ResNet with
+// their 3x3 shortcuts (AuthorsModelConfig), give 99.6% / 0.51% on MNIST and 99.0% / 0.44%
+// on Fashion-MNIST (weight norms 600.0 and 821.7).
 var authorsFigures = map[string]AuthorsFigures{
 	"mnist/mlp": {Epochs: 50, PointEpochs: 350, NormalWeightNormSum: 177.2, NormalWeightNormSumStd: 8.2, ExtremeWeightNormSum: 326.9, ExtremeWeightNormSumStd: 5.4,
 		CorruptedTrainAcc: 0.992, CorruptedTestAcc: 0.0038, RestartTestAccBefore: 0.0025, RestartTestAccAfter: 0.061},
@@ -56,6 +60,16 @@ var authorsFigures = map[string]AuthorsFigures{
 	"fashion-mnist/resnet": {Epochs: 30, PointEpochs: 100, CorruptedTrainAcc: 0.988, CorruptedTestAcc: 0.0038},
 	"cifar10/resnet": {Epochs: 90, PointEpochs: 100, NormalWeightNormSum: 395.2, NormalWeightNormSumStd: 1.3, ExtremeWeightNormSum: 540.3, ExtremeWeightNormSumStd: 2.3,
 		CorruptedTrainAcc: 0.986, CorruptedTestAcc: 0.0026},
+}
+
+// AuthorsModelConfig is the configuration that makes esp's model the authors'
+// architecture, as the reproduction trains it: their ResNet's projection shortcuts are
+// 3x3 convolutions (esp's default is 1x1); esp's MLP and LeNet defaults are theirs.
+func AuthorsModelConfig(model string) models.Config {
+	if model == "resnet" {
+		return models.Config{Shortcut3x3: true}
+	}
+	return models.Config{}
 }
 
 // Authors returns the figures the paper's authors published for a dataset and model

@@ -270,8 +270,8 @@ func Reproduce(ctx context.Context, s ReproduceSettings, out string, progress io
 		}
 		fmt.Fprintf(progress, "[%s] %s: %d normal + %d corrupted runs of %d epochs on %d/%d examples (%s elapsed)\n",
 			plan.Name, pair, runs, runs, plan.EpochsOf(pair), ds.Train.Len(), ds.Test.Len(), time.Since(start).Round(time.Second))
-		run := experiment.Settings{Dataset: name, Subset: subset, Model: model, Epochs: plan.EpochsOf(pair), Backend: s.Backend,
-			StepsPerCall: s.StepsPerCall}
+		run := experiment.Settings{Dataset: name, Subset: subset, Model: model, ModelConfig: AuthorsModelConfig(model),
+			Epochs: plan.EpochsOf(pair), Backend: s.Backend, StepsPerCall: s.StepsPerCall}
 		studyDir := filepath.Join(out, "studies", slug(name+"-"+model))
 		study := experiment.StudySettings{Run: run, Runs: runs, Seed: s.Seed, Workers: s.Workers,
 			Ensemble: s.Ensemble, Corruption: corrupt.Settings{Strategy: corrupt.WrongUniform}}

@@ -562,6 +562,33 @@ func TestUnknownDataset(t *testing.T) {
 	}
 }
 
+// TestCheck accepts the known datasets and the cache's imported folders, and names both
+// when it refuses a name.
+func TestCheck(t *testing.T) {
+	dataDir := t.TempDir()
+	opts := Options{DataDir: dataDir}
+	if _, err := Fetch(context.Background(), "pets", Options{DataDir: dataDir, From: makeFolder(t, true)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, want string // want: "" for accepted
+	}{
+		{"mnist", ""},
+		{"cifar10", ""},
+		{"pets", ""},
+		{"imagenet", `unknown dataset "imagenet": valid datasets are cifar10, fashion-mnist, mnist, or an image folder imported with esp data fetch NAME --from DIR (in ` + dataDir + ": pets)"},
+		{"pet", "(in " + dataDir + ": pets)"},
+	} {
+		err := Check(tc.name, opts)
+		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("Check(%q) = %v, want %q", tc.name, err, tc.want)
+		}
+	}
+	if err := Check("pets", Options{DataDir: t.TempDir()}); err == nil || !strings.Contains(err.Error(), ": none)") {
+		t.Errorf("Check(pets) in an empty cache = %v, want no imported folders named", err)
+	}
+}
+
 // TestRealDatasets loads the real datasets when the cache holds them (CI fetches them first).
 func TestRealDatasets(t *testing.T) {
 	opts := Options{URLs: []string{}, NoFallbacks: true}

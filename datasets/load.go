@@ -88,24 +88,48 @@ func CacheStatus(name string, opts Options) Status {
 // ListCache returns the status of every known dataset and of every imported
 // image folder found in the cache, sorted by name.
 func ListCache(opts Options) []Status {
-	names := Names()
-	entries, _ := os.ReadDir(opts.dataDir())
-	for _, e := range entries {
-		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") || strings.Contains(e.Name(), ".old-") {
-			continue
-		}
-		if _, err := Lookup(e.Name()); err != nil {
-			if _, err := os.Stat(filepath.Join(opts.dataDir(), e.Name(), "manifest.json")); err == nil {
-				names = append(names, e.Name())
-			}
-		}
-	}
+	names := append(Names(), importedNames(opts)...)
 	sort.Strings(names)
 	out := make([]Status, len(names))
 	for i, n := range names {
 		out[i] = CacheStatus(n, opts)
 	}
 	return out
+}
+
+// importedNames returns the names of the image folders imported into the cache.
+func importedNames(opts Options) []string {
+	var names []string
+	entries, _ := os.ReadDir(opts.dataDir())
+	for _, e := range entries {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") || strings.Contains(e.Name(), ".old-") {
+			continue
+		}
+		if _, err := Lookup(e.Name()); err != nil && isImported(e.Name(), opts) {
+			names = append(names, e.Name())
+		}
+	}
+	return names
+}
+
+func isImported(name string, opts Options) bool {
+	_, err := os.Stat(filepath.Join(opts.dataDir(), name, "manifest.json"))
+	return err == nil
+}
+
+// Check reports whether Load can give the named dataset: a known one, or an image folder
+// imported into the cache. The error names the valid choices, the cache's folders among
+// them.
+func Check(name string, opts Options) error {
+	if _, err := Lookup(name); err == nil || isImported(name, opts) {
+		return nil
+	}
+	imported := "none"
+	if names := importedNames(opts); len(names) > 0 {
+		imported = strings.Join(names, ", ")
+	}
+	return fmt.Errorf("unknown dataset %q: valid datasets are %s, or an image folder imported with esp data fetch NAME --from DIR (in %s: %s)",
+		name, strings.Join(Names(), ", "), opts.dataDir(), imported)
 }
 
 // FileSHA256 returns the hex SHA-256 of a file's contents.
@@ -136,10 +160,8 @@ func readSourceNote(dir string) string {
 func Load(ctx context.Context, name string, opts Options) (*Dataset, error) {
 	info, lookupErr := Lookup(name)
 	dir := filepath.Join(opts.dataDir(), name)
-	if lookupErr != nil {
-		if _, err := os.Stat(filepath.Join(dir, "manifest.json")); err != nil {
-			return nil, lookupErr
-		}
+	if lookupErr != nil && !isImported(name, opts) {
+		return nil, Check(name, opts)
 	}
 	if !cachePresent(info, dir) {
 		if _, err := Fetch(ctx, name, opts); err != nil {

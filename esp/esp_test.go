@@ -25,7 +25,8 @@ func TestMain(m *testing.M) {
 
 // TestScripts runs the command-line scripts in testdata/script. Each starts with
 // $WORK/pets, a small image folder of two classes, PyTorch state dicts from
-// torchstate's fixtures ($WORK/mlp_legacy.pt fits pets) and ESP_DATA_DIR=$WORK/cache.
+// torchstate's fixtures ($WORK/mlp_legacy.pt and resnet_zip_f16.pt fit pets) and
+// ESP_DATA_DIR=$WORK/cache.
 // Condition [realdata:NAME] holds when the user's cache has NAME verified; $REALDATA
 // names that cache.
 func TestScripts(t *testing.T) {
@@ -35,7 +36,7 @@ func TestScripts(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("ESP_DATA_DIR", filepath.Join(env.WorkDir, "cache"))
 			env.Setenv("REALDATA", realDir)
-			for _, f := range []string{"mlp_legacy.pt", "lenet_zip.pt"} { // PyTorch state dicts for import.txtar
+			for _, f := range []string{"mlp_legacy.pt", "lenet_zip.pt", "resnet_zip_f16.pt"} { // PyTorch state dicts for import.txtar
 				data, err := os.ReadFile(filepath.Join("..", "torchstate", "testdata", f))
 				if err != nil {
 					return err
@@ -127,7 +128,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"import", "--dataset", "mnist", "--model", "mlp", "--out", "x"}, exitUsage, "--from is required"},
 		{[]string{"import", "--from", "/nonexistent.pt", "--dataset", "mnist", "--model", "mlp", "--out", "x"}, exitUsage, "no such file"},
 		{[]string{"import", "--from", "main.go", "--dataset", "mnist", "--model", "mlp", "--out", "x"}, exitUsage, "neither a zip archive nor a pickle stream"},
-		{[]string{"import", "--from", "x.pt", "--dataset", "mnist", "--model", "resnet", "--out", "x"}, exitUsage, "valid models are lenet, mlp"},
+		{[]string{"import", "--from", "x.pt", "--dataset", "mnist", "--model", "vgg", "--out", "x"}, exitUsage, "valid models are lenet, mlp, resnet"},
 		{[]string{"version"}, exitOK, ""},
 		{[]string{"version", "--backend", "tpu"}, exitUsage, "unknown backend \"tpu\", valid: go, xla:cpu, xla:cuda"},
 		{[]string{"data", "list", "-h"}, exitOK, "Usage: esp data list"},

@@ -39,7 +39,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usagef("--model is required: %s", strings.Join(torchstate.Models(), ", "))
 	}
 	if !slices.Contains(torchstate.Models(), *model) {
-		return usagef("cannot import onto model %q: valid models are %s (esp's ResNet is not the authors')", *model, strings.Join(torchstate.Models(), ", "))
+		return usagef("cannot import onto model %q: valid models are %s", *model, strings.Join(torchstate.Models(), ", "))
 	}
 	if err := data.validate(); err != nil {
 		return err

@@ -17,7 +17,7 @@ import (
 func runReproduce(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("reproduce", stderr, "reproduce [--scale smoke|quick|paper] [--datasets D,...] [--models M,...] [--workers W] [--ensemble K] [--steps-per-call N] --out DIR")
 	scale := fs.String("scale", analysis.ScaleSmoke, "scale: "+strings.Join(analysis.Scales, ", "))
-	datasetList := fs.String("datasets", "", "restrict to these datasets (comma-separated): "+strings.Join(datasets.Names(), ", "))
+	datasetList := fs.String("datasets", "", "restrict to these datasets (comma-separated): "+strings.Join(datasets.Names(), ", ")+", or image folders imported with esp data fetch --from")
 	modelList := fs.String("models", "", "restrict to these models (comma-separated): "+strings.Join(models.Names(), ", "))
 	workers := fs.Int("workers", 0, "training runs at once (default: chosen for the machine, see esp run)")
 	ensemble := fs.Int("ensemble", 1, "runs of one kind each worker trains together in one compiled graph (for a GPU, see esp run)")
@@ -55,7 +55,7 @@ func runReproduce(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	ds, ms := split(*datasetList), split(*modelList)
 	for _, d := range ds {
-		if _, err := datasets.Lookup(d); err != nil {
+		if err := datasets.Check(d, datasets.Options{DataDir: *dataDir}); err != nil {
 			return badInput(err)
 		}
 	}

@@ -34,6 +34,7 @@ type trainFlags struct {
 	hidden       int
 	blocks       int
 	fcReLU       bool
+	shortcut3x3  bool
 	formulation  string
 	stepsPerCall int
 }
@@ -55,6 +56,7 @@ func (t *trainFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&t.hidden, "hidden", 0, "MLP hidden width (default 512)")
 	fs.IntVar(&t.blocks, "blocks", 0, "ResNet basic blocks per stage (default 2)")
 	fs.BoolVar(&t.fcReLU, "fc-relu", false, "LeNet: a ReLU between the two fully connected layers (the paper's text; the authors' code has none)")
+	fs.BoolVar(&t.shortcut3x3, "shortcut-3x3", false, "ResNet: 3x3 projection shortcuts, as in the authors' code (default 1x1)")
 	fs.StringVar(&t.formulation, "formulation", "", "convolution formulation: matmul or native (default: by backend)")
 	fs.IntVar(&t.stepsPerCall, "steps-per-call", 1, "training steps per call of the compiled graph (for accelerators: one launch for N steps, the same steps; constant learning rate only)")
 }
@@ -96,7 +98,7 @@ func (t *trainFlags) settings(fs *flag.FlagSet) (experiment.Settings, corrupt.Se
 	}
 	s = experiment.Settings{
 		Dataset: t.dataset, Subset: t.data.subset, Model: t.model,
-		ModelConfig: models.Config{Hidden: t.hidden, Blocks: t.blocks, FCReLU: t.fcReLU,
+		ModelConfig: models.Config{Hidden: t.hidden, Blocks: t.blocks, FCReLU: t.fcReLU, Shortcut3x3: t.shortcut3x3,
 			Formulation: models.Formulation(t.formulation)},
 		Corruption:  cs,
 		Optimizer:   experiment.Optimizer{Name: t.optimizer, LearningRate: t.learningRate, Momentum: t.momentum, Schedule: t.schedule},

@@ -9,7 +9,8 @@
 //     fc 84, fc classes; optionally a ReLU between the two fully connected layers.
 //   - "resnet": CIFAR-style ResNet: 3x3 conv stem with 16 channels, batch norm, ReLU,
 //     three stages of basic blocks (16, 32, 64 channels, strides 1, 2, 2, projection
-//     shortcuts where the shape changes), global average pooling, fc 64 -> classes.
+//     shortcuts where the shape changes: 1x1 convolutions, or 3x3 as in the authors'
+//     code with Config.Shortcut3x3), global average pooling, fc 64 -> classes.
 //
 // They follow the authors' code of Merkulov & Oseledets, "Empirical study of extreme
 // overfitting points of neural networks" (2019): Xavier (Glorot) uniform

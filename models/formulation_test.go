@@ -240,6 +240,7 @@ func TestModelFormulations(t *testing.T) {
 		{"lenet", 28, 28, 1, 2, Config{}, "/model/fc_"},
 		{"lenet", 32, 32, 3, 2, Config{FCReLU: true}, "/model/fc_"},
 		{"resnet", 8, 8, 3, 2, Config{Blocks: 1}, "/model"},
+		{"resnet", 7, 7, 1, 2, Config{Blocks: 1, Shortcut3x3: true}, "/model"},
 	}
 	for _, tc := range tests {
 		t.Run(fmt.Sprintf("%s %dx%dx%d", tc.model, tc.h, tc.w, tc.c), func(t *testing.T) {

@@ -40,6 +40,10 @@ type Config struct {
 	FCReLU bool `json:"fc_relu,omitempty"`
 	// Blocks is the number of basic blocks per ResNet stage. Default 2.
 	Blocks int `json:"blocks,omitempty"`
+	// Shortcut3x3 makes the ResNet's projection shortcuts (where a stage changes the
+	// shape) 3x3 convolutions with padding 1, as in the authors' code, instead of the
+	// usual 1x1. Default false.
+	Shortcut3x3 bool `json:"shortcut_3x3,omitempty"`
 	// BatchNormMomentum is the weight of the current batch in the running statistics
 	// of batch normalization (PyTorch's convention). Default 0.1.
 	BatchNormMomentum float64 `json:"batch_norm_momentum,omitempty"`

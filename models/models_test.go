@@ -32,6 +32,12 @@ func TestShapesAndParameters(t *testing.T) {
 		{"lenet", 28, 28, 1, Config{Formulation: Native}, 416 + 12832 + 51264 + 263508 + 850},
 		{"resnet", 28, 28, 1, Config{}, 0},
 		{"resnet", 32, 32, 3, Config{Blocks: 1, Formulation: Native}, 0},
+		// stem 3*3*1*16 + BN 2*16; stage 0: 2 * (3*3*16*16 + 2*16); stage 1: 3*3*16*32 +
+		// 3*3*32*32 + 3 BNs of 2*32 + a 1x1 shortcut 16*32; stage 2 likewise; fc 64*10+10.
+		{"resnet", 28, 28, 1, Config{Blocks: 1}, 176 + 4672 + (4608 + 9216 + 192 + 512) + (18432 + 36864 + 384 + 2048) + 650},
+		// The authors' 3x3 shortcuts: 3*3*16*32 and 3*3*32*64.
+		{"resnet", 28, 28, 1, Config{Blocks: 1, Shortcut3x3: true}, 176 + 4672 + (4608 + 9216 + 192 + 4608) + (18432 + 36864 + 384 + 18432) + 650},
+		{"resnet", 14, 14, 1, Config{Blocks: 1, Shortcut3x3: true, Formulation: Native}, 98234},
 	}
 	for _, tc := range tests {
 		m, err := New(tc.model, tc.config)

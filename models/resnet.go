@@ -24,7 +24,7 @@ func buildResNet(m *Model, scope *gmodel.Scope, images *graph.Node, training boo
 				stride = stage.stride
 			}
 			block := stageScope.In("block_%d", bi)
-			x = basicBlock(block, x, stage.channels, stride, f, bn)
+			x = basicBlock(block, x, stage.channels, stride, c.Shortcut3x3, f, bn)
 		}
 	}
 	x = graph.Transpose(graph.ReduceMean(x, 2, 3), 0, 1) // global average pooling: [N, 64]
@@ -34,8 +34,8 @@ func buildResNet(m *Model, scope *gmodel.Scope, images *graph.Node, training boo
 }
 
 // basicBlock is conv3x3(stride)-BN-ReLU-conv3x3-BN plus a shortcut (identity, or
-// conv1x1(stride)-BN when the shape changes), then ReLU.
-func basicBlock(scope *gmodel.Scope, x *graph.Node, channels, stride int, f Formulation,
+// conv1x1(stride)-BN when the shape changes; conv3x3 with shortcut3x3), then ReLU.
+func basicBlock(scope *gmodel.Scope, x *graph.Node, channels, stride int, shortcut3x3 bool, f Formulation,
 	bn func(*gmodel.Scope, *graph.Node) *graph.Node) *graph.Node {
 	s1, s2 := scope.In("conv_0"), scope.In("conv_1")
 	y := relu(bn(s1, conv2d(s1, x, 3, channels, stride, 1, false, f)), f)
@@ -43,7 +43,11 @@ func basicBlock(scope *gmodel.Scope, x *graph.Node, channels, stride int, f Form
 	shortcut := x
 	if stride != 1 || x.Shape().Dim(0) != channels {
 		s := scope.In("shortcut")
-		shortcut = bn(s, conv2d(s, x, 1, channels, stride, 0, false, f))
+		kernel, pad := 1, 0
+		if shortcut3x3 {
+			kernel, pad = 3, 1
+		}
+		shortcut = bn(s, conv2d(s, x, kernel, channels, stride, pad, false, f))
 	}
 	return relu(graph.Add(y, shortcut), f)
 }

@@ -51,3 +51,22 @@ func Example() {
 	// fc2.weight -> dense_1/weights [2 5]
 	// fc2.bias -> dense_1/biases [2]
 }
+
+// The configuration of the authors' ResNet is read from its tensors: one block per stage
+// and 3x3 projection shortcuts in this small one (theirs has two blocks per stage).
+func ExampleModelConfig() {
+	sd, err := torchstate.Load("testdata/resnet_zip_f16.pt")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	config, err := torchstate.ModelConfig("resnet", sd, 2)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("%d tensors (%d skipped: %s, ...), blocks %d, 3x3 shortcuts %v\n",
+		len(sd.Tensors), len(sd.Skipped), sd.Skipped[0], config.Blocks, config.Shortcut3x3)
+	// Output:
+	// 47 tensors (9 skipped: bn.num_batches_tracked, ...), blocks 1, 3x3 shortcuts true
+}

@@ -4,10 +4,13 @@
 // the paper's authors published with their code, becomes an esp run directory that
 // every probe can start from.
 //
-// esp's MLP and LeNet are the authors' models: their PyTorch tensors come in the same
-// order as esp's variables, and only convolution kernels change layout (PyTorch's
-// [out, in, kh, kw] to esp's [out, kh, kw, in]). Flattening before the dense layers
-// agrees too: both take channels first.
+// esp's MLP and LeNet are the authors' models, and its ResNet is theirs with 3x3
+// projection shortcuts (models.Config.Shortcut3x3) and global average pooling (their
+// AvgPool2d(8) over CIFAR-10's last 8x8 maps). The PyTorch tensors come in the same order
+// as esp's variables, batch normalization's weight, bias, running mean and running
+// variance as esp's scale, offset and running statistics, and only convolution kernels
+// change layout (PyTorch's [out, in, kh, kw] to esp's [out, kh, kw, in]). Flattening
+// before the dense layers agrees too: both take channels first.
 package torchstate
 
 import (
@@ -194,18 +197,22 @@ func floats(t *pytorch.Tensor) ([]float32, string, error) {
 	return out, dtype, nil
 }
 
-// Models lists the models whose PyTorch twins this package maps: esp's MLP and LeNet
-// are the authors' (esp's ResNet is not their ResNet).
-func Models() []string { return []string{"lenet", "mlp"} }
+// Models lists the models whose PyTorch twins this package maps.
+func Models() []string { return []string{"lenet", "mlp", "resnet"} }
 
 // ModelConfig returns the configuration of model that sd's tensors fit, for a dataset
 // of the given number of classes: the MLP's hidden width and LeNet's first fully
-// connected width are read from the first matrix (the first dense layer's weights).
+// connected width are read from the first matrix (the first dense layer's weights);
+// the ResNet's blocks per stage from the number of convolution kernels, and whether its
+// shortcuts are 3x3 from the first shortcut's kernel.
 func ModelConfig(model string, sd *StateDict, classes int) (models.Config, error) {
 	if !slices.Contains(Models(), model) {
 		return models.Config{}, fmt.Errorf("cannot map a PyTorch state dict onto model %q: valid models are %v", model, Models())
 	}
 	config := models.Config{Classes: classes}
+	if model == "resnet" {
+		return resNetConfig(sd, config)
+	}
 	for _, t := range sd.Tensors {
 		if len(t.Shape) == 2 {
 			if model == "mlp" {
@@ -217,6 +224,33 @@ func ModelConfig(model string, sd *StateDict, classes int) (models.Config, error
 		}
 	}
 	return models.Config{}, fmt.Errorf("the state dict has no matrix (no dense layer), model %s has two", model)
+}
+
+// resNetConfig reads a ResNet's blocks per stage and shortcut kernel from its
+// convolution kernels: a stem, two per block in each of 3 stages, and a projection
+// shortcut in the first block of the last two stages.
+func resNetConfig(sd *StateDict, config models.Config) (models.Config, error) {
+	var kernels []Tensor
+	for _, t := range sd.Tensors {
+		if len(t.Shape) == 4 {
+			kernels = append(kernels, t)
+		}
+	}
+	const stages = 3
+	blocks := (len(kernels) - 1 - (stages - 1)) / (2 * stages)
+	if blocks < 1 || 1+2*stages*blocks+stages-1 != len(kernels) {
+		return models.Config{}, fmt.Errorf("the state dict has %d convolution kernels; esp's ResNet has 1 + 6 per block per stage + 2 shortcuts (9, 15, 21, ...)", len(kernels))
+	}
+	shortcut := kernels[1+2*blocks+2] // after the stem, stage 0 and the first block's two convolutions
+	switch kh := shortcut.Shape[2]; kh {
+	case 1:
+	case 3:
+		config.Shortcut3x3 = true
+	default:
+		return models.Config{}, fmt.Errorf("the first shortcut %q has a %dx%d kernel; esp's ResNet has 1x1 or 3x3 shortcuts", shortcut.Name, kh, shortcut.Shape[3])
+	}
+	config.Blocks = blocks
+	return config.WithDefaults(), nil
 }
 
 // Weights maps sd onto template, an esp model's weights (Net.Weights gives them): the

@@ -2,9 +2,11 @@ package torchstate_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -50,6 +52,7 @@ func TestImportedModelsComputeWhatPyTorchComputes(t *testing.T) {
 		{"mlp_zip_bf16.pt", "mlp", torchstate.FormatZip, "bfloat16", []string{"fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"}},
 		{"lenet_zip.pt", "lenet", torchstate.FormatZip, "float32", []string{"layer1.0.weight", "layer1.0.bias", "layer2.0.weight",
 			"layer2.0.bias", "layer3.0.weight", "layer3.0.bias", "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"}},
+		{"resnet_zip_f16.pt", "resnet", torchstate.FormatZip, "float16", resNetTensors()},
 	}
 	for _, tc := range tests {
 		t.Run(tc.file, func(t *testing.T) {
@@ -114,6 +117,25 @@ func TestImportedModelsComputeWhatPyTorchComputes(t *testing.T) {
 	}
 }
 
+// resNetTensors names the floating-point tensors of the authors' ResNet with one block
+// per stage, in their order: a convolution, then its batch norm, in the stem, each
+// block, and the shortcuts ("downsample") of the last two stages.
+func resNetTensors() []string {
+	bn := func(prefix string) []string {
+		return []string{prefix + ".weight", prefix + ".bias", prefix + ".running_mean", prefix + ".running_var"}
+	}
+	names := append([]string{"conv.weight"}, bn("bn")...)
+	for layer := 1; layer <= 3; layer++ {
+		block := fmt.Sprintf("layer%d.0.", layer)
+		names = append(append(append(names, block+"conv1.weight"), bn(block+"bn1")...), block+"conv2.weight")
+		names = append(names, bn(block+"bn2")...)
+		if layer > 1 {
+			names = append(append(names, block+"downsample.0.weight"), bn(block+"downsample.1")...)
+		}
+	}
+	return append(names, "fc.weight", "fc.bias")
+}
+
 func TestLoadErrors(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name string, data []byte) string {
@@ -159,8 +181,32 @@ func TestMappingErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := torchstate.ModelConfig("resnet", mlp, 2); err == nil || !strings.Contains(err.Error(), "valid models are [lenet mlp]") {
-		t.Errorf("ModelConfig(resnet) = %v, want the valid models named", err)
+	resnet, err := torchstate.Load(filepath.Join("testdata", "resnet_zip_f16.pt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first shortcut (layer2.0.downsample.0.weight) made 5x5.
+	wideShortcut := *resnet
+	wideShortcut.Tensors = slices.Clone(resnet.Tensors)
+	for i, tensor := range wideShortcut.Tensors {
+		if tensor.Name == "layer2.0.downsample.0.weight" {
+			wideShortcut.Tensors[i].Shape = []int{32, 16, 5, 5}
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		sd    *torchstate.StateDict
+		model string
+		want  string
+	}{
+		{"unknown model", mlp, "vgg", `model "vgg": valid models are [lenet mlp resnet]`},
+		{"mlp as resnet", mlp, "resnet", "has 0 convolution kernels"},
+		{"lenet as resnet", lenet, "resnet", "has 3 convolution kernels"},
+		{"5x5 shortcut", &wideShortcut, "resnet", `"layer2.0.downsample.0.weight" has a 5x5 kernel`},
+	} {
+		if _, err := torchstate.ModelConfig(tc.model, tc.sd, 3); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: ModelConfig = %v, want an error containing %q", tc.name, err, tc.want)
+		}
 	}
 	tests := []struct {
 		name                 string
@@ -173,6 +219,8 @@ func TestMappingErrors(t *testing.T) {
 		{"mlp weights onto the lenet", mlp, "lenet", 6, 6, 2, "4 floating-point tensors"},
 		{"wrong image size", mlp, "mlp", 8, 8, 2, `"fc1.weight" has shape [5 36]`},
 		{"wrong class count", mlp, "mlp", 6, 6, 10, `"fc2.weight" has shape [2 5] (as esp lays it out), the model's "dense_1/weights" wants [10 5]`},
+		{"resnet, wrong class count", resnet, "resnet", 14, 14, 10, `"fc.weight" has shape [2 64]`},
+		{"resnet onto the lenet", resnet, "lenet", 14, 14, 3, "47 floating-point tensors"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

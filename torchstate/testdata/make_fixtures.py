@@ -6,6 +6,10 @@
 - mlp_zip_f64.pt: the same weights in float64, saved in the zip format.
 - mlp_zip_bf16.pt: the same weights rounded to bfloat16 (expected from them in float32).
 - lenet_zip.pt: the authors' LeNet-like ConvNet for 8x8 gray images, fc_units 6, 3 classes.
+- resnet_zip_f16.pt: the authors' ResNet (3x3 shortcuts) with one block per stage, for
+  14x14 gray images (odd sizes after the strides: 14, 7, 4), 2 classes, in float16, its
+  batch norms' weights, biases and running statistics made non-trivial; their
+  AvgPool2d(8) pools the last 8x8 maps of CIFAR-10 whole, so here it is a global average.
 - expected.json: for each fixture, uint8 images (row-major HWC) and PyTorch's
   log-softmax outputs for them, with the pixels scaled to [0, 1] as esp feeds them.
 """
@@ -76,6 +80,65 @@ lenet = ConvNet(8, 6, 3)
 lenet.apply(xavier)
 torch.save(lenet.state_dict(), "lenet_zip.pt")
 out["lenet_zip.pt"] = expected(lenet, 8, 4)
+
+
+
+def conv3x3(cin, cout, stride=1):
+    return nn.Conv2d(cin, cout, kernel_size=3, stride=stride, padding=1, bias=False)
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, cin, cout, stride=1, downsample=None):
+        super().__init__()
+        self.conv1, self.bn1 = conv3x3(cin, cout, stride), nn.BatchNorm2d(cout)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2, self.bn2 = conv3x3(cout, cout), nn.BatchNorm2d(cout)
+        self.downsample = downsample
+
+    def forward(self, x):
+        out = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
+        return self.relu(out + (self.downsample(x) if self.downsample else x))
+
+
+class ResNet(nn.Module):
+    def __init__(self, blocks, classes):
+        super().__init__()
+        self.in_channels = 16
+        self.conv, self.bn, self.relu = conv3x3(1, 16), nn.BatchNorm2d(16), nn.ReLU(inplace=True)
+        self.layer1 = self.make_layer(16, blocks)
+        self.layer2 = self.make_layer(32, blocks, 2)
+        self.layer3 = self.make_layer(64, blocks, 2)
+        self.avg_pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(64, classes)
+
+    def make_layer(self, cout, blocks, stride=1):
+        downsample = None
+        if stride != 1 or self.in_channels != cout:
+            downsample = nn.Sequential(conv3x3(self.in_channels, cout, stride=stride), nn.BatchNorm2d(cout))
+        layers = [ResidualBlock(self.in_channels, cout, stride, downsample)]
+        self.in_channels = cout
+        layers += [ResidualBlock(cout, cout) for _ in range(1, blocks)]
+        return nn.Sequential(*layers)
+
+    def forward(self, x):
+        out = self.layer3(self.layer2(self.layer1(self.relu(self.bn(self.conv(x))))))
+        return self.fc(self.avg_pool(out).reshape(x.size(0), -1))
+
+
+resnet = ResNet(1, 2)
+resnet.apply(xavier)
+for m in resnet.modules():
+    if isinstance(m, nn.BatchNorm2d):
+        nn.init.uniform_(m.weight, 0.5, 1.5)
+        nn.init.uniform_(m.bias, -0.5, 0.5)
+resnet.train()
+with torch.no_grad():  # running statistics away from their initial 0 and 1
+    for _ in range(3):
+        resnet(torch.rand(8, 1, 14, 14) * 2)
+resnet.eval()
+resnet.half()
+torch.save(resnet.state_dict(), "resnet_zip_f16.pt")
+out["resnet_zip_f16.pt"] = expected(resnet.float(), 14, 4)
 
 with open("expected.json", "w") as f:
     json.dump(out, f, indent=1)
