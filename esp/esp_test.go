@@ -120,6 +120,8 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"train", "--dataset", "mnist", "--model", "mlp", "--steps-per-call", "0", "--out", "x"}, exitUsage, "--steps-per-call must be a positive count"},
 		{[]string{"train", "--dataset", "mnist", "--model", "mlp", "--steps-per-call", "4", "--schedule", "cosine", "--out", "x"}, exitUsage, "need the constant learning-rate schedule"},
 		{[]string{"run", "--dataset", "mnist", "--model", "mlp", "--runs", "2", "--ensemble", "2", "--steps-per-call", "4", "--out", "x"}, exitUsage, "choose one of the two"},
+		{[]string{"train", "--dataset", "mnist", "--model", "lenet", "--convs", "4", "--out", "x"}, exitUsage, "LeNet has 1 to 3 convolutions"},
+		{[]string{"train", "--dataset", "mnist", "--model", "lenet", "--fc-hidden", "-1", "--out", "x"}, exitUsage, "--fc-hidden and --blocks must be positive"},
 		{[]string{"report"}, exitUsage, "--in DIR is required"},
 		{[]string{"report", "--in", "/nonexistent"}, exitUsage, "not a directory"},
 		{[]string{"setup-gpu", "--cuda", "11"}, exitUsage, "valid values are 13 and 12"},

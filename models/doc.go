@@ -6,7 +6,8 @@
 //   - "mlp": flatten -> dense 512 -> ReLU -> dense classes.
 //   - "lenet": conv5x5 (16, 32, 64 filters, "same" padding) with ReLU, 2x2 max-pool
 //     after the first two convolutions (after all three for 32x32x3 inputs), flatten,
-//     fc 84, fc classes; optionally a ReLU between the two fully connected layers.
+//     fc 84, fc classes; optionally a ReLU between the two fully connected layers, or
+//     fewer convolutions (the authors' smaller CNN has the first two and fc 64).
 //   - "resnet": CIFAR-style ResNet: 3x3 conv stem with 16 channels, batch norm, ReLU,
 //     three stages of basic blocks (16, 32, 64 channels, strides 1, 2, 2, projection
 //     shortcuts where the shape changes: 1x1 convolutions, or 3x3 as in the authors'

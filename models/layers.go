@@ -6,7 +6,6 @@ import (
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive // graph-building code reads better unqualified.
-	"github.com/gomlx/gomlx/ml/layers/activation"
 	gmodel "github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/model/initializer"
 	"github.com/gomlx/gomlx/support/exceptions"
@@ -74,7 +73,7 @@ func (c *denseChain) dense(scope *gmodel.Scope, out int) {
 }
 
 // relu applies the ReLU to the current activations.
-func (c *denseChain) relu() { c.x = relu(c.x, c.f) }
+func (c *denseChain) relu() { c.x = relu(c.x) }
 
 // output returns the activations as [batch, features].
 func (c *denseChain) output() *Node {
@@ -141,14 +140,12 @@ func (o *outputGradient) get() *Node {
 	return o.v
 }
 
-// relu is max(x, 0). With the Matmul formulation (the Go backend) it is x·mask, the
-// mask (x > 0) held constant: its gradient is one multiply, where GoMLX's gradient of
-// Max takes five element-wise passes (Sub, Sign, Add, Sign, Mul) over the activations.
-// The values are the same (up to the sign of zero).
-func relu(x *Node, f Formulation) *Node {
-	if resolveFormulation(f, x.Graph()) == Native {
-		return activation.Relu(x)
-	}
+// relu is max(x, 0), written as x·mask with the mask (x > 0) held constant, on every
+// backend: its gradient at 0 is 0, as PyTorch's is (GoMLX's Max passes some of it on,
+// and at initialization, with zero biases, a blank background puts many activations at
+// exactly 0), and it is one multiply, where GoMLX's gradient of Max takes five
+// element-wise passes (Sub, Sign, Add, Sign, Mul) over the activations.
+func relu(x *Node) *Node {
 	mask := StopGradient(ConvertDType(GreaterThan(x, ZerosLike(x)), x.DType()))
 	return Mul(x, mask)
 }
@@ -375,10 +372,12 @@ func maxPool2x2(x *Node, f Formulation) *Node {
 }
 
 // maxPoolReshape is 2x2/stride 2 max-pooling of [C, N, H, W] as a Reshape to
-// [C, N, H/2, 2, W/2, 2], a transpose that puts each window's 4 values last, and
-// ReduceMax over them: with the reduced axis last, the Go backend runs ReduceMax's
-// gradient (a broadcast compare and multiply) on its fast trailing-axis path, which
-// pays for the transpose.
+// [C, N, H/2, 2, W/2, 2] and a transpose that puts each window's 4 values last, in
+// row-major order. The gradient goes to the window's first largest value, as PyTorch's
+// and XLA's max-pooling give it: ReduceMax's gradient would give the whole of it to
+// every value equal to the largest, and after the first convolution a blank background
+// makes whole windows equal (the biases' gradients came out up to 4x PyTorch's). So the
+// pooling is the sum of the window times a constant one-hot mask of its first argmax.
 func maxPoolReshape(x *Node) *Node {
 	dims := x.Shape().Dimensions
 	c, n, h, w := dims[0], dims[1], dims[2], dims[3]
@@ -387,7 +386,8 @@ func maxPoolReshape(x *Node) *Node {
 	}
 	x = Reshape(x, c, n, h/2, 2, w/2, 2)
 	x = Reshape(TransposeAllAxes(x, 0, 1, 2, 4, 3, 5), c, n, h/2, w/2, 4)
-	return ReduceMax(x, 4)
+	first := StopGradient(OneHot(ArgMax(x, 4), 4, x.DType()))
+	return ReduceSum(Mul(x, first), 4)
 }
 
 // batchNorm normalizes x [C, N, H, W] per channel. See the package documentation.

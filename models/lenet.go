@@ -14,8 +14,8 @@ func buildLeNet(m *Model, scope *gmodel.Scope, images *graph.Node, _ bool) *grap
 	// The authors pool after the third convolution only for CIFAR-10 (32x32x3 inputs).
 	poolThird := dims[1] == 32 && dims[2] == 32 && dims[3] == 3
 	x := toCNHW(images)
-	for i, filters := range leNetFilters {
-		x = relu(conv2d(scope.In("conv_%d", i), x, 5, filters, 1, 2, true, f), f)
+	for i, filters := range leNetFilters[:m.config.leNetConvs()] {
+		x = relu(conv2d(scope.In("conv_%d", i), x, 5, filters, 1, 2, true, f))
 		if i < 2 || poolThird {
 			x = maxPool2x2(x, f)
 		}
@@ -27,4 +27,12 @@ func buildLeNet(m *Model, scope *gmodel.Scope, images *graph.Node, _ bool) *grap
 	}
 	c.dense(scope.In("fc_1"), m.config.Classes)
 	return c.output()
+}
+
+// leNetConvs is the number of LeNet's convolutions: Convs, 0 meaning all three.
+func (c Config) leNetConvs() int {
+	if c.Convs == 0 {
+		return len(leNetFilters)
+	}
+	return c.Convs
 }

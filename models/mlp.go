@@ -20,7 +20,7 @@ func buildEnsembleMLP(m *Model, scopes []*gmodel.Scope, images *graph.Node, _ bo
 	k, batch := images.Shape().Dim(0), images.Shape().Dim(1)
 	x := graph.Reshape(images, k, batch, -1)
 	x = stackedDense(scopes, "dense_0", x, m.config.Hidden)
-	x = relu(x, m.formulation(images.Graph()))
+	x = relu(x)
 	return stackedDense(scopes, "dense_1", x, m.config.Classes)
 }
 

@@ -35,6 +35,11 @@ type Config struct {
 	Hidden int `json:"hidden,omitempty"`
 	// FCHidden is the width of LeNet's first fully connected layer. Default 84.
 	FCHidden int `json:"fc_hidden,omitempty"`
+	// Convs is the number of LeNet's convolutions (16, 32, 64 filters, in that order):
+	// 1 to 3. Zero means 3: WithDefaults turns 3 into 0, so that the configurations
+	// recorded before this field existed still compare equal. The authors' smaller CNN
+	// (their "AlexNet" folder) has 2.
+	Convs int `json:"convs,omitempty"`
 	// FCReLU adds a ReLU between LeNet's two fully connected layers. Default false,
 	// as in the authors' code (their paper's text has one).
 	FCReLU bool `json:"fc_relu,omitempty"`
@@ -67,6 +72,10 @@ func (c Config) WithDefaults() Config {
 	if c.Blocks == 0 {
 		c.Blocks = 2
 	}
+	if c.Convs == len(leNetFilters) {
+		c.Convs = 0 // all of them, spelled as before Convs existed
+	}
+
 	if c.BatchNormMomentum == 0 {
 		c.BatchNormMomentum = 0.1
 	}
@@ -84,6 +93,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("models: %d classes, want at least 2", c.Classes)
 	case c.Hidden < 0 || c.FCHidden < 0 || c.Blocks < 0:
 		return fmt.Errorf("models: negative layer size in %+v", c)
+	case c.Convs < 0 || c.Convs > len(leNetFilters):
+		return fmt.Errorf("models: LeNet with %d convolutions, want 1 to %d (0: %d)", c.Convs, len(leNetFilters), len(leNetFilters))
 	case c.BatchNormMomentum < 0 || c.BatchNormMomentum > 1:
 		return fmt.Errorf("models: batch norm momentum %g not in [0, 1]", c.BatchNormMomentum)
 	case c.BatchNormEpsilon < 0:

@@ -30,6 +30,9 @@ func TestShapesAndParameters(t *testing.T) {
 		// CIFAR: third pool, 4*4*64 features.
 		{"lenet", 32, 32, 3, Config{FCReLU: true}, 1216 + 12832 + 51264 + (1024*84 + 84) + 850},
 		{"lenet", 28, 28, 1, Config{Formulation: Native}, 416 + 12832 + 51264 + 263508 + 850},
+		// The authors' smaller CNN: two convolutions, fc 7*7*32*64+64 (CIFAR: 8*8*32*64+64), 64*10+10.
+		{"lenet", 28, 28, 1, Config{Convs: 2, FCHidden: 64}, 416 + 12832 + 100416 + 650},
+		{"lenet", 32, 32, 3, Config{Convs: 2, FCHidden: 64}, 1216 + 12832 + 131136 + 650},
 		{"resnet", 28, 28, 1, Config{}, 0},
 		{"resnet", 32, 32, 3, Config{Blocks: 1, Formulation: Native}, 0},
 		// stem 3*3*1*16 + BN 2*16; stage 0: 2 * (3*3*16*16 + 2*16); stage 1: 3*3*16*32 +
@@ -78,6 +81,11 @@ func TestNewErrors(t *testing.T) {
 	}
 	if _, err := New("mlp", Config{Classes: 1}); err == nil {
 		t.Error("1 class accepted")
+	}
+	for _, convs := range []int{-1, 4} {
+		if _, err := New("lenet", Config{Convs: convs}); err == nil || !strings.Contains(err.Error(), "want 1 to 3") {
+			t.Errorf("LeNet with %d convolutions: error %v", convs, err)
+		}
 	}
 	for _, name := range Names() {
 		if Describe(name) == "" {

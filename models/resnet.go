@@ -15,7 +15,7 @@ func buildResNet(m *Model, scope *gmodel.Scope, images *graph.Node, training boo
 		return batchNorm(s, x, training, c.BatchNormMomentum, c.BatchNormEpsilon)
 	}
 	stem := scope.In("stem")
-	x := relu(bn(stem, conv2d(stem, toCNHW(images), 3, 16, 1, 1, false, f)), f)
+	x := relu(bn(stem, conv2d(stem, toCNHW(images), 3, 16, 1, 1, false, f)))
 	for si, stage := range resNetStages {
 		stageScope := scope.In("stage_%d", si)
 		for bi := range c.Blocks {
@@ -38,7 +38,7 @@ func buildResNet(m *Model, scope *gmodel.Scope, images *graph.Node, training boo
 func basicBlock(scope *gmodel.Scope, x *graph.Node, channels, stride int, shortcut3x3 bool, f Formulation,
 	bn func(*gmodel.Scope, *graph.Node) *graph.Node) *graph.Node {
 	s1, s2 := scope.In("conv_0"), scope.In("conv_1")
-	y := relu(bn(s1, conv2d(s1, x, 3, channels, stride, 1, false, f)), f)
+	y := relu(bn(s1, conv2d(s1, x, 3, channels, stride, 1, false, f)))
 	y = bn(s2, conv2d(s2, y, 3, channels, 1, 1, false, f))
 	shortcut := x
 	if stride != 1 || x.Shape().Dim(0) != channels {
@@ -49,5 +49,5 @@ func basicBlock(scope *gmodel.Scope, x *graph.Node, channels, stride int, shortc
 		}
 		shortcut = bn(s, conv2d(s, x, kernel, channels, stride, pad, false, f))
 	}
-	return relu(graph.Add(y, shortcut), f)
+	return relu(graph.Add(y, shortcut))
 }

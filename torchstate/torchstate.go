@@ -4,7 +4,8 @@
 // the paper's authors published with their code, becomes an esp run directory that
 // every probe can start from.
 //
-// esp's MLP and LeNet are the authors' models, and its ResNet is theirs with 3x3
+// esp's MLP and LeNet are the authors' models (LeNet with two convolutions and fc 64 is
+// the smaller CNN of their "AlexNet" folder), and its ResNet is theirs with 3x3
 // projection shortcuts (models.Config.Shortcut3x3) and global average pooling (their
 // AvgPool2d(8) over CIFAR-10's last 8x8 maps). The PyTorch tensors come in the same order
 // as esp's variables, batch normalization's weight, bias, running mean and running
@@ -202,7 +203,8 @@ func Models() []string { return []string{"lenet", "mlp", "resnet"} }
 
 // ModelConfig returns the configuration of model that sd's tensors fit, for a dataset
 // of the given number of classes: the MLP's hidden width and LeNet's first fully
-// connected width are read from the first matrix (the first dense layer's weights);
+// connected width are read from the first matrix (the first dense layer's weights),
+// LeNet's number of convolutions from its kernels;
 // the ResNet's blocks per stage from the number of convolution kernels, and whether its
 // shortcuts are 3x3 from the first shortcut's kernel.
 func ModelConfig(model string, sd *StateDict, classes int) (models.Config, error) {
@@ -212,6 +214,16 @@ func ModelConfig(model string, sd *StateDict, classes int) (models.Config, error
 	config := models.Config{Classes: classes}
 	if model == "resnet" {
 		return resNetConfig(sd, config)
+	}
+	if model == "lenet" {
+		for _, t := range sd.Tensors {
+			if len(t.Shape) == 4 {
+				config.Convs++
+			}
+		}
+		if config.Convs < 1 || config.Convs > 3 {
+			return models.Config{}, fmt.Errorf("the state dict has %d convolution kernels; esp's LeNet has 1 to 3", config.Convs)
+		}
 	}
 	for _, t := range sd.Tensors {
 		if len(t.Shape) == 2 {

@@ -6,6 +6,11 @@
 - mlp_zip_f64.pt: the same weights in float64, saved in the zip format.
 - mlp_zip_bf16.pt: the same weights rounded to bfloat16 (expected from them in float32).
 - lenet_zip.pt: the authors' LeNet-like ConvNet for 8x8 gray images, fc_units 6, 3 classes.
+- cnn2_zip.pt: the smaller CNN of the authors' "AlexNet" folder (two convolutions, 16 and
+  32 filters, each with 2x2 max-pooling, then fc_units, fc classes) for 8x8 gray images,
+  fc_units 4, 3 classes. Its entry in expected.json also has "gradient": for images that
+  are blank but for one bright 3x3 patch (so that max-pooling windows hold equal values),
+  with labels, the norm of PyTorch's gradient of the mean cross-entropy for each tensor.
 - resnet_zip_f16.pt: the authors' ResNet (3x3 shortcuts) with one block per stage, for
   14x14 gray images (odd sizes after the strides: 14, 7, 4), 2 classes, in float16, its
   batch norms' weights, biases and running statistics made non-trivial; their
@@ -139,6 +144,34 @@ resnet.eval()
 resnet.half()
 torch.save(resnet.state_dict(), "resnet_zip_f16.pt")
 out["resnet_zip_f16.pt"] = expected(resnet.float(), 14, 4)
+
+
+
+class SmallConvNet(nn.Module):
+    def __init__(self, side, fc_units, classes):
+        super().__init__()
+        self.layer1 = nn.Sequential(nn.Conv2d(1, 16, 5, 1, 2), nn.ReLU(), nn.MaxPool2d(2, 2))
+        self.layer2 = nn.Sequential(nn.Conv2d(16, 32, 5, 1, 2), nn.ReLU(), nn.MaxPool2d(2, 2))
+        self.fc1 = nn.Linear((side // 4) ** 2 * 32, fc_units)
+        self.fc2 = nn.Linear(fc_units, classes)
+
+    def forward(self, x):
+        out = self.layer2(self.layer1(x))
+        return self.fc2(self.fc1(out.reshape(out.size(0), -1)))
+
+
+cnn2 = SmallConvNet(8, 4, 3)
+cnn2.apply(xavier)
+torch.save(cnn2.state_dict(), "cnn2_zip.pt")
+out["cnn2_zip.pt"] = expected(cnn2, 8, 4)
+blank = torch.zeros(4, 1, 8, 8, dtype=torch.uint8)
+for i in range(4):
+    blank[i, 0, i:i + 3, 2 * i // 2:2 * i // 2 + 3] = 255
+labels = torch.tensor([0, 1, 2, 1])
+cnn2.zero_grad()
+nn.CrossEntropyLoss()(cnn2(blank.float() / 255), labels).backward()
+out["cnn2_zip.pt"]["gradient"] = {"images": blank.reshape(4, -1).tolist(), "labels": labels.tolist(),
+                                  "norms": [p.grad.norm().item() for p in cnn2.parameters()]}
 
 with open("expected.json", "w") as f:
     json.dump(out, f, indent=1)
