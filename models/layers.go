@@ -141,7 +141,7 @@ func (o *outputGradient) get() *Node {
 }
 
 // relu is max(x, 0), written as x·mask with the mask (x > 0) held constant, on every
-// backend: its gradient at 0 is 0, as PyTorch's is (GoMLX's Max passes some of it on,
+// backend: its gradient at 0 is 0, as PyTorch's is (GoMLX's Max gives 1 there,
 // and at initialization, with zero biases, a blank background puts many activations at
 // exactly 0), and it is one multiply, where GoMLX's gradient of Max takes five
 // element-wise passes (Sub, Sign, Add, Sign, Mul) over the activations.
