@@ -59,7 +59,7 @@ func (t *trainFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&t.blocks, "blocks", 0, "ResNet basic blocks per stage (default 2)")
 	fs.BoolVar(&t.fcReLU, "fc-relu", false, "LeNet: a ReLU between the two fully connected layers (the paper's text; the authors' code has none)")
 	fs.IntVar(&t.fcHidden, "fc-hidden", 0, "LeNet: width of the first fully connected layer (default 84)")
-	fs.IntVar(&t.convs, "convs", 0, "LeNet: convolutions, 1 to 3 (default 3; the authors' smaller CNN has 2, with --fc-hidden 64)")
+	fs.IntVar(&t.convs, "convs", 0, fmt.Sprintf("LeNet: convolutions, 1 to %d (default %[1]d; the authors' smaller CNN has 2, with --fc-hidden 64)", models.LeNetMaxConvs))
 	fs.BoolVar(&t.shortcut3x3, "shortcut-3x3", false, "ResNet: 3x3 projection shortcuts, as in the authors' code (default 1x1)")
 	fs.StringVar(&t.formulation, "formulation", "", "convolution formulation: matmul or native (default: by backend)")
 	fs.IntVar(&t.stepsPerCall, "steps-per-call", 1, "training steps per call of the compiled graph (for accelerators: one launch for N steps, the same steps; constant learning rate only)")
@@ -88,8 +88,8 @@ func (t *trainFlags) settings(fs *flag.FlagSet) (experiment.Settings, corrupt.Se
 	if t.epochs < 0 || t.batchSize < 0 || t.hidden < 0 || t.blocks < 0 || t.fcHidden < 0 {
 		return s, corrupt.Settings{}, false, usagef("--epochs, --batch-size, --hidden, --fc-hidden and --blocks must be positive (or 0 for the default)")
 	}
-	if t.convs < 0 || t.convs > 3 {
-		return s, corrupt.Settings{}, false, usagef("invalid --convs %d: LeNet has 1 to 3 convolutions (0: the default, 3)", t.convs)
+	if t.convs < 0 || t.convs > models.LeNetMaxConvs {
+		return s, corrupt.Settings{}, false, usagef("invalid --convs %d: LeNet has 1 to %d convolutions (0: the default, %[2]d)", t.convs, models.LeNetMaxConvs)
 	}
 	if t.stepsPerCall < 1 {
 		return s, corrupt.Settings{}, false, usagef("--steps-per-call must be a positive count, got %d (1: one step per call)", t.stepsPerCall)

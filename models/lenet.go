@@ -5,8 +5,11 @@ import (
 	gmodel "github.com/gomlx/gomlx/ml/model"
 )
 
-// leNetFilters are the filters of LeNet's three convolutions.
-var leNetFilters = []int{16, 32, 64}
+// leNetFilters are the filters of LeNet's convolutions, in order.
+var leNetFilters = [...]int{16, 32, 64}
+
+// LeNetMaxConvs is the most convolutions LeNet has (Config.Convs from 1 to it).
+const LeNetMaxConvs = len(leNetFilters)
 
 func buildLeNet(m *Model, scope *gmodel.Scope, images *graph.Node, _ bool) *graph.Node {
 	f := m.formulation(images.Graph())
@@ -32,7 +35,7 @@ func buildLeNet(m *Model, scope *gmodel.Scope, images *graph.Node, _ bool) *grap
 // leNetConvs is the number of LeNet's convolutions: Convs, 0 meaning all three.
 func (c Config) leNetConvs() int {
 	if c.Convs == 0 {
-		return len(leNetFilters)
+		return LeNetMaxConvs
 	}
 	return c.Convs
 }

@@ -72,7 +72,7 @@ func (c Config) WithDefaults() Config {
 	if c.Blocks == 0 {
 		c.Blocks = 2
 	}
-	if c.Convs == len(leNetFilters) {
+	if c.Convs == LeNetMaxConvs {
 		c.Convs = 0 // all of them, spelled as before Convs existed
 	}
 
@@ -93,8 +93,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("models: %d classes, want at least 2", c.Classes)
 	case c.Hidden < 0 || c.FCHidden < 0 || c.Blocks < 0:
 		return fmt.Errorf("models: negative layer size in %+v", c)
-	case c.Convs < 0 || c.Convs > len(leNetFilters):
-		return fmt.Errorf("models: LeNet with %d convolutions, want 1 to %d (0: %d)", c.Convs, len(leNetFilters), len(leNetFilters))
+	case c.Convs < 0 || c.Convs > LeNetMaxConvs:
+		return fmt.Errorf("models: LeNet with %d convolutions, want 1 to %d (0: %d)", c.Convs, LeNetMaxConvs, LeNetMaxConvs)
 	case c.BatchNormMomentum < 0 || c.BatchNormMomentum > 1:
 		return fmt.Errorf("models: batch norm momentum %g not in [0, 1]", c.BatchNormMomentum)
 	case c.BatchNormEpsilon < 0:

@@ -221,8 +221,8 @@ func ModelConfig(model string, sd *StateDict, classes int) (models.Config, error
 				config.Convs++
 			}
 		}
-		if config.Convs < 1 || config.Convs > 3 {
-			return models.Config{}, fmt.Errorf("the state dict has %d convolution kernels; esp's LeNet has 1 to 3", config.Convs)
+		if config.Convs < 1 || config.Convs > models.LeNetMaxConvs {
+			return models.Config{}, fmt.Errorf("the state dict has %d convolution kernels; esp's LeNet has 1 to %d", config.Convs, models.LeNetMaxConvs)
 		}
 	}
 	for _, t := range sd.Tensors {
