@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -481,5 +482,33 @@ func TestCheckBackend(t *testing.T) {
 				t.Fatalf("error %v, want one saying %q", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+// TestSyntheticSplit: CheckBackend's images keep their label's bright row and a flat
+// bottom quarter, where max pooling ties.
+func TestSyntheticSplit(t *testing.T) {
+	tests := []struct{ height, width, channels int }{{28, 28, 1}, {32, 32, 3}, {8, 8, 1}}
+	for _, tc := range tests {
+		s := syntheticSplit(rand.New(rand.NewPCG(3, 4)), 20, tc.height, tc.width, tc.channels, 5)
+		rowSize := tc.width * tc.channels
+		for i := range s.Len() {
+			img, label := s.Image(i), int(s.Labels[i])
+			for p, v := range img {
+				row := p / rowSize
+				switch {
+				case row == label:
+					if v < 150 {
+						t.Fatalf("%dx%dx%d image %d: label row %d has %d, want >= 150", tc.height, tc.width, tc.channels, i, row, v)
+					}
+				case row >= tc.height-tc.height/4:
+					if v != syntheticMargin {
+						t.Fatalf("%dx%dx%d image %d: margin row %d has %d, want %d", tc.height, tc.width, tc.channels, i, row, v, syntheticMargin)
+					}
+				case v >= 100:
+					t.Fatalf("%dx%dx%d image %d: background row %d has %d, want < 100", tc.height, tc.width, tc.channels, i, row, v)
+				}
+			}
+		}
 	}
 }

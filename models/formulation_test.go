@@ -34,7 +34,7 @@ func randomTensor(rng *rand.Rand, dims ...int) *tensors.Tensor {
 
 func flat(t *tensors.Tensor) []float32 { return tensors.MustCopyFlatData[float32](t) }
 
-// maxAbsDiff returns max |a-b| / max(1, max |a|).
+// maxRelDiff returns max |a-b| / max(1, max |a|).
 func maxRelDiff(a, b []float32) float64 {
 	var diff, scale float64 = 0, 1
 	for i := range a {
