@@ -24,11 +24,12 @@ type AuthorsFigures struct {
 	RestartTestAccAfter     float64 `json:"fullbatch_test_acc_after,omitempty"`
 }
 
-// authorsFigures holds the authors' published numbers (see DESIGN.md), by "dataset/model".
+// authorsFigures holds the authors' published numbers (the paper's tables and their
+// repository's scripts and histories), by "dataset/model".
 //
 // The epochs are their scripts': MLP 50 (CIFAR-10 5x), LeNet 11 (CIFAR-10 20), ResNet 30
-// (CIFAR-10 3x). On full MNIST, LeNet's 11 epochs give their norms (normal 61.9 against
-// 61.5 ± 0.7, corrupted 129.1 against 130.8 ± 2.0), but 11 epochs of the MLP on the
+// (CIFAR-10 3x). On full MNIST, LeNet's 11 epochs give their norms (normal 61.6 against
+// 61.5 ± 0.7, corrupted 128.2 against 130.8 ± 2.0), but 11 epochs of the MLP on the
 // corrupted set give 95% / 5% train / test accuracy (esp and PyTorch alike), not their
 // 99.2% / 0.38%, which 40 epochs do reach. Their MLP norms stay out of reach at lr 1e-3
 // (normal: 105 after 50 epochs; corrupted: 275 after 50).

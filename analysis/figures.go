@@ -183,16 +183,28 @@ func LineFigure(name, title, xLabel, yLabel string, logY bool, series ...Series)
 }
 
 // HistogramFigure draws overlaid histograms of samples (e.g. normal vs extreme runs) on
-// shared bins.
+// shared bins, one label per sample. Non-finite values (a diverged run's) are left out,
+// and the legend says how many.
 func HistogramFigure(name, title, xLabel string, labels []string, samples [][]float64, bins int) (*Figure, error) {
+	if len(labels) != len(samples) {
+		return nil, fmt.Errorf("figure %s: %d labels for %d samples", name, len(labels), len(samples))
+	}
+	finite := make([][]float64, len(samples))
+	for i, s := range samples {
+		for _, v := range s {
+			if !math.IsNaN(v) && !math.IsInf(v, 0) {
+				finite[i] = append(finite[i], v)
+			}
+		}
+	}
 	lo, hi := math.Inf(1), math.Inf(-1)
-	for _, s := range samples {
+	for _, s := range finite {
 		for _, v := range s {
 			lo, hi = math.Min(lo, v), math.Max(hi, v)
 		}
 	}
 	if math.IsInf(lo, 0) {
-		return nil, fmt.Errorf("figure %s: no values", name)
+		return nil, fmt.Errorf("figure %s: no finite values", name)
 	}
 	if hi == lo {
 		lo, hi = lo-0.5, hi+0.5
@@ -202,7 +214,7 @@ func HistogramFigure(name, title, xLabel string, labels []string, samples [][]fl
 	}
 	width := (hi - lo) / float64(bins)
 	p := newPlot(title, xLabel, "runs")
-	for i, s := range samples {
+	for i, s := range finite {
 		if len(s) == 0 {
 			continue
 		}
@@ -223,7 +235,11 @@ func HistogramFigure(name, title, xLabel string, labels []string, samples [][]fl
 		h.FillColor = translucent(c, 120)
 		h.LineStyle.Color = c
 		p.Add(h)
-		p.Legend.Add(fmt.Sprintf("%s (n=%d)", labels[i], len(s)), h)
+		legend := fmt.Sprintf("%s (n=%d)", labels[i], len(s))
+		if left := len(samples[i]) - len(s); left > 0 {
+			legend = fmt.Sprintf("%s (n=%d; %d not finite, left out)", labels[i], len(s), left)
+		}
+		p.Legend.Add(legend, h)
 	}
 	return &Figure{Name: name, Title: title, plot: p}, nil
 }
@@ -233,6 +249,9 @@ func BarFigure(name, title, yLabel string, groups []string, series []Series) (*F
 	p := newPlot(title, "", yLabel)
 	w := vg.Points(14)
 	for i, s := range series {
+		if len(s.Y) != len(groups) {
+			return nil, fmt.Errorf("figure %s: series %q has %d values for %d groups", name, s.Label, len(s.Y), len(groups))
+		}
 		bars, err := plotter.NewBarChart(plotter.Values(s.Y), w)
 		if err != nil {
 			return nil, fmt.Errorf("figure %s: %w", name, err)

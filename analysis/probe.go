@@ -181,7 +181,7 @@ func loadWeights(path string) (*experiment.Weights, error) {
 }
 
 // loadPoint reads the point's run configuration and weights and builds a net on backend
-// (nil: the Go backend) holding them, checking that ds fits it.
+// (see probeBackend) holding them, checking that ds fits it.
 func loadPoint(backend compute.Backend, p Point, ds *datasets.Dataset) (*loadedPoint, error) {
 	if err := p.validate(); err != nil {
 		return nil, err
@@ -189,11 +189,6 @@ func loadPoint(backend compute.Backend, p Point, ds *datasets.Dataset) (*loadedP
 	config, err := LoadRunConfig(p.Run)
 	if err != nil {
 		return nil, err
-	}
-	if backend == nil {
-		if backend, err = experiment.NewBackend(""); err != nil {
-			return nil, err
-		}
 	}
 	if err := checkImported(p, config); err != nil {
 		return nil, err
@@ -258,6 +253,18 @@ type ProbeDataset struct {
 	Name  string `json:"name"`
 	Train int    `json:"train"`
 	Test  int    `json:"test"`
+}
+
+// probeBackend returns the backend a probe runs on: backend, or for nil a Go backend of
+// the probe's own, which release frees (release does nothing for a given backend).
+func probeBackend(backend compute.Backend) (_ compute.Backend, release func(), err error) {
+	if backend != nil {
+		return backend, func() {}, nil
+	}
+	if backend, err = experiment.NewBackend(""); err != nil {
+		return nil, nil, err
+	}
+	return backend, backend.Finalize, nil
 }
 
 // startPointProbe loads the point a probe starts from and starts its output directory with
@@ -351,7 +358,7 @@ func (o probeOutput) writeJSON(name string, v any) error {
 	return datasets.WriteFileAtomic(filepath.Join(o.dir, name), append(data, '\n'))
 }
 
-// writeLines rewrites a JSON-lines file whole with lines.
+// writeProbeLines rewrites a JSON-lines file whole with lines.
 func writeProbeLines[T any](o probeOutput, name string, lines []T) error {
 	if o.dir == "" {
 		return nil
@@ -421,7 +428,7 @@ func Lerp(a, b *experiment.Weights, alpha float64) (*experiment.Weights, error) 
 	return out, nil
 }
 
-// grid returns count evenly spaced values from lo to hi (both included); computed as
+// linspace returns count evenly spaced values from lo to hi (both included); computed as
 // lo + (hi-lo)·i/(count-1) so that 0 and 1 come out exactly when they are on the grid.
 func linspace(lo, hi float64, count int) []float64 {
 	if count == 1 {

@@ -122,6 +122,11 @@ type FullBatchStep struct {
 // evaluation. Progress lines go to progress (nil: none). A non-finite loss ends that
 // method's descent (its last line has a null loss); it is not an error.
 func FullBatch(ctx context.Context, backend compute.Backend, point Point, ds *datasets.Dataset, s FullBatchSettings, outDir string, progress io.Writer) ([]FullBatchStep, error) {
+	backend, release, err := probeBackend(backend)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}

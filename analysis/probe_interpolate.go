@@ -62,6 +62,11 @@ type InterpolationPoint struct {
 // hold files) and receives probe.json (naming both points as "from" and "to") and
 // interpolate.jsonl. Progress lines go to progress (nil: none).
 func Interpolate(ctx context.Context, backend compute.Backend, from, to Point, ds *datasets.Dataset, s InterpolateSettings, outDir string, progress io.Writer) ([]InterpolationPoint, error) {
+	backend, release, err := probeBackend(backend)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}

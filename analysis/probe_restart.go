@@ -81,6 +81,11 @@ type RestartEpoch struct {
 // Progress lines go to progress (nil: none). A diverging restart returns the epochs so
 // far and an error wrapping experiment.ErrDiverged.
 func Restart(ctx context.Context, backend compute.Backend, point Point, ds *datasets.Dataset, s RestartSettings, outDir string, progress io.Writer) ([]RestartEpoch, error) {
+	backend, release, err := probeBackend(backend)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}

@@ -114,14 +114,14 @@ func HessianVectorProduct(net *experiment.Net, split *datasets.Split, w, v *expe
 		return g, err
 	}
 	plus, err := gradAt(1)
-	if err != nil {
-		return nil, err
+	var minus *experiment.Weights
+	if err == nil {
+		minus, err = gradAt(-1)
 	}
-	minus, err := gradAt(-1)
-	if err != nil {
-		return nil, err
+	if restoreErr := net.SetWeights(w); err == nil {
+		err = restoreErr
 	}
-	if err := net.SetWeights(w); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	// The difference in float64 before rounding: the two gradients are close.
@@ -164,6 +164,11 @@ func randomDirection(w *experiment.Weights, rng *rand.Rand, rademacher bool) *ex
 // hold files) and receives probe.json and sharpness.json. Progress lines go to progress
 // (nil: none).
 func Sharpness(ctx context.Context, backend compute.Backend, point Point, ds *datasets.Dataset, s SharpnessSettings, outDir string, progress io.Writer) (*SharpnessResult, error) {
+	backend, release, err := probeBackend(backend)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
@@ -219,7 +224,7 @@ func sharpnessAt(ctx context.Context, net *experiment.Net, w *experiment.Weights
 		lambda = next
 		norm := hv.Norm()
 		if norm == 0 || !finiteValue(norm) {
-			break // H·v = 0: v is in the null space; the estimate 0 stands.
+			break // H·v = 0 (v in the null space: the estimate is 0) or not finite: keep it.
 		}
 		hv.Scale(1 / norm)
 		v = hv

@@ -126,6 +126,11 @@ func FilterNormalizedDirection(w *experiment.Weights, rng *rand.Rand) *experimen
 // surface2d.json (written when the grid is complete). Progress lines go to progress
 // (nil: none).
 func Surface(ctx context.Context, backend compute.Backend, point Point, ds *datasets.Dataset, s SurfaceSettings, outDir string, progress io.Writer) (*SurfaceResult, error) {
+	backend, release, err := probeBackend(backend)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}

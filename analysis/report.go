@@ -105,7 +105,7 @@ type GroupStats struct {
 	NeverExtreme    int      `json:"never_extreme,omitempty"`
 }
 
-// Summary is the report's summary.json.
+// ReportSummary is the report's summary.json.
 type ReportSummary struct {
 	Format    string                           `json:"format"`
 	Generated time.Time                        `json:"generated"`
@@ -394,8 +394,15 @@ func (rep *Report) claimsC1C2C3(g *group, stats map[string]GroupStats, s ReportS
 			rep.untested("C3", k, err.Error())
 			return
 		}
-		sumTest, _ := MannWhitneyU(finals(g.corrupted, func(f finalMetrics) float64 { return f.DistFromInitSum }),
-			finals(g.normal, func(f finalMetrics) float64 { return f.DistFromInitSum }))
+		// The sum-of-layer-norms variant is evidence beside the claim; where it cannot be
+		// computed the evidence says why, rather than show a zero test that reads p = 0.
+		var sumTest any
+		if t, err := MannWhitneyU(finals(g.corrupted, func(f finalMetrics) float64 { return f.DistFromInitSum }),
+			finals(g.normal, func(f finalMetrics) float64 { return f.DistFromInitSum })); err == nil {
+			sumTest = t
+		} else {
+			sumTest = map[string]string{"error": err.Error()}
+		}
 		sameEpochs := normal.Epochs == corrupted.Epochs
 		holds := sameEpochs && test.P < s.Alpha && test.Effect > 0.5
 		ev := map[string]any{
@@ -504,7 +511,7 @@ func (rep *Report) claimC7(groups map[groupKey]*group, s ReportSettings) {
 	}
 }
 
-// WriteReport writes summary.json, the figures (PNG and SVG) and index.html into dir.
+// Write writes summary.json, the figures (PNG and SVG) and index.html into dir.
 func (rep *Report) Write(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err

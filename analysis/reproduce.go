@@ -62,7 +62,53 @@ type ScalePlan struct {
 	SharpnessN  int // examples used by the sharpness probe (0: all)
 }
 
-// Plan returns the plan of a scale, restricted to the given datasets and models when not empty.
+// restrictPairs returns every pair of the given datasets and models, the scale's own
+// datasets or models standing in for an empty list: the scale's pairs among them first,
+// in its order, then the ones outside it (trained with the scale's sizes).
+func restrictPairs(scalePairs, datasetNames, modelNames []string) []string {
+	var scaleDatasets, scaleModels []string
+	for _, pair := range scalePairs {
+		d, m, _ := strings.Cut(pair, "/")
+		if !slices.Contains(scaleDatasets, d) {
+			scaleDatasets = append(scaleDatasets, d)
+		}
+		if !slices.Contains(scaleModels, m) {
+			scaleModels = append(scaleModels, m)
+		}
+	}
+	if len(datasetNames) == 0 {
+		datasetNames = scaleDatasets
+	}
+	if len(modelNames) == 0 {
+		modelNames = scaleModels
+	}
+	var pairs []string
+	for _, pair := range scalePairs {
+		d, m, _ := strings.Cut(pair, "/")
+		if slices.Contains(datasetNames, d) && slices.Contains(modelNames, m) {
+			pairs = append(pairs, pair)
+		}
+	}
+	for _, m := range modelNames {
+		for _, d := range datasetNames {
+			if pair := d + "/" + m; !slices.Contains(pairs, pair) {
+				pairs = append(pairs, pair)
+			}
+		}
+	}
+	return pairs
+}
+
+// capExamples bounds a probe's examples n (0: all) by limit.
+func capExamples(n, limit int) int {
+	if n == 0 {
+		return limit
+	}
+	return min(n, limit)
+}
+
+// Plan returns the plan of a scale. Given datasets or models, its pairs are every pair of
+// them, the scale's own datasets or models standing in for an empty list.
 func Plan(scale string, datasetNames, modelNames []string) (*ScalePlan, error) {
 	var p ScalePlan
 	switch scale {
@@ -118,29 +164,7 @@ func Plan(scale string, datasetNames, modelNames []string) (*ScalePlan, error) {
 		return nil, fmt.Errorf("unknown scale %q: valid scales are %s", scale, strings.Join(Scales, ", "))
 	}
 	if len(datasetNames) > 0 || len(modelNames) > 0 {
-		var pairs []string
-		for _, pair := range p.Pairs {
-			d, m, _ := strings.Cut(pair, "/")
-			if (len(datasetNames) == 0 || slices.Contains(datasetNames, d)) && (len(modelNames) == 0 || slices.Contains(modelNames, m)) {
-				pairs = append(pairs, pair)
-			}
-		}
-		// Datasets or models outside the scale's own list are added with the scale's sizes.
-		if len(pairs) == 0 {
-			ds, ms := datasetNames, modelNames
-			if len(ds) == 0 {
-				ds = []string{"mnist"}
-			}
-			if len(ms) == 0 {
-				ms = []string{"mlp"}
-			}
-			for _, d := range ds {
-				for _, m := range ms {
-					pairs = append(pairs, d+"/"+m)
-				}
-			}
-		}
-		p.Pairs = pairs
+		p.Pairs = restrictPairs(p.Pairs, datasetNames, modelNames)
 	}
 	for _, pair := range p.Pairs {
 		_, m, _ := strings.Cut(pair, "/")
@@ -246,12 +270,13 @@ func Reproduce(ctx context.Context, s ReproduceSettings, out string, progress io
 	if progress == nil {
 		progress = io.Discard
 	}
-	var backend compute.Backend
-	if s.Backend != "" && s.Backend != "go" {
-		if backend, err = experiment.NewBackend(s.Backend); err != nil {
-			return nil, err
-		}
+	// One backend for every probe (a probe given none would make its own, never freed);
+	// the studies' workers make their own, one per worker.
+	backend, err := experiment.NewBackend(s.Backend)
+	if err != nil {
+		return nil, err
 	}
+	defer backend.Finalize()
 	start := time.Now()
 	loaded := map[string]*datasets.Dataset{}
 	for i, pair := range plan.Pairs {
@@ -294,7 +319,8 @@ func Reproduce(ctx context.Context, s ReproduceSettings, out string, progress io
 		probePlan := *plan
 		if o, ok := plan.ModelOverrides[model]; ok {
 			if o.ProbeExamples > 0 {
-				probePlan.FullBatchN, probePlan.SharpnessN = o.ProbeExamples, min(plan.SharpnessN, o.ProbeExamples)
+				probePlan.FullBatchN = capExamples(plan.FullBatchN, o.ProbeExamples)
+				probePlan.SharpnessN = capExamples(plan.SharpnessN, o.ProbeExamples)
 			}
 			if o.FullBatchSteps > 0 {
 				probePlan.FullBatch.Steps = o.FullBatchSteps

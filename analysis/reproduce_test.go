@@ -26,6 +26,10 @@ func TestPlan(t *testing.T) {
 		{"quick", nil, nil, []string{"mnist/mlp", "fashion-mnist/mlp", "mnist/lenet", "fashion-mnist/lenet"}, ""},
 		{"quick", []string{"mnist"}, []string{"lenet"}, []string{"mnist/lenet"}, ""},
 		{"smoke", []string{"cifar10"}, nil, []string{"cifar10/mlp"}, ""},
+		{"smoke", []string{"mnist", "fashion-mnist"}, nil, []string{"mnist/mlp", "fashion-mnist/mlp"}, ""},
+		{"smoke", nil, []string{"mlp", "lenet"}, []string{"mnist/mlp", "mnist/lenet"}, ""},
+		{"quick", []string{"cifar10", "mnist"}, nil, []string{"mnist/mlp", "mnist/lenet", "cifar10/mlp", "cifar10/lenet"}, ""},
+		{"quick", nil, []string{"resnet"}, []string{"mnist/resnet", "fashion-mnist/resnet"}, ""},
 		{"huge", nil, nil, nil, "valid scales are smoke, quick, paper"},
 	}
 	for _, tc := range tests {
@@ -164,4 +168,14 @@ func readMetrics(t *testing.T, runDir string) []experiment.EpochMetrics {
 		t.Fatal(err)
 	}
 	return r.Metrics
+}
+
+// TestCapExamples: a model's probe bound applies to "all examples" (0) as well.
+func TestCapExamples(t *testing.T) {
+	tests := []struct{ n, limit, want int }{{0, 500, 500}, {2000, 500, 500}, {200, 500, 200}}
+	for _, tc := range tests {
+		if got := capExamples(tc.n, tc.limit); got != tc.want {
+			t.Errorf("capExamples(%d, %d) = %d, want %d", tc.n, tc.limit, got, tc.want)
+		}
+	}
 }

@@ -100,6 +100,26 @@ func copiesFor(s string, trainLen, testLen int) (int, error) {
 	return n, nil
 }
 
+// Canonical returns s with each setting in one spelling, so that settings that build the
+// same set compare equal: the strategy as ParseStrategy gives it ("" and "wrong-uniform"
+// alike), the default copies and fraction as their zero values ("paper" as "", 1 as 0),
+// and an integer number of copies without leading zeros. Invalid settings are returned
+// as they are.
+func (s Settings) Canonical() Settings {
+	if strategy, err := ParseStrategy(s.Strategy); err == nil {
+		s.Strategy = strategy
+	}
+	if s.Fraction == 1 {
+		s.Fraction = 0
+	}
+	if s.Copies == CopiesPaper {
+		s.Copies = ""
+	} else if n, err := strconv.Atoi(s.Copies); err == nil && n > 0 {
+		s.Copies = strconv.Itoa(n)
+	}
+	return s
+}
+
 // Validate checks the settings without building anything.
 func (s Settings) Validate() error {
 	if _, err := parseStrategy(s.Strategy); err != nil {
@@ -116,6 +136,12 @@ func (s Settings) Validate() error {
 func Build(d *datasets.Dataset, s Settings) (*Set, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
+	}
+	if d == nil {
+		return nil, fmt.Errorf("corrupt: no dataset")
+	}
+	if err := d.Validate(); err != nil { // a hand-built one: one class, an empty split
+		return nil, fmt.Errorf("corrupt: %w", err)
 	}
 	st, _ := parseStrategy(s.Strategy)
 	numClasses := d.NumClasses()

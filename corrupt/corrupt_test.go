@@ -200,6 +200,59 @@ func TestInvalidSettings(t *testing.T) {
 	}
 }
 
+// TestInvalidDataset: Build refuses a dataset it cannot corrupt (one class has no wrong
+// label; an empty test split has nothing to copy) instead of looping or dividing by zero.
+func TestInvalidDataset(t *testing.T) {
+	emptyTest := syntheticDataset(100, 0, 10)
+	tests := []struct {
+		name string
+		d    *datasets.Dataset
+		want string
+	}{
+		{"one class", syntheticDataset(100, 100, 1), "1 classes, want 2 to 256"},
+		{"empty test split", emptyTest, "empty test split"},
+		{"nil", nil, "no dataset"},
+	}
+	for _, tc := range tests {
+		for _, strategy := range []string{WrongUniform, Derangement} {
+			_, err := Build(tc.d, Settings{Strategy: strategy})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%s, %s: Build = %v, want an error containing %q", tc.name, strategy, err, tc.want)
+			}
+		}
+	}
+}
+
+// TestCanonical: spellings of the same settings have one canonical form, and it builds
+// the same set as the spelling it came from.
+func TestCanonical(t *testing.T) {
+	d := syntheticDataset(100, 30, 10)
+	tests := []struct{ in, want Settings }{
+		{Settings{}, Settings{Strategy: WrongUniform}},
+		{Settings{Strategy: WrongUniform, Fraction: 1, Copies: CopiesPaper}, Settings{Strategy: WrongUniform}},
+		{Settings{Strategy: "shift:03", Copies: "007", Fraction: 0.5, Seed: 4}, Settings{Strategy: "shift:3", Copies: "7", Fraction: 0.5, Seed: 4}},
+		{Settings{Strategy: Derangement, Copies: CopiesMatch}, Settings{Strategy: Derangement, Copies: CopiesMatch}},
+		{Settings{Strategy: "flip", Copies: "x"}, Settings{Strategy: "flip", Copies: "x"}}, // invalid: left alone
+	}
+	for _, tc := range tests {
+		got := tc.in.Canonical()
+		if got != tc.want {
+			t.Errorf("%+v.Canonical() = %+v, want %+v", tc.in, got, tc.want)
+		}
+		if got.Canonical() != got {
+			t.Errorf("%+v: canonical form %+v is not its own", tc.in, got)
+		}
+		a, errA := Build(d, tc.in)
+		b, errB := Build(d, got)
+		if (errA == nil) != (errB == nil) {
+			t.Fatalf("%+v: Build errors %v and %v", tc.in, errA, errB)
+		}
+		if errA == nil && (!slices.Equal(a.Examples, b.Examples) || !slices.Equal(a.TestLabels, b.TestLabels)) {
+			t.Errorf("%+v and its canonical form build different sets", tc.in)
+		}
+	}
+}
+
 func TestSetImage(t *testing.T) {
 	d := syntheticDataset(10, 5, 10)
 	set, _ := Build(d, Settings{Copies: "2"})

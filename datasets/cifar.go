@@ -59,7 +59,10 @@ func ReadCIFAR10Binary(path string) (*Dataset, error) {
 		}
 	}
 	d := &Dataset{Name: "cifar10", Classes: info.Classes, Train: train, Test: test, Source: path}
-	return d, d.Validate()
+	if err := d.Validate(); err != nil {
+		return nil, err
+	}
+	return d, nil
 }
 
 // readCIFARBatch reads exactly one batch of records into split starting at example offset.

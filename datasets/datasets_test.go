@@ -270,6 +270,40 @@ func TestReadImageFolder(t *testing.T) {
 	}
 }
 
+// TestReadImageFolderMixedGray: a gray image in a color folder is expanded to RGB,
+// whether it is read first (test/cat/a.png) or later, and color images stay in color.
+func TestReadImageFolderMixedGray(t *testing.T) {
+	dir := makeFolder(t, false)
+	for _, file := range []string{"test/cat/a.png", "train/dog/c.png"} {
+		writePNG(t, filepath.Join(dir, file), 4, 3, true, 77)
+	}
+	d, err := ReadImageFolder(dir, "pets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	grays := 0
+	for _, s := range []*Split{d.Train, d.Test} {
+		if s.Channels != 3 {
+			t.Fatalf("%d channels, want 3", s.Channels)
+		}
+		for i := range s.Len() {
+			px := s.Image(i)[:3]
+			switch {
+			case px[0] == 77:
+				grays++
+				if px[1] != 77 || px[2] != 77 {
+					t.Errorf("gray image expanded to %v, want [77 77 77]", px)
+				}
+			case px[1] != px[0]/2 || px[2] != 3:
+				t.Errorf("color image's first pixel %v, want [v v/2 3]", px)
+			}
+		}
+	}
+	if grays != 2 {
+		t.Errorf("%d gray images, want 2", grays)
+	}
+}
+
 func TestReadImageFolderErrors(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -548,6 +582,35 @@ func TestImportImageFolderKeepsOldCacheOnFailure(t *testing.T) {
 	assertNoTempFiles(t, dataDir)
 	if names := ListCache(Options{DataDir: dataDir}); !slices.ContainsFunc(names, func(s Status) bool { return s.Name == "pets" }) {
 		t.Errorf("ListCache does not list the imported folder: %+v", names)
+	}
+}
+
+// TestReimportAnotherFolder: fetching an imported name from another folder is refused,
+// naming both, and leaves the import as it was; the same folder, by any path, is the cache.
+func TestReimportAnotherFolder(t *testing.T) {
+	dataDir := t.TempDir()
+	first := makeFolder(t, false)
+	if _, err := Fetch(context.Background(), "pets", Options{DataDir: dataDir, From: first}); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(filepath.Join(dataDir, "pets", "manifest.json"))
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(first, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, from := range []string{first, link} {
+		if src, err := Fetch(context.Background(), "pets", Options{DataDir: dataDir, From: from}); err != nil || src != "cache" {
+			t.Errorf("fetching pets again from %s: %q, %v; want the cache", from, src, err)
+		}
+	}
+	other := makeFolder(t, true)
+	_, err := Fetch(context.Background(), "pets", Options{DataDir: dataDir, From: other})
+	if err == nil || !strings.Contains(err.Error(), "pets is already imported, from "+first) || !strings.Contains(err.Error(), "give it another name") {
+		t.Errorf("fetching pets from another folder: %v", err)
+	}
+	after, _ := os.ReadFile(filepath.Join(dataDir, "pets", "manifest.json"))
+	if !bytes.Equal(before, after) {
+		t.Error("the refused import changed the cached manifest")
 	}
 }
 

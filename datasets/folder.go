@@ -12,10 +12,23 @@ import (
 	"strings"
 )
 
-// folderImage is one decoded image of an image folder.
+// folderImage is one decoded image of an image folder: HWC pixels, one channel if the
+// file is gray, else three.
 type folderImage struct {
 	file   string
 	pixels []uint8
+}
+
+// rgbPixels returns HWC pixels with three channels, repeating a gray image's one.
+func (fi folderImage) rgbPixels(height, width int) []uint8 {
+	if len(fi.pixels) == height*width*3 {
+		return fi.pixels
+	}
+	out := make([]uint8, 0, height*width*3)
+	for _, v := range fi.pixels {
+		out = append(out, v, v, v)
+	}
+	return out
 }
 
 // ReadImageFolder reads an image-folder dataset: train/<class>/*.{png,jpg,jpeg} and
@@ -24,12 +37,13 @@ type folderImage struct {
 // (a permutation of the class-then-file-name order, seeded by folderOrderSeed), as the
 // canonical datasets are, so that the first N examples (--subset) hold every class.
 // Every image must have the size of the first one; gray images give one channel, color
-// images three (a gray image in a color dataset is expanded to RGB).
+// images three (a gray image in a dataset with any color image is expanded to RGB,
+// whichever is read first).
 func ReadImageFolder(path, name string) (*Dataset, error) {
 	type key struct{ split, class string }
 	images := map[key][]folderImage{}
 	folders := map[key]bool{}
-	height, width, channels := 0, 0, 0
+	height, width, channels := 0, 0, 1 // three once any image is in color
 	err := walkSource(path, func(entry string, isDir bool, r io.Reader) error {
 		if isDir {
 			parts := strings.Split(entry, "/")
@@ -50,17 +64,18 @@ func ReadImageFolder(path, name string) (*Dataset, error) {
 		b := img.Bounds()
 		if height == 0 {
 			height, width = b.Dy(), b.Dx()
-			channels = 3
-			if isGray(img) {
-				channels = 1
-			}
 		}
+		imageChannels := 3
+		if isGray(img) {
+			imageChannels = 1
+		}
+		channels = max(channels, imageChannels)
 		if b.Dy() != height || b.Dx() != width {
 			return fmt.Errorf("%s: %s: image is %dx%d, but the first image was %dx%d: all images must have one size",
 				path, entry, b.Dx(), b.Dy(), width, height)
 		}
 		k := key{fp.split, fp.class}
-		images[k] = append(images[k], folderImage{file: fp.file, pixels: toHWC(img, channels)})
+		images[k] = append(images[k], folderImage{file: fp.file, pixels: toHWC(img, imageChannels)})
 		return nil
 	})
 	if err != nil {
@@ -94,7 +109,11 @@ func ReadImageFolder(path, name string) (*Dataset, error) {
 			imgs := images[key{split, class}]
 			sort.Slice(imgs, func(i, j int) bool { return imgs[i].file < imgs[j].file })
 			for _, img := range imgs {
-				s.Images = append(s.Images, img.pixels...)
+				if channels == 3 {
+					s.Images = append(s.Images, img.rgbPixels(height, width)...)
+				} else {
+					s.Images = append(s.Images, img.pixels...)
+				}
 				s.Labels = append(s.Labels, uint8(label))
 			}
 			delete(images, key{split, class}) // free as we go: peak memory stays near one copy

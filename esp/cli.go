@@ -144,14 +144,6 @@ func newFlagSet(name string, stderr io.Writer, usage string) *flag.FlagSet {
 	return fs
 }
 
-// version returns the module version the binary was built from, or "devel".
-func version() string {
-	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
-		return info.Main.Version
-	}
-	return "devel"
-}
-
 func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("version", stderr, "version [--backend NAME]")
 	backendName := fs.String("backend", "", "also load this backend and check it, LeNet's loss and gradient against the Go backend's: "+
@@ -159,7 +151,7 @@ func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "esp %s\n", version())
+	fmt.Fprintf(stdout, "esp %s\n", experiment.ToolkitVersion()) // as config.json records it
 	if info, ok := debug.ReadBuildInfo(); ok {
 		fmt.Fprintf(stdout, "%s\n", info.GoVersion)
 		for _, s := range info.Settings {

@@ -55,6 +55,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return usageError{err}
 	}
+	defer backend.Finalize()
 	ds, err := data.load(ctx, *dataset, stderr)
 	if err != nil {
 		return err

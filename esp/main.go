@@ -8,8 +8,13 @@
 //	esp data show --dataset D [--corrupt S] --out FILE.png
 //	esp models                                     the model registry
 //	esp train --dataset D --model M [--corrupt S] [--epochs N] [--seed S] --out DIR
+//	esp run --dataset D --model M --runs N [--workers W] [--shard I/N] --out DIR
+//	esp probe restart|fullbatch|interpolate|surface|sharpness --run DIR --out DIR
 //	esp import --from STATE_DICT.pt --dataset D --model M --out DIR
-//	esp version
+//	esp report --in DIR [--out DIR]
+//	esp reproduce --scale smoke|quick|paper --out DIR
+//	esp setup-gpu [--dir DIR]                      the PJRT CUDA plugin, on request only
+//	esp version [--backend B]
 //
 // Every subcommand takes -h. Bad flags or values exit with code 2 and a message
 // naming the valid choices.

@@ -170,6 +170,7 @@ func runProbeRestart(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
+	defer backend.Finalize()
 	lines, err := analysis.Restart(ctx, backend, point, ds, s, pf.out, stderr)
 	if err != nil {
 		return probeError(err)
@@ -201,6 +202,7 @@ func runProbeFullBatch(ctx context.Context, args []string, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
+	defer backend.Finalize()
 	lines, err := analysis.FullBatch(ctx, backend, point, ds, s, pf.out, stderr)
 	if err != nil {
 		return probeError(err)
@@ -267,6 +269,7 @@ func runProbeInterpolate(ctx context.Context, args []string, stdout, stderr io.W
 	if err != nil {
 		return err
 	}
+	defer backend.Finalize()
 	lines, err := analysis.Interpolate(ctx, backend, a, b, ds, s, pf.out, stderr)
 	if err != nil {
 		return probeError(err)
@@ -295,6 +298,7 @@ func runProbeSurface(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
+	defer backend.Finalize()
 	res, err := analysis.Surface(ctx, backend, point, ds, s, pf.out, stderr)
 	if err != nil {
 		return probeError(err)
@@ -326,6 +330,7 @@ func runProbeSharpness(ctx context.Context, args []string, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
+	defer backend.Finalize()
 	res, err := analysis.Sharpness(ctx, backend, point, ds, s, pf.out, stderr)
 	if err != nil {
 		return probeError(err)

@@ -17,8 +17,8 @@ import (
 func runReproduce(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("reproduce", stderr, "reproduce [--scale smoke|quick|paper] [--datasets D,...] [--models M,...] [--workers W] [--ensemble K] [--steps-per-call N] --out DIR")
 	scale := fs.String("scale", analysis.ScaleSmoke, "scale: "+strings.Join(analysis.Scales, ", "))
-	datasetList := fs.String("datasets", "", "restrict to these datasets (comma-separated): "+strings.Join(datasets.Names(), ", ")+", or image folders imported with esp data fetch --from")
-	modelList := fs.String("models", "", "restrict to these models (comma-separated): "+strings.Join(models.Names(), ", "))
+	datasetList := fs.String("datasets", "", "these datasets (comma-separated; default: the scale's), each with every model: "+strings.Join(datasets.Names(), ", ")+", or image folders imported with esp data fetch --from")
+	modelList := fs.String("models", "", "these models (comma-separated; default: the scale's), each on every dataset: "+strings.Join(models.Names(), ", "))
 	workers := fs.Int("workers", 0, "training runs at once (default: chosen for the machine, see esp run)")
 	ensemble := fs.Int("ensemble", 1, "runs of one kind each worker trains together in one compiled graph (for a GPU, see esp run)")
 	stepsPerCall := fs.Int("steps-per-call", 1, "training steps per call of the compiled graph (for a GPU, see esp train)")

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 
 	"github.com/extremepoints/esp/analysis"
@@ -75,15 +76,32 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fmt.Fprintf(stdout, "%d of %d runs finished (%d trained now) in %s\n", len(res.Finished),
 		len(res.Finished)+len(res.Missing), res.Trained, *out)
 	for _, kind := range res.SortedKinds() {
-		var train, test []float64
-		for _, f := range res.Finished {
-			if f.Kind == kind {
-				train, test = append(train, float64(f.Final.TrainAcc)), append(test, float64(f.Final.TestAcc))
-			}
-		}
-		st, _ := analysis.Summarize(train)
-		se, _ := analysis.Summarize(test)
-		fmt.Fprintf(stdout, "%s: %d runs, train_acc %.4f ± %.4f, test_acc %.4f ± %.4f\n", kind, st.N, st.Mean, st.Std, se.Mean, se.Std)
+		fmt.Fprintln(stdout, kindSummary(kind, res.Finished))
 	}
 	return nil
+}
+
+// kindSummary is one line of esp run's output: the final accuracies of kind's finished
+// runs, mean ± std over those that did not diverge, and how many did.
+func kindSummary(kind string, finished []experiment.RunResult) string {
+	var train, test []float64
+	diverged := 0
+	for _, f := range finished {
+		switch {
+		case f.Kind != kind:
+		case f.Status != experiment.StatusOK || math.IsNaN(float64(f.Final.TrainAcc)) || math.IsNaN(float64(f.Final.TestAcc)):
+			diverged++
+		default:
+			train, test = append(train, float64(f.Final.TrainAcc)), append(test, float64(f.Final.TestAcc))
+		}
+	}
+	line := fmt.Sprintf("%s: %d runs", kind, len(train))
+	if st, err := analysis.Summarize(train); err == nil {
+		se, _ := analysis.Summarize(test) // as many values as train, none NaN
+		line += fmt.Sprintf(", train_acc %.4f ± %.4f, test_acc %.4f ± %.4f", st.Mean, st.Std, se.Mean, se.Std)
+	}
+	if diverged > 0 {
+		line += fmt.Sprintf(" (%d more diverged)", diverged)
+	}
+	return line
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -135,5 +136,38 @@ func TestRunShardsAsProcesses(t *testing.T) {
 	entries, _ := os.ReadDir(filepath.Join(out, experiment.RunsDir))
 	if len(entries) != 6 {
 		t.Errorf("runs/ holds %d entries, want 6", len(entries))
+	}
+}
+
+// TestKindSummary: esp run's summary line averages the runs that finished well and counts
+// the diverged ones apart, instead of printing zeros for a kind with a NaN among its runs.
+func TestKindSummary(t *testing.T) {
+	run := func(kind, status string, train, test float64) experiment.RunResult {
+		r := experiment.RunResult{Status: status}
+		r.Kind = kind
+		r.Final.TrainAcc, r.Final.TestAcc = experiment.Float(train), experiment.Float(test)
+		return r
+	}
+	nan := math.NaN()
+	tests := []struct {
+		name     string
+		finished []experiment.RunResult
+		want     string
+	}{
+		{"all ok", []experiment.RunResult{run("corrupted", "ok", 1, 0), run("corrupted", "ok", 0.5, 0.5), run("normal", "ok", 0, 0)},
+			"corrupted: 2 runs, train_acc 0.7500 ± 0.3536, test_acc 0.2500 ± 0.3536"},
+		{"one diverged", []experiment.RunResult{run("corrupted", "ok", 1, 0), run("corrupted", experiment.StatusDiverged, nan, nan)},
+			"corrupted: 1 runs, train_acc 1.0000 ± 0.0000, test_acc 0.0000 ± 0.0000 (1 more diverged)"},
+		{"NaN, status ok", []experiment.RunResult{run("corrupted", "ok", 1, nan), run("corrupted", "ok", 1, 0)},
+			"corrupted: 1 runs, train_acc 1.0000 ± 0.0000, test_acc 0.0000 ± 0.0000 (1 more diverged)"},
+		{"all diverged", []experiment.RunResult{run("corrupted", experiment.StatusDiverged, nan, nan)},
+			"corrupted: 0 runs (1 more diverged)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := kindSummary("corrupted", tc.finished); got != tc.want {
+				t.Errorf("got  %q\nwant %q", got, tc.want)
+			}
+		})
 	}
 }

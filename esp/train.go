@@ -163,6 +163,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return usageError{err}
 	}
+	defer backend.Finalize()
 	ds, err := tf.data.load(ctx, tf.dataset, stderr)
 	if err != nil {
 		return err

@@ -84,7 +84,8 @@
 // and "__metadata__" to string key/values: "format" ("esp-weights/1"), "model",
 // "model_config" (JSON of models.Config), "input_shape" (JSON [H, W, C]) and
 // "non_trainable" (JSON list of the names of non-trainable tensors, e.g. batch-norm
-// running statistics). Names are GoMLX variable paths inside the model scope, such as
+// running statistics) and "order" (JSON list of the tensor names in the model's
+// variable order). Names are GoMLX variable paths inside the model scope, such as
 // "dense_0/weights". [LoadWeights] and [SaveWeights] read and write it; [LoadNet] builds
 // a ready-to-evaluate [Net] from a file.
 //

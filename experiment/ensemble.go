@@ -351,7 +351,7 @@ func (e *ensemble) start(sets []*corrupt.Set, settings []Settings, outDirs []str
 				return fmt.Errorf("experiment: ensemble member %d: %w", i, err)
 			}
 		}
-		m.rng = rand.New(rand.NewPCG(m.s.Seed, 0xda7a0bde5))
+		m.rng = dataOrder(m.s.Seed)
 	}
 	if e.fresh {
 		return nil

@@ -89,5 +89,8 @@ func SaveImportedRun(backend compute.Backend, d *datasets.Dataset, settings Sett
 	if err != nil {
 		return nil, err
 	}
-	return &config, writeFileAtomic(filepath.Join(outDir, ConfigFile), append(js, '\n'))
+	if err := writeFileAtomic(filepath.Join(outDir, ConfigFile), append(js, '\n')); err != nil {
+		return nil, err
+	}
+	return &config, nil
 }

@@ -65,7 +65,7 @@ func NewNet(backend compute.Backend, modelName string, config models.Config, hei
 	n := &Net{Backend: backend, Model: m, Store: gmodel.NewStore(), Height: height, Width: width, Channels: channels,
 		batches: newBatchCache(backend)}
 	if err := n.Store.SetRNGStateFromSeed(int64(seed)); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("experiment: seeding the initialization with %d: %w", seed, err)
 	}
 	n.predictExec, err = gmodel.NewExec(backend, n.Store, func(scope *gmodel.Scope, images *Node) *Node {
 		readVariablesAtRun(scope, images.Graph())
@@ -91,7 +91,7 @@ func (n *Net) reinitialize(seed uint64) error {
 		}
 	}
 	if err := n.Store.SetRNGStateFromSeed(int64(seed)); err != nil {
-		return err
+		return fmt.Errorf("experiment: seeding the initialization with %d: %w", seed, err)
 	}
 	if err := n.Store.InitializeVariables(n.Backend, nil); err != nil {
 		return fmt.Errorf("experiment: initializing %s: %w", n.Model.Name(), err)
@@ -250,8 +250,8 @@ func (n *Net) Evaluate(split *datasets.Split, batchSize int, labels ...[]uint8) 
 		labels = [][]uint8{split.Labels}
 	}
 	for _, l := range labels {
-		if len(l) != split.Len() {
-			return nil, fmt.Errorf("experiment: %d labels for %d examples", len(l), split.Len())
+		if err := n.checkLabels(l, split.Len()); err != nil {
+			return nil, err
 		}
 	}
 	sums := make([]Eval, len(labels))
@@ -329,8 +329,8 @@ func (n *Net) Gradient(split *datasets.Split, batchSize int, labels []uint8) (*W
 	if labels == nil {
 		labels = split.Labels
 	}
-	if len(labels) != split.Len() {
-		return nil, 0, fmt.Errorf("experiment: %d labels for %d examples", len(labels), split.Len())
+	if err := n.checkLabels(labels, split.Len()); err != nil {
+		return nil, 0, err
 	}
 	if n.gradExec == nil {
 		var err error
@@ -414,6 +414,21 @@ func (n *Net) checkSplit(split *datasets.Split) error {
 	if split.Height != n.Height || split.Width != n.Width || split.Channels != n.Channels {
 		return fmt.Errorf("experiment: images are %dx%dx%d, the net takes %dx%dx%d",
 			split.Height, split.Width, split.Channels, n.Height, n.Width, n.Channels)
+	}
+	return nil
+}
+
+// checkLabels reports labels that are not one per example or not among the net's
+// classes (a dataset with more classes than the model: its one-hot would be all zeros).
+func (n *Net) checkLabels(labels []uint8, examples int) error {
+	if len(labels) != examples {
+		return fmt.Errorf("experiment: %d labels for %d examples", len(labels), examples)
+	}
+	classes := n.Model.Config().Classes
+	for i, l := range labels {
+		if int(l) >= classes {
+			return fmt.Errorf("experiment: example %d has label %d, but the net has %d classes (0 to %d)", i, l, classes, classes-1)
+		}
 	}
 	return nil
 }

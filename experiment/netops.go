@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
@@ -48,6 +47,9 @@ func (n *Net) fit(ctx context.Context, set *corrupt.Set, s Settings, onEpoch fun
 	if err := n.checkSplit(set.Dataset.Train); err != nil {
 		return err
 	}
+	if c, netClasses := set.Dataset.NumClasses(), n.Model.Config().Classes; c > netClasses {
+		return fmt.Errorf("experiment: %s has %d classes, the net %d", set.Dataset.Name, c, netClasses)
+	}
 	s.Model, s.ModelConfig = n.Model.Name(), n.Model.Config()
 	if err := s.Validate(); err != nil {
 		return err
@@ -57,7 +59,7 @@ func (n *Net) fit(ctx context.Context, set *corrupt.Set, s Settings, onEpoch fun
 	if err != nil {
 		return err
 	}
-	rng := rand.New(rand.NewPCG(s.Seed, 0xda7a0bde5))
+	rng := dataOrder(s.Seed)
 	total := set.Len()
 	bs := min(s.BatchSize, total)
 	stepsPerEpoch := (total + bs - 1) / bs

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/extremepoints/esp/corrupt"
@@ -78,5 +79,78 @@ func TestFit(t *testing.T) {
 	cancel()
 	if err := net.Fit(ctx, corrupt.Clean(d), s, nil); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled: %v", err)
+	}
+}
+
+// TestNetLabelChecks: labels outside the net's classes are refused by Evaluate, Gradient
+// and Fit, naming the label and the classes, rather than indexing past the logits or
+// training on all-zero one-hots.
+func TestNetLabelChecks(t *testing.T) {
+	backend, _ := NewBackend("go")
+	net, err := NewNet(backend, "mlp", models.Config{Classes: 3, Hidden: 8}, 4, 4, 1, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fourClasses := synthDataset(16, 8, 4, 4, 1, 4, 11)
+	clear(fourClasses.Test.Labels)
+	fourClasses.Test.Labels[5] = 3
+	short := fourClasses.Test.Labels[:4]
+	tests := []struct {
+		name, want string
+		call       func() error
+	}{
+		{"Evaluate, label 3", "example 5 has label 3, but the net has 3 classes", func() error {
+			_, err := net.Evaluate(fourClasses.Test, 0)
+			return err
+		}},
+		{"Evaluate, too few labels", "4 labels for 8 examples", func() error {
+			_, err := net.Evaluate(fourClasses.Test, 0, short)
+			return err
+		}},
+		{"Gradient, label 3", "example 5 has label 3", func() error {
+			_, _, err := net.Gradient(fourClasses.Test, 0, nil)
+			return err
+		}},
+		{"Fit, 4 classes", "has 4 classes, the net 3", func() error {
+			return net.Fit(context.Background(), corrupt.Clean(fourClasses), Settings{Epochs: 1}, nil)
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.call(); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want one saying %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestStepperRate: a Stepper steps at its settings' rate, also on a net whose earlier
+// cosine-scheduled Fit left a rate of 0 in the store.
+func TestStepperRate(t *testing.T) {
+	d := synthDataset(32, 8, 4, 4, 1, 3, 5)
+	backend, _ := NewBackend("go")
+	net, err := NewNet(backend, "mlp", models.Config{Classes: 3, Hidden: 8}, 4, 4, 1, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cosine := Settings{Epochs: 2, BatchSize: 16, Optimizer: Optimizer{LearningRate: 0.01, Schedule: ScheduleCosine}}
+	if err := net.Fit(context.Background(), corrupt.Clean(d), cosine, nil); err != nil {
+		t.Fatal(err)
+	}
+	stepper, err := NewStepper(net, Settings{Optimizer: Optimizer{Name: SGD, LearningRate: 0.5}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	images := make([]float32, 4*4*4)
+	for i := range images {
+		images[i] = float32(i%7) / 7
+	}
+	before, _ := net.Weights()
+	if _, err := stepper.Step(images, []int32{0, 1, 2, 0}); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := net.Weights()
+	if l2, _, _ := Distance(before, after); !(l2 > 1e-3) {
+		t.Errorf("a step at rate 0.5 moved the weights by %g", l2)
 	}
 }

@@ -88,8 +88,10 @@ type Settings struct {
 	Model string `json:"model,omitempty"`
 	// ModelConfig configures the architecture; its zero value is the paper's.
 	ModelConfig models.Config `json:"model_config"`
-	// Corruption is how the caller built the training set (corrupt.Build); the zero
-	// value means a normal run on the clean training split. Recorded for reruns.
+	// Corruption is how the caller built a corrupted training set (corrupt.Build),
+	// recorded for reruns; Train does not read it (a run is corrupted when its
+	// set is: config.json's dataset.corrupted). The zero value is corrupt.Build's
+	// default, the paper's wrong-uniform protocol.
 	Corruption corrupt.Settings `json:"corruption"`
 	// Optimizer defaults to Adam, lr 1e-3, eps 1e-8.
 	Optimizer Optimizer `json:"optimizer"`

@@ -13,9 +13,9 @@ import (
 // (loss, weight decay, optimizer update), fed by the caller. It is meant for
 // benchmarks and experiments on the optimizer; it keeps no metrics and writes nothing.
 //
-// Learning-rate schedules are not applied: every step uses the optimizer's initial
-// learning rate. A Stepper is not safe for concurrent use, nor for use while the same
-// Net is being trained by Train.
+// Learning-rate schedules are not applied: every step uses the settings' learning rate
+// (not one a schedule of an earlier Net.Fit left in the net's store). A Stepper is not
+// safe for concurrent use, nor for use while the same Net is being trained by Train.
 type Stepper struct {
 	net  *Net
 	exec *gmodel.Exec
@@ -31,8 +31,14 @@ func NewStepper(net *Net, s Settings) (*Stepper, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
-	exec, err := newTrainStep(net, s.WithDefaults())
+	s = s.WithDefaults()
+	exec, err := newTrainStep(net, s)
 	if err != nil {
+		return nil, err
+	}
+	// A rate left in the store by an earlier Fit would override s's; with none there yet,
+	// the first compilation creates it with s's.
+	if err := setLearningRate(net.Store, s.Optimizer.LearningRate); err != nil {
 		return nil, err
 	}
 	return &Stepper{net: net, exec: exec}, nil

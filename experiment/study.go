@@ -402,6 +402,7 @@ func (s StudySettings) normalized(ds *datasets.Dataset) StudySettings {
 	}
 	s.Run = s.Run.WithDefaults()
 	s.Kinds = s.kinds()
+	s.Corruption = s.Corruption.Canonical()
 	return s
 }
 
@@ -445,6 +446,7 @@ func claimStudyDir(dir string, s StudySettings, ds *datasets.Dataset) error {
 	if err != nil {
 		return err
 	}
+	existing.Settings.Corruption = existing.Settings.Corruption.Canonical() // as recorded before Canonical
 	if diffs := jsonDiff(existing.Settings, s); len(diffs) > 0 {
 		return fmt.Errorf("%w: %s differs from this command in %s; resume with the same settings (only workers, ensemble, steps per call and shard may change), or use a new directory",
 			ErrStudyMismatch, path, strings.Join(diffs, ", "))

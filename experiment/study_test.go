@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/extremepoints/esp/corrupt"
 	"github.com/extremepoints/esp/datasets"
 	"github.com/extremepoints/esp/models"
 )
@@ -274,6 +275,7 @@ func TestStudyMismatchNamesTheDifference(t *testing.T) {
 		{func(s *StudySettings) { s.Seed = 9 }, "seed: 3 recorded, 9 now"},
 		{func(s *StudySettings) { s.Kinds = []string{KindNormal} }, `kinds: ["normal","corrupted"] recorded, ["normal"] now`},
 		{func(s *StudySettings) { s.Run.WeightDecay = 0.01 }, "run.weight_decay: unset recorded, 0.01 now"},
+		{func(s *StudySettings) { s.Corruption.Strategy = "shift:1" }, `corruption.strategy: "wrong-uniform" recorded, "shift:1" now`},
 	}
 	for _, tc := range tests {
 		s := tinyStudy(1)
@@ -287,6 +289,7 @@ func TestStudyMismatchNamesTheDifference(t *testing.T) {
 	s := tinyStudy(1)
 	s.Kinds = []string{KindNormal, KindCorrupted}
 	s.Run.Model = "mlp"
+	s.Corruption = corrupt.Settings{Strategy: corrupt.WrongUniform, Fraction: 1, Copies: corrupt.CopiesPaper}
 	if _, err := RunStudy(context.Background(), d, s, dir, nil); err != nil {
 		t.Errorf("the same study with explicit defaults: %v", err)
 	}

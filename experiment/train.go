@@ -153,7 +153,7 @@ func restoreVariables(values map[*gmodel.Variable]*tensors.Tensor) error {
 	for v, value := range values {
 		c, err := value.LocalClone()
 		if err != nil {
-			return err
+			return fmt.Errorf("experiment: copying %s's initial value: %w", v.Path(), err)
 		}
 		if err := v.SetValue(c); err != nil {
 			return fmt.Errorf("experiment: resetting %s: %w", v.Path(), err)
@@ -203,7 +203,7 @@ func (t *trainer) train(ctx context.Context, set *corrupt.Set, s Settings, outDi
 	}
 	p.epochLine(s, res.Last(), 0, 0)
 
-	rng := rand.New(rand.NewPCG(s.Seed, 0xda7a0bde5))
+	rng := dataOrder(s.Seed)
 	n := set.Len()
 	bs := min(s.BatchSize, n)
 	stepsPerEpoch := (n + bs - 1) / bs
@@ -428,6 +428,10 @@ func (res *Result) finish() error {
 	}
 	return SaveWeights(filepath.Join(res.Dir, FinalWeightsFile), res.Final)
 }
+
+// dataOrder is the random stream of a run's example order, seeded by the run's seed:
+// Train, TrainEnsemble and Net.Fit draw the same orders from it, so that their runs agree.
+func dataOrder(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 0xda7a0bde5)) }
 
 // setLearningRate sets the optimizer's learning rate for the next step. Before the first
 // step compiles the graph the variable does not exist yet; it is then created with the

@@ -18,16 +18,18 @@ type Formulation string
 const (
 	// Auto picks [Matmul] on the pure-Go backend ("go") and [Native] on any other.
 	Auto Formulation = ""
-	// Matmul writes a convolution as shifted slices + concatenation + one matmul and
-	// 2x2 max-pooling as a reshape + ReduceMax, with a hand-written input gradient for the
-	// convolution and ReLU as a masked multiply. Fast and differentiable on the Go backend.
+	// Matmul writes a convolution as shifted slices + concatenation + one matmul, with a
+	// hand-written input gradient, and 2x2 max-pooling as a reshape that puts each window
+	// on an axis, summed against a one-hot of its first maximum (the gradient goes to that
+	// input alone, as PyTorch's and XLA's do). Fast and differentiable on the Go backend.
 	Matmul Formulation = "matmul"
 	// Native uses the backend's convolution and reduce-window ops (graph.Convolve, graph.MaxPool).
 	Native Formulation = "native"
 )
 
 // Config holds the architecture options. The zero value of every field selects its
-// documented default, so Config{} is the paper's setting for a 10-class problem.
+// documented default, so Config{} is the paper's setting for a 10-class problem (but
+// for ResNet, whose authors' shortcuts are 3x3: Shortcut3x3).
 type Config struct {
 	// Classes is the number of output logits. Default 10.
 	Classes int `json:"classes,omitempty"`

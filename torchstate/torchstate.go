@@ -251,7 +251,7 @@ func resNetConfig(sd *StateDict, config models.Config) (models.Config, error) {
 	const stages = 3
 	blocks := (len(kernels) - 1 - (stages - 1)) / (2 * stages)
 	if blocks < 1 || 1+2*stages*blocks+stages-1 != len(kernels) {
-		return models.Config{}, fmt.Errorf("the state dict has %d convolution kernels; esp's ResNet has 1 + 6 per block per stage + 2 shortcuts (9, 15, 21, ...)", len(kernels))
+		return models.Config{}, fmt.Errorf("the state dict has %d convolution kernels; esp's ResNet has 1, then 2 per block in each of 3 stages, then 2 shortcuts (9, 15, 21, ...)", len(kernels))
 	}
 	shortcut := kernels[1+2*blocks+2] // after the stem, stage 0 and the first block's two convolutions
 	switch kh := shortcut.Shape[2]; kh {
