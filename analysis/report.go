@@ -105,6 +105,9 @@ type GroupStats struct {
 	NeverExtreme    int      `json:"never_extreme,omitempty"`
 }
 
+// ReportSummaryFile is the name of the report's summary, in the report's directory.
+const ReportSummaryFile = "summary.json"
+
 // ReportSummary is the report's summary.json.
 type ReportSummary struct {
 	Format    string                           `json:"format"`
@@ -525,7 +528,7 @@ func (rep *Report) Write(dir string) error {
 	if err != nil {
 		return fmt.Errorf("report: encoding summary.json: %w", err)
 	}
-	if err := datasets.WriteFileAtomic(filepath.Join(dir, "summary.json"), append(data, '\n')); err != nil {
+	if err := datasets.WriteFileAtomic(filepath.Join(dir, ReportSummaryFile), append(data, '\n')); err != nil {
 		return err
 	}
 	var html strings.Builder

@@ -297,7 +297,7 @@ func Reproduce(ctx context.Context, s ReproduceSettings, out string, progress io
 			plan.Name, pair, runs, runs, plan.EpochsOf(pair), ds.Train.Len(), ds.Test.Len(), time.Since(start).Round(time.Second))
 		run := experiment.Settings{Dataset: name, Subset: subset, Model: model, ModelConfig: AuthorsModelConfig(model),
 			Epochs: plan.EpochsOf(pair), Backend: s.Backend, StepsPerCall: s.StepsPerCall}
-		studyDir := filepath.Join(out, "studies", slug(name+"-"+model))
+		studyDir := filepath.Join(out, StudiesDir, slug(name+"-"+model))
 		study := experiment.StudySettings{Run: run, Runs: runs, Seed: s.Seed, Workers: s.Workers,
 			Ensemble: s.Ensemble, Corruption: corrupt.Settings{Strategy: corrupt.WrongUniform}}
 		if _, err := experiment.RunStudy(ctx, ds, study, studyDir, progress); err != nil {
@@ -310,7 +310,7 @@ func Reproduce(ctx context.Context, s ReproduceSettings, out string, progress io
 				l2.Runs = plan.L2Runs
 				l2.Kinds = []string{"corrupted"}
 				fmt.Fprintf(progress, "[%s] %s: L2 sweep, λ=%g, %d corrupted runs\n", plan.Name, pair, wd, plan.L2Runs)
-				dir := filepath.Join(out, "l2", slug(fmt.Sprintf("%s-%s-wd%g", name, model, wd)))
+				dir := filepath.Join(out, L2Dir, slug(fmt.Sprintf("%s-%s-wd%g", name, model, wd)))
 				if _, err := experiment.RunStudy(ctx, ds, l2, dir, progress); err != nil {
 					return nil, fmt.Errorf("%s L2 sweep: %w", pair, err)
 				}
@@ -326,7 +326,7 @@ func Reproduce(ctx context.Context, s ReproduceSettings, out string, progress io
 				probePlan.FullBatch.Steps = o.FullBatchSteps
 			}
 		}
-		probesDir := filepath.Join(out, "probes", slug(name+"-"+model))
+		probesDir := filepath.Join(out, ProbesDir, slug(name+"-"+model))
 		extreme := firstRun(studyDir, experiment.KindCorrupted)
 		if n := plan.PointEpochsOf(pair); n > 0 {
 			fmt.Fprintf(progress, "[%s] %s: the probes' starting point: the first corrupted run trained to %d epochs\n", plan.Name, pair, n)
@@ -339,8 +339,16 @@ func Reproduce(ctx context.Context, s ReproduceSettings, out string, progress io
 		}
 	}
 	fmt.Fprintf(progress, "[%s] report (%s elapsed)\n", plan.Name, time.Since(start).Round(time.Second))
-	return WriteReportFromDir(out, filepath.Join(out, "report"), s.Report, progress)
+	return WriteReportFromDir(out, filepath.Join(out, ReportDir), s.Report, progress)
 }
+
+// The folders of a reproduction's directory (see Reproduce).
+const (
+	StudiesDir = "studies"
+	L2Dir      = "l2"
+	ProbesDir  = "probes"
+	ReportDir  = "report"
+)
 
 // PointDir and PointFile: a pair's probes directory holds, when its plan trains the
 // probes' starting point apart (ScalePlan.PointEpochs), a one-run study in PointDir,

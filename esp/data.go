@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -160,6 +161,28 @@ func runDataFetch(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	return nil
 }
 
+// maxSampleGrid bounds data show's grid: each example is drawn scaled up, so a grid of
+// thousands makes an image of hundreds of megapixels.
+const maxSampleGrid = 1000
+
+// checkReplaceablePNG accepts for --out a missing file or a PNG image (an earlier grid,
+// replaced); anything else there is refused, not overwritten.
+func checkReplaceablePNG(path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return usagef("--out %s: %v", path, err)
+	}
+	defer f.Close()
+	head := make([]byte, 8)
+	if n, _ := io.ReadFull(f, head); n < len(head) || string(head) != "\x89PNG\r\n\x1a\n" {
+		return usagef("--out %s exists and is not a PNG image: nothing is overwritten, choose another file", path)
+	}
+	return nil
+}
+
 func runDataShow(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("data show", stderr, "data show --dataset D [--corrupt STRATEGY] [--out FILE.png]")
 	var df dataFlags
@@ -181,6 +204,9 @@ func runDataShow(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *count < 1 || *columns < 1 {
 		return usagef("--count and --columns must be positive")
 	}
+	if *count > maxSampleGrid || *columns > maxSampleGrid {
+		return usagef("--count %d, --columns %d: at most %d examples are shown", *count, *columns, maxSampleGrid)
+	}
 	if err := df.validate(); err != nil {
 		return err
 	}
@@ -193,6 +219,9 @@ func runDataShow(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	if filepath.Ext(*out) != ".png" {
 		return usagef("--out %q: the grid is written as PNG, name a .png file", *out)
+	}
+	if err := checkReplaceablePNG(*out); err != nil {
+		return err
 	}
 	ds, err := df.load(ctx, *name, stderr)
 	if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -88,6 +89,9 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	settings := experiment.Settings{Dataset: *dataset, Subset: data.subset, Model: *model, ModelConfig: config}
 	fmt.Fprintf(stderr, "importing %s (%s, %d tensors) as %s on %s -> %s\n", *from, sd.Format, len(sd.Tensors), *model, ds.Name, *out)
 	rc, err := experiment.SaveImportedRun(backend, ds, settings, w, info, *out)
+	if errors.Is(err, experiment.ErrNonFiniteWeights) {
+		return badInput(fmt.Errorf("%s: %w", *from, err))
+	}
 	if err != nil {
 		return err
 	}

@@ -294,7 +294,7 @@ func runProbeSurface(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.IntVar(&s.Points, "points", 0, "points of the 1D slice (default 21)")
 	fs.IntVar(&s.Grid, "grid", 0, "points per axis of the 2D slice (default 11: 121 evaluations)")
 	fs.Uint64Var(&s.Seed, "seed", 0, "seed of the random directions")
-	point, backend, ds, err := pf.prepare(ctx, fs, args, s.Validate, stderr)
+	point, backend, ds, err := pf.prepare(ctx, fs, args, func() error { return s.Validate() }, stderr) // after parsing: s.Validate would bind s unparsed
 	if err != nil {
 		return err
 	}
@@ -326,7 +326,7 @@ func runProbeSharpness(ctx context.Context, args []string, stdout, stderr io.Wri
 	fs.IntVar(&s.TraceSamples, "samples", 0, "Rademacher vectors of the trace estimate (default 10)")
 	fs.Float64Var(&s.Epsilon, "epsilon", 0, "finite-difference step along a unit direction (default 1e-3)")
 	fs.Uint64Var(&s.Seed, "seed", 0, "seed of the random vectors")
-	point, backend, ds, err := pf.prepare(ctx, fs, args, s.Validate, stderr)
+	point, backend, ds, err := pf.prepare(ctx, fs, args, func() error { return s.Validate() }, stderr) // after parsing: s.Validate would bind s unparsed
 	if err != nil {
 		return err
 	}

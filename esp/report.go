@@ -37,6 +37,9 @@ func runReport(_ context.Context, args []string, stdout, stderr io.Writer) error
 	if *out == "" {
 		*out = filepath.Join(*in, "report")
 	}
+	if err := checkResumableDir("--out", *out, analysis.ReportSummaryFile, "a report directory"); err != nil {
+		return err
+	}
 	rep, err := analysis.WriteReportFromDir(*in, *out, settings, stderr)
 	if err != nil {
 		return badInput(err) // what is under --in is the user's input

@@ -39,6 +39,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *out == "" {
 		return usagef("--out DIR is required")
 	}
+	if err := checkResumableDir("--out", *out, experiment.StudyFile, "a study directory"); err != nil {
+		return err
+	}
 	if *runs < 1 {
 		return usagef("--runs must be a positive count, got %d", *runs)
 	}
@@ -67,7 +70,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	res, err := experiment.RunStudy(ctx, ds, study, *out, stderr)
-	if errors.Is(err, experiment.ErrStudyMismatch) {
+	if errors.Is(err, experiment.ErrStudyMismatch) || errors.Is(err, experiment.ErrDamagedRun) {
 		return usageError{err}
 	}
 	if err != nil {

@@ -65,9 +65,14 @@ func runSetupGPU(_ context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	fmt.Fprintf(stdout, "installing the PJRT CUDA plugin (jax-cuda%s-pjrt %s) and its NVIDIA libraries from %s into %s\n",
 		*cuda, *version, source, installDir)
-	if err := installInScratch(func() error {
-		return installer.CudaInstall("cuda"+*cuda, *version, installDir, false, installer.Normal)
+	if err := keepingOldInstall(nvidiaDir, func() error {
+		return installInScratch(func() error {
+			return installer.CudaInstall("cuda"+*cuda, *version, installDir, false, installer.Normal)
+		})
 	}); err != nil {
+		if *indexURL != "" { // the installer's messages name pypi.org whatever serves it
+			return fmt.Errorf("installing the CUDA plugin (PyPI's API served by %s): %w", *indexURL, err)
+		}
 		return fmt.Errorf("installing the CUDA plugin: %w", err)
 	}
 	plugin := filepath.Join(nvidiaDir, installer.NVIDIAPJRTPluginFileName)
@@ -79,6 +84,35 @@ func runSetupGPU(_ context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintf(stdout, "use it with: export %s=%s\n", experiment.PJRTPluginPathEnv, nvidiaDir)
 	}
 	fmt.Fprintln(stdout, "then: esp train --backend xla:cuda ...")
+	return nil
+}
+
+// keepingOldInstall runs install, which replaces dir (go-xla's installer removes it
+// first), with the installation already in dir moved aside: put back if install fails,
+// removed once it succeeds. A failed --force download then loses nothing.
+func keepingOldInstall(dir string, install func() error) error {
+	if _, err := os.Stat(dir); err != nil {
+		return install()
+	}
+	old := dir + ".esp-old"
+	if err := os.RemoveAll(old); err != nil { // left by an interrupted setup-gpu
+		return fmt.Errorf("removing %s: %w", old, err)
+	}
+	if err := os.Rename(dir, old); err != nil {
+		return fmt.Errorf("moving the installation in %s aside: %w", dir, err)
+	}
+	if err := install(); err != nil {
+		if rmErr := os.RemoveAll(dir); rmErr != nil {
+			return fmt.Errorf("%w; removing the partial installation: %v (the previous one is in %s)", err, rmErr, old)
+		}
+		if backErr := os.Rename(old, dir); backErr != nil {
+			return fmt.Errorf("%w; the previous installation could not be put back: it is in %s: %v", err, old, backErr)
+		}
+		return fmt.Errorf("%w (the previous installation in %s is kept)", err, dir)
+	}
+	if err := os.RemoveAll(old); err != nil {
+		return fmt.Errorf("removing the previous installation, moved to %s: %w", old, err)
+	}
 	return nil
 }
 

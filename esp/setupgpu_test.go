@@ -173,6 +173,29 @@ func TestSetupGPUBadDownload(t *testing.T) {
 		t.Errorf("a plugin was left behind after a failed download (%v)", err)
 	}
 	emptyDir(t, tmp)
+
+	// A failed --force keeps the installation it was to replace.
+	keep := filepath.Join(dir, "nvidia", "keep.txt")
+	if err := os.MkdirAll(filepath.Dir(keep), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keep, []byte("installed before"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	forced := espProcess(t, t.TempDir(), "setup-gpu", "--dir", dir, "--index-url", srv.URL, "--force")
+	forced.Env = append(forced.Env, "HOME="+home, "TMPDIR="+tmp)
+	if code := exitCode(t, forced.Run()); code != exitFailure {
+		t.Fatalf("--force with a bad download: exit code %d, want %d", code, exitFailure)
+	}
+	if got, err := os.ReadFile(keep); err != nil || string(got) != "installed before" {
+		t.Errorf("the installation a failed --force was to replace: %q, %v", got, err)
+	}
+	if out := forced.Stdout.(*bytes.Buffer).String(); !strings.Contains(out, "previous installation") {
+		t.Errorf("the error does not say the previous installation is kept:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "nvidia.esp-old")); !os.IsNotExist(err) {
+		t.Errorf("the moved-aside installation is left behind (%v)", err)
+	}
 }
 
 // emptyDir fails the test if dir holds anything: the installer's downloads must not outlive

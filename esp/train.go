@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/extremepoints/esp/corrupt"
@@ -138,6 +139,30 @@ func checkOutDir(dir string) error {
 	}
 	if len(entries) > 0 {
 		return usagef("--out %s is not empty: choose a new directory (nothing there is overwritten)", dir)
+	}
+	return nil
+}
+
+// checkResumableDir accepts for flag a directory that is missing, empty, or holds marker:
+// one of its own kind, which the command resumes or rewrites. Anything else (another
+// kind's directory, a file) is refused, so that nothing there is written over. Names
+// starting with ".tmp-" are another process's files on their way in (a shard starting
+// at the same time).
+func checkResumableDir(flag, dir, marker, kind string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return usagef("%s %s: %v", flag, dir, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, marker)); err == nil {
+		return nil
+	}
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), ".tmp-") {
+			return usagef("%s %s holds files but no %s, so it is not %s: choose a new directory (nothing there is overwritten)", flag, dir, marker, kind)
+		}
 	}
 	return nil
 }

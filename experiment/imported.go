@@ -2,7 +2,9 @@ package experiment
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 
@@ -35,6 +37,9 @@ type TensorSource struct {
 	To   string `json:"to"`
 }
 
+// ErrNonFiniteWeights is returned for weights holding NaN or infinity.
+var ErrNonFiniteWeights = errors.New("the weights are not all finite")
+
 // SaveImportedRun makes outDir a run directory for weights trained elsewhere:
 // config.json, whose Imported field is info, and final.safetensors. It has no
 // init.safetensors and no metrics.jsonl: the initialization and the training are not
@@ -44,11 +49,19 @@ type TensorSource struct {
 // model and its configuration (classes default to d's). outDir is created and must not
 // hold a run.
 func SaveImportedRun(backend compute.Backend, d *datasets.Dataset, settings Settings, w *Weights, info ImportInfo, outDir string) (*RunConfig, error) {
+	for _, t := range w.Tensors {
+		for i, v := range t.Data {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return nil, fmt.Errorf("%w: tensor %s holds %v at index %d", ErrNonFiniteWeights, t.Name, v, i)
+			}
+		}
+	}
 	if backend == nil {
 		var err error
 		if backend, err = NewBackend(""); err != nil {
 			return nil, err
 		}
+		defer backend.Finalize()
 	}
 	if settings.ModelConfig.Classes == 0 {
 		settings.ModelConfig.Classes = d.NumClasses()
@@ -79,14 +92,14 @@ func SaveImportedRun(backend compute.Backend, d *datasets.Dataset, settings Sett
 	if _, err := os.Stat(filepath.Join(outDir, ConfigFile)); err == nil {
 		return nil, fmt.Errorf("%s already holds a run (%s): nothing is overwritten", outDir, ConfigFile)
 	}
+	js, err := json.MarshalIndent(config, "", "  ") // before writing anything
+	if err != nil {
+		return nil, fmt.Errorf("encoding %s: %w", ConfigFile, err)
+	}
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return nil, err
 	}
 	if err := SaveWeights(filepath.Join(outDir, FinalWeightsFile), final); err != nil {
-		return nil, err
-	}
-	js, err := json.MarshalIndent(config, "", "  ")
-	if err != nil {
 		return nil, err
 	}
 	if err := writeFileAtomic(filepath.Join(outDir, ConfigFile), append(js, '\n')); err != nil {

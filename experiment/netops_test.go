@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -49,15 +51,11 @@ func TestWeightsArithmetic(t *testing.T) {
 // SGD diverges with ErrDiverged (so the rate of the second call is the one used).
 func TestFit(t *testing.T) {
 	d := synthDataset(64, 16, 4, 4, 1, 3, 11)
-	backend, _ := NewBackend("go")
-	net, err := NewNet(backend, "mlp", models.Config{Classes: 3, Hidden: 8}, 4, 4, 1, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
+	net := tinyMLP(t)
 	before, _ := net.Weights()
 	var epochs []FitEpoch
 	s := Settings{Epochs: 4, BatchSize: 16, Optimizer: Optimizer{LearningRate: 0.03}}
-	err = net.Fit(context.Background(), corrupt.Clean(d), s, func(e FitEpoch) error {
+	err := net.Fit(context.Background(), corrupt.Clean(d), s, func(e FitEpoch) error {
 		epochs = append(epochs, e)
 		return nil
 	})
@@ -86,11 +84,7 @@ func TestFit(t *testing.T) {
 // and Fit, naming the label and the classes, rather than indexing past the logits or
 // training on all-zero one-hots.
 func TestNetLabelChecks(t *testing.T) {
-	backend, _ := NewBackend("go")
-	net, err := NewNet(backend, "mlp", models.Config{Classes: 3, Hidden: 8}, 4, 4, 1, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
+	net := tinyMLP(t)
 	fourClasses := synthDataset(16, 8, 4, 4, 1, 4, 11)
 	clear(fourClasses.Test.Labels)
 	fourClasses.Test.Labels[5] = 3
@@ -128,11 +122,7 @@ func TestNetLabelChecks(t *testing.T) {
 // cosine-scheduled Fit left a rate of 0 in the store.
 func TestStepperRate(t *testing.T) {
 	d := synthDataset(32, 8, 4, 4, 1, 3, 5)
-	backend, _ := NewBackend("go")
-	net, err := NewNet(backend, "mlp", models.Config{Classes: 3, Hidden: 8}, 4, 4, 1, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
+	net := tinyMLP(t)
 	cosine := Settings{Epochs: 2, BatchSize: 16, Optimizer: Optimizer{LearningRate: 0.01, Schedule: ScheduleCosine}}
 	if err := net.Fit(context.Background(), corrupt.Clean(d), cosine, nil); err != nil {
 		t.Fatal(err)
@@ -153,4 +143,35 @@ func TestStepperRate(t *testing.T) {
 	if l2, _, _ := Distance(before, after); !(l2 > 1e-3) {
 		t.Errorf("a step at rate 0.5 moved the weights by %g", l2)
 	}
+}
+
+// TestSaveImportedRunNonFinite: weights holding NaN are refused before anything is
+// written, naming the tensor.
+func TestSaveImportedRunNonFinite(t *testing.T) {
+	d := synthDataset(32, 8, 4, 4, 1, 3, 5)
+	net := tinyMLP(t)
+	w, _ := net.Weights()
+	w.Tensors[0].Data[3] = float32(math.NaN())
+	out := filepath.Join(t.TempDir(), "imported")
+	_, err := SaveImportedRun(net.Backend, d, Settings{Model: "mlp", ModelConfig: models.Config{Hidden: 8}}, w, ImportInfo{}, out)
+	if !errors.Is(err, ErrNonFiniteWeights) || !strings.Contains(err.Error(), w.Tensors[0].Name+" holds NaN at index 3") {
+		t.Errorf("error %v, want %v naming the tensor", err, ErrNonFiniteWeights)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("%s was created (%v)", out, err)
+	}
+}
+
+// tinyMLP is a 3-class MLP (hidden width 8) for 4x4x1 images on the Go backend, seed 2.
+func tinyMLP(t *testing.T) *Net {
+	t.Helper()
+	backend, err := NewBackend("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	net, err := NewNet(backend, "mlp", models.Config{Classes: 3, Hidden: 8}, 4, 4, 1, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return net
 }

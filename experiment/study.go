@@ -217,7 +217,8 @@ func readStudyFile(dir string) (*studyFile, error) {
 	}
 	var sf studyFile
 	if err := json.Unmarshal(data, &sf); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%w: %s is not a study file (%v): use a new directory, or restore the file",
+			ErrStudyMismatch, path, err)
 	}
 	if sf.Format != StudyFormat {
 		return nil, fmt.Errorf("%w: %s has format %q, this toolkit reads %q: a study directory from another version; use a new directory",
@@ -231,12 +232,22 @@ func readRunResult(runDir string) (*RunResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A run's directory appears whole (it is renamed into place when finished), so a
+	// damaged one was damaged afterwards: say so rather than count or retrain it.
 	var rr RunResult
 	if err := json.Unmarshal(data, &rr); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(runDir, ResultFile), err)
+		return nil, fmt.Errorf("%w: %s is not a run result (%v): delete %s to train the run again",
+			ErrDamagedRun, filepath.Join(runDir, ResultFile), err, runDir)
+	}
+	if _, err := os.Stat(filepath.Join(runDir, FinalWeightsFile)); err != nil {
+		return nil, fmt.Errorf("%w: %s has a result but no %s: delete %s to train the run again",
+			ErrDamagedRun, runDir, FinalWeightsFile, runDir)
 	}
 	return &rr, nil
 }
+
+// ErrDamagedRun is returned for a finished run whose files were changed after it finished.
+var ErrDamagedRun = errors.New("damaged run")
 
 // ErrStudyMismatch is returned when a study directory holds a study with other settings.
 var ErrStudyMismatch = errors.New("study directory holds another study")
@@ -271,8 +282,12 @@ func RunStudy(ctx context.Context, ds *datasets.Dataset, s StudySettings, dir st
 		if s.Shard.Count > 1 && k%s.Shard.Count != s.Shard.Index {
 			continue
 		}
-		if _, err := os.Stat(filepath.Join(dir, RunsDir, r.Name(), ResultFile)); err == nil {
+		_, err := readRunResult(filepath.Join(dir, RunsDir, r.Name()))
+		if err == nil {
 			continue
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return nil, err // a damaged run: before any training, not after
 		}
 		pending = append(pending, r)
 	}

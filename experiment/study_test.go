@@ -363,3 +363,44 @@ func TestStudyGroups(t *testing.T) {
 		t.Errorf("negative ensemble: error %v", err)
 	}
 }
+
+// TestRunStudyDamaged: a finished run whose files were changed since, or a study.json that
+// is not one, stops a resumption before any training, saying which file and what to do.
+func TestRunStudyDamaged(t *testing.T) {
+	d := synthDataset(40, 20, 4, 4, 1, 3, 1)
+	tests := []struct {
+		name   string
+		damage func(dir, run string) error
+		is     error
+		want   string
+	}{
+		{"weights removed", func(dir, run string) error { return os.Remove(filepath.Join(run, FinalWeightsFile)) },
+			ErrDamagedRun, "has a result but no final.safetensors: delete"},
+		{"result.json garbled", func(dir, run string) error {
+			return os.WriteFile(filepath.Join(run, ResultFile), []byte("{bad"), 0o644)
+		},
+			ErrDamagedRun, "is not a run result"},
+		{"study.json garbled", func(dir, run string) error { return os.WriteFile(filepath.Join(dir, StudyFile), nil, 0o644) },
+			ErrStudyMismatch, "is not a study file"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if _, err := RunStudy(context.Background(), d, tinyStudy(1), dir, nil); err != nil {
+				t.Fatal(err)
+			}
+			run := filepath.Join(dir, RunsDir, "normal-0000")
+			if err := tc.damage(dir, run); err != nil {
+				t.Fatal(err)
+			}
+			before, _ := os.ReadFile(filepath.Join(run, MetricsFile))
+			_, err := RunStudy(context.Background(), d, tinyStudy(1), dir, nil)
+			if !errors.Is(err, tc.is) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want %v saying %q", err, tc.is, tc.want)
+			}
+			if after, _ := os.ReadFile(filepath.Join(run, MetricsFile)); string(after) != string(before) {
+				t.Error("the damaged study's run was trained again")
+			}
+		})
+	}
+}

@@ -87,6 +87,13 @@ func (c Config) WithDefaults() Config {
 	return c
 }
 
+// Bounds of Config's sizes: far above any model of the study, and low enough that a
+// typo fails validation rather than exhausting memory (a 784 x 65536 layer is 200 MB).
+const (
+	MaxWidth  = 1 << 16 // Hidden, FCHidden
+	MaxBlocks = 64      // ResNet blocks per stage
+)
+
 // Validate reports an invalid configuration.
 func (c Config) Validate() error {
 	c = c.WithDefaults()
@@ -95,6 +102,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("models: %d classes, want at least 2", c.Classes)
 	case c.Hidden < 0 || c.FCHidden < 0 || c.Blocks < 0:
 		return fmt.Errorf("models: negative layer size in %+v", c)
+	case c.Hidden > MaxWidth || c.FCHidden > MaxWidth:
+		return fmt.Errorf("models: hidden width %d, want at most %d", max(c.Hidden, c.FCHidden), MaxWidth)
+	case c.Blocks > MaxBlocks:
+		return fmt.Errorf("models: %d ResNet blocks per stage, want at most %d", c.Blocks, MaxBlocks)
 	case c.Convs < 0 || c.Convs > LeNetMaxConvs:
 		return fmt.Errorf("models: LeNet with %d convolutions, want 1 to %d (0: %d)", c.Convs, LeNetMaxConvs, LeNetMaxConvs)
 	case c.BatchNormMomentum < 0 || c.BatchNormMomentum > 1:

@@ -87,6 +87,21 @@ func TestNewErrors(t *testing.T) {
 			t.Errorf("LeNet with %d convolutions: error %v", convs, err)
 		}
 	}
+	for _, tc := range []struct {
+		config Config
+		want   string
+	}{
+		{Config{Hidden: MaxWidth + 1}, "hidden width 65537, want at most 65536"},
+		{Config{FCHidden: 1e9}, "want at most 65536"},
+		{Config{Blocks: 100000}, "100000 ResNet blocks per stage, want at most 64"},
+	} {
+		if _, err := New("mlp", tc.config); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: error %v, want one saying %q", tc.config, err, tc.want)
+		}
+	}
+	if _, err := New("mlp", Config{Hidden: MaxWidth}); err != nil {
+		t.Errorf("the widest MLP: %v", err)
+	}
 	for _, name := range Names() {
 		if Describe(name) == "" {
 			t.Errorf("%s has no description", name)
