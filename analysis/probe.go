@@ -57,6 +57,10 @@ func ParsePoint(s string) (Point, error) {
 		switch w := s[i+1:]; w {
 		case weightsFinal, weightsInit:
 			p = Point{Run: s[:i], Weights: w}
+		default:
+			if _, err := os.Stat(s); err != nil { // not a directory with ":" in its name
+				return p, fmt.Errorf("%q: unknown weights %q of run %s: valid: init, final", s, w, s[:i])
+			}
 		}
 	}
 	if p.Run == "" {
@@ -143,6 +147,9 @@ func CheckPoint(p Point) (*experiment.RunConfig, error) {
 		paths = append(paths, filepath.Join(p.Run, experiment.InitWeightsFile))
 	}
 	for _, path := range paths {
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) && path == p.WeightsPath() && p.which() == weightsFinal {
+			return nil, fmt.Errorf("run %s has no %s: its training did not finish", p.Run, experiment.FinalWeightsFile)
+		}
 		if _, err := loadWeights(path); err != nil {
 			return nil, err
 		}

@@ -106,6 +106,10 @@ func hasFields(t *testing.T, name string, m map[string]any, fields ...string) {
 }
 
 func TestParsePoint(t *testing.T) {
+	colonDir := filepath.Join(t.TempDir(), "y:z")
+	if err := os.Mkdir(colonDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		in, run, weights string
 		wantErr          bool
@@ -113,7 +117,8 @@ func TestParsePoint(t *testing.T) {
 		{"runs/a", "runs/a", "", false},
 		{"runs/a:final", "runs/a", "final", false},
 		{"runs/a:init", "runs/a", "init", false},
-		{"/x/y:z", "/x/y:z", "", false}, // not a weights name: part of the path
+		{colonDir, colonDir, "", false}, // an existing directory: ":z" is part of its name
+		{"runs/a:middle", "", "", true}, // no such directory: unknown weights
 		{":init", "", "", true},
 		{"", "", "", true},
 	}

@@ -549,6 +549,9 @@ func WriteReportFromDir(in, out string, settings ReportSettings, progress io.Wri
 		for _, dir := range inputs.Unfinished {
 			fmt.Fprintf(progress, "report: left out %s: its probe did not finish\n", dir)
 		}
+		for _, dir := range inputs.UnfinishedRuns {
+			fmt.Fprintf(progress, "report: left out %s: its training did not finish\n", dir)
+		}
 	}
 	rep, err := BuildReport(inputs, in, settings)
 	if err != nil {

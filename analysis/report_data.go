@@ -57,6 +57,9 @@ type Inputs struct {
 	// Unfinished lists the probe directories left out because their probe did not
 	// complete (probe.json without "finished").
 	Unfinished []string
+	// UnfinishedRuns lists the run directories left out because their training did not
+	// finish (no final weights: an interrupted esp train).
+	UnfinishedRuns []string
 	// Points are the runs trained as probes' starting points (under a PointFile
 	// marker): probes link to them, the distributions of runs leave them out.
 	Points []*RunRecord
@@ -103,9 +106,13 @@ func LoadInputs(root string) (*Inputs, error) {
 			pointDirs = append(pointDirs, path)
 		}
 		if exists(filepath.Join(path, experiment.ConfigFile)) && exists(filepath.Join(path, experiment.MetricsFile)) {
-			run, err := loadRun(path)
+			run, err := loadRun(path) // first: it refuses another version's run
 			if err != nil {
 				return err
+			}
+			if !exists(filepath.Join(path, experiment.FinalWeightsFile)) {
+				in.UnfinishedRuns = append(in.UnfinishedRuns, path)
+				return fs.SkipDir
 			}
 			if len(run.Metrics) == 0 {
 				return fs.SkipDir
@@ -230,6 +237,34 @@ func loadProbe(dir string, runs map[string]*RunRecord) (*ProbeRecord, error) {
 	return p, nil
 }
 
+// movedRun finds the run a path recorded before its directory was moved or copied
+// (probe.json records absolute paths) now names: the one run whose path ends with the
+// most of the same folders, at least minMovedSuffix of them (studies/PAIR/runs/RUN),
+// so that a run of another pair or a point run (probes/PAIR/point/runs/RUN) is not taken.
+func movedRun(path string, runs map[string]*RunRecord) *RunRecord {
+	const minMovedSuffix = 3
+	recorded := strings.Split(filepath.ToSlash(filepath.Clean(path)), "/")
+	var best *RunRecord
+	bestLen, ties := 0, 0
+	for dir, r := range runs {
+		parts := strings.Split(filepath.ToSlash(filepath.Clean(dir)), "/")
+		n := 0
+		for n < len(parts) && n < len(recorded) && parts[len(parts)-1-n] == recorded[len(recorded)-1-n] {
+			n++
+		}
+		switch {
+		case n > bestLen:
+			best, bestLen, ties = r, n, 1
+		case n == bestLen:
+			ties++
+		}
+	}
+	if bestLen < minMovedSuffix || ties > 1 {
+		return nil
+	}
+	return best
+}
+
 // findSourceRun finds the run a probe started from: the first string in probe.json
 // naming a known run directory (absolute, or relative to the probe's directory).
 func findSourceRun(info any, probeDir string, runs map[string]*RunRecord) *RunRecord {
@@ -248,6 +283,7 @@ func findSourceRun(info any, probeDir string, runs map[string]*RunRecord) *RunRe
 				}
 			}
 		}
+		return movedRun(strings.TrimSuffix(strings.TrimSuffix(v, ":final"), ":init"), runs)
 	case map[string]any:
 		keys := make([]string, 0, len(v))
 		for k := range v {

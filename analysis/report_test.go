@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -209,5 +210,54 @@ func TestReportErrors(t *testing.T) {
 	os.WriteFile(filepath.Join(other, "metrics.jsonl"), []byte(`{"epoch":0}`+"\n"), 0o644)
 	if _, err := WriteReportFromDir(other, filepath.Join(other, "r"), ReportSettings{}, nil); err == nil || !strings.Contains(err.Error(), "another version") {
 		t.Errorf("foreign config.json: %v", err)
+	}
+}
+
+// TestLoadInputsUnfinishedRun: a run whose training did not finish (no final weights)
+// is left out of the report's evidence and listed apart.
+func TestLoadInputsUnfinishedRun(t *testing.T) {
+	root := t.TempDir()
+	ds := separableDataset(40, 10)
+	s := experiment.Settings{ModelConfig: models.Config{Hidden: 8}, Epochs: 1, BatchSize: 16}
+	for _, name := range []string{"done", "interrupted"} {
+		if _, err := experiment.Train(context.Background(), nil, corrupt.Clean(ds), s, filepath.Join(root, name), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	interrupted := filepath.Join(root, "interrupted")
+	if err := os.Remove(filepath.Join(interrupted, experiment.FinalWeightsFile)); err != nil {
+		t.Fatal(err)
+	}
+	in, err := LoadInputs(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(in.Runs) != 1 || in.Runs[0].Dir != filepath.Join(root, "done") || !slices.Equal(in.UnfinishedRuns, []string{interrupted}) {
+		t.Errorf("runs %d (want done alone), unfinished runs %v (want %s)", len(in.Runs), in.UnfinishedRuns, interrupted)
+	}
+}
+
+// TestMovedRun: a probe's recorded run path, from before its reproduction was moved,
+// finds the run with the same trailing folders, and no run when that is ambiguous.
+func TestMovedRun(t *testing.T) {
+	runs := map[string]*RunRecord{}
+	for _, dir := range []string{"/new/out/studies/mnist-mlp/runs/corrupted-0000", "/new/out/studies/fashion-mnist-mlp/runs/corrupted-0000",
+		"/new/out/probes/mnist-mlp/point/runs/corrupted-0000"} {
+		runs[dir] = &RunRecord{Dir: dir}
+	}
+	tests := []struct{ recorded, want string }{
+		{"/old/out/studies/mnist-mlp/runs/corrupted-0000", "/new/out/studies/mnist-mlp/runs/corrupted-0000"},
+		{"/old/out/probes/mnist-mlp/point/runs/corrupted-0000", "/new/out/probes/mnist-mlp/point/runs/corrupted-0000"},
+		{"/elsewhere/runs/corrupted-0000", ""}, // two folders in common with all three
+		{"go", ""},
+	}
+	for _, tc := range tests {
+		got := ""
+		if r := movedRun(tc.recorded, runs); r != nil {
+			got = r.Dir
+		}
+		if got != tc.want {
+			t.Errorf("movedRun(%s) = %q, want %q", tc.recorded, got, tc.want)
+		}
 	}
 }

@@ -64,6 +64,9 @@ func commands() []command {
 
 // run is the command's entry point: it returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 2 && args[0] == "help" { // esp help COMMAND: that command's -h
+		args = []string{args[1], "-h"}
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		printUsage(stderr)
 		if len(args) == 0 {
@@ -148,8 +151,10 @@ func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlagSet("version", stderr, "version [--backend NAME]")
 	backendName := fs.String("backend", "", "also load this backend and check it, LeNet's loss and gradient against the Go backend's: "+
 		strings.Join(experiment.BackendNames, ", "))
-	if _, err := parseFlags(fs, args); err != nil {
+	if rest, err := parseFlags(fs, args); err != nil {
 		return err
+	} else if len(rest) > 0 {
+		return usagef("version takes no arguments, got %q", rest)
 	}
 	fmt.Fprintf(stdout, "esp %s\n", experiment.ToolkitVersion()) // as config.json records it
 	if info, ok := debug.ReadBuildInfo(); ok {

@@ -32,6 +32,11 @@ func (d *dataFlags) validate() error {
 	if d.subset < 0 {
 		return usagef("invalid --subset %d: want 0 (all) or a positive count", d.subset)
 	}
+	if d.dataDir != "" {
+		if st, err := os.Stat(d.dataDir); err == nil && !st.IsDir() {
+			return usagef("--data-dir %s is a file, not a directory", d.dataDir)
+		}
+	}
 	return nil
 }
 
@@ -41,6 +46,9 @@ func (d *dataFlags) options(progress io.Writer) datasets.Options {
 
 // load reads a dataset (fetching it when missing) and applies --subset.
 func (d *dataFlags) load(ctx context.Context, name string, progress io.Writer) (*datasets.Dataset, error) {
+	if err := d.validate(); err != nil {
+		return nil, err
+	}
 	ds, err := datasets.Load(ctx, name, d.options(progress))
 	if err != nil {
 		return nil, badInput(err)
@@ -54,6 +62,10 @@ func runData(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if len(args) == 0 {
 		return usagef("missing subcommand: valid subcommands are fetch, list, show")
+	}
+	if args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprintln(stderr, "Usage: esp data list|fetch|show [flags]\n\nlist: the cache's datasets; fetch: download or import one; show: a PNG grid of samples.\nRun 'esp data SUBCOMMAND -h' for its flags.")
+		return flag.ErrHelp
 	}
 	sub, ok := subcommands[args[0]]
 	if !ok {
@@ -71,6 +83,9 @@ func runDataList(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	} else if len(rest) > 0 {
 		return usagef("data list takes no arguments, got %q", rest)
+	}
+	if err := df.validate(); err != nil {
+		return err
 	}
 	opts := df.options(nil)
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
@@ -134,6 +149,9 @@ func runDataFetch(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	if len(names) == 0 {
 		return usagef("name at least one dataset: %s", strings.Join(datasets.Names(), ", "))
+	}
+	if err := df.validate(); err != nil {
+		return err
 	}
 	if *from != "" && len(names) > 1 {
 		return usagef("--from gives one dataset's files, but %d datasets are named", len(names))

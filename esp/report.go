@@ -28,7 +28,7 @@ func runReport(_ context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	for _, v := range []float64{settings.ExtremeTrainAcc, settings.ExtremeTestAcc, settings.Alpha} {
 		if !(v > 0 && v <= 1) {
-			return usagef("thresholds must be in (0, 1], got %v", v)
+			return usagef("--extreme-train-acc, --extreme-test-acc and --alpha must be in (0, 1], got %v", v)
 		}
 	}
 	if st, err := os.Stat(*in); err != nil || !st.IsDir() {

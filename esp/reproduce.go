@@ -91,7 +91,7 @@ func runReproduce(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	start := time.Now()
 	rep, err := analysis.Reproduce(ctx, analysis.ReproduceSettings{Scale: *scale, Datasets: ds, Models: ms, Workers: *workers,
 		Ensemble: *ensemble, StepsPerCall: *stepsPerCall, Backend: *backend, PointEpochs: *pointEpochs, Seed: *seed, Data: datasets.Options{DataDir: *dataDir, Progress: stderr}}, *out, stderr)
-	if errors.Is(err, experiment.ErrStudyMismatch) || errors.Is(err, experiment.ErrDamagedRun) {
+	if errors.Is(err, experiment.ErrStudyMismatch) || errors.Is(err, experiment.ErrDamagedRun) || errors.Is(err, experiment.ErrNotStudyDir) {
 		return usageError{err} // --out holds another reproduction, or one damaged since
 	}
 	if err != nil {

@@ -39,8 +39,8 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *out == "" {
 		return usagef("--out DIR is required")
 	}
-	if err := checkResumableDir("--out", *out, experiment.StudyFile, "a study directory"); err != nil {
-		return err
+	if err := experiment.CheckStudyDir(*out); err != nil {
+		return usageError{err}
 	}
 	if *runs < 1 {
 		return usagef("--runs must be a positive count, got %d", *runs)
@@ -70,7 +70,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	res, err := experiment.RunStudy(ctx, ds, study, *out, stderr)
-	if errors.Is(err, experiment.ErrStudyMismatch) || errors.Is(err, experiment.ErrDamagedRun) {
+	if errors.Is(err, experiment.ErrStudyMismatch) || errors.Is(err, experiment.ErrDamagedRun) || errors.Is(err, experiment.ErrNotStudyDir) {
 		return usageError{err}
 	}
 	if err != nil {

@@ -246,6 +246,55 @@ func readRunResult(runDir string) (*RunResult, error) {
 	return &rr, nil
 }
 
+// ErrNotStudyDir is returned for a study directory that is a file, or holds files but no
+// study.json, where nothing is written.
+var ErrNotStudyDir = errors.New("not a study directory")
+
+// CheckStudyDir accepts a directory that is missing, holds study.json, or holds only
+// what a study starting at the same time (another shard) makes before its study.json: an
+// empty runs folder and temporary files. A command checks it before loading data: an
+// --out that is another kind of directory (a run's, the data cache) is refused.
+func CheckStudyDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrNotStudyDir, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, StudyFile)); err == nil {
+		return nil
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".tmp-") || e.Name() == RunsDir && e.IsDir() {
+			continue
+		}
+		return fmt.Errorf("%w: %s holds %s but no %s: choose a new directory (nothing there is overwritten)",
+			ErrNotStudyDir, dir, e.Name(), StudyFile)
+	}
+	return checkOrphanRuns(dir)
+}
+
+// checkOrphanRuns refuses runs without a study.json (deleted): their study's settings are
+// lost, and resuming would mix two studies. RunStudy checks it (other files may be
+// there: a caller's markers, such as a reproduction's point.json).
+func checkOrphanRuns(dir string) error {
+	if _, err := os.Stat(filepath.Join(dir, StudyFile)); err == nil {
+		return nil
+	}
+	runs, err := os.ReadDir(filepath.Join(dir, RunsDir))
+	if err != nil {
+		return nil // none
+	}
+	for _, r := range runs {
+		if !strings.HasPrefix(r.Name(), ".tmp-") {
+			return fmt.Errorf("%w: %s holds runs (%s) but no %s: choose a new directory (nothing there is overwritten)",
+				ErrNotStudyDir, dir, r.Name(), StudyFile)
+		}
+	}
+	return nil
+}
+
 // ErrDamagedRun is returned for a finished run whose files were changed after it finished.
 var ErrDamagedRun = errors.New("damaged run")
 
@@ -267,6 +316,9 @@ func RunStudy(ctx context.Context, ds *datasets.Dataset, s StudySettings, dir st
 		return nil, err
 	}
 	s = s.normalized(ds)
+	if err := checkOrphanRuns(dir); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(filepath.Join(dir, RunsDir), 0o755); err != nil {
 		return nil, err
 	}

@@ -404,3 +404,63 @@ func TestRunStudyDamaged(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckStudyDir: a study directory is new, a study's, or one a shard is starting;
+// runs without a study.json (it was deleted) or another kind of directory are refused.
+func TestCheckStudyDir(t *testing.T) {
+	mk := func(t *testing.T, files ...string) string {
+		dir := t.TempDir()
+		for _, f := range files {
+			path := filepath.Join(dir, f)
+			if strings.HasSuffix(f, "/") {
+				os.MkdirAll(path, 0o755)
+				continue
+			}
+			os.MkdirAll(filepath.Dir(path), 0o755)
+			os.WriteFile(path, []byte("x"), 0o644)
+		}
+		return dir
+	}
+	tests := []struct {
+		name    string
+		files   []string
+		wantErr string
+	}{
+		{"empty", nil, ""},
+		{"a shard starting", []string{"runs/", ".tmp-study-1.json", "runs/.tmp-normal-0000-1/"}, ""},
+		{"a study", []string{StudyFile, "runs/normal-0000/result.json"}, ""},
+		{"runs without study.json", []string{"runs/normal-0000/result.json"}, "holds runs (normal-0000) but no study.json"},
+		{"a run directory", []string{ConfigFile, MetricsFile}, "but no study.json"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := CheckStudyDir(mk(t, tc.files...))
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrNotStudyDir) || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("error %v, want %v saying %q", err, ErrNotStudyDir, tc.wantErr)
+			}
+		})
+	}
+	if err := CheckStudyDir(filepath.Join(t.TempDir(), "missing")); err != nil {
+		t.Errorf("a missing directory: %v", err)
+	}
+	file := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(file, nil, 0o644)
+	if err := CheckStudyDir(file); !errors.Is(err, ErrNotStudyDir) {
+		t.Errorf("a file: %v", err)
+	}
+	// RunStudy refuses the same, writing nothing.
+	d := synthDataset(40, 20, 4, 4, 1, 3, 1)
+	dir := mk(t, "runs/normal-0000/result.json")
+	if _, err := RunStudy(context.Background(), d, tinyStudy(1), dir, nil); !errors.Is(err, ErrNotStudyDir) {
+		t.Errorf("RunStudy on runs without study.json: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, StudyFile)); !os.IsNotExist(err) {
+		t.Errorf("RunStudy wrote %s (%v)", StudyFile, err)
+	}
+}
