@@ -2,6 +2,8 @@ package analysis
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 
@@ -9,6 +11,7 @@ import (
 
 	"github.com/extremepoints/esp/datasets"
 	"github.com/extremepoints/esp/experiment"
+	"github.com/extremepoints/esp/models"
 )
 
 // InterpolateSettings configures Interpolate. The zero value of every field is its default.
@@ -118,14 +121,26 @@ func Interpolate(ctx context.Context, backend compute.Backend, from, to Point, d
 	return lines, out.finish()
 }
 
-// sameModel checks that two weights are of the same model (name, input shape) with the
-// same tensors (names and sizes).
+// ErrIncompatiblePoints is returned for two points that are not weights of one model
+// (architecture, configuration, input shape).
+var ErrIncompatiblePoints = errors.New("not points of one model")
+
+// sameModel checks that two weights are of the same model (name, configuration with its
+// defaults, input shape) with the same tensors (names and sizes).
 func sameModel(a, b *experiment.Weights) error {
 	for _, key := range []string{"model", "input_shape"} {
 		if a.Metadata[key] != b.Metadata[key] {
-			return fmt.Errorf("different %s: %s and %s", key, a.Metadata[key], b.Metadata[key])
+			return fmt.Errorf("%w: %s %s and %s", ErrIncompatiblePoints, key, a.Metadata[key], b.Metadata[key])
 		}
 	}
-	_, _, err := experiment.Distance(a, b)
-	return err
+	var ca, cb models.Config
+	if json.Unmarshal([]byte(a.Metadata["model_config"]), &ca) == nil && json.Unmarshal([]byte(b.Metadata["model_config"]), &cb) == nil {
+		if ca, cb = ca.WithDefaults(), cb.WithDefaults(); ca != cb {
+			return fmt.Errorf("%w: model configurations %+v and %+v", ErrIncompatiblePoints, ca, cb)
+		}
+	}
+	if _, _, err := experiment.Distance(a, b); err != nil {
+		return fmt.Errorf("%w: %v", ErrIncompatiblePoints, err)
+	}
+	return nil
 }

@@ -436,8 +436,9 @@ func TestInterpolate(t *testing.T) {
 	if _, err := experiment.Train(context.Background(), nil, corrupt.Clean(ds), s, other, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Interpolate(context.Background(), nil, Point{Run: normal}, Point{Run: other}, ds, InterpolateSettings{}, "", nil); err == nil {
-		t.Error("interpolating between different architectures: no error")
+	_, err = Interpolate(context.Background(), nil, Point{Run: normal}, Point{Run: other}, ds, InterpolateSettings{}, "", nil)
+	if !errors.Is(err, ErrIncompatiblePoints) || !strings.Contains(err.Error(), "model configurations") {
+		t.Errorf("interpolating between different architectures: %v, want %v naming the configurations", err, ErrIncompatiblePoints)
 	}
 }
 

@@ -504,6 +504,32 @@ func TestFetchFromAndCorruptCache(t *testing.T) {
 	}
 }
 
+// TestFetchFromAnotherDataset: IDX files of another known dataset are named as such, and
+// the failed fetch leaves no folder in the cache.
+func TestFetchFromAnotherDataset(t *testing.T) {
+	tiny, payload := tinyIDX(t)
+	other := *tiny
+	other.Name, other.Files = "tiny-other", nil
+	for _, f := range tiny.Files {
+		f.SHA256 = strings.Repeat("0", 64) // files no copy matches
+		other.Files = append(other.Files, f)
+	}
+	registry[other.Name] = &other
+	t.Cleanup(func() { delete(registry, other.Name) })
+	from := t.TempDir()
+	for name, data := range payload {
+		os.WriteFile(filepath.Join(from, name+".gz"), gz(data), 0o644)
+	}
+	opts := Options{DataDir: t.TempDir(), From: from, URLs: []string{}, NoFallbacks: true}
+	_, err := Fetch(context.Background(), "tiny-other", opts)
+	if err == nil || !strings.Contains(err.Error(), "checksum mismatch: it is tiny-idx's") {
+		t.Errorf("fetching tiny-other from tiny-idx's files: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(opts.DataDir, "tiny-other")); !os.IsNotExist(err) {
+		t.Errorf("the failed fetch left a folder in the cache (%v)", err)
+	}
+}
+
 // TestFetchFromLinks: --from may be a symbolic link to the folder, or a folder of links to
 // the files (a dataset store); links to folders inside it are not followed.
 func TestFetchFromLinks(t *testing.T) {

@@ -266,12 +266,19 @@ func swapDir(tmp, dir string) error {
 
 // copyIDXFiles copies the four IDX files (gzip or not) from a directory or archive into
 // the cache, decompressing and verifying each before it is renamed into place.
-func copyIDXFiles(info *Info, dir, from string, opts Options) error {
+func copyIDXFiles(info *Info, dir, from string, opts Options) (err error) {
+	if _, statErr := os.Stat(dir); errors.Is(statErr, os.ErrNotExist) {
+		defer func() {
+			if err != nil {
+				os.Remove(dir) // the folder this call made, if nothing went in
+			}
+		}()
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	found := map[string]bool{}
-	err := walkSource(from, func(name string, isDir bool, r io.Reader) error {
+	err = walkSource(from, func(name string, isDir bool, r io.Reader) error {
 		base := name[strings.LastIndex(name, "/")+1:]
 		for _, f := range info.Files {
 			if isDir || (base != f.Name && base != f.Name+".gz") || found[f.Name] {
@@ -283,7 +290,7 @@ func copyIDXFiles(info *Info, dir, from string, opts Options) error {
 			}
 			opts.say("%s: copying %s", info.Name, name)
 			if err := writeVerified(r, filepath.Join(dir, f.Name), f); err != nil {
-				return fmt.Errorf("%s: %w", name, err)
+				return err // it names the file
 			}
 		}
 		return nil
@@ -324,9 +331,25 @@ func writeVerified(r io.Reader, path string, f File) error {
 		return fmt.Errorf("%s has %d bytes after decompression, want %d", f.Name, n, f.Size)
 	}
 	if got := hex.EncodeToString(hasher.Sum(nil)); got != f.SHA256 {
+		if other := datasetWithFile(got); other != "" {
+			return fmt.Errorf("%s: checksum mismatch: it is %s's %s, not this dataset's", f.Name, other, f.Name)
+		}
 		return fmt.Errorf("%s: checksum mismatch: sha256 %s, want %s", f.Name, got, f.SHA256)
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// datasetWithFile names the known dataset one of whose files has the given SHA-256, or "".
+func datasetWithFile(sha256 string) string {
+	for _, name := range Names() {
+		info, _ := Lookup(name)
+		for _, f := range info.Files {
+			if f.SHA256 == sha256 {
+				return name
+			}
+		}
+	}
+	return ""
 }
 
 // fileVerified reports whether path holds f's exact payload.

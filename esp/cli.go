@@ -8,6 +8,7 @@ import (
 	"io"
 	"runtime/debug"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/gomlx/compute"
@@ -126,14 +127,30 @@ func parseFlags(fs *flag.FlagSet, args []string) (positional []string, err error
 		}
 		args = fs.Args()
 		if len(args) == 0 {
-			return positional, nil
+			return positional, explicitZeroDefault(fs)
 		}
 		if args[0] == "--" {
-			return append(positional, args[1:]...), nil
+			return append(positional, args[1:]...), explicitZeroDefault(fs)
 		}
 		positional = append(positional, args[0])
 		args = args[1:]
 	}
+}
+
+// explicitZeroDefault refuses a flag given as 0 whose 0 is not a value but its unset state,
+// standing for the default its usage names ("(default 11...)"): --epochs 0 would train 11
+// epochs.
+func explicitZeroDefault(fs *flag.FlagSet) error {
+	var err error
+	fs.Visit(func(f *flag.Flag) {
+		if err != nil || f.DefValue != "0" || !strings.Contains(f.Usage, "(default ") {
+			return
+		}
+		if v, perr := strconv.ParseFloat(f.Value.String(), 64); perr == nil && v == 0 {
+			err = usagef("--%s 0: want a value above 0 (leave the flag out for its default)", f.Name)
+		}
+	})
+	return err
 }
 
 // newFlagSet returns a flag set that reports errors instead of exiting.

@@ -45,6 +45,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *runs < 1 {
 		return usagef("--runs must be a positive count, got %d", *runs)
 	}
+	if *runs > experiment.MaxStudyRuns {
+		return usagef("--runs %d: at most %d runs of each kind", *runs, experiment.MaxStudyRuns)
+	}
 	workersSet := false
 	fs.Visit(func(f *flag.Flag) { workersSet = workersSet || f.Name == "workers" })
 	if workersSet && *workers < 1 {

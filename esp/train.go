@@ -90,7 +90,7 @@ func (t *trainFlags) settings(fs *flag.FlagSet) (experiment.Settings, corrupt.Se
 		return s, corrupt.Settings{}, false, usagef("--epochs, --batch-size, --hidden, --fc-hidden and --blocks must be positive (or 0 for the default)")
 	}
 	if t.convs < 0 || t.convs > models.LeNetMaxConvs {
-		return s, corrupt.Settings{}, false, usagef("invalid --convs %d: LeNet has 1 to %d convolutions (0: the default, %[2]d)", t.convs, models.LeNetMaxConvs)
+		return s, corrupt.Settings{}, false, usagef("invalid --convs %d: LeNet has 1 to %d convolutions", t.convs, models.LeNetMaxConvs)
 	}
 	if t.stepsPerCall < 1 {
 		return s, corrupt.Settings{}, false, usagef("--steps-per-call must be a positive count, got %d (1: one step per call)", t.stepsPerCall)

@@ -93,10 +93,14 @@ func (s StudySettings) kinds() []string {
 	return s.Kinds
 }
 
+// MaxStudyRuns bounds a study's runs of each kind (run names have room for 4 digits;
+// the paper's protocol has 200).
+const MaxStudyRuns = 10000
+
 // Validate reports invalid settings, naming the valid choices.
 func (s StudySettings) Validate() error {
-	if s.Runs < 1 {
-		return fmt.Errorf("experiment: study needs at least 1 run of each kind, got %d", s.Runs)
+	if s.Runs < 1 || s.Runs > MaxStudyRuns {
+		return fmt.Errorf("experiment: study needs 1 to %d runs of each kind, got %d", MaxStudyRuns, s.Runs)
 	}
 	for i, k := range s.kinds() {
 		if k != KindNormal && k != KindCorrupted {
