@@ -204,6 +204,9 @@ func loadPoint(backend compute.Backend, p Point, ds *datasets.Dataset) (*loadedP
 	if lp.start, err = loadWeights(p.WeightsPath()); err != nil {
 		return nil, err
 	}
+	if err := lp.start.CheckFinite(); err != nil {
+		return nil, fmt.Errorf("%s (did the run diverge?): %w", p.WeightsPath(), err)
+	}
 	if lp.net, err = experiment.LoadNet(backend, p.WeightsPath()); err != nil {
 		return nil, err
 	}

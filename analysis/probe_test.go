@@ -543,3 +543,27 @@ func TestSurface(t *testing.T) {
 		t.Errorf("a trained point should be a local minimum of the training loss along the slice: %+v", res.Line)
 	}
 }
+
+// TestProbeNonFiniteWeights: a point whose weights hold NaN (a diverged run) is refused
+// before the probe writes anything, naming the file.
+func TestProbeNonFiniteWeights(t *testing.T) {
+	ds := probeDataset(40, 10)
+	run := filepath.Join(t.TempDir(), "run")
+	s := experiment.Settings{ModelConfig: models.Config{Hidden: 8}, Epochs: 1, BatchSize: 16}
+	res, err := experiment.Train(context.Background(), nil, corrupt.Clean(ds), s, run, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Final.Tensors[0].Data[0] = float32(math.NaN())
+	if err := experiment.SaveWeights(filepath.Join(run, experiment.FinalWeightsFile), res.Final); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "restart")
+	_, err = Restart(context.Background(), nil, Point{Run: run}, ds, RestartSettings{Epochs: 1}, out, nil)
+	if !errors.Is(err, experiment.ErrNonFiniteWeights) || !strings.Contains(err.Error(), "final.safetensors (did the run diverge?)") {
+		t.Errorf("error %v, want %v naming the file", err, experiment.ErrNonFiniteWeights)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("the refused probe made %s (%v)", out, err)
+	}
+}

@@ -202,6 +202,10 @@ func loadProbe(dir string, runs map[string]*RunRecord) (*ProbeRecord, error) {
 	if err := json.Unmarshal(data, &p.Info); err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "probe.json"), err)
 	}
+	if format, _ := p.Info["format"].(string); format != ProbeFormat {
+		return nil, fmt.Errorf("%s has format %q, this toolkit reads %q: a probe from another version; move it out of the report's input",
+			filepath.Join(dir, "probe.json"), format, ProbeFormat)
+	}
 	for _, f := range probeDataFiles {
 		path := filepath.Join(dir, f.file)
 		if !exists(path) {

@@ -77,7 +77,7 @@ func writeStudy(t *testing.T, dir string, n int) {
 func writeProbe(t *testing.T, dir, source string, files map[string]string) {
 	t.Helper()
 	os.MkdirAll(dir, 0o755)
-	info, _ := json.Marshal(map[string]any{"run": source, "finished": "2026-01-01T00:00:00Z"})
+	info, _ := json.Marshal(map[string]any{"format": ProbeFormat, "run": source, "finished": "2026-01-01T00:00:00Z"})
 	os.WriteFile(filepath.Join(dir, "probe.json"), info, 0o644)
 	for name, content := range files {
 		os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644)
@@ -210,6 +210,14 @@ func TestReportErrors(t *testing.T) {
 	os.WriteFile(filepath.Join(other, "metrics.jsonl"), []byte(`{"epoch":0}`+"\n"), 0o644)
 	if _, err := WriteReportFromDir(other, filepath.Join(other, "r"), ReportSettings{}, nil); err == nil || !strings.Contains(err.Error(), "another version") {
 		t.Errorf("foreign config.json: %v", err)
+	}
+	future := t.TempDir()
+	writeStudy(t, future, 2)
+	writeProbe(t, filepath.Join(future, "probes", "restart"), filepath.Join(future, "runs", "corrupted-0000"), map[string]string{"restart.jsonl": `{"epoch":0}` + "\n"})
+	probeJSON := filepath.Join(future, "probes", "restart", "probe.json")
+	os.WriteFile(probeJSON, []byte(`{"format": "esp-probe/5", "finished": "2026-01-01T00:00:00Z"}`), 0o644)
+	if _, err := WriteReportFromDir(future, filepath.Join(future, "r"), ReportSettings{}, nil); err == nil || !strings.Contains(err.Error(), `format "esp-probe/5"`) {
+		t.Errorf("a probe of another version: %v", err)
 	}
 }
 

@@ -112,7 +112,7 @@ func (p *probeFlags) point() (analysis.Point, error) {
 
 // probeError maps a probe's error: an output directory that is not empty is the user's.
 func probeError(err error) error {
-	if errors.Is(err, analysis.ErrOutputNotEmpty) || errors.Is(err, analysis.ErrIncompatiblePoints) {
+	if errors.Is(err, analysis.ErrOutputNotEmpty) || errors.Is(err, analysis.ErrIncompatiblePoints) || errors.Is(err, experiment.ErrNonFiniteWeights) {
 		return usageError{err}
 	}
 	return err

@@ -2,9 +2,7 @@ package experiment
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 
@@ -37,9 +35,6 @@ type TensorSource struct {
 	To   string `json:"to"`
 }
 
-// ErrNonFiniteWeights is returned for weights holding NaN or infinity.
-var ErrNonFiniteWeights = errors.New("the weights are not all finite")
-
 // SaveImportedRun makes outDir a run directory for weights trained elsewhere:
 // config.json, whose Imported field is info, and final.safetensors. It has no
 // init.safetensors and no metrics.jsonl: the initialization and the training are not
@@ -49,12 +44,8 @@ var ErrNonFiniteWeights = errors.New("the weights are not all finite")
 // model and its configuration (classes default to d's). outDir is created and must not
 // hold a run.
 func SaveImportedRun(backend compute.Backend, d *datasets.Dataset, settings Settings, w *Weights, info ImportInfo, outDir string) (*RunConfig, error) {
-	for _, t := range w.Tensors {
-		for i, v := range t.Data {
-			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-				return nil, fmt.Errorf("%w: tensor %s holds %v at index %d", ErrNonFiniteWeights, t.Name, v, i)
-			}
-		}
+	if err := w.CheckFinite(); err != nil {
+		return nil, err
 	}
 	if backend == nil {
 		var err error

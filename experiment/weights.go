@@ -306,3 +306,19 @@ func writeFileAtomic(path string, data []byte) error {
 	}
 	return nil
 }
+
+// ErrNonFiniteWeights is returned for weights holding NaN or infinity.
+var ErrNonFiniteWeights = errors.New("the weights are not all finite")
+
+// CheckFinite returns an error wrapping ErrNonFiniteWeights, naming the first tensor and
+// index, when a value is NaN or infinite (a diverged run's weights).
+func (w *Weights) CheckFinite() error {
+	for _, t := range w.Tensors {
+		for i, v := range t.Data {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return fmt.Errorf("%w: tensor %s holds %v at index %d", ErrNonFiniteWeights, t.Name, v, i)
+			}
+		}
+	}
+	return nil
+}
