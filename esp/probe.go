@@ -60,8 +60,7 @@ func (p *probeFlags) setup(ctx context.Context, fs *flag.FlagSet, point analysis
 	if err != nil {
 		return nil, nil, usageError{err}
 	}
-	subsetGiven := false
-	fs.Visit(func(f *flag.Flag) { subsetGiven = subsetGiven || f.Name == "subset" })
+	subsetGiven := flagGiven(fs, "subset")
 	if !subsetGiven {
 		p.data.subset = config.Settings.Subset
 	}
@@ -165,6 +164,9 @@ func runProbeRestart(ctx context.Context, args []string, stdout, stderr io.Write
 		if err := s.Validate(); err != nil {
 			return err
 		}
+		if flagGiven(fs, "momentum") && s.Optimizer.Name != experiment.SGD {
+			return fmt.Errorf("--momentum is SGD's (--optimizer sgd), not %s's", s.Optimizer.Name)
+		}
 		return checkRate("lr", s.Optimizer.LearningRate)
 	}, stderr)
 	if err != nil {
@@ -196,6 +198,9 @@ func runProbeFullBatch(ctx context.Context, args []string, stdout, stderr io.Wri
 	point, backend, ds, err := pf.prepare(ctx, fs, args, func() error {
 		if err := errors.Join(checkRate("lr", s.GDLearningRate), checkRate("adam-lr", s.AdamLearningRate)); err != nil {
 			return err
+		}
+		if s.Method == analysis.MethodAdam && flagGiven(fs, "lr") || s.Method == analysis.MethodGD && flagGiven(fs, "adam-lr") {
+			return fmt.Errorf("--lr is plain GD's rate and --adam-lr Adam's: give the one of --method %s", s.Method)
 		}
 		return s.Validate()
 	}, stderr)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/extremepoints/esp/analysis"
@@ -29,6 +30,23 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	} else if len(rest) > 0 {
 		return usagef("unexpected arguments %q", rest)
 	}
+	// Flags of corrupted runs, and of the single run's seeds (a study derives every run's
+	// from --seed), change nothing here unless they apply.
+	var runErr error
+	fs.Visit(func(f *flag.Flag) {
+		switch {
+		case runErr != nil:
+		case f.Name == "corrupt-seed":
+			runErr = usagef("--corrupt-seed: a study derives each run's corruption seed from --seed")
+		case strings.HasPrefix(f.Name, "corrupt") || f.Name == "copies":
+			if !slices.Contains(strings.Split(*kinds, ","), experiment.KindCorrupted) {
+				runErr = usagef("--%s is for corrupted runs, but --kinds is %s", f.Name, *kinds)
+			}
+		}
+	})
+	if runErr != nil {
+		return runErr
+	}
 	if tf.corruption.strategy == "" {
 		tf.corruption.strategy = corrupt.WrongUniform // corrupted runs use the paper's strategy unless told
 	}
@@ -48,8 +66,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *runs > experiment.MaxStudyRuns {
 		return usagef("--runs %d: at most %d runs of each kind", *runs, experiment.MaxStudyRuns)
 	}
-	workersSet := false
-	fs.Visit(func(f *flag.Flag) { workersSet = workersSet || f.Name == "workers" })
+	workersSet := flagGiven(fs, "workers")
 	if workersSet && *workers < 1 {
 		return usagef("--workers must be a positive count, got %d (leave it out for one per core)", *workers)
 	}

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/extremepoints/esp/corrupt"
@@ -67,6 +68,31 @@ func (t *trainFlags) register(fs *flag.FlagSet) {
 }
 
 // settings validates the flags and returns the run's settings and corruption.
+// modelFlags are the flags of one model each: given for another, they would change nothing.
+var modelFlags = map[string]string{"hidden": "mlp", "fc-hidden": "lenet", "convs": "lenet", "fc-relu": "lenet",
+	"blocks": "resnet", "shortcut-3x3": "resnet"}
+
+// inapplicableFlag refuses a flag given where it changes nothing: another model's, SGD's
+// momentum with Adam, a corruption seed without --corrupt.
+func (t *trainFlags) inapplicableFlag(fs *flag.FlagSet) error {
+	var err error
+	fs.Visit(func(f *flag.Flag) {
+		if err != nil {
+			return
+		}
+		if model, ok := modelFlags[f.Name]; ok && model != t.model && slices.Contains(models.Names(), t.model) {
+			err = usagef("--%s is a flag of --model %s, not of %s", f.Name, model, t.model)
+		}
+		if f.Name == "momentum" && t.optimizer != experiment.SGD {
+			err = usagef("--momentum is SGD's (--optimizer sgd), not %s's", t.optimizer)
+		}
+		if f.Name == "corrupt-seed" && t.corruption.strategy == "" {
+			err = usagef("--corrupt-seed needs --corrupt STRATEGY (%s)", strings.Join(corrupt.Strategies, ", "))
+		}
+	})
+	return err
+}
+
 func (t *trainFlags) settings(fs *flag.FlagSet) (experiment.Settings, corrupt.Settings, bool, error) {
 	var s experiment.Settings
 	if t.dataset == "" {
@@ -87,7 +113,10 @@ func (t *trainFlags) settings(fs *flag.FlagSet) (experiment.Settings, corrupt.Se
 		}
 	}
 	if t.epochs < 0 || t.batchSize < 0 || t.hidden < 0 || t.blocks < 0 || t.fcHidden < 0 {
-		return s, corrupt.Settings{}, false, usagef("--epochs, --batch-size, --hidden, --fc-hidden and --blocks must be positive (or 0 for the default)")
+		return s, corrupt.Settings{}, false, usagef("--epochs, --batch-size, --hidden, --fc-hidden and --blocks must be positive")
+	}
+	if err := t.inapplicableFlag(fs); err != nil {
+		return s, corrupt.Settings{}, false, err
 	}
 	if t.convs < 0 || t.convs > models.LeNetMaxConvs {
 		return s, corrupt.Settings{}, false, usagef("invalid --convs %d: LeNet has 1 to %d convolutions", t.convs, models.LeNetMaxConvs)
@@ -95,8 +124,7 @@ func (t *trainFlags) settings(fs *flag.FlagSet) (experiment.Settings, corrupt.Se
 	if t.stepsPerCall < 1 {
 		return s, corrupt.Settings{}, false, usagef("--steps-per-call must be a positive count, got %d (1: one step per call)", t.stepsPerCall)
 	}
-	seedGiven := false
-	fs.Visit(func(f *flag.Flag) { seedGiven = seedGiven || f.Name == "corrupt-seed" })
+	seedGiven := flagGiven(fs, "corrupt-seed")
 	if !seedGiven {
 		t.corruption.seed = t.seed
 	}
