@@ -172,9 +172,24 @@ func loadRun(dir string) (*RunRecord, error) {
 		if err := json.Unmarshal(line, &m); err != nil {
 			return nil, fmt.Errorf("%s line %d: %w", filepath.Join(dir, experiment.MetricsFile), i+1, err)
 		}
+		if err := checkAccuracies(m); err != nil {
+			return nil, fmt.Errorf("%s line %d: %w", filepath.Join(dir, experiment.MetricsFile), i+1, err)
+		}
 		r.Metrics = append(r.Metrics, m)
 	}
 	return r, nil
+}
+
+// checkAccuracies refuses accuracies outside [0, 1] (NaN, a diverged run's, passes):
+// such a file was not written by a run.
+func checkAccuracies(m experiment.EpochMetrics) error {
+	accuracies := map[string]*experiment.Float{"train_acc": &m.TrainAcc, "test_acc": &m.TestAcc, "corrupted_acc": m.CorruptedAcc, "fit_acc": m.FitAcc}
+	for _, name := range []string{"train_acc", "test_acc", "corrupted_acc", "fit_acc"} {
+		if v := accuracies[name]; v != nil && (*v < 0 || *v > 1) {
+			return fmt.Errorf("%s %v is not an accuracy (0 to 1)", name, float64(*v))
+		}
+	}
+	return nil
 }
 
 func readJSONLines(path string) ([]json.RawMessage, error) {

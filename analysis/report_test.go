@@ -211,6 +211,13 @@ func TestReportErrors(t *testing.T) {
 	if _, err := WriteReportFromDir(other, filepath.Join(other, "r"), ReportSettings{}, nil); err == nil || !strings.Contains(err.Error(), "another version") {
 		t.Errorf("foreign config.json: %v", err)
 	}
+	edited := t.TempDir()
+	writeStudy(t, edited, 2)
+	metrics := filepath.Join(edited, "runs", "normal-0000", "metrics.jsonl")
+	os.WriteFile(metrics, []byte(`{"epoch":0,"train_acc":7,"test_acc":0.1}`+"\n"), 0o644)
+	if _, err := WriteReportFromDir(edited, filepath.Join(edited, "r"), ReportSettings{}, nil); err == nil || !strings.Contains(err.Error(), "train_acc 7 is not an accuracy") {
+		t.Errorf("an accuracy of 7: %v", err)
+	}
 	future := t.TempDir()
 	writeStudy(t, future, 2)
 	writeProbe(t, filepath.Join(future, "probes", "restart"), filepath.Join(future, "runs", "corrupted-0000"), map[string]string{"restart.jsonl": `{"epoch":0}` + "\n"})
