@@ -3,6 +3,7 @@ package analysis_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -30,12 +31,9 @@ func toyDataset() *datasets.Dataset {
 	return &datasets.Dataset{Name: "toy", Classes: []string{"dark", "bright"}, Train: split(64), Test: split(32)}
 }
 
-// Train to an extreme point (the training split plus wrongly labeled copies of the test
-// split), then restart minibatch Adam from it on the clean training split.
-func ExampleRestart() {
-	ds := toyDataset()
-	dir, _ := os.MkdirTemp("", "esp-example")
-	defer os.RemoveAll(dir)
+// trainExtreme trains a tiny MLP under dir/extreme to an extreme point of ds: the training
+// split plus wrongly labeled copies of the test split. It returns the run's final weights.
+func trainExtreme(ds *datasets.Dataset, dir string) analysis.Point {
 	set, err := corrupt.Build(ds, corrupt.Settings{})
 	if err != nil {
 		panic(err)
@@ -46,8 +44,21 @@ func ExampleRestart() {
 	if _, err := experiment.Train(context.Background(), nil, set, settings, run, nil); err != nil {
 		panic(err)
 	}
+	return analysis.Point{Run: run}
+}
+
+// Train to an extreme point (the training split plus wrongly labeled copies of the test
+// split), then restart minibatch Adam from it on the clean training split.
+func ExampleRestart() {
+	ds := toyDataset()
+	dir, err := os.MkdirTemp("", "esp-example")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	point := trainExtreme(ds, dir)
 	restart := analysis.RestartSettings{Epochs: 10, BatchSize: 16, Optimizer: experiment.Optimizer{LearningRate: 0.01}}
-	lines, err := analysis.Restart(context.Background(), nil, analysis.Point{Run: run}, ds, restart, filepath.Join(dir, "restart"), nil)
+	lines, err := analysis.Restart(context.Background(), nil, point, ds, restart, filepath.Join(dir, "restart"), nil)
 	if err != nil {
 		panic(err)
 	}
@@ -55,4 +66,117 @@ func ExampleRestart() {
 	fmt.Printf("test accuracy %.2f at the extreme point, %.2f after %d epochs on clean data\n", first.TestAcc, last.TestAcc, last.Epoch)
 	// Output:
 	// test accuracy 0.03 at the extreme point, 1.00 after 10 epochs on clean data
+}
+
+// Full-batch Adam from an extreme point on the clean training split, the descent of
+// claim C6. Loss and gradient norm are logged at every step; accuracies only every
+// EvalEvery steps and at the last (NaN in between).
+func ExampleFullBatch() {
+	ds := toyDataset()
+	dir, err := os.MkdirTemp("", "esp-example")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	point := trainExtreme(ds, dir)
+	settings := analysis.FullBatchSettings{Method: analysis.MethodAdam, Steps: 50, EvalEvery: 25}
+	steps, err := analysis.FullBatch(context.Background(), nil, point, ds, settings, "", nil)
+	if err != nil {
+		panic(err)
+	}
+	var evaluated []int
+	for _, s := range steps {
+		if !math.IsNaN(float64(s.TestAcc)) {
+			evaluated = append(evaluated, s.Step)
+		}
+	}
+	first, last := steps[0], steps[len(steps)-1]
+	fmt.Printf("%d lines of %s, accuracies at steps %v\n", len(steps), last.Method, evaluated)
+	fmt.Println("test accuracy at the start below 0.1:", first.TestAcc < 0.1)
+	fmt.Println("loss fell:", last.Loss < first.Loss)
+	fmt.Println("gradient norm fell:", last.GradNorm < first.GradNorm)
+	// Output:
+	// 51 lines of adam, accuracies at steps [0 25 50]
+	// test accuracy at the start below 0.1: true
+	// loss fell: true
+	// gradient norm fell: true
+}
+
+// Interpolate on the line from a run's initial weights (α = 0) to its final weights, an
+// extreme point (α = 1): test accuracy falls from chance to near zero along the way.
+func ExampleInterpolate() {
+	ds := toyDataset()
+	dir, err := os.MkdirTemp("", "esp-example")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	final := trainExtreme(ds, dir)
+	init := analysis.Point{Run: final.Run, Weights: "init"}
+	settings := analysis.InterpolateSettings{Range: [2]float64{0, 1}, Points: 5}
+	line, err := analysis.Interpolate(context.Background(), nil, init, final, ds, settings, "", nil)
+	if err != nil {
+		panic(err)
+	}
+	for _, p := range line {
+		fmt.Printf("α = %.2f: test accuracy below 0.25: %v\n", p.Alpha, p.TestAcc < 0.25)
+	}
+	// Output:
+	// α = 0.00: test accuracy below 0.25: false
+	// α = 0.25: test accuracy below 0.25: true
+	// α = 0.50: test accuracy below 0.25: true
+	// α = 0.75: test accuracy below 0.25: true
+	// α = 1.00: test accuracy below 0.25: true
+}
+
+// Evaluate the loss around an extreme point along filter-normalized random directions: a
+// 1D slice of 5 points and a 3x3 grid, both over the default range [-1, 1].
+func ExampleSurface() {
+	ds := toyDataset()
+	dir, err := os.MkdirTemp("", "esp-example")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	point := trainExtreme(ds, dir)
+	settings := analysis.SurfaceSettings{Points: 5, Grid: 3, Seed: 1}
+	surface, err := analysis.Surface(context.Background(), nil, point, ds, settings, "", nil)
+	if err != nil {
+		panic(err)
+	}
+	line, grid := surface.Line, surface.Grid
+	center := line[len(line)/2]
+	fmt.Printf("1D slice: %d points, α from %g to %g\n", len(line), line[0].Alpha, line[len(line)-1].Alpha)
+	fmt.Printf("2D slice: %dx%d train losses, α %v, β %v\n", len(grid.TrainLoss), len(grid.TrainLoss[0]), grid.Alphas, grid.Betas)
+	fmt.Println("the grid's center is the point:", grid.TrainLoss[1][1] == center.TrainLoss)
+	fmt.Println("train loss higher at both ends of the slice:", line[0].TrainLoss > center.TrainLoss && line[len(line)-1].TrainLoss > center.TrainLoss)
+	// Output:
+	// 1D slice: 5 points, α from -1 to 1
+	// 2D slice: 3x3 train losses, α [-1 0 1], β [-1 0 1]
+	// the grid's center is the point: true
+	// train loss higher at both ends of the slice: true
+}
+
+// Estimate the curvature of the clean training loss at an extreme point: the top Hessian
+// eigenvalue by power iteration and the trace by Hutchinson's method.
+func ExampleSharpness() {
+	ds := toyDataset()
+	dir, err := os.MkdirTemp("", "esp-example")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	point := trainExtreme(ds, dir)
+	settings := analysis.SharpnessSettings{Iterations: 10, TraceSamples: 3, Seed: 1}
+	res, err := analysis.Sharpness(context.Background(), nil, point, ds, settings, "", nil)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("loss averaged over %d examples, trace from %d samples\n", res.Examples, res.TraceSamples)
+	fmt.Println("power iteration converged:", res.Converged)
+	fmt.Println("top eigenvalue positive:", res.TopEigenvalue > 0)
+	// Output:
+	// loss averaged over 64 examples, trace from 3 samples
+	// power iteration converged: true
+	// top eigenvalue positive: true
 }
