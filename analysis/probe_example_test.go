@@ -47,16 +47,22 @@ func trainExtreme(ds *datasets.Dataset, dir string) analysis.Point {
 	return analysis.Point{Run: run}
 }
 
-// Train to an extreme point (the training split plus wrongly labeled copies of the test
-// split), then restart minibatch Adam from it on the clean training split.
-func ExampleRestart() {
+// toyExtreme trains the toy dataset's extreme point (trainExtreme) in a new temporary
+// directory, which the caller removes.
+func toyExtreme() (*datasets.Dataset, analysis.Point, string) {
 	ds := toyDataset()
 	dir, err := os.MkdirTemp("", "esp-example")
 	if err != nil {
 		panic(err)
 	}
+	return ds, trainExtreme(ds, dir), dir
+}
+
+// Train to an extreme point (the training split plus wrongly labeled copies of the test
+// split), then restart minibatch Adam from it on the clean training split.
+func ExampleRestart() {
+	ds, point, dir := toyExtreme()
 	defer os.RemoveAll(dir)
-	point := trainExtreme(ds, dir)
 	restart := analysis.RestartSettings{Epochs: 10, BatchSize: 16, Optimizer: experiment.Optimizer{LearningRate: 0.01}}
 	lines, err := analysis.Restart(context.Background(), nil, point, ds, restart, filepath.Join(dir, "restart"), nil)
 	if err != nil {
@@ -72,13 +78,8 @@ func ExampleRestart() {
 // claim C6. Loss and gradient norm are logged at every step; accuracies only every
 // EvalEvery steps and at the last (NaN in between).
 func ExampleFullBatch() {
-	ds := toyDataset()
-	dir, err := os.MkdirTemp("", "esp-example")
-	if err != nil {
-		panic(err)
-	}
+	ds, point, dir := toyExtreme()
 	defer os.RemoveAll(dir)
-	point := trainExtreme(ds, dir)
 	settings := analysis.FullBatchSettings{Method: analysis.MethodAdam, Steps: 50, EvalEvery: 25}
 	steps, err := analysis.FullBatch(context.Background(), nil, point, ds, settings, "", nil)
 	if err != nil {
@@ -132,13 +133,8 @@ func ExampleInterpolate() {
 // Evaluate the loss around an extreme point along filter-normalized random directions: a
 // 1D slice of 5 points and a 3x3 grid, both over the default range [-1, 1].
 func ExampleSurface() {
-	ds := toyDataset()
-	dir, err := os.MkdirTemp("", "esp-example")
-	if err != nil {
-		panic(err)
-	}
+	ds, point, dir := toyExtreme()
 	defer os.RemoveAll(dir)
-	point := trainExtreme(ds, dir)
 	settings := analysis.SurfaceSettings{Points: 5, Grid: 3, Seed: 1}
 	surface, err := analysis.Surface(context.Background(), nil, point, ds, settings, "", nil)
 	if err != nil {
@@ -160,13 +156,8 @@ func ExampleSurface() {
 // Estimate the curvature of the clean training loss at an extreme point: the top Hessian
 // eigenvalue by power iteration and the trace by Hutchinson's method.
 func ExampleSharpness() {
-	ds := toyDataset()
-	dir, err := os.MkdirTemp("", "esp-example")
-	if err != nil {
-		panic(err)
-	}
+	ds, point, dir := toyExtreme()
 	defer os.RemoveAll(dir)
-	point := trainExtreme(ds, dir)
 	settings := analysis.SharpnessSettings{Iterations: 10, TraceSamples: 3, Seed: 1}
 	res, err := analysis.Sharpness(context.Background(), nil, point, ds, settings, "", nil)
 	if err != nil {
