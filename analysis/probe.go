@@ -126,6 +126,9 @@ func LoadRunConfig(dir string) (*experiment.RunConfig, error) {
 		return nil, fmt.Errorf("%s: not an esp run configuration of this toolkit's format (no %s): a run directory from another version or tool?",
 			path, strings.Join(missing, ", "))
 	}
+	if err := c.Settings.Validate(); err != nil { // an unknown model, a negative subset: edited, or another version's
+		return nil, fmt.Errorf("%s: invalid run settings: %w", path, err)
+	}
 	return &c, nil
 }
 

@@ -567,3 +567,40 @@ func TestProbeNonFiniteWeights(t *testing.T) {
 		t.Errorf("the refused probe made %s (%v)", out, err)
 	}
 }
+
+// TestLoadRunConfigInvalidSettings: a run's config.json with settings no run has (edited
+// by hand, or another version's) is refused, naming the file and the setting.
+func TestLoadRunConfigInvalidSettings(t *testing.T) {
+	ds := probeDataset(40, 10)
+	run := filepath.Join(t.TempDir(), "run")
+	s := experiment.Settings{ModelConfig: models.Config{Hidden: 8}, Epochs: 1, BatchSize: 16}
+	if _, err := experiment.Train(context.Background(), nil, corrupt.Clean(ds), s, run, nil); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(run, experiment.ConfigFile)
+	original, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		key   string
+		value any
+		want  string
+	}{
+		{"model", "transformer", `unknown model "transformer"`},
+		{"subset", -5, "subset"},
+	}
+	for _, tc := range tests {
+		var config map[string]any
+		if err := json.Unmarshal(original, &config); err != nil {
+			t.Fatal(err)
+		}
+		config["settings"].(map[string]any)[tc.key] = tc.value
+		edited, _ := json.Marshal(config)
+		os.WriteFile(path, edited, 0o644)
+		_, err := LoadRunConfig(run)
+		if err == nil || !strings.Contains(err.Error(), "config.json: invalid run settings") || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("settings.%s = %v: error %v, want one naming the file and %q", tc.key, tc.value, err, tc.want)
+		}
+	}
+}

@@ -151,18 +151,11 @@ func exists(path string) bool {
 }
 
 func loadRun(dir string) (*RunRecord, error) {
-	data, err := os.ReadFile(filepath.Join(dir, experiment.ConfigFile))
+	config, err := LoadRunConfig(dir) // as the probes read it: format and settings checked
 	if err != nil {
 		return nil, err
 	}
-	r := &RunRecord{Dir: dir}
-	if err := json.Unmarshal(data, &r.Config); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, experiment.ConfigFile), err)
-	}
-	if r.Config.Settings.Model == "" || r.Config.Dataset.Name == "" {
-		return nil, fmt.Errorf("%s: not an esp run configuration (no model or dataset): a run directory from another version?",
-			filepath.Join(dir, experiment.ConfigFile))
-	}
+	r := &RunRecord{Dir: dir, Config: *config}
 	lines, err := readJSONLines(filepath.Join(dir, experiment.MetricsFile))
 	if err != nil {
 		return nil, err
