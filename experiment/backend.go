@@ -46,8 +46,8 @@ func newGoBackend(config string) (compute.Backend, error) {
 	for opt := range strings.SplitSeq(config, ",") {
 		if v, ok := strings.CutPrefix(opt, "parallelism="); ok {
 			n, err := strconv.Atoi(v)
-			if err != nil {
-				return nil, fmt.Errorf("experiment: Go backend option %q: want parallelism=N with an integer N", opt)
+			if err != nil || n < -1 {
+				return nil, fmt.Errorf("experiment: Go backend option %q: want parallelism=N with N a count of workers, 0 (no parallelism) or -1 (unlimited)", opt)
 			}
 			parallelism = n
 			continue

@@ -158,6 +158,7 @@ func TestNewGoBackendOptions(t *testing.T) {
 		{"go:parallelism=1", 1, ""},
 		{"go:parallelism=3,ops_sequential", 3, ""},
 		{"go:parallelism=x", 0, "parallelism=N"},
+		{"go:parallelism=-5", 0, "0 (no parallelism) or -1 (unlimited)"},
 		{"go:bogus", 0, "unknown configuration option"},
 		{"tpu", 0, "valid: go"},
 	}
