@@ -161,6 +161,9 @@ func Build(d *datasets.Dataset, s Settings) (*Set, error) {
 	}
 	chosen := make([]bool, testLen)
 	numChosen := int(math.Round(fraction * float64(testLen)))
+	if numChosen == 0 {
+		return nil, fmt.Errorf("invalid fraction %v: of %d test examples it relabels none, and the set would not be corrupted", s.Fraction, testLen)
+	}
 	for _, i := range rng.Perm(testLen)[:numChosen] {
 		chosen[i] = true
 	}

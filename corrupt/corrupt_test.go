@@ -189,6 +189,7 @@ func TestInvalidSettings(t *testing.T) {
 		{Settings{Strategy: "shift:10"}, "multiple of the 10 classes"},
 		{Settings{Fraction: 1.5}, "invalid fraction"},
 		{Settings{Fraction: -0.1}, "invalid fraction"},
+		{Settings{Fraction: 0.001}, "of 100 test examples it relabels none"},
 		{Settings{Copies: "many"}, "valid values are paper, match, or an integer"},
 		{Settings{Copies: "0"}, "valid values are paper, match"},
 	}

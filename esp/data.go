@@ -84,6 +84,9 @@ func runDataList(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	} else if len(rest) > 0 {
 		return usagef("data list takes no arguments, got %q", rest)
 	}
+	if flagGiven(fs, "subset") {
+		return usagef("--subset does not apply to data list: it lists (and with --load, loads) whole datasets")
+	}
 	if err := df.validate(); err != nil {
 		return err
 	}

@@ -89,6 +89,13 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	if slices.Contains(study.Kinds, experiment.KindCorrupted) {
+		// The corruption's settings against this data (a fraction that relabels no
+		// example, a shift that is a multiple of the classes), before any run starts.
+		if _, err := corrupt.Build(ds, cs); err != nil {
+			return usageError{err}
+		}
+	}
 	res, err := experiment.RunStudy(ctx, ds, study, *out, stderr)
 	if errors.Is(err, experiment.ErrStudyMismatch) || errors.Is(err, experiment.ErrDamagedRun) || errors.Is(err, experiment.ErrNotStudyDir) {
 		return usageError{err}
