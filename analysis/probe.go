@@ -30,7 +30,7 @@ const (
 	Surface1DFile      = "surface1d.jsonl"
 	Surface2DFile      = "surface2d.json"
 	SharpnessFile      = "sharpness.json"
-	defaultEvalBatch   = 1000
+	defaultEvalBatch   = experiment.DefaultEvalBatchSize
 	weightsFinal       = "final"
 	weightsInit        = "init"
 	runningVarianceTag = "running_var"

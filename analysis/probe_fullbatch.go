@@ -222,7 +222,8 @@ type hostAdam struct {
 }
 
 func newHostAdam(w *experiment.Weights, lr float64) *hostAdam {
-	a := &hostAdam{lr: lr, beta1: 0.9, beta2: 0.999, eps: 1e-8}
+	o := experiment.Optimizer{Name: experiment.Adam, LearningRate: lr}.WithDefaults() // Train's betas and eps
+	a := &hostAdam{lr: o.LearningRate, beta1: o.Beta1, beta2: o.Beta2, eps: o.Epsilon}
 	for _, t := range w.Tensors {
 		a.m = append(a.m, make([]float64, len(t.Data)))
 		a.v = append(a.v, make([]float64, len(t.Data)))

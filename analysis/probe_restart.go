@@ -36,7 +36,7 @@ func (s RestartSettings) WithDefaults() RestartSettings {
 		s.Epochs = 5
 	}
 	if s.BatchSize == 0 {
-		s.BatchSize = 128
+		s.BatchSize = experiment.DefaultBatchSize
 	}
 	if s.EvalBatchSize == 0 {
 		s.EvalBatchSize = defaultEvalBatch

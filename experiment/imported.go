@@ -65,8 +65,7 @@ func SaveImportedRun(backend compute.Backend, d *datasets.Dataset, settings Sett
 	if err := net.SetWeights(w); err != nil {
 		return nil, err
 	}
-	const evalBatch = 1000
-	train, test, err := net.EvaluateDataset(d, evalBatch)
+	train, test, err := net.EvaluateDataset(d, DefaultEvalBatchSize)
 	if err != nil {
 		return nil, fmt.Errorf("evaluating the imported weights: %w", err)
 	}

@@ -442,7 +442,7 @@ const convPassBatch = 250
 // passBatch is the batch size Evaluate and Gradient use when asked for batchSize.
 func (n *Net) passBatch(batchSize int) int {
 	if batchSize <= 0 {
-		batchSize = 1000
+		batchSize = DefaultEvalBatchSize
 	}
 	if n.Model.Name() != "mlp" && models.IsGoBackend(n.Backend) {
 		return min(batchSize, convPassBatch)

@@ -120,6 +120,12 @@ type Settings struct {
 	StepsPerCall int `json:"steps_per_call,omitempty"`
 }
 
+// Defaults of Settings' sizes that other packages' settings share (the probes').
+const (
+	DefaultBatchSize     = 128  // the paper's minibatch
+	DefaultEvalBatchSize = 1000 // evaluation passes; it does not change results
+)
+
 // WithDefaults returns s with every zero field replaced by its default.
 func (s Settings) WithDefaults() Settings {
 	if s.Model == "" {
@@ -128,7 +134,7 @@ func (s Settings) WithDefaults() Settings {
 	s.ModelConfig = s.ModelConfig.WithDefaults()
 	s.Optimizer = s.Optimizer.WithDefaults()
 	if s.BatchSize == 0 {
-		s.BatchSize = 128
+		s.BatchSize = DefaultBatchSize
 	}
 	if s.Epochs == 0 {
 		s.Epochs = 11
@@ -137,7 +143,7 @@ func (s Settings) WithDefaults() Settings {
 		s.Backend = "go"
 	}
 	if s.EvalBatchSize == 0 {
-		s.EvalBatchSize = 1000
+		s.EvalBatchSize = DefaultEvalBatchSize
 	}
 	return s
 }
