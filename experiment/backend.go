@@ -28,13 +28,17 @@ var BackendNames = []string{"go", "xla:cpu", "xla:cuda"}
 //     go-xla's standard folders; it never downloads one.
 func NewBackend(name string) (compute.Backend, error) {
 	switch {
-	case name == "" || name == "go" || strings.HasPrefix(name, "go:"):
+	case plainGoBackend(name) || strings.HasPrefix(name, "go:"):
 		return newGoBackend(strings.TrimPrefix(strings.TrimPrefix(name, "go"), ":"))
 	case name == "xla" || strings.HasPrefix(name, "xla:"):
 		return newXLABackend(strings.TrimPrefix(strings.TrimPrefix(name, "xla"), ":"))
 	}
 	return nil, fmt.Errorf("experiment: unknown backend %q, valid: %s", name, strings.Join(BackendNames, ", "))
 }
+
+// plainGoBackend reports whether a backend name is the Go backend without options, the
+// default ("" or "go"): a study divides the cores between its workers only then.
+func plainGoBackend(name string) bool { return name == "" || name == "go" }
 
 // newGoBackend creates GoMLX's Go backend with its options. GoMLX prints a line to stdout
 // when given "parallelism=N"; since esp's stdout is its result, that option is applied here
@@ -126,7 +130,7 @@ func goRunsOpsInParallel(b compute.Backend) bool {
 // "ops_sequential" added, see goRunsOpsInParallel; other backends are left as they are.
 func sequentialOps(name string) string {
 	switch {
-	case name == "" || name == "go":
+	case plainGoBackend(name):
 		return "go:ops_sequential"
 	case strings.HasPrefix(name, "go:") && !slices.Contains(strings.Split(strings.TrimPrefix(name, "go:"), ","), "ops_sequential"):
 		return name + ",ops_sequential"

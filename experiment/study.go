@@ -441,7 +441,7 @@ feed:
 // Go backend, two runs with one core each beat one run on two cores (see
 // BenchmarkStudyWorkers); on XLA, one run at a time.
 func DefaultWorkers(backend string) int {
-	if backend == "" || backend == "go" {
+	if plainGoBackend(backend) {
 		return max(1, runtime.GOMAXPROCS(0))
 	}
 	return 1
@@ -457,7 +457,7 @@ func (s StudySettings) workers() int {
 // workerBackend is the backend each of n workers uses: the plain Go backend is given an
 // equal share of the cores; anything else is taken as named.
 func workerBackend(name string, n int) string {
-	if (name == "" || name == "go") && n > 1 {
+	if plainGoBackend(name) && n > 1 {
 		return fmt.Sprintf("go:parallelism=%d", max(1, runtime.GOMAXPROCS(0)/n))
 	}
 	if name == "" {
