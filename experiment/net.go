@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/gomlx/compute"
@@ -207,7 +208,7 @@ func (n *Net) SetWeights(w *Weights) error {
 		if t == nil {
 			return fmt.Errorf("experiment: weights lack tensor %q", name)
 		}
-		if want := v.Shape().Dimensions; !equalInts(want, t.Shape) {
+		if want := v.Shape().Dimensions; !slices.Equal(want, t.Shape) {
 			return fmt.Errorf("experiment: tensor %q has shape %v, model wants %v", name, t.Shape, want)
 		}
 		if err := v.SetValue(tensors.FromFlatDataAndDimensions(t.Data, t.Shape...)); err != nil {
@@ -215,18 +216,6 @@ func (n *Net) SetWeights(w *Weights) error {
 		}
 	}
 	return nil
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Eval is the result of evaluating a Net on a split with one set of labels.

@@ -3,6 +3,7 @@ package experiment
 import (
 	"math"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/extremepoints/esp/models"
@@ -89,7 +90,7 @@ func TestWeightsRoundTrip(t *testing.T) {
 			nonTrainable := 0
 			for i, want := range w.Tensors {
 				g := got.Tensors[i]
-				if g.Name != want.Name || g.Trainable != want.Trainable || !equalInts(g.Shape, want.Shape) {
+				if g.Name != want.Name || g.Trainable != want.Trainable || !slices.Equal(g.Shape, want.Shape) {
 					t.Fatalf("tensor %d: got %s %v %v, want %s %v %v", i, g.Name, g.Shape, g.Trainable, want.Name, want.Shape, want.Trainable)
 				}
 				for j := range want.Data {
