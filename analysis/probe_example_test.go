@@ -174,3 +174,26 @@ func ExampleSharpness() {
 	// power iteration converged: true
 	// top eigenvalue positive: true
 }
+
+// A probe's lines read back from its directory, as a notebook plots them.
+func ExampleReadProbeLines() {
+	ds, point, dir := toyExtreme()
+	defer os.RemoveAll(dir)
+	out := filepath.Join(dir, "restart")
+	restart := analysis.RestartSettings{Epochs: 3, BatchSize: 16}
+	if _, err := analysis.Restart(context.Background(), nil, point, ds, restart, out, nil); err != nil {
+		panic(err)
+	}
+	epochs, err := analysis.ReadProbeLines[analysis.RestartEpoch](filepath.Join(out, analysis.RestartFile))
+	if err != nil {
+		panic(err)
+	}
+	for _, e := range epochs {
+		fmt.Printf("epoch %d: distance from the point > 0: %v\n", e.Epoch, e.DistFromStart > 0)
+	}
+	// Output:
+	// epoch 0: distance from the point > 0: false
+	// epoch 1: distance from the point > 0: true
+	// epoch 2: distance from the point > 0: true
+	// epoch 3: distance from the point > 0: true
+}

@@ -185,6 +185,23 @@ func checkAccuracies(m experiment.EpochMetrics) error {
 	return nil
 }
 
+// ReadProbeLines reads a JSON-lines file a probe or a run wrote (restart.jsonl,
+// fullbatch.jsonl, metrics.jsonl, ...) into values of T, such as RestartEpoch or
+// experiment.EpochMetrics. The error names the file and line.
+func ReadProbeLines[T any](path string) ([]T, error) {
+	lines, err := readJSONLines(path)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]T, len(lines))
+	for i, line := range lines {
+		if err := json.Unmarshal(line, &out[i]); err != nil {
+			return nil, fmt.Errorf("%s line %d: %w", path, i+1, err)
+		}
+	}
+	return out, nil
+}
+
 func readJSONLines(path string) ([]json.RawMessage, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
