@@ -1,6 +1,7 @@
 package nb
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -116,4 +117,40 @@ func ExampleTable() {
 	// point    test accuracy
 	// normal   0.912
 	// extreme  0.008
+}
+
+// A notebook sizes its experiments by the scale ESP_NOTEBOOK_SCALE names: seconds at smoke
+// scale (the tests'), minutes at full.
+func ExamplePick() {
+	os.Setenv(ScaleEnv, "smoke")
+	defer os.Unsetenv(ScaleEnv)
+	scale, err := Scale()
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("%s scale: %d training examples, %d epochs\n", scale, Pick(scale, 2000, 60000), Pick(scale, 5, 50))
+	// Output: smoke scale: 2000 training examples, 5 epochs
+}
+
+// The folder a notebook keeps its runs in, one per notebook and scale.
+func ExampleOutDir() {
+	root, _ := os.MkdirTemp("", "esp-example")
+	defer os.RemoveAll(root)
+	os.Setenv(OutEnv, root)
+	defer os.Unsetenv(OutEnv)
+	dir, err := OutDir("02_extreme_training", Smoke)
+	if err != nil {
+		panic(err)
+	}
+	rel, _ := filepath.Rel(root, dir)
+	fmt.Println(rel)
+	// Output: 02_extreme_training-smoke
+}
+
+// A run's test accuracy over its epochs, as a curve for analysis.LineFigure.
+func ExampleEpochSeries() {
+	metrics := []experiment.EpochMetrics{{Epoch: 0, TestAcc: 0.1}, {Epoch: 1, TestAcc: 0.5}, {Epoch: 2, TestAcc: 0.75}}
+	s := EpochSeries("test", metrics, func(m experiment.EpochMetrics) float64 { return float64(m.TestAcc) })
+	fmt.Println(s.Label, s.X, s.Y)
+	// Output: test [0 1 2] [0.1 0.5 0.75]
 }
