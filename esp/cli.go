@@ -29,6 +29,9 @@ type usageError struct{ err error }
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
+// flagParseError is a usage error the flag set has already printed, with the usage.
+type flagParseError struct{ usageError }
+
 func usagef(format string, args ...any) error {
 	return usageError{fmt.Errorf(format, args...)}
 }
@@ -85,6 +88,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return exitOK
 		case errors.Is(err, flag.ErrHelp):
 			return exitOK
+		case errors.As(err, new(flagParseError)):
+			return exitUsage // the flag set printed it
 		case errors.As(err, new(usageError)):
 			fmt.Fprintf(stderr, "esp %s: %v\n", c.name, err)
 			return exitUsage
@@ -123,7 +128,7 @@ func parseFlags(fs *flag.FlagSet, args []string) (positional []string, err error
 			if errors.Is(err, flag.ErrHelp) {
 				return nil, err
 			}
-			return nil, usageError{err}
+			return nil, flagParseError{usageError{err}}
 		}
 		args = fs.Args()
 		if len(args) == 0 {
