@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 
 	"github.com/gomlx/go-xla/installer"
 
@@ -17,6 +18,10 @@ import (
 
 // pypiHost is the host of PyPI's JSON API, which go-xla's installer asks for JAX's packages.
 const pypiHost = "pypi.org"
+
+// jaxVersion is what --version takes: "latest" or a release number in PyPI's form
+// (0.8.0, 0.8.1rc1, 0.9.0.dev20260101), which becomes part of the package index's URL.
+var jaxVersion = regexp.MustCompile(`^(latest|[0-9]+(\.[0-9]+)*(\.?(a|b|rc|dev|post)[0-9]+)*)$`)
 
 // runSetupGPU installs the PJRT CUDA plugin and the NVIDIA libraries it needs, from JAX's
 // pip packages, with go-xla's installer. It is the only place esp downloads a plugin: the
@@ -40,8 +45,8 @@ func runSetupGPU(_ context.Context, args []string, stdout, stderr io.Writer) err
 	if *cuda != "13" && *cuda != "12" {
 		return usagef("--cuda %q: valid values are 13 and 12", *cuda)
 	}
-	if *version == "" {
-		return usagef("--version is empty: give a JAX version such as 0.8.0, or latest")
+	if !jaxVersion.MatchString(*version) {
+		return usagef("--version %q: give a JAX version such as 0.8.0, or latest", *version)
 	}
 	if *dir == "" {
 		return usagef("--dir is empty")

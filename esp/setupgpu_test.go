@@ -210,3 +210,13 @@ func emptyDir(t *testing.T, dir string) {
 		t.Errorf("left behind in the temporary folder: %s", e.Name())
 	}
 }
+
+// TestJAXVersion: --version takes PyPI's release numbers and latest, nothing path-like.
+func TestJAXVersion(t *testing.T) {
+	for v, want := range map[string]bool{"latest": true, "0.8.0": true, "0.8.1rc1": true, "0.9.0.dev20260101": true,
+		"": false, "../../x": false, "0.8.0/../../y": false, "v0.8": false} {
+		if got := jaxVersion.MatchString(v); got != want {
+			t.Errorf("--version %q accepted: %v, want %v", v, got, want)
+		}
+	}
+}
