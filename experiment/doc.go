@@ -49,7 +49,9 @@
 //     refused with [ErrStudyMismatch], naming what differs.
 //   - runs/normal-0000/, runs/corrupted-0000/, ...: each a run directory as Train writes
 //     it, plus result.json, a [RunResult]: {"kind", "index", "seed", "status", "epochs",
-//     "steps", "seconds", "final": the last EpochMetrics}.
+//     "steps", "seconds", "final": the last EpochMetrics, "final_sha256": of
+//     final.safetensors}. A finished run whose files changed since is refused with
+//     [ErrDamagedRun] when the study is read.
 //
 // A run is trained in runs/.tmp-NAME-RANDOM and renamed to runs/NAME when finished, so a
 // directory runs/NAME is always a finished run. A process that starts a run first removes

@@ -169,6 +169,9 @@ type RunResult struct {
 	// as an ensemble.
 	Seconds float64      `json:"seconds"`
 	Final   EpochMetrics `json:"final"`
+	// FinalSHA256 is the SHA-256 of the run's final.safetensors, checked when the study
+	// is read (absent in results written before it was recorded).
+	FinalSHA256 string `json:"final_sha256,omitempty"`
 }
 
 // studyFile is the content of study.json.
@@ -243,9 +246,20 @@ func readRunResult(runDir string) (*RunResult, error) {
 		return nil, fmt.Errorf("%w: %s is not a run result (%v): delete %s to train the run again",
 			ErrDamagedRun, filepath.Join(runDir, ResultFile), err, runDir)
 	}
-	if _, err := os.Stat(filepath.Join(runDir, FinalWeightsFile)); err != nil {
+	weights := filepath.Join(runDir, FinalWeightsFile)
+	if _, err := os.Stat(weights); err != nil {
 		return nil, fmt.Errorf("%w: %s has a result but no %s: delete %s to train the run again",
 			ErrDamagedRun, runDir, FinalWeightsFile, runDir)
+	}
+	if rr.FinalSHA256 != "" {
+		got, err := datasets.FileSHA256(weights)
+		if err != nil {
+			return nil, fmt.Errorf("experiment: reading %s: %w", weights, err)
+		}
+		if got != rr.FinalSHA256 {
+			return nil, fmt.Errorf("%w: %s changed after the run finished (sha256 %s, %s records %s): delete %s to train the run again",
+				ErrDamagedRun, weights, got, ResultFile, rr.FinalSHA256, runDir)
+		}
 	}
 	return &rr, nil
 }
@@ -712,6 +726,10 @@ func (w *studyWorker) trainRuns(ctx context.Context, ds *datasets.Dataset, s Stu
 		res := results[i]
 		rr := &RunResult{StudyRun: r, Status: res.Status, Epochs: res.Epochs, Steps: res.Steps,
 			Seconds: seconds, Final: res.Last()}
+		var err error
+		if rr.FinalSHA256, err = datasets.FileSHA256(filepath.Join(tmps[i], FinalWeightsFile)); err != nil {
+			return finished, fmt.Errorf("experiment: hashing %s's final weights: %w", r.Name(), err)
+		}
 		data, err := json.MarshalIndent(rr, "", "  ")
 		if err != nil {
 			return finished, err

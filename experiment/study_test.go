@@ -381,6 +381,15 @@ func TestRunStudyDamaged(t *testing.T) {
 			return os.WriteFile(filepath.Join(run, ResultFile), []byte("{bad"), 0o644)
 		},
 			ErrDamagedRun, "is not a run result"},
+		{"a byte of the weights flipped", func(dir, run string) error {
+			path := filepath.Join(run, FinalWeightsFile)
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			data[len(data)-1] ^= 1
+			return os.WriteFile(path, data, 0o644)
+		}, ErrDamagedRun, "final.safetensors changed after the run finished"},
 		{"study.json garbled", func(dir, run string) error { return os.WriteFile(filepath.Join(dir, StudyFile), nil, 0o644) },
 			ErrStudyMismatch, "is not a study file"},
 	}
