@@ -120,6 +120,40 @@ func (s Settings) Canonical() Settings {
 	return s
 }
 
+// ValidateFor checks the settings against the dataset they would corrupt, without
+// building anything: Validate, then what depends on the data (a valid dataset, a shift
+// that changes labels, copies, a fraction that relabels at least one test example).
+func (s Settings) ValidateFor(d *datasets.Dataset) error {
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	if d == nil {
+		return fmt.Errorf("corrupt: no dataset")
+	}
+	if err := d.Validate(); err != nil { // a hand-built one: one class, an empty split
+		return fmt.Errorf("corrupt: %w", err)
+	}
+	st, _ := parseStrategy(s.Strategy)
+	if st.name == Shift && st.shift%d.NumClasses() == 0 {
+		return fmt.Errorf("invalid strategy %q: a shift that is a multiple of the %d classes changes no label", s.Strategy, d.NumClasses())
+	}
+	if _, err := copiesFor(s.Copies, d.Train.Len(), d.Test.Len()); err != nil {
+		return err
+	}
+	if relabeled(s.Fraction, d.Test.Len()) == 0 {
+		return fmt.Errorf("invalid fraction %v: of %d test examples it relabels none, and the set would not be corrupted", s.Fraction, d.Test.Len())
+	}
+	return nil
+}
+
+// relabeled is the number of test examples a fraction (0: all) gives a new label.
+func relabeled(fraction float64, testLen int) int {
+	if fraction == 0 {
+		fraction = 1
+	}
+	return int(math.Round(fraction * float64(testLen)))
+}
+
 // Validate checks the settings without building anything.
 func (s Settings) Validate() error {
 	if _, err := parseStrategy(s.Strategy); err != nil {
@@ -134,36 +168,17 @@ func (s Settings) Validate() error {
 // Build returns the corrupted training set of d: its training split plus copies of its
 // test split with labels assigned by the settings' strategy.
 func Build(d *datasets.Dataset, s Settings) (*Set, error) {
-	if err := s.Validate(); err != nil {
+	if err := s.ValidateFor(d); err != nil {
 		return nil, err
-	}
-	if d == nil {
-		return nil, fmt.Errorf("corrupt: no dataset")
-	}
-	if err := d.Validate(); err != nil { // a hand-built one: one class, an empty split
-		return nil, fmt.Errorf("corrupt: %w", err)
 	}
 	st, _ := parseStrategy(s.Strategy)
 	numClasses := d.NumClasses()
-	if st.name == Shift && st.shift%numClasses == 0 {
-		return nil, fmt.Errorf("invalid strategy %q: a shift that is a multiple of the %d classes changes no label", s.Strategy, numClasses)
-	}
-	copies, err := copiesFor(s.Copies, d.Train.Len(), d.Test.Len())
-	if err != nil {
-		return nil, err
-	}
+	copies, _ := copiesFor(s.Copies, d.Train.Len(), d.Test.Len())
 	rng := rand.New(rand.NewPCG(s.Seed, 0x65737063)) // second word: "espc"
 
 	testLen := d.Test.Len()
-	fraction := s.Fraction
-	if fraction == 0 {
-		fraction = 1
-	}
 	chosen := make([]bool, testLen)
-	numChosen := int(math.Round(fraction * float64(testLen)))
-	if numChosen == 0 {
-		return nil, fmt.Errorf("invalid fraction %v: of %d test examples it relabels none, and the set would not be corrupted", s.Fraction, testLen)
-	}
+	numChosen := relabeled(s.Fraction, testLen)
 	for _, i := range rng.Perm(testLen)[:numChosen] {
 		chosen[i] = true
 	}

@@ -92,7 +92,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if slices.Contains(study.Kinds, experiment.KindCorrupted) {
 		// The corruption's settings against this data (a fraction that relabels no
 		// example, a shift that is a multiple of the classes), before any run starts.
-		if _, err := corrupt.Build(ds, cs); err != nil {
+		if err := cs.ValidateFor(ds); err != nil {
 			return usageError{err}
 		}
 	}
