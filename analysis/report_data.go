@@ -156,19 +156,14 @@ func loadRun(dir string) (*RunRecord, error) {
 		return nil, err
 	}
 	r := &RunRecord{Dir: dir, Config: *config}
-	lines, err := readJSONLines(filepath.Join(dir, experiment.MetricsFile))
-	if err != nil {
+	path := filepath.Join(dir, experiment.MetricsFile)
+	if r.Metrics, err = ReadProbeLines[experiment.EpochMetrics](path); err != nil {
 		return nil, err
 	}
-	for i, line := range lines {
-		var m experiment.EpochMetrics
-		if err := json.Unmarshal(line, &m); err != nil {
-			return nil, fmt.Errorf("%s line %d: %w", filepath.Join(dir, experiment.MetricsFile), i+1, err)
-		}
+	for i, m := range r.Metrics {
 		if err := checkAccuracies(m); err != nil {
-			return nil, fmt.Errorf("%s line %d: %w", filepath.Join(dir, experiment.MetricsFile), i+1, err)
+			return nil, fmt.Errorf("%s line %d: %w", path, i+1, err)
 		}
-		r.Metrics = append(r.Metrics, m)
 	}
 	return r, nil
 }
@@ -176,10 +171,12 @@ func loadRun(dir string) (*RunRecord, error) {
 // checkAccuracies refuses accuracies outside [0, 1] (NaN, a diverged run's, passes):
 // such a file was not written by a run.
 func checkAccuracies(m experiment.EpochMetrics) error {
-	accuracies := map[string]*experiment.Float{"train_acc": &m.TrainAcc, "test_acc": &m.TestAcc, "corrupted_acc": m.CorruptedAcc, "fit_acc": m.FitAcc}
-	for _, name := range []string{"train_acc", "test_acc", "corrupted_acc", "fit_acc"} {
-		if v := accuracies[name]; v != nil && (*v < 0 || *v > 1) {
-			return fmt.Errorf("%s %v is not an accuracy (0 to 1)", name, float64(*v))
+	for _, a := range []struct {
+		name  string
+		value *experiment.Float // nil: not recorded
+	}{{"train_acc", &m.TrainAcc}, {"test_acc", &m.TestAcc}, {"corrupted_acc", m.CorruptedAcc}, {"fit_acc", m.FitAcc}} {
+		if a.value != nil && (*a.value < 0 || *a.value > 1) {
+			return fmt.Errorf("%s %v is not an accuracy (0 to 1)", a.name, float64(*a.value))
 		}
 	}
 	return nil
@@ -238,17 +235,11 @@ func loadProbe(dir string, runs map[string]*RunRecord) (*ProbeRecord, error) {
 		}
 		p.Kind = f.kind
 		if strings.HasSuffix(f.file, ".jsonl") {
-			lines, err := readJSONLines(path)
+			lines, err := ReadProbeLines[map[string]any](path)
 			if err != nil {
 				return nil, err
 			}
-			for i, line := range lines {
-				var m map[string]any
-				if err := json.Unmarshal(line, &m); err != nil {
-					return nil, fmt.Errorf("%s line %d: %w", path, i+1, err)
-				}
-				p.Lines = append(p.Lines, m)
-			}
+			p.Lines = append(p.Lines, lines...)
 		} else {
 			raw, err := os.ReadFile(path)
 			if err != nil {
