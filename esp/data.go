@@ -46,9 +46,6 @@ func (d *dataFlags) options(progress io.Writer) datasets.Options {
 
 // load reads a dataset (fetching it when missing) and applies --subset.
 func (d *dataFlags) load(ctx context.Context, name string, progress io.Writer) (*datasets.Dataset, error) {
-	if err := d.validate(); err != nil {
-		return nil, err
-	}
 	ds, err := datasets.Load(ctx, name, d.options(progress))
 	if err != nil {
 		return nil, badInput(err)

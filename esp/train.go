@@ -67,7 +67,6 @@ func (t *trainFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&t.stepsPerCall, "steps-per-call", 1, "training steps per call of the compiled graph (for accelerators: one launch for N steps, the same steps; constant learning rate only)")
 }
 
-// settings validates the flags and returns the run's settings and corruption.
 // modelFlags are the flags of one model each: given for another, they would change nothing.
 var modelFlags = map[string]string{"hidden": "mlp", "fc-hidden": "lenet", "convs": "lenet", "fc-relu": "lenet",
 	"blocks": "resnet", "shortcut-3x3": "resnet"}
@@ -93,6 +92,7 @@ func (t *trainFlags) inapplicableFlag(fs *flag.FlagSet) error {
 	return err
 }
 
+// settings validates the flags and returns the run's settings and corruption.
 func (t *trainFlags) settings(fs *flag.FlagSet) (experiment.Settings, corrupt.Settings, bool, error) {
 	var s experiment.Settings
 	if t.dataset == "" {

@@ -34,9 +34,9 @@
 // last axis, summed against a one-hot of the window's first maximum, so that a tie's
 // gradient goes to one input, as with PyTorch and XLA (ReduceMax gave it to every tied
 // input). The backend's native convolution trained ~20x slower and its MaxPool had no
-// gradient there. ReLU is x·(x>0) on every backend: gradient 0 at 0, as PyTorch's. On other backends (XLA) the native
-// Convolve and MaxPool ops are used. [Config.Formulation] overrides the
-// choice; both give the same results up to float32 rounding.
+// gradient there. On other backends (XLA) the native Convolve and MaxPool ops are used.
+// [Config.Formulation] overrides the choice; both give the same results up to float32
+// rounding. ReLU is x·(x>0) on every backend: gradient 0 at 0, as PyTorch's.
 //
 // # Weight layouts
 //
