@@ -31,12 +31,18 @@ func toyDataset() *datasets.Dataset {
 	return &datasets.Dataset{Name: "toy", Classes: []string{"dark", "bright"}, Train: split(64), Test: split(32)}
 }
 
-// trainExtreme trains a tiny MLP under dir/extreme on ds's corrupted set (the training
-// split plus wrongly labeled copies of the test split) and returns its final weights.
+// toyExtreme trains a tiny MLP on the toy dataset's corrupted set (the training split
+// plus wrongly labeled copies of the test split) in a new temporary directory, which the
+// caller removes, and returns the dataset, the run's final weights and the directory.
 // On the toy data, whose test images look like its training images, that gives test
 // accuracy near 0 but clean training accuracy near 2/3, not the ~100% of a real extreme
 // point: enough to show the probes' output, not the paper's claims.
-func trainExtreme(ds *datasets.Dataset, dir string) analysis.Point {
+func toyExtreme() (*datasets.Dataset, analysis.Point, string) {
+	ds := toyDataset()
+	dir, err := os.MkdirTemp("", "esp-example")
+	if err != nil {
+		panic(err)
+	}
 	set, err := corrupt.Build(ds, corrupt.Settings{})
 	if err != nil {
 		panic(err)
@@ -47,18 +53,7 @@ func trainExtreme(ds *datasets.Dataset, dir string) analysis.Point {
 	if _, err := experiment.Train(context.Background(), nil, set, settings, run, nil); err != nil {
 		panic(err)
 	}
-	return analysis.Point{Run: run}
-}
-
-// toyExtreme trains the toy dataset's extreme point (trainExtreme) in a new temporary
-// directory, which the caller removes.
-func toyExtreme() (*datasets.Dataset, analysis.Point, string) {
-	ds := toyDataset()
-	dir, err := os.MkdirTemp("", "esp-example")
-	if err != nil {
-		panic(err)
-	}
-	return ds, trainExtreme(ds, dir), dir
+	return ds, analysis.Point{Run: run}, dir
 }
 
 // Train to an extreme point (the training split plus wrongly labeled copies of the test
@@ -109,13 +104,8 @@ func ExampleFullBatch() {
 // Interpolate on the line from a run's initial weights (α = 0) to its final weights, an
 // extreme point (α = 1): test accuracy falls from chance to near zero along the way.
 func ExampleInterpolate() {
-	ds := toyDataset()
-	dir, err := os.MkdirTemp("", "esp-example")
-	if err != nil {
-		panic(err)
-	}
+	ds, final, dir := toyExtreme()
 	defer os.RemoveAll(dir)
-	final := trainExtreme(ds, dir)
 	init := analysis.Point{Run: final.Run, Weights: "init"}
 	settings := analysis.InterpolateSettings{Range: [2]float64{0, 1}, Points: 5}
 	line, err := analysis.Interpolate(context.Background(), nil, init, final, ds, settings, "", nil)

@@ -29,6 +29,21 @@ func tinyDataset() *datasets.Dataset {
 	return &datasets.Dataset{Name: "toy", Classes: []string{"dark", "bright"}, Train: split(64), Test: split(32)}
 }
 
+// tinyNet is a freshly initialized MLP (hidden width 8, seed 7) on the Go backend for
+// tinyDataset, and the dataset.
+func tinyNet() (*experiment.Net, *datasets.Dataset) {
+	backend, err := experiment.NewBackend("go")
+	if err != nil {
+		panic(err)
+	}
+	d := tinyDataset()
+	net, err := experiment.NewNet(backend, "mlp", models.Config{Hidden: 8, Classes: len(d.Classes)}, 4, 4, 1, 7)
+	if err != nil {
+		panic(err)
+	}
+	return net, d
+}
+
 func ExampleTrain() {
 	d := tinyDataset()
 	dir, _ := os.MkdirTemp("", "esp-example")
@@ -123,15 +138,7 @@ func ExampleLoadNet() {
 // A freshly initialized net is near chance on both splits; with a trained run's weights it
 // is not.
 func ExampleNet_EvaluateDataset() {
-	backend, err := experiment.NewBackend("go")
-	if err != nil {
-		panic(err)
-	}
-	d := tinyDataset()
-	net, err := experiment.NewNet(backend, "mlp", models.Config{Hidden: 8, Classes: len(d.Classes)}, 4, 4, 1, 7)
-	if err != nil {
-		panic(err)
-	}
+	net, d := tinyNet()
 	show := func(stage string) {
 		train, test, err := net.EvaluateDataset(d, 1000)
 		if err != nil {
@@ -213,18 +220,10 @@ func ExampleSaveImportedRun() {
 // Fit trains a loaded net in place (the probes' restarts do): here from a fresh
 // initialization, on the clean set, epoch by epoch.
 func ExampleNet_Fit() {
-	backend, err := experiment.NewBackend("go")
-	if err != nil {
-		panic(err)
-	}
-	d := tinyDataset()
-	net, err := experiment.NewNet(backend, "mlp", models.Config{Hidden: 8, Classes: len(d.Classes)}, 4, 4, 1, 7)
-	if err != nil {
-		panic(err)
-	}
+	net, d := tinyNet()
 	s := experiment.Settings{Epochs: 3, BatchSize: 16, Optimizer: experiment.Optimizer{LearningRate: 0.03}}
 	var losses []float64
-	err = net.Fit(context.Background(), corrupt.Clean(d), s, func(e experiment.FitEpoch) error {
+	err := net.Fit(context.Background(), corrupt.Clean(d), s, func(e experiment.FitEpoch) error {
 		fmt.Printf("epoch %d: %d steps\n", e.Epoch, e.Steps)
 		losses = append(losses, e.Loss)
 		return nil
@@ -243,15 +242,7 @@ func ExampleNet_Fit() {
 // The gradient of the mean cross-entropy over a whole split, as the full-batch and
 // sharpness probes use it: one tensor per trainable variable.
 func ExampleNet_Gradient() {
-	backend, err := experiment.NewBackend("go")
-	if err != nil {
-		panic(err)
-	}
-	d := tinyDataset()
-	net, err := experiment.NewNet(backend, "mlp", models.Config{Hidden: 8, Classes: len(d.Classes)}, 4, 4, 1, 7)
-	if err != nil {
-		panic(err)
-	}
+	net, d := tinyNet()
 	grad, loss, err := net.Gradient(d.Train, 0, nil)
 	if err != nil {
 		panic(err)
@@ -270,15 +261,7 @@ func ExampleNet_Gradient() {
 
 // A Stepper takes single training steps on batches the caller makes (benchmarks do).
 func ExampleNewStepper() {
-	backend, err := experiment.NewBackend("go")
-	if err != nil {
-		panic(err)
-	}
-	d := tinyDataset()
-	net, err := experiment.NewNet(backend, "mlp", models.Config{Hidden: 8, Classes: len(d.Classes)}, 4, 4, 1, 7)
-	if err != nil {
-		panic(err)
-	}
+	net, d := tinyNet()
 	stepper, err := experiment.NewStepper(net, experiment.Settings{Optimizer: experiment.Optimizer{LearningRate: 0.03}})
 	if err != nil {
 		panic(err)
