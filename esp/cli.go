@@ -13,6 +13,7 @@ import (
 
 	"github.com/gomlx/compute"
 
+	"github.com/extremepoints/esp/analysis"
 	"github.com/extremepoints/esp/experiment"
 )
 
@@ -34,6 +35,22 @@ type flagParseError struct{ usageError }
 
 func usagef(format string, args ...any) error {
 	return usageError{fmt.Errorf(format, args...)}
+}
+
+// inputErrors are errors about the files and folders the user named, in any command: a
+// damaged weights file or run, weights that are not finite, an output folder of another
+// kind, study or probe, points of different models; and a backend that cannot be had.
+var inputErrors = []error{experiment.ErrBackend, experiment.ErrCorruptWeights, experiment.ErrNonFiniteWeights, experiment.ErrDamagedRun,
+	experiment.ErrForeignDir, experiment.ErrStudyMismatch, analysis.ErrOutputNotEmpty, analysis.ErrIncompatiblePoints}
+
+// isInputError reports whether err is one of inputErrors.
+func isInputError(err error) bool {
+	for _, target := range inputErrors {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	return false
 }
 
 // badInput marks an error about the user's input (data files, values): exit code 2.
@@ -90,7 +107,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return exitOK
 		case errors.As(err, new(flagParseError)):
 			return exitUsage // the flag set printed it
-		case errors.As(err, new(usageError)):
+		case errors.As(err, new(usageError)) || isInputError(err):
 			fmt.Fprintf(stderr, "esp %s: %v\n", c.name, err)
 			return exitUsage
 		default:
@@ -204,7 +221,7 @@ func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	backend, err := experiment.NewBackend(*backendName)
 	if err != nil {
-		return usageError{err}
+		return err
 	}
 	defer backend.Finalize()
 	fmt.Fprintf(stdout, "backend: %s\n", backend.Description())

@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"image"
 	"image/png"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -19,8 +21,35 @@ func TestMain(m *testing.M) {
 		os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 	}
 	testscript.Main(m, map[string]func(){
-		"esp": func() { os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)) },
+		"esp": func() {
+			code := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)
+			if code != exitOK {
+				fmt.Fprintf(os.Stderr, "[exit %d]\n", code) // for scripts: stderr '\[exit 2\]'
+			}
+			os.Exit(code)
+		},
 	})
+}
+
+// flipByte is the script command "flipbyte FILE OFFSET": it inverts the byte at OFFSET
+// of FILE (from its end when negative), as a disk or a copy gone wrong would.
+func flipByte(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: flipbyte FILE OFFSET")
+	}
+	path := ts.MkAbs(args[0])
+	data, err := os.ReadFile(path)
+	ts.Check(err)
+	offset, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	if offset < 0 {
+		offset += len(data)
+	}
+	if offset < 0 || offset >= len(data) {
+		ts.Fatalf("offset %s outside the %d bytes of %s", args[1], len(data), args[0])
+	}
+	data[offset] ^= 0xff
+	ts.Check(os.WriteFile(path, data, 0o644))
 }
 
 // TestScripts runs the command-line scripts in testdata/script. Each starts with
@@ -32,7 +61,8 @@ func TestMain(m *testing.M) {
 func TestScripts(t *testing.T) {
 	realDir := datasets.DefaultDataDir()
 	testscript.Run(t, testscript.Params{
-		Dir: "testdata/script",
+		Dir:  "testdata/script",
+		Cmds: map[string]func(*testscript.TestScript, bool, []string){"flipbyte": flipByte},
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("ESP_DATA_DIR", filepath.Join(env.WorkDir, "cache"))
 			env.Setenv("REALDATA", realDir)
@@ -131,10 +161,10 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"run", "--dataset", "mnist", "--model", "mlp", "--runs", "2", "--kinds", "odd", "--out", "x"}, exitUsage, "valid kinds are normal, corrupted"},
 		{[]string{"run", "--dataset", "mnist", "--model", "mlp", "--runs", "2", "--workers", "0", "--out", "x"}, exitUsage, "--workers must be a positive count"},
 		{[]string{"run", "--dataset", "mnist", "--model", "mlp", "--runs", "2", "--ensemble", "0", "--out", "x"}, exitUsage, "--ensemble must be a positive count"},
-		{[]string{"run", "--dataset", "mnist", "--model", "mlp", "--runs", "2", "--out", "testdata"}, exitUsage, "not a study directory: testdata holds not-a-png.png but no study.json"},
+		{[]string{"run", "--dataset", "mnist", "--model", "mlp", "--runs", "2", "--out", "testdata"}, exitUsage, "directory of another kind: testdata holds not-a-png.png but no study.json, so it is not a study directory"},
 		{[]string{"run", "--dataset", "mnist", "--model", "mlp", "--runs", "2", "--out", "main.go"}, exitUsage, "not a directory"},
-		{[]string{"reproduce", "--out", "testdata"}, exitUsage, "--out testdata holds files but no studies, so it is not a reproduction"},
-		{[]string{"report", "--in", "testdata", "--out", "testdata"}, exitUsage, "holds files but no summary.json, so it is not a report directory"},
+		{[]string{"reproduce", "--out", "testdata"}, exitUsage, "testdata holds not-a-png.png but no studies, so it is not a reproduction"},
+		{[]string{"report", "--in", "testdata", "--out", "testdata"}, exitUsage, "testdata holds not-a-png.png but no summary.json, so it is not a report directory"},
 		{[]string{"reproduce", "--scale", "huge", "--out", "x"}, exitUsage, "valid scales are smoke, quick, paper"},
 		{[]string{"reproduce", "--backend", "bogus", "--out", "x"}, exitUsage, `unknown backend "bogus"`},
 		{[]string{"reproduce", "--models", "vgg", "--out", "x"}, exitUsage, "valid names: lenet, mlp, resnet"},

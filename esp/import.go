@@ -54,7 +54,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	backend, err := experiment.NewBackend(*backendName)
 	if err != nil {
-		return usageError{err}
+		return err
 	}
 	defer backend.Finalize()
 	ds, err := data.load(ctx, *dataset, stderr)
@@ -90,7 +90,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fmt.Fprintf(stderr, "importing %s (%s, %d tensors) as %s on %s -> %s\n", *from, sd.Format, len(sd.Tensors), *model, ds.Name, *out)
 	rc, err := experiment.SaveImportedRun(backend, ds, settings, w, info, *out)
 	if errors.Is(err, experiment.ErrNonFiniteWeights) {
-		return badInput(fmt.Errorf("%s: %w", *from, err))
+		return fmt.Errorf("%s: %w", *from, err)
 	}
 	if err != nil {
 		return err

@@ -58,7 +58,7 @@ func (p *probeFlags) setup(ctx context.Context, fs *flag.FlagSet, point analysis
 	}
 	backend, err := experiment.NewBackend(p.backend)
 	if err != nil {
-		return nil, nil, usageError{err}
+		return nil, nil, err
 	}
 	subsetGiven := flagGiven(fs, "subset")
 	if !subsetGiven {
@@ -107,14 +107,6 @@ func (p *probeFlags) point() (analysis.Point, error) {
 		return analysis.Point{}, usagef("invalid --weights %q: valid: final, init", p.weights)
 	}
 	return analysis.Point{Run: p.run, Weights: p.weights}, nil
-}
-
-// probeError maps a probe's error: an output directory that is not empty is the user's.
-func probeError(err error) error {
-	if errors.Is(err, analysis.ErrOutputNotEmpty) || errors.Is(err, analysis.ErrIncompatiblePoints) || errors.Is(err, experiment.ErrNonFiniteWeights) {
-		return usageError{err}
-	}
-	return err
 }
 
 func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -175,7 +167,7 @@ func runProbeRestart(ctx context.Context, args []string, stdout, stderr io.Write
 	defer backend.Finalize()
 	lines, err := analysis.Restart(ctx, backend, point, ds, s, pf.out, stderr)
 	if err != nil {
-		return probeError(err)
+		return err
 	}
 	first, last := lines[0], lines[len(lines)-1]
 	fmt.Fprintf(stdout, "restart from %s: test_acc %.4f -> %.4f, train_acc %.4f -> %.4f after %d epochs, dist_from_start %.3f\nprobe directory: %s\n",
@@ -210,7 +202,7 @@ func runProbeFullBatch(ctx context.Context, args []string, stdout, stderr io.Wri
 	defer backend.Finalize()
 	lines, err := analysis.FullBatch(ctx, backend, point, ds, s, pf.out, stderr)
 	if err != nil {
-		return probeError(err)
+		return err
 	}
 	for _, method := range []string{analysis.MethodAdam, analysis.MethodGD} {
 		var first, last *analysis.FullBatchStep
@@ -277,7 +269,7 @@ func runProbeInterpolate(ctx context.Context, args []string, stdout, stderr io.W
 	defer backend.Finalize()
 	lines, err := analysis.Interpolate(ctx, backend, a, b, ds, s, pf.out, stderr)
 	if err != nil {
-		return probeError(err)
+		return err
 	}
 	for _, l := range lines {
 		if l.Alpha == 0 || l.Alpha == 1 {
@@ -306,7 +298,7 @@ func runProbeSurface(ctx context.Context, args []string, stdout, stderr io.Write
 	defer backend.Finalize()
 	res, err := analysis.Surface(ctx, backend, point, ds, s, pf.out, stderr)
 	if err != nil {
-		return probeError(err)
+		return err
 	}
 	minLoss, maxLoss := math.Inf(1), math.Inf(-1)
 	for _, row := range res.Grid.TrainLoss {
@@ -338,7 +330,7 @@ func runProbeSharpness(ctx context.Context, args []string, stdout, stderr io.Wri
 	defer backend.Finalize()
 	res, err := analysis.Sharpness(ctx, backend, point, ds, s, pf.out, stderr)
 	if err != nil {
-		return probeError(err)
+		return err
 	}
 	fmt.Fprintf(stdout, "sharpness at %s: top eigenvalue %.5g (%d iterations, converged %v), trace %.5g ± %.3g on %d examples\nprobe directory: %s\n",
 		point, res.TopEigenvalue, res.PowerIterations, res.Converged, res.Trace, res.TraceStd, res.Examples, pf.out)

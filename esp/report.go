@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/extremepoints/esp/analysis"
+	"github.com/extremepoints/esp/experiment"
 )
 
 func runReport(_ context.Context, args []string, stdout, stderr io.Writer) error {
@@ -37,7 +38,7 @@ func runReport(_ context.Context, args []string, stdout, stderr io.Writer) error
 	if *out == "" {
 		*out = filepath.Join(*in, "report")
 	}
-	if err := checkResumableDir("--out", *out, analysis.ReportSummaryFile, "a report directory"); err != nil {
+	if err := experiment.CheckResumableDir(*out, analysis.ReportSummaryFile, "a report directory"); err != nil {
 		return err
 	}
 	rep, err := analysis.WriteReportFromDir(*in, *out, settings, stderr)

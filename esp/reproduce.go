@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -37,7 +36,7 @@ func runReproduce(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if *out == "" {
 		return usagef("--out DIR is required")
 	}
-	if err := checkResumableDir("--out", *out, analysis.StudiesDir, "a reproduction"); err != nil {
+	if err := experiment.CheckResumableDir(*out, analysis.StudiesDir, "a reproduction"); err != nil {
 		return err
 	}
 	if *workers < 0 {
@@ -79,21 +78,11 @@ func runReproduce(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := plan.SetPointEpochs(*pointEpochs); err != nil {
 		return badInput(err)
 	}
-	// Load the backend once now, so that a wrong name or a missing plugin fails before
-	// anything starts rather than at the first run.
-	checked, err := experiment.NewBackend(*backend)
-	if err != nil {
-		return usageError{err}
-	}
-	checked.Finalize()
 	fmt.Fprintf(stderr, "reproduce at scale %s: %s, %d+%d runs each -> %s\n", plan.Name, strings.Join(plan.Pairs, ", "),
 		plan.Runs, plan.Runs, *out)
 	start := time.Now()
 	rep, err := analysis.Reproduce(ctx, analysis.ReproduceSettings{Scale: *scale, Datasets: ds, Models: ms, Workers: *workers,
 		Ensemble: *ensemble, StepsPerCall: *stepsPerCall, Backend: *backend, PointEpochs: *pointEpochs, Seed: *seed, Data: datasets.Options{DataDir: *dataDir, Progress: stderr}}, *out, stderr)
-	if errors.Is(err, experiment.ErrStudyMismatch) || errors.Is(err, experiment.ErrDamagedRun) || errors.Is(err, experiment.ErrNotStudyDir) {
-		return usageError{err} // --out holds another reproduction, or one damaged since
-	}
 	if err != nil {
 		return err
 	}

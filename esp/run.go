@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -97,9 +96,6 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	}
 	res, err := experiment.RunStudy(ctx, ds, study, *out, stderr)
-	if errors.Is(err, experiment.ErrStudyMismatch) || errors.Is(err, experiment.ErrDamagedRun) || errors.Is(err, experiment.ErrNotStudyDir) {
-		return usageError{err}
-	}
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -171,30 +170,6 @@ func checkOutDir(dir string) error {
 	return nil
 }
 
-// checkResumableDir accepts for flag a directory that is missing, empty, or holds marker:
-// one of its own kind, which the command resumes or rewrites. Anything else (another
-// kind's directory, a file) is refused, so that nothing there is written over. Names
-// starting with ".tmp-" are another process's files on their way in (a shard starting
-// at the same time).
-func checkResumableDir(flag, dir, marker, kind string) error {
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return usagef("%s %s: %v", flag, dir, err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, marker)); err == nil {
-		return nil
-	}
-	for _, e := range entries {
-		if !strings.HasPrefix(e.Name(), ".tmp-") {
-			return usagef("%s %s holds files but no %s, so it is not %s: choose a new directory (nothing there is overwritten)", flag, dir, marker, kind)
-		}
-	}
-	return nil
-}
-
 func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("train", stderr, "train --dataset D --model M [--corrupt STRATEGY] [--epochs N] [--seed S] --out DIR")
 	var tf trainFlags
@@ -214,7 +189,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	backend, err := experiment.NewBackend(settings.Backend)
 	if err != nil {
-		return usageError{err}
+		return err
 	}
 	defer backend.Finalize()
 	ds, err := tf.data.load(ctx, tf.dataset, stderr)

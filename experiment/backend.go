@@ -1,6 +1,7 @@
 package experiment
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -26,15 +27,38 @@ var BackendNames = []string{"go", "xla:cpu", "xla:cuda"}
 //     after a comma as in GoMLX): XLA through a PJRT plugin. It needs the build tag
 //     "xla" and a plugin already installed, found through PJRT_PLUGIN_LIBRARY_PATH or
 //     go-xla's standard folders; it never downloads one.
+//
+// Its errors match [ErrBackend].
 func NewBackend(name string) (compute.Backend, error) {
+	var (
+		backend compute.Backend
+		err     error
+	)
 	switch {
 	case plainGoBackend(name) || strings.HasPrefix(name, "go:"):
-		return newGoBackend(strings.TrimPrefix(strings.TrimPrefix(name, "go"), ":"))
+		backend, err = newGoBackend(strings.TrimPrefix(strings.TrimPrefix(name, "go"), ":"))
 	case name == "xla" || strings.HasPrefix(name, "xla:"):
-		return newXLABackend(strings.TrimPrefix(strings.TrimPrefix(name, "xla"), ":"))
+		backend, err = newXLABackend(strings.TrimPrefix(strings.TrimPrefix(name, "xla"), ":"))
+	default:
+		err = fmt.Errorf("experiment: unknown backend %q, valid: %s", name, strings.Join(BackendNames, ", "))
 	}
-	return nil, fmt.Errorf("experiment: unknown backend %q, valid: %s", name, strings.Join(BackendNames, ", "))
+	if err != nil {
+		return nil, backendError{err}
+	}
+	return backend, nil
 }
+
+// ErrBackend is matched (errors.Is) by every error of NewBackend: an unknown name, bad
+// options, a backend not in this build, a PJRT plugin that is missing or fails to load.
+// These are about the user's choice or set-up, not about the work.
+var ErrBackend = errors.New("experiment: backend unavailable")
+
+// backendError keeps NewBackend's message as it is while matching ErrBackend.
+type backendError struct{ err error }
+
+func (e backendError) Error() string        { return e.err.Error() }
+func (e backendError) Unwrap() error        { return e.err }
+func (e backendError) Is(target error) bool { return target == ErrBackend }
 
 // plainGoBackend reports whether a backend name is the Go backend without options, the
 // default ("" or "go"): a study divides the cores between its workers only then.

@@ -86,8 +86,10 @@
 // and "__metadata__" to string key/values: "format" ("esp-weights/1"), "model",
 // "model_config" (JSON of models.Config), "input_shape" (JSON [H, W, C]) and
 // "non_trainable" (JSON list of the names of non-trainable tensors, e.g. batch-norm
-// running statistics) and "order" (JSON list of the tensor names in the model's
-// variable order). Names are GoMLX variable paths inside the model scope, such as
+// running statistics), "order" (JSON list of the tensor names in the model's
+// variable order) and "data_sha256" (hex SHA-256 of the data section: a file whose
+// data changed since is refused with [ErrCorruptWeights]; files without it are read
+// unchecked). Names are GoMLX variable paths inside the model scope, such as
 // "dense_0/weights". [LoadWeights] and [SaveWeights] read and write it; [LoadNet] builds
 // a ready-to-evaluate [Net] from a file.
 //

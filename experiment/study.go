@@ -264,31 +264,14 @@ func readRunResult(runDir string) (*RunResult, error) {
 	return &rr, nil
 }
 
-// ErrNotStudyDir is returned for a study directory that is a file, or holds files but no
-// study.json, where nothing is written.
-var ErrNotStudyDir = errors.New("not a study directory")
-
 // CheckStudyDir accepts a directory that is missing, holds study.json, or holds only
 // what a study starting at the same time (another shard) makes before its study.json: an
 // empty runs folder and temporary files. A command checks it before loading data: an
-// --out that is another kind of directory (a run's, the data cache) is refused.
+// --out that is another kind of directory (a run's, the data cache) is refused with
+// ErrForeignDir, and so are runs left without their study.json.
 func CheckStudyDir(dir string) error {
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrNotStudyDir, err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, StudyFile)); err == nil {
-		return nil
-	}
-	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), ".tmp-") || e.Name() == RunsDir && e.IsDir() {
-			continue
-		}
-		return fmt.Errorf("%w: %s holds %s but no %s: choose a new directory (nothing there is overwritten)",
-			ErrNotStudyDir, dir, e.Name(), StudyFile)
+	if err := CheckResumableDir(dir, StudyFile, "a study directory", RunsDir); err != nil {
+		return err
 	}
 	return checkOrphanRuns(dir)
 }
@@ -307,7 +290,7 @@ func checkOrphanRuns(dir string) error {
 	for _, r := range runs {
 		if !strings.HasPrefix(r.Name(), ".tmp-") {
 			return fmt.Errorf("%w: %s holds runs (%s) but no %s: choose a new directory (nothing there is overwritten)",
-				ErrNotStudyDir, dir, r.Name(), StudyFile)
+				ErrForeignDir, dir, r.Name(), StudyFile)
 		}
 	}
 	return nil

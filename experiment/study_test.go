@@ -451,8 +451,8 @@ func TestCheckStudyDir(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(err, ErrNotStudyDir) || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Errorf("error %v, want %v saying %q", err, ErrNotStudyDir, tc.wantErr)
+			if !errors.Is(err, ErrForeignDir) || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("error %v, want %v saying %q", err, ErrForeignDir, tc.wantErr)
 			}
 		})
 	}
@@ -461,13 +461,13 @@ func TestCheckStudyDir(t *testing.T) {
 	}
 	file := filepath.Join(t.TempDir(), "file")
 	os.WriteFile(file, nil, 0o644)
-	if err := CheckStudyDir(file); !errors.Is(err, ErrNotStudyDir) {
+	if err := CheckStudyDir(file); !errors.Is(err, ErrForeignDir) {
 		t.Errorf("a file: %v", err)
 	}
 	// RunStudy refuses the same, writing nothing.
 	d := synthDataset(40, 20, 4, 4, 1, 3, 1)
 	dir := mk(t, "runs/normal-0000/result.json")
-	if _, err := RunStudy(context.Background(), d, tinyStudy(1), dir, nil); !errors.Is(err, ErrNotStudyDir) {
+	if _, err := RunStudy(context.Background(), d, tinyStudy(1), dir, nil); !errors.Is(err, ErrForeignDir) {
 		t.Errorf("RunStudy on runs without study.json: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, StudyFile)); !os.IsNotExist(err) {

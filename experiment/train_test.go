@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -275,15 +276,18 @@ func TestNewBackend(t *testing.T) {
 	if b, err := NewBackend(""); err != nil || b.String() != "go" {
 		t.Errorf("NewBackend(\"\") = %v, %v", b, err)
 	}
-	if _, err := NewBackend("nope"); err == nil || !strings.Contains(err.Error(), "xla:cuda") {
-		t.Errorf("unknown backend error %v should list valid names", err)
+	if _, err := NewBackend("nope"); err == nil || !strings.Contains(err.Error(), "xla:cuda") || !errors.Is(err, ErrBackend) {
+		t.Errorf("unknown backend error %v should list valid names and match ErrBackend", err)
+	}
+	if _, err := NewBackend("go:parallelism=-5"); !errors.Is(err, ErrBackend) {
+		t.Errorf("bad Go backend option: error %v, want ErrBackend", err)
 	}
 	// Without the xla build tag any XLA backend fails; with it, a missing plugin fails
 	// (and is never downloaded). Either way the message says how to get one.
 	t.Setenv(PJRTPluginPathEnv, t.TempDir())
 	for _, name := range []string{"xla:cuda", "xla:no-such-plugin"} {
 		_, err := NewBackend(name)
-		if err == nil || !strings.Contains(err.Error(), "PJRT_PLUGIN_LIBRARY_PATH") {
+		if !errors.Is(err, ErrBackend) || !strings.Contains(err.Error(), "PJRT_PLUGIN_LIBRARY_PATH") {
 			t.Errorf("NewBackend(%q) error %v should mention PJRT_PLUGIN_LIBRARY_PATH", name, err)
 		}
 		if name == "xla:cuda" && (err == nil || !strings.Contains(err.Error(), "esp setup-gpu")) {

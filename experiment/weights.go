@@ -2,7 +2,9 @@ package experiment
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +17,15 @@ import (
 
 // WeightsFormat is the "format" metadata value of the weights files this package writes.
 const WeightsFormat = "esp-weights/1"
+
+// dataChecksumKey is the metadata key holding the SHA-256 of a weights file's data
+// section: safetensors has no checksum of its own, and a flipped bit in a float would
+// otherwise load as a slightly different point.
+const dataChecksumKey = "data_sha256"
+
+// ErrCorruptWeights is returned for a weights file whose data no longer matches the
+// checksum written with it.
+var ErrCorruptWeights = errors.New("weights file damaged")
 
 // Tensor is one named parameter or state tensor of a model, on the host.
 type Tensor struct {
@@ -174,6 +185,14 @@ func (w *Weights) Encode() ([]byte, error) {
 	meta["non_trainable"] = string(js)
 	js, _ = json.Marshal(order)
 	meta["order"] = string(js)
+	body := make([]byte, 0, offset)
+	for _, t := range w.Tensors {
+		for _, v := range t.Data {
+			body = binary.LittleEndian.AppendUint32(body, math.Float32bits(v))
+		}
+	}
+	sum := sha256.Sum256(body)
+	meta[dataChecksumKey] = hex.EncodeToString(sum[:])
 	header["__metadata__"] = meta
 	hdr, err := json.Marshal(header)
 	if err != nil {
@@ -184,15 +203,10 @@ func (w *Weights) Encode() ([]byte, error) {
 	for (8+len(hdr))%8 != 0 {
 		hdr = append(hdr, ' ')
 	}
-	buf := make([]byte, 8, 8+len(hdr)+offset)
+	buf := make([]byte, 8, 8+len(hdr)+len(body))
 	binary.LittleEndian.PutUint64(buf, uint64(len(hdr)))
 	buf = append(buf, hdr...)
-	for _, t := range w.Tensors {
-		for _, v := range t.Data {
-			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
-		}
-	}
-	return buf, nil
+	return append(buf, body...), nil
 }
 
 // DecodeWeights parses weights in the safetensors format. Tensors come back in the
@@ -216,6 +230,13 @@ func DecodeWeights(data []byte) (*Weights, error) {
 			return nil, fmt.Errorf("experiment: weights metadata: %w", err)
 		}
 		delete(raw, "__metadata__")
+	}
+	if want, ok := w.Metadata[dataChecksumKey]; ok {
+		sum := sha256.Sum256(body)
+		if got := hex.EncodeToString(sum[:]); got != want {
+			return nil, fmt.Errorf("experiment: %w: its data has sha256 %s, its header records %s (changed after it was written: restore the file, or train the run again)",
+				ErrCorruptWeights, got, want)
+		}
 	}
 	nonTrainable := map[string]bool{}
 	if s := w.Metadata["non_trainable"]; s != "" {

@@ -1,9 +1,14 @@
 package experiment
 
 import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/extremepoints/esp/models"
@@ -140,5 +145,83 @@ func TestWeightsRoundTrip(t *testing.T) {
 	}
 	if _, err := DecodeWeights([]byte{1, 2, 3}); err == nil {
 		t.Error("decoding garbage: no error")
+	}
+}
+
+// TestWeightsChecksum flips bytes of a saved weights file: a change in the data section
+// is refused with ErrCorruptWeights, and a file without the checksum (written elsewhere)
+// still loads.
+func TestWeightsChecksum(t *testing.T) {
+	w := &Weights{Tensors: []Tensor{
+		{Name: "dense/weights", Shape: []int{2, 3}, Data: []float32{1, 2, 3, 4, 5, 6}, Trainable: true},
+		{Name: "dense/biases", Shape: []int{3}, Data: []float32{-1, 0, 1}, Trainable: true},
+	}}
+	data, err := w.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	headerLen := int(binary.LittleEndian.Uint64(data))
+	dataStart := 8 + headerLen
+	withoutChecksum := func() []byte {
+		var header map[string]any
+		if err := json.Unmarshal(data[8:dataStart], &header); err != nil {
+			t.Fatal(err)
+		}
+		delete(header["__metadata__"].(map[string]any), dataChecksumKey)
+		hdr, _ := json.Marshal(header)
+		out := binary.LittleEndian.AppendUint64(nil, uint64(len(hdr)))
+		return append(append(out, hdr...), data[dataStart:]...)
+	}
+	tests := []struct {
+		name    string
+		file    func() []byte
+		wantErr error
+	}{
+		{"as written", func() []byte { return data }, nil},
+		{"first data byte flipped", func() []byte {
+			d := slices.Clone(data)
+			d[dataStart] ^= 1
+			return d
+		}, ErrCorruptWeights},
+		{"last data byte flipped", func() []byte {
+			d := slices.Clone(data)
+			d[len(d)-1] ^= 0x80
+			return d
+		}, ErrCorruptWeights},
+		{"no checksum recorded", withoutChecksum, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "w.safetensors")
+			if err := os.WriteFile(path, tt.file(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			got, err := LoadWeights(path)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("LoadWeights: error %v, want %v", err, tt.wantErr)
+			}
+			if err != nil {
+				if !strings.Contains(err.Error(), path) {
+					t.Errorf("error %q does not name the file", err)
+				}
+				return
+			}
+			if !slices.Equal(got.Tensors[1].Data, w.Tensors[1].Data) {
+				t.Errorf("biases %v, want %v", got.Tensors[1].Data, w.Tensors[1].Data)
+			}
+		})
+	}
+	// Weights read back and written again get a fresh checksum, not the old one.
+	got, err := DecodeWeights(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.Tensors[0].Data[0] = 7
+	again, err := got.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := DecodeWeights(again); err != nil {
+		t.Errorf("re-encoded weights: %v", err)
 	}
 }

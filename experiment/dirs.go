@@ -1,0 +1,41 @@
+package experiment
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// ErrForeignDir is returned for an output directory that holds something other than what
+// the command writes there; nothing is written.
+var ErrForeignDir = errors.New("directory of another kind")
+
+// CheckResumableDir accepts an output directory that is missing, holds marker (one of its
+// own kind, which the caller resumes or rewrites), or holds nothing but the entries named
+// in starting and names beginning with ".tmp-": what another process starting at the
+// same time (another shard) makes before its marker. Anything else, a file included, is
+// refused with an error wrapping ErrForeignDir that says dir is not kind ("a study
+// directory"), so that nothing there is written over.
+func CheckResumableDir(dir, marker, kind string, starting ...string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %s is not %s: %v", ErrForeignDir, dir, kind, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, marker)); err == nil {
+		return nil
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".tmp-") || slices.Contains(starting, e.Name()) {
+			continue
+		}
+		return fmt.Errorf("%w: %s holds %s but no %s, so it is not %s: choose a new directory (nothing there is overwritten)",
+			ErrForeignDir, dir, e.Name(), marker, kind)
+	}
+	return nil
+}
