@@ -38,9 +38,9 @@ func usagef(format string, args ...any) error {
 }
 
 // inputErrors are errors about the files and folders the user named, in any command: a
-// damaged weights file or run, weights that are not finite, an output folder of another
+// damaged weights file, run or checkpoint, weights that are not finite, an output folder of another
 // kind, study or probe, points of different models; and a backend that cannot be had.
-var inputErrors = []error{experiment.ErrBackend, experiment.ErrCorruptWeights, experiment.ErrNonFiniteWeights, experiment.ErrDamagedRun,
+var inputErrors = []error{experiment.ErrBackend, experiment.ErrBadCheckpoint, experiment.ErrCorruptWeights, experiment.ErrNonFiniteWeights, experiment.ErrDamagedRun,
 	experiment.ErrForeignDir, experiment.ErrStudyMismatch, analysis.ErrOutputNotEmpty, analysis.ErrIncompatiblePoints}
 
 // isInputError reports whether err is one of inputErrors.

@@ -106,6 +106,67 @@ func TestRunSurvivesKill(t *testing.T) {
 	}
 }
 
+// TestTrainSurvivesKill kills a real `esp train` once it has saved a checkpoint, reruns
+// the same command, and checks that it resumed and ended with the weights of the run
+// trained in one go, byte for byte; and that other flags on that directory are refused.
+func TestTrainSurvivesKill(t *testing.T) {
+	dataDir := importPets(t)
+	flags := []string{"train", "--dataset", "pets", "--model", "mlp", "--hidden", "8", "--corrupt", "wrong-uniform", "--epochs", "100", "--seed", "4"}
+	whole := filepath.Join(t.TempDir(), "whole")
+	if err := espProcess(t, dataDir, append(flags, "--out", whole)...).Run(); err != nil {
+		t.Fatalf("uninterrupted run: %v", err)
+	}
+	out := filepath.Join(t.TempDir(), "run")
+	args := append(flags, "--out", out)
+	cmd := espProcess(t, dataDir, args...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for !experiment.HasCheckpoint(out) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("no checkpoint after 2 minutes")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	if _, err := os.Stat(filepath.Join(out, experiment.FinalWeightsFile)); err == nil {
+		t.Skip("the run finished before the kill: nothing to resume")
+	}
+
+	var stderr bytes.Buffer
+	t.Setenv("ESP_DATA_DIR", dataDir)
+	other := append(append([]string(nil), flags...), "--out", out)
+	other[len(other)-3] = "5" // --seed 5
+	if code := run(context.Background(), other, &bytes.Buffer{}, &stderr); code != exitUsage ||
+		!strings.Contains(stderr.String(), "it is another run (corruption.seed: 4 recorded, 5 now; seed: 4 recorded, 5 now)") {
+		t.Errorf("another seed on the interrupted run: exit %d, %s", code, stderr.String())
+	}
+	stderr.Reset()
+	if code := run(context.Background(), args, &bytes.Buffer{}, &stderr); code != exitOK {
+		t.Fatalf("rerun: exit %d: %s", code, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "resuming "+out+" after epoch ") {
+		t.Errorf("the rerun does not say it resumed:\n%s", stderr.String())
+	}
+	got, _ := os.ReadFile(filepath.Join(out, experiment.FinalWeightsFile))
+	want, _ := os.ReadFile(filepath.Join(whole, experiment.FinalWeightsFile))
+	if len(want) == 0 || !bytes.Equal(got, want) {
+		t.Error("the resumed run's final weights differ from the uninterrupted run's")
+	}
+	data, _ := os.ReadFile(filepath.Join(out, experiment.MetricsFile))
+	if lines := strings.Count(string(data), "\n"); lines != 101 {
+		t.Errorf("%d metrics lines, want 101 (epochs 0-100)", lines)
+	}
+	if experiment.HasCheckpoint(out) {
+		t.Error("the finished run keeps its checkpoint")
+	}
+}
+
 // TestRunShardsAsProcesses runs two shards of one study as concurrent processes sharing
 // the directory, then checks the union is complete, with no duplicates.
 func TestRunShardsAsProcesses(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -170,11 +171,26 @@ func checkOutDir(dir string) error {
 	return nil
 }
 
+// checkTrainOutDir accepts for a run a new or empty directory, or one holding an
+// interrupted run's checkpoint, which Train resumes (or refuses, if the flags ask for
+// another run).
+func checkTrainOutDir(dir string) error {
+	if dir != "" && experiment.HasCheckpoint(dir) {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(dir, experiment.ConfigFile)); err == nil {
+		if _, err := os.Stat(filepath.Join(dir, experiment.FinalWeightsFile)); err != nil {
+			return usagef("--out %s holds a run that stopped in its first epoch, before any checkpoint: delete it to train the run again", dir)
+		}
+	}
+	return checkOutDir(dir)
+}
+
 func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("train", stderr, "train --dataset D --model M [--corrupt STRATEGY] [--epochs N] [--seed S] --out DIR")
 	var tf trainFlags
 	tf.register(fs)
-	out := fs.String("out", "", "run directory to create (must be new or empty)")
+	out := fs.String("out", "", "run directory to create (must be new or empty; an interrupted run there resumes from its last epoch)")
 	if rest, err := parseFlags(fs, args); err != nil {
 		return err
 	} else if len(rest) > 0 {
@@ -184,7 +200,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	if err := checkOutDir(*out); err != nil {
+	if err := checkTrainOutDir(*out); err != nil {
 		return err
 	}
 	backend, err := experiment.NewBackend(settings.Backend)

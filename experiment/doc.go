@@ -22,6 +22,15 @@
 //   - metrics.jsonl: one [EpochMetrics] JSON object per line, epoch 0 being the
 //     initialization point. The file is rewritten whole after every epoch.
 //   - init.safetensors, final.safetensors: the model's weights (see [Weights]).
+//   - checkpoint-eNNNNNN/, while the run trains: after every epoch but the last, every
+//     variable of the run (the model's, the optimizer's moments and step count, the
+//     random state) in GoMLX's checkpoint format, and state.json (the epoch, the steps,
+//     the metrics so far). It is written under a temporary name and renamed, so an
+//     interrupted run (a kill, a crash) loses at most the epoch it was in. Train given
+//     the directory again with the same settings resumes there, with the results it
+//     would have had in one go (bit for bit on the Go backend), and records the epoch in
+//     config.json's "resumed_after_epochs"; other settings are refused
+//     ([ErrBadCheckpoint]). The finished run keeps no checkpoint.
 //
 // [SaveImportedRun] writes a run directory for weights trained elsewhere (package
 // torchstate reads PyTorch's): config.json, with an "imported" field ([ImportInfo]: the
@@ -55,8 +64,10 @@
 //
 // A run is trained in runs/.tmp-NAME-RANDOM and renamed to runs/NAME when finished, so a
 // directory runs/NAME is always a finished run. A process that starts a run first removes
-// the temporary directories an interrupted process left for it; rerunning a study thus
-// resumes it, keeping finished runs and redoing interrupted ones. [Shard] I of N owns the
+// the temporary directories an interrupted process left for it, but the one with the
+// latest checkpoint, where the run resumes (not for ensembles, whose members keep no
+// checkpoints; a damaged checkpoint is dropped and its run trained from the start).
+// Rerunning a study thus resumes it, keeping finished runs and resuming interrupted ones. [Shard] I of N owns the
 // runs whose position in the study's fixed order (every normal run, then every corrupted
 // one, by index) is I mod N, so processes on many machines (a Slurm array, a Kubernetes
 // Indexed Job) can share one directory; LoadStudy merges whatever runs are present and

@@ -110,6 +110,9 @@ type RunConfig struct {
 	// Ensemble is the number of runs trained together with this one in one compiled
 	// graph (TrainEnsemble); absent for a run trained alone.
 	Ensemble int `json:"ensemble,omitempty"`
+	// ResumedAfter lists the epochs after which the run, interrupted, was resumed from its
+	// checkpoint (see Train); absent for a run trained in one go.
+	ResumedAfter []int `json:"resumed_after_epochs,omitempty"`
 	// Imported is set for a run whose weights were trained elsewhere and imported
 	// (SaveImportedRun): such a run has final weights only.
 	Imported *ImportInfo `json:"imported,omitempty"`

@@ -344,9 +344,15 @@ func RunStudy(ctx context.Context, ds *datasets.Dataset, s StudySettings, dir st
 		}
 		pending = append(pending, r)
 	}
+	resumable := 0
 	for _, r := range pending {
-		if err := removeStale(dir, r); err != nil {
+		// A run trained alone checkpoints every epoch; an ensemble's members do not.
+		kept, err := removeStale(dir, r, s.Ensemble <= 1)
+		if err != nil {
 			return nil, err
+		}
+		if kept != "" {
+			resumable++
 		}
 	}
 	groups := s.groups(pending)
@@ -363,8 +369,12 @@ func RunStudy(ctx context.Context, ds *datasets.Dataset, s StudySettings, dir st
 	if s.Ensemble > 1 {
 		ensembleNote = fmt.Sprintf(", ensembles of up to %d runs", s.Ensemble)
 	}
-	fmt.Fprintf(progress, "study %s: %d of %d runs to train%s, %d workers on backend %s%s\n",
-		dir, len(pending), len(plan), shardNote, workers, backendName, ensembleNote)
+	resumeNote := ""
+	if resumable > 0 {
+		resumeNote = fmt.Sprintf(" (%d resume from checkpoints)", resumable)
+	}
+	fmt.Fprintf(progress, "study %s: %d of %d runs to train%s%s, %d workers on backend %s%s\n",
+		dir, len(pending), len(plan), resumeNote, shardNote, workers, backendName, ensembleNote)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -567,20 +577,51 @@ func jsonDiff(recorded, now any) []string {
 // tempPrefix names the temporary directories of a run: ".tmp-NAME-".
 func tempPrefix(r StudyRun) string { return ".tmp-" + r.Name() + "-" }
 
-// removeStale removes temporary directories an interrupted process left for run r.
-func removeStale(dir string, r StudyRun) error {
-	entries, err := os.ReadDir(filepath.Join(dir, RunsDir))
+// removeStale removes the temporary directories an interrupted process left for run r
+// but, when keepCheckpoint, the one holding the latest checkpoint, which it returns ("" if
+// none): the run resumes there.
+func removeStale(dir string, r StudyRun, keepCheckpoint bool) (kept string, err error) {
+	runs := filepath.Join(dir, RunsDir)
+	entries, err := os.ReadDir(runs)
 	if err != nil {
-		return err
+		return "", err
 	}
+	var stale []string
+	keptEpoch := ""
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), tempPrefix(r)) {
-			if err := os.RemoveAll(filepath.Join(dir, RunsDir, e.Name())); err != nil {
-				return err
-			}
+		if !strings.HasPrefix(e.Name(), tempPrefix(r)) {
+			continue
+		}
+		path := filepath.Join(runs, e.Name())
+		stale = append(stale, path)
+		if ck, err := latestCheckpoint(path); keepCheckpoint && err == nil && ck != "" && filepath.Base(ck) > keptEpoch {
+			kept, keptEpoch = path, filepath.Base(ck)
 		}
 	}
-	return nil
+	for _, path := range stale {
+		if path == kept {
+			continue
+		}
+		if err := os.RemoveAll(path); err != nil {
+			return "", err
+		}
+	}
+	return kept, nil
+}
+
+// resumableTemp returns the temporary directory of run r that holds a checkpoint (kept by
+// removeStale), or "".
+func resumableTemp(dir string, r StudyRun) string {
+	entries, err := os.ReadDir(filepath.Join(dir, RunsDir))
+	if err != nil {
+		return ""
+	}
+	for _, e := range entries {
+		if path := filepath.Join(dir, RunsDir, e.Name()); strings.HasPrefix(e.Name(), tempPrefix(r)) && HasCheckpoint(path) {
+			return path
+		}
+	}
+	return ""
 }
 
 // groups splits runs into the groups a worker trains at once: consecutive runs of one
@@ -682,17 +723,36 @@ func (w *studyWorker) trainRuns(ctx context.Context, ds *datasets.Dataset, s Stu
 				return nil, err
 			}
 		}
-		tmp, err := os.MkdirTemp(filepath.Join(dir, RunsDir), tempPrefix(r))
-		if err != nil {
-			return nil, err
+		tmp := ""
+		if len(group) == 1 {
+			tmp = resumableTemp(dir, r)
 		}
-		defer os.RemoveAll(tmp) // a no-op once renamed
+		if tmp == "" {
+			var err error
+			if tmp, err = os.MkdirTemp(filepath.Join(dir, RunsDir), tempPrefix(r)); err != nil {
+				return nil, err
+			}
+		}
 		tmps[i] = tmp
+		defer func() { // a no-op once renamed; an interrupted run's checkpoint stays
+			if !HasCheckpoint(tmps[i]) {
+				os.RemoveAll(tmps[i])
+			}
+		}()
 	}
 	start := time.Now()
 	var results []*Result
 	if len(group) == 1 {
 		res, err := w.train(ctx, sets[0], settings[0], tmps[0])
+		if errors.Is(err, ErrBadCheckpoint) {
+			// The checkpoint is only a head start: a damaged one is dropped, and the run
+			// trained from its start in a new directory.
+			os.RemoveAll(tmps[0])
+			if tmps[0], err = os.MkdirTemp(filepath.Join(dir, RunsDir), tempPrefix(group[0])); err != nil {
+				return nil, err
+			}
+			res, err = w.train(ctx, sets[0], settings[0], tmps[0])
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -18,6 +18,7 @@ import (
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/core/tensors"
 	gmodel "github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/train/optimizer"
 
 	"github.com/extremepoints/esp/corrupt"
 	"github.com/extremepoints/esp/datasets"
@@ -118,6 +119,9 @@ func newTrainer(backend compute.Backend, s Settings, split *datasets.Split) (*tr
 	if _, err := step.Compile(shapes.Make(dtypes.Uint8, bs, split.Height, split.Width, split.Channels), shapes.Make(dtypes.Int32, bs)); err != nil {
 		return nil, fmt.Errorf("experiment: compiling the training step: %w", err)
 	}
+	// Saving a checkpoint creates the global step counter where the optimizer has none
+	// (SGD); having it from the start gives a restored run the variables it saved.
+	optimizer.GetGlobalStepVar(net.Store)
 	start, err := optimizerStart(net.Store, backend, func(v *gmodel.Variable) bool { return strings.HasPrefix(v.Path(), modelPrefix) })
 	if err != nil {
 		return nil, err
@@ -187,27 +191,41 @@ func (t *trainer) train(ctx context.Context, set *corrupt.Set, s Settings, outDi
 	}
 	t.fresh = false
 	net, step := t.net, t.step
-	res, err := startRun(net, set, s, outDir, 0)
-	if err != nil {
-		return nil, err
-	}
-
 	p := newProgress(progress)
-	start := time.Now()
-	m0, err := measure(net, set, s, res.Init)
+	ck, err := latestCheckpoint(outDir)
 	if err != nil {
 		return nil, err
 	}
-	if err := res.record(m0, start); err != nil {
-		return nil, err
+	var res *Result
+	start := time.Now()
+	if ck != "" {
+		if res, err = resumeRun(net, set, s, outDir, ck); err != nil {
+			return nil, err
+		}
+		start = start.Add(-time.Duration(res.Last().Seconds * float64(time.Second)))
+		fmt.Fprintf(p.w, "resuming %s after epoch %d of %d\n", outDir, res.Epochs, s.Epochs)
+	} else {
+		if res, err = startRun(net, set, s, outDir, 0); err != nil {
+			return nil, err
+		}
+		m0, err := measure(net, set, s, res.Init)
+		if err != nil {
+			return nil, err
+		}
+		if err := res.record(m0, start); err != nil {
+			return nil, err
+		}
+		p.epochLine(s, res.Last(), 0, 0)
 	}
-	p.epochLine(s, res.Last(), 0, 0)
 
 	rng := dataOrder(s.Seed)
 	n := set.Len()
+	for range res.Epochs { // the orders of the epochs trained before the checkpoint
+		rng.Perm(n)
+	}
 	bs := min(s.BatchSize, n)
 	stepsPerEpoch := (n + bs - 1) / bs
-	for epoch := 1; epoch <= s.Epochs; epoch++ {
+	for epoch := res.Epochs + 1; epoch <= s.Epochs; epoch++ {
 		epochStart := time.Now()
 		setRate := func(int) error { return nil }
 		if s.Optimizer.Schedule != ScheduleConstant {
@@ -248,9 +266,55 @@ func (t *trainer) train(ctx context.Context, set *corrupt.Set, s Settings, outDi
 			return res, err
 		}
 		res.Epochs = epoch
+		if outDir != "" && epoch < s.Epochs {
+			st := checkpointState{Epoch: epoch, Steps: res.Steps, Metrics: res.Metrics}
+			if err := saveCheckpoint(net.Store, outDir, st); err != nil {
+				return res, err
+			}
+		}
 		p.epochLine(s, res.Last(), float64(stepsPerEpoch)/epochSeconds, time.Since(start))
 	}
 	return res, res.finish()
+}
+
+// resumeRun returns the Result of the interrupted run of s on set in outDir, as it was at
+// its checkpoint ck, with the net's variables restored from it. The run's config.json must
+// record the settings and data of s on set; it gets the epoch resumed after.
+func resumeRun(net *Net, set *corrupt.Set, s Settings, outDir, ck string) (*Result, error) {
+	path := filepath.Join(outDir, ConfigFile)
+	var recorded RunConfig
+	data, err := os.ReadFile(path)
+	if err == nil {
+		err = json.Unmarshal(data, &recorded)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w in %s: its %s: %v", ErrBadCheckpoint, outDir, ConfigFile, err)
+	}
+	res := &Result{Status: StatusOK, Net: net, Dir: outDir}
+	res.Config = newRunConfig(net, set.Dataset, s)
+	res.Config.Dataset.TrainSet, res.Config.Dataset.Corrupted = set.Len(), set.IsCorrupted()
+	diffs := append(jsonDiff(recorded.Settings, res.Config.Settings), jsonDiff(recorded.Dataset, res.Config.Dataset)...)
+	if len(diffs) > 0 {
+		return nil, fmt.Errorf("%w in %s: it is another run (%s); use a new directory", ErrBadCheckpoint, outDir, strings.Join(diffs, "; "))
+	}
+	if res.Init, err = LoadWeights(filepath.Join(outDir, InitWeightsFile)); err != nil {
+		return nil, fmt.Errorf("%w in %s: %v", ErrBadCheckpoint, outDir, err)
+	}
+	st, err := restoreCheckpoint(net.Store, ck)
+	if err != nil {
+		return nil, err
+	}
+	res.Epochs, res.Steps, res.Metrics = st.Epoch, st.Steps, st.Metrics
+	res.Config = recorded
+	res.Config.ResumedAfter = append(res.Config.ResumedAfter, st.Epoch)
+	js, err := json.MarshalIndent(res.Config, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := writeFileAtomic(path, append(js, '\n')); err != nil {
+		return nil, err
+	}
+	return res, nil
 }
 
 // epochSteps adds up the steps of an epoch.
@@ -418,7 +482,8 @@ func (res *Result) diverge(set *corrupt.Set, epoch int, fitLoss, fitAcc Float, e
 	return res.record(m, start)
 }
 
-// finish saves the final weights (the initial ones if no epoch ran) into the run directory.
+// finish saves the final weights (the initial ones if no epoch ran) into the run
+// directory, whose checkpoints are no longer needed.
 func (res *Result) finish() error {
 	if res.Final == nil {
 		res.Final = res.Init.Clone()
@@ -426,7 +491,10 @@ func (res *Result) finish() error {
 	if res.Dir == "" {
 		return nil
 	}
-	return SaveWeights(filepath.Join(res.Dir, FinalWeightsFile), res.Final)
+	if err := SaveWeights(filepath.Join(res.Dir, FinalWeightsFile), res.Final); err != nil {
+		return err
+	}
+	return removeCheckpoints(res.Dir, "")
 }
 
 // dataOrder is the random stream of a run's example order, seeded by the run's seed:

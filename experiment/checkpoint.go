@@ -1,0 +1,160 @@
+package experiment
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	gmodel "github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/model/checkpoint"
+)
+
+// A run trained into a directory leaves, after every epoch but the last, a checkpoint
+// there: every variable of its store (the model's, the optimizer's moments and step
+// count, the random state) in GoMLX's checkpoint format, and the run's progress. Train
+// given that directory again, with the same settings, resumes from it; the finished run
+// has no checkpoint left.
+const (
+	// checkpointPrefix starts the name of a checkpoint's folder: checkpoint-e000012 holds
+	// the state after epoch 12. A folder of that name is complete: it is written under a
+	// temporary name and renamed.
+	checkpointPrefix = "checkpoint-e"
+	// checkpointStateFile is the progress saved with the variables.
+	checkpointStateFile = "state.json"
+)
+
+// checkpointState is a checkpoint's state.json: how far the run had come.
+type checkpointState struct {
+	Epoch int `json:"epoch"`
+	Steps int `json:"steps"`
+	// Metrics are the run's metrics lines up to Epoch, as metrics.jsonl held them.
+	Metrics []EpochMetrics `json:"metrics"`
+	// Variables lists the paths of the variables saved, to check they are all restored.
+	Variables []string `json:"variables"`
+}
+
+// ErrBadCheckpoint is returned for a run directory whose checkpoint cannot be resumed: it
+// is damaged, or it holds another run's state.
+var ErrBadCheckpoint = errors.New("cannot resume the run")
+
+// saveCheckpoint writes the variables of store and the run's progress st into a new
+// checkpoint of runDir, then removes the older ones.
+func saveCheckpoint(store *gmodel.Store, runDir string, st checkpointState) error {
+	tmp, err := os.MkdirTemp(runDir, ".tmp-"+checkpointPrefix)
+	if err != nil {
+		return fmt.Errorf("experiment: checkpoint: %w", err)
+	}
+	defer os.RemoveAll(tmp) // a no-op once renamed
+	// A handler built on an empty folder loads nothing. It installs itself as the store's
+	// loader of variables yet to be created; there will be none, so the old one goes back.
+	loader := store.Loader()
+	h, err := checkpoint.Build(store).Dir(tmp).WithCompression(checkpoint.BinUncompressed).Done()
+	store.SetLoader(loader)
+	if err == nil {
+		err = h.Save()
+	}
+	if err != nil {
+		return fmt.Errorf("experiment: saving a checkpoint in %s: %w", runDir, err)
+	}
+	for v := range store.IterVariables() {
+		st.Variables = append(st.Variables, v.Path())
+	}
+	data, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(filepath.Join(tmp, checkpointStateFile), data); err != nil {
+		return err
+	}
+	name := fmt.Sprintf("%s%06d", checkpointPrefix, st.Epoch)
+	if err := os.Rename(tmp, filepath.Join(runDir, name)); err != nil {
+		return fmt.Errorf("experiment: checkpoint: %w", err)
+	}
+	return removeCheckpoints(runDir, name)
+}
+
+// removeCheckpoints removes runDir's checkpoints, but keep, and the temporary folders of
+// checkpoints an interrupted save left.
+func removeCheckpoints(runDir, keep string) error {
+	entries, err := os.ReadDir(runDir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if name != keep && (strings.HasPrefix(name, checkpointPrefix) || strings.HasPrefix(name, ".tmp-"+checkpointPrefix)) {
+			if err := os.RemoveAll(filepath.Join(runDir, name)); err != nil {
+				return fmt.Errorf("experiment: removing an old checkpoint: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// latestCheckpoint returns the folder of runDir's latest checkpoint, "" if there is none.
+func latestCheckpoint(runDir string) (string, error) {
+	entries, err := os.ReadDir(runDir)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	var names []string
+	for _, e := range entries {
+		if e.IsDir() && strings.HasPrefix(e.Name(), checkpointPrefix) {
+			names = append(names, e.Name())
+		}
+	}
+	if len(names) == 0 {
+		return "", nil
+	}
+	return filepath.Join(runDir, slices.Max(names)), nil // zero-padded epochs sort as numbers
+}
+
+// HasCheckpoint reports whether runDir holds a checkpoint of an unfinished run.
+func HasCheckpoint(runDir string) bool {
+	dir, err := latestCheckpoint(runDir)
+	return err == nil && dir != ""
+}
+
+// restoreCheckpoint sets the variables of store to the values saved in the checkpoint
+// folder dir and returns the run's progress. Every variable of the store must be there,
+// and nothing else.
+func restoreCheckpoint(store *gmodel.Store, dir string) (checkpointState, error) {
+	var st checkpointState
+	data, err := os.ReadFile(filepath.Join(dir, checkpointStateFile))
+	if err == nil {
+		err = json.Unmarshal(data, &st)
+	}
+	if err != nil {
+		return st, fmt.Errorf("%w: checkpoint %s: %v", ErrBadCheckpoint, dir, err)
+	}
+	var want []string
+	for v := range store.IterVariables() {
+		want = append(want, v.Path())
+	}
+	slices.Sort(want)
+	saved := slices.Sorted(slices.Values(st.Variables))
+	if !slices.Equal(want, saved) {
+		return st, fmt.Errorf("%w: checkpoint %s holds the variables of another model or optimizer (%d saved, %d here)",
+			ErrBadCheckpoint, dir, len(saved), len(want))
+	}
+	loader := store.Loader()
+	h, err := checkpoint.Load(store).Dir(dir).Done()
+	store.SetLoader(loader)
+	if err != nil {
+		return st, fmt.Errorf("%w: checkpoint %s: %v", ErrBadCheckpoint, dir, err)
+	}
+	if left := h.LoadedVariables(); len(left) > 0 {
+		return st, fmt.Errorf("%w: checkpoint %s: %d saved variables are not the model's", ErrBadCheckpoint, dir, len(left))
+	}
+	if st.Epoch < 1 || len(st.Metrics) != st.Epoch+1 {
+		return st, fmt.Errorf("%w: checkpoint %s: epoch %d with %d metrics lines", ErrBadCheckpoint, dir, st.Epoch, len(st.Metrics))
+	}
+	return st, nil
+}
