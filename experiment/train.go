@@ -295,14 +295,15 @@ func resumeRun(net *Net, set *corrupt.Set, s Settings, outDir, ck string) (*Resu
 	res.Config.Dataset.TrainSet, res.Config.Dataset.Corrupted = set.Len(), set.IsCorrupted()
 	diffs := append(jsonDiff(recorded.Settings, res.Config.Settings), jsonDiff(recorded.Dataset, res.Config.Dataset)...)
 	if len(diffs) > 0 {
-		return nil, fmt.Errorf("%w in %s: it is another run (%s); use a new directory", ErrBadCheckpoint, outDir, strings.Join(diffs, "; "))
+		return nil, fmt.Errorf("%w in %s: it is another run (%s); use a new directory, or delete that one to train this run there",
+			ErrBadCheckpoint, outDir, strings.Join(diffs, "; "))
 	}
 	if res.Init, err = LoadWeights(filepath.Join(outDir, InitWeightsFile)); err != nil {
 		return nil, fmt.Errorf("%w in %s: %v", ErrBadCheckpoint, outDir, err)
 	}
 	st, err := restoreCheckpoint(net.Store, ck)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: delete %s to train the run from its start", err, outDir)
 	}
 	res.Epochs, res.Steps, res.Metrics = st.Epoch, st.Steps, st.Metrics
 	res.Config = recorded

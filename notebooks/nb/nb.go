@@ -64,7 +64,9 @@ func Pick[T any](scale string, smoke, full T) T {
 // OutDir returns (and creates) the folder where a notebook keeps its runs at a scale:
 // $ESP_NOTEBOOK_OUT/NAME-SCALE, or out/notebooks/NAME-SCALE in the module's root (the
 // notebook's folder is GONB_DIR, the module's root is its parent). Runs left there by an
-// earlier execution are reused by the studies (they resume) and replaced by single runs.
+// earlier execution are reused by the studies (they resume) and replaced by single runs
+// once finished; a single run interrupted (the kernel stopped) resumes when its cell runs
+// again with the same settings, and with others asks for its folder to be deleted.
 func OutDir(name, scale string) (string, error) {
 	root := os.Getenv(OutEnv)
 	if root == "" {
