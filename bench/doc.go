@@ -33,6 +33,13 @@
 // split of processes and threads over the machine's cores, and prints runs per hour;
 // and the peak RSS of one such run of each (ESP_COMPARE_PROTOCOL=0 skips both).
 //
+// # The authors' MLP protocol
+//
+// authors_mlp_chain.py reimplements the authors' MLP script in PyTorch and runs its runs as
+// a chain (--chain KIND:DATASET:EPOCHS,...), optionally on one shared model whose biases
+// carry over from run to run as theirs did (--share); it prints each run's weight norms.
+// The README's section on the authors' MLP norms quotes it.
+//
 // # The GPU check
 //
 // bench/gpu/check.sh measures a GPU machine that has no Go, from a bundle that `make
