@@ -333,6 +333,9 @@ func (rep *Report) numbersTable(keys []groupKey, groups map[groupKey]*group) {
 				}
 				if norm > 0 {
 					authors = fmt.Sprintf("%.1f ± %.1f (%d epochs)", norm, std, a.Epochs)
+					if a.CarriedBiases {
+						authors = fmt.Sprintf("%.1f ± %.1f (%d epochs, biases carried over from run to run)", norm, std, a.Epochs)
+					}
 				}
 			}
 			rep.addTableRow(title, header, []string{k.name(), fmt.Sprintf("%g", k.WeightDecay), kind.name,

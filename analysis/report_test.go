@@ -276,3 +276,40 @@ func TestMovedRun(t *testing.T) {
 		}
 	}
 }
+
+// TestNumbersTableAuthorsNorms: the final-numbers table puts the authors' norms beside
+// ours, says where their runs did not start fresh (the MLP's carried biases), and shows
+// none for a run with weight decay, which they did not train.
+func TestNumbersTableAuthorsNorms(t *testing.T) {
+	run := func(dataset, model string, corrupted bool, wd float64) *RunRecord {
+		r := &RunRecord{Metrics: []experiment.EpochMetrics{{Epoch: 3, TrainAcc: 1, TestAcc: 0.5, WeightNormSum: 100}}}
+		r.Config.Dataset.Name, r.Config.Dataset.Corrupted = dataset, corrupted
+		r.Config.Settings.Model, r.Config.Settings.WeightDecay = model, wd
+		return r
+	}
+	tests := []struct {
+		run         *RunRecord
+		wantAuthors string
+	}{
+		{run("mnist", "mlp", false, 0), "177.2 ± 8.2 (50 epochs, biases carried over from run to run)"},
+		{run("cifar10", "mlp", true, 0), "316.2 ± 2.5 (250 epochs, biases carried over from run to run)"},
+		{run("mnist", "lenet", true, 0), "130.8 ± 2.0 (11 epochs)"},
+		{run("mnist", "lenet", false, 1e-4), "-"},
+	}
+	for _, tc := range tests {
+		rep := &Report{}
+		groups := groupRuns([]*RunRecord{tc.run})
+		var keys []groupKey
+		for k := range groups {
+			keys = append(keys, k)
+		}
+		rep.numbersTable(keys, groups)
+		if len(rep.Tables) != 1 || len(rep.Tables[0].Rows) != 1 {
+			t.Fatalf("%s: tables %+v", tc.wantAuthors, rep.Tables)
+		}
+		col := slices.Index(rep.Tables[0].Header, "authors' norm (sum)")
+		if got := rep.Tables[0].Rows[0][col]; got != tc.wantAuthors {
+			t.Errorf("authors' norm cell %q, want %q", got, tc.wantAuthors)
+		}
+	}
+}
