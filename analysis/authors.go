@@ -38,7 +38,8 @@ type AuthorsFigures struct {
 // 99.2% / 0.38%, which 40 epochs do reach. Their MLP norms are larger than esp's (normal:
 // 105 after 50 epochs; corrupted: 275) because their MLP script re-initialized only the
 // weight matrices of one model object between runs: its biases carried over along the
-// 200 points (MNIST and Fashion-MNIST alike) and their norms count in the sums
+// 200 points (one object for MNIST and Fashion-MNIST, another for CIFAR-10, which the
+// README does not measure) and their norms count in the sums
 // (measured in the README, after its table of single runs; bench/authors_mlp_chain.py).
 //
 // The point their restart probes start from is another run, trained much longer

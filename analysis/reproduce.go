@@ -257,8 +257,8 @@ type ReproduceSettings struct {
 // (out/studies/DATASET-MODEL), the L2 sweep (out/l2/...), the probes from an extreme point
 // of every pair (out/probes/DATASET-MODEL/PROBE; the point trained apart in
 // out/probes/DATASET-MODEL/point where the plan says, see ScalePlan.PointEpochs), and the
-// report (out/report). It resumes:
-// finished runs and probes are kept, unfinished ones redone.
+// report (out/report). It resumes: finished runs and probes are kept, interrupted runs
+// resume from their last epoch (see experiment.RunStudy), unfinished probes are redone.
 func Reproduce(ctx context.Context, s ReproduceSettings, out string, progress io.Writer) (*Report, error) {
 	plan, err := Plan(s.Scale, s.Datasets, s.Models)
 	if err != nil {

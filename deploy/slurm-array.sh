@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One esp study split over a Slurm job array: task i runs `esp run --shard i/N` against a
 # results directory on a shared file system. Rerunning the array (or a failed task) resumes:
-# finished runs are kept, interrupted ones redone. Then merge with
+# finished runs are kept, interrupted ones resume from their last epoch. Then merge with
 #   esp report --in "$RESULTS/study"
 #
 #   sbatch deploy/slurm-array.sh            (RESULTS, DATASET, MODEL, RUNS, EPOCHS may be exported)

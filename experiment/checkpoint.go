@@ -1,9 +1,12 @@
 package experiment
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -33,8 +36,9 @@ type checkpointState struct {
 	Steps int `json:"steps"`
 	// Metrics are the run's metrics lines up to Epoch, as metrics.jsonl held them.
 	Metrics []EpochMetrics `json:"metrics"`
-	// Variables lists the paths of the variables saved, to check they are all restored.
-	Variables []string `json:"variables"`
+	// Variables lists the variables saved, with the SHA-256 of each one's value: what a
+	// restore must give back, every one, byte for byte.
+	Variables map[string]string `json:"variables"`
 }
 
 // ErrBadCheckpoint is returned for a run directory whose checkpoint cannot be resumed: it
@@ -60,8 +64,8 @@ func saveCheckpoint(store *gmodel.Store, runDir string, st checkpointState) erro
 	if err != nil {
 		return fmt.Errorf("experiment: saving a checkpoint in %s: %w", runDir, err)
 	}
-	for v := range store.IterVariables() {
-		st.Variables = append(st.Variables, v.Path())
+	if st.Variables, err = variableDigests(store); err != nil {
+		return err
 	}
 	data, err := json.Marshal(st)
 	if err != nil {
@@ -70,11 +74,58 @@ func saveCheckpoint(store *gmodel.Store, runDir string, st checkpointState) erro
 	if err := writeFileAtomic(filepath.Join(tmp, checkpointStateFile), data); err != nil {
 		return err
 	}
+	// On disk before the rename, since the older checkpoint goes right after it.
+	if err := syncFolder(tmp); err != nil {
+		return fmt.Errorf("experiment: checkpoint: %w", err)
+	}
 	name := fmt.Sprintf("%s%06d", checkpointPrefix, st.Epoch)
 	if err := os.Rename(tmp, filepath.Join(runDir, name)); err != nil {
 		return fmt.Errorf("experiment: checkpoint: %w", err)
 	}
 	return removeCheckpoints(runDir, name)
+}
+
+// variableDigests returns the SHA-256 of the value of every variable of store, by path.
+func variableDigests(store *gmodel.Store) (map[string]string, error) {
+	digests := map[string]string{}
+	for v := range store.IterVariables() {
+		value, err := v.Value()
+		if err != nil {
+			return nil, fmt.Errorf("experiment: reading %s: %w", v.Path(), err)
+		}
+		h := sha256.New()
+		if err := value.ConstBytes(func(data []byte) { h.Write(data) }); err != nil {
+			return nil, fmt.Errorf("experiment: reading %s: %w", v.Path(), err)
+		}
+		digests[v.Path()] = value.Shape().String() + ":" + hex.EncodeToString(h.Sum(nil))
+	}
+	return digests, nil
+}
+
+// syncFolder flushes the files of dir, and dir itself, to disk.
+func syncFolder(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range append(entries, nil) {
+		path := dir
+		if e != nil {
+			path = filepath.Join(dir, e.Name())
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		err = f.Sync()
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // removeCheckpoints removes runDir's checkpoints, but keep, and the temporary folders of
@@ -123,26 +174,33 @@ func HasCheckpoint(runDir string) bool {
 }
 
 // restoreCheckpoint sets the variables of store to the values saved in the checkpoint
-// folder dir and returns the run's progress. Every variable of the store must be there,
-// and nothing else.
+// folder dir and returns the run's progress. Every variable of the store must come back
+// with the value saved, byte for byte, and nothing else be there; otherwise the error
+// wraps ErrBadCheckpoint (an error reading the folder does not: the checkpoint may be
+// fine).
 func restoreCheckpoint(store *gmodel.Store, dir string) (checkpointState, error) {
 	var st checkpointState
 	data, err := os.ReadFile(filepath.Join(dir, checkpointStateFile))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return st, fmt.Errorf("experiment: reading checkpoint %s: %w", dir, err)
+	}
 	if err == nil {
 		err = json.Unmarshal(data, &st)
 	}
 	if err != nil {
 		return st, fmt.Errorf("%w: checkpoint %s: %v", ErrBadCheckpoint, dir, err)
 	}
-	var want []string
-	for v := range store.IterVariables() {
-		want = append(want, v.Path())
+	if st.Epoch < 1 || len(st.Metrics) != st.Epoch+1 {
+		return st, fmt.Errorf("%w: checkpoint %s: epoch %d with %d metrics lines", ErrBadCheckpoint, dir, st.Epoch, len(st.Metrics))
 	}
-	slices.Sort(want)
-	saved := slices.Sorted(slices.Values(st.Variables))
-	if !slices.Equal(want, saved) {
+	var here []string
+	for v := range store.IterVariables() {
+		here = append(here, v.Path())
+	}
+	slices.Sort(here)
+	if saved := slices.Sorted(maps.Keys(st.Variables)); !slices.Equal(here, saved) {
 		return st, fmt.Errorf("%w: checkpoint %s holds the variables of another model or optimizer (%d saved, %d here)",
-			ErrBadCheckpoint, dir, len(saved), len(want))
+			ErrBadCheckpoint, dir, len(saved), len(here))
 	}
 	loader := store.Loader()
 	h, err := checkpoint.Load(store).Dir(dir).Done()
@@ -153,8 +211,14 @@ func restoreCheckpoint(store *gmodel.Store, dir string) (checkpointState, error)
 	if left := h.LoadedVariables(); len(left) > 0 {
 		return st, fmt.Errorf("%w: checkpoint %s: %d saved variables are not the model's", ErrBadCheckpoint, dir, len(left))
 	}
-	if st.Epoch < 1 || len(st.Metrics) != st.Epoch+1 {
-		return st, fmt.Errorf("%w: checkpoint %s: epoch %d with %d metrics lines", ErrBadCheckpoint, dir, st.Epoch, len(st.Metrics))
+	restored, err := variableDigests(store)
+	if err != nil {
+		return st, err
+	}
+	for _, path := range here {
+		if restored[path] != st.Variables[path] {
+			return st, fmt.Errorf("%w: checkpoint %s: %s does not come back as it was saved (damaged since)", ErrBadCheckpoint, dir, path)
+		}
 	}
 	return st, nil
 }

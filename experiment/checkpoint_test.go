@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/extremepoints/esp/corrupt"
+	"github.com/extremepoints/esp/datasets"
 	"github.com/extremepoints/esp/models"
 )
 
@@ -42,12 +43,15 @@ func TestTrainResumes(t *testing.T) {
 		name     string
 		settings Settings
 		corrupt  bool
-		stopped  int // the epoch after which it is interrupted
+		stopped  int             // the epoch after which it is interrupted
+		resumeAs func(*Settings) // what the resuming call changes, if anything
 	}{
-		{"mlp adam corrupted", longer(adamMLP, 4), true, 2},
-		{"mlp sgd momentum weight decay cosine", longer(sgdMLP, 3), false, 1},
-		{"mlp adam 3 steps per call", longer(withStepsPerCall(adamMLP, 3), 3), false, 2},
-		{"resnet batch norm", Settings{Model: "resnet", ModelConfig: models.Config{Blocks: 1}, Epochs: 2, BatchSize: 64}, true, 1},
+		{"mlp adam corrupted", longer(adamMLP, 4), true, 2, nil},
+		{"mlp sgd momentum weight decay cosine", longer(sgdMLP, 3), false, 1, nil},
+		{"mlp adam 3 steps per call", longer(withStepsPerCall(adamMLP, 3), 3), false, 2, nil},
+		{"mlp adam resumed with 2 steps per call", longer(adamMLP, 3), true, 1, func(s *Settings) { s.StepsPerCall = 2 }},
+		{"lenet", longer(leNetRun, 2), true, 1, nil},
+		{"resnet batch norm", Settings{Model: "resnet", ModelConfig: models.Config{Blocks: 1}, Epochs: 2, BatchSize: 64}, true, 1, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -84,7 +88,11 @@ func TestTrainResumes(t *testing.T) {
 			}
 
 			var log bytes.Buffer
-			resumed, err := Train(context.Background(), backend, set, s, dir, &log)
+			again := s
+			if tc.resumeAs != nil {
+				tc.resumeAs(&again)
+			}
+			resumed, err := Train(context.Background(), backend, set, again, dir, &log)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -116,8 +124,10 @@ func TestTrainResumes(t *testing.T) {
 			}
 			var rc RunConfig
 			data, _ := os.ReadFile(filepath.Join(dir, ConfigFile))
-			if err := json.Unmarshal(data, &rc); err != nil || len(rc.ResumedAfter) != 1 || rc.ResumedAfter[0] != tc.stopped {
-				t.Errorf("config.json resumed_after_epochs %v (%v), want [%d]", rc.ResumedAfter, err, tc.stopped)
+			if err := json.Unmarshal(data, &rc); err != nil || len(rc.Resumed) != 1 || rc.Resumed[0].AfterEpoch != tc.stopped ||
+				rc.Resumed[0].Settings.StepsPerCall != again.StepsPerCall || rc.Settings.StepsPerCall != s.StepsPerCall {
+				t.Errorf("config.json: %v; resumed %+v, want after epoch %d with steps per call %d (at the start %d)",
+					err, rc.Resumed, tc.stopped, again.StepsPerCall, s.StepsPerCall)
 			}
 		})
 	}
@@ -151,18 +161,26 @@ func TestTrainRefusesAnotherRunsCheckpoint(t *testing.T) {
 	}{
 		{"another seed", func(t *testing.T, dir string, s *Settings) { s.Seed = 6 }, "seed: 5 recorded, 6 now"},
 		{"another width", func(t *testing.T, dir string, s *Settings) { s.ModelConfig.Hidden = 16 }, "model_config.hidden: 32 recorded, 16 now"},
+		{"another evaluation batch", func(t *testing.T, dir string, s *Settings) { s.EvalBatchSize = 7 }, "eval_batch_size: 1000 recorded, 7 now"},
 		{"state damaged", func(t *testing.T, dir string, s *Settings) {
 			ck, _ := latestCheckpoint(dir)
 			os.WriteFile(filepath.Join(ck, checkpointStateFile), []byte("{"), 0o644)
 		}, "checkpoint"},
+		{"a bit of the saved values flipped", func(t *testing.T, dir string, s *Settings) {
+			editCheckpoint(t, dir, ".bin", func(data []byte) []byte { data[len(data)/2] ^= 1; return data })
+		}, "does not come back as it was saved"},
+		{"a variable left out of the saved list", func(t *testing.T, dir string, s *Settings) {
+			editCheckpoint(t, dir, ".json", func(data []byte) []byte {
+				var js map[string]any
+				json.Unmarshal(data, &js)
+				vars := js["Variables"].([]any)
+				js["Variables"] = vars[:len(vars)-1]
+				data, _ = json.Marshal(js)
+				return data
+			})
+		}, "does not come back as it was saved"},
 		{"variables removed", func(t *testing.T, dir string, s *Settings) {
-			ck, _ := latestCheckpoint(dir)
-			entries, _ := os.ReadDir(ck)
-			for _, e := range entries {
-				if strings.HasSuffix(e.Name(), ".bin") {
-					os.WriteFile(filepath.Join(ck, e.Name()), []byte("short"), 0o644)
-				}
-			}
+			editCheckpoint(t, dir, ".bin", func([]byte) []byte { return []byte("short") })
 		}, "checkpoint"},
 	}
 	for _, tc := range tests {
@@ -183,6 +201,29 @@ func TestTrainRefusesAnotherRunsCheckpoint(t *testing.T) {
 				t.Errorf("%s changed", ConfigFile)
 			}
 		})
+	}
+}
+
+// editCheckpoint rewrites the files of dir's latest checkpoint that GoMLX wrote (names
+// "checkpoint-*" ending in suffix) through edit.
+func editCheckpoint(t *testing.T, dir, suffix string, edit func([]byte) []byte) {
+	t.Helper()
+	ck, err := latestCheckpoint(dir)
+	if err != nil || ck == "" {
+		t.Fatalf("no checkpoint in %s (%v)", dir, err)
+	}
+	paths, _ := filepath.Glob(filepath.Join(ck, "checkpoint-*"+suffix))
+	if len(paths) == 0 {
+		t.Fatalf("no checkpoint-*%s in %s", suffix, ck)
+	}
+	for _, path := range paths {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, edit(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -237,13 +278,21 @@ func TestRunStudyResumesFromCheckpoint(t *testing.T) {
 		}
 		return dir
 	}
+	elsewhere := *d
+	elsewhere.Source = "/elsewhere/mnist"
 	tests := []struct {
 		name        string
 		damage      bool
+		rerun       func(*StudySettings)
+		data        *datasets.Dataset
 		wantResumed bool
 	}{
-		{"resumed", false, true},
-		{"damaged checkpoint", true, false},
+		{"resumed", false, nil, d, true},
+		// What a study lets change on a rerun keeps the checkpoint.
+		{"resumed with ensembles of 2", false, func(s *StudySettings) { s.Ensemble = 2 }, d, true},
+		{"resumed with 3 steps per call", false, func(s *StudySettings) { s.Run.StepsPerCall = 3 }, d, true},
+		{"resumed reading the data from another folder", false, nil, &elsewhere, true},
+		{"damaged checkpoint", true, nil, d, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -252,13 +301,20 @@ func TestRunStudyResumesFromCheckpoint(t *testing.T) {
 				ck, _ := latestCheckpoint(resumableTemp(dir, StudyRun{Kind: KindCorrupted}))
 				os.WriteFile(filepath.Join(ck, checkpointStateFile), []byte("{"), 0o644)
 			}
+			rerun := s
+			if tc.rerun != nil {
+				tc.rerun(&rerun)
+			}
 			var log bytes.Buffer
-			res, err := RunStudy(context.Background(), d, s, dir, &log)
+			res, err := RunStudy(context.Background(), tc.data, rerun, dir, &log)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := strings.Contains(log.String(), "(1 resume from checkpoints)"); !got {
+			if got := strings.Contains(log.String(), "(1 with a checkpoint to resume from)"); !got {
 				t.Errorf("progress %q does not count the run to resume", log.String())
+			}
+			if dropped := strings.Contains(log.String(), "corrupted-0000: dropping its checkpoint"); dropped != tc.damage {
+				t.Errorf("progress %q: says it dropped the checkpoint: %v, want %v", log.String(), dropped, tc.damage)
 			}
 			if res.Trained != 1 || len(res.Finished) != 1 {
 				t.Fatalf("trained %d, finished %d", res.Trained, len(res.Finished))
@@ -274,8 +330,8 @@ func TestRunStudyResumesFromCheckpoint(t *testing.T) {
 			var rc RunConfig
 			data, _ := os.ReadFile(filepath.Join(run, ConfigFile))
 			json.Unmarshal(data, &rc)
-			if resumed := len(rc.ResumedAfter) == 1; resumed != tc.wantResumed {
-				t.Errorf("config.json resumed_after_epochs %v, want resumed %v", rc.ResumedAfter, tc.wantResumed)
+			if resumed := len(rc.Resumed) == 1; resumed != tc.wantResumed {
+				t.Errorf("config.json resumed %+v, want resumed %v", rc.Resumed, tc.wantResumed)
 			}
 		})
 	}

@@ -14,7 +14,7 @@ import (
 var ErrForeignDir = errors.New("directory of another kind")
 
 // CheckResumableDir accepts an output directory that is missing, holds marker (one of its
-// own kind, which the caller resumes or rewrites), or holds nothing but the entries named
+// own kind, which the caller resumes or rewrites), or holds nothing but the folders named
 // in starting and names beginning with ".tmp-": what another process starting at the
 // same time (another shard) makes before its marker. Anything else, a file included, is
 // refused with an error wrapping ErrForeignDir that says dir is not kind ("a study
@@ -31,7 +31,7 @@ func CheckResumableDir(dir, marker, kind string, starting ...string) error {
 		return nil
 	}
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), ".tmp-") || slices.Contains(starting, e.Name()) {
+		if strings.HasPrefix(e.Name(), ".tmp-") || e.IsDir() && slices.Contains(starting, e.Name()) {
 			continue
 		}
 		return fmt.Errorf("%w: %s holds %s but no %s, so it is not %s: choose a new directory (nothing there is overwritten)",

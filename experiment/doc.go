@@ -27,9 +27,11 @@
 //     random state) in GoMLX's checkpoint format, and state.json (the epoch, the steps,
 //     the metrics so far). It is written under a temporary name and renamed, so an
 //     interrupted run (a kill, a crash) loses at most the epoch it was in. Train given
-//     the directory again with the same settings resumes there, with the results it
-//     would have had in one go (bit for bit on the Go backend), and records the epoch in
-//     config.json's "resumed_after_epochs"; other settings are refused
+//     the directory again with the same settings (steps per call may differ) resumes
+//     there, with the results it would have had in one go (bit for bit on the Go
+//     backend), and records the resumption (epoch, settings, backend, versions) in
+//     config.json's "resumed"; other settings, or a checkpoint whose values do not come
+//     back byte for byte (each variable's SHA-256 is in state.json), are refused
 //     ([ErrBadCheckpoint]). The finished run keeps no checkpoint.
 //
 // [SaveImportedRun] writes a run directory for weights trained elsewhere (package
@@ -65,8 +67,9 @@
 // A run is trained in runs/.tmp-NAME-RANDOM and renamed to runs/NAME when finished, so a
 // directory runs/NAME is always a finished run. A process that starts a run first removes
 // the temporary directories an interrupted process left for it, but the one with the
-// latest checkpoint, where the run resumes (not for ensembles, whose members keep no
-// checkpoints; a damaged checkpoint is dropped and its run trained from the start).
+// latest checkpoint, which it takes over (renaming it) and resumes the run in. A run with a
+// checkpoint is trained alone, not in an ensemble, whose members keep none; a damaged
+// checkpoint is dropped, saying so, and its run trained from the start.
 // Rerunning a study thus resumes it, keeping finished runs and resuming interrupted ones. [Shard] I of N owns the
 // runs whose position in the study's fixed order (every normal run, then every corrupted
 // one, by index) is I mod N, so processes on many machines (a Slurm array, a Kubernetes
@@ -98,9 +101,9 @@
 // "model_config" (JSON of models.Config), "input_shape" (JSON [H, W, C]) and
 // "non_trainable" (JSON list of the names of non-trainable tensors, e.g. batch-norm
 // running statistics), "order" (JSON list of the tensor names in the model's
-// variable order) and "data_sha256" (hex SHA-256 of the data section: a file whose
-// data changed since is refused with [ErrCorruptWeights]; files without it are read
-// unchecked). Names are GoMLX variable paths inside the model scope, such as
+// variable order) and "sha256" (hex SHA-256 of the whole file with this value written as
+// zeros: a file changed since, in its values or its header, is refused with
+// [ErrCorruptWeights]; files without it, written elsewhere, are read unchecked). Names are GoMLX variable paths inside the model scope, such as
 // "dense_0/weights". [LoadWeights] and [SaveWeights] read and write it; [LoadNet] builds
 // a ready-to-evaluate [Net] from a file.
 //

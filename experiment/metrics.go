@@ -110,12 +110,25 @@ type RunConfig struct {
 	// Ensemble is the number of runs trained together with this one in one compiled
 	// graph (TrainEnsemble); absent for a run trained alone.
 	Ensemble int `json:"ensemble,omitempty"`
-	// ResumedAfter lists the epochs after which the run, interrupted, was resumed from its
-	// checkpoint (see Train); absent for a run trained in one go.
-	ResumedAfter []int `json:"resumed_after_epochs,omitempty"`
+	// Resumed lists the times the run, interrupted, was resumed from its checkpoint (see
+	// Train), with what resumed it; absent for a run trained in one go. The fields above
+	// describe the start.
+	Resumed []ResumeRecord `json:"resumed,omitempty"`
 	// Imported is set for a run whose weights were trained elsewhere and imported
 	// (SaveImportedRun): such a run has final weights only.
 	Imported *ImportInfo `json:"imported,omitempty"`
+}
+
+// ResumeRecord is one resumption of a run: after which epoch, with what settings (they
+// may differ from the start's in steps per call only), backend and versions, and when.
+type ResumeRecord struct {
+	AfterEpoch         int       `json:"after_epoch"`
+	Settings           Settings  `json:"settings"`
+	Backend            string    `json:"backend"`
+	BackendDescription string    `json:"backend_description"`
+	ToolkitVersion     string    `json:"toolkit_version"`
+	GoMLXVersion       string    `json:"gomlx_version"`
+	At                 time.Time `json:"at"`
 }
 
 // versions returns the toolkit's version (module version, else VCS revision, else

@@ -306,12 +306,14 @@ var ErrStudyMismatch = errors.New("study directory holds another study")
 // Workers at a time, into dir (see the package documentation for the layout). ds is the
 // dataset as the runs see it (the caller applies any subset); it is shared read-only by the
 // workers, each of which has its own backend. It resumes: a finished run (its directory with
-// result.json) is never trained again, and an interrupted one, left only as a temporary
-// directory, is trained anew. Several processes with different shards may share dir.
+// result.json) is never trained again, and an interrupted one, left as a temporary
+// directory, resumes from its checkpoint (trained alone, not in an ensemble) or, without
+// one, is trained anew. Several processes with different shards may share dir.
 //
 // progress gets a line per finished run (nil: none); the runs' per-epoch lines are not
 // shown. Cancelling ctx stops every worker within a training step and returns ctx's error
-// with the result so far; the runs it interrupted leave only temporary directories.
+// with the result so far; the runs it interrupted leave temporary directories with their
+// checkpoints.
 func RunStudy(ctx context.Context, ds *datasets.Dataset, s StudySettings, dir string, progress io.Writer) (*StudyResult, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
@@ -344,18 +346,17 @@ func RunStudy(ctx context.Context, ds *datasets.Dataset, s StudySettings, dir st
 		}
 		pending = append(pending, r)
 	}
-	resumable := 0
+	resumable := map[string]bool{}
 	for _, r := range pending {
-		// A run trained alone checkpoints every epoch; an ensemble's members do not.
-		kept, err := removeStale(dir, r, s.Ensemble <= 1)
+		kept, err := removeStale(dir, r)
 		if err != nil {
 			return nil, err
 		}
 		if kept != "" {
-			resumable++
+			resumable[r.Name()] = true
 		}
 	}
-	groups := s.groups(pending)
+	groups := s.groups(pending, resumable)
 	workers := min(s.workers(), max(1, len(groups)))
 	backendName := workerBackend(s.Run.Backend, workers)
 	if s.Ensemble > 1 {
@@ -370,8 +371,8 @@ func RunStudy(ctx context.Context, ds *datasets.Dataset, s StudySettings, dir st
 		ensembleNote = fmt.Sprintf(", ensembles of up to %d runs", s.Ensemble)
 	}
 	resumeNote := ""
-	if resumable > 0 {
-		resumeNote = fmt.Sprintf(" (%d resume from checkpoints)", resumable)
+	if len(resumable) > 0 {
+		resumeNote = fmt.Sprintf(" (%d with a checkpoint to resume from)", len(resumable))
 	}
 	fmt.Fprintf(progress, "study %s: %d of %d runs to train%s%s, %d workers on backend %s%s\n",
 		dir, len(pending), len(plan), resumeNote, shardNote, workers, backendName, ensembleNote)
@@ -402,7 +403,7 @@ func RunStudy(ctx context.Context, ds *datasets.Dataset, s StudySettings, dir st
 			defer backend.Finalize()
 			w := &studyWorker{backend: backend}
 			for group := range jobs {
-				results, err := w.trainRuns(ctx, ds, s, dir, group)
+				results, err := w.trainRuns(ctx, ds, s, dir, group, progress)
 				mu.Lock()
 				if err != nil {
 					if firstErr == nil && ctx.Err() == nil {
@@ -578,9 +579,9 @@ func jsonDiff(recorded, now any) []string {
 func tempPrefix(r StudyRun) string { return ".tmp-" + r.Name() + "-" }
 
 // removeStale removes the temporary directories an interrupted process left for run r
-// but, when keepCheckpoint, the one holding the latest checkpoint, which it returns ("" if
-// none): the run resumes there.
-func removeStale(dir string, r StudyRun, keepCheckpoint bool) (kept string, err error) {
+// but the one holding the latest checkpoint, which it returns ("" if none): the run
+// resumes there.
+func removeStale(dir string, r StudyRun) (kept string, err error) {
 	runs := filepath.Join(dir, RunsDir)
 	entries, err := os.ReadDir(runs)
 	if err != nil {
@@ -594,7 +595,7 @@ func removeStale(dir string, r StudyRun, keepCheckpoint bool) (kept string, err 
 		}
 		path := filepath.Join(runs, e.Name())
 		stale = append(stale, path)
-		if ck, err := latestCheckpoint(path); keepCheckpoint && err == nil && ck != "" && filepath.Base(ck) > keptEpoch {
+		if ck, err := latestCheckpoint(path); err == nil && ck != "" && filepath.Base(ck) > keptEpoch {
 			kept, keptEpoch = path, filepath.Base(ck)
 		}
 	}
@@ -625,12 +626,14 @@ func resumableTemp(dir string, r StudyRun) string {
 }
 
 // groups splits runs into the groups a worker trains at once: consecutive runs of one
-// kind, up to Ensemble of them (1 by default).
-func (s StudySettings) groups(runs []StudyRun) [][]StudyRun {
+// kind, up to Ensemble of them (1 by default). A run named in alone (one with a
+// checkpoint: an ensemble does not resume) is a group of its own.
+func (s StudySettings) groups(runs []StudyRun, alone map[string]bool) [][]StudyRun {
 	size := max(1, s.Ensemble)
 	var groups [][]StudyRun
 	for _, r := range runs {
-		if n := len(groups); n > 0 && len(groups[n-1]) < size && groups[n-1][0].Kind == r.Kind {
+		n := len(groups)
+		if !alone[r.Name()] && n > 0 && !alone[groups[n-1][0].Name()] && len(groups[n-1]) < size && groups[n-1][0].Kind == r.Kind {
 			groups[n-1] = append(groups[n-1], r)
 			continue
 		}
@@ -706,11 +709,14 @@ func (w *studyWorker) trainEnsemble(ctx context.Context, sets []*corrupt.Set, se
 }
 
 // trainRuns trains a group of runs, alone or (more than one) as an ensemble, each in a
-// temporary directory that is renamed into place when it is finished.
-func (w *studyWorker) trainRuns(ctx context.Context, ds *datasets.Dataset, s StudySettings, dir string, group []StudyRun) ([]*RunResult, error) {
+// temporary directory that is renamed into place when it is finished. A run alone takes
+// over the temporary directory with its checkpoint, if there is one, and resumes there.
+// progress gets a line for a checkpoint dropped.
+func (w *studyWorker) trainRuns(ctx context.Context, ds *datasets.Dataset, s StudySettings, dir string, group []StudyRun, progress io.Writer) ([]*RunResult, error) {
 	settings := make([]Settings, len(group))
 	sets := make([]*corrupt.Set, len(group))
 	tmps := make([]string, len(group))
+	trained := false
 	for i, r := range group {
 		settings[i] = s.Run
 		settings[i].Seed = r.Seed
@@ -723,19 +729,28 @@ func (w *studyWorker) trainRuns(ctx context.Context, ds *datasets.Dataset, s Stu
 				return nil, err
 			}
 		}
-		tmp := ""
-		if len(group) == 1 {
-			tmp = resumableTemp(dir, r)
+		tmp, err := os.MkdirTemp(filepath.Join(dir, RunsDir), tempPrefix(r))
+		if err != nil {
+			return nil, err
 		}
-		if tmp == "" {
-			var err error
-			if tmp, err = os.MkdirTemp(filepath.Join(dir, RunsDir), tempPrefix(r)); err != nil {
-				return nil, err
+		if len(group) == 1 {
+			// Renamed to a name of this call's: a second process on the same shard
+			// cannot take it over too (one that already did makes the rename fail).
+			if old := resumableTemp(dir, r); old != "" {
+				// os.Rename does not replace a folder: the new name is freed for it first.
+				if err := os.Remove(tmp); err != nil {
+					return nil, err
+				}
+				if os.Rename(old, tmp) != nil { // taken over already: start afresh
+					if err := os.Mkdir(tmp, 0o700); err != nil {
+						return nil, err
+					}
+				}
 			}
 		}
 		tmps[i] = tmp
 		defer func() { // a no-op once renamed; an interrupted run's checkpoint stays
-			if !HasCheckpoint(tmps[i]) {
+			if trained || !HasCheckpoint(tmps[i]) {
 				os.RemoveAll(tmps[i])
 			}
 		}()
@@ -747,6 +762,7 @@ func (w *studyWorker) trainRuns(ctx context.Context, ds *datasets.Dataset, s Stu
 		if errors.Is(err, ErrBadCheckpoint) {
 			// The checkpoint is only a head start: a damaged one is dropped, and the run
 			// trained from its start in a new directory.
+			fmt.Fprintf(progress, "%s: dropping its checkpoint, training it from the start: %v\n", group[0].Name(), err)
 			os.RemoveAll(tmps[0])
 			if tmps[0], err = os.MkdirTemp(filepath.Join(dir, RunsDir), tempPrefix(group[0])); err != nil {
 				return nil, err
@@ -763,6 +779,7 @@ func (w *studyWorker) trainRuns(ctx context.Context, ds *datasets.Dataset, s Stu
 			return nil, err
 		}
 	}
+	trained = true
 	seconds := time.Since(start).Seconds()
 	var finished []*RunResult
 	for i, r := range group {
@@ -786,6 +803,8 @@ func (w *studyWorker) trainRuns(ctx context.Context, ds *datasets.Dataset, s Stu
 				return finished, err
 			}
 			// another process finished the same run first: keep its copy
+		} else if err := removeCheckpoints(final, ""); err != nil {
+			return finished, err // only now: until the rename, they are all of the run there is
 		}
 		finished = append(finished, rr)
 	}

@@ -343,17 +343,23 @@ func TestStudyGroups(t *testing.T) {
 	runs := tinyStudy(3).Plan() // normal 0-2, corrupted 0-2
 	tests := []struct {
 		ensemble int
+		alone    []string // runs with a checkpoint
 		want     []string
 	}{
-		{0, []string{"normal-0000", "normal-0001", "normal-0002", "corrupted-0000", "corrupted-0001", "corrupted-0002"}},
-		{2, []string{"normal-0000..0001", "normal-0002", "corrupted-0000..0001", "corrupted-0002"}},
-		{4, []string{"normal-0000..0002", "corrupted-0000..0002"}},
+		{0, nil, []string{"normal-0000", "normal-0001", "normal-0002", "corrupted-0000", "corrupted-0001", "corrupted-0002"}},
+		{2, nil, []string{"normal-0000..0001", "normal-0002", "corrupted-0000..0001", "corrupted-0002"}},
+		{4, nil, []string{"normal-0000..0002", "corrupted-0000..0002"}},
+		{4, []string{"normal-0001", "corrupted-0000"}, []string{"normal-0000", "normal-0001", "normal-0002", "corrupted-0000", "corrupted-0001..0002"}},
 	}
 	for _, tc := range tests {
 		s := tinyStudy(3)
 		s.Ensemble = tc.ensemble
+		alone := map[string]bool{}
+		for _, name := range tc.alone {
+			alone[name] = true
+		}
 		var got []string
-		for _, g := range s.groups(runs) {
+		for _, g := range s.groups(runs, alone) {
 			got = append(got, groupName(g))
 		}
 		if strings.Join(got, " ") != strings.Join(tc.want, " ") {
@@ -441,6 +447,7 @@ func TestCheckStudyDir(t *testing.T) {
 		{"a study", []string{StudyFile, "runs/normal-0000/result.json"}, ""},
 		{"runs without study.json", []string{"runs/normal-0000/result.json"}, "holds runs (normal-0000) but no study.json"},
 		{"a run directory", []string{ConfigFile, MetricsFile}, "but no study.json"},
+		{"a file named runs", []string{RunsDir}, "holds runs but no study.json"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

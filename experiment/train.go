@@ -3,6 +3,7 @@ package experiment
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -59,6 +60,11 @@ func (r *Result) Last() EpochMetrics { return r.Metrics[len(r.Metrics)-1] }
 // the folder. Progress lines go to progress (nil: none); on a terminal a live status
 // line is shown during each epoch.
 //
+// Until the run finishes, outDir holds a checkpoint of its last epoch. Given an outDir
+// with a checkpoint, Train resumes the run there, if settings are the run's (up to
+// StepsPerCall); otherwise, or if the checkpoint is damaged, it returns an error wrapping
+// ErrBadCheckpoint and changes nothing.
+//
 // A non-finite training loss stops the run: the result has Status "diverged" (and so
 // has the last metrics line); it is not an error. Errors are returned for invalid
 // input, I/O and backend failures, and cancellation of ctx.
@@ -84,7 +90,11 @@ func train(ctx context.Context, backend compute.Backend, set *corrupt.Set, setti
 	if err != nil {
 		return nil, err
 	}
-	return t.train(ctx, set, s, outDir, progress)
+	res, err := t.train(ctx, set, s, outDir, progress)
+	if err != nil || outDir == "" {
+		return res, err
+	}
+	return res, removeCheckpoints(outDir, "")
 }
 
 // trainer trains runs of one recipe (settings up to seed and corruption, one image shape)
@@ -284,6 +294,9 @@ func resumeRun(net *Net, set *corrupt.Set, s Settings, outDir, ck string) (*Resu
 	path := filepath.Join(outDir, ConfigFile)
 	var recorded RunConfig
 	data, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("experiment: %w", err) // not the checkpoint's fault: keep it
+	}
 	if err == nil {
 		err = json.Unmarshal(data, &recorded)
 	}
@@ -293,12 +306,20 @@ func resumeRun(net *Net, set *corrupt.Set, s Settings, outDir, ck string) (*Resu
 	res := &Result{Status: StatusOK, Net: net, Dir: outDir}
 	res.Config = newRunConfig(net, set.Dataset, s)
 	res.Config.Dataset.TrainSet, res.Config.Dataset.Corrupted = set.Len(), set.IsCorrupted()
-	diffs := append(jsonDiff(recorded.Settings, res.Config.Settings), jsonDiff(recorded.Dataset, res.Config.Dataset)...)
+	// What may differ gives the same run: steps per call take the same steps, and the
+	// data may be read from another folder.
+	was, now := recorded, res.Config
+	was.Settings.StepsPerCall, was.Dataset.Source = 0, ""
+	now.Settings.StepsPerCall, now.Dataset.Source = 0, ""
+	diffs := append(jsonDiff(was.Settings, now.Settings), jsonDiff(was.Dataset, now.Dataset)...)
 	if len(diffs) > 0 {
 		return nil, fmt.Errorf("%w in %s: it is another run (%s); use a new directory, or delete that one to train this run there",
 			ErrBadCheckpoint, outDir, strings.Join(diffs, "; "))
 	}
 	if res.Init, err = LoadWeights(filepath.Join(outDir, InitWeightsFile)); err != nil {
+		if !errors.Is(err, ErrCorruptWeights) && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("experiment: %w", err)
+		}
 		return nil, fmt.Errorf("%w in %s: %v", ErrBadCheckpoint, outDir, err)
 	}
 	st, err := restoreCheckpoint(net.Store, ck)
@@ -306,8 +327,11 @@ func resumeRun(net *Net, set *corrupt.Set, s Settings, outDir, ck string) (*Resu
 		return nil, fmt.Errorf("%w: delete %s to train the run from its start", err, outDir)
 	}
 	res.Epochs, res.Steps, res.Metrics = st.Epoch, st.Steps, st.Metrics
+	resume := ResumeRecord{AfterEpoch: st.Epoch, Settings: res.Config.Settings, Backend: res.Config.Backend,
+		BackendDescription: res.Config.BackendDescription, ToolkitVersion: res.Config.ToolkitVersion,
+		GoMLXVersion: res.Config.GoMLXVersion, At: res.Config.Started}
 	res.Config = recorded
-	res.Config.ResumedAfter = append(res.Config.ResumedAfter, st.Epoch)
+	res.Config.Resumed = append(res.Config.Resumed, resume)
 	js, err := json.MarshalIndent(res.Config, "", "  ")
 	if err != nil {
 		return nil, err
@@ -484,7 +508,8 @@ func (res *Result) diverge(set *corrupt.Set, epoch int, fitLoss, fitAcc Float, e
 }
 
 // finish saves the final weights (the initial ones if no epoch ran) into the run
-// directory, whose checkpoints are no longer needed.
+// directory. Its checkpoints stay until the caller has what it needs of the run (a study,
+// its result.json): the caller removes them (removeCheckpoints).
 func (res *Result) finish() error {
 	if res.Final == nil {
 		res.Final = res.Init.Clone()
@@ -492,10 +517,7 @@ func (res *Result) finish() error {
 	if res.Dir == "" {
 		return nil
 	}
-	if err := SaveWeights(filepath.Join(res.Dir, FinalWeightsFile), res.Final); err != nil {
-		return err
-	}
-	return removeCheckpoints(res.Dir, "")
+	return SaveWeights(filepath.Join(res.Dir, FinalWeightsFile), res.Final)
 }
 
 // dataOrder is the random stream of a run's example order, seeded by the run's seed:

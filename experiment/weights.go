@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"sort"
+	"strings"
 
 	"github.com/extremepoints/esp/datasets"
 )
@@ -18,10 +19,15 @@ import (
 // WeightsFormat is the "format" metadata value of the weights files this package writes.
 const WeightsFormat = "esp-weights/1"
 
-// dataChecksumKey is the metadata key holding the SHA-256 of a weights file's data
-// section: safetensors has no checksum of its own, and a flipped bit in a float would
-// otherwise load as a slightly different point.
-const dataChecksumKey = "data_sha256"
+// checksumKey is the metadata key holding the SHA-256 of the whole weights file as it
+// would be with this value all zeros: safetensors has no checksum of its own, and a
+// flipped bit in a float (or in the header's list of trainable tensors) would otherwise
+// load as another point.
+const checksumKey = "sha256"
+
+// checksumPlaceholder stands for the checksum while it is computed; the digest has the
+// same length, so writing it in moves nothing.
+var checksumPlaceholder = strings.Repeat("0", 2*sha256.Size)
 
 // ErrCorruptWeights is returned for a weights file whose data no longer matches the
 // checksum written with it.
@@ -191,8 +197,7 @@ func (w *Weights) Encode() ([]byte, error) {
 			body = binary.LittleEndian.AppendUint32(body, math.Float32bits(v))
 		}
 	}
-	sum := sha256.Sum256(body)
-	meta[dataChecksumKey] = hex.EncodeToString(sum[:])
+	meta[checksumKey] = checksumPlaceholder
 	header["__metadata__"] = meta
 	hdr, err := json.Marshal(header)
 	if err != nil {
@@ -205,8 +210,29 @@ func (w *Weights) Encode() ([]byte, error) {
 	}
 	buf := make([]byte, 8, 8+len(hdr)+len(body))
 	binary.LittleEndian.PutUint64(buf, uint64(len(hdr)))
-	buf = append(buf, hdr...)
-	return append(buf, body...), nil
+	buf = append(append(buf, hdr...), body...)
+	sum := sha256.Sum256(buf)
+	placeholder := []byte(`"` + checksumKey + `":"` + checksumPlaceholder + `"`)
+	at := bytes.Index(buf, placeholder) + len(placeholder) - 1 - len(checksumPlaceholder)
+	copy(buf[at:], hex.EncodeToString(sum[:]))
+	return buf, nil
+}
+
+// checkChecksum verifies a weights file's checksum, recorded as want in its header.
+func checkChecksum(data []byte, headerLen int, want string) error {
+	field := []byte(`"` + checksumKey + `":"` + want + `"`)
+	at := bytes.Index(data[8:8+headerLen], field)
+	if len(want) != len(checksumPlaceholder) || at < 0 {
+		return fmt.Errorf("experiment: %w: its checksum %q is not one this package writes", ErrCorruptWeights, want)
+	}
+	zeroed := bytes.Clone(data)
+	copy(zeroed[8+at+len(field)-1-len(want):], checksumPlaceholder)
+	sum := sha256.Sum256(zeroed)
+	if got := hex.EncodeToString(sum[:]); got != want {
+		return fmt.Errorf("experiment: %w: it has sha256 %s, its header records %s (changed after it was written: restore the file, or train the run again)",
+			ErrCorruptWeights, got, want)
+	}
+	return nil
 }
 
 // DecodeWeights parses weights in the safetensors format. Tensors come back in the
@@ -221,21 +247,19 @@ func DecodeWeights(data []byte) (*Weights, error) {
 	}
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(bytes.TrimRight(data[8:8+n], " "), &raw); err != nil {
-		return nil, fmt.Errorf("experiment: weights header: %w", err)
+		return nil, fmt.Errorf("experiment: %w: its header: %v", ErrCorruptWeights, err)
 	}
 	body := data[8+n:]
 	w := &Weights{Metadata: map[string]string{}}
 	if m, ok := raw["__metadata__"]; ok {
 		if err := json.Unmarshal(m, &w.Metadata); err != nil {
-			return nil, fmt.Errorf("experiment: weights metadata: %w", err)
+			return nil, fmt.Errorf("experiment: %w: its metadata: %v", ErrCorruptWeights, err)
 		}
 		delete(raw, "__metadata__")
 	}
-	if want, ok := w.Metadata[dataChecksumKey]; ok {
-		sum := sha256.Sum256(body)
-		if got := hex.EncodeToString(sum[:]); got != want {
-			return nil, fmt.Errorf("experiment: %w: its data has sha256 %s, its header records %s (changed after it was written: restore the file, or train the run again)",
-				ErrCorruptWeights, got, want)
+	if want, ok := w.Metadata[checksumKey]; ok {
+		if err := checkChecksum(data, int(n), want); err != nil {
+			return nil, err
 		}
 	}
 	nonTrainable := map[string]bool{}

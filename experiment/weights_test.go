@@ -1,6 +1,7 @@
 package experiment
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -148,14 +149,14 @@ func TestWeightsRoundTrip(t *testing.T) {
 	}
 }
 
-// TestWeightsChecksum flips bytes of a saved weights file: a change in the data section
-// is refused with ErrCorruptWeights, and a file without the checksum (written elsewhere)
-// still loads.
+// TestWeightsChecksum flips bytes of a saved weights file: a change in its values or its
+// header is refused with ErrCorruptWeights, and a file without the checksum (written
+// elsewhere) still loads.
 func TestWeightsChecksum(t *testing.T) {
 	w := &Weights{Tensors: []Tensor{
 		{Name: "dense/weights", Shape: []int{2, 3}, Data: []float32{1, 2, 3, 4, 5, 6}, Trainable: true},
 		{Name: "dense/biases", Shape: []int{3}, Data: []float32{-1, 0, 1}, Trainable: true},
-	}}
+	}, Metadata: map[string]string{"model": "mlp"}}
 	data, err := w.Encode()
 	if err != nil {
 		t.Fatal(err)
@@ -167,7 +168,7 @@ func TestWeightsChecksum(t *testing.T) {
 		if err := json.Unmarshal(data[8:dataStart], &header); err != nil {
 			t.Fatal(err)
 		}
-		delete(header["__metadata__"].(map[string]any), dataChecksumKey)
+		delete(header["__metadata__"].(map[string]any), checksumKey)
 		hdr, _ := json.Marshal(header)
 		out := binary.LittleEndian.AppendUint64(nil, uint64(len(hdr)))
 		return append(append(out, hdr...), data[dataStart:]...)
@@ -188,6 +189,10 @@ func TestWeightsChecksum(t *testing.T) {
 			d[len(d)-1] ^= 0x80
 			return d
 		}, ErrCorruptWeights},
+		{"a byte of the header's model name flipped", func() []byte { return flipAt(data, `"model":"mlp"`, 9) }, ErrCorruptWeights},
+		{"a byte of the trainable list flipped", func() []byte { return flipAt(data, `"non_trainable":`, 2) }, ErrCorruptWeights},
+		{"a digit of the checksum changed", func() []byte { return flipAt(data, `"sha256":"`, 10) }, ErrCorruptWeights},
+		{"the header's JSON broken", func() []byte { return flipAt(data, `{`, 0) }, ErrCorruptWeights},
 		{"no checksum recorded", withoutChecksum, nil},
 	}
 	for _, tt := range tests {
@@ -224,4 +229,12 @@ func TestWeightsChecksum(t *testing.T) {
 	if _, err := DecodeWeights(again); err != nil {
 		t.Errorf("re-encoded weights: %v", err)
 	}
+}
+
+// flipAt returns a copy of data with the byte offset bytes into the first occurrence of
+// marker inverted.
+func flipAt(data []byte, marker string, offset int) []byte {
+	d := slices.Clone(data)
+	d[bytes.Index(d, []byte(marker))+offset] ^= 0xff
+	return d
 }
