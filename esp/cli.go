@@ -53,6 +53,15 @@ func isInputError(err error) bool {
 	return false
 }
 
+// interrupted says, for work stopped by an interrupt (ctx cancelled), that running the same
+// command again resumes it: what resumes is done.
+func interrupted(err error, done string) error {
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("interrupted (%s): run the same command again to resume", done)
+	}
+	return err
+}
+
 // badInput marks an error about the user's input (data files, values): exit code 2.
 func badInput(err error) error {
 	if err == nil {

@@ -84,7 +84,7 @@ func runReproduce(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	rep, err := analysis.Reproduce(ctx, analysis.ReproduceSettings{Scale: *scale, Datasets: ds, Models: ms, Workers: *workers,
 		Ensemble: *ensemble, StepsPerCall: *stepsPerCall, Backend: *backend, PointEpochs: *pointEpochs, Seed: *seed, Data: datasets.Options{DataDir: *dataDir, Progress: stderr}}, *out, stderr)
 	if err != nil {
-		return err
+		return interrupted(err, "finished runs and probes are kept, interrupted runs resume from their checkpoints")
 	}
 	held := printClaims(stdout, rep)
 	fmt.Fprintf(stdout, "%d of %d claims hold; %s; report: %s\n", held, len(rep.Summary.Claims),

@@ -97,7 +97,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	res, err := experiment.RunStudy(ctx, ds, study, *out, stderr)
 	if err != nil {
-		return err
+		return interrupted(err, "finished runs are kept, the others resume from their checkpoints")
 	}
 	fmt.Fprintf(stdout, "%d of %d runs finished (%d trained now) in %s\n", len(res.Finished),
 		len(res.Finished)+len(res.Missing), res.Trained, *out)

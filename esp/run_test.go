@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -165,6 +166,32 @@ func TestTrainSurvivesKill(t *testing.T) {
 	if experiment.HasCheckpoint(out) {
 		t.Error("the finished run keeps its checkpoint")
 	}
+}
+
+// TestTrainInterruptedSays: an interrupted esp train says where its checkpoint is and
+// that the same command resumes it.
+func TestTrainInterruptedSays(t *testing.T) {
+	dataDir := importPets(t)
+	t.Setenv("ESP_DATA_DIR", dataDir)
+	out := filepath.Join(t.TempDir(), "run")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { // interrupt once there is a checkpoint
+		for ctx.Err() == nil && !experiment.HasCheckpoint(out) {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+	}()
+	var stderr bytes.Buffer
+	code := run(ctx, []string{"train", "--dataset", "pets", "--model", "mlp", "--hidden", "8", "--epochs", "100000", "--out", out}, &bytes.Buffer{}, &stderr)
+	if code != exitFailure || !regexp.MustCompile(`esp train: interrupted \(.*run holds a checkpoint after epoch [1-9]\d*\): run the same command again to resume`).MatchString(stderr.String()) {
+		t.Errorf("exit %d, stderr ends %q", code, lastLine(stderr.String()))
+	}
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
 }
 
 // TestRunShardsAsProcesses runs two shards of one study as concurrent processes sharing

@@ -222,6 +222,9 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		corruptionNote(set), settings.WithDefaults().Optimizer.Name, settings.WithDefaults().Backend, *out)
 	result, err := experiment.Train(ctx, backend, set, settings, *out, stderr)
 	if err != nil {
+		if result != nil && experiment.HasCheckpoint(*out) {
+			return interrupted(err, fmt.Sprintf("%s holds a checkpoint after epoch %d", *out, result.Epochs))
+		}
 		return err
 	}
 	last := result.Last()
