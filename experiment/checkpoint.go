@@ -11,13 +11,14 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	gmodel "github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/model/checkpoint"
 )
 
-// A run trained into a directory leaves, after every epoch but the last, a checkpoint
-// there: every variable of its store (the model's, the optimizer's moments and step
+// A run trained into a directory leaves after its epochs (all but the last; see
+// checkpointCost) a checkpoint there: every variable of its store (the model's, the optimizer's moments and step
 // count, the random state) in GoMLX's checkpoint format, and the run's progress. Train
 // given that directory again, with the same settings, resumes from it; the finished run
 // has no checkpoint left.
@@ -44,6 +45,33 @@ type checkpointState struct {
 // ErrBadCheckpoint is returned for a run directory whose checkpoint cannot be resumed: it
 // is damaged, or it holds another run's state.
 var ErrBadCheckpoint = errors.New("cannot resume the run")
+
+// checkpointCost bounds the time a run spends on checkpoints: one is saved after an epoch
+// when the epochs since the last one took checkpointCost times as long as saving it did
+// (after every epoch of a real dataset; every few of a tiny one).
+const checkpointCost = 20
+
+// checkpointer decides when a run saves its checkpoints and saves them.
+type checkpointer struct {
+	last     time.Time     // when the last checkpoint was saved, or the epochs started
+	duration time.Duration // how long saving it took
+}
+
+// due reports whether the run should save a checkpoint now.
+func (c *checkpointer) due() bool {
+	return time.Since(c.last) >= checkpointCost*c.duration
+}
+
+// save saves a checkpoint (saveCheckpoint) and times it.
+func (c *checkpointer) save(store *gmodel.Store, runDir string, st checkpointState) error {
+	start := time.Now()
+	if err := saveCheckpoint(store, runDir, st); err != nil {
+		return err
+	}
+	c.last = time.Now()
+	c.duration = c.last.Sub(start)
+	return nil
+}
 
 // saveCheckpoint writes the variables of store and the run's progress st into a new
 // checkpoint of runDir, then removes the older ones.

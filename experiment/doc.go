@@ -22,11 +22,13 @@
 //   - metrics.jsonl: one [EpochMetrics] JSON object per line, epoch 0 being the
 //     initialization point. The file is rewritten whole after every epoch.
 //   - init.safetensors, final.safetensors: the model's weights (see [Weights]).
-//   - checkpoint-eNNNNNN/, while the run trains: after every epoch but the last, every
+//   - checkpoint-eNNNNNN/, while the run trains: after every epoch but the last (every
+//     few, when epochs take less than 20 times as long as a checkpoint), every
 //     variable of the run (the model's, the optimizer's moments and step count, the
 //     random state) in GoMLX's checkpoint format, and state.json (the epoch, the steps,
 //     the metrics so far). It is written under a temporary name and renamed, so an
-//     interrupted run (a kill, a crash) loses at most the epoch it was in. Train given
+//     interrupted run (a kill, a crash) loses at most the epochs since (the one it was
+//     in, on real datasets). Train given
 //     the directory again with the same settings (steps per call may differ) resumes
 //     there, with the results it would have had in one go (bit for bit on the Go
 //     backend), and records the resumption (epoch, settings, backend, versions) in

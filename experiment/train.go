@@ -235,6 +235,7 @@ func (t *trainer) train(ctx context.Context, set *corrupt.Set, s Settings, outDi
 	}
 	bs := min(s.BatchSize, n)
 	stepsPerEpoch := (n + bs - 1) / bs
+	saver := checkpointer{last: time.Now()}
 	for epoch := res.Epochs + 1; epoch <= s.Epochs; epoch++ {
 		epochStart := time.Now()
 		setRate := func(int) error { return nil }
@@ -276,9 +277,9 @@ func (t *trainer) train(ctx context.Context, set *corrupt.Set, s Settings, outDi
 			return res, err
 		}
 		res.Epochs = epoch
-		if outDir != "" && epoch < s.Epochs {
+		if outDir != "" && epoch < s.Epochs && saver.due() {
 			st := checkpointState{Epoch: epoch, Steps: res.Steps, Metrics: res.Metrics}
-			if err := saveCheckpoint(net.Store, outDir, st); err != nil {
+			if err := saver.save(net.Store, outDir, st); err != nil {
 				return res, err
 			}
 		}
