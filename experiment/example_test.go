@@ -1,7 +1,9 @@
 package experiment_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -66,6 +68,49 @@ func ExampleTrain() {
 	// final.safetensors
 	// init.safetensors
 	// metrics.jsonl
+}
+
+// stopAfter is a progress writer that cancels a run once it reports epoch n, as an
+// interrupt would.
+type stopAfter struct {
+	n      int
+	cancel context.CancelFunc
+}
+
+func (s stopAfter) Write(p []byte) (int, error) {
+	if bytes.HasPrefix(p, fmt.Appendf(nil, "epoch %d/", s.n)) {
+		s.cancel()
+	}
+	return len(p), nil
+}
+
+// A run interrupted after its first epoch keeps a checkpoint in its directory; Train
+// given the directory again resumes there and ends where the run in one go does.
+func ExampleTrain_resume() {
+	d := tinyDataset()
+	settings := experiment.Settings{Model: "mlp", ModelConfig: models.Config{Hidden: 8}, Epochs: 5, BatchSize: 16, Seed: 1}
+	whole, err := experiment.Train(context.Background(), nil, corrupt.Clean(d), settings, "", nil)
+	if err != nil {
+		panic(err)
+	}
+	dir, _ := os.MkdirTemp("", "esp-example")
+	defer os.RemoveAll(dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	_, err = experiment.Train(ctx, nil, corrupt.Clean(d), settings, dir, stopAfter{1, cancel})
+	fmt.Println("interrupted:", err, "- checkpoint:", experiment.HasCheckpoint(dir))
+
+	res, err := experiment.Train(context.Background(), nil, corrupt.Clean(d), settings, dir, nil)
+	if err != nil {
+		panic(err)
+	}
+	l2, _, _ := experiment.Distance(res.Final, whole.Final)
+	fmt.Printf("resumed after epoch %d, %d epochs in all, %g from the run in one go\n",
+		res.Config.Resumed[0].AfterEpoch, res.Epochs, l2)
+	fmt.Println("checkpoint:", experiment.HasCheckpoint(dir))
+	// Output:
+	// interrupted: context canceled - checkpoint: true
+	// resumed after epoch 1, 5 epochs in all, 0 from the run in one go
+	// checkpoint: false
 }
 
 // Three runs of one recipe, differing in their seeds, trained in one compiled graph: each
@@ -311,4 +356,23 @@ func ExampleParseShard() {
 	// Output:
 	// 3/8: {Index:3 Count:8}, error: false
 	// 8/8: {Index:0 Count:0}, error: true
+}
+
+// An output folder is checked before any work: a new one, or one of the command's own
+// kind, passes; another kind is refused, and nothing in it is touched.
+func ExampleCheckResumableDir() {
+	root, _ := os.MkdirTemp("", "esp-example")
+	defer os.RemoveAll(root)
+	report := filepath.Join(root, "report")
+	fmt.Println("new:", experiment.CheckResumableDir(report, "summary.json", "a report directory"))
+	os.MkdirAll(report, 0o755)
+	os.WriteFile(filepath.Join(report, "notes.txt"), nil, 0o644)
+	err := experiment.CheckResumableDir(report, "summary.json", "a report directory")
+	fmt.Println("foreign:", errors.Is(err, experiment.ErrForeignDir))
+	os.WriteFile(filepath.Join(report, "summary.json"), nil, 0o644)
+	fmt.Println("its own:", experiment.CheckResumableDir(report, "summary.json", "a report directory"))
+	// Output:
+	// new: <nil>
+	// foreign: true
+	// its own: <nil>
 }
