@@ -212,6 +212,16 @@ func TestTrainRefusesAnotherRunsCheckpoint(t *testing.T) {
 	}
 }
 
+// checkpointedTemp returns the temporary folder of a study's corrupted-0000 that holds a
+// checkpoint, or "".
+func checkpointedTemp(dir string) string {
+	cks, _ := filepath.Glob(filepath.Join(dir, RunsDir, ".tmp-corrupted-0000-*", checkpointPrefix+"*"))
+	if len(cks) == 0 {
+		return ""
+	}
+	return filepath.Dir(cks[0])
+}
+
 // editCheckpoint rewrites the files of dir's latest checkpoint that GoMLX wrote (names
 // "checkpoint-*" ending in suffix) through edit.
 func editCheckpoint(t *testing.T, dir, suffix string, edit func([]byte) []byte) {
@@ -272,7 +282,7 @@ func TestRunStudyResumesFromCheckpoint(t *testing.T) {
 		defer cancel()
 		go func() { // cancel once the run has saved a checkpoint
 			for ctx.Err() == nil {
-				if resumableTemp(dir, StudyRun{Kind: KindCorrupted}) != "" {
+				if checkpointedTemp(dir) != "" {
 					cancel()
 				}
 				time.Sleep(time.Millisecond)
@@ -281,7 +291,7 @@ func TestRunStudyResumesFromCheckpoint(t *testing.T) {
 		if _, err := RunStudy(ctx, d, s, dir, nil); !errors.Is(err, context.Canceled) {
 			t.Fatalf("interrupted study: %v", err)
 		}
-		if resumableTemp(dir, StudyRun{Kind: KindCorrupted}) == "" {
+		if checkpointedTemp(dir) == "" {
 			t.Fatalf("the interrupted run's checkpoint is gone: %v", listDir(t, filepath.Join(dir, RunsDir)))
 		}
 		return dir
@@ -306,7 +316,7 @@ func TestRunStudyResumesFromCheckpoint(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := interrupted(t)
 			if tc.damage {
-				ck, _ := latestCheckpoint(resumableTemp(dir, StudyRun{Kind: KindCorrupted}))
+				ck, _ := latestCheckpoint(checkpointedTemp(dir))
 				os.WriteFile(filepath.Join(ck, checkpointStateFile), []byte("{"), 0o644)
 			}
 			rerun := s

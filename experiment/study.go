@@ -346,17 +346,17 @@ func RunStudy(ctx context.Context, ds *datasets.Dataset, s StudySettings, dir st
 		}
 		pending = append(pending, r)
 	}
-	resumable := map[string]bool{}
+	resumeFrom := map[string]string{} // run name -> the temporary folder with its checkpoint
 	for _, r := range pending {
 		kept, err := removeStale(dir, r)
 		if err != nil {
 			return nil, err
 		}
 		if kept != "" {
-			resumable[r.Name()] = true
+			resumeFrom[r.Name()] = kept
 		}
 	}
-	groups := s.groups(pending, resumable)
+	groups := s.groups(pending, resumeFrom)
 	workers := min(s.workers(), max(1, len(groups)))
 	backendName := workerBackend(s.Run.Backend, workers)
 	if s.Ensemble > 1 {
@@ -371,8 +371,8 @@ func RunStudy(ctx context.Context, ds *datasets.Dataset, s StudySettings, dir st
 		ensembleNote = fmt.Sprintf(", ensembles of up to %d runs", s.Ensemble)
 	}
 	resumeNote := ""
-	if len(resumable) > 0 {
-		resumeNote = fmt.Sprintf(" (%d with a checkpoint to resume from)", len(resumable))
+	if len(resumeFrom) > 0 {
+		resumeNote = fmt.Sprintf(" (%d with a checkpoint to resume from)", len(resumeFrom))
 	}
 	fmt.Fprintf(progress, "study %s: %d of %d runs to train%s%s, %d workers on backend %s%s\n",
 		dir, len(pending), len(plan), resumeNote, shardNote, workers, backendName, ensembleNote)
@@ -403,7 +403,7 @@ func RunStudy(ctx context.Context, ds *datasets.Dataset, s StudySettings, dir st
 			defer backend.Finalize()
 			w := &studyWorker{backend: backend}
 			for group := range jobs {
-				results, err := w.trainRuns(ctx, ds, s, dir, group, progress)
+				results, err := w.trainRuns(ctx, ds, s, dir, group, resumeFrom[group[0].Name()], progress)
 				mu.Lock()
 				if err != nil {
 					if firstErr == nil && ctx.Err() == nil {
@@ -610,30 +610,16 @@ func removeStale(dir string, r StudyRun) (kept string, err error) {
 	return kept, nil
 }
 
-// resumableTemp returns the temporary directory of run r that holds a checkpoint (kept by
-// removeStale), or "".
-func resumableTemp(dir string, r StudyRun) string {
-	entries, err := os.ReadDir(filepath.Join(dir, RunsDir))
-	if err != nil {
-		return ""
-	}
-	for _, e := range entries {
-		if path := filepath.Join(dir, RunsDir, e.Name()); strings.HasPrefix(e.Name(), tempPrefix(r)) && HasCheckpoint(path) {
-			return path
-		}
-	}
-	return ""
-}
-
 // groups splits runs into the groups a worker trains at once: consecutive runs of one
-// kind, up to Ensemble of them (1 by default). A run named in alone (one with a
+// kind, up to Ensemble of them (1 by default). A run in resumeFrom (one with a
 // checkpoint: an ensemble does not resume) is a group of its own.
-func (s StudySettings) groups(runs []StudyRun, alone map[string]bool) [][]StudyRun {
+func (s StudySettings) groups(runs []StudyRun, resumeFrom map[string]string) [][]StudyRun {
 	size := max(1, s.Ensemble)
+	alone := func(r StudyRun) bool { return resumeFrom[r.Name()] != "" }
 	var groups [][]StudyRun
 	for _, r := range runs {
 		n := len(groups)
-		if !alone[r.Name()] && n > 0 && !alone[groups[n-1][0].Name()] && len(groups[n-1]) < size && groups[n-1][0].Kind == r.Kind {
+		if !alone(r) && n > 0 && !alone(groups[n-1][0]) && len(groups[n-1]) < size && groups[n-1][0].Kind == r.Kind {
 			groups[n-1] = append(groups[n-1], r)
 			continue
 		}
@@ -710,9 +696,10 @@ func (w *studyWorker) trainEnsemble(ctx context.Context, sets []*corrupt.Set, se
 
 // trainRuns trains a group of runs, alone or (more than one) as an ensemble, each in a
 // temporary directory that is renamed into place when it is finished. A run alone takes
-// over the temporary directory with its checkpoint, if there is one, and resumes there.
-// progress gets a line for a checkpoint dropped.
-func (w *studyWorker) trainRuns(ctx context.Context, ds *datasets.Dataset, s StudySettings, dir string, group []StudyRun, progress io.Writer) ([]*RunResult, error) {
+// over resumeFrom, the temporary directory with its checkpoint (removeStale's; "" if
+// none), and resumes there. progress gets a line for a checkpoint dropped.
+func (w *studyWorker) trainRuns(ctx context.Context, ds *datasets.Dataset, s StudySettings, dir string, group []StudyRun,
+	resumeFrom string, progress io.Writer) ([]*RunResult, error) {
 	settings := make([]Settings, len(group))
 	sets := make([]*corrupt.Set, len(group))
 	tmps := make([]string, len(group))
@@ -733,18 +720,16 @@ func (w *studyWorker) trainRuns(ctx context.Context, ds *datasets.Dataset, s Stu
 		if err != nil {
 			return nil, err
 		}
-		if len(group) == 1 {
+		if len(group) == 1 && resumeFrom != "" {
 			// Renamed to a name of this call's: a second process on the same shard
 			// cannot take it over too (one that already did makes the rename fail).
-			if old := resumableTemp(dir, r); old != "" {
-				// os.Rename does not replace a folder: the new name is freed for it first.
-				if err := os.Remove(tmp); err != nil {
+			// os.Rename does not replace a folder: the new name is freed for it first.
+			if err := os.Remove(tmp); err != nil {
+				return nil, err
+			}
+			if os.Rename(resumeFrom, tmp) != nil { // taken over already: start afresh
+				if err := os.Mkdir(tmp, 0o700); err != nil {
 					return nil, err
-				}
-				if os.Rename(old, tmp) != nil { // taken over already: start afresh
-					if err := os.Mkdir(tmp, 0o700); err != nil {
-						return nil, err
-					}
 				}
 			}
 		}

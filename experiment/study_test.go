@@ -354,9 +354,9 @@ func TestStudyGroups(t *testing.T) {
 	for _, tc := range tests {
 		s := tinyStudy(3)
 		s.Ensemble = tc.ensemble
-		alone := map[string]bool{}
+		alone := map[string]string{}
 		for _, name := range tc.alone {
-			alone[name] = true
+			alone[name] = "runs/.tmp-" + name + "-1"
 		}
 		var got []string
 		for _, g := range s.groups(runs, alone) {
