@@ -57,7 +57,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return usagef("--out DIR is required")
 	}
 	if err := experiment.CheckStudyDir(*out); err != nil {
-		return usageError{err}
+		return err // ErrForeignDir: an input error, exit 2
 	}
 	if *runs < 1 {
 		return usagef("--runs must be a positive count, got %d", *runs)

@@ -304,9 +304,7 @@ func resumeRun(net *Net, set *corrupt.Set, s Settings, outDir, ck string) (*Resu
 	if err != nil {
 		return nil, fmt.Errorf("%w in %s: its %s: %v", ErrBadCheckpoint, outDir, ConfigFile, err)
 	}
-	res := &Result{Status: StatusOK, Net: net, Dir: outDir}
-	res.Config = newRunConfig(net, set.Dataset, s)
-	res.Config.Dataset.TrainSet, res.Config.Dataset.Corrupted = set.Len(), set.IsCorrupted()
+	res := &Result{Status: StatusOK, Net: net, Dir: outDir, Config: setRunConfig(net, set, s)}
 	// What may differ gives the same run: steps per call take the same steps, and the
 	// data may be read from another folder.
 	was, now := recorded, res.Config
@@ -432,9 +430,7 @@ func prepareRun(set *corrupt.Set, settings Settings) (Settings, error) {
 // and writes the run's config.json and initial weights to outDir (if not empty).
 // ensemble is the number of runs trained with it in one graph (0: alone).
 func startRun(net *Net, set *corrupt.Set, s Settings, outDir string, ensemble int) (*Result, error) {
-	res := &Result{Status: StatusOK, Net: net, Dir: outDir}
-	res.Config = newRunConfig(net, set.Dataset, s)
-	res.Config.Dataset.TrainSet, res.Config.Dataset.Corrupted = set.Len(), set.IsCorrupted()
+	res := &Result{Status: StatusOK, Net: net, Dir: outDir, Config: setRunConfig(net, set, s)}
 	res.Config.Ensemble = ensemble
 	var err error
 	if res.Init, err = net.Weights(); err != nil {
@@ -454,6 +450,13 @@ func startRun(net *Net, set *corrupt.Set, s Settings, outDir string, ensemble in
 		return nil, err
 	}
 	return res, SaveWeights(filepath.Join(outDir, InitWeightsFile), res.Init)
+}
+
+// setRunConfig returns the configuration of a run of s on set by net, started now.
+func setRunConfig(net *Net, set *corrupt.Set, s Settings) RunConfig {
+	c := newRunConfig(net, set.Dataset, s)
+	c.Dataset.TrainSet, c.Dataset.Corrupted = set.Len(), set.IsCorrupted()
+	return c
 }
 
 // newRunConfig returns the configuration of a run of s on d by net, started now, its

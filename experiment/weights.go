@@ -212,21 +212,29 @@ func (w *Weights) Encode() ([]byte, error) {
 	binary.LittleEndian.PutUint64(buf, uint64(len(hdr)))
 	buf = append(append(buf, hdr...), body...)
 	sum := sha256.Sum256(buf)
-	placeholder := []byte(`"` + checksumKey + `":"` + checksumPlaceholder + `"`)
-	at := bytes.Index(buf, placeholder) + len(placeholder) - 1 - len(checksumPlaceholder)
-	copy(buf[at:], hex.EncodeToString(sum[:]))
+	copy(buf[8+checksumAt(hdr, checksumPlaceholder):], hex.EncodeToString(sum[:]))
 	return buf, nil
+}
+
+// checksumAt returns where in a weights file's header the checksum's value starts, given
+// that value, or -1.
+func checksumAt(header []byte, value string) int {
+	field := `"` + checksumKey + `":"`
+	at := bytes.Index(header, []byte(field+value+`"`))
+	if at < 0 {
+		return -1
+	}
+	return at + len(field)
 }
 
 // checkChecksum verifies a weights file's checksum, recorded as want in its header.
 func checkChecksum(data []byte, headerLen int, want string) error {
-	field := []byte(`"` + checksumKey + `":"` + want + `"`)
-	at := bytes.Index(data[8:8+headerLen], field)
+	at := checksumAt(data[8:8+headerLen], want)
 	if len(want) != len(checksumPlaceholder) || at < 0 {
 		return fmt.Errorf("experiment: %w: its checksum %q is not one this package writes", ErrCorruptWeights, want)
 	}
 	zeroed := bytes.Clone(data)
-	copy(zeroed[8+at+len(field)-1-len(want):], checksumPlaceholder)
+	copy(zeroed[8+at:], checksumPlaceholder)
 	sum := sha256.Sum256(zeroed)
 	if got := hex.EncodeToString(sum[:]); got != want {
 		return fmt.Errorf("experiment: %w: it has sha256 %s, its header records %s (changed after it was written: restore the file, or train the run again)",
