@@ -210,8 +210,8 @@ func loadPoint(backend compute.Backend, p Point, ds *datasets.Dataset) (*loadedP
 	if err := lp.start.CheckFinite(); err != nil {
 		return nil, fmt.Errorf("%s (did the run diverge?): %w", p.WeightsPath(), err)
 	}
-	if lp.net, err = experiment.LoadNet(backend, p.WeightsPath()); err != nil {
-		return nil, err
+	if lp.net, err = experiment.NetFromWeights(backend, lp.start); err != nil { // not read a second time
+		return nil, fmt.Errorf("%s: %w", p.WeightsPath(), err)
 	}
 	if config.Imported == nil {
 		if lp.init, err = loadWeights(filepath.Join(p.Run, experiment.InitWeightsFile)); err != nil {

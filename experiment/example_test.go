@@ -180,6 +180,35 @@ func ExampleLoadNet() {
 	// model mlp, train accuracy 1.00, loss matches: true, gradient norm > 0: true
 }
 
+// Weights already read (to check them, say) become a net without reading the file again.
+func ExampleNetFromWeights() {
+	d := tinyDataset()
+	dir := trainedToyRun(d)
+	defer os.RemoveAll(dir)
+	backend, err := experiment.NewBackend("go")
+	if err != nil {
+		panic(err)
+	}
+	w, err := experiment.LoadWeights(filepath.Join(dir, experiment.FinalWeightsFile))
+	if err != nil {
+		panic(err)
+	}
+	if err := w.CheckFinite(); err != nil {
+		panic(err)
+	}
+	net, err := experiment.NetFromWeights(backend, w)
+	if err != nil {
+		panic(err)
+	}
+	eval, err := net.Evaluate(d.Train, 1000)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("model %s, train accuracy %.2f\n", net.Model.Name(), eval[0].Accuracy)
+	// Output:
+	// model mlp, train accuracy 1.00
+}
+
 // A freshly initialized net is near chance on both splits; with a trained run's weights it
 // is not.
 func ExampleNet_EvaluateDataset() {

@@ -107,20 +107,30 @@ func LoadNet(backend compute.Backend, path string) (*Net, error) {
 	if err != nil {
 		return nil, err
 	}
+	n, err := NetFromWeights(backend, w)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return n, nil
+}
+
+// NetFromWeights returns a Net holding w, weights read from a file this package wrote
+// (LoadWeights), with the model and input shape recorded in their metadata.
+func NetFromWeights(backend compute.Backend, w *Weights) (*Net, error) {
 	var config models.Config
 	var shape [3]int
 	if err := json.Unmarshal([]byte(w.Metadata["model_config"]), &config); err != nil {
-		return nil, fmt.Errorf("experiment: %s: model_config metadata: %w", path, err)
+		return nil, fmt.Errorf("experiment: model_config metadata: %w", err)
 	}
 	if err := json.Unmarshal([]byte(w.Metadata["input_shape"]), &shape); err != nil {
-		return nil, fmt.Errorf("experiment: %s: input_shape metadata: %w", path, err)
+		return nil, fmt.Errorf("experiment: input_shape metadata: %w", err)
 	}
 	n, err := NewNet(backend, w.Metadata["model"], config, shape[0], shape[1], shape[2], 0)
 	if err != nil {
 		return nil, err
 	}
 	if err := n.SetWeights(w); err != nil {
-		return nil, fmt.Errorf("experiment: %s: %w", path, err)
+		return nil, err
 	}
 	return n, nil
 }
