@@ -62,10 +62,11 @@ func (c *checkpointer) due() bool {
 	return time.Since(c.last) >= checkpointCost*c.duration
 }
 
-// save saves a checkpoint (saveCheckpoint) and times it.
-func (c *checkpointer) save(store *gmodel.Store, runDir string, st checkpointState) error {
+// save saves a checkpoint by calling write (saveCheckpoint, once per run it saves) and
+// times it.
+func (c *checkpointer) save(write func() error) error {
 	start := time.Now()
-	if err := saveCheckpoint(store, runDir, st); err != nil {
+	if err := write(); err != nil {
 		return err
 	}
 	c.last = time.Now()

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gomlx/compute"
+
 	"github.com/extremepoints/esp/corrupt"
 	"github.com/extremepoints/esp/datasets"
 	"github.com/extremepoints/esp/models"
@@ -39,7 +41,6 @@ func (c *cancelAfter) Write(p []byte) (int, error) {
 // the same metrics; the finished run keeps no checkpoint.
 func TestTrainResumes(t *testing.T) {
 	d := synthDataset(150, 40, 8, 8, 1, 3, 21)
-	longer := func(s Settings, epochs int) Settings { s.Epochs = epochs; return s }
 	tests := []struct {
 		name     string
 		settings Settings
@@ -47,11 +48,11 @@ func TestTrainResumes(t *testing.T) {
 		stopped  int             // the epoch after which it is interrupted
 		resumeAs func(*Settings) // what the resuming call changes, if anything
 	}{
-		{"mlp adam corrupted", longer(adamMLP, 4), true, 2, nil},
-		{"mlp sgd momentum weight decay cosine", longer(sgdMLP, 3), false, 1, nil},
-		{"mlp adam 3 steps per call", longer(withStepsPerCall(adamMLP, 3), 3), false, 2, nil},
-		{"mlp adam resumed with 2 steps per call", longer(adamMLP, 3), true, 1, func(s *Settings) { s.StepsPerCall = 2 }},
-		{"lenet", longer(leNetRun, 2), true, 1, nil},
+		{"mlp adam corrupted", withEpochs(adamMLP, 4), true, 2, nil},
+		{"mlp sgd momentum weight decay cosine", withEpochs(sgdMLP, 3), false, 1, nil},
+		{"mlp adam 3 steps per call", withEpochs(withStepsPerCall(adamMLP, 3), 3), false, 2, nil},
+		{"mlp adam resumed with 2 steps per call", withEpochs(adamMLP, 3), true, 1, func(s *Settings) { s.StepsPerCall = 2 }},
+		{"lenet", withEpochs(leNetRun, 2), true, 1, nil},
 		{"resnet batch norm", Settings{Model: "resnet", ModelConfig: models.Config{Blocks: 1}, Epochs: 2, BatchSize: 64}, true, 1, nil},
 	}
 	for _, tc := range tests {
@@ -350,6 +351,297 @@ func TestRunStudyResumesFromCheckpoint(t *testing.T) {
 			json.Unmarshal(data, &rc)
 			if resumed := len(rc.Resumed) == 1; resumed != tc.wantResumed {
 				t.Errorf("config.json resumed %+v, want resumed %v", rc.Resumed, tc.wantResumed)
+			}
+		})
+	}
+}
+
+// ensembleRuns returns the sets and settings of an ensemble of s with seeds, corrupted
+// if corrupted.
+func ensembleRuns(t *testing.T, d *datasets.Dataset, s Settings, corrupted bool, seeds ...uint64) ([]*corrupt.Set, []Settings) {
+	t.Helper()
+	sets := make([]*corrupt.Set, len(seeds))
+	settings := make([]Settings, len(seeds))
+	for i, seed := range seeds {
+		settings[i], sets[i] = s, corrupt.Clean(d)
+		settings[i].Seed = seed
+		if corrupted {
+			settings[i].Corruption = corrupt.Settings{Seed: seed}
+			var err error
+			if sets[i], err = corrupt.Build(d, settings[i].Corruption); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return sets, settings
+}
+
+// interruptedEnsemble trains an ensemble into new directories and cancels it once its
+// epoch line for stopped is out; every member must be left with a checkpoint.
+func interruptedEnsemble(t *testing.T, sets []*corrupt.Set, settings []Settings, stopped int) []string {
+	t.Helper()
+	dirs := make([]string, len(sets))
+	for i := range dirs {
+		dirs[i] = filepath.Join(t.TempDir(), "member")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stop := &cancelAfter{prefix: "epoch " + strconv.Itoa(stopped) + "/", cancel: cancel}
+	if _, err := TrainEnsemble(ctx, nil, sets, settings, dirs, stop); !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted ensemble: error %v, want %v", err, context.Canceled)
+	}
+	for i, dir := range dirs {
+		if !HasCheckpoint(dir) {
+			t.Fatalf("member %d has no checkpoint after the interrupted ensemble; files: %v", i, listDir(t, dir))
+		}
+	}
+	return dirs
+}
+
+// TestTrainEnsembleResumes interrupts ensembles after an epoch. Trained again into the
+// same directories, the ensemble resumes and ends where the ensemble trained in one go
+// does, bit for bit. A member's checkpoint is a run's: Train resumes it alone, and a
+// smaller ensemble resumes some of the members, ending where the members do up to float
+// rounding.
+func TestTrainEnsembleResumes(t *testing.T) {
+	d := synthDataset(150, 40, 8, 8, 1, 3, 21)
+	tests := []struct {
+		name     string
+		settings Settings
+		corrupt  bool
+		stacked  bool
+		stopped  int
+	}{
+		{"mlp adam corrupted", withEpochs(adamMLP, 4), true, false, 2},
+		{"mlp adam corrupted stacked", withEpochs(adamMLP, 3), true, true, 1},
+		{"mlp sgd momentum weight decay cosine", withEpochs(sgdMLP, 3), false, false, 1},
+		{"lenet", withEpochs(leNetRun, 2), true, false, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			defer func(f func(compute.Backend) bool) { stackedEnsemble = f }(stackedEnsemble)
+			stackedEnsemble = func(compute.Backend) bool { return tc.stacked }
+			sets, settings := ensembleRuns(t, d, tc.settings, tc.corrupt, 3, 17, 40)
+			whole, err := TrainEnsemble(context.Background(), nil, sets, settings, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			dirs := interruptedEnsemble(t, sets, settings, tc.stopped)
+			var log bytes.Buffer
+			resumed, err := TrainEnsemble(context.Background(), nil, sets, settings, dirs, &log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := regexp.MustCompile(`resuming 3 runs of an ensemble after epoch (\d+) of`).FindStringSubmatch(log.String())
+			after := -1
+			if m != nil {
+				after, _ = strconv.Atoi(m[1])
+			}
+			if after < 1 || after > tc.stopped {
+				t.Errorf("progress %q does not say it resumes after an epoch from 1 to %d", log.String(), tc.stopped)
+			}
+			for i := range resumed {
+				if !sameWeights(resumed[i].Final, whole[i].Final) {
+					t.Errorf("member %d: the resumed ensemble's final weights differ from the ensemble trained in one go", i)
+				}
+				if got, want := encodedMetrics(t, resumed[i]), encodedMetrics(t, whole[i]); got != want {
+					t.Errorf("member %d: metrics resumed\n%s\nin one go\n%s", i, got, want)
+				}
+				if HasCheckpoint(dirs[i]) {
+					t.Errorf("member %d: the finished run keeps a checkpoint: %v", i, listDir(t, dirs[i]))
+				}
+				var rc RunConfig
+				data, _ := os.ReadFile(filepath.Join(dirs[i], ConfigFile))
+				if err := json.Unmarshal(data, &rc); err != nil || rc.Ensemble != 3 || len(rc.Resumed) != 1 ||
+					rc.Resumed[0].AfterEpoch != after || rc.Resumed[0].Ensemble != 3 {
+					t.Errorf("member %d config.json: %v; ensemble %d, resumed %+v, want after epoch %d in an ensemble of 3", i, err, rc.Ensemble, rc.Resumed, after)
+				}
+			}
+
+			// The members' checkpoints, resumed elsewhere: member 2 alone, 0 and 1 as
+			// an ensemble of two.
+			dirs = interruptedEnsemble(t, sets, settings, tc.stopped)
+			alone, err := Train(context.Background(), nil, sets[2], settings[2], dirs[2], &log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pair, err := TrainEnsemble(context.Background(), nil, sets[:2], settings[:2], dirs[:2], nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, got := range append(pair, alone) {
+				if dist, _, err := Distance(got.Final, whole[i].Final); err != nil || dist > 1e-3*whole[i].Final.Norm() {
+					t.Errorf("member %d resumed in another ensemble: final weights %v from the ensemble's in one go (norm %v), err %v",
+						i, dist, whole[i].Final.Norm(), err)
+				}
+				if got.Steps != whole[i].Steps || len(got.Metrics) != len(whole[i].Metrics) {
+					t.Errorf("member %d resumed in another ensemble: %d steps, %d metrics lines; want %d, %d",
+						i, got.Steps, len(got.Metrics), whole[i].Steps, len(whole[i].Metrics))
+				}
+			}
+			var rc RunConfig
+			data, _ := os.ReadFile(filepath.Join(dirs[2], ConfigFile))
+			if err := json.Unmarshal(data, &rc); err != nil || len(rc.Resumed) != 1 || rc.Resumed[0].Ensemble != 0 {
+				t.Errorf("member 2 resumed alone: config.json %v, resumed %+v", err, rc.Resumed)
+			}
+		})
+	}
+}
+
+// TestTrainEnsembleRefusesMixedCheckpoints: members resume together, from one epoch; an
+// ensemble whose directories hold checkpoints of different epochs, or only some of them
+// one, is refused, its files unchanged.
+func TestTrainEnsembleRefusesMixedCheckpoints(t *testing.T) {
+	d := synthDataset(150, 40, 8, 8, 1, 3, 21)
+	s := adamMLP
+	s.Epochs = 3
+	sets, settings := ensembleRuns(t, d, s, true, 3, 17)
+	tests := []struct {
+		name    string
+		change  func(t *testing.T, dirs []string) []string
+		wantErr string
+	}{
+		{"one without a checkpoint", func(t *testing.T, dirs []string) []string {
+			return []string{dirs[0], filepath.Join(t.TempDir(), "fresh")}
+		}, "has no checkpoint while 1 others have one"},
+		{"checkpoints of two epochs", func(t *testing.T, dirs []string) []string {
+			ck, _ := latestCheckpoint(dirs[1])
+			if err := os.Rename(ck, filepath.Join(dirs[1], checkpointPrefix+"000099")); err != nil {
+				t.Fatal(err)
+			}
+			return dirs
+		}, "from one epoch"},
+		{"a member's checkpoint damaged", func(t *testing.T, dirs []string) []string {
+			editCheckpoint(t, dirs[1], ".bin", func(data []byte) []byte { data[len(data)/2] ^= 1; return data })
+			return dirs
+		}, "does not come back as it was saved"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dirs := tc.change(t, interruptedEnsemble(t, sets, settings, 1))
+			var before []string
+			var configs [][]byte
+			for _, dir := range dirs {
+				os.MkdirAll(dir, 0o755)
+				before = append(before, strings.Join(listDir(t, dir), ","))
+				config, _ := os.ReadFile(filepath.Join(dir, ConfigFile))
+				configs = append(configs, config)
+			}
+			_, err := TrainEnsemble(context.Background(), nil, sets, settings, dirs, nil)
+			if !errors.Is(err, ErrBadCheckpoint) || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("error %v, want %v saying %q", err, ErrBadCheckpoint, tc.wantErr)
+			}
+			for i, dir := range dirs {
+				if after := strings.Join(listDir(t, dir), ","); after != before[i] {
+					t.Errorf("member %d: files %v became %v", i, before[i], after)
+				}
+				if now, _ := os.ReadFile(filepath.Join(dir, ConfigFile)); !bytes.Equal(now, configs[i]) {
+					t.Errorf("member %d: %s changed", i, ConfigFile)
+				}
+			}
+		})
+	}
+}
+
+// TestRunStudyResumesEnsembles interrupts a study that trains in ensembles once its
+// members have checkpoints. Run again, the study resumes them as an ensemble and ends
+// with the runs of the uninterrupted study, bit for bit; run again in ensembles of one,
+// it resumes each run alone. A damaged member's checkpoint drops the ensemble's.
+func TestRunStudyResumesEnsembles(t *testing.T) {
+	d := synthDataset(40, 20, 4, 4, 1, 3, 1)
+	s := tinyStudy(2)
+	s.Kinds = []string{KindCorrupted}
+	s.Run.Epochs, s.Ensemble, s.Workers = 40, 2, 1
+	whole, err := RunStudy(context.Background(), d, s, t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := []string{"corrupted-0000", "corrupted-0001"}
+	wholeWeights := make([]*Weights, len(names))
+	for i, name := range names {
+		if wholeWeights[i], err = LoadWeights(filepath.Join(whole.Dir, RunsDir, name, FinalWeightsFile)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkpointed := func(dir string) []string {
+		cks, _ := filepath.Glob(filepath.Join(dir, RunsDir, ".tmp-corrupted-*", checkpointPrefix+"*"))
+		return cks
+	}
+	interrupted := func(t *testing.T) string {
+		dir := t.TempDir()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go func() {
+			for ctx.Err() == nil {
+				if len(checkpointed(dir)) == 2 {
+					cancel()
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}()
+		if _, err := RunStudy(ctx, d, s, dir, nil); !errors.Is(err, context.Canceled) {
+			t.Fatalf("interrupted study: %v", err)
+		}
+		if cks := checkpointed(dir); len(cks) != 2 || filepath.Base(cks[0]) != filepath.Base(cks[1]) {
+			t.Fatalf("the interrupted members' checkpoints: %v", cks)
+		}
+		return dir
+	}
+	tests := []struct {
+		name     string
+		ensemble int
+		damage   bool
+		resumed  int  // the ensemble size config.json records the resumption with; -1: none
+		bitwise  bool // the same runs bit for bit as the uninterrupted study's
+	}{
+		{"resumed as an ensemble", 2, false, 2, true},
+		{"resumed alone", 1, false, 0, false},
+		{"a member's checkpoint damaged", 2, true, -1, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := interrupted(t)
+			if tc.damage {
+				editCheckpoint(t, filepath.Dir(checkpointed(dir)[1]), ".bin", func(data []byte) []byte { data[len(data)/2] ^= 1; return data })
+			}
+			rerun := s
+			rerun.Ensemble = tc.ensemble
+			var log bytes.Buffer
+			res, err := RunStudy(context.Background(), d, rerun, dir, &log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(log.String(), "(2 with a checkpoint to resume from)") {
+				t.Errorf("progress %q does not count the runs to resume", log.String())
+			}
+			if dropped := strings.Contains(log.String(), "corrupted-0000..0001: dropping their checkpoints"); dropped != tc.damage {
+				t.Errorf("progress %q: says it dropped the checkpoints: %v, want %v", log.String(), dropped, tc.damage)
+			}
+			if res.Trained != 2 || len(res.Finished) != 2 {
+				t.Fatalf("trained %d, finished %d", res.Trained, len(res.Finished))
+			}
+			for i, name := range names {
+				run := filepath.Join(dir, RunsDir, name)
+				w, err := LoadWeights(filepath.Join(run, FinalWeightsFile))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if dist, _, _ := Distance(w, wholeWeights[i]); (tc.bitwise && !sameWeights(w, wholeWeights[i])) || dist > 1e-3*w.Norm() {
+					t.Errorf("%s: final weights %v from the uninterrupted study's (bit for bit wanted: %v)", name, dist, tc.bitwise)
+				}
+				if HasCheckpoint(run) {
+					t.Errorf("%s keeps a checkpoint", name)
+				}
+				var rc RunConfig
+				data, _ := os.ReadFile(filepath.Join(run, ConfigFile))
+				json.Unmarshal(data, &rc)
+				if tc.resumed < 0 && len(rc.Resumed) != 0 || tc.resumed >= 0 && (len(rc.Resumed) != 1 || rc.Resumed[0].Ensemble != tc.resumed) {
+					t.Errorf("%s config.json resumed %+v, want resumed in an ensemble of %d", name, rc.Resumed, tc.resumed)
+				}
+			}
+			if left := listDir(t, filepath.Join(dir, RunsDir)); len(left) != 2 {
+				t.Errorf("runs/ holds %v", left)
 			}
 		})
 	}

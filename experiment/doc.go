@@ -34,7 +34,9 @@
 //     backend), and records the resumption (epoch, settings, backend, versions) in
 //     config.json's "resumed"; other settings, or a checkpoint whose values do not come
 //     back byte for byte (each variable's SHA-256 is in state.json), are refused
-//     ([ErrBadCheckpoint]). The finished run keeps no checkpoint.
+//     ([ErrBadCheckpoint]). The finished run keeps no checkpoint. A member of an
+//     ensemble ([TrainEnsemble]) saves its own state there in the same form, so it
+//     resumes alone or in an ensemble of any size, with members at the same epoch.
 //
 // [SaveImportedRun] writes a run directory for weights trained elsewhere (package
 // torchstate reads PyTorch's): config.json, with an "imported" field ([ImportInfo]: the
@@ -69,9 +71,10 @@
 // A run is trained in runs/.tmp-NAME-RANDOM and renamed to runs/NAME when finished, so a
 // directory runs/NAME is always a finished run. A process that starts a run first removes
 // the temporary directories an interrupted process left for it, but the one with the
-// latest checkpoint, which it takes over (renaming it) and resumes the run in. A run with a
-// checkpoint is trained alone, not in an ensemble, whose members keep none; a damaged
-// checkpoint is dropped, saying so, and its run trained from the start.
+// latest checkpoint, which it takes over (renaming it) and resumes the run in. Runs with
+// checkpoints of one epoch (an interrupted ensemble's members) resume together in
+// ensembles, as fresh runs start; a damaged checkpoint is dropped, with its ensemble's,
+// saying so, and the runs trained from the start.
 // Rerunning a study thus resumes it, keeping finished runs and resuming interrupted ones. [Shard] I of N owns the
 // runs whose position in the study's fixed order (every normal run, then every corrupted
 // one, by index) is I mod N, so processes on many machines (a Slurm array, a Kubernetes

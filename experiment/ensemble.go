@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -16,6 +18,7 @@ import (
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/core/tensors"
 	gmodel "github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/train/optimizer"
 
 	"github.com/extremepoints/esp/corrupt"
 	"github.com/extremepoints/esp/datasets"
@@ -34,6 +37,13 @@ import (
 // (same dataset, same size): every step feeds all members a batch of the same size.
 // epoch_seconds is the ensemble's epoch. A member whose loss becomes non-finite is marked
 // diverged and no longer evaluated; the others go on.
+//
+// Until the runs finish, each member's directory holds a checkpoint as Train leaves one
+// (see checkpointCost): the run's own state, in the form a run trained alone has it, so
+// that Train can resume it alone, and TrainEnsemble in an ensemble of any size. Given
+// directories that all hold a checkpoint of the same epoch, TrainEnsemble resumes the
+// members there; some with a checkpoint and some without, or of different epochs, is an
+// error wrapping ErrBadCheckpoint, as is a checkpoint Train would refuse.
 //
 // One call per training step, and one per evaluation batch, serves all members: on an
 // accelerator that replaces K calls of one small model each. On the Go backend it needs
@@ -113,7 +123,16 @@ func trainEnsemble(ctx context.Context, backend compute.Backend, sets []*corrupt
 	if err := e.start(sets, prepared, outDirs); err != nil {
 		return nil, err
 	}
-	return e.train(ctx, progress)
+	results, err := e.train(ctx, progress)
+	if err != nil {
+		return results, err
+	}
+	for _, dir := range outDirs {
+		if err := removeCheckpoints(dir, ""); err != nil {
+			return results, err
+		}
+	}
+	return results, nil
 }
 
 // train trains the members from their start to the end of their runs.
@@ -122,26 +141,32 @@ func (e *ensemble) train(ctx context.Context, progress io.Writer) ([]*Result, er
 	e.fresh = false
 	p := newProgress(progress)
 	start := time.Now()
-	inits := make([]*Weights, len(e.members))
-	for i, m := range e.members {
-		inits[i] = m.res.Init
-	}
-	m0, err := e.measure(inits, s)
-	if err != nil {
-		return nil, err
-	}
-	for i, m := range e.members {
-		if err := m.res.record(*m0[i], start); err != nil {
+	if resumed := first.res.Epochs; resumed > 0 { // start restored them all to one epoch
+		start = start.Add(-time.Duration(first.res.Last().Seconds * float64(time.Second)))
+		fmt.Fprintf(p.w, "resuming %d runs of an ensemble after epoch %d of %d\n", len(e.members), resumed, s.Epochs)
+	} else {
+		inits := make([]*Weights, len(e.members))
+		for i, m := range e.members {
+			inits[i] = m.res.Init
+		}
+		m0, err := e.measure(inits, s)
+		if err != nil {
 			return nil, err
 		}
+		for i, m := range e.members {
+			if err := m.res.record(*m0[i], start); err != nil {
+				return nil, err
+			}
+		}
+		e.epochLine(p, s, 0, 0, start)
 	}
-	e.epochLine(p, s, 0, 0, start)
 
 	n := first.set.Len()
 	bs := min(s.BatchSize, n)
 	stepsPerEpoch := (n + bs - 1) / bs
-	steps := 0
-	for epoch := 1; epoch <= s.Epochs && !e.allDone(); epoch++ {
+	steps := first.res.Steps
+	saver := checkpointer{last: time.Now()}
+	for epoch := first.res.Epochs + 1; epoch <= s.Epochs && !e.allDone(); epoch++ {
 		for _, m := range e.members {
 			m.perm = m.rng.Perm(n)
 			m.lossSum, m.correctSum = 0, 0
@@ -203,6 +228,7 @@ func (e *ensemble) train(ctx context.Context, progress io.Writer) ([]*Result, er
 			if m.done {
 				continue
 			}
+			var err error
 			if current[i], err = e.weights(m); err != nil {
 				return e.results(), err
 			}
@@ -224,6 +250,11 @@ func (e *ensemble) train(ctx context.Context, progress io.Writer) ([]*Result, er
 				return e.results(), err
 			}
 			m.res.Epochs = epoch
+		}
+		if first.res.Dir != "" && epoch < s.Epochs && saver.due() {
+			if err := saver.save(func() error { return e.saveCheckpoints(epoch, steps) }); err != nil {
+				return e.results(), err
+			}
 		}
 		e.epochLine(p, s, epoch, float64(stepsPerEpoch)/epochSeconds, start)
 	}
@@ -311,6 +342,8 @@ func newEnsemble(backend compute.Backend, settings []Settings, split *datasets.S
 	if _, err := e.step.Compile(shapes.Make(dtypes.Uint8, k, bs, split.Height, split.Width, split.Channels), shapes.Make(dtypes.Int32, k, bs)); err != nil {
 		return nil, fmt.Errorf("experiment: compiling the ensemble's training step: %w", err)
 	}
+	optimizer.GetGlobalStepVar(e.store) // as newTrainer has it: a member's checkpoint is a run's
+
 	if e.optimizerStart, err = optimizerStart(e.store, backend, func(v *gmodel.Variable) bool { return strings.HasPrefix(v.Path(), "/member") }); err != nil {
 		return nil, err
 	}
@@ -328,8 +361,25 @@ func (e *ensemble) fits(settings []Settings, split *datasets.Split) bool {
 // ensemble: see fits) on sets[i]: its initial weights from its seed, the optimizer's state
 // at its start, its order of examples, and its run directory outDirs[i] (if outDirs is not
 // nil).
+//
+// If the run directories hold checkpoints, the members resume there instead (see
+// TrainEnsemble).
 func (e *ensemble) start(sets []*corrupt.Set, settings []Settings, outDirs []string) error {
 	k := len(e.members)
+	if !e.fresh {
+		if err := restoreVariables(e.optimizerStart); err != nil {
+			return err
+		}
+	}
+	dirs := make([]string, k)
+	if outDirs != nil {
+		copy(dirs, outDirs)
+	}
+	checkpoints, err := memberCheckpoints(dirs)
+	if err != nil {
+		return err
+	}
+	states := make([]checkpointState, k)
 	for i, m := range e.members {
 		// A trained member's net holds its final weights; a fresh one its first seed's.
 		if !e.fresh || m.s.Seed != settings[i].Seed {
@@ -338,12 +388,21 @@ func (e *ensemble) start(sets []*corrupt.Set, settings []Settings, outDirs []str
 			}
 		}
 		m.set, m.s, m.done, m.perm = sets[i], settings[i], false, nil
-		dir := ""
-		if outDirs != nil {
-			dir = outDirs[i]
+		m.rng = dataOrder(m.s.Seed)
+		if checkpoints != nil {
+			restore := func(ck string) (st checkpointState, err error) {
+				states[i], err = e.restoreMember(i, ck)
+				return states[i], err
+			}
+			if m.res, err = resumeRun(m.net, m.set, m.s, dirs[i], checkpoints[i], restore); err != nil {
+				return err
+			}
+			for range m.res.Epochs { // the orders of the epochs trained before the checkpoint
+				m.rng.Perm(m.set.Len())
+			}
+			continue
 		}
-		var err error
-		if m.res, err = startRun(m.net, m.set, m.s, dir, k); err != nil {
+		if m.res, err = startRun(m.net, m.set, m.s, dirs[i], k); err != nil {
 			return err
 		}
 		for j, t := range m.res.Init.Tensors {
@@ -351,12 +410,154 @@ func (e *ensemble) start(sets []*corrupt.Set, settings []Settings, outDirs []str
 				return fmt.Errorf("experiment: ensemble member %d: %w", i, err)
 			}
 		}
-		m.rng = dataOrder(m.s.Seed)
 	}
-	if e.fresh {
+	if checkpoints == nil {
 		return nil
 	}
-	return restoreVariables(e.optimizerStart)
+	// The variables the members share came from member 0's checkpoint: the others' must
+	// hold the same values, or they were not saved at one step of one ensemble.
+	for i := 1; i < k; i++ {
+		for path := range e.sharedVariables() {
+			if states[i].Variables[path] != states[0].Variables[path] || states[i].Steps != states[0].Steps {
+				return fmt.Errorf("%w: the checkpoints of %s and %s are not of one step of training (%s differs): delete them to train the runs from their start",
+					ErrBadCheckpoint, dirs[0], dirs[i], path)
+			}
+		}
+	}
+	for _, m := range e.members {
+		m.res.Config.Resumed[len(m.res.Config.Resumed)-1].Ensemble = k
+		if err := m.res.saveConfig(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// memberCheckpoints returns the latest checkpoint of each of dirs (nil if none has one):
+// members resume together, so each must have one, of the same epoch.
+func memberCheckpoints(dirs []string) ([]string, error) {
+	checkpoints := make([]string, len(dirs))
+	found := 0
+	for i, dir := range dirs {
+		if dir == "" {
+			continue
+		}
+		var err error
+		if checkpoints[i], err = latestCheckpoint(dir); err != nil {
+			return nil, fmt.Errorf("experiment: %w", err)
+		}
+		if checkpoints[i] != "" {
+			found++
+		}
+	}
+	if found == 0 {
+		return nil, nil
+	}
+	for i, ck := range checkpoints {
+		switch {
+		case ck == "":
+			return nil, fmt.Errorf("%w: the runs of an ensemble resume together, and %s has no checkpoint while %d others have one; resume the others alone, or delete their checkpoints",
+				ErrBadCheckpoint, dirs[i], found)
+		case filepath.Base(ck) != filepath.Base(checkpoints[0]):
+			return nil, fmt.Errorf("%w: the runs of an ensemble resume together from one epoch, and the checkpoints are %s and %s",
+				ErrBadCheckpoint, checkpoints[0], ck)
+		}
+	}
+	return checkpoints, nil
+}
+
+// memberVariables returns the variables that hold member i's state, by the path the
+// variable has in a run trained alone (Train's store): the member's model and optimizer
+// variables, without the member's scope in their paths; the variables the members share
+// (step counts, learning rate); and its net's random-number state.
+func (e *ensemble) memberVariables(i int) map[string]*gmodel.Variable {
+	vars := e.sharedVariables()
+	own := "/" + memberScope(i) + "/"
+	for v := range e.store.IterVariables() {
+		if path := v.Path(); strings.Contains(path, own) {
+			vars[strings.Replace(path, own, "/", 1)] = v
+		}
+	}
+	for v := range e.members[i].net.Store.IterVariables() {
+		if v.Name() == gmodel.RNGStateVariableName {
+			vars[v.Path()] = v
+		}
+	}
+	return vars
+}
+
+// memberPath matches the scope of a member in a variable's path.
+var memberPath = regexp.MustCompile(`/member\d+/`)
+
+// sharedVariables returns the variables of the joint store that are no member's, by path.
+func (e *ensemble) sharedVariables() map[string]*gmodel.Variable {
+	vars := map[string]*gmodel.Variable{}
+	for v := range e.store.IterVariables() {
+		if !memberPath.MatchString(v.Path()) {
+			vars[v.Path()] = v
+		}
+	}
+	return vars
+}
+
+// saveCheckpoints saves into each live member's run directory the checkpoint a run
+// trained alone would save after epoch (saveCheckpoint): its state (memberVariables),
+// copied into a store of its own.
+func (e *ensemble) saveCheckpoints(epoch, steps int) error {
+	for i, m := range e.members {
+		if m.done {
+			continue // diverged: its run ended, with the weights its result has
+		}
+		store := gmodel.NewStore()
+		for path, v := range e.memberVariables(i) {
+			value, err := v.Value()
+			if err == nil {
+				value, err = value.LocalClone()
+			}
+			if err == nil {
+				_, err = store.CreateVariable(path, value)
+			}
+			if err != nil {
+				return fmt.Errorf("experiment: checkpoint of ensemble member %d: %s: %w", i, path, err)
+			}
+		}
+		st := checkpointState{Epoch: epoch, Steps: steps, Metrics: m.res.Metrics}
+		if err := saveCheckpoint(store, m.res.Dir, st); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// restoreMember sets member i's variables (memberVariables; those the members share from
+// member 0 only) to the values saved in the checkpoint folder ck, which a run saved,
+// alone or as a member, and returns its progress (see restoreCheckpoint).
+func (e *ensemble) restoreMember(i int, ck string) (checkpointState, error) {
+	vars := e.memberVariables(i)
+	shared := e.sharedVariables()
+	store := gmodel.NewStore()
+	for path, v := range vars {
+		if _, err := store.CreateVariable(path, tensors.FromShape(v.Shape())); err != nil {
+			return checkpointState{}, fmt.Errorf("experiment: restoring ensemble member %d: %s: %w", i, path, err)
+		}
+	}
+	st, err := restoreCheckpoint(store, ck)
+	if err != nil {
+		return st, err
+	}
+	for v := range store.IterVariables() {
+		if _, ok := shared[v.Path()]; ok && i > 0 {
+			continue
+		}
+		value, err := v.Value()
+		if err == nil {
+			err = vars[v.Path()].SetValue(value)
+		}
+		if err != nil {
+			return st, fmt.Errorf("experiment: restoring ensemble member %d: %s: %w", i, v.Path(), err)
+		}
+	}
+	return st, nil
 }
 
 // sameRecipe reports how b's settings differ from a's beyond the seed and the corruption,

@@ -138,6 +138,46 @@ func ExampleTrainEnsemble() {
 	// run 2: status ok after 10 epochs, 40 steps, test accuracy 1.00
 }
 
+// An ensemble interrupted after its first epoch leaves each member a checkpoint in its run
+// directory; TrainEnsemble given the directories again resumes the members together, and
+// they end where the ensemble in one go does. (Train would resume any one of them alone.)
+func ExampleTrainEnsemble_resume() {
+	d := tinyDataset()
+	var sets []*corrupt.Set
+	var settings []experiment.Settings
+	var dirs []string
+	root, _ := os.MkdirTemp("", "esp-example")
+	defer os.RemoveAll(root)
+	for seed := range uint64(3) {
+		sets = append(sets, corrupt.Clean(d))
+		settings = append(settings, experiment.Settings{Model: "mlp", ModelConfig: models.Config{Hidden: 8}, Epochs: 5,
+			BatchSize: 16, Seed: seed})
+		dirs = append(dirs, filepath.Join(root, fmt.Sprint("run", seed)))
+	}
+	whole, err := experiment.TrainEnsemble(context.Background(), nil, sets, settings, nil, nil)
+	if err != nil {
+		panic(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	_, err = experiment.TrainEnsemble(ctx, nil, sets, settings, dirs, stopAfter{1, cancel})
+	fmt.Println("interrupted:", err, "- checkpoints:", experiment.HasCheckpoint(dirs[0]), experiment.HasCheckpoint(dirs[1]), experiment.HasCheckpoint(dirs[2]))
+
+	results, err := experiment.TrainEnsemble(context.Background(), nil, sets, settings, dirs, nil)
+	if err != nil {
+		panic(err)
+	}
+	for i, res := range results {
+		l2, _, _ := experiment.Distance(res.Final, whole[i].Final)
+		fmt.Printf("run %d: resumed after epoch %d in an ensemble of %d, %d epochs in all, %g from the run in one go\n",
+			i, res.Config.Resumed[0].AfterEpoch, res.Config.Resumed[0].Ensemble, res.Epochs, l2)
+	}
+	// Output:
+	// interrupted: context canceled - checkpoints: true true true
+	// run 0: resumed after epoch 1 in an ensemble of 3, 5 epochs in all, 0 from the run in one go
+	// run 1: resumed after epoch 1 in an ensemble of 3, 5 epochs in all, 0 from the run in one go
+	// run 2: resumed after epoch 1 in an ensemble of 3, 5 epochs in all, 0 from the run in one go
+}
+
 // trainedToyRun trains a small MLP on d for 10 epochs into a new temporary folder, which
 // it returns.
 func trainedToyRun(d *datasets.Dataset) string {

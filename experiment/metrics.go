@@ -120,7 +120,8 @@ type RunConfig struct {
 }
 
 // ResumeRecord is one resumption of a run: after which epoch, with what settings (they
-// may differ from the start's in steps per call only), backend and versions, and when.
+// may differ from the start's in steps per call only), backend and versions, when, and
+// in how large an ensemble.
 type ResumeRecord struct {
 	AfterEpoch         int       `json:"after_epoch"`
 	Settings           Settings  `json:"settings"`
@@ -129,6 +130,9 @@ type ResumeRecord struct {
 	ToolkitVersion     string    `json:"toolkit_version"`
 	GoMLXVersion       string    `json:"gomlx_version"`
 	At                 time.Time `json:"at"`
+	// Ensemble is the number of runs resumed together with this one in one compiled
+	// graph (TrainEnsemble); absent for a run resumed alone.
+	Ensemble int `json:"ensemble,omitempty"`
 }
 
 // versions returns the toolkit's version (module version, else VCS revision, else

@@ -346,14 +346,14 @@ func RunStudy(ctx context.Context, ds *datasets.Dataset, s StudySettings, dir st
 		}
 		pending = append(pending, r)
 	}
-	resumeFrom := map[string]string{} // run name -> the temporary folder with its checkpoint
+	resumeFrom := map[string]string{} // run name -> its checkpoint, in the temporary folder kept
 	for _, r := range pending {
-		kept, err := removeStale(dir, r)
+		ck, err := removeStale(dir, r)
 		if err != nil {
 			return nil, err
 		}
-		if kept != "" {
-			resumeFrom[r.Name()] = kept
+		if ck != "" {
+			resumeFrom[r.Name()] = ck
 		}
 	}
 	groups := s.groups(pending, resumeFrom)
@@ -403,7 +403,7 @@ func RunStudy(ctx context.Context, ds *datasets.Dataset, s StudySettings, dir st
 			defer backend.Finalize()
 			w := &studyWorker{backend: backend}
 			for group := range jobs {
-				results, err := w.trainRuns(ctx, ds, s, dir, group, resumeFrom[group[0].Name()], progress)
+				results, err := w.trainRuns(ctx, ds, s, dir, group, resumeFrom, progress)
 				mu.Lock()
 				if err != nil {
 					if firstErr == nil && ctx.Err() == nil {
@@ -411,13 +411,15 @@ func RunStudy(ctx context.Context, ds *datasets.Dataset, s StudySettings, dir st
 					}
 					cancel()
 				} else {
-					for _, rr := range results {
-						done++
-						elapsed := time.Since(start)
-						eta := time.Duration(float64(elapsed) / float64(done) * float64(len(pending)-done))
+					// An ensemble's runs finish together: the ETA counts them all as done.
+					before := done
+					done += len(results)
+					elapsed := time.Since(start)
+					eta := time.Duration(float64(elapsed) / float64(done) * float64(len(pending)-done))
+					for k, rr := range results {
 						fmt.Fprintf(progress, "%s: %s after %d epochs, train_acc %.4f test_acc %.4f, %.1fs (%d/%d, ETA %s)\n",
 							rr.Name(), rr.Status, rr.Epochs, float64(rr.Final.TrainAcc), float64(rr.Final.TestAcc), rr.Seconds,
-							done, len(pending), eta.Round(time.Second))
+							before+k+1, len(pending), eta.Round(time.Second))
 					}
 				}
 				mu.Unlock()
@@ -579,47 +581,51 @@ func jsonDiff(recorded, now any) []string {
 func tempPrefix(r StudyRun) string { return ".tmp-" + r.Name() + "-" }
 
 // removeStale removes the temporary directories an interrupted process left for run r
-// but the one holding the latest checkpoint, which it returns ("" if none): the run
-// resumes there.
-func removeStale(dir string, r StudyRun) (kept string, err error) {
+// but the one holding the latest checkpoint, and returns that checkpoint's folder ("" if
+// none): the run resumes there.
+func removeStale(dir string, r StudyRun) (checkpoint string, err error) {
 	runs := filepath.Join(dir, RunsDir)
 	entries, err := os.ReadDir(runs)
 	if err != nil {
 		return "", err
 	}
 	var stale []string
-	keptEpoch := ""
 	for _, e := range entries {
 		if !strings.HasPrefix(e.Name(), tempPrefix(r)) {
 			continue
 		}
 		path := filepath.Join(runs, e.Name())
 		stale = append(stale, path)
-		if ck, err := latestCheckpoint(path); err == nil && ck != "" && filepath.Base(ck) > keptEpoch {
-			kept, keptEpoch = path, filepath.Base(ck)
+		if ck, err := latestCheckpoint(path); err == nil && ck != "" && (checkpoint == "" || filepath.Base(ck) > filepath.Base(checkpoint)) {
+			checkpoint = ck
 		}
 	}
 	for _, path := range stale {
-		if path == kept {
+		if path == filepath.Dir(checkpoint) {
 			continue
 		}
 		if err := os.RemoveAll(path); err != nil {
 			return "", err
 		}
 	}
-	return kept, nil
+	return checkpoint, nil
 }
 
 // groups splits runs into the groups a worker trains at once: consecutive runs of one
-// kind, up to Ensemble of them (1 by default). A run in resumeFrom (one with a
-// checkpoint: an ensemble does not resume) is a group of its own.
+// kind, up to Ensemble of them (1 by default), that start together: from the start, or
+// from checkpoints of one epoch (resumeFrom holds a run's checkpoint folder).
 func (s StudySettings) groups(runs []StudyRun, resumeFrom map[string]string) [][]StudyRun {
 	size := max(1, s.Ensemble)
-	alone := func(r StudyRun) bool { return resumeFrom[r.Name()] != "" }
+	from := func(r StudyRun) string { // "" or "checkpoint-e000012"
+		if ck := resumeFrom[r.Name()]; ck != "" {
+			return filepath.Base(ck)
+		}
+		return ""
+	}
 	var groups [][]StudyRun
 	for _, r := range runs {
 		n := len(groups)
-		if !alone(r) && n > 0 && !alone(groups[n-1][0]) && len(groups[n-1]) < size && groups[n-1][0].Kind == r.Kind {
+		if n > 0 && len(groups[n-1]) < size && groups[n-1][0].Kind == r.Kind && from(groups[n-1][0]) == from(r) {
 			groups[n-1] = append(groups[n-1], r)
 			continue
 		}
@@ -695,11 +701,11 @@ func (w *studyWorker) trainEnsemble(ctx context.Context, sets []*corrupt.Set, se
 }
 
 // trainRuns trains a group of runs, alone or (more than one) as an ensemble, each in a
-// temporary directory that is renamed into place when it is finished. A run alone takes
-// over resumeFrom, the temporary directory with its checkpoint (removeStale's; "" if
-// none), and resumes there. progress gets a line for a checkpoint dropped.
+// temporary directory that is renamed into place when it is finished. A run with a
+// checkpoint in resumeFrom (removeStale's) takes over the temporary directory that holds
+// it, and resumes there. progress gets a line for checkpoints dropped.
 func (w *studyWorker) trainRuns(ctx context.Context, ds *datasets.Dataset, s StudySettings, dir string, group []StudyRun,
-	resumeFrom string, progress io.Writer) ([]*RunResult, error) {
+	resumeFrom map[string]string, progress io.Writer) ([]*RunResult, error) {
 	settings := make([]Settings, len(group))
 	sets := make([]*corrupt.Set, len(group))
 	tmps := make([]string, len(group))
@@ -720,14 +726,14 @@ func (w *studyWorker) trainRuns(ctx context.Context, ds *datasets.Dataset, s Stu
 		if err != nil {
 			return nil, err
 		}
-		if len(group) == 1 && resumeFrom != "" {
+		if ck := resumeFrom[r.Name()]; ck != "" {
 			// Renamed to a name of this call's: a second process on the same shard
 			// cannot take it over too (one that already did makes the rename fail).
 			// os.Rename does not replace a folder: the new name is freed for it first.
 			if err := os.Remove(tmp); err != nil {
 				return nil, err
 			}
-			if os.Rename(resumeFrom, tmp) != nil { // taken over already: start afresh
+			if os.Rename(filepath.Dir(ck), tmp) != nil { // taken over already: start afresh
 				if err := os.Mkdir(tmp, 0o700); err != nil {
 					return nil, err
 				}
@@ -741,28 +747,32 @@ func (w *studyWorker) trainRuns(ctx context.Context, ds *datasets.Dataset, s Stu
 		}()
 	}
 	start := time.Now()
-	var results []*Result
-	if len(group) == 1 {
+	train := func() ([]*Result, error) {
+		if len(group) > 1 {
+			return w.trainEnsemble(ctx, sets, settings, tmps)
+		}
 		res, err := w.train(ctx, sets[0], settings[0], tmps[0])
-		if errors.Is(err, ErrBadCheckpoint) {
-			// The checkpoint is only a head start: a damaged one is dropped, and the run
-			// trained from its start in a new directory.
-			fmt.Fprintf(progress, "%s: dropping its checkpoint, training it from the start: %v\n", group[0].Name(), err)
-			os.RemoveAll(tmps[0])
-			if tmps[0], err = os.MkdirTemp(filepath.Join(dir, RunsDir), tempPrefix(group[0])); err != nil {
+		return []*Result{res}, err
+	}
+	results, err := train()
+	if errors.Is(err, ErrBadCheckpoint) {
+		// A checkpoint is only a head start: a damaged one (or, in an ensemble, one
+		// member's) is dropped, and the runs trained from their start in new directories.
+		what := "its checkpoint, training it"
+		if len(group) > 1 {
+			what = "their checkpoints, training them"
+		}
+		fmt.Fprintf(progress, "%s: dropping %s from the start: %v\n", groupName(group), what, err)
+		for i, r := range group {
+			os.RemoveAll(tmps[i])
+			if tmps[i], err = os.MkdirTemp(filepath.Join(dir, RunsDir), tempPrefix(r)); err != nil {
 				return nil, err
 			}
-			res, err = w.train(ctx, sets[0], settings[0], tmps[0])
 		}
-		if err != nil {
-			return nil, err
-		}
-		results = []*Result{res}
-	} else {
-		var err error
-		if results, err = w.trainEnsemble(ctx, sets, settings, tmps); err != nil {
-			return nil, err
-		}
+		results, err = train()
+	}
+	if err != nil {
+		return nil, err
 	}
 	trained = true
 	seconds := time.Since(start).Seconds()

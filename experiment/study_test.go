@@ -343,23 +343,27 @@ func TestStudyGroups(t *testing.T) {
 	runs := tinyStudy(3).Plan() // normal 0-2, corrupted 0-2
 	tests := []struct {
 		ensemble int
-		alone    []string // runs with a checkpoint
+		resumed  map[string]int // runs with a checkpoint, of that epoch
 		want     []string
 	}{
 		{0, nil, []string{"normal-0000", "normal-0001", "normal-0002", "corrupted-0000", "corrupted-0001", "corrupted-0002"}},
 		{2, nil, []string{"normal-0000..0001", "normal-0002", "corrupted-0000..0001", "corrupted-0002"}},
 		{4, nil, []string{"normal-0000..0002", "corrupted-0000..0002"}},
-		{4, []string{"normal-0001", "corrupted-0000"}, []string{"normal-0000", "normal-0001", "normal-0002", "corrupted-0000", "corrupted-0001..0002"}},
+		{4, map[string]int{"normal-0001": 3, "corrupted-0000": 3}, []string{"normal-0000", "normal-0001", "normal-0002", "corrupted-0000", "corrupted-0001..0002"}},
+		// An interrupted ensemble resumes as one; runs at other epochs apart.
+		{4, map[string]int{"normal-0000": 3, "normal-0001": 3, "normal-0002": 2, "corrupted-0000": 3, "corrupted-0001": 3},
+			[]string{"normal-0000..0001", "normal-0002", "corrupted-0000..0001", "corrupted-0002"}},
+		{0, map[string]int{"normal-0000": 3, "normal-0001": 3}, []string{"normal-0000", "normal-0001", "normal-0002", "corrupted-0000", "corrupted-0001", "corrupted-0002"}},
 	}
 	for _, tc := range tests {
 		s := tinyStudy(3)
 		s.Ensemble = tc.ensemble
-		alone := map[string]string{}
-		for _, name := range tc.alone {
-			alone[name] = "runs/.tmp-" + name + "-1"
+		resumeFrom := map[string]string{}
+		for name, epoch := range tc.resumed {
+			resumeFrom[name] = fmt.Sprintf("runs/.tmp-%s-1/%s%06d", name, checkpointPrefix, epoch)
 		}
 		var got []string
-		for _, g := range s.groups(runs, alone) {
+		for _, g := range s.groups(runs, resumeFrom) {
 			got = append(got, groupName(g))
 		}
 		if strings.Join(got, " ") != strings.Join(tc.want, " ") {

@@ -209,7 +209,11 @@ func (t *trainer) train(ctx context.Context, set *corrupt.Set, s Settings, outDi
 	var res *Result
 	start := time.Now()
 	if ck != "" {
-		if res, err = resumeRun(net, set, s, outDir, ck); err != nil {
+		restore := func(ck string) (checkpointState, error) { return restoreCheckpoint(net.Store, ck) }
+		if res, err = resumeRun(net, set, s, outDir, ck, restore); err != nil {
+			return nil, err
+		}
+		if err := res.saveConfig(); err != nil {
 			return nil, err
 		}
 		start = start.Add(-time.Duration(res.Last().Seconds * float64(time.Second)))
@@ -279,7 +283,7 @@ func (t *trainer) train(ctx context.Context, set *corrupt.Set, s Settings, outDi
 		res.Epochs = epoch
 		if outDir != "" && epoch < s.Epochs && saver.due() {
 			st := checkpointState{Epoch: epoch, Steps: res.Steps, Metrics: res.Metrics}
-			if err := saver.save(net.Store, outDir, st); err != nil {
+			if err := saver.save(func() error { return saveCheckpoint(net.Store, outDir, st) }); err != nil {
 				return res, err
 			}
 		}
@@ -289,9 +293,11 @@ func (t *trainer) train(ctx context.Context, set *corrupt.Set, s Settings, outDi
 }
 
 // resumeRun returns the Result of the interrupted run of s on set in outDir, as it was at
-// its checkpoint ck, with the net's variables restored from it. The run's config.json must
-// record the settings and data of s on set; it gets the epoch resumed after.
-func resumeRun(net *Net, set *corrupt.Set, s Settings, outDir, ck string) (*Result, error) {
+// its checkpoint ck, which restore restores into the variables that train it (the net's,
+// or an ensemble's). The run's config.json must record the settings and data of s on set.
+// The Result's configuration gets a record of the resumption, which saveConfig writes
+// once the caller has restored all it resumes.
+func resumeRun(net *Net, set *corrupt.Set, s Settings, outDir, ck string, restore func(ck string) (checkpointState, error)) (*Result, error) {
 	path := filepath.Join(outDir, ConfigFile)
 	var recorded RunConfig
 	data, err := os.ReadFile(path)
@@ -321,7 +327,7 @@ func resumeRun(net *Net, set *corrupt.Set, s Settings, outDir, ck string) (*Resu
 		}
 		return nil, fmt.Errorf("%w in %s: %v", ErrBadCheckpoint, outDir, err)
 	}
-	st, err := restoreCheckpoint(net.Store, ck)
+	st, err := restore(ck)
 	if err != nil {
 		return nil, fmt.Errorf("%w: delete %s to train the run from its start", err, outDir)
 	}
@@ -331,14 +337,16 @@ func resumeRun(net *Net, set *corrupt.Set, s Settings, outDir, ck string) (*Resu
 		GoMLXVersion: res.Config.GoMLXVersion, At: res.Config.Started}
 	res.Config = recorded
 	res.Config.Resumed = append(res.Config.Resumed, resume)
+	return res, nil
+}
+
+// saveConfig writes the run's configuration to its config.json.
+func (res *Result) saveConfig() error {
 	js, err := json.MarshalIndent(res.Config, "", "  ")
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if err := writeFileAtomic(path, append(js, '\n')); err != nil {
-		return nil, err
-	}
-	return res, nil
+	return writeFileAtomic(filepath.Join(res.Dir, ConfigFile), append(js, '\n'))
 }
 
 // epochSteps adds up the steps of an epoch.
@@ -442,11 +450,7 @@ func startRun(net *Net, set *corrupt.Set, s Settings, outDir string, ensemble in
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return nil, err
 	}
-	js, err := json.MarshalIndent(res.Config, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	if err := writeFileAtomic(filepath.Join(outDir, ConfigFile), append(js, '\n')); err != nil {
+	if err := res.saveConfig(); err != nil {
 		return nil, err
 	}
 	return res, SaveWeights(filepath.Join(outDir, InitWeightsFile), res.Init)

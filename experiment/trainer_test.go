@@ -128,6 +128,12 @@ func TestTrainerFits(t *testing.T) {
 	}
 }
 
+// withEpochs returns s training for epochs.
+func withEpochs(s Settings, epochs int) Settings {
+	s.Epochs = epochs
+	return s
+}
+
 func withStepsPerCall(s Settings, k int) Settings {
 	s.StepsPerCall = k
 	return s
