@@ -196,13 +196,21 @@ type StudyResult struct {
 
 // LoadStudy reads a study directory: its settings and the results of the finished runs of
 // all shards.
-func LoadStudy(dir string) (*StudyResult, error) {
+func LoadStudy(dir string) (*StudyResult, error) { return loadStudy(dir, nil) }
+
+// loadStudy is LoadStudy, taking the results in read (by run name) as they are: runs this
+// process has read and checked already, or finished itself.
+func loadStudy(dir string, read map[string]*RunResult) (*StudyResult, error) {
 	sf, err := readStudyFile(dir)
 	if err != nil {
 		return nil, err
 	}
 	res := &StudyResult{Dir: dir, Settings: sf.Settings, Dataset: sf.Dataset}
 	for _, r := range sf.Settings.Plan() {
+		if rr, ok := read[r.Name()]; ok {
+			res.Finished = append(res.Finished, *rr)
+			continue
+		}
 		rr, err := readRunResult(filepath.Join(dir, RunsDir, r.Name()))
 		if errors.Is(err, os.ErrNotExist) {
 			res.Missing = append(res.Missing, r)
@@ -234,6 +242,10 @@ func readStudyFile(dir string) (*studyFile, error) {
 	return &sf, nil
 }
 
+// fileSHA256 hashes a run's final weights: the cost of reading a study grows with its
+// runs' sizes (a test counts the calls).
+var fileSHA256 = datasets.FileSHA256
+
 func readRunResult(runDir string) (*RunResult, error) {
 	data, err := os.ReadFile(filepath.Join(runDir, ResultFile))
 	if err != nil {
@@ -252,7 +264,7 @@ func readRunResult(runDir string) (*RunResult, error) {
 			ErrDamagedRun, runDir, FinalWeightsFile, runDir)
 	}
 	if rr.FinalSHA256 != "" {
-		got, err := datasets.FileSHA256(weights)
+		got, err := fileSHA256(weights)
 		if err != nil {
 			return nil, fmt.Errorf("experiment: reading %s: %w", weights, err)
 		}
@@ -307,8 +319,9 @@ var ErrStudyMismatch = errors.New("study directory holds another study")
 // dataset as the runs see it (the caller applies any subset); it is shared read-only by the
 // workers, each of which has its own backend. It resumes: a finished run (its directory with
 // result.json) is never trained again, and an interrupted one, left as a temporary
-// directory, resumes from its checkpoint (trained alone, not in an ensemble) or, without
-// one, is trained anew. Several processes with different shards may share dir.
+// directory, resumes from its checkpoint (in an ensemble with the runs at the same epoch,
+// if Ensemble allows) or, without one, is trained anew. Several processes with different
+// shards may share dir.
 //
 // progress gets a line per finished run (nil: none); the runs' per-epoch lines are not
 // shown. Cancelling ctx stops every worker within a training step and returns ctx's error
@@ -333,12 +346,14 @@ func RunStudy(ctx context.Context, ds *datasets.Dataset, s StudySettings, dir st
 	}
 	plan := s.Plan()
 	var pending []StudyRun
+	read := map[string]*RunResult{} // this shard's finished runs, each hashed once
 	for k, r := range plan {
 		if s.Shard.Count > 1 && k%s.Shard.Count != s.Shard.Index {
 			continue
 		}
-		_, err := readRunResult(filepath.Join(dir, RunsDir, r.Name()))
+		rr, err := readRunResult(filepath.Join(dir, RunsDir, r.Name()))
 		if err == nil {
+			read[r.Name()] = rr
 			continue
 		}
 		if !errors.Is(err, os.ErrNotExist) {
@@ -417,6 +432,7 @@ func RunStudy(ctx context.Context, ds *datasets.Dataset, s StudySettings, dir st
 					elapsed := time.Since(start)
 					eta := time.Duration(float64(elapsed) / float64(done) * float64(len(pending)-done))
 					for k, rr := range results {
+						read[rr.Name()] = rr
 						fmt.Fprintf(progress, "%s: %s after %d epochs, train_acc %.4f test_acc %.4f, %.1fs (%d/%d, ETA %s)\n",
 							rr.Name(), rr.Status, rr.Epochs, float64(rr.Final.TrainAcc), float64(rr.Final.TestAcc), rr.Seconds,
 							before+k+1, len(pending), eta.Round(time.Second))
@@ -439,7 +455,7 @@ feed:
 	if firstErr != nil {
 		return nil, firstErr
 	}
-	res, err := LoadStudy(dir)
+	res, err := loadStudy(dir, read)
 	if err != nil {
 		return nil, err
 	}
@@ -782,7 +798,7 @@ func (w *studyWorker) trainRuns(ctx context.Context, ds *datasets.Dataset, s Stu
 		rr := &RunResult{StudyRun: r, Status: res.Status, Epochs: res.Epochs, Steps: res.Steps,
 			Seconds: seconds, Final: res.Last()}
 		var err error
-		if rr.FinalSHA256, err = datasets.FileSHA256(filepath.Join(tmps[i], FinalWeightsFile)); err != nil {
+		if rr.FinalSHA256, err = fileSHA256(filepath.Join(tmps[i], FinalWeightsFile)); err != nil {
 			return finished, fmt.Errorf("experiment: hashing %s's final weights: %w", r.Name(), err)
 		}
 		data, err := json.MarshalIndent(rr, "", "  ")
@@ -797,7 +813,10 @@ func (w *studyWorker) trainRuns(ctx context.Context, ds *datasets.Dataset, s Stu
 			if _, statErr := os.Stat(filepath.Join(final, ResultFile)); statErr != nil {
 				return finished, err
 			}
-			// another process finished the same run first: keep its copy
+			// another process finished the same run first: keep its copy, and report it
+			if rr, err = readRunResult(final); err != nil {
+				return finished, err
+			}
 		} else if err := removeCheckpoints(final, ""); err != nil {
 			return finished, err // only now: until the rename, they are all of the run there is
 		}

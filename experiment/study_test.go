@@ -115,6 +115,46 @@ func TestRunStudyResumesAndShards(t *testing.T) {
 	}
 }
 
+// TestRunStudyHashesEachRunOnce: a shard's finished runs are checked against their
+// recorded SHA-256 when it starts and taken as checked at its end; the other shards' runs
+// are checked when the study is read at the end, and the runs it trains are hashed when
+// they finish.
+func TestRunStudyHashesEachRunOnce(t *testing.T) {
+	d := synthDataset(40, 20, 4, 4, 1, 3, 1)
+	dir := t.TempDir()
+	shard := func(i int) StudySettings {
+		s := tinyStudy(2) // normal-0000, normal-0001, corrupted-0000, corrupted-0001
+		s.Shard = Shard{Index: i, Count: 2}
+		return s
+	}
+	for i := range 2 {
+		if _, err := RunStudy(context.Background(), d, shard(i), dir, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.RemoveAll(filepath.Join(dir, RunsDir, "corrupted-0000")) // shard 0's
+
+	var hashed []string
+	defer func(f func(string) (string, error)) { fileSHA256 = f }(fileSHA256)
+	fileSHA256 = func(path string) (string, error) {
+		hashed = append(hashed, filepath.Base(filepath.Dir(path)))
+		return datasets.FileSHA256(path)
+	}
+	res, err := RunStudy(context.Background(), d, shard(0), dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Trained != 1 || len(res.Finished) != 4 {
+		t.Fatalf("trained %d, finished %d; want 1 and 4", res.Trained, len(res.Finished))
+	}
+	// normal-0000 at the start, corrupted-0000 in its temporary folder, shard 1's two at
+	// the end.
+	if len(hashed) != 4 || hashed[0] != "normal-0000" || !strings.HasPrefix(hashed[1], ".tmp-corrupted-0000-") ||
+		hashed[2] != "normal-0001" || hashed[3] != "corrupted-0001" {
+		t.Errorf("hashed the final weights of %v", hashed)
+	}
+}
+
 func TestRunStudyRefusesAnotherStudy(t *testing.T) {
 	d := synthDataset(40, 20, 4, 4, 1, 3, 1)
 	dir := t.TempDir()
