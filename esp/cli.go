@@ -62,7 +62,8 @@ func interrupted(err error, done string) error {
 	return err
 }
 
-// badInput marks an error about the user's input (data files, values): exit code 2.
+// badInput marks an error about what the user asked for or gave (flag values, data files,
+// folders) as a usageError: exit code 2. nil stays nil.
 func badInput(err error) error {
 	if err == nil {
 		return nil

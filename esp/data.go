@@ -294,7 +294,7 @@ func (c *corruptFlags) settings() (s corrupt.Settings, corrupted bool, err error
 	}
 	s = corrupt.Settings{Strategy: c.strategy, Fraction: c.fraction, Copies: c.copies, Seed: c.seed}
 	if err := s.Validate(); err != nil {
-		return s, false, usageError{err}
+		return s, false, badInput(err)
 	}
 	s.Strategy, _ = corrupt.ParseStrategy(s.Strategy)
 	return s, true, nil

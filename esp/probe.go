@@ -85,7 +85,7 @@ func (p *probeFlags) prepare(ctx context.Context, fs *flag.FlagSet, args []strin
 		return analysis.Point{}, nil, nil, err
 	}
 	if err := check(); err != nil {
-		return analysis.Point{}, nil, nil, usageError{err}
+		return analysis.Point{}, nil, nil, badInput(err)
 	}
 	point, err := p.point()
 	if err != nil {
@@ -249,7 +249,7 @@ func runProbeInterpolate(ctx context.Context, args []string, stdout, stderr io.W
 		return usagef("--from DIR[:init|final] and --to DIR[:init|final] are required (or --run DIR)")
 	}
 	if err := s.Validate(); err != nil {
-		return usageError{err}
+		return badInput(err)
 	}
 	a, err := analysis.ParsePoint(*from)
 	if err != nil {

@@ -78,11 +78,11 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	study.Corruption.Seed = 0
 	if *shard != "" {
 		if study.Shard, err = experiment.ParseShard(*shard); err != nil {
-			return usageError{err}
+			return badInput(err)
 		}
 	}
 	if err := study.Validate(); err != nil {
-		return usageError{err}
+		return badInput(err)
 	}
 	ds, err := tf.data.load(ctx, tf.dataset, stderr)
 	if err != nil {
@@ -92,7 +92,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		// The corruption's settings against this data (a fraction that relabels no
 		// example, a shift that is a multiple of the classes), before any run starts.
 		if err := cs.ValidateFor(ds); err != nil {
-			return usageError{err}
+			return badInput(err)
 		}
 	}
 	res, err := experiment.RunStudy(ctx, ds, study, *out, stderr)

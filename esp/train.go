@@ -148,7 +148,7 @@ func (t *trainFlags) settings(fs *flag.FlagSet) (experiment.Settings, corrupt.Se
 		s.StepsPerCall = t.stepsPerCall
 	}
 	if err := s.Validate(); err != nil {
-		return s, cs, false, usageError{err}
+		return s, cs, false, badInput(err)
 	}
 	return s, cs, corrupted, nil
 }
@@ -215,7 +215,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	set := corrupt.Clean(ds)
 	if corrupted {
 		if set, err = corrupt.Build(ds, cs); err != nil {
-			return usageError{err}
+			return badInput(err)
 		}
 	}
 	fmt.Fprintf(stderr, "training %s on %s (%d examples%s) with %s on the %s backend -> %s\n", settings.Model, ds.Name, set.Len(),
