@@ -70,7 +70,7 @@ func TestGPUCheckScript(t *testing.T) {
 		wantPlugin    string // of the plugin-libraries line
 		wantRetry     string // LD_LIBRARY_PATH of the second backend line
 	}{
-		{"go backend", "go", 0, []string{"backend", "train", "train", "train", "esp-run", "esp-run", "esp-run", "esp-run", "summary"}, []float64{1, 16, 1, 1, 1, 1, 4}, "", ""},
+		{"go backend", "go", 0, []string{"backend", "train", "train", "train", "esp-run", "esp-run", "esp-run", "esp-run", "resume", "summary"}, []float64{1, 16, 1, 1, 1, 1, 4}, "", ""},
 		{"plugin missing", "xla:/nonexistent/pjrt_c_api_cuda_plugin.so", 1,
 			[]string{"backend", "plugin-libraries", "train", "train", "train", "summary"}, []float64{1, 16, 1}, "/nonexistent/pjrt_c_api_cuda_plugin.so", ""},
 		{"JAX plugin fails", "xla:" + jaxPlugin, 1,
@@ -146,6 +146,13 @@ func TestGPUCheckScript(t *testing.T) {
 						t.Errorf("esp-run line %v: want the runs' mean test accuracy", m)
 					}
 					processes = append(processes, m["processes"].(float64))
+				case "resume":
+					// Interrupted (exit 1) with every member's checkpoint, all 4 resumed, and on
+					// the Go backend each ends byte for byte as in one go.
+					if m["interrupted_exit"] != 1.0 || m["checkpoints"].(float64) < 4 || m["resumed"] != 4.0 || m["identical"] != 4.0 ||
+						m["test_acc"] != m["test_acc_in_one_go"] {
+						t.Errorf("resume line %v: want 4 runs interrupted with checkpoints, resumed, identical to the runs in one go", m)
+					}
 				case "summary":
 					if m["failed"] != (tc.wantExit != 0) || m["torch_best_runs_per_hour"].(float64) != 0 {
 						t.Errorf("summary line %v", m)

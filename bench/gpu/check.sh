@@ -25,7 +25,10 @@
 #      worker trains ROUNDS runs (or ensembles) one after the other, as in a study; the
 #      line gives the mean seconds of a worker's first run (graphs compiled) and of its
 #      later ones (graphs reused);
-#   5. summary: the best runs/hour of each, their ratio, and the hours the paper's MLP
+#   5. resume: an ensemble of 4 runs interrupted once every member has a checkpoint and
+#      run again: whether each resumed, and ends byte for byte where the runs in one go
+#      end (on CUDA with XLA's deterministic ops);
+#   6. summary: the best runs/hour of each, their ratio, and the hours the paper's MLP
 #      protocol (200 normal + 200 corrupted runs of 50 epochs, as the authors' MLP script
 #      trains, and the probes' point of 350, as theirs; esp reproduce --scale paper does the
 #      same; ESP_GPU_CHECK_PAPER_EPOCHS, _POINT_EPOCHS) would take at that rate, scaled
@@ -317,7 +320,52 @@ print(mean(secs[:first], 2), mean(secs[first:], 2), mean([r["final"]["test_acc"]
 	done
 fi
 
-# 5. The best of each, and the ratio.
+# 5. Resumption on the backend: an ensemble of 4 corrupted MLP runs (5 epochs, 6000 examples,
+# or the rehearsal's subset) trained in one go, and again interrupted (SIGINT) once every
+# member has a checkpoint, then run once more: how many runs resumed, and how many final
+# weights are byte for byte those of the runs in one go (XLA's GPU ops made deterministic).
+if [ "$backend_ok" = 1 ] && in_budget resume; then
+	sub=$only
+	[ "$sub" = 0 ] && sub=6000
+	args=(run --dataset mnist --model mlp --kinds corrupted --runs 4 --ensemble 4 --epochs 5 --subset "$sub" --backend "$backend")
+	deterministic=false
+	if [ "$device" = cuda ]; then
+		export XLA_FLAGS="--xla_gpu_deterministic_ops=true${XLA_FLAGS:+ $XLA_FLAGS}"
+		deterministic=true
+	fi
+	whole="$work/resume-whole" cut="$work/resume-cut"
+	log "resume: 4 corrupted MLP runs in an ensemble, in one go, then interrupted and resumed"
+	if ! timeout "$(limit)" "$esp" "${args[@]}" --out "$whole" 2>"$whole.log" >&2; then
+		fail resume "$whole.log" backend="$backend"
+	else
+		timeout "$(limit)" "$esp" "${args[@]}" --out "$cut" 2>"$cut.1.log" >&2 &
+		pid=$!
+		checkpoints=0
+		while kill -0 "$pid" 2>/dev/null; do
+			checkpoints=$(ls -d "$cut"/runs/.tmp-*/checkpoint-e* 2>/dev/null | wc -l)
+			[ "$checkpoints" -ge 4 ] && break
+			sleep 0.05
+		done
+		kill -INT "$pid" 2>/dev/null
+		wait "$pid"
+		interrupted_exit=$?
+		if ! timeout "$(limit)" "$esp" "${args[@]}" --out "$cut" 2>"$cut.2.log" >&2; then
+			fail resume "$cut.2.log" backend="$backend" interrupted_exit="$interrupted_exit"
+		else
+			identical=0
+			for run in "$whole"/runs/*/; do
+				cmp -s "$run/final.safetensors" "$cut/runs/$(basename "$run")/final.safetensors" && identical=$((identical + 1))
+			done
+			resumed=$(sed -n 's/.*(\([0-9]*\) with a checkpoint to resume from).*/\1/p' "$cut.2.log")
+			emit check=resume backend="$backend" runs=4 ensemble=4 deterministic_ops="$deterministic" \
+				interrupted_exit="$interrupted_exit" checkpoints="$checkpoints" resumed="${resumed:-0}" identical="$identical" \
+				test_acc="$(metric "$(ls -d "$cut"/runs/*/ | head -1)metrics.jsonl" test_acc)" \
+				test_acc_in_one_go="$(metric "$(ls -d "$whole"/runs/*/ | head -1)metrics.jsonl" test_acc)"
+		fi
+	fi
+fi
+
+# 6. The best of each, and the ratio.
 best() {
 	"$python" -c "import json,sys; print(max([d['runs_per_hour'] for d in map(json.loads, sys.stdin) if d['check'] == '$1' and 'runs_per_hour' in d] or [0]))" <"$results"
 }
