@@ -18,10 +18,11 @@ import (
 )
 
 // A run trained into a directory leaves after its epochs (all but the last; see
-// checkpointCost) a checkpoint there: every variable of its store (the model's, the optimizer's moments and step
-// count, the random state) in GoMLX's checkpoint format, and the run's progress. Train
-// given that directory again, with the same settings, resumes from it; the finished run
-// has no checkpoint left.
+// checkpointCost) a checkpoint there: every variable of its store (the model's, the
+// optimizer's moments and step count, the random state; for an ensemble's member, a copy
+// of its own under the paths a run alone has) in GoMLX's checkpoint format, and the run's
+// progress. Train given that directory again, with the same settings, resumes from it;
+// the finished run has no checkpoint left.
 const (
 	// checkpointPrefix starts the name of a checkpoint's folder: checkpoint-e000012 holds
 	// the state after epoch 12. A folder of that name is complete: it is written under a
@@ -49,7 +50,8 @@ var ErrBadCheckpoint = errors.New("cannot resume the run")
 // checkpointCost bounds the time a run spends on checkpoints: one is saved after an epoch
 // when the epochs since the last one took checkpointCost times as long as saving it did
 // (after every epoch of a real dataset; every few of a tiny one).
-const checkpointCost = 20
+// (A variable: tests save after every epoch.)
+var checkpointCost time.Duration = 20
 
 // checkpointer decides when a run saves its checkpoints and saves them.
 type checkpointer struct {
@@ -77,11 +79,28 @@ func (c *checkpointer) save(write func() error) error {
 // saveCheckpoint writes the variables of store and the run's progress st into a new
 // checkpoint of runDir, then removes the older ones.
 func saveCheckpoint(store *gmodel.Store, runDir string, st checkpointState) error {
-	tmp, err := os.MkdirTemp(runDir, ".tmp-"+checkpointPrefix)
+	tmp, err := writeCheckpoint(store, runDir, st)
 	if err != nil {
-		return fmt.Errorf("experiment: checkpoint: %w", err)
+		return err
 	}
-	defer os.RemoveAll(tmp) // a no-op once renamed
+	return commitCheckpoint(runDir, tmp, st.Epoch)
+}
+
+// writeCheckpoint is writeCheckpointFolder; tests make it fail.
+var writeCheckpoint = writeCheckpointFolder
+
+// writeCheckpointFolder writes the variables of store and the run's progress st into a
+// new temporary folder of runDir, on disk when it returns, and returns it:
+// commitCheckpoint makes it the run's checkpoint. On error nothing is left.
+func writeCheckpointFolder(store *gmodel.Store, runDir string, st checkpointState) (tmp string, err error) {
+	if tmp, err = os.MkdirTemp(runDir, ".tmp-"+checkpointPrefix); err != nil {
+		return "", fmt.Errorf("experiment: checkpoint: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(tmp)
+		}
+	}()
 	// A handler built on an empty folder loads nothing. It installs itself as the store's
 	// loader of variables yet to be created; there will be none, so the old one goes back.
 	loader := store.Loader()
@@ -91,24 +110,31 @@ func saveCheckpoint(store *gmodel.Store, runDir string, st checkpointState) erro
 		err = h.Save()
 	}
 	if err != nil {
-		return fmt.Errorf("experiment: saving a checkpoint in %s: %w", runDir, err)
+		return "", fmt.Errorf("experiment: saving a checkpoint in %s: %w", runDir, err)
 	}
 	if st.Variables, err = variableDigests(store); err != nil {
-		return err
+		return "", err
 	}
 	data, err := json.Marshal(st)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if err := writeFileAtomic(filepath.Join(tmp, checkpointStateFile), data); err != nil {
-		return err
+		return "", err
 	}
 	// On disk before the rename, since the older checkpoint goes right after it.
 	if err := syncFolder(tmp); err != nil {
-		return fmt.Errorf("experiment: checkpoint: %w", err)
+		return "", fmt.Errorf("experiment: checkpoint: %w", err)
 	}
-	name := fmt.Sprintf("%s%06d", checkpointPrefix, st.Epoch)
+	return tmp, nil
+}
+
+// commitCheckpoint renames tmp (writeCheckpoint's) to runDir's checkpoint of epoch and
+// removes the older ones.
+func commitCheckpoint(runDir, tmp string, epoch int) error {
+	name := fmt.Sprintf("%s%06d", checkpointPrefix, epoch)
 	if err := os.Rename(tmp, filepath.Join(runDir, name)); err != nil {
+		os.RemoveAll(tmp)
 		return fmt.Errorf("experiment: checkpoint: %w", err)
 	}
 	return removeCheckpoints(runDir, name)

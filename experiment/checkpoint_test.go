@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gomlx/compute"
+	gmodel "github.com/gomlx/gomlx/ml/model"
 
 	"github.com/extremepoints/esp/corrupt"
 	"github.com/extremepoints/esp/datasets"
@@ -547,7 +548,8 @@ func TestTrainEnsembleRefusesMixedCheckpoints(t *testing.T) {
 // TestRunStudyResumesEnsembles interrupts a study that trains in ensembles once its
 // members have checkpoints. Run again, the study resumes them as an ensemble and ends
 // with the runs of the uninterrupted study, bit for bit; run again in ensembles of one,
-// it resumes each run alone. A damaged member's checkpoint drops the ensemble's.
+// it resumes each run alone. A damaged member's checkpoint is dropped, and the other
+// member resumes without it.
 func TestRunStudyResumesEnsembles(t *testing.T) {
 	d := synthDataset(40, 20, 4, 4, 1, 3, 1)
 	s := tinyStudy(2)
@@ -592,12 +594,13 @@ func TestRunStudyResumesEnsembles(t *testing.T) {
 		name     string
 		ensemble int
 		damage   bool
-		resumed  int  // the ensemble size config.json records the resumption with; -1: none
-		bitwise  bool // the same runs bit for bit as the uninterrupted study's
+		resumed  []int // per run, the ensemble size config.json records its resumption with; -1: none
+		bitwise  bool  // the same runs bit for bit as the uninterrupted study's
 	}{
-		{"resumed as an ensemble", 2, false, 2, true},
-		{"resumed alone", 1, false, 0, false},
-		{"a member's checkpoint damaged", 2, true, -1, true},
+		{"resumed as an ensemble", 2, false, []int{2, 2}, true},
+		{"resumed alone", 1, false, []int{0, 0}, false},
+		// Only the damaged checkpoint is dropped: the other run resumes, alone.
+		{"a member's checkpoint damaged", 2, true, []int{0, -1}, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -615,8 +618,9 @@ func TestRunStudyResumesEnsembles(t *testing.T) {
 			if !strings.Contains(log.String(), "(2 with a checkpoint to resume from)") {
 				t.Errorf("progress %q does not count the runs to resume", log.String())
 			}
-			if dropped := strings.Contains(log.String(), "corrupted-0000..0001: dropping their checkpoints"); dropped != tc.damage {
-				t.Errorf("progress %q: says it dropped the checkpoints: %v, want %v", log.String(), dropped, tc.damage)
+			if dropped := strings.Count(log.String(), "dropping its checkpoint"); dropped != strings.Count(log.String(), "corrupted-0001: dropping its checkpoint") ||
+				(dropped == 1) != tc.damage {
+				t.Errorf("progress %q: want corrupted-0001's checkpoint dropped: %v", log.String(), tc.damage)
 			}
 			if res.Trained != 2 || len(res.Finished) != 2 {
 				t.Fatalf("trained %d, finished %d", res.Trained, len(res.Finished))
@@ -636,13 +640,178 @@ func TestRunStudyResumesEnsembles(t *testing.T) {
 				var rc RunConfig
 				data, _ := os.ReadFile(filepath.Join(run, ConfigFile))
 				json.Unmarshal(data, &rc)
-				if tc.resumed < 0 && len(rc.Resumed) != 0 || tc.resumed >= 0 && (len(rc.Resumed) != 1 || rc.Resumed[0].Ensemble != tc.resumed) {
-					t.Errorf("%s config.json resumed %+v, want resumed in an ensemble of %d", name, rc.Resumed, tc.resumed)
+				if want := tc.resumed[i]; want < 0 && len(rc.Resumed) != 0 || want >= 0 && (len(rc.Resumed) != 1 || rc.Resumed[0].Ensemble != want) {
+					t.Errorf("%s config.json resumed %+v, want resumed in an ensemble of %d (-1: not resumed)", name, rc.Resumed, want)
 				}
 			}
 			if left := listDir(t, filepath.Join(dir, RunsDir)); len(left) != 2 {
 				t.Errorf("runs/ holds %v", left)
 			}
 		})
+	}
+}
+
+// slowEpochs is a progress writer that sleeps after every epoch line and calls at once on
+// the line that starts with prefix.
+type slowEpochs struct {
+	prefix string
+	at     func()
+}
+
+func (w slowEpochs) Write(p []byte) (int, error) {
+	if bytes.HasPrefix(p, []byte(w.prefix)) {
+		w.at()
+	}
+	if bytes.HasPrefix(p, []byte("epoch ")) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	return len(p), nil
+}
+
+// everyEpoch makes runs save a checkpoint after every epoch until the test ends.
+func everyEpoch(t *testing.T) {
+	defer func(c time.Duration) { t.Cleanup(func() { checkpointCost = c }) }(checkpointCost)
+	checkpointCost = 0
+}
+
+// TestEnsembleCheckpointsOneEpoch: members' checkpoints are all written before any is put
+// in place, so a save that fails for one member leaves every member at the epoch of the
+// last checkpoint they all have. A member without a run directory has none, and the
+// others still save theirs.
+func TestEnsembleCheckpointsOneEpoch(t *testing.T) {
+	everyEpoch(t)
+	d := synthDataset(150, 40, 8, 8, 1, 3, 21)
+	sets, settings := ensembleRuns(t, d, withEpochs(adamMLP, 4), false, 1, 2, 3)
+	dirs := []string{filepath.Join(t.TempDir(), "m0"), filepath.Join(t.TempDir(), "m1"), filepath.Join(t.TempDir(), "m2")}
+	// Member 1's second checkpoint cannot be written (a full disk).
+	defer func(f func(*gmodel.Store, string, checkpointState) (string, error)) { writeCheckpoint = f }(writeCheckpoint)
+	full := errors.New("no space left on device")
+	writeCheckpoint = func(store *gmodel.Store, runDir string, st checkpointState) (string, error) {
+		if runDir == dirs[1] && st.Epoch == 2 {
+			return "", full
+		}
+		return writeCheckpointFolder(store, runDir, st)
+	}
+	if _, err := TrainEnsemble(context.Background(), nil, sets, settings, dirs, nil); !errors.Is(err, full) {
+		t.Fatalf("error %v, want %v", err, full)
+	}
+	for _, i := range []int{0, 2} {
+		ck, _ := latestCheckpoint(dirs[i])
+		if filepath.Base(ck) != checkpointPrefix+"000001" || len(listDir(t, dirs[i])) != 4 {
+			t.Errorf("member %d: latest checkpoint %s, files %v; want only the epoch-1 checkpoint beside its files", i, ck, listDir(t, dirs[i]))
+		}
+	}
+
+	writeCheckpoint = writeCheckpointFolder
+
+	cwd, _ := os.Getwd()
+	defer os.Chdir(cwd)
+	work := t.TempDir()
+	os.Chdir(work)
+	dirs = []string{"", filepath.Join(t.TempDir(), "m1"), ""}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := TrainEnsemble(ctx, nil, sets, settings, dirs, slowEpochs{"epoch 2/", cancel}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted ensemble: error %v, want %v", err, context.Canceled)
+	}
+	if !HasCheckpoint(dirs[1]) {
+		t.Errorf("member 1 saved no checkpoint beside members without a directory: %v", listDir(t, dirs[1]))
+	}
+	if res, err := TrainEnsemble(context.Background(), nil, sets[1:2], settings[1:2], dirs[1:2], nil); err != nil || len(res[0].Config.Resumed) != 1 {
+		t.Errorf("member 1 resumed in an ensemble of one: %v", err)
+	}
+	if _, err := TrainEnsemble(context.Background(), nil, sets, settings, []string{"", "", ""}, nil); err != nil {
+		t.Errorf("members without directories: %v", err)
+	}
+	if left := listDir(t, work); len(left) > 0 {
+		t.Errorf("left in the working directory: %v", left)
+	}
+}
+
+// TestTrainEnsembleJoinsRuns resumes, as one ensemble, runs interrupted apart: one a member
+// of an ensemble, one trained alone and slowly. Each run's metrics count its own seconds.
+func TestTrainEnsembleJoinsRuns(t *testing.T) {
+	d := synthDataset(150, 40, 8, 8, 1, 3, 21)
+	sets, settings := ensembleRuns(t, d, withEpochs(adamMLP, 3), true, 3, 17)
+	dirs := interruptedEnsemble(t, sets, settings, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	dirs[1] = filepath.Join(t.TempDir(), "alone")
+	if _, err := Train(ctx, nil, sets[1], settings[1], dirs[1], slowEpochs{"epoch 1/", cancel}); !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+	res, err := TrainEnsemble(context.Background(), nil, sets, settings, dirs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res {
+		for e := 1; e < len(r.Metrics); e++ {
+			if r.Metrics[e].Seconds < r.Metrics[e-1].Seconds {
+				t.Errorf("member %d: metrics seconds go back in time at epoch %d: %v then %v", i, e, r.Metrics[e-1].Seconds, r.Metrics[e].Seconds)
+			}
+		}
+	}
+}
+
+// TestStudyGroupTakeoverFails: of a group resuming together, one run's folder was taken
+// over by another process first. That run starts afresh, and the others resume without
+// it.
+func TestStudyGroupTakeoverFails(t *testing.T) {
+	d := synthDataset(40, 20, 4, 4, 1, 3, 1)
+	s := tinyStudy(3)
+	s.Kinds = []string{KindCorrupted}
+	s.Run.Epochs, s.Ensemble, s.Workers = 40, 3, 1
+	dir := t.TempDir()
+	checkpointed := func() []string {
+		cks, _ := filepath.Glob(filepath.Join(dir, RunsDir, ".tmp-corrupted-*", checkpointPrefix+"*"))
+		return cks
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		for ctx.Err() == nil {
+			if len(checkpointed()) == 3 {
+				cancel()
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	if _, err := RunStudy(ctx, d, s, dir, nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted study: %v", err)
+	}
+	cancel()
+
+	// What RunStudy does before its workers start; then another process takes
+	// corrupted-0001's folder.
+	s = s.normalized(d)
+	group := s.Plan()
+	resumeFrom := map[string]string{}
+	for _, r := range group {
+		ck, err := removeStale(dir, r)
+		if err != nil || ck == "" {
+			t.Fatalf("%s: checkpoint %q, %v", r.Name(), ck, err)
+		}
+		resumeFrom[r.Name()] = ck
+	}
+	if err := os.Rename(filepath.Dir(resumeFrom["corrupted-0001"]), filepath.Join(dir, RunsDir, ".tmp-corrupted-0001-other")); err != nil {
+		t.Fatal(err)
+	}
+	backend, err := NewBackend(sequentialOps("go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer backend.Finalize()
+	w := &studyWorker{backend: backend}
+	var log bytes.Buffer
+	finished, err := w.trainRuns(context.Background(), d, s, dir, group, resumeFrom, &log)
+	if err != nil || len(finished) != 3 || strings.Contains(log.String(), "dropping") {
+		t.Fatalf("trainRuns: %d finished, error %v, progress %q", len(finished), err, log.String())
+	}
+	for name, want := range map[string]int{"corrupted-0000": 2, "corrupted-0001": -1, "corrupted-0002": 2} {
+		var rc RunConfig
+		data, _ := os.ReadFile(filepath.Join(dir, RunsDir, name, ConfigFile))
+		json.Unmarshal(data, &rc)
+		if want < 0 && len(rc.Resumed) != 0 || want >= 0 && (len(rc.Resumed) != 1 || rc.Resumed[0].Ensemble != want) {
+			t.Errorf("%s config.json resumed %+v, want resumed in an ensemble of %d (-1: not resumed)", name, rc.Resumed, want)
+		}
 	}
 }

@@ -71,10 +71,11 @@
 // A run is trained in runs/.tmp-NAME-RANDOM and renamed to runs/NAME when finished, so a
 // directory runs/NAME is always a finished run. A process that starts a run first removes
 // the temporary directories an interrupted process left for it, but the one with the
-// latest checkpoint, which it takes over (renaming it) and resumes the run in. Runs with
-// checkpoints of one epoch (an interrupted ensemble's members) resume together in
-// ensembles, as fresh runs start; a damaged checkpoint is dropped, with its ensemble's,
-// saying so, and the runs trained from the start.
+// latest checkpoint, which it takes over (renaming it) and resumes the run in.
+// Consecutive runs of one kind with checkpoints of one epoch (an interrupted ensemble's
+// members) resume together, in ensembles of up to Ensemble runs as fresh runs start; a
+// checkpoint that cannot be resumed is dropped, saying so, and its run trained from the
+// start, the others resuming without it.
 // Rerunning a study thus resumes it, keeping finished runs and resuming interrupted ones. [Shard] I of N owns the
 // runs whose position in the study's fixed order (every normal run, then every corrupted
 // one, by index) is I mod N, so processes on many machines (a Slurm array, a Kubernetes

@@ -3,9 +3,11 @@ package experiment
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -38,12 +40,15 @@ import (
 // epoch_seconds is the ensemble's epoch. A member whose loss becomes non-finite is marked
 // diverged and no longer evaluated; the others go on.
 //
-// Until the runs finish, each member's directory holds a checkpoint as Train leaves one
-// (see checkpointCost): the run's own state, in the form a run trained alone has it, so
-// that Train can resume it alone, and TrainEnsemble in an ensemble of any size. Given
-// directories that all hold a checkpoint of the same epoch, TrainEnsemble resumes the
-// members there; some with a checkpoint and some without, or of different epochs, is an
-// error wrapping ErrBadCheckpoint, as is a checkpoint Train would refuse.
+// After its epochs (as Train's, see checkpointCost), each member with a run directory
+// saves a checkpoint there until the runs finish: the run's own state, in the form a run
+// trained alone has it, so that Train can resume it alone, and TrainEnsemble with any
+// runs of the recipe at the same epoch. The members' checkpoints are all written before
+// any replaces the one before, so an interrupted ensemble's members are at one epoch. (A
+// member that diverged keeps its last checkpoint before it did.) Given directories that
+// all hold a checkpoint of the same epoch, TrainEnsemble resumes the members there; some
+// with a checkpoint and some without, or of different epochs, is an error wrapping
+// ErrBadCheckpoint, as is a checkpoint Train would refuse.
 //
 // One call per training step, and one per evaluation batch, serves all members: on an
 // accelerator that replaces K calls of one small model each. On the Go backend it needs
@@ -92,7 +97,8 @@ type ensembleMember struct {
 	res    *Result
 	rng    *rand.Rand
 	perm   []int
-	done   bool // diverged: no longer evaluated
+	start  time.Time // when the run started, as its metrics' seconds count
+	done   bool      // diverged: no longer evaluated
 	prefix string
 	vars   []*gmodel.Variable // the member's model variables in the joint store, in Weights order
 	// lossSum and correctSum accumulate over the current epoch's steps.
@@ -128,6 +134,9 @@ func trainEnsemble(ctx context.Context, backend compute.Backend, sets []*corrupt
 		return results, err
 	}
 	for _, dir := range outDirs {
+		if dir == "" {
+			continue
+		}
 		if err := removeCheckpoints(dir, ""); err != nil {
 			return results, err
 		}
@@ -141,8 +150,15 @@ func (e *ensemble) train(ctx context.Context, progress io.Writer) ([]*Result, er
 	e.fresh = false
 	p := newProgress(progress)
 	start := time.Now()
+	for _, m := range e.members {
+		// A resumed run's seconds go on from its own: runs trained apart may join.
+		m.start = start
+		if m.res.Epochs > 0 {
+			m.start = start.Add(-time.Duration(m.res.Last().Seconds * float64(time.Second)))
+		}
+	}
 	if resumed := first.res.Epochs; resumed > 0 { // start restored them all to one epoch
-		start = start.Add(-time.Duration(first.res.Last().Seconds * float64(time.Second)))
+		start = first.start
 		fmt.Fprintf(p.w, "resuming %d runs of an ensemble after epoch %d of %d\n", len(e.members), resumed, s.Epochs)
 	} else {
 		inits := make([]*Weights, len(e.members))
@@ -154,7 +170,7 @@ func (e *ensemble) train(ctx context.Context, progress io.Writer) ([]*Result, er
 			return nil, err
 		}
 		for i, m := range e.members {
-			if err := m.res.record(*m0[i], start); err != nil {
+			if err := m.res.record(*m0[i], m.start); err != nil {
 				return nil, err
 			}
 		}
@@ -207,7 +223,7 @@ func (e *ensemble) train(ctx context.Context, progress io.Writer) ([]*Result, er
 				m.lossSum += float64(losses[i]) * float64(hi-lo)
 				m.correctSum += float64(corrects[i])
 				if !isFinite(float64(losses[i])) {
-					if err := e.diverge(m, epoch, seen, time.Since(epochStart).Seconds(), start); err != nil {
+					if err := e.diverge(m, epoch, seen, time.Since(epochStart).Seconds()); err != nil {
 						return e.results(), err
 					}
 					p.clear()
@@ -246,12 +262,12 @@ func (e *ensemble) train(ctx context.Context, progress io.Writer) ([]*Result, er
 			fitLoss, fitAcc := Float(m.lossSum/float64(seen)), Float(m.correctSum/float64(seen))
 			em.Epoch, em.Step, em.EpochSeconds = epoch, steps, epochSeconds
 			em.FitLoss, em.FitAcc = &fitLoss, &fitAcc
-			if err := m.res.record(em, start); err != nil {
+			if err := m.res.record(em, m.start); err != nil {
 				return e.results(), err
 			}
 			m.res.Epochs = epoch
 		}
-		if first.res.Dir != "" && epoch < s.Epochs && saver.due() {
+		if epoch < s.Epochs && saver.due() {
 			if err := saver.save(func() error { return e.saveCheckpoints(epoch, steps) }); err != nil {
 				return e.results(), err
 			}
@@ -395,6 +411,9 @@ func (e *ensemble) start(sets []*corrupt.Set, settings []Settings, outDirs []str
 				return states[i], err
 			}
 			if m.res, err = resumeRun(m.net, m.set, m.s, dirs[i], checkpoints[i], restore); err != nil {
+				if errors.Is(err, ErrBadCheckpoint) {
+					return &memberCheckpointError{dir: dirs[i], err: err}
+				}
 				return err
 			}
 			for range m.res.Epochs { // the orders of the epochs trained before the checkpoint
@@ -415,7 +434,8 @@ func (e *ensemble) start(sets []*corrupt.Set, settings []Settings, outDirs []str
 		return nil
 	}
 	// The variables the members share came from member 0's checkpoint: the others' must
-	// hold the same values, or they were not saved at one step of one ensemble.
+	// hold the same values (as runs at one epoch of one recipe do, whether saved in one
+	// ensemble or apart).
 	for i := 1; i < k; i++ {
 		for path := range e.sharedVariables() {
 			if states[i].Variables[path] != states[0].Variables[path] || states[i].Steps != states[0].Steps {
@@ -432,6 +452,16 @@ func (e *ensemble) start(sets []*corrupt.Set, settings []Settings, outDirs []str
 	}
 	return nil
 }
+
+// memberCheckpointError is an ErrBadCheckpoint of one member: which run directory holds
+// the checkpoint that cannot be resumed (a study drops that one and keeps the others).
+type memberCheckpointError struct {
+	dir string
+	err error
+}
+
+func (e *memberCheckpointError) Error() string { return e.err.Error() }
+func (e *memberCheckpointError) Unwrap() error { return e.err }
 
 // memberCheckpoints returns the latest checkpoint of each of dirs (nil if none has one):
 // members resume together, so each must have one, of the same epoch.
@@ -456,10 +486,10 @@ func memberCheckpoints(dirs []string) ([]string, error) {
 	for i, ck := range checkpoints {
 		switch {
 		case ck == "":
-			return nil, fmt.Errorf("%w: the runs of an ensemble resume together, and %s has no checkpoint while %d others have one; resume the others alone, or delete their checkpoints",
+			return nil, fmt.Errorf("%w: the runs of an ensemble resume together, and %s has no checkpoint while %d others have one: resume those without it (TrainEnsemble of them, or Train of each), or delete their checkpoints to train them all from the start",
 				ErrBadCheckpoint, dirs[i], found)
 		case filepath.Base(ck) != filepath.Base(checkpoints[0]):
-			return nil, fmt.Errorf("%w: the runs of an ensemble resume together from one epoch, and the checkpoints are %s and %s",
+			return nil, fmt.Errorf("%w: the runs of an ensemble resume together from one epoch, and the checkpoints are %s and %s: resume the runs of each epoch apart",
 				ErrBadCheckpoint, checkpoints[0], ck)
 		}
 	}
@@ -500,13 +530,21 @@ func (e *ensemble) sharedVariables() map[string]*gmodel.Variable {
 	return vars
 }
 
-// saveCheckpoints saves into each live member's run directory the checkpoint a run
-// trained alone would save after epoch (saveCheckpoint): its state (memberVariables),
-// copied into a store of its own.
-func (e *ensemble) saveCheckpoints(epoch, steps int) error {
+// saveCheckpoints saves into the run directory of each member that is still training the
+// checkpoint a run trained alone would save after epoch (saveCheckpoint): its state
+// (memberVariables), copied into a store of its own. Every member's checkpoint is written
+// before any is put in place, so that an error or a kill while they are written leaves
+// the members at one epoch still. (A diverged member keeps the checkpoint it had.)
+func (e *ensemble) saveCheckpoints(epoch, steps int) (err error) {
+	written := map[int]string{} // member -> its checkpoint's temporary folder
+	defer func() {
+		for _, tmp := range written { // on error: not put in place
+			os.RemoveAll(tmp)
+		}
+	}()
 	for i, m := range e.members {
-		if m.done {
-			continue // diverged: its run ended, with the weights its result has
+		if m.done || m.res.Dir == "" {
+			continue
 		}
 		store := gmodel.NewStore()
 		for path, v := range e.memberVariables(i) {
@@ -522,8 +560,17 @@ func (e *ensemble) saveCheckpoints(epoch, steps int) error {
 			}
 		}
 		st := checkpointState{Epoch: epoch, Steps: steps, Metrics: m.res.Metrics}
-		if err := saveCheckpoint(store, m.res.Dir, st); err != nil {
+		if written[i], err = writeCheckpoint(store, m.res.Dir, st); err != nil {
+			delete(written, i)
 			return err
+		}
+	}
+	for i, m := range e.members {
+		if tmp, ok := written[i]; ok {
+			delete(written, i)
+			if err := commitCheckpoint(m.res.Dir, tmp, epoch); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -736,14 +783,14 @@ func (e *ensemble) weights(m *ensembleMember) (*Weights, error) {
 }
 
 // diverge stops member m: its weights after the step that diverged become its final ones.
-func (e *ensemble) diverge(m *ensembleMember, epoch, seen int, epochSeconds float64, start time.Time) error {
+func (e *ensemble) diverge(m *ensembleMember, epoch, seen int, epochSeconds float64) error {
 	m.done = true
 	w, err := e.weights(m)
 	if err != nil {
 		return err
 	}
 	m.res.Final = w
-	return m.res.diverge(m.set, epoch, Float(m.lossSum/float64(seen)), Float(m.correctSum/float64(seen)), epochSeconds, start)
+	return m.res.diverge(m.set, epoch, Float(m.lossSum/float64(seen)), Float(m.correctSum/float64(seen)), epochSeconds, m.start)
 }
 
 func (e *ensemble) allDone() bool {

@@ -719,13 +719,16 @@ func (w *studyWorker) trainEnsemble(ctx context.Context, sets []*corrupt.Set, se
 // trainRuns trains a group of runs, alone or (more than one) as an ensemble, each in a
 // temporary directory that is renamed into place when it is finished. A run with a
 // checkpoint in resumeFrom (removeStale's) takes over the temporary directory that holds
-// it, and resumes there. progress gets a line for checkpoints dropped.
+// it, and resumes there. Runs that start at different epochs (a takeover that failed, an
+// ensemble member that had diverged) train apart, each part as one ensemble. A checkpoint
+// that cannot be resumed is dropped, with a line to progress, and its run trained from
+// the start.
 func (w *studyWorker) trainRuns(ctx context.Context, ds *datasets.Dataset, s StudySettings, dir string, group []StudyRun,
 	resumeFrom map[string]string, progress io.Writer) ([]*RunResult, error) {
 	settings := make([]Settings, len(group))
 	sets := make([]*corrupt.Set, len(group))
 	tmps := make([]string, len(group))
-	trained := false
+	done := make([]bool, len(group)) // trained and put in place (or another process's kept)
 	for i, r := range group {
 		settings[i] = s.Run
 		settings[i].Seed = r.Seed
@@ -757,72 +760,109 @@ func (w *studyWorker) trainRuns(ctx context.Context, ds *datasets.Dataset, s Stu
 		}
 		tmps[i] = tmp
 		defer func() { // a no-op once renamed; an interrupted run's checkpoint stays
-			if trained || !HasCheckpoint(tmps[i]) {
+			if done[i] || !HasCheckpoint(tmps[i]) {
 				os.RemoveAll(tmps[i])
 			}
 		}()
 	}
-	start := time.Now()
-	train := func() ([]*Result, error) {
-		if len(group) > 1 {
-			return w.trainEnsemble(ctx, sets, settings, tmps)
-		}
-		res, err := w.train(ctx, sets[0], settings[0], tmps[0])
-		return []*Result{res}, err
-	}
-	results, err := train()
-	if errors.Is(err, ErrBadCheckpoint) {
-		// A checkpoint is only a head start: a damaged one (or, in an ensemble, one
-		// member's) is dropped, and the runs trained from their start in new directories.
-		what := "its checkpoint, training it"
-		if len(group) > 1 {
-			what = "their checkpoints, training them"
-		}
-		fmt.Fprintf(progress, "%s: dropping %s from the start: %v\n", groupName(group), what, err)
-		for i, r := range group {
-			os.RemoveAll(tmps[i])
-			if tmps[i], err = os.MkdirTemp(filepath.Join(dir, RunsDir), tempPrefix(r)); err != nil {
-				return nil, err
-			}
-		}
-		results, err = train()
-	}
-	if err != nil {
-		return nil, err
-	}
-	trained = true
-	seconds := time.Since(start).Seconds()
 	var finished []*RunResult
-	for i, r := range group {
-		res := results[i]
-		rr := &RunResult{StudyRun: r, Status: res.Status, Epochs: res.Epochs, Steps: res.Steps,
-			Seconds: seconds, Final: res.Last()}
-		var err error
-		if rr.FinalSHA256, err = fileSHA256(filepath.Join(tmps[i], FinalWeightsFile)); err != nil {
-			return finished, fmt.Errorf("experiment: hashing %s's final weights: %w", r.Name(), err)
+	pending := make([]int, len(group)) // positions in group
+	for i := range pending {
+		pending[i] = i
+	}
+	for len(pending) > 0 {
+		part, rest := sameStart(pending, tmps)
+		start := time.Now()
+		results, err := w.trainPart(ctx, part, sets, settings, tmps)
+		if errors.Is(err, ErrBadCheckpoint) {
+			// A checkpoint is only a head start: the one that cannot be resumed (of the
+			// part, if the error does not say which) is dropped, and its run trained from
+			// its start in a new directory; the others keep theirs.
+			bad, cause := part, err
+			var member *memberCheckpointError
+			if errors.As(err, &member) && slices.Contains(tmps, member.dir) {
+				bad = slices.DeleteFunc(slices.Clone(part), func(i int) bool { return tmps[i] != member.dir })
+			}
+			for _, i := range bad {
+				fmt.Fprintf(progress, "%s: dropping its checkpoint, training it from the start: %v\n", group[i].Name(), cause)
+				os.RemoveAll(tmps[i])
+				if tmps[i], err = os.MkdirTemp(filepath.Join(dir, RunsDir), tempPrefix(group[i])); err != nil {
+					return finished, err
+				}
+			}
+			continue
 		}
-		data, err := json.MarshalIndent(rr, "", "  ")
 		if err != nil {
 			return finished, err
 		}
-		if err := writeFileAtomic(filepath.Join(tmps[i], ResultFile), append(data, '\n')); err != nil {
-			return finished, err
-		}
-		final := filepath.Join(dir, RunsDir, r.Name())
-		if err := os.Rename(tmps[i], final); err != nil {
-			if _, statErr := os.Stat(filepath.Join(final, ResultFile)); statErr != nil {
+		seconds := time.Since(start).Seconds()
+		for k, i := range part {
+			r, res := group[i], results[k]
+			rr := &RunResult{StudyRun: r, Status: res.Status, Epochs: res.Epochs, Steps: res.Steps,
+				Seconds: seconds, Final: res.Last()}
+			var err error
+			if rr.FinalSHA256, err = fileSHA256(filepath.Join(tmps[i], FinalWeightsFile)); err != nil {
+				return finished, fmt.Errorf("experiment: hashing %s's final weights: %w", r.Name(), err)
+			}
+			data, err := json.MarshalIndent(rr, "", "  ")
+			if err != nil {
 				return finished, err
 			}
-			// another process finished the same run first: keep its copy, and report it
-			if rr, err = readRunResult(final); err != nil {
+			if err := writeFileAtomic(filepath.Join(tmps[i], ResultFile), append(data, '\n')); err != nil {
 				return finished, err
 			}
-		} else if err := removeCheckpoints(final, ""); err != nil {
-			return finished, err // only now: until the rename, they are all of the run there is
+			final := filepath.Join(dir, RunsDir, r.Name())
+			if err := os.Rename(tmps[i], final); err != nil {
+				if _, statErr := os.Stat(filepath.Join(final, ResultFile)); statErr != nil {
+					return finished, err
+				}
+				// another process finished the same run first: keep its copy, and report it
+				if rr, err = readRunResult(final); err != nil {
+					return finished, err
+				}
+			} else if err := removeCheckpoints(final, ""); err != nil {
+				return finished, err // only now: until the rename, they are all of the run there is
+			}
+			done[i] = true
+			finished = append(finished, rr)
 		}
-		finished = append(finished, rr)
+		pending = rest
 	}
 	return finished, nil
+}
+
+// sameStart splits the runs at positions pending into those that start where the first
+// does (from the start, or from a checkpoint of the same epoch in their directory tmps[i])
+// and the rest.
+func sameStart(pending []int, tmps []string) (part, rest []int) {
+	from := func(i int) string {
+		ck, _ := latestCheckpoint(tmps[i])
+		return filepath.Base(ck) // "." for none
+	}
+	first := from(pending[0])
+	for _, i := range pending {
+		if from(i) == first {
+			part = append(part, i)
+		} else {
+			rest = append(rest, i)
+		}
+	}
+	return part, rest
+}
+
+// trainPart trains the runs at positions part of a group, alone or as an ensemble, and
+// returns their results in part's order.
+func (w *studyWorker) trainPart(ctx context.Context, part []int, sets []*corrupt.Set, settings []Settings, tmps []string) ([]*Result, error) {
+	if len(part) == 1 {
+		i := part[0]
+		res, err := w.train(ctx, sets[i], settings[i], tmps[i])
+		return []*Result{res}, err
+	}
+	partSets, partSettings, partDirs := make([]*corrupt.Set, len(part)), make([]Settings, len(part)), make([]string, len(part))
+	for k, i := range part {
+		partSets[k], partSettings[k], partDirs[k] = sets[i], settings[i], tmps[i]
+	}
+	return w.trainEnsemble(ctx, partSets, partSettings, partDirs)
 }
 
 // SortedKinds returns the kinds of a study's finished runs, for summaries.
