@@ -165,8 +165,9 @@ type RunResult struct {
 	Status string `json:"status"`
 	Epochs int    `json:"epochs"`
 	Steps  int    `json:"steps"`
-	// Seconds is the wall time of the run's training, or of its group's for runs trained
-	// as an ensemble.
+	// Seconds is the wall time of the run's training in the process that finished it, or
+	// of its group's for runs trained as an ensemble (for a resumed run, since it
+	// resumed; its metrics' seconds count from its start).
 	Seconds float64      `json:"seconds"`
 	Final   EpochMetrics `json:"final"`
 	// FinalSHA256 is the SHA-256 of the run's final.safetensors, checked when the study
