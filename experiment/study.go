@@ -426,7 +426,8 @@ func RunStudy(ctx context.Context, ds *datasets.Dataset, s StudySettings, dir st
 						firstErr = fmt.Errorf("run %s: %w", groupName(group), err)
 					}
 					cancel()
-				} else {
+				}
+				if len(results) > 0 { // the group's runs put in place, if an error stopped the rest
 					// An ensemble's runs finish together: the ETA counts them all as done.
 					before := done
 					done += len(results)
