@@ -191,12 +191,6 @@ func (w *Weights) Encode() ([]byte, error) {
 	meta["non_trainable"] = string(js)
 	js, _ = json.Marshal(order)
 	meta["order"] = string(js)
-	body := make([]byte, 0, offset)
-	for _, t := range w.Tensors {
-		for _, v := range t.Data {
-			body = binary.LittleEndian.AppendUint32(body, math.Float32bits(v))
-		}
-	}
 	meta[checksumKey] = checksumPlaceholder
 	header["__metadata__"] = meta
 	hdr, err := json.Marshal(header)
@@ -208,9 +202,14 @@ func (w *Weights) Encode() ([]byte, error) {
 	for (8+len(hdr))%8 != 0 {
 		hdr = append(hdr, ' ')
 	}
-	buf := make([]byte, 8, 8+len(hdr)+len(body))
+	buf := make([]byte, 8, 8+len(hdr)+offset)
 	binary.LittleEndian.PutUint64(buf, uint64(len(hdr)))
-	buf = append(append(buf, hdr...), body...)
+	buf = append(buf, hdr...)
+	for _, t := range w.Tensors {
+		for _, v := range t.Data {
+			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
+		}
+	}
 	sum := sha256.Sum256(buf)
 	copy(buf[8+checksumAt(hdr, checksumPlaceholder):], hex.EncodeToString(sum[:]))
 	return buf, nil
