@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -151,11 +152,7 @@ func (e *ensemble) train(ctx context.Context, progress io.Writer) ([]*Result, er
 	p := newProgress(progress)
 	start := time.Now()
 	for _, m := range e.members {
-		// A resumed run's seconds go on from its own: runs trained apart may join.
-		m.start = start
-		if m.res.Epochs > 0 {
-			m.start = start.Add(-time.Duration(m.res.Last().Seconds * float64(time.Second)))
-		}
+		m.start = m.res.startedAt(start) // its own: runs trained apart may join
 	}
 	if resumed := first.res.Epochs; resumed > 0 { // start restored them all to one epoch
 		start = first.start
@@ -404,7 +401,6 @@ func (e *ensemble) start(sets []*corrupt.Set, settings []Settings, outDirs []str
 			}
 		}
 		m.set, m.s, m.done, m.perm = sets[i], settings[i], false, nil
-		m.rng = dataOrder(m.s.Seed)
 		if checkpoints != nil {
 			restore := func(ck string) (st checkpointState, err error) {
 				states[i], err = e.restoreMember(i, ck)
@@ -416,11 +412,10 @@ func (e *ensemble) start(sets []*corrupt.Set, settings []Settings, outDirs []str
 				}
 				return err
 			}
-			for range m.res.Epochs { // the orders of the epochs trained before the checkpoint
-				m.rng.Perm(m.set.Len())
-			}
+			m.rng = dataOrderAfter(m.s.Seed, m.res.Epochs, m.set.Len())
 			continue
 		}
+		m.rng = dataOrder(m.s.Seed)
 		if m.res, err = startRun(m.net, m.set, m.s, dirs[i], k); err != nil {
 			return err
 		}
@@ -436,12 +431,21 @@ func (e *ensemble) start(sets []*corrupt.Set, settings []Settings, outDirs []str
 	// The variables the members share came from member 0's checkpoint: the others' must
 	// hold the same values (as runs at one epoch of one recipe do, whether saved in one
 	// ensemble or apart).
+	shared := slices.Sorted(maps.Keys(e.sharedVariables()))
 	for i := 1; i < k; i++ {
-		for path := range e.sharedVariables() {
-			if states[i].Variables[path] != states[0].Variables[path] || states[i].Steps != states[0].Steps {
-				return fmt.Errorf("%w: the checkpoints of %s and %s are not of one step of training (%s differs): delete them to train the runs from their start",
-					ErrBadCheckpoint, dirs[0], dirs[i], path)
+		differs := ""
+		if states[i].Steps != states[0].Steps {
+			differs = "steps"
+		}
+		for _, path := range shared {
+			if states[i].Variables[path] != states[0].Variables[path] {
+				differs = path
+				break
 			}
+		}
+		if differs != "" {
+			return fmt.Errorf("%w: the checkpoints of %s and %s are not of one step of training (%s differs): delete them to train the runs from their start",
+				ErrBadCheckpoint, dirs[0], dirs[i], differs)
 		}
 	}
 	for _, m := range e.members {

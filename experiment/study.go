@@ -634,12 +634,7 @@ func removeStale(dir string, r StudyRun) (checkpoint string, err error) {
 // from checkpoints of one epoch (resumeFrom holds a run's checkpoint folder).
 func (s StudySettings) groups(runs []StudyRun, resumeFrom map[string]string) [][]StudyRun {
 	size := max(1, s.Ensemble)
-	from := func(r StudyRun) string { // "" or "checkpoint-e000012"
-		if ck := resumeFrom[r.Name()]; ck != "" {
-			return filepath.Base(ck)
-		}
-		return ""
-	}
+	from := func(r StudyRun) string { return startsFrom(resumeFrom[r.Name()]) }
 	var groups [][]StudyRun
 	for _, r := range runs {
 		n := len(groups)
@@ -782,8 +777,10 @@ func (w *studyWorker) trainRuns(ctx context.Context, ds *datasets.Dataset, s Stu
 			// its start in a new directory; the others keep theirs.
 			bad, cause := part, err
 			var member *memberCheckpointError
-			if errors.As(err, &member) && slices.Contains(tmps, member.dir) {
-				bad = slices.DeleteFunc(slices.Clone(part), func(i int) bool { return tmps[i] != member.dir })
+			if errors.As(err, &member) {
+				if k := slices.IndexFunc(part, func(i int) bool { return tmps[i] == member.dir }); k >= 0 {
+					bad = part[k : k+1]
+				}
 			}
 			for _, i := range bad {
 				fmt.Fprintf(progress, "%s: dropping its checkpoint, training it from the start: %v\n", group[i].Name(), cause)
@@ -833,13 +830,23 @@ func (w *studyWorker) trainRuns(ctx context.Context, ds *datasets.Dataset, s Stu
 	return finished, nil
 }
 
+// startsFrom says where a run with the checkpoint folder ck ("" for none) starts: "" for
+// its start, else the checkpoint's name ("checkpoint-e000012"). Runs trained together
+// start from the same.
+func startsFrom(ck string) string {
+	if ck == "" {
+		return ""
+	}
+	return filepath.Base(ck)
+}
+
 // sameStart splits the runs at positions pending into those that start where the first
 // does (from the start, or from a checkpoint of the same epoch in their directory tmps[i])
 // and the rest.
 func sameStart(pending []int, tmps []string) (part, rest []int) {
 	from := func(i int) string {
 		ck, _ := latestCheckpoint(tmps[i])
-		return filepath.Base(ck) // "." for none
+		return startsFrom(ck)
 	}
 	first := from(pending[0])
 	for _, i := range pending {

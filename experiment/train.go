@@ -216,7 +216,7 @@ func (t *trainer) train(ctx context.Context, set *corrupt.Set, s Settings, outDi
 		if err := res.saveConfig(); err != nil {
 			return nil, err
 		}
-		start = start.Add(-time.Duration(res.Last().Seconds * float64(time.Second)))
+		start = res.startedAt(start)
 		fmt.Fprintf(p.w, "resuming %s after epoch %d of %d\n", outDir, res.Epochs, s.Epochs)
 	} else {
 		if res, err = startRun(net, set, s, outDir, 0); err != nil {
@@ -232,11 +232,8 @@ func (t *trainer) train(ctx context.Context, set *corrupt.Set, s Settings, outDi
 		p.epochLine(s, res.Last(), 0, 0)
 	}
 
-	rng := dataOrder(s.Seed)
 	n := set.Len()
-	for range res.Epochs { // the orders of the epochs trained before the checkpoint
-		rng.Perm(n)
-	}
+	rng := dataOrderAfter(s.Seed, res.Epochs, n)
 	bs := min(s.BatchSize, n)
 	stepsPerEpoch := (n + bs - 1) / bs
 	saver := checkpointer{last: time.Now()}
@@ -531,6 +528,25 @@ func (res *Result) finish() error {
 // dataOrder is the random stream of a run's example order, seeded by the run's seed:
 // Train, TrainEnsemble and Net.Fit draw the same orders from it, so that their runs agree.
 func dataOrder(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 0xda7a0bde5)) }
+
+// dataOrderAfter is dataOrder drawn on past the orders of the first epochs, of n examples
+// each: where a run resumed after those epochs goes on.
+func dataOrderAfter(seed uint64, epochs, n int) *rand.Rand {
+	rng := dataOrder(seed)
+	for range epochs {
+		rng.Perm(n)
+	}
+	return rng
+}
+
+// startedAt returns when the run started, as its metrics' seconds count, for a run that
+// goes on at now: now, less the seconds a resumed run had trained.
+func (res *Result) startedAt(now time.Time) time.Time {
+	if res.Epochs == 0 {
+		return now
+	}
+	return now.Add(-time.Duration(res.Last().Seconds * float64(time.Second)))
+}
 
 // setLearningRate sets the optimizer's learning rate for the next step. Before the first
 // step compiles the graph the variable does not exist yet; it is then created with the
