@@ -25,8 +25,9 @@ import (
 // the finished run has no checkpoint left.
 const (
 	// checkpointPrefix starts the name of a checkpoint's folder: checkpoint-e000012 holds
-	// the state after epoch 12. A folder of that name is complete: it is written under a
-	// temporary name and renamed.
+	// the state after epoch 12, checkpoint-e000012-diverged the end of a run that
+	// diverged in epoch 12 (see checkpointState.Status). A folder of that name is
+	// complete: it is written under a temporary name and renamed.
 	checkpointPrefix = "checkpoint-e"
 	// checkpointStateFile is the progress saved with the variables.
 	checkpointStateFile = "state.json"
@@ -34,10 +35,15 @@ const (
 
 // checkpointState is a checkpoint's state.json: how far the run had come.
 type checkpointState struct {
-	Epoch int `json:"epoch"`
+	Epoch int `json:"epoch"` // epochs completed
 	Steps int `json:"steps"`
-	// Metrics are the run's metrics lines up to Epoch, as metrics.jsonl held them.
+	// Metrics are the run's metrics lines up to Epoch, as metrics.jsonl held them (and,
+	// for a run that diverged, the line of the epoch it diverged in).
 	Metrics []EpochMetrics `json:"metrics"`
+	// Status is StatusDiverged for the end of an ensemble member that diverged, saved
+	// when it did so that a resumed ensemble has it as it was (its weights then are its
+	// final ones); empty for a run that goes on.
+	Status string `json:"status,omitempty"`
 	// Variables lists the variables saved, with the SHA-256 of each one's value: what a
 	// restore must give back, every one, byte for byte.
 	Variables map[string]string `json:"variables"`
@@ -83,7 +89,7 @@ func saveCheckpoint(store *gmodel.Store, runDir string, st checkpointState) erro
 	if err != nil {
 		return err
 	}
-	return commitCheckpoint(runDir, tmp, st.Epoch)
+	return commitCheckpoint(runDir, tmp, st)
 }
 
 // writeCheckpoint is writeCheckpointFolder; tests make it fail.
@@ -129,16 +135,31 @@ func writeCheckpointFolder(store *gmodel.Store, runDir string, st checkpointStat
 	return tmp, nil
 }
 
-// commitCheckpoint renames tmp (writeCheckpoint's) to runDir's checkpoint of epoch and
-// removes the older ones.
-func commitCheckpoint(runDir, tmp string, epoch int) error {
-	name := fmt.Sprintf("%s%06d", checkpointPrefix, epoch)
+// commitCheckpoint renames tmp (writeCheckpoint's, of st) to its name in runDir
+// (checkpointName) and removes the older checkpoints.
+func commitCheckpoint(runDir, tmp string, st checkpointState) error {
+	name := checkpointName(st)
 	if err := os.Rename(tmp, filepath.Join(runDir, name)); err != nil {
 		os.RemoveAll(tmp)
 		return fmt.Errorf("experiment: checkpoint: %w", err)
 	}
 	return removeCheckpoints(runDir, name)
 }
+
+// checkpointName is the name of the folder of the checkpoint of st.
+func checkpointName(st checkpointState) string {
+	if st.Status == StatusDiverged { // of the epoch it diverged in, which it never completed
+		return fmt.Sprintf("%s%06d%s", checkpointPrefix, st.Epoch+1, divergedSuffix)
+	}
+	return fmt.Sprintf("%s%06d", checkpointPrefix, st.Epoch)
+}
+
+// divergedSuffix ends the name of a diverged run's checkpoint.
+const divergedSuffix = "-" + StatusDiverged
+
+// isDivergedCheckpoint reports whether the checkpoint folder ck holds the end of a run
+// that diverged (by its name; restoring it checks its state).
+func isDivergedCheckpoint(ck string) bool { return strings.HasSuffix(ck, divergedSuffix) }
 
 // variableDigests returns the SHA-256 of the value of every variable of store, by path.
 func variableDigests(store *gmodel.Store) (map[string]string, error) {
@@ -228,6 +249,23 @@ func HasCheckpoint(runDir string) bool {
 	return err == nil && dir != ""
 }
 
+// check reports what in st cannot be a run's progress.
+func (st checkpointState) check() error {
+	switch st.Status {
+	case "":
+		if st.Epoch < 1 || len(st.Metrics) != st.Epoch+1 {
+			return fmt.Errorf("epoch %d with %d metrics lines", st.Epoch, len(st.Metrics))
+		}
+	case StatusDiverged:
+		if st.Epoch < 0 || len(st.Metrics) != st.Epoch+2 || st.Metrics[st.Epoch+1].Status != StatusDiverged {
+			return fmt.Errorf("a run diverged after epoch %d with %d metrics lines, the last not diverged", st.Epoch, len(st.Metrics))
+		}
+	default:
+		return fmt.Errorf("status %q", st.Status)
+	}
+	return nil
+}
+
 // restoreCheckpoint sets the variables of store to the values saved in the checkpoint
 // folder dir and returns the run's progress. Every variable of the store must come back
 // with the value saved, byte for byte, and nothing else be there; otherwise the error
@@ -245,8 +283,11 @@ func restoreCheckpoint(store *gmodel.Store, dir string) (checkpointState, error)
 	if err != nil {
 		return st, fmt.Errorf("%w: checkpoint %s: %v", ErrBadCheckpoint, dir, err)
 	}
-	if st.Epoch < 1 || len(st.Metrics) != st.Epoch+1 {
-		return st, fmt.Errorf("%w: checkpoint %s: epoch %d with %d metrics lines", ErrBadCheckpoint, dir, st.Epoch, len(st.Metrics))
+	if err := st.check(); err != nil {
+		return st, fmt.Errorf("%w: checkpoint %s: %v", ErrBadCheckpoint, dir, err)
+	}
+	if name := filepath.Base(dir); isDivergedCheckpoint(name) != (st.Status == StatusDiverged) {
+		return st, fmt.Errorf("%w: checkpoint %s holds a run whose status is %q", ErrBadCheckpoint, dir, st.Status)
 	}
 	var here []string
 	for v := range store.IterVariables() {

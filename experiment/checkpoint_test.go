@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -176,6 +178,20 @@ func TestTrainRefusesAnotherRunsCheckpoint(t *testing.T) {
 			ck, _ := latestCheckpoint(dir)
 			os.WriteFile(filepath.Join(ck, checkpointStateFile), []byte("{"), 0o644)
 		}, "checkpoint"},
+		{"named as a diverged run's end", func(t *testing.T, dir string, s *Settings) {
+			ck, _ := latestCheckpoint(dir)
+			os.Rename(ck, ck+divergedSuffix)
+		}, `holds a run whose status is ""`},
+		{"a status no run has", func(t *testing.T, dir string, s *Settings) {
+			ck, _ := latestCheckpoint(dir)
+			path := filepath.Join(ck, checkpointStateFile)
+			var st map[string]any
+			data, _ := os.ReadFile(path)
+			json.Unmarshal(data, &st)
+			st["status"] = "exploded"
+			data, _ = json.Marshal(st)
+			os.WriteFile(path, data, 0o644)
+		}, `status "exploded"`},
 		{"a bit of the saved values flipped", func(t *testing.T, dir string, s *Settings) {
 			editCheckpoint(t, dir, ".bin", func(data []byte) []byte { data[len(data)/2] ^= 1; return data })
 		}, "does not come back as it was saved"},
@@ -490,6 +506,72 @@ func TestTrainEnsembleResumes(t *testing.T) {
 	}
 }
 
+// TestTrainEnsembleResumesDiverged: a member that diverges saves its end at once, and
+// an ensemble interrupted later resumes with it as it was: every member ends where the
+// ensemble trained in one go does, bit for bit. Train resumes the diverged member's
+// directory alone, to the same end, training nothing.
+func TestTrainEnsembleResumesDiverged(t *testing.T) {
+	everyEpoch(t)
+	d := synthDataset(150, 40, 8, 8, 1, 3, 21)
+	// At this rate the run of seed 1 diverges in its first epoch; those of 2-4 do not.
+	s := Settings{Model: "mlp", ModelConfig: models.Config{Hidden: 16}, Epochs: 4, BatchSize: 32,
+		Optimizer: Optimizer{Name: SGD, LearningRate: 1e8}}
+	sets, settings := ensembleRuns(t, d, s, false, 1, 2, 3, 4)
+	whole, err := TrainEnsemble(context.Background(), nil, sets, settings, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range whole {
+		if want := map[bool]string{true: StatusDiverged, false: StatusOK}[i == 0]; r.Status != want {
+			t.Fatalf("member %d (seed %d) ended %q, want %q: the test needs one member to diverge in its first epoch and the others not", i, settings[i].Seed, r.Status, want)
+		}
+	}
+
+	dirs := interruptedEnsemble(t, sets, settings, 2)
+	if ck, _ := latestCheckpoint(dirs[0]); filepath.Base(ck) != checkpointPrefix+"000001-diverged" {
+		t.Fatalf("the diverged member's checkpoint is %q, want its end in epoch 1; files: %v", ck, listDir(t, dirs[0]))
+	}
+	var log bytes.Buffer
+	resumed, err := TrainEnsemble(context.Background(), nil, sets, settings, dirs, &log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`resuming 4 runs of an ensemble after epoch [12] of 4 \(1 diverged before\)`).MatchString(log.String()) {
+		t.Errorf("progress %q does not say it resumes with a member that diverged before", log.String())
+	}
+	for i := range resumed {
+		if resumed[i].Status != whole[i].Status || !sameWeights(resumed[i].Final, whole[i].Final) {
+			t.Errorf("member %d: resumed %q, in one go %q; final weights the same: %v", i, resumed[i].Status, whole[i].Status, sameWeights(resumed[i].Final, whole[i].Final))
+		}
+		if got, want := encodedMetrics(t, resumed[i]), encodedMetrics(t, whole[i]); got != want {
+			t.Errorf("member %d: metrics resumed\n%s\nin one go\n%s", i, got, want)
+		}
+		if w, err := LoadWeights(filepath.Join(dirs[i], FinalWeightsFile)); err != nil || !sameWeights(w, whole[i].Final) {
+			t.Errorf("member %d: final.safetensors (%v) is not the final weights", i, err)
+		}
+		if HasCheckpoint(dirs[i]) {
+			t.Errorf("member %d: the finished run keeps a checkpoint: %v", i, listDir(t, dirs[i]))
+		}
+	}
+
+	dirs = interruptedEnsemble(t, sets, settings, 1)
+	log.Reset()
+	alone, err := Train(context.Background(), nil, sets[0], settings[0], dirs[0], &log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if alone.Status != StatusDiverged || !sameWeights(alone.Final, whole[0].Final) || encodedMetrics(t, alone) != encodedMetrics(t, whole[0]) {
+		t.Errorf("the diverged member resumed alone: %q, final weights and metrics those of the ensemble in one go: %v, %v",
+			alone.Status, sameWeights(alone.Final, whole[0].Final), encodedMetrics(t, alone) == encodedMetrics(t, whole[0]))
+	}
+	if !strings.Contains(log.String(), "diverged in epoch 1: its checkpoint is its end") || strings.Contains(log.String(), "epoch 1/") {
+		t.Errorf("progress %q: want the diverged run's end restored, no epoch trained", log.String())
+	}
+	if HasCheckpoint(dirs[0]) {
+		t.Errorf("the finished run keeps a checkpoint: %v", listDir(t, dirs[0]))
+	}
+}
+
 // TestTrainEnsembleRefusesMixedCheckpoints: members resume together, from one epoch; an
 // ensemble whose directories hold checkpoints of different epochs, or only some of them
 // one, is refused, its files unchanged.
@@ -505,7 +587,7 @@ func TestTrainEnsembleRefusesMixedCheckpoints(t *testing.T) {
 	}{
 		{"one without a checkpoint", func(t *testing.T, dirs []string) []string {
 			return []string{dirs[0], filepath.Join(t.TempDir(), "fresh")}
-		}, "has no checkpoint while 1 others have one"},
+		}, "fresh has no checkpoint while "},
 		{"checkpoints of two epochs", func(t *testing.T, dirs []string) []string {
 			ck, _ := latestCheckpoint(dirs[1])
 			if err := os.Rename(ck, filepath.Join(dirs[1], checkpointPrefix+"000099")); err != nil {
@@ -566,26 +648,9 @@ func TestRunStudyResumesEnsembles(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	checkpointed := func(dir string) []string {
-		cks, _ := filepath.Glob(filepath.Join(dir, RunsDir, ".tmp-corrupted-*", checkpointPrefix+"*"))
-		return cks
-	}
 	interrupted := func(t *testing.T) string {
-		dir := t.TempDir()
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		go func() {
-			for ctx.Err() == nil {
-				if len(checkpointed(dir)) == 2 {
-					cancel()
-				}
-				time.Sleep(time.Millisecond)
-			}
-		}()
-		if _, err := RunStudy(ctx, d, s, dir, nil); !errors.Is(err, context.Canceled) {
-			t.Fatalf("interrupted study: %v", err)
-		}
-		if cks := checkpointed(dir); len(cks) != 2 || filepath.Base(cks[0]) != filepath.Base(cks[1]) {
+		dir, cks := interruptedStudy(t, d, s, func(cks []string) bool { return len(cks) == 2 })
+		if len(cks) != 2 || filepath.Base(cks[0]) != filepath.Base(cks[1]) {
 			t.Fatalf("the interrupted members' checkpoints: %v", cks)
 		}
 		return dir
@@ -606,7 +671,7 @@ func TestRunStudyResumesEnsembles(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := interrupted(t)
 			if tc.damage {
-				editCheckpoint(t, filepath.Dir(checkpointed(dir)[1]), ".bin", func(data []byte) []byte { data[len(data)/2] ^= 1; return data })
+				editCheckpoint(t, filepath.Dir(studyCheckpoints(dir)[1]), ".bin", func(data []byte) []byte { data[len(data)/2] ^= 1; return data })
 			}
 			rerun := s
 			rerun.Ensemble = tc.ensemble
@@ -649,6 +714,101 @@ func TestRunStudyResumesEnsembles(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRunStudyResumesDivergedMembers interrupts a study whose ensemble has members that
+// diverged in their first epoch: rerun, the ensemble resumes whole, the diverged members'
+// ends restored as they were, and the study ends where the uninterrupted one does, bit for
+// bit. Rerun in smaller ensembles, or alone, it ends there too (up to float rounding).
+func TestRunStudyResumesDivergedMembers(t *testing.T) {
+	everyEpoch(t)
+	d := synthDataset(150, 40, 8, 8, 1, 3, 21)
+	// At this rate runs 0 and 2 of the study's seed 2 diverge at once, 1 and 3 do not.
+	s := StudySettings{Run: Settings{Model: "mlp", ModelConfig: models.Config{Hidden: 16}, Epochs: 30, BatchSize: 32,
+		Optimizer: Optimizer{Name: SGD, LearningRate: 1e10}}, Runs: 4, Seed: 2, Kinds: []string{KindNormal}, Ensemble: 4, Workers: 1}
+	whole, err := RunStudy(context.Background(), d, s, t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var statuses []string
+	for _, r := range whole.Finished {
+		statuses = append(statuses, r.Status)
+	}
+	if want := []string{StatusDiverged, StatusOK, StatusDiverged, StatusOK}; !slices.Equal(statuses, want) {
+		t.Fatalf("the uninterrupted study's runs ended %v; the test needs %v", statuses, want)
+	}
+	interrupted := func(t *testing.T) string {
+		dir, cks := interruptedStudy(t, d, s, func(cks []string) bool {
+			// the runs that go on are past their first checkpoint
+			return len(cks) == 4 && !slices.ContainsFunc(cks, func(ck string) bool { return strings.HasSuffix(ck, "e000001") })
+		})
+		if len(cks) != 4 || !isDivergedCheckpoint(cks[0]) || isDivergedCheckpoint(cks[1]) || !isDivergedCheckpoint(cks[2]) {
+			t.Fatalf("the interrupted runs' checkpoints: %v", cks)
+		}
+		return dir
+	}
+	for _, ensemble := range []int{4, 2, 1} {
+		t.Run(fmt.Sprintf("ensemble %d", ensemble), func(t *testing.T) {
+			dir := interrupted(t)
+			rerun := s
+			rerun.Ensemble = ensemble
+			var log bytes.Buffer
+			res, err := RunStudy(context.Background(), d, rerun, dir, &log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(log.String(), "(4 with a checkpoint to resume from)") || strings.Contains(log.String(), "dropping") {
+				t.Errorf("progress %q: want 4 runs resumed, none dropped", log.String())
+			}
+			if len(res.Finished) != 4 {
+				t.Fatalf("finished %d", len(res.Finished))
+			}
+			for i, r := range res.Finished {
+				want := whole.Finished[i]
+				w, err := LoadWeights(filepath.Join(dir, RunsDir, r.Name(), FinalWeightsFile))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r.Status != want.Status || r.Steps != want.Steps || (ensemble == 4 || r.Status == StatusDiverged) && r.FinalSHA256 != want.FinalSHA256 {
+					t.Errorf("%s: %s after %d steps, weights %s; uninterrupted %s after %d steps, weights %s",
+						r.Name(), r.Status, r.Steps, r.FinalSHA256, want.Status, want.Steps, want.FinalSHA256)
+				}
+				wantWeights, _ := LoadWeights(filepath.Join(whole.Dir, RunsDir, r.Name(), FinalWeightsFile))
+				if dist, _, _ := Distance(w, wantWeights); r.Status == StatusOK && !(dist <= 1e-3*w.Norm()) {
+					t.Errorf("%s: final weights %v from the uninterrupted study's", r.Name(), dist)
+				}
+			}
+		})
+	}
+}
+
+// studyCheckpoints lists the checkpoints in the temporary run directories of the study
+// in dir.
+func studyCheckpoints(dir string) []string {
+	cks, _ := filepath.Glob(filepath.Join(dir, RunsDir, ".tmp-*", checkpointPrefix+"*"))
+	return cks
+}
+
+// interruptedStudy runs the study s of d in a new directory and cancels it once ready
+// holds for its checkpoints (studyCheckpoints). It returns the directory and the
+// checkpoints left there.
+func interruptedStudy(t *testing.T, d *datasets.Dataset, s StudySettings, ready func(cks []string) bool) (string, []string) {
+	t.Helper()
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		for ctx.Err() == nil {
+			if ready(studyCheckpoints(dir)) {
+				cancel()
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	if _, err := RunStudy(ctx, d, s, dir, nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted study: %v", err)
+	}
+	return dir, studyCheckpoints(dir)
 }
 
 // slowEpochs is a progress writer that sleeps after every epoch line and calls at once on
@@ -761,24 +921,7 @@ func TestStudyGroupTakeoverFails(t *testing.T) {
 	s := tinyStudy(3)
 	s.Kinds = []string{KindCorrupted}
 	s.Run.Epochs, s.Ensemble, s.Workers = 40, 3, 1
-	dir := t.TempDir()
-	checkpointed := func() []string {
-		cks, _ := filepath.Glob(filepath.Join(dir, RunsDir, ".tmp-corrupted-*", checkpointPrefix+"*"))
-		return cks
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		for ctx.Err() == nil {
-			if len(checkpointed()) == 3 {
-				cancel()
-			}
-			time.Sleep(time.Millisecond)
-		}
-	}()
-	if _, err := RunStudy(ctx, d, s, dir, nil); !errors.Is(err, context.Canceled) {
-		t.Fatalf("interrupted study: %v", err)
-	}
-	cancel()
+	dir, _ := interruptedStudy(t, d, s, func(cks []string) bool { return len(cks) == 3 })
 
 	// What RunStudy does before its workers start; then another process takes
 	// corrupted-0001's folder.

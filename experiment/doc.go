@@ -36,7 +36,9 @@
 //     back byte for byte (each variable's SHA-256 is in state.json), are refused
 //     ([ErrBadCheckpoint]). The finished run keeps no checkpoint. A member of an
 //     ensemble ([TrainEnsemble]) saves its own state there in the same form, so it
-//     resumes alone or in an ensemble of any size, with members at the same epoch.
+//     resumes alone or in an ensemble of any size, with members at the same epoch. A
+//     member that diverges saves its end at once (checkpoint-eNNNNNN-diverged/, the
+//     epoch it diverged in), which a resumed ensemble restores as it was.
 //
 // [SaveImportedRun] writes a run directory for weights trained elsewhere (package
 // torchstate reads PyTorch's): config.json, with an "imported" field ([ImportInfo]: the
@@ -73,7 +75,7 @@
 // the temporary directories an interrupted process left for it, but the one with the
 // latest checkpoint, which it takes over (renaming it) and resumes the run in.
 // Consecutive runs of one kind with checkpoints of one epoch (an interrupted ensemble's
-// members) resume together, in ensembles of up to Ensemble runs as fresh runs start; a
+// members, with those that had diverged) resume together, in ensembles of up to Ensemble runs as fresh runs start; a
 // checkpoint that cannot be resumed is dropped, saying so, and its run trained from the
 // start, the others resuming without it.
 // Rerunning a study thus resumes it, keeping finished runs and resuming interrupted ones. [Shard] I of N owns the

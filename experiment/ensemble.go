@@ -45,11 +45,13 @@ import (
 // saves a checkpoint there until the runs finish: the run's own state, in the form a run
 // trained alone has it, so that Train can resume it alone, and TrainEnsemble with any
 // runs of the recipe at the same epoch. The members' checkpoints are all written before
-// any replaces the one before, so an interrupted ensemble's members are at one epoch. (A
-// member that diverged keeps its last checkpoint before it did.) Given directories that
-// all hold a checkpoint of the same epoch, TrainEnsemble resumes the members there; some
-// with a checkpoint and some without, or of different epochs, is an error wrapping
-// ErrBadCheckpoint, as is a checkpoint Train would refuse.
+// any replaces the one before, so an interrupted ensemble's members are at one epoch. A
+// member that diverges saves its end at once, in place of its last checkpoint. Given
+// directories that all hold a checkpoint of the same epoch (or the end of a member that
+// diverged), TrainEnsemble resumes the members there, those that diverged as they ended;
+// some with a checkpoint and some without, or of different epochs, is an error wrapping
+// ErrBadCheckpoint, as is a checkpoint Train would refuse. So a resumed ensemble ends
+// where the ensemble trained in one go does, bit for bit on a deterministic backend.
 //
 // One call per training step, and one per evaluation batch, serves all members: on an
 // accelerator that replaces K calls of one small model each. On the Go backend it needs
@@ -147,16 +149,32 @@ func trainEnsemble(ctx context.Context, backend compute.Backend, sets []*corrupt
 
 // train trains the members from their start to the end of their runs.
 func (e *ensemble) train(ctx context.Context, progress io.Writer) ([]*Result, error) {
-	first, s, step := e.members[0], e.members[0].s, e.step
+	s, step := e.members[0].s, e.step
 	e.fresh = false
 	p := newProgress(progress)
 	start := time.Now()
+	// lead is a member that trains: start put them all at its epoch and step. (The others
+	// had diverged before: a resumed ensemble holds their ends.)
+	var lead *ensembleMember
+	diverged := 0
 	for _, m := range e.members {
 		m.start = m.res.startedAt(start) // its own: runs trained apart may join
+		if m.done {
+			diverged++
+		} else if lead == nil {
+			lead = m
+		}
 	}
-	if resumed := first.res.Epochs; resumed > 0 { // start restored them all to one epoch
-		start = first.start
-		fmt.Fprintf(p.w, "resuming %d runs of an ensemble after epoch %d of %d\n", len(e.members), resumed, s.Epochs)
+	if lead == nil {
+		return e.finish()
+	}
+	if resumed := lead.res.Epochs; resumed > 0 {
+		start = lead.start
+		note := ""
+		if diverged > 0 {
+			note = fmt.Sprintf(" (%d diverged before)", diverged)
+		}
+		fmt.Fprintf(p.w, "resuming %d runs of an ensemble after epoch %d of %d%s\n", len(e.members), resumed, s.Epochs, note)
 	} else {
 		inits := make([]*Weights, len(e.members))
 		for i, m := range e.members {
@@ -167,6 +185,9 @@ func (e *ensemble) train(ctx context.Context, progress io.Writer) ([]*Result, er
 			return nil, err
 		}
 		for i, m := range e.members {
+			if m.done {
+				continue
+			}
 			if err := m.res.record(*m0[i], m.start); err != nil {
 				return nil, err
 			}
@@ -174,12 +195,12 @@ func (e *ensemble) train(ctx context.Context, progress io.Writer) ([]*Result, er
 		e.epochLine(p, s, 0, 0, start)
 	}
 
-	n := first.set.Len()
+	n := lead.set.Len()
 	bs := min(s.BatchSize, n)
 	stepsPerEpoch := (n + bs - 1) / bs
-	steps := first.res.Steps
+	steps := lead.res.Steps
 	saver := checkpointer{last: time.Now()}
-	for epoch := first.res.Epochs + 1; epoch <= s.Epochs && !e.allDone(); epoch++ {
+	for epoch := lead.res.Epochs + 1; epoch <= s.Epochs && !e.allDone(); epoch++ {
 		for _, m := range e.members {
 			m.perm = m.rng.Perm(n)
 			m.lossSum, m.correctSum = 0, 0
@@ -220,7 +241,7 @@ func (e *ensemble) train(ctx context.Context, progress io.Writer) ([]*Result, er
 				m.lossSum += float64(losses[i]) * float64(hi-lo)
 				m.correctSum += float64(corrects[i])
 				if !isFinite(float64(losses[i])) {
-					if err := e.diverge(m, epoch, seen, time.Since(epochStart).Seconds()); err != nil {
+					if err := e.diverge(i, epoch, seen, time.Since(epochStart).Seconds()); err != nil {
 						return e.results(), err
 					}
 					p.clear()
@@ -271,6 +292,11 @@ func (e *ensemble) train(ctx context.Context, progress io.Writer) ([]*Result, er
 		}
 		e.epochLine(p, s, epoch, float64(stepsPerEpoch)/epochSeconds, start)
 	}
+	return e.finish()
+}
+
+// finish saves each member's final weights (Result.finish) and puts them in its net.
+func (e *ensemble) finish() ([]*Result, error) {
 	for _, m := range e.members {
 		if err := m.res.finish(); err != nil {
 			return e.results(), err
@@ -392,6 +418,9 @@ func (e *ensemble) start(sets []*corrupt.Set, settings []Settings, outDirs []str
 	if err != nil {
 		return err
 	}
+	// The variables the members share come from the first checkpoint of a member that
+	// goes on (none: they start as the optimizer's).
+	sharedFrom := slices.IndexFunc(checkpoints, func(ck string) bool { return ck != "" && !isDivergedCheckpoint(ck) })
 	states := make([]checkpointState, k)
 	for i, m := range e.members {
 		// A trained member's net holds its final weights; a fresh one its first seed's.
@@ -401,9 +430,9 @@ func (e *ensemble) start(sets []*corrupt.Set, settings []Settings, outDirs []str
 			}
 		}
 		m.set, m.s, m.done, m.perm = sets[i], settings[i], false, nil
-		if checkpoints != nil {
+		if checkpoints != nil && checkpoints[i] != "" {
 			restore := func(ck string) (st checkpointState, err error) {
-				states[i], err = e.restoreMember(i, ck)
+				states[i], err = e.restoreMember(i, ck, i == sharedFrom)
 				return states[i], err
 			}
 			if m.res, err = resumeRun(m.net, m.set, m.s, dirs[i], checkpoints[i], restore); err != nil {
@@ -411,6 +440,12 @@ func (e *ensemble) start(sets []*corrupt.Set, settings []Settings, outDirs []str
 					return &memberCheckpointError{dir: dirs[i], err: err}
 				}
 				return err
+			}
+			if m.res.Status == StatusDiverged { // its end, as when it diverged
+				m.done = true
+				if m.res.Final, err = e.weights(m); err != nil {
+					return err
+				}
 			}
 			m.rng = dataOrderAfter(m.s.Seed, m.res.Epochs, m.set.Len())
 			continue
@@ -428,27 +463,33 @@ func (e *ensemble) start(sets []*corrupt.Set, settings []Settings, outDirs []str
 	if checkpoints == nil {
 		return nil
 	}
-	// The variables the members share came from member 0's checkpoint: the others' must
-	// hold the same values (as runs at one epoch of one recipe do, whether saved in one
-	// ensemble or apart).
+	// The variables the members share came from one member's checkpoint: the others that
+	// go on must hold the same values (as runs at one epoch of one recipe do, whether
+	// saved in one ensemble or apart).
 	shared := slices.Sorted(maps.Keys(e.sharedVariables()))
-	for i := 1; i < k; i++ {
+	for i := range k {
+		if i == sharedFrom || checkpoints[i] == "" || e.members[i].done {
+			continue
+		}
 		differs := ""
-		if states[i].Steps != states[0].Steps {
+		if states[i].Steps != states[sharedFrom].Steps {
 			differs = "steps"
 		}
 		for _, path := range shared {
-			if states[i].Variables[path] != states[0].Variables[path] {
+			if states[i].Variables[path] != states[sharedFrom].Variables[path] {
 				differs = path
 				break
 			}
 		}
 		if differs != "" {
 			return fmt.Errorf("%w: the checkpoints of %s and %s are not of one step of training (%s differs): delete them to train the runs from their start",
-				ErrBadCheckpoint, dirs[0], dirs[i], differs)
+				ErrBadCheckpoint, dirs[sharedFrom], dirs[i], differs)
 		}
 	}
-	for _, m := range e.members {
+	for i, m := range e.members {
+		if checkpoints[i] == "" {
+			continue
+		}
 		m.res.Config.Resumed[len(m.res.Config.Resumed)-1].Ensemble = k
 		if err := m.res.saveConfig(); err != nil {
 			return err
@@ -467,11 +508,12 @@ type memberCheckpointError struct {
 func (e *memberCheckpointError) Error() string { return e.err.Error() }
 func (e *memberCheckpointError) Unwrap() error { return e.err }
 
-// memberCheckpoints returns the latest checkpoint of each of dirs (nil if none has one):
-// members resume together, so each must have one, of the same epoch.
+// memberCheckpoints returns the latest checkpoint of each of dirs ("" for none; nil if
+// none has one). Members resume together: those that go on must all have a checkpoint of
+// the same epoch, or none have one. A diverged member's checkpoint, its end, goes with any.
 func memberCheckpoints(dirs []string) ([]string, error) {
 	checkpoints := make([]string, len(dirs))
-	found := 0
+	found, goOn := 0, -1 // goOn: the first member with a checkpoint to go on from
 	for i, dir := range dirs {
 		if dir == "" {
 			continue
@@ -482,19 +524,26 @@ func memberCheckpoints(dirs []string) ([]string, error) {
 		}
 		if checkpoints[i] != "" {
 			found++
+			if goOn < 0 && !isDivergedCheckpoint(checkpoints[i]) {
+				goOn = i
+			}
 		}
 	}
 	if found == 0 {
 		return nil, nil
 	}
+	if goOn < 0 {
+		return checkpoints, nil
+	}
 	for i, ck := range checkpoints {
 		switch {
+		case isDivergedCheckpoint(ck):
 		case ck == "":
-			return nil, fmt.Errorf("%w: the runs of an ensemble resume together, and %s has no checkpoint while %d others have one: resume those without it (TrainEnsemble of them, or Train of each), or delete their checkpoints to train them all from the start",
-				ErrBadCheckpoint, dirs[i], found)
-		case filepath.Base(ck) != filepath.Base(checkpoints[0]):
+			return nil, fmt.Errorf("%w: the runs of an ensemble resume together, and %s has no checkpoint while %s has one: resume those with one (TrainEnsemble of them, or Train of each), or delete their checkpoints to train them all from the start",
+				ErrBadCheckpoint, dirs[i], dirs[goOn])
+		case filepath.Base(ck) != filepath.Base(checkpoints[goOn]):
 			return nil, fmt.Errorf("%w: the runs of an ensemble resume together from one epoch, and the checkpoints are %s and %s: resume the runs of each epoch apart",
-				ErrBadCheckpoint, checkpoints[0], ck)
+				ErrBadCheckpoint, checkpoints[goOn], ck)
 		}
 	}
 	return checkpoints, nil
@@ -538,7 +587,7 @@ func (e *ensemble) sharedVariables() map[string]*gmodel.Variable {
 // checkpoint a run trained alone would save after epoch (saveCheckpoint): its state
 // (memberVariables), copied into a store of its own. Every member's checkpoint is written
 // before any is put in place, so that an error or a kill while they are written leaves
-// the members at one epoch still. (A diverged member keeps the checkpoint it had.)
+// the members at one epoch still. (A diverged member keeps the checkpoint of its end.)
 func (e *ensemble) saveCheckpoints(epoch, steps int) (err error) {
 	written := map[int]string{} // member -> its checkpoint's temporary folder
 	defer func() {
@@ -546,25 +595,13 @@ func (e *ensemble) saveCheckpoints(epoch, steps int) (err error) {
 			os.RemoveAll(tmp)
 		}
 	}()
+	st := checkpointState{Epoch: epoch, Steps: steps}
 	for i, m := range e.members {
 		if m.done || m.res.Dir == "" {
 			continue
 		}
-		store := gmodel.NewStore()
-		for path, v := range e.memberVariables(i) {
-			value, err := v.Value()
-			if err == nil {
-				value, err = value.LocalClone()
-			}
-			if err == nil {
-				_, err = store.CreateVariable(path, value)
-			}
-			if err != nil {
-				return fmt.Errorf("experiment: checkpoint of ensemble member %d: %s: %w", i, path, err)
-			}
-		}
-		st := checkpointState{Epoch: epoch, Steps: steps, Metrics: m.res.Metrics}
-		if written[i], err = writeCheckpoint(store, m.res.Dir, st); err != nil {
+		st.Metrics = m.res.Metrics
+		if written[i], err = e.writeMemberCheckpoint(i, st); err != nil {
 			delete(written, i)
 			return err
 		}
@@ -572,7 +609,7 @@ func (e *ensemble) saveCheckpoints(epoch, steps int) (err error) {
 	for i, m := range e.members {
 		if tmp, ok := written[i]; ok {
 			delete(written, i)
-			if err := commitCheckpoint(m.res.Dir, tmp, epoch); err != nil {
+			if err := commitCheckpoint(m.res.Dir, tmp, st); err != nil {
 				return err
 			}
 		}
@@ -580,10 +617,29 @@ func (e *ensemble) saveCheckpoints(epoch, steps int) (err error) {
 	return nil
 }
 
-// restoreMember sets member i's variables (memberVariables; those the members share from
-// member 0 only) to the values saved in the checkpoint folder ck, which a run saved,
+// writeMemberCheckpoint writes member i's checkpoint of st into a temporary folder of its
+// run directory (writeCheckpoint), for commitCheckpoint.
+func (e *ensemble) writeMemberCheckpoint(i int, st checkpointState) (tmp string, err error) {
+	store := gmodel.NewStore()
+	for path, v := range e.memberVariables(i) {
+		value, err := v.Value()
+		if err == nil {
+			value, err = value.LocalClone()
+		}
+		if err == nil {
+			_, err = store.CreateVariable(path, value)
+		}
+		if err != nil {
+			return "", fmt.Errorf("experiment: checkpoint of ensemble member %d: %s: %w", i, path, err)
+		}
+	}
+	return writeCheckpoint(store, e.members[i].res.Dir, st)
+}
+
+// restoreMember sets member i's variables (memberVariables; those the members share only
+// if withShared) to the values saved in the checkpoint folder ck, which a run saved,
 // alone or as a member, and returns its progress (see restoreCheckpoint).
-func (e *ensemble) restoreMember(i int, ck string) (checkpointState, error) {
+func (e *ensemble) restoreMember(i int, ck string, withShared bool) (checkpointState, error) {
 	vars := e.memberVariables(i)
 	shared := e.sharedVariables()
 	store := gmodel.NewStore()
@@ -597,7 +653,7 @@ func (e *ensemble) restoreMember(i int, ck string) (checkpointState, error) {
 		return st, err
 	}
 	for v := range store.IterVariables() {
-		if _, ok := shared[v.Path()]; ok && i > 0 {
+		if _, ok := shared[v.Path()]; ok && !withShared {
 			continue
 		}
 		value, err := v.Value()
@@ -786,15 +842,29 @@ func (e *ensemble) weights(m *ensembleMember) (*Weights, error) {
 	return readWeights(m.vars, m.prefix, m.net.metadata())
 }
 
-// diverge stops member m: its weights after the step that diverged become its final ones.
-func (e *ensemble) diverge(m *ensembleMember, epoch, seen int, epochSeconds float64) error {
+// diverge stops member i: its weights after the step that diverged become its final
+// ones. Its run directory gets the checkpoint of that end at once, in place of its last
+// one: the other members go on, and an ensemble resumed later must have it as it was.
+func (e *ensemble) diverge(i, epoch, seen int, epochSeconds float64) error {
+	m := e.members[i]
 	m.done = true
 	w, err := e.weights(m)
 	if err != nil {
 		return err
 	}
 	m.res.Final = w
-	return m.res.diverge(m.set, epoch, Float(m.lossSum/float64(seen)), Float(m.correctSum/float64(seen)), epochSeconds, m.start)
+	if err := m.res.diverge(m.set, epoch, Float(m.lossSum/float64(seen)), Float(m.correctSum/float64(seen)), epochSeconds, m.start); err != nil {
+		return err
+	}
+	if m.res.Dir == "" {
+		return nil
+	}
+	st := checkpointState{Epoch: m.res.Epochs, Steps: m.res.Steps, Metrics: m.res.Metrics, Status: StatusDiverged}
+	tmp, err := e.writeMemberCheckpoint(i, st)
+	if err != nil {
+		return err
+	}
+	return commitCheckpoint(m.res.Dir, tmp, st)
 }
 
 func (e *ensemble) allDone() bool {

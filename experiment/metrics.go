@@ -71,6 +71,33 @@ type EpochMetrics struct {
 	Status string `json:"status"`
 }
 
+// UnmarshalJSON implements json.Unmarshaler. An optional field written as null (not
+// finite: a diverged epoch's) reads back as NaN, as it was, not as absent.
+func (m *EpochMetrics) UnmarshalJSON(b []byte) error {
+	type fields EpochMetrics // without this method
+	if err := json.Unmarshal(b, (*fields)(m)); err != nil {
+		return err
+	}
+	var present struct {
+		CorruptedAcc json.RawMessage `json:"corrupted_acc"`
+		FitLoss      json.RawMessage `json:"fit_loss"`
+		FitAcc       json.RawMessage `json:"fit_acc"`
+	}
+	if err := json.Unmarshal(b, &present); err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		raw json.RawMessage
+		ptr **Float
+	}{{present.CorruptedAcc, &m.CorruptedAcc}, {present.FitLoss, &m.FitLoss}, {present.FitAcc, &m.FitAcc}} {
+		if string(f.raw) == "null" {
+			nan := Float(math.NaN())
+			*f.ptr = &nan
+		}
+	}
+	return nil
+}
+
 // EncodeMetrics returns the metrics as JSON lines.
 func EncodeMetrics(metrics []EpochMetrics) ([]byte, error) {
 	var buf bytes.Buffer

@@ -630,19 +630,21 @@ func removeStale(dir string, r StudyRun) (checkpoint string, err error) {
 }
 
 // groups splits runs into the groups a worker trains at once: consecutive runs of one
-// kind, up to Ensemble of them (1 by default), that start together: from the start, or
-// from checkpoints of one epoch (resumeFrom holds a run's checkpoint folder).
+// kind, up to Ensemble of them (1 by default), that start together (joinStarts): from the
+// start, or from checkpoints of one epoch (resumeFrom holds a run's checkpoint folder).
 func (s StudySettings) groups(runs []StudyRun, resumeFrom map[string]string) [][]StudyRun {
 	size := max(1, s.Ensemble)
-	from := func(r StudyRun) string { return startsFrom(resumeFrom[r.Name()]) }
 	var groups [][]StudyRun
+	var starts []string // each group's start
 	for _, r := range runs {
-		n := len(groups)
-		if n > 0 && len(groups[n-1]) < size && groups[n-1][0].Kind == r.Kind && from(groups[n-1][0]) == from(r) {
-			groups[n-1] = append(groups[n-1], r)
-			continue
+		from := startsFrom(resumeFrom[r.Name()])
+		if n := len(groups); n > 0 && len(groups[n-1]) < size && groups[n-1][0].Kind == r.Kind {
+			if start, ok := joinStarts(starts[n-1], from); ok {
+				groups[n-1], starts[n-1] = append(groups[n-1], r), start
+				continue
+			}
 		}
-		groups = append(groups, []StudyRun{r})
+		groups, starts = append(groups, []StudyRun{r}), append(starts, from)
 	}
 	return groups
 }
@@ -716,8 +718,8 @@ func (w *studyWorker) trainEnsemble(ctx context.Context, sets []*corrupt.Set, se
 // trainRuns trains a group of runs, alone or (more than one) as an ensemble, each in a
 // temporary directory that is renamed into place when it is finished. A run with a
 // checkpoint in resumeFrom (removeStale's) takes over the temporary directory that holds
-// it, and resumes there. Runs that start at different epochs (a takeover that failed, an
-// ensemble member that had diverged) train apart, each part as one ensemble. A checkpoint
+// it, and resumes there. Runs that start at different epochs (a takeover that failed, a
+// checkpoint dropped) train apart, each part as one ensemble. A checkpoint
 // that cannot be resumed is dropped, with a line to progress, and its run trained from
 // the start.
 func (w *studyWorker) trainRuns(ctx context.Context, ds *datasets.Dataset, s StudySettings, dir string, group []StudyRun,
@@ -831,27 +833,43 @@ func (w *studyWorker) trainRuns(ctx context.Context, ds *datasets.Dataset, s Stu
 }
 
 // startsFrom says where a run with the checkpoint folder ck ("" for none) starts: "" for
-// its start, else the checkpoint's name ("checkpoint-e000012"). Runs trained together
-// start from the same.
+// its start, else the checkpoint's name ("checkpoint-e000012"); anyStart for a run that
+// diverged as an ensemble's member (its checkpoint is its end, restored as it was in an
+// ensemble of any runs).
 func startsFrom(ck string) string {
-	if ck == "" {
+	switch {
+	case ck == "":
 		return ""
+	case isDivergedCheckpoint(ck):
+		return anyStart
 	}
 	return filepath.Base(ck)
 }
 
-// sameStart splits the runs at positions pending into those that start where the first
-// does (from the start, or from a checkpoint of the same epoch in their directory tmps[i])
-// and the rest.
-func sameStart(pending []int, tmps []string) (part, rest []int) {
-	from := func(i int) string {
-		ck, _ := latestCheckpoint(tmps[i])
-		return startsFrom(ck)
+// anyStart is startsFrom for a run that has nothing left to train.
+const anyStart = "*"
+
+// joinStarts says whether runs that start from a and from b (startsFrom) train together,
+// and if so, where they start.
+func joinStarts(a, b string) (string, bool) {
+	switch {
+	case a == anyStart:
+		return b, true
+	case b == anyStart || a == b:
+		return a, true
 	}
-	first := from(pending[0])
+	return "", false
+}
+
+// sameStart splits the runs at positions pending into those that start together with the
+// first (joinStarts: from the start, or from a checkpoint of the same epoch in their
+// directory tmps[i]) and the rest.
+func sameStart(pending []int, tmps []string) (part, rest []int) {
+	start := anyStart
 	for _, i := range pending {
-		if from(i) == first {
-			part = append(part, i)
+		ck, _ := latestCheckpoint(tmps[i])
+		if joined, ok := joinStarts(start, startsFrom(ck)); ok {
+			part, start = append(part, i), joined
 		} else {
 			rest = append(rest, i)
 		}

@@ -383,31 +383,56 @@ func TestStudyGroups(t *testing.T) {
 	runs := tinyStudy(3).Plan() // normal 0-2, corrupted 0-2
 	tests := []struct {
 		ensemble int
-		resumed  map[string]int // runs with a checkpoint, of that epoch
+		resumed  map[string]string // runs with a checkpoint: its name after "checkpoint-e"
 		want     []string
 	}{
 		{0, nil, []string{"normal-0000", "normal-0001", "normal-0002", "corrupted-0000", "corrupted-0001", "corrupted-0002"}},
 		{2, nil, []string{"normal-0000..0001", "normal-0002", "corrupted-0000..0001", "corrupted-0002"}},
 		{4, nil, []string{"normal-0000..0002", "corrupted-0000..0002"}},
-		{4, map[string]int{"normal-0001": 3, "corrupted-0000": 3}, []string{"normal-0000", "normal-0001", "normal-0002", "corrupted-0000", "corrupted-0001..0002"}},
+		{4, map[string]string{"normal-0001": "000003", "corrupted-0000": "000003"}, []string{"normal-0000", "normal-0001", "normal-0002", "corrupted-0000", "corrupted-0001..0002"}},
 		// An interrupted ensemble resumes as one; runs at other epochs apart.
-		{4, map[string]int{"normal-0000": 3, "normal-0001": 3, "normal-0002": 2, "corrupted-0000": 3, "corrupted-0001": 3},
+		{4, map[string]string{"normal-0000": "000003", "normal-0001": "000003", "normal-0002": "000002", "corrupted-0000": "000003", "corrupted-0001": "000003"},
 			[]string{"normal-0000..0001", "normal-0002", "corrupted-0000..0001", "corrupted-0002"}},
-		{0, map[string]int{"normal-0000": 3, "normal-0001": 3}, []string{"normal-0000", "normal-0001", "normal-0002", "corrupted-0000", "corrupted-0001", "corrupted-0002"}},
+		{0, map[string]string{"normal-0000": "000003", "normal-0001": "000003"}, []string{"normal-0000", "normal-0001", "normal-0002", "corrupted-0000", "corrupted-0001", "corrupted-0002"}},
+		// A member that diverged (its checkpoint is its end) stays in its ensemble, wherever
+		// the others start from.
+		{4, map[string]string{"normal-0000": "000003", "normal-0001": "000002-diverged", "normal-0002": "000003", "corrupted-0000": "000001-diverged"},
+			[]string{"normal-0000..0002", "corrupted-0000..0002"}},
+		{4, map[string]string{"normal-0000": "000001-diverged", "normal-0001": "000003", "normal-0002": "000002"},
+			[]string{"normal-0000..0001", "normal-0002", "corrupted-0000..0002"}},
+		{2, map[string]string{"normal-0000": "000001-diverged", "normal-0001": "000001-diverged", "normal-0002": "000004-diverged"},
+			[]string{"normal-0000..0001", "normal-0002", "corrupted-0000..0001", "corrupted-0002"}},
 	}
 	for _, tc := range tests {
 		s := tinyStudy(3)
 		s.Ensemble = tc.ensemble
 		resumeFrom := map[string]string{}
-		for name, epoch := range tc.resumed {
-			resumeFrom[name] = fmt.Sprintf("runs/.tmp-%s-1/%s%06d", name, checkpointPrefix, epoch)
+		for name, ck := range tc.resumed {
+			resumeFrom[name] = fmt.Sprintf("runs/.tmp-%s-1/%s%s", name, checkpointPrefix, ck)
 		}
 		var got []string
 		for _, g := range s.groups(runs, resumeFrom) {
 			got = append(got, groupName(g))
 		}
 		if strings.Join(got, " ") != strings.Join(tc.want, " ") {
-			t.Errorf("ensemble %d: groups %v, want %v", tc.ensemble, got, tc.want)
+			t.Errorf("ensemble %d, checkpoints %v: groups %v, want %v", tc.ensemble, tc.resumed, got, tc.want)
+		}
+
+		// A group's runs, their checkpoints in their folders, train as one part.
+		for _, g := range s.groups(runs, resumeFrom) {
+			tmps := make([]string, len(g))
+			pending := make([]int, len(g))
+			for i, r := range g {
+				tmps[i], pending[i] = t.TempDir(), i
+				if ck := resumeFrom[r.Name()]; ck != "" {
+					if err := os.Mkdir(filepath.Join(tmps[i], filepath.Base(ck)), 0o755); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if part, rest := sameStart(pending, tmps); len(part) != len(g) || len(rest) != 0 {
+				t.Errorf("group %s split into %v and %v", groupName(g), part, rest)
+			}
 		}
 	}
 	if err := (StudySettings{Runs: 1, Ensemble: -1}).Validate(); err == nil || !strings.Contains(err.Error(), "ensemble") {

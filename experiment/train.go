@@ -216,6 +216,13 @@ func (t *trainer) train(ctx context.Context, set *corrupt.Set, s Settings, outDi
 		if err := res.saveConfig(); err != nil {
 			return nil, err
 		}
+		if res.Status == StatusDiverged { // an ensemble member's end: nothing to train
+			if res.Final, err = net.Weights(); err != nil {
+				return res, err
+			}
+			fmt.Fprintf(p.w, "%s diverged in epoch %d: its checkpoint is its end\n", outDir, res.Epochs+1)
+			return res, res.finish()
+		}
 		start = res.startedAt(start)
 		fmt.Fprintf(p.w, "resuming %s after epoch %d of %d\n", outDir, res.Epochs, s.Epochs)
 	} else {
@@ -329,6 +336,9 @@ func resumeRun(net *Net, set *corrupt.Set, s Settings, outDir, ck string, restor
 		return nil, fmt.Errorf("%w: delete %s to train the run from its start", err, outDir)
 	}
 	res.Epochs, res.Steps, res.Metrics = st.Epoch, st.Steps, st.Metrics
+	if st.Status == StatusDiverged {
+		res.Status = StatusDiverged
+	}
 	resume := ResumeRecord{AfterEpoch: st.Epoch, Settings: res.Config.Settings, Backend: res.Config.Backend,
 		BackendDescription: res.Config.BackendDescription, ToolkitVersion: res.Config.ToolkitVersion,
 		GoMLXVersion: res.Config.GoMLXVersion, At: res.Config.Started}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -181,6 +182,54 @@ func TestDivergence(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, FinalWeightsFile)); err != nil {
 		t.Error(err)
 	}
+}
+
+// TestEpochMetricsJSON: a metrics line reads back as it was written. An optional field
+// absent stays absent; one not finite (written as null, as a diverged epoch's) comes
+// back as NaN, not as absent.
+func TestEpochMetricsJSON(t *testing.T) {
+	nan, half := Float(math.NaN()), Float(0.5)
+	tests := []struct {
+		name string
+		m    EpochMetrics
+	}{
+		{"epoch 0 of a normal run", EpochMetrics{TrainAcc: 0.1, Status: StatusOK}},
+		{"corrupted", EpochMetrics{Epoch: 2, CorruptedAcc: &half, FitLoss: &half, FitAcc: &half, Status: StatusOK}},
+		{"diverged", EpochMetrics{Epoch: 3, TrainLoss: nan, CorruptedAcc: &nan, FitLoss: &nan, FitAcc: &half, Status: StatusDiverged}},
+	}
+	for _, tc := range tests {
+		data, err := json.Marshal(tc.m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back EpochMetrics
+		if err := json.Unmarshal(data, &back); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		again, _ := json.Marshal(back)
+		if string(again) != string(data) {
+			t.Errorf("%s: written %s, read back and written again %s", tc.name, data, again)
+		}
+		for _, f := range []struct {
+			name       string
+			want, back *Float
+		}{{"corrupted_acc", tc.m.CorruptedAcc, back.CorruptedAcc}, {"fit_loss", tc.m.FitLoss, back.FitLoss}, {"fit_acc", tc.m.FitAcc, back.FitAcc}} {
+			if (f.want == nil) != (f.back == nil) || (f.want != nil && !sameBits(float32(*f.want), float32(*f.back))) {
+				t.Errorf("%s: %s written %s, read back %s", tc.name, f.name, optional(f.want), optional(f.back))
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(`{"epoch": "one"}`), new(EpochMetrics)); err == nil {
+		t.Error("a line whose epoch is not a number: no error")
+	}
+}
+
+// optional shows an optional metric: its value, or "absent".
+func optional(f *Float) string {
+	if f == nil {
+		return "absent"
+	}
+	return fmt.Sprint(float64(*f))
 }
 
 func TestTrainErrors(t *testing.T) {

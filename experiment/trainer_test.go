@@ -3,6 +3,7 @@ package experiment
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -144,12 +145,15 @@ func sameWeights(a, b *Weights) bool {
 		return false
 	}
 	for i := range a.Tensors {
-		if a.Tensors[i].Name != b.Tensors[i].Name || !slices.Equal(a.Tensors[i].Data, b.Tensors[i].Data) {
+		if a.Tensors[i].Name != b.Tensors[i].Name || !slices.EqualFunc(a.Tensors[i].Data, b.Tensors[i].Data, sameBits) {
 			return false
 		}
 	}
 	return true
 }
+
+// sameBits compares float32s bit for bit: NaNs (a diverged run's weights) too.
+func sameBits(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) }
 
 // encodedMetrics is r's metrics.jsonl without the times.
 func encodedMetrics(t *testing.T, r *Result) string {
