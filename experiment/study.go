@@ -173,6 +173,8 @@ type RunResult struct {
 	// FinalSHA256 is the SHA-256 of the run's final.safetensors, checked when the study
 	// is read (absent in results written before it was recorded).
 	FinalSHA256 string `json:"final_sha256,omitempty"`
+
+	elsewhere bool // another process put the run in place first (not counted as trained here)
 }
 
 // studyFile is the content of study.json.
@@ -191,7 +193,8 @@ type StudyResult struct {
 	Dataset  DatasetInfo
 	Finished []RunResult
 	Missing  []StudyRun
-	// Trained counts the runs this call trained (0 for LoadStudy).
+	// Trained counts the runs this call trained and put in place (0 for LoadStudy): not
+	// those another process working on the same runs finished first.
 	Trained int
 }
 
@@ -399,7 +402,8 @@ func RunStudy(ctx context.Context, ds *datasets.Dataset, s StudySettings, dir st
 	var (
 		mu       sync.Mutex
 		firstErr error
-		done     int
+		done     int // runs put in place, here or by another process
+		trained  int // runs put in place here
 		wg       sync.WaitGroup
 	)
 	start := time.Now()
@@ -435,9 +439,15 @@ func RunStudy(ctx context.Context, ds *datasets.Dataset, s StudySettings, dir st
 					eta := time.Duration(float64(elapsed) / float64(done) * float64(len(pending)-done))
 					for k, rr := range results {
 						read[rr.Name()] = rr
-						fmt.Fprintf(progress, "%s: %s after %d epochs, train_acc %.4f test_acc %.4f, %.1fs (%d/%d, ETA %s)\n",
+						note := ""
+						if rr.elsewhere {
+							note = "; another process finished it first: its result kept"
+						} else {
+							trained++
+						}
+						fmt.Fprintf(progress, "%s: %s after %d epochs, train_acc %.4f test_acc %.4f, %.1fs (%d/%d, ETA %s%s)\n",
 							rr.Name(), rr.Status, rr.Epochs, float64(rr.Final.TrainAcc), float64(rr.Final.TestAcc), rr.Seconds,
-							before+k+1, len(pending), eta.Round(time.Second))
+							before+k+1, len(pending), eta.Round(time.Second), note)
 					}
 				}
 				mu.Unlock()
@@ -461,7 +471,7 @@ feed:
 	if err != nil {
 		return nil, err
 	}
-	res.Trained = done
+	res.Trained = trained
 	return res, ctx.Err()
 }
 
@@ -821,6 +831,7 @@ func (w *studyWorker) trainRuns(ctx context.Context, ds *datasets.Dataset, s Stu
 				if rr, err = readRunResult(final); err != nil {
 					return finished, err
 				}
+				rr.elsewhere = true
 			} else if err := removeCheckpoints(final, ""); err != nil {
 				return finished, err // only now: until the rename, they are all of the run there is
 			}

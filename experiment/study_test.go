@@ -1,12 +1,16 @@
 package experiment
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -152,6 +156,44 @@ func TestRunStudyHashesEachRunOnce(t *testing.T) {
 	if len(hashed) != 4 || hashed[0] != "normal-0000" || !strings.HasPrefix(hashed[1], ".tmp-corrupted-0000-") ||
 		hashed[2] != "normal-0001" || hashed[3] != "corrupted-0001" {
 		t.Errorf("hashed the final weights of %v", hashed)
+	}
+}
+
+// TestRunStudyKeepsAnotherProcesssRun: a run another process working on the same runs put
+// in place first is kept as that process left it, reported so, and not counted as trained.
+func TestRunStudyKeepsAnotherProcesssRun(t *testing.T) {
+	d := synthDataset(40, 20, 4, 4, 1, 3, 1)
+	s := tinyStudy(2)
+	s.Kinds, s.Workers = []string{KindNormal}, 1
+	other, err := RunStudy(context.Background(), d, s, t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var log bytes.Buffer
+	finishedFirst := func() { // once this process has planned its runs, before it trains them
+		if err := os.CopyFS(filepath.Join(dir, RunsDir, "normal-0000"), os.DirFS(filepath.Join(other.Dir, RunsDir, "normal-0000"))); err != nil {
+			t.Error(err)
+		}
+	}
+	res, err := RunStudy(context.Background(), d, s, dir, io.MultiWriter(&log, slowEpochs{prefix: "study ", at: finishedFirst}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Trained != 1 || len(res.Finished) != 2 {
+		t.Errorf("trained %d, finished %d; want 1 and 2", res.Trained, len(res.Finished))
+	}
+	if !regexp.MustCompile(`(?m)^normal-0000: .*another process finished it first`).MatchString(log.String()) ||
+		strings.Count(log.String(), "another process") != 1 {
+		t.Errorf("progress %q: want normal-0000, only, reported as finished by another process", log.String())
+	}
+	kept, _ := os.ReadFile(filepath.Join(dir, RunsDir, "normal-0000", ResultFile))
+	theirs, _ := os.ReadFile(filepath.Join(other.Dir, RunsDir, "normal-0000", ResultFile))
+	if len(kept) == 0 || !bytes.Equal(kept, theirs) {
+		t.Errorf("normal-0000's result.json is not the other process's:\n%s\n%s", kept, theirs)
+	}
+	if left := listDir(t, filepath.Join(dir, RunsDir)); !slices.Equal(left, []string{"normal-0000", "normal-0001"}) {
+		t.Errorf("runs/ holds %v", left)
 	}
 }
 
