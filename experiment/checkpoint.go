@@ -257,8 +257,11 @@ func (st checkpointState) check() error {
 			return fmt.Errorf("epoch %d with %d metrics lines", st.Epoch, len(st.Metrics))
 		}
 	case StatusDiverged:
-		if st.Epoch < 0 || len(st.Metrics) != st.Epoch+2 || st.Metrics[st.Epoch+1].Status != StatusDiverged {
-			return fmt.Errorf("a run diverged after epoch %d with %d metrics lines, the last not diverged", st.Epoch, len(st.Metrics))
+		if st.Epoch < 0 || len(st.Metrics) != st.Epoch+2 {
+			return fmt.Errorf("a run diverged after epoch %d with %d metrics lines", st.Epoch, len(st.Metrics))
+		}
+		if last := st.Metrics[st.Epoch+1]; last.Status != StatusDiverged {
+			return fmt.Errorf("a run diverged, its last metrics line of status %q", last.Status)
 		}
 	default:
 		return fmt.Errorf("status %q", st.Status)

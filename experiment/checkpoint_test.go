@@ -570,6 +570,19 @@ func TestTrainEnsembleResumesDiverged(t *testing.T) {
 	if HasCheckpoint(dirs[0]) {
 		t.Errorf("the finished run keeps a checkpoint: %v", listDir(t, dirs[0]))
 	}
+
+	// In an ensemble of its own, likewise.
+	dirs = interruptedEnsemble(t, sets, settings, 1)
+	log.Reset()
+	own, err := TrainEnsemble(context.Background(), nil, sets[:1], settings[:1], dirs[:1], &log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameWeights(own[0].Final, whole[0].Final) || encodedMetrics(t, own[0]) != encodedMetrics(t, whole[0]) ||
+		!strings.Contains(log.String(), "every run of the ensemble (1) had diverged") || strings.Contains(log.String(), "epoch 1/") {
+		t.Errorf("the diverged member resumed in an ensemble of its own: final weights and metrics those of the ensemble in one go: %v, %v; progress %q",
+			sameWeights(own[0].Final, whole[0].Final), encodedMetrics(t, own[0]) == encodedMetrics(t, whole[0]), log.String())
+	}
 }
 
 // TestTrainEnsembleRefusesMixedCheckpoints: members resume together, from one epoch; an
@@ -579,33 +592,58 @@ func TestTrainEnsembleRefusesMixedCheckpoints(t *testing.T) {
 	d := synthDataset(150, 40, 8, 8, 1, 3, 21)
 	s := adamMLP
 	s.Epochs = 3
-	sets, settings := ensembleRuns(t, d, s, true, 3, 17)
+	// At this rate the run of seed 1 diverges in its first epoch, that of seed 2 not.
+	diverging := Settings{Model: "mlp", ModelConfig: models.Config{Hidden: 16}, Epochs: 3, BatchSize: 32,
+		Optimizer: Optimizer{Name: SGD, LearningRate: 1e8}}
 	tests := []struct {
-		name    string
-		change  func(t *testing.T, dirs []string) []string
-		wantErr string
+		name     string
+		settings Settings
+		seeds    []uint64
+		change   func(t *testing.T, dirs []string, sets []*corrupt.Set, settings []Settings) []string
+		wantErr  string
 	}{
-		{"one without a checkpoint", func(t *testing.T, dirs []string) []string {
+		{"one without a checkpoint", s, []uint64{3, 17}, func(t *testing.T, dirs []string, _ []*corrupt.Set, _ []Settings) []string {
 			return []string{dirs[0], filepath.Join(t.TempDir(), "fresh")}
 		}, "fresh has no checkpoint while "},
-		{"checkpoints of two epochs", func(t *testing.T, dirs []string) []string {
+		{"one without a run directory", s, []uint64{3, 17}, func(t *testing.T, dirs []string, _ []*corrupt.Set, _ []Settings) []string {
+			return []string{dirs[0], ""}
+		}, "member 1 (no run directory) has no checkpoint"},
+		{"checkpoints of two epochs", s, []uint64{3, 17}, func(t *testing.T, dirs []string, _ []*corrupt.Set, _ []Settings) []string {
 			ck, _ := latestCheckpoint(dirs[1])
 			if err := os.Rename(ck, filepath.Join(dirs[1], checkpointPrefix+"000099")); err != nil {
 				t.Fatal(err)
 			}
 			return dirs
 		}, "from one epoch"},
-		{"a member's checkpoint damaged", func(t *testing.T, dirs []string) []string {
+		{"a member's checkpoint damaged", s, []uint64{3, 17}, func(t *testing.T, dirs []string, _ []*corrupt.Set, _ []Settings) []string {
 			editCheckpoint(t, dirs[1], ".bin", func(data []byte) []byte { data[len(data)/2] ^= 1; return data })
 			return dirs
+		}, "does not come back as it was saved"},
+		// A run that diverged ends as it did next to runs that start again, but not next to
+		// a finished run, which would be trained again.
+		{"a finished run next to a diverged end", diverging, []uint64{1, 2}, func(t *testing.T, dirs []string, sets []*corrupt.Set, settings []Settings) []string {
+			if _, err := Train(context.Background(), nil, sets[1], settings[1], dirs[1], nil); err != nil {
+				t.Fatal(err)
+			}
+			return dirs
+		}, "holds a finished run"},
+		// Refused before the member without a checkpoint is started in its directory.
+		{"a diverged end damaged", diverging, []uint64{2, 1}, func(t *testing.T, dirs []string, _ []*corrupt.Set, _ []Settings) []string {
+			editCheckpoint(t, dirs[1], ".bin", func(data []byte) []byte { data[len(data)/2] ^= 1; return data })
+			return []string{filepath.Join(t.TempDir(), "fresh"), dirs[1]}
 		}, "does not come back as it was saved"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			dirs := tc.change(t, interruptedEnsemble(t, sets, settings, 1))
+			sets, settings := ensembleRuns(t, d, tc.settings, tc.settings.Optimizer.Name != SGD, tc.seeds...)
+			dirs := tc.change(t, interruptedEnsemble(t, sets, settings, 1), sets, settings)
 			var before []string
 			var configs [][]byte
 			for _, dir := range dirs {
+				if dir == "" {
+					before, configs = append(before, ""), append(configs, nil)
+					continue
+				}
 				os.MkdirAll(dir, 0o755)
 				before = append(before, strings.Join(listDir(t, dir), ","))
 				config, _ := os.ReadFile(filepath.Join(dir, ConfigFile))
@@ -616,6 +654,9 @@ func TestTrainEnsembleRefusesMixedCheckpoints(t *testing.T) {
 				t.Fatalf("error %v, want %v saying %q", err, ErrBadCheckpoint, tc.wantErr)
 			}
 			for i, dir := range dirs {
+				if dir == "" {
+					continue
+				}
 				if after := strings.Join(listDir(t, dir), ","); after != before[i] {
 					t.Errorf("member %d: files %v became %v", i, before[i], after)
 				}
@@ -955,6 +996,39 @@ func TestStudyGroupTakeoverFails(t *testing.T) {
 		json.Unmarshal(data, &rc)
 		if want < 0 && len(rc.Resumed) != 0 || want >= 0 && (len(rc.Resumed) != 1 || rc.Resumed[0].Ensemble != want) {
 			t.Errorf("%s config.json resumed %+v, want resumed in an ensemble of %d (-1: not resumed)", name, rc.Resumed, want)
+		}
+	}
+}
+
+// TestCheckpointStateCheck: a checkpoint's progress must be a run's, and the error says
+// what is not.
+func TestCheckpointStateCheck(t *testing.T) {
+	lines := func(statuses ...string) []EpochMetrics {
+		ms := make([]EpochMetrics, len(statuses))
+		for i, s := range statuses {
+			ms[i].Status = s
+		}
+		return ms
+	}
+	ok, div := StatusOK, StatusDiverged
+	tests := []struct {
+		name    string
+		st      checkpointState
+		wantErr string // "" for none
+	}{
+		{"after epoch 2", checkpointState{Epoch: 2, Metrics: lines(ok, ok, ok)}, ""},
+		{"after epoch 0", checkpointState{Epoch: 0, Metrics: lines(ok)}, "epoch 0 with 1 metrics lines"},
+		{"a line short", checkpointState{Epoch: 2, Metrics: lines(ok, ok)}, "epoch 2 with 2 metrics lines"},
+		{"diverged in epoch 1", checkpointState{Epoch: 0, Status: div, Metrics: lines(ok, div)}, ""},
+		{"diverged in epoch 3", checkpointState{Epoch: 2, Status: div, Metrics: lines(ok, ok, ok, div)}, ""},
+		{"diverged, a line too many", checkpointState{Epoch: 1, Status: div, Metrics: lines(ok, ok, ok, div)}, "diverged after epoch 1 with 4 metrics lines"},
+		{"diverged, its last line not", checkpointState{Epoch: 1, Status: div, Metrics: lines(ok, ok, ok)}, `its last metrics line of status "ok"`},
+		{"another status", checkpointState{Epoch: 1, Status: "exploded", Metrics: lines(ok, ok)}, `status "exploded"`},
+	}
+	for _, tc := range tests {
+		err := tc.st.check()
+		if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+			t.Errorf("%s: error %v, want %q", tc.name, err, tc.wantErr)
 		}
 	}
 }

@@ -48,10 +48,13 @@ import (
 // any replaces the one before, so an interrupted ensemble's members are at one epoch. A
 // member that diverges saves its end at once, in place of its last checkpoint. Given
 // directories that all hold a checkpoint of the same epoch (or the end of a member that
-// diverged), TrainEnsemble resumes the members there, those that diverged as they ended;
+// diverged), TrainEnsemble resumes the members there, those that diverged as they ended.
+// Next to ends only (members diverged before the others' first checkpoint), the members
+// without a checkpoint start from their start, if they hold no finished run. Otherwise
 // some with a checkpoint and some without, or of different epochs, is an error wrapping
-// ErrBadCheckpoint, as is a checkpoint Train would refuse. So a resumed ensemble ends
-// where the ensemble trained in one go does, bit for bit on a deterministic backend.
+// ErrBadCheckpoint, as is a checkpoint Train would refuse; nothing is written then. So a
+// resumed ensemble ends where the ensemble trained in one go does, bit for bit on a
+// deterministic backend.
 //
 // One call per training step, and one per evaluation batch, serves all members: on an
 // accelerator that replaces K calls of one small model each. On the Go backend it needs
@@ -166,6 +169,7 @@ func (e *ensemble) train(ctx context.Context, progress io.Writer) ([]*Result, er
 		}
 	}
 	if lead == nil {
+		fmt.Fprintf(p.w, "every run of the ensemble (%d) had diverged: each one's checkpoint is its end\n", len(e.members))
 		return e.finish()
 	}
 	if resumed := lead.res.Epochs; resumed > 0 {
@@ -422,6 +426,7 @@ func (e *ensemble) start(sets []*corrupt.Set, settings []Settings, outDirs []str
 	// goes on (none: they start as the optimizer's).
 	sharedFrom := slices.IndexFunc(checkpoints, func(ck string) bool { return ck != "" && !isDivergedCheckpoint(ck) })
 	states := make([]checkpointState, k)
+	var fresh []int // members without a checkpoint: started once every restore has worked
 	for i, m := range e.members {
 		// A trained member's net holds its final weights; a fresh one its first seed's.
 		if !e.fresh || m.s.Seed != settings[i].Seed {
@@ -430,26 +435,42 @@ func (e *ensemble) start(sets []*corrupt.Set, settings []Settings, outDirs []str
 			}
 		}
 		m.set, m.s, m.done, m.perm = sets[i], settings[i], false, nil
-		if checkpoints != nil && checkpoints[i] != "" {
-			restore := func(ck string) (st checkpointState, err error) {
-				states[i], err = e.restoreMember(i, ck, i == sharedFrom)
-				return states[i], err
-			}
-			if m.res, err = resumeRun(m.net, m.set, m.s, dirs[i], checkpoints[i], restore); err != nil {
-				if errors.Is(err, ErrBadCheckpoint) {
-					return &memberCheckpointError{dir: dirs[i], err: err}
-				}
-				return err
-			}
-			if m.res.Status == StatusDiverged { // its end, as when it diverged
-				m.done = true
-				if m.res.Final, err = e.weights(m); err != nil {
-					return err
-				}
-			}
-			m.rng = dataOrderAfter(m.s.Seed, m.res.Epochs, m.set.Len())
+		if checkpoints == nil || checkpoints[i] == "" {
+			fresh = append(fresh, i)
 			continue
 		}
+		restore := func(ck string) (st checkpointState, err error) {
+			states[i], err = e.restoreMember(i, ck, i == sharedFrom)
+			return states[i], err
+		}
+		if m.res, err = resumeRun(m.net, m.set, m.s, dirs[i], checkpoints[i], restore); err != nil {
+			if errors.Is(err, ErrBadCheckpoint) {
+				return &memberCheckpointError{dir: dirs[i], err: err}
+			}
+			return err
+		}
+		if m.res.Status == StatusDiverged { // its end, as when it diverged
+			m.done = true
+			if m.res.Final, err = e.weights(m); err != nil {
+				return err
+			}
+		}
+		m.rng = dataOrderAfter(m.s.Seed, m.res.Epochs, m.set.Len())
+	}
+	if err := e.checkShared(dirs, checkpoints, states, sharedFrom); err != nil {
+		return err
+	}
+	for i, m := range e.members {
+		if checkpoints == nil || checkpoints[i] == "" {
+			continue
+		}
+		m.res.Config.Resumed[len(m.res.Config.Resumed)-1].Ensemble = k
+		if err := m.res.saveConfig(); err != nil {
+			return err
+		}
+	}
+	for _, i := range fresh {
+		m := e.members[i]
 		m.rng = dataOrder(m.s.Seed)
 		if m.res, err = startRun(m.net, m.set, m.s, dirs[i], k); err != nil {
 			return err
@@ -460,15 +481,20 @@ func (e *ensemble) start(sets []*corrupt.Set, settings []Settings, outDirs []str
 			}
 		}
 	}
-	if checkpoints == nil {
+	return nil
+}
+
+// checkShared checks that the members resumed from checkpoints that go on held the
+// values of the variables the members share that member sharedFrom's checkpoint gave them
+// all (as runs at one epoch of one recipe do, whether saved in one ensemble or apart);
+// states are what their checkpoints held.
+func (e *ensemble) checkShared(dirs, checkpoints []string, states []checkpointState, sharedFrom int) error {
+	if sharedFrom < 0 {
 		return nil
 	}
-	// The variables the members share came from one member's checkpoint: the others that
-	// go on must hold the same values (as runs at one epoch of one recipe do, whether
-	// saved in one ensemble or apart).
 	shared := slices.Sorted(maps.Keys(e.sharedVariables()))
-	for i := range k {
-		if i == sharedFrom || checkpoints[i] == "" || e.members[i].done {
+	for i, m := range e.members {
+		if i == sharedFrom || checkpoints[i] == "" || m.done {
 			continue
 		}
 		differs := ""
@@ -486,15 +512,6 @@ func (e *ensemble) start(sets []*corrupt.Set, settings []Settings, outDirs []str
 				ErrBadCheckpoint, dirs[sharedFrom], dirs[i], differs)
 		}
 	}
-	for i, m := range e.members {
-		if checkpoints[i] == "" {
-			continue
-		}
-		m.res.Config.Resumed[len(m.res.Config.Resumed)-1].Ensemble = k
-		if err := m.res.saveConfig(); err != nil {
-			return err
-		}
-	}
 	return nil
 }
 
@@ -510,10 +527,11 @@ func (e *memberCheckpointError) Unwrap() error { return e.err }
 
 // memberCheckpoints returns the latest checkpoint of each of dirs ("" for none; nil if
 // none has one). Members resume together: those that go on must all have a checkpoint of
-// the same epoch, or none have one. A diverged member's checkpoint, its end, goes with any.
+// the same epoch, or none have one (and then hold no finished run: they start again). A
+// diverged member's checkpoint, its end, goes with any.
 func memberCheckpoints(dirs []string) ([]string, error) {
 	checkpoints := make([]string, len(dirs))
-	found, goOn := 0, -1 // goOn: the first member with a checkpoint to go on from
+	found, goOn := -1, -1 // the first member with a checkpoint; with one to go on from
 	for i, dir := range dirs {
 		if dir == "" {
 			continue
@@ -522,25 +540,34 @@ func memberCheckpoints(dirs []string) ([]string, error) {
 		if checkpoints[i], err = latestCheckpoint(dir); err != nil {
 			return nil, fmt.Errorf("experiment: %w", err)
 		}
-		if checkpoints[i] != "" {
-			found++
-			if goOn < 0 && !isDivergedCheckpoint(checkpoints[i]) {
-				goOn = i
-			}
+		if checkpoints[i] != "" && found < 0 {
+			found = i
+		}
+		if checkpoints[i] != "" && goOn < 0 && !isDivergedCheckpoint(checkpoints[i]) {
+			goOn = i
 		}
 	}
-	if found == 0 {
+	if found < 0 {
 		return nil, nil
 	}
-	if goOn < 0 {
-		return checkpoints, nil
+	member := func(i int) string {
+		if dirs[i] == "" {
+			return fmt.Sprintf("member %d (no run directory)", i)
+		}
+		return dirs[i]
 	}
 	for i, ck := range checkpoints {
 		switch {
 		case isDivergedCheckpoint(ck):
-		case ck == "":
+		case ck == "" && goOn >= 0:
 			return nil, fmt.Errorf("%w: the runs of an ensemble resume together, and %s has no checkpoint while %s has one: resume those with one (TrainEnsemble of them, or Train of each), or delete their checkpoints to train them all from the start",
-				ErrBadCheckpoint, dirs[i], dirs[goOn])
+				ErrBadCheckpoint, member(i), dirs[goOn])
+		case ck == "":
+			// It starts again, next to members that diverged: unless it is a finished run.
+			if _, err := os.Stat(filepath.Join(dirs[i], FinalWeightsFile)); dirs[i] != "" && err == nil {
+				return nil, fmt.Errorf("%w: %s holds a finished run (%s), which an ensemble with %s (the end of a run that diverged) would train again: give it a new directory",
+					ErrBadCheckpoint, dirs[i], FinalWeightsFile, dirs[found])
+			}
 		case filepath.Base(ck) != filepath.Base(checkpoints[goOn]):
 			return nil, fmt.Errorf("%w: the runs of an ensemble resume together from one epoch, and the checkpoints are %s and %s: resume the runs of each epoch apart",
 				ErrBadCheckpoint, checkpoints[goOn], ck)

@@ -348,6 +348,7 @@ func RunStudy(ctx context.Context, ds *datasets.Dataset, s StudySettings, dir st
 	if progress == nil {
 		progress = io.Discard
 	}
+	progress = &lockedWriter{w: progress} // the workers write their lines to it at once
 	plan := s.Plan()
 	var pending []StudyRun
 	read := map[string]*RunResult{} // this shard's finished runs, each hashed once
@@ -473,6 +474,18 @@ feed:
 	}
 	res.Trained = trained
 	return res, ctx.Err()
+}
+
+// lockedWriter serializes the writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // DefaultWorkers is the number of runs a study trains at once when Workers is 0: on the
