@@ -130,6 +130,7 @@ func normalTestAcc(groups map[groupKey]*group, k groupKey) float64 {
 
 func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[groupKey]*group, s ReportSettings) {
 	restartSeen, fullbatchSeen := map[groupKey]bool{}, map[groupKey]bool{}
+	notExtreme := map[string]map[groupKey]string{"C5": {}, "C6": {}} // why a probe from a corrupted run tests no claim
 	for i, p := range probes {
 		k := probeGroup(p)
 		name := fmt.Sprintf("%s-%s-%d", p.Kind, k.slug(), i) // unique: i numbers the probes
@@ -145,7 +146,7 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 				f.Caption = "Restarted from " + p.Dir + " (C5)."
 				rep.Figures = append(rep.Figures, f)
 			}
-			if fromExtreme && !restartSeen[k] {
+			if fromExtreme && !restartSeen[k] && startsAtExtreme(p, train, test, "C5", s, notExtreme) {
 				restartSeen[k] = true
 				before, after := firstFinite(test), lastFinite(test)
 				reference := normalTestAcc(groups, k)
@@ -153,7 +154,7 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 				if !math.IsNaN(reference) {
 					threshold = s.GeneralizeFraction * reference
 				}
-				rep.addClaim("C5", k, after >= threshold, map[string]any{"test_acc_before": before, "test_acc_after": after,
+				rep.addClaim("C5", k, after >= threshold, map[string]any{"train_acc_before": firstFinite(train), "test_acc_before": before, "test_acc_after": after,
 					"epochs": lastFinite(epochs), "start_epochs": finalOf(p.Source).Epoch, "normal_test_acc": reference, "probe": p.Dir,
 					"criterion": fmt.Sprintf("test_acc after the restart >= %.3f (%.2f x the normal runs' mean, or 0.5 without normal runs)", threshold, s.GeneralizeFraction)})
 			}
@@ -208,7 +209,7 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 				f.Caption = "Test accuracy stays low when the point is a critical point of the clean loss (C6)."
 				rep.Figures = append(rep.Figures, f)
 			}
-			if fromExtreme && !fullbatchSeen[k] {
+			if fromExtreme && !fullbatchSeen[k] && startsAtExtreme(p, column(p.Lines, "train_acc", "", ""), column(p.Lines, "test_acc", "", ""), "C6", s, notExtreme) {
 				fullbatchSeen[k] = true
 				rep.addClaim("C6", k, holdsAll, evidence)
 			}
@@ -256,12 +257,54 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 		}
 		kk := groupKey{Dataset: k.Dataset, Model: k.Model}
 		if !restartSeen[kk] {
-			rep.untested("C5", kk, "no restart probe from a corrupted run")
+			rep.untested("C5", kk, orDefault(notExtreme["C5"][kk], "no restart probe from a corrupted run"))
 		}
 		if !fullbatchSeen[kk] {
-			rep.untested("C6", kk, "no fullbatch probe from a corrupted run")
+			rep.untested("C6", kk, orDefault(notExtreme["C6"][kk], "no fullbatch probe from a corrupted run"))
+		}
+		delete(notExtreme["C5"], kk)
+		delete(notExtreme["C6"], kk)
+	}
+	for _, id := range []string{"C5", "C6"} { // probes of a dataset and model without runs here
+		seen := map[string]map[groupKey]bool{"C5": restartSeen, "C6": fullbatchSeen}[id]
+		for _, k := range sortedKeys(groupsOf(notExtreme[id])) {
+			if !seen[k] {
+				rep.untested(id, k, notExtreme[id][k])
+			}
 		}
 	}
+}
+
+// startsAtExtreme reports whether probe p, from a corrupted run, starts at an extreme point:
+// the first of its train and test accuracies (at step 0, the point) meet the criterion.
+// If not, the claim id is not tested by it, and notExtreme[id] says why.
+func startsAtExtreme(p *ProbeRecord, train, test []float64, id string, s ReportSettings, notExtreme map[string]map[groupKey]string) bool {
+	tr, te := firstFinite(train), firstFinite(test)
+	if atExtreme(tr, te, s) {
+		return true
+	}
+	k := probeGroup(p)
+	if _, ok := notExtreme[id][k]; !ok {
+		notExtreme[id][k] = fmt.Sprintf("the %s probe %s starts at train_acc %.4f, test_acc %.4f: not an extreme point (train_acc >= %.2f, test_acc <= %.2f)",
+			p.Kind, p.Dir, tr, te, s.ExtremeTrainAcc, s.ExtremeTestAcc)
+	}
+	return false
+}
+
+func orDefault(s, otherwise string) string {
+	if s == "" {
+		return otherwise
+	}
+	return s
+}
+
+// groupsOf returns the keys of m as a set of groups, for sortedKeys.
+func groupsOf(m map[groupKey]string) map[groupKey]*group {
+	out := map[groupKey]*group{}
+	for k := range m {
+		out[k] = nil
+	}
+	return out
 }
 
 func floats(v any) []float64 {

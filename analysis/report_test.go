@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"image/png"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -91,10 +92,10 @@ func TestReport(t *testing.T) {
 	}
 	writeStudy(t, in, 4)
 	extreme := filepath.Join(in, "runs", "corrupted-0000")
-	writeProbe(t, filepath.Join(in, "probes", "restart"), extreme, map[string]string{"restart.jsonl": `{"epoch":0,"train_acc":0.3,"test_acc":0.01}
+	writeProbe(t, filepath.Join(in, "probes", "restart"), extreme, map[string]string{"restart.jsonl": `{"epoch":0,"train_acc":0.98,"test_acc":0.01}
 {"epoch":1,"train_acc":0.9,"test_acc":0.95}
 `})
-	writeProbe(t, filepath.Join(in, "probes", "fullbatch"), extreme, map[string]string{"fullbatch.jsonl": `{"method":"adam","step":0,"loss":2,"train_acc":0.3,"test_acc":0.01,"grad_norm":1}
+	writeProbe(t, filepath.Join(in, "probes", "fullbatch"), extreme, map[string]string{"fullbatch.jsonl": `{"method":"adam","step":0,"loss":2,"train_acc":0.98,"test_acc":0.01,"grad_norm":1}
 {"method":"adam","step":10,"loss":1,"train_acc":0.9,"test_acc":0.02,"grad_norm":0.01}
 `})
 	writeProbe(t, filepath.Join(in, "probes", "surface"), extreme, map[string]string{
@@ -311,5 +312,133 @@ func TestNumbersTableAuthorsNorms(t *testing.T) {
 		if got := rep.Tables[0].Rows[0][col]; got != tc.wantAuthors {
 			t.Errorf("authors' norm cell %q, want %q", got, tc.wantAuthors)
 		}
+	}
+}
+
+// fakeRun is a run record of model on "mnist" set to train epochs, of which it trained
+// len(accs): accs[i] is {train_acc, test_acc} after epoch i+1, dist its final distance
+// from its initialization. A NaN accuracy makes that epoch the one it diverged in.
+func fakeRun(model string, corrupted bool, epochs int, dist float64, accs ...[2]float64) *RunRecord {
+	r := &RunRecord{Dir: fmt.Sprintf("%s-%v-%p", model, corrupted, &dist)}
+	r.Config.Settings.Model, r.Config.Settings.Epochs = model, epochs
+	r.Config.Dataset.Name, r.Config.Dataset.Corrupted = "mnist", corrupted
+	r.Metrics = []experiment.EpochMetrics{{Epoch: 0, TrainAcc: 0.1, TestAcc: 0.1, Status: experiment.StatusOK}}
+	for i, a := range accs {
+		m := experiment.EpochMetrics{Epoch: i + 1, TrainAcc: experiment.Float(a[0]), TestAcc: experiment.Float(a[1]),
+			WeightNorm: 1, WeightNormSum: 1, DistFromInit: experiment.Float(dist), DistFromInitSum: experiment.Float(dist), Status: experiment.StatusOK}
+		if math.IsNaN(a[0]) {
+			m.Status = experiment.StatusDiverged
+		}
+		r.Metrics = append(r.Metrics, m)
+	}
+	return r
+}
+
+// epochsOf repeats acc for n epochs, then acc2 for n2 (if given).
+func epochsOf(n int, acc [2]float64, more ...any) [][2]float64 {
+	out := make([][2]float64, n)
+	for i := range out {
+		out[i] = acc
+	}
+	if len(more) == 2 {
+		out = append(out, epochsOf(more[0].(int), more[1].([2]float64))...)
+	}
+	return out
+}
+
+// TestReportClaimEdges decides claims on made-up runs and probes where a careless rule
+// would decide them wrongly.
+func TestReportClaimEdges(t *testing.T) {
+	learning, generalizing := [2]float64{0.5, 0.4}, [2]float64{0.99, 0.97}
+	extreme, diverged := [2]float64{0.99, 0.01}, [2]float64{math.NaN(), math.NaN()}
+	runs := func(n int, run func(i int) *RunRecord) []*RunRecord {
+		out := make([]*RunRecord, n)
+		for i := range out {
+			out[i] = run(i)
+		}
+		return out
+	}
+	normal := func(epochs int) func(int) *RunRecord {
+		return func(i int) *RunRecord {
+			return fakeRun("mlp", false, epochs, 5+0.1*float64(i), epochsOf(epochs, generalizing)...)
+		}
+	}
+	corrupted := func(model string, planned int, accs [][2]float64) func(int) *RunRecord {
+		return func(i int) *RunRecord { return fakeRun(model, true, planned, 10+0.1*float64(i), accs...) }
+	}
+	restart := func(source *RunRecord, startTrain, startTest float64) *ProbeRecord {
+		return &ProbeRecord{Dir: "probes/restart", Kind: "restart", Source: source, Lines: []map[string]any{
+			{"epoch": 0.0, "train_acc": startTrain, "test_acc": startTest}, {"epoch": 1.0, "train_acc": 0.99, "test_acc": 0.9}}}
+	}
+	fullbatch := func(source *RunRecord, startTrain, startTest float64) *ProbeRecord {
+		return &ProbeRecord{Dir: "probes/fullbatch", Kind: "fullbatch", Source: source, Lines: []map[string]any{
+			{"method": "adam", "step": 0.0, "train_acc": startTrain, "test_acc": startTest, "grad_norm": 1.0},
+			{"method": "adam", "step": 300.0, "train_acc": 0.99, "test_acc": 0.05, "grad_norm": 0.001}}}
+	}
+	tests := []struct {
+		name   string
+		runs   []*RunRecord
+		probes func(runs []*RunRecord) []*ProbeRecord
+		id     string
+		holds  bool   // when tested
+		reason string // not "": untested, saying this
+	}{
+		{"C3, 6 against 6 all apart: p = 2/924 exactly", append(runs(6, normal(10)), runs(6, corrupted("mlp", 10, epochsOf(10, extreme)))...), nil, "C3", true, ""},
+		{"C3, 6 against 6, U = 34: p = 8/924 exactly (0.013 approximated)", append(append(runs(6, normal(10)), runs(5, corrupted("mlp", 10, epochsOf(10, extreme)))...),
+			fakeRun("mlp", true, 10, 5.35, epochsOf(10, extreme)...)), nil, "C3", true, ""},
+		{"C3, a normal run of other epochs", append(append(runs(5, normal(10)), fakeRun("mlp", false, 50, 5, epochsOf(50, generalizing)...)),
+			runs(6, corrupted("mlp", 10, epochsOf(10, extreme)))...), nil, "C3", false, ""},
+		{"C3, a diverged run left out", append(append(runs(6, normal(10)), fakeRun("mlp", false, 10, 50, epochsOf(2, generalizing, 1, diverged)...)),
+			runs(6, corrupted("mlp", 10, epochsOf(10, extreme)))...), nil, "C3", true, ""},
+		{"C2, every corrupted run diverged", append(runs(3, normal(10)), runs(3, corrupted("mlp", 10, epochsOf(1, diverged)))...), nil, "C2", true, ""},
+		// The paper's plan: ResNet 30 epochs, MLP 50.
+		{"C7, resnet never there in its 30 epochs, mlp at 40", append(runs(3, corrupted("mlp", 50, epochsOf(39, learning, 11, extreme))),
+			runs(3, corrupted("resnet", 30, epochsOf(30, learning)))...), nil, "C7", false, ""},
+		{"C7, resnet there at 5, mlp at 40", append(runs(3, corrupted("mlp", 50, epochsOf(39, learning, 11, extreme))),
+			runs(3, corrupted("resnet", 30, epochsOf(4, learning, 26, extreme)))...), nil, "C7", true, ""},
+		{"C7, resnet diverged at 2, mlp at 10", append(runs(3, corrupted("mlp", 30, epochsOf(9, learning, 21, extreme))),
+			runs(3, corrupted("resnet", 30, epochsOf(1, learning, 1, diverged)))...), nil, "C7", false, ""},
+		{"C7, mlp never there, resnet at 5", append(runs(3, corrupted("mlp", 50, epochsOf(50, learning))),
+			runs(3, corrupted("resnet", 30, epochsOf(4, learning, 26, extreme)))...), nil, "C7", true, ""},
+		{"C5, restart from an extreme point", append(runs(3, normal(10)), runs(3, corrupted("mlp", 10, epochsOf(10, extreme)))...),
+			func(runs []*RunRecord) []*ProbeRecord { return []*ProbeRecord{restart(runs[3], 0.99, 0.01)} }, "C5", true, ""},
+		{"C5, restart from a corrupted run that is no extreme point", append(runs(3, normal(10)), runs(3, corrupted("mlp", 10, epochsOf(10, [2]float64{0.9, 0.85})))...),
+			func(runs []*RunRecord) []*ProbeRecord { return []*ProbeRecord{restart(runs[3], 0.9, 0.85)} }, "C5", false,
+			"starts at train_acc 0.9000, test_acc 0.8500: not an extreme point"},
+		{"C6, full batch from an extreme point", append(runs(3, normal(10)), runs(3, corrupted("mlp", 10, epochsOf(10, extreme)))...),
+			func(runs []*RunRecord) []*ProbeRecord { return []*ProbeRecord{fullbatch(runs[3], 0.99, 0.01)} }, "C6", true, ""},
+		{"C6, full batch from a corrupted run that is no extreme point", append(runs(3, normal(10)), runs(3, corrupted("mlp", 10, epochsOf(10, [2]float64{0.99, 0.3})))...),
+			func(runs []*RunRecord) []*ProbeRecord { return []*ProbeRecord{fullbatch(runs[3], 0.99, 0.3)} }, "C6", false,
+			"fullbatch probe probes/fullbatch starts at train_acc 0.9900, test_acc 0.3000: not an extreme point"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			in := &Inputs{Runs: tc.runs}
+			if tc.probes != nil {
+				in.Probes = tc.probes(tc.runs)
+			}
+			rep, err := BuildReport(in, "in", ReportSettings{Generated: time.Unix(0, 0)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range rep.Summary.Claims {
+				if c.ID == tc.id {
+					if tc.reason != "" || c.Holds != tc.holds {
+						evidence, _ := json.Marshal(c.Evidence)
+						t.Errorf("%s holds %v, want %v (untested: %q); evidence %s", c.ID, c.Holds, tc.holds, tc.reason, evidence)
+					}
+					return
+				}
+			}
+			for _, u := range rep.Summary.Untested {
+				if u.ID == tc.id {
+					if tc.reason == "" || !strings.Contains(u.Reason, tc.reason) {
+						t.Errorf("%s untested: %q, want decided (or untested saying %q)", u.ID, u.Reason, tc.reason)
+					}
+					return
+				}
+			}
+			t.Errorf("no %s, decided or untested", tc.id)
+		})
 	}
 }

@@ -136,7 +136,7 @@ func TestTrainPoint(t *testing.T) {
 		t.Errorf("point.json is now %q, was %q", got, marker)
 	}
 
-	writeProbe(t, filepath.Join(out, "probes", "rows-mlp", "fullbatch"), point.Run, map[string]string{"fullbatch.jsonl": `{"method":"adam","step":0,"loss":2,"train_acc":0.3,"test_acc":0.01,"grad_norm":1}
+	writeProbe(t, filepath.Join(out, "probes", "rows-mlp", "fullbatch"), point.Run, map[string]string{"fullbatch.jsonl": `{"method":"adam","step":0,"loss":2,"train_acc":0.98,"test_acc":0.01,"grad_norm":1}
 {"method":"adam","step":10,"loss":1,"train_acc":0.9,"test_acc":0.02,"grad_norm":0.01}
 `})
 	in, err := LoadInputs(out)

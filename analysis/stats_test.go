@@ -2,6 +2,8 @@ package analysis
 
 import (
 	"math"
+	"math/bits"
+	"slices"
 	"testing"
 )
 
@@ -27,7 +29,7 @@ func TestMannWhitneyU(t *testing.T) {
 		name       string
 		a, b       []float64
 		wantU      float64
-		wantP      float64 // reference: scipy.stats.mannwhitneyu(a, b, method="asymptotic"), use_continuity=True
+		wantP      float64 // reference: scipy.stats.mannwhitneyu(a, b) (exact for a sample of 8 or fewer without ties, else asymptotic with continuity correction)
 		tolP       float64
 		wantEffect float64
 	}{
@@ -37,6 +39,17 @@ func TestMannWhitneyU(t *testing.T) {
 			a:     []float64{11, 12, 13, 14, 15, 16, 17, 18, 19, 20},
 			b:     []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10},
 			wantU: 100, wantP: 1.8267e-4, tolP: 1e-7, wantEffect: 1,
+		},
+		{
+			// Small and without ties: exact. 5 vs 5 apart: p = 2/C(10,5) = 2/252.
+			name: "separated, small", a: []float64{6, 7, 8, 9, 10}, b: []float64{1, 2, 3, 4, 5},
+			wantU: 25, wantP: 2.0 / 252, tolP: 1e-12, wantEffect: 1,
+		},
+		{
+			// 6 vs 6, U = 34: 4 of the 924 orderings give U >= 34 (U 34, 34, 35, 36), and 4 U <= 2:
+			// p = 8/924 = 0.00866 exactly, below 0.01; the normal approximation gives 0.0131.
+			name: "exact 6 vs 6", a: []float64{5, 8, 9, 10, 11, 12}, b: []float64{1, 2, 3, 4, 6, 7},
+			wantU: 34, wantP: 8.0 / 924, tolP: 1e-12, wantEffect: 34.0 / 36,
 		},
 		{
 			// Identical samples: U = n1 n2 / 2, p = 1.
@@ -64,5 +77,41 @@ func TestMannWhitneyU(t *testing.T) {
 	}
 	if _, err := MannWhitneyU(nil, []float64{1}); err == nil {
 		t.Error("no error for an empty sample")
+	}
+}
+
+// TestUDistribution checks the exact distribution of U against every ordering of m + n
+// distinct values.
+func TestUDistribution(t *testing.T) {
+	for m := 1; m <= 6; m++ {
+		for n := 1; n <= 6; n++ {
+			counts, total, ok := uDistribution(m, n)
+			if !ok {
+				t.Fatalf("%d and %d: not computed", m, n)
+			}
+			want := make([]float64, m*n+1)
+			orderings := 0
+			for mask := 0; mask < 1<<(m+n); mask++ { // bit k set: the k-th smallest value is of the first sample
+				if bits.OnesCount(uint(mask)) != m {
+					continue
+				}
+				orderings++
+				u, below := 0, 0 // U: pairs with the first sample's value above the second's
+				for k := 0; k < m+n; k++ {
+					if mask&(1<<k) != 0 {
+						u += below
+					} else {
+						below++
+					}
+				}
+				want[u]++
+			}
+			if total != float64(orderings) || !slices.Equal(counts, want) {
+				t.Errorf("%d and %d: counts %v of %v, want %v of %d", m, n, counts, total, want, orderings)
+			}
+		}
+	}
+	if _, _, ok := uDistribution(8, 1000); ok {
+		t.Error("8 and 1000 values: counts beyond a float64's integers computed")
 	}
 }
