@@ -124,7 +124,7 @@ func Plan(scale string, datasetNames, modelNames []string) (*ScalePlan, error) {
 			Sharpness:   SharpnessSettings{Iterations: 8, TraceSamples: 4}, SharpnessN: 1000}
 	case ScaleQuick:
 		// Under an hour on 2 cores: MLP and LeNet on MNIST and Fashion-MNIST subsets, 8+8 MLP
-		// and 6+6 LeNet runs per pair (6 vs 6 separated runs give p = 0.005 in the rank test).
+		// and 6+6 LeNet runs per pair (6 vs 6 separated runs give p = 0.0022 in the exact rank test).
 		// LeNet trains ~30x slower per step than the MLP on the Go backend: smaller subsets.
 		p = ScalePlan{Name: ScaleQuick, Pairs: []string{"mnist/mlp", "fashion-mnist/mlp", "mnist/lenet", "fashion-mnist/lenet"},
 			Runs: 8, Subset: 4000, TestSubset: 1000, Epochs: map[string]int{"mlp": 15, "lenet": 10},
