@@ -172,15 +172,17 @@ func checkOutDir(dir string) error {
 }
 
 // checkTrainOutDir accepts for a run a new or empty directory, or one holding an
-// interrupted run's checkpoint, which Train resumes (or refuses, if the flags ask for
-// another run).
+// interrupted run: with a checkpoint, which Train resumes, or stopped before its first,
+// which Train starts again (either refused, if the flags ask for another run).
 func checkTrainOutDir(dir string) error {
 	if dir != "" && experiment.HasCheckpoint(dir) {
 		return nil
 	}
-	if _, err := os.Stat(filepath.Join(dir, experiment.ConfigFile)); err == nil {
-		if _, err := os.Stat(filepath.Join(dir, experiment.FinalWeightsFile)); err != nil {
-			return usagef("--out %s holds a run that stopped in its first epoch, before any checkpoint: delete it to train the run again", dir)
+	if dir != "" {
+		_, config := os.Stat(filepath.Join(dir, experiment.ConfigFile))
+		_, final := os.Stat(filepath.Join(dir, experiment.FinalWeightsFile))
+		if config == nil && final != nil {
+			return nil
 		}
 	}
 	return checkOutDir(dir)
@@ -222,8 +224,11 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		corruptionNote(set), settings.WithDefaults().Optimizer.Name, settings.WithDefaults().Backend, *out)
 	result, err := experiment.Train(ctx, backend, set, settings, *out, stderr)
 	if err != nil {
-		if result != nil && experiment.HasCheckpoint(*out) {
-			return interrupted(err, fmt.Sprintf("%s holds a checkpoint after epoch %d", *out, result.Epochs))
+		if epochs, ok := experiment.CheckpointEpoch(*out); ok && result != nil {
+			return interrupted(err, fmt.Sprintf("%s holds a checkpoint after epoch %d", *out, epochs))
+		}
+		if errors.Is(err, context.Canceled) {
+			return fmt.Errorf("interrupted before the run's first checkpoint: run the same command again to train it from its start")
 		}
 		return err
 	}

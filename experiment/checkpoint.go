@@ -243,6 +243,22 @@ func latestCheckpoint(runDir string) (string, error) {
 	return filepath.Join(runDir, slices.Max(names)), nil // zero-padded epochs sort as numbers
 }
 
+// CheckpointEpoch returns the number of epochs the latest checkpoint of runDir holds; ok
+// is false if it has none.
+func CheckpointEpoch(runDir string) (epochs int, ok bool) {
+	ck, err := latestCheckpoint(runDir)
+	if err != nil || ck == "" {
+		return 0, false
+	}
+	if _, err := fmt.Sscanf(filepath.Base(ck), checkpointPrefix+"%d", &epochs); err != nil {
+		return 0, false
+	}
+	if isDivergedCheckpoint(ck) { // the end of a run that diverged in that epoch
+		epochs--
+	}
+	return epochs, true
+}
+
 // HasCheckpoint reports whether runDir holds a checkpoint of an unfinished run.
 func HasCheckpoint(runDir string) bool {
 	dir, err := latestCheckpoint(runDir)

@@ -145,6 +145,56 @@ func TestTrainResumes(t *testing.T) {
 	}
 }
 
+// TestTrainRestartsBeforeFirstCheckpoint: a run interrupted before its first checkpoint
+// starts again in its directory, ending as the run in one go; given other settings there,
+// Train refuses, the files unchanged. CheckpointEpoch says what a checkpoint holds.
+func TestTrainRestartsBeforeFirstCheckpoint(t *testing.T) {
+	d := synthDataset(150, 40, 8, 8, 1, 3, 21)
+	s := withEpochs(adamMLP, 2)
+	set := corrupt.Clean(d)
+	whole, err := Train(context.Background(), nil, set, s, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "run")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := Train(ctx, nil, set, s, dir, &cancelAfter{prefix: "epoch 0/", cancel: cancel}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted run: %v", err)
+	}
+	if _, ok := CheckpointEpoch(dir); ok || HasCheckpoint(dir) {
+		t.Fatalf("a checkpoint before the first epoch: %v", listDir(t, dir))
+	}
+	other := s
+	other.Seed = 9
+	before := listDir(t, dir)
+	config, _ := os.ReadFile(filepath.Join(dir, ConfigFile))
+	if _, err := Train(context.Background(), nil, set, other, dir, nil); !errors.Is(err, ErrBadCheckpoint) || !strings.Contains(err.Error(), "seed: 0 recorded, 9 now") {
+		t.Errorf("another run's start: error %v, want %v naming the seed", err, ErrBadCheckpoint)
+	}
+	if now, _ := os.ReadFile(filepath.Join(dir, ConfigFile)); !bytes.Equal(now, config) || strings.Join(listDir(t, dir), ",") != strings.Join(before, ",") {
+		t.Errorf("refused, yet the files changed: %v", listDir(t, dir))
+	}
+	again, err := Train(context.Background(), nil, set, s, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameWeights(again.Final, whole.Final) || encodedMetrics(t, again) != encodedMetrics(t, whole) {
+		t.Error("started again, the run does not end as the run in one go")
+	}
+
+	everyEpoch(t)
+	dir = filepath.Join(t.TempDir(), "run")
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := Train(ctx, nil, set, withEpochs(s, 3), dir, &cancelAfter{prefix: "epoch 2/", cancel: cancel}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted run: %v", err)
+	}
+	if epochs, ok := CheckpointEpoch(dir); !ok || epochs != 2 {
+		t.Errorf("CheckpointEpoch = %d, %v; want 2 (files %v)", epochs, ok, listDir(t, dir))
+	}
+}
+
 // TestTrainRefusesAnotherRunsCheckpoint: a checkpointed directory given other settings,
 // or whose checkpoint was damaged, is refused, and its files stay as they were.
 func TestTrainRefusesAnotherRunsCheckpoint(t *testing.T) {
@@ -530,6 +580,9 @@ func TestTrainEnsembleResumesDiverged(t *testing.T) {
 	dirs := interruptedEnsemble(t, sets, settings, 2)
 	if ck, _ := latestCheckpoint(dirs[0]); filepath.Base(ck) != checkpointPrefix+"000001-diverged" {
 		t.Fatalf("the diverged member's checkpoint is %q, want its end in epoch 1; files: %v", ck, listDir(t, dirs[0]))
+	}
+	if epochs, ok := CheckpointEpoch(dirs[0]); !ok || epochs != 0 {
+		t.Errorf("CheckpointEpoch of the member that diverged in epoch 1 = %d, %v; want 0 epochs done", epochs, ok)
 	}
 	var log bytes.Buffer
 	resumed, err := TrainEnsemble(context.Background(), nil, sets, settings, dirs, &log)

@@ -226,6 +226,11 @@ func (t *trainer) train(ctx context.Context, set *corrupt.Set, s Settings, outDi
 		start = res.startedAt(start)
 		fmt.Fprintf(p.w, "resuming %s after epoch %d of %d\n", outDir, res.Epochs, s.Epochs)
 	} else {
+		if outDir != "" {
+			if err := checkRestart(net, set, s, outDir); err != nil {
+				return nil, err
+			}
+		}
 		if res, err = startRun(net, set, s, outDir, 0); err != nil {
 			return nil, err
 		}
@@ -315,13 +320,7 @@ func resumeRun(net *Net, set *corrupt.Set, s Settings, outDir, ck string, restor
 		return nil, fmt.Errorf("%w in %s: its %s: %v", ErrBadCheckpoint, outDir, ConfigFile, err)
 	}
 	res := &Result{Status: StatusOK, Net: net, Dir: outDir, Config: setRunConfig(net, set, s)}
-	// What may differ gives the same run: steps per call take the same steps, and the
-	// data may be read from another folder.
-	was, now := recorded, res.Config
-	was.Settings.StepsPerCall, was.Dataset.Source = 0, ""
-	now.Settings.StepsPerCall, now.Dataset.Source = 0, ""
-	diffs := append(jsonDiff(was.Settings, now.Settings), jsonDiff(was.Dataset, now.Dataset)...)
-	if len(diffs) > 0 {
+	if diffs := runDiffs(recorded, res.Config); len(diffs) > 0 {
 		return nil, fmt.Errorf("%w in %s: it is another run (%s); use a new directory, or delete that one to train this run there",
 			ErrBadCheckpoint, outDir, strings.Join(diffs, "; "))
 	}
@@ -345,6 +344,40 @@ func resumeRun(net *Net, set *corrupt.Set, s Settings, outDir, ck string, restor
 	res.Config = recorded
 	res.Config.Resumed = append(res.Config.Resumed, resume)
 	return res, nil
+}
+
+// runDiffs lists how the run configured now differs from the one recorded. What may
+// differ gives the same run: steps per call take the same steps, and the data may be read
+// from another folder.
+func runDiffs(recorded, now RunConfig) []string {
+	recorded.Settings.StepsPerCall, recorded.Dataset.Source = 0, ""
+	now.Settings.StepsPerCall, now.Dataset.Source = 0, ""
+	return append(jsonDiff(recorded.Settings, now.Settings), jsonDiff(recorded.Dataset, now.Dataset)...)
+}
+
+// checkRestart accepts for a new run of s on set the directory outDir unless it holds a
+// run that stopped before its first checkpoint (config.json, no checkpoint, no final
+// weights) of other settings: the same run starts there again, as nothing of it was kept.
+func checkRestart(net *Net, set *corrupt.Set, s Settings, outDir string) error {
+	data, err := os.ReadFile(filepath.Join(outDir, ConfigFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("experiment: %w", err)
+	}
+	if _, err := os.Stat(filepath.Join(outDir, FinalWeightsFile)); err == nil {
+		return nil // a finished run: the caller's to keep (esp train refuses its directory)
+	}
+	var recorded RunConfig
+	if err := json.Unmarshal(data, &recorded); err != nil {
+		return fmt.Errorf("%w in %s: its %s: %v", ErrBadCheckpoint, outDir, ConfigFile, err)
+	}
+	if diffs := runDiffs(recorded, setRunConfig(net, set, s)); len(diffs) > 0 {
+		return fmt.Errorf("%w in %s: it holds another run (%s), stopped before its first checkpoint; use a new directory, or delete that one to train this run there",
+			ErrBadCheckpoint, outDir, strings.Join(diffs, "; "))
+	}
+	return nil
 }
 
 // saveConfig writes the run's configuration to its config.json.
