@@ -252,21 +252,30 @@ var fileSHA256 = datasets.FileSHA256
 
 func readRunResult(runDir string) (*RunResult, error) {
 	data, err := os.ReadFile(filepath.Join(runDir, ResultFile))
+	if errors.Is(err, os.ErrNotExist) {
+		if _, statErr := os.Stat(runDir); statErr == nil {
+			// A run's directory appears whole (it is renamed into place when finished),
+			// so a damaged one was damaged afterwards: say so rather than count or
+			// retrain it.
+			return nil, fmt.Errorf("%w: %s has no %s: delete %s to train the run again",
+				ErrDamagedRun, runDir, ResultFile, runDir)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
-	// A run's directory appears whole (it is renamed into place when finished), so a
-	// damaged one was damaged afterwards: say so rather than count or retrain it.
 	var rr RunResult
 	if err := json.Unmarshal(data, &rr); err != nil {
 		return nil, fmt.Errorf("%w: %s is not a run result (%v): delete %s to train the run again",
 			ErrDamagedRun, filepath.Join(runDir, ResultFile), err, runDir)
 	}
-	weights := filepath.Join(runDir, FinalWeightsFile)
-	if _, err := os.Stat(weights); err != nil {
-		return nil, fmt.Errorf("%w: %s has a result but no %s: delete %s to train the run again",
-			ErrDamagedRun, runDir, FinalWeightsFile, runDir)
+	for _, file := range []string{FinalWeightsFile, ConfigFile, MetricsFile, InitWeightsFile} {
+		if _, err := os.Stat(filepath.Join(runDir, file)); err != nil {
+			return nil, fmt.Errorf("%w: %s has a result but no %s: delete %s to train the run again",
+				ErrDamagedRun, runDir, file, runDir)
+		}
 	}
+	weights := filepath.Join(runDir, FinalWeightsFile)
 	if rr.FinalSHA256 != "" {
 		got, err := fileSHA256(weights)
 		if err != nil {

@@ -494,6 +494,10 @@ func TestRunStudyDamaged(t *testing.T) {
 	}{
 		{"weights removed", func(dir, run string) error { return os.Remove(filepath.Join(run, FinalWeightsFile)) },
 			ErrDamagedRun, "has a result but no final.safetensors: delete"},
+		{"result.json removed", func(dir, run string) error { return os.Remove(filepath.Join(run, ResultFile)) },
+			ErrDamagedRun, "has no result.json: delete"},
+		{"config.json removed", func(dir, run string) error { return os.Remove(filepath.Join(run, ConfigFile)) },
+			ErrDamagedRun, "has a result but no config.json: delete"},
 		{"result.json garbled", func(dir, run string) error {
 			return os.WriteFile(filepath.Join(run, ResultFile), []byte("{bad"), 0o644)
 		},
