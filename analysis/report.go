@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -176,6 +177,52 @@ func groupRuns(runs []*RunRecord) map[groupKey]*group {
 	return groups
 }
 
+// mixedRecipes says how the runs of g were trained differently ("" if alike): every run
+// of a group must share the training recipe (data subset, model configuration, optimizer,
+// batch size, epochs), and its corrupted runs the corruption (but its seed), for the
+// group's claims to compare like with like. Runs of separate studies under one input may
+// not.
+func (g *group) mixedRecipes() string {
+	// recipe lists "name value" of each setting that must agree.
+	recipe := func(r *RunRecord, withCorruption bool) []string {
+		s := r.Config.Settings
+		fields := []any{"subset", s.Subset, "model_config", s.ModelConfig, "optimizer", s.Optimizer,
+			"batch_size", s.BatchSize, "epochs", s.Epochs}
+		if withCorruption {
+			c := s.Corruption
+			c.Seed = 0
+			fields = append(fields, "corruption", c)
+		}
+		var out []string
+		for i := 0; i < len(fields); i += 2 {
+			data, _ := json.Marshal(fields[i+1])
+			out = append(out, fmt.Sprintf("%s %s", fields[i], data))
+		}
+		return out
+	}
+	differ := func(a, b *RunRecord, withCorruption bool) string {
+		ra, rb := recipe(a, withCorruption), recipe(b, withCorruption)
+		for i := range ra {
+			if ra[i] != rb[i] {
+				return fmt.Sprintf("%s has %s, %s has %s", a.Dir, ra[i], b.Dir, rb[i])
+			}
+		}
+		return ""
+	}
+	all := append(slices.Clone(g.normal), g.corrupted...)
+	for _, r := range all[1:] {
+		if d := differ(all[0], r, false); d != "" {
+			return d
+		}
+	}
+	for _, r := range g.corrupted[min(1, len(g.corrupted)):] {
+		if d := differ(g.corrupted[0], r, true); d != "" {
+			return d
+		}
+	}
+	return ""
+}
+
 func sortedKeys(groups map[groupKey]*group) []groupKey {
 	keys := make([]groupKey, 0, len(groups))
 	for k := range groups {
@@ -332,7 +379,13 @@ func BuildReport(in *Inputs, input string, settings ReportSettings) (*Report, er
 		if a, ok := authorsFigures[k.name()]; ok {
 			rep.Summary.Authors[k.name()] = a
 		}
-		rep.claimsC1C2C3(g, stats, s)
+		if mixed := g.mixedRecipes(); mixed != "" {
+			for _, id := range []string{"C1", "C2", "C3"} {
+				rep.untested(id, k, "runs trained differently ("+mixed+"): report each study apart (esp report --in its directory)")
+			}
+		} else {
+			rep.claimsC1C2C3(g, stats, s)
+		}
 		rep.runFigures(g)
 	}
 	rep.claimC4(groups, keys, s)

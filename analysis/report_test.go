@@ -387,7 +387,19 @@ func TestReportClaimEdges(t *testing.T) {
 		{"C3, 6 against 6, U = 34: p = 8/924 exactly (0.013 approximated)", append(append(runs(6, normal(10)), runs(5, corrupted("mlp", 10, epochsOf(10, extreme)))...),
 			fakeRun("mlp", true, 10, 5.35, epochsOf(10, extreme)...)), nil, "C3", true, ""},
 		{"C3, a normal run of other epochs", append(append(runs(5, normal(10)), fakeRun("mlp", false, 50, 5, epochsOf(50, generalizing)...)),
-			runs(6, corrupted("mlp", 10, epochsOf(10, extreme)))...), nil, "C3", false, ""},
+			runs(6, corrupted("mlp", 10, epochsOf(10, extreme)))...), nil, "C3", false, "has epochs 50): report each study apart"},
+		{"C1, a corrupted run of another width", append(runs(3, corrupted("mlp", 10, epochsOf(10, extreme))),
+			func() *RunRecord {
+				r := fakeRun("mlp", true, 10, 10, epochsOf(10, extreme)...)
+				r.Config.Settings.ModelConfig.Hidden = 64
+				return r
+			}()), nil, "C1", false, `model_config {"hidden":64}`},
+		{"C1, corrupted runs of other corruption seeds alike", append(runs(2, corrupted("mlp", 10, epochsOf(10, extreme))),
+			func() *RunRecord {
+				r := fakeRun("mlp", true, 10, 10, epochsOf(10, extreme)...)
+				r.Config.Settings.Corruption.Seed = 7
+				return r
+			}()), nil, "C1", true, ""},
 		{"C3, a diverged run left out", append(append(runs(6, normal(10)), fakeRun("mlp", false, 10, 50, epochsOf(2, generalizing, 1, diverged)...)),
 			runs(6, corrupted("mlp", 10, epochsOf(10, extreme)))...), nil, "C3", true, ""},
 		{"C2, every corrupted run diverged", append(runs(3, normal(10)), runs(3, corrupted("mlp", 10, epochsOf(1, diverged)))...), nil, "C2", true, ""},
