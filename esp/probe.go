@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -49,8 +51,12 @@ func (p *probeFlags) setup(ctx context.Context, fs *flag.FlagSet, point analysis
 	if p.out == "" {
 		return nil, nil, usagef("--out DIR is required: the probe's files go there")
 	}
-	if err := checkOutDir(p.out); err != nil {
-		return nil, nil, err
+	kind := strings.TrimPrefix(fs.Name(), "probe ")
+	again := unfinishedProbe(p.out, kind, point)
+	if !again {
+		if err := checkOutDir(p.out); err != nil {
+			return nil, nil, err
+		}
 	}
 	config, err := analysis.CheckPoint(point)
 	if err != nil {
@@ -75,7 +81,26 @@ func (p *probeFlags) setup(ctx context.Context, fs *flag.FlagSet, point analysis
 	if ds.NumClasses() != config.Dataset.Classes {
 		return nil, nil, usagef("dataset %s has %d classes, the run %s was trained on %d", name, ds.NumClasses(), point.Run, config.Dataset.Classes)
 	}
+	if again {
+		fmt.Fprintf(stderr, "%s holds an unfinished %s probe from %s (interrupted): starting it again\n", p.out, kind, point.Run)
+		if err := os.RemoveAll(p.out); err != nil {
+			return nil, nil, err
+		}
+	}
 	return backend, ds, nil
+}
+
+// unfinishedProbe reports whether dir holds an unfinished probe of kind from point
+// (interrupted), which the probe starts again, as a reproduction does: its lines so far
+// are no result (reports leave unfinished probes out).
+func unfinishedProbe(dir, kind string, point analysis.Point) bool {
+	data, err := os.ReadFile(filepath.Join(dir, analysis.ProbeInfoFile))
+	var info analysis.ProbeInfo
+	if err != nil || json.Unmarshal(data, &info) != nil || info.Finished != nil || info.Probe != kind {
+		return false
+	}
+	from, _ := filepath.Abs(point.Run)
+	return info.Run == from || strings.HasPrefix(info.From, from+":")
 }
 
 // prepare parses the flags, runs check (the probe's own validation of its settings: its
@@ -126,7 +151,11 @@ func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if !ok {
 		return usagef("unknown probe %q: valid probes are %s", args[0], strings.Join(probeNames, ", "))
 	}
-	return sub(ctx, args[1:], stdout, stderr)
+	err := sub(ctx, args[1:], stdout, stderr)
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("interrupted: run the same command again to start the probe again (its unfinished output is replaced)")
+	}
+	return err
 }
 
 func parseProbeFlags(fs *flag.FlagSet, args []string) error {
