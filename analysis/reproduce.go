@@ -267,6 +267,9 @@ func Reproduce(ctx context.Context, s ReproduceSettings, out string, progress io
 	if err := plan.SetPointEpochs(s.PointEpochs); err != nil {
 		return nil, err
 	}
+	if err := checkProbeStarts(plan, out); err != nil {
+		return nil, err
+	}
 	if progress == nil {
 		progress = io.Discard
 	}
@@ -423,11 +426,12 @@ func runProbes(ctx context.Context, backend compute.Backend, plan *ScalePlan, ds
 	for _, p := range probes {
 		dir := filepath.Join(probesDir, p.name)
 		if info := finishedProbe(dir); info != nil {
-			if p.name == "interpolate" || sameRun(info.Run, extreme.Run) {
-				continue // done in an earlier, interrupted reproduction
+			if p.name != "interpolate" {
+				if err := startedElsewhere(dir, info, extreme); err != nil {
+					return err
+				}
 			}
-			return fmt.Errorf("%s started from %s, this reproduction starts its probes from %s: choose another --out (nothing saved is overwritten)",
-				dir, info.Run, extreme.Run)
+			continue // done in an earlier, interrupted reproduction
 		}
 		if err := os.RemoveAll(dir); err != nil { // an unfinished probe: start it again
 			return err
@@ -435,6 +439,39 @@ func runProbes(ctx context.Context, backend compute.Backend, plan *ScalePlan, ds
 		fmt.Fprintf(progress, "[%s] probe %s from %s\n", plan.Name, p.name, extreme.Run)
 		if err := p.run(dir); err != nil {
 			return fmt.Errorf("%s: %w", p.name, err)
+		}
+	}
+	return nil
+}
+
+// startedElsewhere refuses the finished probe in dir (info its probe.json) if it started
+// from another point than extreme (a reproduction of another --point-epochs).
+func startedElsewhere(dir string, info *ProbeInfo, extreme Point) error {
+	if sameRun(info.Run, extreme.Run) {
+		return nil
+	}
+	return fmt.Errorf("%w: %s started from %s, this reproduction starts its probes from %s (another --point-epochs?): choose another --out (nothing saved is overwritten)",
+		experiment.ErrStudyMismatch, dir, info.Run, extreme.Run)
+}
+
+// checkProbeStarts refuses, before any training, a reproduction directory out whose
+// finished probes started from another point than the plan's (startedElsewhere).
+func checkProbeStarts(plan *ScalePlan, out string) error {
+	for _, pair := range plan.Pairs {
+		name, model, _ := strings.Cut(pair, "/")
+		probesDir := filepath.Join(out, ProbesDir, slug(name+"-"+model))
+		extreme := firstRun(filepath.Join(out, StudiesDir, slug(name+"-"+model)), experiment.KindCorrupted)
+		if plan.PointEpochsOf(pair) > 0 {
+			extreme = firstRun(filepath.Join(probesDir, PointDir), experiment.KindCorrupted)
+		}
+		entries, _ := os.ReadDir(probesDir)
+		for _, e := range entries {
+			dir := filepath.Join(probesDir, e.Name())
+			if info := finishedProbe(dir); info != nil && info.Probe != "interpolate" {
+				if err := startedElsewhere(dir, info, extreme); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	return nil
