@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 
 	"github.com/extremepoints/esp/datasets"
 	"github.com/extremepoints/esp/experiment"
+	"github.com/extremepoints/esp/models"
 )
 
 // ProbeFormat is the "format" value of the probe.json files this package writes.
@@ -153,11 +155,33 @@ func CheckPoint(p Point) (*experiment.RunConfig, error) {
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) && path == p.WeightsPath() && p.which() == weightsFinal {
 			return nil, fmt.Errorf("run %s has no %s: its training did not finish", p.Run, experiment.FinalWeightsFile)
 		}
-		if _, err := loadWeights(path); err != nil {
+		w, err := loadWeights(path)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkWeightsOf(path, w, p.Run, config); err != nil {
 			return nil, err
 		}
 	}
 	return config, nil
+}
+
+// checkWeightsOf refuses weights w, read from path, that are not of the model the run's
+// config.json describes (config.json edited, or files of two runs put together): a probe
+// would study one model and the report file it as another. Weights without the model in
+// their metadata pass.
+func checkWeightsOf(path string, w *experiment.Weights, run string, config *experiment.RunConfig) error {
+	model, raw := w.Metadata["model"], w.Metadata["model_config"]
+	var mc models.Config
+	if model == "" || raw == "" || json.Unmarshal([]byte(raw), &mc) != nil {
+		return nil
+	}
+	if model != config.Settings.Model || !reflect.DeepEqual(mc, config.Settings.ModelConfig) {
+		described, _ := json.Marshal(config.Settings.ModelConfig)
+		return fmt.Errorf("%w: %s holds the weights of a %s %s, but %s describes a %s %s: the run's files do not belong together",
+			experiment.ErrDamagedRun, path, model, raw, filepath.Join(run, experiment.ConfigFile), config.Settings.Model, described)
+	}
+	return nil
 }
 
 // checkImported refuses the initial weights of an imported run, which has none.
@@ -205,6 +229,9 @@ func loadPoint(backend compute.Backend, p Point, ds *datasets.Dataset) (*loadedP
 	}
 	lp := &loadedPoint{point: p, config: config}
 	if lp.start, err = loadWeights(p.WeightsPath()); err != nil {
+		return nil, err
+	}
+	if err := checkWeightsOf(p.WeightsPath(), lp.start, p.Run, config); err != nil {
 		return nil, err
 	}
 	if err := lp.start.CheckFinite(); err != nil {
