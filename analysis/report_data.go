@@ -105,7 +105,11 @@ func LoadInputs(root string) (*Inputs, error) {
 		if exists(filepath.Join(path, PointFile)) {
 			pointDirs = append(pointDirs, path)
 		}
-		if exists(filepath.Join(path, experiment.ConfigFile)) && exists(filepath.Join(path, experiment.MetricsFile)) {
+		hasConfig, hasMetrics := exists(filepath.Join(path, experiment.ConfigFile)), exists(filepath.Join(path, experiment.MetricsFile))
+		if hasMetrics && !hasConfig {
+			return fmt.Errorf("%w: %s has %s but no %s: restore it, or delete the run", experiment.ErrDamagedRun, path, experiment.MetricsFile, experiment.ConfigFile)
+		}
+		if hasConfig && hasMetrics {
 			run, err := loadRun(path) // first: it refuses another version's run
 			if err != nil {
 				return err
@@ -115,7 +119,7 @@ func LoadInputs(root string) (*Inputs, error) {
 				return fs.SkipDir
 			}
 			if len(run.Metrics) == 0 {
-				return fs.SkipDir
+				return fmt.Errorf("%w: %s has final weights but an empty %s: restore it, or delete the run", experiment.ErrDamagedRun, path, experiment.MetricsFile)
 			}
 			byDir[filepath.Clean(path)] = run
 			if underPoint(path) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"image/png"
 	"math"
@@ -218,6 +219,19 @@ func TestReportErrors(t *testing.T) {
 	os.WriteFile(metrics, []byte(`{"epoch":0,"train_acc":7,"test_acc":0.1}`+"\n"), 0o644)
 	if _, err := WriteReportFromDir(edited, filepath.Join(edited, "r"), ReportSettings{}, nil); err == nil || !strings.Contains(err.Error(), "train_acc 7 is not an accuracy") {
 		t.Errorf("an accuracy of 7: %v", err)
+	}
+	damaged := t.TempDir()
+	writeStudy(t, damaged, 1)
+	metrics = filepath.Join(damaged, "runs", "corrupted-0000", "metrics.jsonl")
+	saved, _ := os.ReadFile(metrics)
+	os.WriteFile(metrics, nil, 0o644)
+	if _, err := WriteReportFromDir(damaged, filepath.Join(damaged, "r"), ReportSettings{}, nil); !errors.Is(err, experiment.ErrDamagedRun) || !strings.Contains(err.Error(), "has final weights but an empty metrics.jsonl") {
+		t.Errorf("a finished run's metrics emptied: %v", err)
+	}
+	os.WriteFile(metrics, saved, 0o644)
+	os.Remove(filepath.Join(damaged, "runs", "normal-0000", "config.json"))
+	if _, err := WriteReportFromDir(damaged, filepath.Join(damaged, "r"), ReportSettings{}, nil); !errors.Is(err, experiment.ErrDamagedRun) || !strings.Contains(err.Error(), "normal-0000 has metrics.jsonl but no config.json") {
+		t.Errorf("a finished run's config.json removed: %v", err)
 	}
 	future := t.TempDir()
 	writeStudy(t, future, 2)
