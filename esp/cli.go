@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"runtime/debug"
 	"sort"
 	"strconv"
@@ -39,9 +40,10 @@ func usagef(format string, args ...any) error {
 
 // inputErrors are errors about the files and folders the user named, in any command: a
 // damaged weights file, run or checkpoint, weights that are not finite, an output folder of another
-// kind, study or probe, points of different models; and a backend that cannot be had.
+// kind, study or probe, points of different models, a folder the user may not write or
+// read; and a backend that cannot be had.
 var inputErrors = []error{experiment.ErrBackend, experiment.ErrBadCheckpoint, experiment.ErrCorruptWeights, experiment.ErrNonFiniteWeights, experiment.ErrDamagedRun,
-	experiment.ErrForeignDir, experiment.ErrStudyMismatch, analysis.ErrOutputNotEmpty, analysis.ErrIncompatiblePoints}
+	experiment.ErrForeignDir, experiment.ErrStudyMismatch, analysis.ErrOutputNotEmpty, analysis.ErrIncompatiblePoints, fs.ErrPermission}
 
 // isInputError reports whether err is one of inputErrors.
 func isInputError(err error) bool {

@@ -3,16 +3,20 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"image/png"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/extremepoints/esp/analysis"
 	"github.com/extremepoints/esp/datasets"
+	"github.com/extremepoints/esp/experiment"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -203,5 +207,24 @@ func TestExitCodes(t *testing.T) {
 				t.Errorf("exit %d, stderr %q; want exit %d and %q", code, stderr.String(), tc.wantCode, tc.wantErr)
 			}
 		})
+	}
+}
+
+// TestInputErrors: errors about what the user named exit with code 2, whichever package
+// wraps them; others (a failing computation) with 1.
+func TestInputErrors(t *testing.T) {
+	tests := []struct {
+		err  error
+		want bool
+	}{
+		{fmt.Errorf("experiment: writing out/config.json: %w", &fs.PathError{Op: "open", Path: "out/.tmp-config.json", Err: fs.ErrPermission}), true},
+		{fmt.Errorf("run x: %w", experiment.ErrDamagedRun), true},
+		{fmt.Errorf("probe: %w", analysis.ErrOutputNotEmpty), true},
+		{errors.New("experiment: ensemble training step: out of memory"), false},
+	}
+	for _, tc := range tests {
+		if got := isInputError(tc.err); got != tc.want {
+			t.Errorf("isInputError(%v) = %v, want %v", tc.err, got, tc.want)
+		}
 	}
 }
