@@ -482,8 +482,9 @@ func linspace(lo, hi float64, count int) []float64 {
 }
 
 func checkProbeRange(name string, r [2]float64) error {
-	if !finiteValue(r[0]) || !finiteValue(r[1]) || r[0] >= r[1] {
-		return fmt.Errorf("invalid %s range [%v, %v]: want two finite numbers, the first below the second", name, r[0], r[1])
+	// Beyond ±1e6 steps along a normalized direction, float32 weights lose the point.
+	if !finiteValue(r[0]) || !finiteValue(r[1]) || r[0] >= r[1] || math.Abs(r[0]) > 1e6 || math.Abs(r[1]) > 1e6 {
+		return fmt.Errorf("invalid %s range [%v, %v]: want two finite numbers within ±1e6, the first below the second", name, r[0], r[1])
 	}
 	return nil
 }

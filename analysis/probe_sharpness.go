@@ -65,6 +65,9 @@ func (s SharpnessSettings) Validate() error {
 	if !finiteValue(s.Tolerance) || s.Tolerance < 0 || !finiteValue(s.Epsilon) || s.Epsilon < 0 {
 		return fmt.Errorf("sharpness: tolerance and epsilon must be finite numbers > 0")
 	}
+	if s.Epsilon > 1 { // a step along a unit direction: beyond 1, no derivative
+		return fmt.Errorf("sharpness: epsilon %g: the finite-difference step must be at most 1 (default 1e-3)", s.Epsilon)
+	}
 	return nil
 }
 

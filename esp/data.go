@@ -228,6 +228,9 @@ func runDataShow(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err := df.validate(); err != nil {
 		return err
 	}
+	if flagGiven(fs, "corrupt-seed") && cs.strategy == "" {
+		return usagef("--corrupt-seed needs --corrupt STRATEGY (%s)", strings.Join(corrupt.Strategies, ", "))
+	}
 	settings, corrupted, err := cs.settings()
 	if err != nil {
 		return err

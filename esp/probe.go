@@ -288,8 +288,16 @@ func runProbeInterpolate(ctx context.Context, args []string, stdout, stderr io.W
 	if err != nil {
 		return usagef("--to: %v", err)
 	}
-	if _, err := analysis.CheckPoint(b); err != nil {
+	configB, err := analysis.CheckPoint(b)
+	if err != nil {
 		return badInput(err)
+	}
+	configA, err := analysis.CheckPoint(a)
+	if err != nil {
+		return badInput(err)
+	}
+	if da, db := configA.Dataset.Name, configB.Dataset.Name; da != db {
+		return usagef("--from %s was trained on %s, --to %s on %s: interpolate between points of one dataset", a.Run, da, b.Run, db)
 	}
 	backend, ds, err := pf.setup(ctx, fs, a, stderr)
 	if err != nil {

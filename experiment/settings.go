@@ -148,6 +148,10 @@ func (s Settings) WithDefaults() Settings {
 	return s
 }
 
+// MaxEpochs bounds a run's epochs: far beyond any protocol (the authors' longest ran
+// 1200), and what the step counts and time estimates hold.
+const MaxEpochs = 1_000_000
+
 // Validate reports invalid settings, naming the valid choices.
 func (s Settings) Validate() error {
 	s = s.WithDefaults()
@@ -177,6 +181,8 @@ func (s Settings) Validate() error {
 		return fmt.Errorf("experiment: negative batch size")
 	case s.Epochs < 0:
 		return fmt.Errorf("experiment: negative number of epochs %d", s.Epochs)
+	case s.Epochs > MaxEpochs:
+		return fmt.Errorf("experiment: %d epochs: at most %d", s.Epochs, MaxEpochs)
 	case s.WeightDecay < 0:
 		return fmt.Errorf("experiment: negative weight decay %g", s.WeightDecay)
 	case s.Subset < 0:
