@@ -135,6 +135,12 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 		k := probeGroup(p)
 		name := fmt.Sprintf("%s-%s-%d", p.Kind, k.slug(), i) // unique: i numbers the probes
 		fromExtreme := p.Source != nil && p.Source.Corrupted()
+		if id := map[string]string{"restart": "C5", "fullbatch": "C6"}[p.Kind]; id != "" && p.Source == nil {
+			if _, ok := notExtreme[id][k]; !ok {
+				notExtreme[id][k] = fmt.Sprintf("the %s probe %s started from %v, which is not among the runs under the input (moved apart? give the report a folder that holds both)",
+					p.Kind, p.Dir, probeStart(p))
+			}
+		}
 		switch p.Kind {
 		case "restart":
 			epochs := column(p.Lines, "epoch", "", "")
@@ -273,6 +279,14 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 			}
 		}
 	}
+}
+
+// probeStart is what probe.json says a probe started from: its run, or its from point.
+func probeStart(p *ProbeRecord) any {
+	if run, ok := p.Info["run"]; ok {
+		return run
+	}
+	return p.Info["from"]
 }
 
 // startsAtExtreme reports whether probe p, from a corrupted run, starts at an extreme point:
