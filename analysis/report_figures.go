@@ -137,7 +137,7 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 		fromExtreme := p.Source != nil && p.Source.Corrupted()
 		if id := map[string]string{"restart": "C5", "fullbatch": "C6"}[p.Kind]; id != "" && p.Source == nil {
 			if _, ok := notExtreme[id][k]; !ok {
-				notExtreme[id][k] = fmt.Sprintf("the %s probe %s started from %v, which is not among the runs under the input (moved apart? give the report a folder that holds both)",
+				notExtreme[id][k] = fmt.Sprintf("the %s probe %s started from %v, and no run under the input is there (moved since? a probe finds its run by the path it recorded)",
 					p.Kind, p.Dir, probeStart(p))
 			}
 		}

@@ -436,7 +436,7 @@ func TestReportClaimEdges(t *testing.T) {
 				p := restart(nil, 0.99, 0.01)
 				p.Info = map[string]any{"run": "/elsewhere/runs/extreme"}
 				return []*ProbeRecord{p}
-			}, "C5", false, "started from /elsewhere/runs/extreme, which is not among the runs under the input"},
+			}, "C5", false, "started from /elsewhere/runs/extreme, and no run under the input is there"},
 		{"C6, full batch from an extreme point", append(runs(3, normal(10)), runs(3, corrupted("mlp", 10, epochsOf(10, extreme)))...),
 			func(runs []*RunRecord) []*ProbeRecord { return []*ProbeRecord{fullbatch(runs[3], 0.99, 0.01)} }, "C6", true, ""},
 		{"C6, full batch from a corrupted run that is no extreme point", append(runs(3, normal(10)), runs(3, corrupted("mlp", 10, epochsOf(10, [2]float64{0.99, 0.3})))...),
