@@ -364,6 +364,9 @@ func fmtSummary(s *Summary, scale float64, digits int) string {
 	if s == nil {
 		return "-"
 	}
+	if s.N < 2 { // one run has no spread to show
+		return fmt.Sprintf("%.*f", digits, s.Mean*scale)
+	}
 	return fmt.Sprintf("%.*f ± %.*f", digits, s.Mean*scale, digits, s.Std*scale)
 }
 

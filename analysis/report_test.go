@@ -475,3 +475,20 @@ func TestReportClaimEdges(t *testing.T) {
 		})
 	}
 }
+
+// TestFmtSummary: the numbers table shows mean ± std, and one run without a spread.
+func TestFmtSummary(t *testing.T) {
+	tests := []struct {
+		s    *Summary
+		want string
+	}{
+		{nil, "-"},
+		{&Summary{N: 1, Mean: 0.5}, "50.0"},
+		{&Summary{N: 3, Mean: 0.5, Std: 0.012}, "50.0 ± 1.2"},
+	}
+	for _, tc := range tests {
+		if got := fmtSummary(tc.s, 100, 1); got != tc.want {
+			t.Errorf("fmtSummary(%+v) = %q, want %q", tc.s, got, tc.want)
+		}
+	}
+}
