@@ -287,3 +287,40 @@ func TestSharpnessFile(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestPowerIteration runs the power iteration on diagonal operators: it converges to the
+// eigenvalue of largest magnitude, negative too, and does not claim convergence where v
+// swings between eigenvalues λ and −λ of one magnitude (its quotient then stands still).
+func TestPowerIteration(t *testing.T) {
+	tests := []struct {
+		name      string
+		diagonal  []float32
+		start     []float32 // a unit vector
+		want      float64
+		converged bool
+	}{
+		{"positive", []float32{3, 1, 0.5}, []float32{0.6, 0.64, 0.48}, 3, true},
+		{"negative", []float32{-3, 1, 0.5}, []float32{0.6, 0.64, 0.48}, -3, true},
+		// v swings between (0.8, 0.6) and (0.8, -0.6); its quotient stays 0.56.
+		{"plus and minus 2", []float32{2, -2}, []float32{0.8, 0.6}, 0, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v := &experiment.Weights{Tensors: []experiment.Tensor{{Name: "w", Shape: []int{len(tc.start)}, Data: tc.start, Trainable: true}}}
+			hvp := func(x *experiment.Weights) (*experiment.Weights, error) {
+				y := x.Clone()
+				for i := range y.Tensors[0].Data {
+					y.Tensors[0].Data[i] *= tc.diagonal[i]
+				}
+				return y, nil
+			}
+			lambda, k, converged, err := powerIteration(v, hvp, 60, 1e-3, func(int, float64) {})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if converged != tc.converged || converged && math.Abs(lambda-tc.want) > 1e-2*math.Abs(tc.want) {
+				t.Errorf("eigenvalue %v after %d products, converged %v; want %v, converged %v", lambda, k, converged, tc.want, tc.converged)
+			}
+		})
+	}
+}
