@@ -435,7 +435,7 @@ func (e *ensemble) start(sets []*corrupt.Set, settings []Settings, outDirs []str
 			}
 		}
 		m.set, m.s, m.done, m.perm = sets[i], settings[i], false, nil
-		if checkpoints == nil || checkpoints[i] == "" {
+		if checkpoints[i] == "" {
 			fresh = append(fresh, i)
 			continue
 		}
@@ -461,7 +461,7 @@ func (e *ensemble) start(sets []*corrupt.Set, settings []Settings, outDirs []str
 		return err
 	}
 	for i, m := range e.members {
-		if checkpoints == nil || checkpoints[i] == "" {
+		if checkpoints[i] == "" {
 			continue
 		}
 		m.res.Config.Resumed[len(m.res.Config.Resumed)-1].Ensemble = k
@@ -525,8 +525,7 @@ type memberCheckpointError struct {
 func (e *memberCheckpointError) Error() string { return e.err.Error() }
 func (e *memberCheckpointError) Unwrap() error { return e.err }
 
-// memberCheckpoints returns the latest checkpoint of each of dirs ("" for none; nil if
-// none has one). Members resume together: those that go on must all have a checkpoint of
+// memberCheckpoints returns the latest checkpoint of each of dirs ("" for none). Members resume together: those that go on must all have a checkpoint of
 // the same epoch, or none have one (and then hold no finished run: they start again). A
 // diverged member's checkpoint, its end, goes with any.
 func memberCheckpoints(dirs []string) ([]string, error) {
@@ -548,7 +547,7 @@ func memberCheckpoints(dirs []string) ([]string, error) {
 		}
 	}
 	if found < 0 {
-		return nil, nil
+		return checkpoints, nil
 	}
 	member := func(i int) string {
 		if dirs[i] == "" {
@@ -628,7 +627,11 @@ func (e *ensemble) saveCheckpoints(epoch, steps int) (err error) {
 			continue
 		}
 		st.Metrics = m.res.Metrics
-		if written[i], err = e.writeMemberCheckpoint(i, st); err != nil {
+		store, err := e.memberStore(i)
+		if err != nil {
+			return err
+		}
+		if written[i], err = writeCheckpoint(store, m.res.Dir, st); err != nil {
 			delete(written, i)
 			return err
 		}
@@ -644,9 +647,9 @@ func (e *ensemble) saveCheckpoints(epoch, steps int) (err error) {
 	return nil
 }
 
-// writeMemberCheckpoint writes member i's checkpoint of st into a temporary folder of its
-// run directory (writeCheckpoint), for commitCheckpoint.
-func (e *ensemble) writeMemberCheckpoint(i int, st checkpointState) (tmp string, err error) {
+// memberStore returns a store of its own holding a copy of member i's state
+// (memberVariables), as a run trained alone has it: what the member's checkpoints save.
+func (e *ensemble) memberStore(i int) (*gmodel.Store, error) {
 	store := gmodel.NewStore()
 	for path, v := range e.memberVariables(i) {
 		value, err := v.Value()
@@ -657,10 +660,10 @@ func (e *ensemble) writeMemberCheckpoint(i int, st checkpointState) (tmp string,
 			_, err = store.CreateVariable(path, value)
 		}
 		if err != nil {
-			return "", fmt.Errorf("experiment: checkpoint of ensemble member %d: %s: %w", i, path, err)
+			return nil, fmt.Errorf("experiment: checkpoint of ensemble member %d: %s: %w", i, path, err)
 		}
 	}
-	return writeCheckpoint(store, e.members[i].res.Dir, st)
+	return store, nil
 }
 
 // restoreMember sets member i's variables (memberVariables; those the members share only
@@ -886,12 +889,11 @@ func (e *ensemble) diverge(i, epoch, seen int, epochSeconds float64) error {
 	if m.res.Dir == "" {
 		return nil
 	}
-	st := checkpointState{Epoch: m.res.Epochs, Steps: m.res.Steps, Metrics: m.res.Metrics, Status: StatusDiverged}
-	tmp, err := e.writeMemberCheckpoint(i, st)
+	store, err := e.memberStore(i)
 	if err != nil {
 		return err
 	}
-	return commitCheckpoint(m.res.Dir, tmp, st)
+	return saveCheckpoint(store, m.res.Dir, checkpointState{Epoch: m.res.Epochs, Steps: m.res.Steps, Metrics: m.res.Metrics, Status: StatusDiverged})
 }
 
 func (e *ensemble) allDone() bool {

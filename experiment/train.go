@@ -307,17 +307,9 @@ func (t *trainer) train(ctx context.Context, set *corrupt.Set, s Settings, outDi
 // The Result's configuration gets a record of the resumption, which saveConfig writes
 // once the caller has restored all it resumes.
 func resumeRun(net *Net, set *corrupt.Set, s Settings, outDir, ck string, restore func(ck string) (checkpointState, error)) (*Result, error) {
-	path := filepath.Join(outDir, ConfigFile)
-	var recorded RunConfig
-	data, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("experiment: %w", err) // not the checkpoint's fault: keep it
-	}
-	if err == nil {
-		err = json.Unmarshal(data, &recorded)
-	}
+	recorded, err := recordedConfig(outDir)
 	if err != nil {
-		return nil, fmt.Errorf("%w in %s: its %s: %v", ErrBadCheckpoint, outDir, ConfigFile, err)
+		return nil, err
 	}
 	res := &Result{Status: StatusOK, Net: net, Dir: outDir, Config: setRunConfig(net, set, s)}
 	if diffs := runDiffs(recorded, res.Config); len(diffs) > 0 {
@@ -346,6 +338,24 @@ func resumeRun(net *Net, set *corrupt.Set, s Settings, outDir, ck string, restor
 	return res, nil
 }
 
+// recordedConfig reads the config.json of the run in outDir. One missing, or not a
+// configuration, is an error wrapping ErrBadCheckpoint (the missing one os.ErrNotExist
+// too); one that cannot be read is not the checkpoint's fault.
+func recordedConfig(outDir string) (RunConfig, error) {
+	var recorded RunConfig
+	data, err := os.ReadFile(filepath.Join(outDir, ConfigFile))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return recorded, fmt.Errorf("experiment: %w", err) // not the checkpoint's fault: keep it
+	}
+	if err == nil {
+		err = json.Unmarshal(data, &recorded)
+	}
+	if err != nil {
+		return recorded, fmt.Errorf("%w in %s: its %s: %w", ErrBadCheckpoint, outDir, ConfigFile, err)
+	}
+	return recorded, nil
+}
+
 // runDiffs lists how the run configured now differs from the one recorded. What may
 // differ gives the same run: steps per call take the same steps, and the data may be read
 // from another folder.
@@ -359,19 +369,15 @@ func runDiffs(recorded, now RunConfig) []string {
 // run that stopped before its first checkpoint (config.json, no checkpoint, no final
 // weights) of other settings: the same run starts there again, as nothing of it was kept.
 func checkRestart(net *Net, set *corrupt.Set, s Settings, outDir string) error {
-	data, err := os.ReadFile(filepath.Join(outDir, ConfigFile))
+	if _, err := os.Stat(filepath.Join(outDir, FinalWeightsFile)); err == nil {
+		return nil // a finished run: the caller's to keep (esp train refuses its directory)
+	}
+	recorded, err := recordedConfig(outDir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("experiment: %w", err)
-	}
-	if _, err := os.Stat(filepath.Join(outDir, FinalWeightsFile)); err == nil {
-		return nil // a finished run: the caller's to keep (esp train refuses its directory)
-	}
-	var recorded RunConfig
-	if err := json.Unmarshal(data, &recorded); err != nil {
-		return fmt.Errorf("%w in %s: its %s: %v", ErrBadCheckpoint, outDir, ConfigFile, err)
+		return err
 	}
 	if diffs := runDiffs(recorded, setRunConfig(net, set, s)); len(diffs) > 0 {
 		return fmt.Errorf("%w in %s: it holds another run (%s), stopped before its first checkpoint; use a new directory, or delete that one to train this run there",
