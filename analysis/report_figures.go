@@ -129,17 +129,39 @@ func normalTestAcc(groups map[groupKey]*group, k groupKey) float64 {
 }
 
 func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[groupKey]*group, s ReportSettings) {
-	restartSeen, fullbatchSeen := map[groupKey]bool{}, map[groupKey]bool{}
-	notExtreme := map[string]map[groupKey]string{"C5": {}, "C6": {}} // why a probe from a corrupted run tests no claim
+	// Per claim a probe kind tests: the groups a probe decided it for, and why the first
+	// probe of a group that decided nothing did not.
+	decided := map[string]map[groupKey]bool{"C5": {}, "C6": {}}
+	why := map[string]map[groupKey]string{"C5": {}, "C6": {}}
+	skipped := func(id string, k groupKey, reason string) {
+		if _, ok := why[id][k]; !ok {
+			why[id][k] = reason
+		}
+	}
+	// decides reports whether probe p, from a corrupted run, decides claim id for its
+	// group: the first of its train and test accuracies (at step 0, the point) are an
+	// extreme point's.
+	decides := func(p *ProbeRecord, train, test []float64, id string) bool {
+		k := probeGroup(p)
+		if decided[id][k] {
+			return false
+		}
+		tr, te := firstFinite(train), firstFinite(test)
+		if !atExtreme(tr, te, s) {
+			skipped(id, k, fmt.Sprintf("the %s probe %s starts at train_acc %.4f, test_acc %.4f: not an extreme point (train_acc >= %.2f, test_acc <= %.2f)",
+				p.Kind, p.Dir, tr, te, s.ExtremeTrainAcc, s.ExtremeTestAcc))
+			return false
+		}
+		decided[id][k] = true
+		return true
+	}
 	for i, p := range probes {
 		k := probeGroup(p)
 		name := fmt.Sprintf("%s-%s-%d", p.Kind, k.slug(), i) // unique: i numbers the probes
 		fromExtreme := p.Source != nil && p.Source.Corrupted()
 		if id := map[string]string{"restart": "C5", "fullbatch": "C6"}[p.Kind]; id != "" && p.Source == nil {
-			if _, ok := notExtreme[id][k]; !ok {
-				notExtreme[id][k] = fmt.Sprintf("the %s probe %s started from %v, and no run under the input is there (moved since? a probe finds its run by the path it recorded)",
-					p.Kind, p.Dir, probeStart(p))
-			}
+			skipped(id, k, fmt.Sprintf("the %s probe %s started from %v, and no run under the input is there (moved since? a probe finds its run by the path it recorded)",
+				p.Kind, p.Dir, probeStart(p)))
 		}
 		switch p.Kind {
 		case "restart":
@@ -152,8 +174,7 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 				f.Caption = "Restarted from " + p.Dir + " (C5)."
 				rep.Figures = append(rep.Figures, f)
 			}
-			if fromExtreme && !restartSeen[k] && startsAtExtreme(p, train, test, "C5", s, notExtreme) {
-				restartSeen[k] = true
+			if fromExtreme && decides(p, train, test, "C5") {
 				before, after := firstFinite(test), lastFinite(test)
 				reference := normalTestAcc(groups, k)
 				threshold := 0.5
@@ -215,8 +236,7 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 				f.Caption = "Test accuracy stays low when the point is a critical point of the clean loss (C6)."
 				rep.Figures = append(rep.Figures, f)
 			}
-			if fromExtreme && !fullbatchSeen[k] && startsAtExtreme(p, column(p.Lines, "train_acc", "", ""), column(p.Lines, "test_acc", "", ""), "C6", s, notExtreme) {
-				fullbatchSeen[k] = true
+			if fromExtreme && decides(p, column(p.Lines, "train_acc", "", ""), column(p.Lines, "test_acc", "", ""), "C6") {
 				rep.addClaim("C6", k, holdsAll, evidence)
 			}
 		case "interpolate":
@@ -256,27 +276,23 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 			rep.addTableRow("Sharpness (top Hessian eigenvalue, Hutchinson trace)", []string{"dataset/model", "probe", "λ_max", "trace", "trace std. error"}, row)
 		}
 	}
-	keys := sortedKeys(groups)
-	for _, k := range keys {
+	untested := func(id string, k groupKey, otherwise string) {
+		if !decided[id][k] {
+			rep.untested(id, k, orDefault(why[id][k], otherwise))
+		}
+		delete(why[id], k)
+	}
+	for _, k := range sortedKeys(groups) {
 		if k.WeightDecay != 0 || len(groups[k].corrupted) == 0 {
 			continue
 		}
 		kk := groupKey{Dataset: k.Dataset, Model: k.Model}
-		if !restartSeen[kk] {
-			rep.untested("C5", kk, orDefault(notExtreme["C5"][kk], "no restart probe from a corrupted run"))
-		}
-		if !fullbatchSeen[kk] {
-			rep.untested("C6", kk, orDefault(notExtreme["C6"][kk], "no fullbatch probe from a corrupted run"))
-		}
-		delete(notExtreme["C5"], kk)
-		delete(notExtreme["C6"], kk)
+		untested("C5", kk, "no restart probe from a corrupted run")
+		untested("C6", kk, "no fullbatch probe from a corrupted run")
 	}
 	for _, id := range []string{"C5", "C6"} { // probes of a dataset and model without runs here
-		seen := map[string]map[groupKey]bool{"C5": restartSeen, "C6": fullbatchSeen}[id]
-		for _, k := range sortedKeys(groupsOf(notExtreme[id])) {
-			if !seen[k] {
-				rep.untested(id, k, notExtreme[id][k])
-			}
+		for _, k := range sortedKeys(groupsOf(why[id])) {
+			untested(id, k, "")
 		}
 	}
 }
@@ -287,22 +303,6 @@ func probeStart(p *ProbeRecord) any {
 		return run
 	}
 	return p.Info["from"]
-}
-
-// startsAtExtreme reports whether probe p, from a corrupted run, starts at an extreme point:
-// the first of its train and test accuracies (at step 0, the point) meet the criterion.
-// If not, the claim id is not tested by it, and notExtreme[id] says why.
-func startsAtExtreme(p *ProbeRecord, train, test []float64, id string, s ReportSettings, notExtreme map[string]map[groupKey]string) bool {
-	tr, te := firstFinite(train), firstFinite(test)
-	if atExtreme(tr, te, s) {
-		return true
-	}
-	k := probeGroup(p)
-	if _, ok := notExtreme[id][k]; !ok {
-		notExtreme[id][k] = fmt.Sprintf("the %s probe %s starts at train_acc %.4f, test_acc %.4f: not an extreme point (train_acc >= %.2f, test_acc <= %.2f)",
-			p.Kind, p.Dir, tr, te, s.ExtremeTrainAcc, s.ExtremeTestAcc)
-	}
-	return false
 }
 
 func orDefault(s, otherwise string) string {

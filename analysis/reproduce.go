@@ -300,7 +300,7 @@ func Reproduce(ctx context.Context, s ReproduceSettings, out string, progress io
 			plan.Name, pair, runs, runs, plan.EpochsOf(pair), ds.Train.Len(), ds.Test.Len(), time.Since(start).Round(time.Second))
 		run := experiment.Settings{Dataset: name, Subset: subset, Model: model, ModelConfig: AuthorsModelConfig(model),
 			Epochs: plan.EpochsOf(pair), Backend: s.Backend, StepsPerCall: s.StepsPerCall}
-		studyDir := filepath.Join(out, StudiesDir, slug(name+"-"+model))
+		studyDir, probesDir := pairDirs(out, pair)
 		study := experiment.StudySettings{Run: run, Runs: runs, Seed: s.Seed, Workers: s.Workers,
 			Ensemble: s.Ensemble, Corruption: corrupt.Settings{Strategy: corrupt.WrongUniform}}
 		if _, err := experiment.RunStudy(ctx, ds, study, studyDir, progress); err != nil {
@@ -329,7 +329,6 @@ func Reproduce(ctx context.Context, s ReproduceSettings, out string, progress io
 				probePlan.FullBatch.Steps = o.FullBatchSteps
 			}
 		}
-		probesDir := filepath.Join(out, ProbesDir, slug(name+"-"+model))
 		extreme := firstRun(studyDir, experiment.KindCorrupted)
 		if n := plan.PointEpochsOf(pair); n > 0 {
 			fmt.Fprintf(progress, "[%s] %s: the probes' starting point: the first corrupted run trained to %d epochs\n", plan.Name, pair, n)
@@ -444,6 +443,14 @@ func runProbes(ctx context.Context, backend compute.Backend, plan *ScalePlan, ds
 	return nil
 }
 
+// pairDirs returns the directories of a pair ("mnist/mlp") in the reproduction out: its
+// study's and its probes'.
+func pairDirs(out, pair string) (studyDir, probesDir string) {
+	name, model, _ := strings.Cut(pair, "/")
+	dir := slug(name + "-" + model)
+	return filepath.Join(out, StudiesDir, dir), filepath.Join(out, ProbesDir, dir)
+}
+
 // startedElsewhere refuses the finished probe in dir (info its probe.json) if it started
 // from another point than extreme (a reproduction of another --point-epochs).
 func startedElsewhere(dir string, info *ProbeInfo, extreme Point) error {
@@ -458,9 +465,8 @@ func startedElsewhere(dir string, info *ProbeInfo, extreme Point) error {
 // finished probes started from another point than the plan's (startedElsewhere).
 func checkProbeStarts(plan *ScalePlan, out string) error {
 	for _, pair := range plan.Pairs {
-		name, model, _ := strings.Cut(pair, "/")
-		probesDir := filepath.Join(out, ProbesDir, slug(name+"-"+model))
-		extreme := firstRun(filepath.Join(out, StudiesDir, slug(name+"-"+model)), experiment.KindCorrupted)
+		studyDir, probesDir := pairDirs(out, pair)
+		extreme := firstRun(studyDir, experiment.KindCorrupted)
 		if plan.PointEpochsOf(pair) > 0 {
 			extreme = firstRun(filepath.Join(probesDir, PointDir), experiment.KindCorrupted)
 		}
