@@ -72,6 +72,25 @@ func ExampleRestart() {
 	// test accuracy 0.03 at the extreme point, 1.00 after 10 epochs on clean data
 }
 
+// Read what a probe directory holds: which probe, from which point, and whether it
+// finished (an interrupted probe's probe.json has no finishing time).
+func ExampleReadProbeInfo() {
+	ds, point, dir := toyExtreme()
+	defer os.RemoveAll(dir)
+	out := filepath.Join(dir, "restart")
+	restart := analysis.RestartSettings{Epochs: 1, BatchSize: 16}
+	if _, err := analysis.Restart(context.Background(), nil, point, ds, restart, out, nil); err != nil {
+		panic(err)
+	}
+	info, err := analysis.ReadProbeInfo(out)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("%s probe of the %s weights, finished: %v\n", info.Probe, info.Weights, info.Finished != nil)
+	// Output:
+	// restart probe of the final weights, finished: true
+}
+
 // Full-batch Adam from an extreme point on the clean training split, the descent of
 // claim C6. Loss and gradient norm are logged at every step; accuracies only every
 // EvalEvery steps and at the last (NaN in between).

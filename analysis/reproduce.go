@@ -483,18 +483,28 @@ func checkProbeStarts(plan *ScalePlan, out string) error {
 	return nil
 }
 
+// ReadProbeInfo reads the probe.json of the probe directory dir.
+func ReadProbeInfo(dir string) (*ProbeInfo, error) {
+	path := filepath.Join(dir, ProbeInfoFile)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var info ProbeInfo
+	if err := json.Unmarshal(data, &info); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &info, nil
+}
+
 // finishedProbe returns the probe.json of the probe in dir if it completed (see
 // ProbeInfo.Finished), else nil.
 func finishedProbe(dir string) *ProbeInfo {
-	data, err := os.ReadFile(filepath.Join(dir, ProbeInfoFile))
-	if err != nil {
+	info, err := ReadProbeInfo(dir)
+	if err != nil || info.Finished == nil {
 		return nil
 	}
-	var info ProbeInfo
-	if json.Unmarshal(data, &info) != nil || info.Finished == nil {
-		return nil
-	}
-	return &info
+	return info
 }
 
 // sameRun reports whether two paths name the same run of a reproduction: the same

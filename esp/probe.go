@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -94,9 +93,8 @@ func (p *probeFlags) setup(ctx context.Context, fs *flag.FlagSet, point analysis
 // (interrupted), which the probe starts again, as a reproduction does: its lines so far
 // are no result (reports leave unfinished probes out).
 func unfinishedProbe(dir, kind string, point analysis.Point) bool {
-	data, err := os.ReadFile(filepath.Join(dir, analysis.ProbeInfoFile))
-	var info analysis.ProbeInfo
-	if err != nil || json.Unmarshal(data, &info) != nil || info.Finished != nil || info.Probe != kind {
+	info, err := analysis.ReadProbeInfo(dir)
+	if err != nil || info.Finished != nil || info.Probe != kind {
 		return false
 	}
 	from, _ := filepath.Abs(point.Run)
