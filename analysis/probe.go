@@ -276,6 +276,12 @@ type ProbeInfo struct {
 	Weights string `json:"weights,omitempty"`
 	From    string `json:"from,omitempty"`
 	To      string `json:"to,omitempty"`
+	// RunRelative, FromRelative and ToRelative name the same directories relative to the
+	// probe's own, so that a tree moved or copied as a whole still links its probes to
+	// their runs.
+	RunRelative  string `json:"run_relative,omitempty"`
+	FromRelative string `json:"from_relative,omitempty"`
+	ToRelative   string `json:"to_relative,omitempty"`
 	// Dataset is the data probed on (after any subset).
 	Dataset ProbeDataset `json:"dataset"`
 	Backend string       `json:"backend"`
@@ -316,6 +322,7 @@ func startPointProbe(kind string, backend compute.Backend, point Point, ds *data
 	}
 	info := newProbeInfo(kind, lp.net.Backend, ds, settings)
 	info.Run, info.Weights = absDir(point.Run), point.which()
+	info.RunRelative = relativeDir(outDir, point.Run)
 	out, err := startOutput(outDir, info)
 	if err != nil {
 		return nil, probeOutput{}, err
@@ -340,6 +347,19 @@ func absDir(dir string) string {
 		return abs
 	}
 	return dir
+}
+
+// relativeDir returns dir relative to the probe directory probeDir, or "" when there is
+// no probe directory or no relative path (another volume).
+func relativeDir(probeDir, dir string) string {
+	if probeDir == "" {
+		return ""
+	}
+	rel, err := filepath.Rel(absDir(probeDir), absDir(dir))
+	if err != nil {
+		return ""
+	}
+	return filepath.ToSlash(rel)
 }
 
 // CheckOutputDir returns an error wrapping ErrOutputNotEmpty if dir holds files.

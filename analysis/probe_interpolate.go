@@ -93,6 +93,12 @@ func Interpolate(ctx context.Context, backend compute.Backend, from, to Point, d
 	}
 	info := newProbeInfo("interpolate", a.net.Backend, ds, s)
 	info.From, info.To = absDir(from.Run)+":"+from.which(), absDir(to.Run)+":"+to.which()
+	if rel := relativeDir(outDir, from.Run); rel != "" {
+		info.FromRelative = rel + ":" + from.which()
+	}
+	if rel := relativeDir(outDir, to.Run); rel != "" {
+		info.ToRelative = rel + ":" + to.which()
+	}
 	out, err := startOutput(outDir, info)
 	if err != nil {
 		return nil, err

@@ -284,6 +284,69 @@ func TestRestart(t *testing.T) {
 	}
 }
 
+// TestProbeLinksMovedTree: a run and its probes moved together to a folder of another
+// depth (no three trailing folders in common with the recorded paths) are still linked,
+// by the paths probe.json records relative to the probe; without them they are not.
+func TestProbeLinksMovedTree(t *testing.T) {
+	ds := probeDataset(30, 15)
+	root := t.TempDir()
+	old := filepath.Join(root, "experiments")
+	run := filepath.Join(old, "extreme")
+	s := experiment.Settings{ModelConfig: models.Config{Hidden: 8}, Epochs: 1, BatchSize: 16, Seed: 1}
+	if _, err := experiment.Train(context.Background(), nil, corrupt.Clean(ds), s, run, nil); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := Restart(ctx, nil, Point{Run: run}, ds, RestartSettings{Epochs: 1, BatchSize: 16}, filepath.Join(old, "probes", "restart"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Interpolate(ctx, nil, Point{Run: run, Weights: "init"}, Point{Run: run}, ds, InterpolateSettings{Points: 3}, filepath.Join(old, "probes", "interp"), nil); err != nil {
+		t.Fatal(err)
+	}
+	moved := filepath.Join(root, "archive", "2026", "experiments-moved")
+	if err := os.MkdirAll(filepath.Dir(moved), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(old, moved); err != nil {
+		t.Fatal(err)
+	}
+	sources := func() map[string]string {
+		in, err := LoadInputs(moved)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, p := range in.Probes {
+			got[p.Kind] = ""
+			if p.Source != nil {
+				got[p.Kind] = p.Source.Dir
+			}
+		}
+		return got
+	}
+	want := filepath.Join(moved, "extreme")
+	if got := sources(); got["restart"] != want || got["interpolate"] != want {
+		t.Errorf("probes of the moved tree link to %v, want both to %s", got, want)
+	}
+	for _, probe := range []string{"restart", "interp"} {
+		path := filepath.Join(moved, "probes", probe, ProbeInfoFile)
+		info := readProbeInfo(t, filepath.Dir(path))
+		delete(info, "run_relative")
+		delete(info, "from_relative")
+		delete(info, "to_relative")
+		data, err := json.Marshal(info)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := sources(); got["restart"] != "" || got["interpolate"] != "" {
+		t.Errorf("without the relative paths the probes link to %v: the test shows nothing", got)
+	}
+}
+
 // checkUnfinishedLeftOut checks that LoadInputs reads the finished probe in dir, and
 // leaves it out, listed as unfinished, once probe.json no longer says it finished (as
 // after an interrupted probe).

@@ -289,41 +289,57 @@ func movedRun(path string, runs map[string]*RunRecord) *RunRecord {
 	return best
 }
 
-// findSourceRun finds the run a probe started from: the first string in probe.json
-// naming a known run directory (absolute, or relative to the probe's directory).
-func findSourceRun(info any, probeDir string, runs map[string]*RunRecord) *RunRecord {
-	switch v := info.(type) {
-	case string:
-		for _, candidate := range []string{v, filepath.Join(probeDir, v)} {
-			path := strings.TrimSuffix(strings.TrimSuffix(candidate, ":final"), ":init")
-			if r, ok := runs[filepath.Clean(path)]; ok {
+// sourceFields are the probe.json fields naming the point a probe started from, in the
+// order the report takes them: interpolate's "from" is its source, and its "to" only
+// when "from" is not under the input.
+var sourceFields = []string{"run", "from", "to"}
+
+// findSourceRun finds the run a probe in probeDir started from (info its probe.json): for
+// each of sourceFields, the run at the recorded path, at the path recorded relative to the
+// probe's directory (a tree moved whole), or else the one the recorded path still names
+// after its run moved (movedRun).
+func findSourceRun(info map[string]any, probeDir string, runs map[string]*RunRecord) *RunRecord {
+	trim := func(s string) string { return strings.TrimSuffix(strings.TrimSuffix(s, ":final"), ":init") }
+	for _, field := range sourceFields {
+		recorded, _ := info[field].(string)
+		relative, _ := info[field+"_relative"].(string)
+		if recorded == "" && relative == "" {
+			continue
+		}
+		candidates := []string{trim(recorded)}
+		if recorded != "" && !filepath.IsAbs(recorded) { // written by hand
+			candidates = append(candidates, filepath.Join(probeDir, trim(recorded)))
+		}
+		if relative != "" {
+			candidates = append(candidates, filepath.Join(probeDir, filepath.FromSlash(trim(relative))))
+		}
+		for _, path := range candidates {
+			if r := runAt(path, runs); r != nil {
 				return r
 			}
-			if abs, err := filepath.Abs(path); err == nil {
-				for dir, r := range runs {
-					if d, err := filepath.Abs(dir); err == nil && d == abs {
-						return r
-					}
-				}
-			}
 		}
-		return movedRun(strings.TrimSuffix(strings.TrimSuffix(v, ":final"), ":init"), runs)
-	case map[string]any:
-		keys := make([]string, 0, len(v))
-		for k := range v {
-			keys = append(keys, k)
+		if r := movedRun(trim(recorded), runs); r != nil {
+			return r
 		}
-		sort.Strings(keys) // deterministic: "from" before "to", "run" before others
-		for _, k := range keys {
-			if r := findSourceRun(v[k], probeDir, runs); r != nil {
-				return r
-			}
-		}
-	case []any:
-		for _, e := range v {
-			if r := findSourceRun(e, probeDir, runs); r != nil {
-				return r
-			}
+	}
+	return nil
+}
+
+// runAt returns the run whose directory is path, or nil.
+func runAt(path string, runs map[string]*RunRecord) *RunRecord {
+	if path == "" {
+		return nil
+	}
+	if r, ok := runs[filepath.Clean(path)]; ok {
+		return r
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil
+	}
+	for dir, r := range runs {
+		if d, err := filepath.Abs(dir); err == nil && d == abs {
+			return r
 		}
 	}
 	return nil

@@ -98,7 +98,17 @@ func unfinishedProbe(dir, kind string, point analysis.Point) bool {
 		return false
 	}
 	from, _ := filepath.Abs(point.Run)
-	return info.Run == from || strings.HasPrefix(info.From, from+":")
+	if info.Run == from || strings.HasPrefix(info.From, from+":") {
+		return true
+	}
+	// The tree moved since: the run is where probe.json says, relative to the probe.
+	probeDir, _ := filepath.Abs(dir)
+	rel, err := filepath.Rel(probeDir, from)
+	if err != nil {
+		return false
+	}
+	rel = filepath.ToSlash(rel)
+	return info.RunRelative == rel || strings.HasPrefix(info.FromRelative, rel+":")
 }
 
 // prepare parses the flags, runs check (the probe's own validation of its settings: its
