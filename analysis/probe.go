@@ -159,19 +159,19 @@ func CheckPoint(p Point) (*experiment.RunConfig, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := checkWeightsOf(path, w, p.Run, config); err != nil {
+		if err := checkWeightsOf(path, w.Metadata, p.Run, config); err != nil {
 			return nil, err
 		}
 	}
 	return config, nil
 }
 
-// checkWeightsOf refuses weights w, read from path, that are not of the model the run's
-// config.json describes (config.json edited, or files of two runs put together): a probe
-// would study one model and the report file it as another. Weights without the model in
-// their metadata pass.
-func checkWeightsOf(path string, w *experiment.Weights, run string, config *experiment.RunConfig) error {
-	model, raw := w.Metadata["model"], w.Metadata["model_config"]
+// checkWeightsOf refuses the weights at path (meta their metadata) if they are not of the
+// model the run's config.json describes (config.json edited, or files of two runs put
+// together): a probe would study one model and the report file it as another. Weights
+// without the model in their metadata pass.
+func checkWeightsOf(path string, meta map[string]string, run string, config *experiment.RunConfig) error {
+	model, raw := meta["model"], meta["model_config"]
 	var mc models.Config
 	if model == "" || raw == "" || json.Unmarshal([]byte(raw), &mc) != nil {
 		return nil
@@ -231,7 +231,7 @@ func loadPoint(backend compute.Backend, p Point, ds *datasets.Dataset) (*loadedP
 	if lp.start, err = loadWeights(p.WeightsPath()); err != nil {
 		return nil, err
 	}
-	if err := checkWeightsOf(p.WeightsPath(), lp.start, p.Run, config); err != nil {
+	if err := checkWeightsOf(p.WeightsPath(), lp.start.Metadata, p.Run, config); err != nil {
 		return nil, err
 	}
 	if err := lp.start.CheckFinite(); err != nil {

@@ -121,6 +121,9 @@ func LoadInputs(root string) (*Inputs, error) {
 			if len(run.Metrics) == 0 {
 				return fmt.Errorf("%w: %s has final weights but an empty %s: restore it, or delete the run", experiment.ErrDamagedRun, path, experiment.MetricsFile)
 			}
+			if err := checkFinalWeights(run); err != nil {
+				return err
+			}
 			byDir[filepath.Clean(path)] = run
 			if underPoint(path) {
 				in.Points = append(in.Points, run)
@@ -170,6 +173,18 @@ func loadRun(dir string) (*RunRecord, error) {
 		}
 	}
 	return r, nil
+}
+
+// checkFinalWeights refuses a run whose final weights are of another model than its
+// config.json describes (edited since, or another run's weights): the report would file
+// it under the wrong model. It reads the weights' header only.
+func checkFinalWeights(run *RunRecord) error {
+	path := filepath.Join(run.Dir, experiment.FinalWeightsFile)
+	meta, err := experiment.ReadWeightsMetadata(path)
+	if err != nil {
+		return fmt.Errorf("%w: %w: restore it, or delete the run", experiment.ErrDamagedRun, err)
+	}
+	return checkWeightsOf(path, meta, run.Dir, &run.Config)
 }
 
 // checkAccuracies refuses accuracies outside [0, 1] (NaN, a diverged run's, passes):

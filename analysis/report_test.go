@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -232,6 +233,21 @@ func TestReportErrors(t *testing.T) {
 	os.Remove(filepath.Join(damaged, "runs", "normal-0000", "config.json"))
 	if _, err := WriteReportFromDir(damaged, filepath.Join(damaged, "r"), ReportSettings{}, nil); !errors.Is(err, experiment.ErrDamagedRun) || !strings.Contains(err.Error(), "normal-0000 has metrics.jsonl but no config.json") {
 		t.Errorf("a finished run's config.json removed: %v", err)
+	}
+	retrained := t.TempDir()
+	writeStudy(t, retrained, 1)
+	config := filepath.Join(retrained, "runs", "normal-0000", "config.json")
+	data, _ := os.ReadFile(config)
+	os.WriteFile(config, bytes.Replace(data, []byte(`"model": "mlp"`), []byte(`"model": "lenet"`), 1), 0o644)
+	if _, err := WriteReportFromDir(retrained, filepath.Join(retrained, "r"), ReportSettings{}, nil); !errors.Is(err, experiment.ErrDamagedRun) ||
+		!regexp.MustCompile(`final.safetensors holds the weights of a mlp .*, but .*normal-0000.config.json describes a lenet`).MatchString(err.Error()) {
+		t.Errorf("a config.json edited to another model: %v", err)
+	}
+	os.WriteFile(config, data, 0o644)
+	os.WriteFile(filepath.Join(retrained, "runs", "corrupted-0000", "final.safetensors"), []byte("garbage!"), 0o644)
+	if _, err := WriteReportFromDir(retrained, filepath.Join(retrained, "r"), ReportSettings{}, nil); !errors.Is(err, experiment.ErrDamagedRun) ||
+		!strings.Contains(err.Error(), "corrupted-0000/final.safetensors") {
+		t.Errorf("a finished run's final weights overwritten: %v", err)
 	}
 	future := t.TempDir()
 	writeStudy(t, future, 2)

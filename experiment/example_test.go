@@ -416,6 +416,19 @@ func ExampleDistance() {
 	// Output: L2 13, sum of per-tensor distances 17
 }
 
+// What a run's final weights are, read from the file's header alone: cheap for many runs.
+func ExampleReadWeightsMetadata() {
+	d := tinyDataset()
+	dir := trainedToyRun(d)
+	defer os.RemoveAll(dir)
+	meta, err := experiment.ReadWeightsMetadata(filepath.Join(dir, experiment.FinalWeightsFile))
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(meta["model"], meta["format"] == experiment.WeightsFormat)
+	// Output: mlp true
+}
+
 // A job array's task index and count, as esp run --shard takes them.
 func ExampleParseShard() {
 	for _, s := range []string{"3/8", "8/8"} {

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"sort"
@@ -319,6 +320,43 @@ func DecodeWeights(data []byte) (*Weights, error) {
 		w.Tensors = append(w.Tensors, Tensor{Name: name, Shape: e.Shape, Data: vals, Trainable: !nonTrainable[name]})
 	}
 	return w, nil
+}
+
+// ReadWeightsMetadata returns the metadata of the weights file at path, read from its
+// header alone: its tensors are neither read nor checked against the file's checksum
+// (LoadWeights does both), so that what many runs' weights are can be checked cheaply.
+func ReadWeightsMetadata(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	var size [8]byte
+	if _, err := io.ReadFull(f, size[:]); err != nil {
+		return nil, fmt.Errorf("%s: experiment: %w: too short for a weights file", path, ErrCorruptWeights)
+	}
+	n := binary.LittleEndian.Uint64(size[:])
+	if n > uint64(st.Size()-8) {
+		return nil, fmt.Errorf("%s: experiment: %w: a header of %d bytes in a %d-byte file", path, ErrCorruptWeights, n, st.Size())
+	}
+	header := make([]byte, n)
+	if _, err := io.ReadFull(f, header); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	var raw struct {
+		Metadata map[string]string `json:"__metadata__"`
+	}
+	if err := json.Unmarshal(bytes.TrimRight(header, " "), &raw); err != nil {
+		return nil, fmt.Errorf("%s: experiment: %w: its header: %v", path, ErrCorruptWeights, err)
+	}
+	if raw.Metadata == nil {
+		raw.Metadata = map[string]string{}
+	}
+	return raw.Metadata, nil
 }
 
 // SaveWeights writes w to path atomically (temp file in the same folder + rename).

@@ -231,6 +231,54 @@ func TestWeightsChecksum(t *testing.T) {
 	}
 }
 
+// TestReadWeightsMetadata: the header alone gives the metadata LoadWeights would; a file
+// too short, a header longer than the file, or a broken header is refused, naming the
+// file; data changed after the header is not looked at.
+func TestReadWeightsMetadata(t *testing.T) {
+	w := &Weights{Tensors: []Tensor{{Name: "dense/weights", Shape: []int{2}, Data: []float32{1, 2}, Trainable: true}},
+		Metadata: map[string]string{"model": "mlp", "model_config": `{"hidden":8}`}}
+	data, err := w.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	headerLen := binary.LittleEndian.Uint64(data)
+	tests := []struct {
+		name    string
+		file    []byte
+		wantErr bool
+	}{
+		{"as written", data, false},
+		{"data changed", append(slices.Clone(data[:len(data)-1]), data[len(data)-1]^0xff), false},
+		{"too short", data[:5], true},
+		{"header longer than the file", data[:8+headerLen-1], true},
+		{"the header's JSON broken", flipAt(data, `{`, 0), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "w.safetensors")
+			if err := os.WriteFile(path, tt.file, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			meta, err := ReadWeightsMetadata(path)
+			if tt.wantErr {
+				if !errors.Is(err, ErrCorruptWeights) || !strings.Contains(err.Error(), path) {
+					t.Errorf("error %v, want %v naming %s", err, ErrCorruptWeights, path)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if meta["model"] != "mlp" || meta["model_config"] != `{"hidden":8}` || meta["format"] != WeightsFormat {
+				t.Errorf("metadata %v", meta)
+			}
+		})
+	}
+	if _, err := ReadWeightsMetadata(filepath.Join(t.TempDir(), "missing.safetensors")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a missing file: %v", err)
+	}
+}
+
 // flipAt returns a copy of data with the byte offset bytes into the first occurrence of
 // marker inverted.
 func flipAt(data []byte, marker string, offset int) []byte {
