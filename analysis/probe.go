@@ -282,6 +282,12 @@ type ProbeInfo struct {
 	RunRelative  string `json:"run_relative,omitempty"`
 	FromRelative string `json:"from_relative,omitempty"`
 	ToRelative   string `json:"to_relative,omitempty"`
+	// RunSHA256, FromSHA256 and ToSHA256 are the checksums the weights files probed
+	// recorded (experiment.WeightsChecksumKey), so that a run trained again in the same
+	// directory, or another run of the same name, is not taken for the probe's.
+	RunSHA256  string `json:"run_sha256,omitempty"`
+	FromSHA256 string `json:"from_sha256,omitempty"`
+	ToSHA256   string `json:"to_sha256,omitempty"`
 	// Dataset is the data probed on (after any subset).
 	Dataset ProbeDataset `json:"dataset"`
 	Backend string       `json:"backend"`
@@ -323,6 +329,7 @@ func startPointProbe(kind string, backend compute.Backend, point Point, ds *data
 	info := newProbeInfo(kind, lp.net.Backend, ds, settings)
 	info.Run, info.Weights = absDir(point.Run), point.which()
 	info.RunRelative = relativeDir(outDir, point.Run)
+	info.RunSHA256 = lp.start.Metadata[experiment.WeightsChecksumKey]
 	out, err := startOutput(outDir, info)
 	if err != nil {
 		return nil, probeOutput{}, err

@@ -93,6 +93,7 @@ func Interpolate(ctx context.Context, backend compute.Backend, from, to Point, d
 	}
 	info := newProbeInfo("interpolate", a.net.Backend, ds, s)
 	info.From, info.To = absDir(from.Run)+":"+from.which(), absDir(to.Run)+":"+to.which()
+	info.FromSHA256, info.ToSHA256 = a.start.Metadata[experiment.WeightsChecksumKey], b.Metadata[experiment.WeightsChecksumKey]
 	if rel := relativeDir(outDir, from.Run); rel != "" {
 		info.FromRelative = rel + ":" + from.which()
 	}

@@ -347,6 +347,70 @@ func TestProbeLinksMovedTree(t *testing.T) {
 	}
 }
 
+// TestProbeRunTrainedAgain: a run trained again in its directory after it was probed is
+// not taken for the probe's source (the weights' checksums differ), and the report says
+// which run changed; a probe.json without checksums (an older probe) still links by path.
+func TestProbeRunTrainedAgain(t *testing.T) {
+	ds := probeDataset(30, 15)
+	root := t.TempDir()
+	run := filepath.Join(root, "run")
+	train := func(seed uint64) {
+		s := experiment.Settings{ModelConfig: models.Config{Hidden: 8}, Epochs: 1, BatchSize: 16, Seed: seed}
+		if _, err := experiment.Train(context.Background(), nil, corrupt.Clean(ds), s, run, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	train(1)
+	ctx := context.Background()
+	restart, interp := filepath.Join(root, "restart"), filepath.Join(root, "interp")
+	if _, err := Restart(ctx, nil, Point{Run: run, Weights: "init"}, ds, RestartSettings{Epochs: 1, BatchSize: 16}, restart, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Interpolate(ctx, nil, Point{Run: run}, Point{Run: run, Weights: "init"}, ds, InterpolateSettings{Points: 3}, interp, nil); err != nil {
+		t.Fatal(err)
+	}
+	sources := func() (linked, changed map[string]string) {
+		in, err := LoadInputs(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		linked, changed = map[string]string{}, map[string]string{}
+		for _, p := range in.Probes {
+			if p.Source != nil {
+				linked[p.Kind] = p.Source.Dir
+			}
+			changed[p.Kind] = p.SourceChanged
+		}
+		return linked, changed
+	}
+	if linked, _ := sources(); linked["restart"] != run || linked["interpolate"] != run {
+		t.Fatalf("probes link to %v, want both to %s", linked, run)
+	}
+	if err := os.RemoveAll(run); err != nil {
+		t.Fatal(err)
+	}
+	train(2)
+	if linked, changed := sources(); len(linked) != 0 || changed["restart"] != run || changed["interpolate"] != run {
+		t.Errorf("after the run was trained again: probes link to %v, changed %v; want none linked, %s changed for both", linked, changed, run)
+	}
+	for _, dir := range []string{restart, interp} {
+		info := readProbeInfo(t, dir)
+		for _, field := range []string{"run_sha256", "from_sha256", "to_sha256"} {
+			delete(info, field)
+		}
+		data, err := json.Marshal(info)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, ProbeInfoFile), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if linked, _ := sources(); linked["restart"] != run || linked["interpolate"] != run {
+		t.Errorf("probes without checksums link to %v, want both to %s by path", linked, run)
+	}
+}
+
 // checkUnfinishedLeftOut checks that LoadInputs reads the finished probe in dir, and
 // leaves it out, listed as unfinished, once probe.json no longer says it finished (as
 // after an interrupted probe).

@@ -36,6 +36,9 @@ type ProbeRecord struct {
 	Info map[string]any
 	// Source is the run the probe started from, when it could be found.
 	Source *RunRecord
+	// SourceChanged names the run at the place the probe recorded when its weights are no
+	// longer those probed (trained again since); Source is then nil.
+	SourceChanged string
 	// Lines holds the JSON lines of restart.jsonl, fullbatch.jsonl, interpolate.jsonl or
 	// surface1d.jsonl.
 	Lines []map[string]any
@@ -272,7 +275,7 @@ func loadProbe(dir string, runs map[string]*RunRecord) (*ProbeRecord, error) {
 	if p.Kind == "" {
 		return nil, nil // a probe that has not written its data yet
 	}
-	p.Source = findSourceRun(p.Info, dir, runs)
+	p.Source, p.SourceChanged = findSourceRun(p.Info, dir, runs)
 	return p, nil
 }
 
@@ -312,8 +315,10 @@ var sourceFields = []string{"run", "from", "to"}
 // findSourceRun finds the run a probe in probeDir started from (info its probe.json): for
 // each of sourceFields, the run at the recorded path, at the path recorded relative to the
 // probe's directory (a tree moved whole), or else the one the recorded path still names
-// after its run moved (movedRun).
-func findSourceRun(info map[string]any, probeDir string, runs map[string]*RunRecord) *RunRecord {
+// after its run moved (movedRun). Where probe.json records the checksum of the weights
+// probed, a run whose weights file has another (trained again since) is not the source;
+// changed then names it.
+func findSourceRun(info map[string]any, probeDir string, runs map[string]*RunRecord) (source *RunRecord, changed string) {
 	trim := func(s string) string { return strings.TrimSuffix(strings.TrimSuffix(s, ":final"), ":init") }
 	for _, field := range sourceFields {
 		recorded, _ := info[field].(string)
@@ -321,23 +326,40 @@ func findSourceRun(info map[string]any, probeDir string, runs map[string]*RunRec
 		if recorded == "" && relative == "" {
 			continue
 		}
-		candidates := []string{trim(recorded)}
+		candidates := []*RunRecord{runAt(trim(recorded), runs)}
 		if recorded != "" && !filepath.IsAbs(recorded) { // written by hand
-			candidates = append(candidates, filepath.Join(probeDir, trim(recorded)))
+			candidates = append(candidates, runAt(filepath.Join(probeDir, trim(recorded)), runs))
 		}
 		if relative != "" {
-			candidates = append(candidates, filepath.Join(probeDir, filepath.FromSlash(trim(relative))))
+			candidates = append(candidates, runAt(filepath.Join(probeDir, filepath.FromSlash(trim(relative))), runs))
 		}
-		for _, path := range candidates {
-			if r := runAt(path, runs); r != nil {
-				return r
+		candidates = append(candidates, movedRun(trim(recorded), runs))
+		sum, _ := info[field+"_sha256"].(string)
+		file := experiment.FinalWeightsFile
+		which, _ := info["weights"].(string)
+		if strings.HasSuffix(recorded+relative, ":"+weightsInit) || field == "run" && which == weightsInit {
+			file = experiment.InitWeightsFile
+		}
+		for _, r := range candidates {
+			if r == nil {
+				continue
 			}
-		}
-		if r := movedRun(trim(recorded), runs); r != nil {
-			return r
+			if sum == "" || weightsChecksum(filepath.Join(r.Dir, file)) == sum {
+				return r, ""
+			}
+			changed = r.Dir
 		}
 	}
-	return nil
+	return nil, changed
+}
+
+// weightsChecksum returns the checksum the weights file at path records, or "".
+func weightsChecksum(path string) string {
+	meta, err := experiment.ReadWeightsMetadata(path)
+	if err != nil {
+		return ""
+	}
+	return meta[experiment.WeightsChecksumKey]
 }
 
 // runAt returns the run whose directory is path, or nil.

@@ -160,8 +160,11 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 		name := fmt.Sprintf("%s-%s-%d", p.Kind, k.slug(), i) // unique: i numbers the probes
 		fromExtreme := p.Source != nil && p.Source.Corrupted()
 		if id := map[string]string{"restart": "C5", "fullbatch": "C6"}[p.Kind]; id != "" && p.Source == nil {
-			skipped(id, k, fmt.Sprintf("the %s probe %s started from %v, and no run under the input is there (moved apart since? a probe finds its run by the paths it recorded, absolute and relative to its own directory)",
-				p.Kind, p.Dir, probeStart(p)))
+			why := "no run under the input is there (moved apart since? a probe finds its run by the paths it recorded, absolute and relative to its own directory)"
+			if p.SourceChanged != "" {
+				why = fmt.Sprintf("the weights of %s are no longer those it probed (trained again since?)", p.SourceChanged)
+			}
+			skipped(id, k, fmt.Sprintf("the %s probe %s started from %v, and %s", p.Kind, p.Dir, probeStart(p), why))
 		}
 		switch p.Kind {
 		case "restart":

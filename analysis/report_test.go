@@ -453,6 +453,12 @@ func TestReportClaimEdges(t *testing.T) {
 				p.Info = map[string]any{"run": "/elsewhere/runs/extreme"}
 				return []*ProbeRecord{p}
 			}, "C5", false, "started from /elsewhere/runs/extreme, and no run under the input is there"},
+		{"C6, a full-batch probe whose run was trained again since", append(runs(3, normal(10)), runs(3, corrupted("mlp", 10, epochsOf(10, extreme)))...),
+			func(runs []*RunRecord) []*ProbeRecord {
+				p := fullbatch(nil, 0.99, 0.01)
+				p.Info, p.SourceChanged = map[string]any{"run": "/here/runs/extreme"}, "/here/runs/extreme"
+				return []*ProbeRecord{p}
+			}, "C6", false, "started from /here/runs/extreme, and the weights of /here/runs/extreme are no longer those it probed"},
 		{"C6, full batch from an extreme point", append(runs(3, normal(10)), runs(3, corrupted("mlp", 10, epochsOf(10, extreme)))...),
 			func(runs []*RunRecord) []*ProbeRecord { return []*ProbeRecord{fullbatch(runs[3], 0.99, 0.01)} }, "C6", true, ""},
 		{"C6, full batch from a corrupted run that is no extreme point", append(runs(3, normal(10)), runs(3, corrupted("mlp", 10, epochsOf(10, [2]float64{0.99, 0.3})))...),

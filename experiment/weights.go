@@ -20,11 +20,11 @@ import (
 // WeightsFormat is the "format" metadata value of the weights files this package writes.
 const WeightsFormat = "esp-weights/1"
 
-// checksumKey is the metadata key holding the SHA-256 of the whole weights file as it
-// would be with this value all zeros: safetensors has no checksum of its own, and a
+// WeightsChecksumKey is the metadata key holding the SHA-256 of the whole weights file as
+// it would be with this value all zeros: safetensors has no checksum of its own, and a
 // flipped bit in a float (or in the header's list of trainable tensors) would otherwise
-// load as another point.
-const checksumKey = "sha256"
+// load as another point. It also tells two weights files apart by their headers alone.
+const WeightsChecksumKey = "sha256"
 
 // checksumPlaceholder stands for the checksum while it is computed; the digest has the
 // same length, so writing it in moves nothing.
@@ -192,7 +192,7 @@ func (w *Weights) Encode() ([]byte, error) {
 	meta["non_trainable"] = string(js)
 	js, _ = json.Marshal(order)
 	meta["order"] = string(js)
-	meta[checksumKey] = checksumPlaceholder
+	meta[WeightsChecksumKey] = checksumPlaceholder
 	header["__metadata__"] = meta
 	hdr, err := json.Marshal(header)
 	if err != nil {
@@ -219,7 +219,7 @@ func (w *Weights) Encode() ([]byte, error) {
 // checksumAt returns where in a weights file's header the checksum's value starts, given
 // that value, or -1.
 func checksumAt(header []byte, value string) int {
-	field := `"` + checksumKey + `":"`
+	field := `"` + WeightsChecksumKey + `":"`
 	at := bytes.Index(header, []byte(field+value+`"`))
 	if at < 0 {
 		return -1
@@ -265,7 +265,7 @@ func DecodeWeights(data []byte) (*Weights, error) {
 		}
 		delete(raw, "__metadata__")
 	}
-	if want, ok := w.Metadata[checksumKey]; ok {
+	if want, ok := w.Metadata[WeightsChecksumKey]; ok {
 		if err := checkChecksum(data, int(n), want); err != nil {
 			return nil, err
 		}

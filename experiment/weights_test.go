@@ -168,7 +168,7 @@ func TestWeightsChecksum(t *testing.T) {
 		if err := json.Unmarshal(data[8:dataStart], &header); err != nil {
 			t.Fatal(err)
 		}
-		delete(header["__metadata__"].(map[string]any), checksumKey)
+		delete(header["__metadata__"].(map[string]any), WeightsChecksumKey)
 		hdr, _ := json.Marshal(header)
 		out := binary.LittleEndian.AppendUint64(nil, uint64(len(hdr)))
 		return append(append(out, hdr...), data[dataStart:]...)
