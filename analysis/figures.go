@@ -218,22 +218,18 @@ func HistogramFigure(name, title, xLabel string, labels []string, samples [][]fl
 		if len(s) == 0 {
 			continue
 		}
-		counts := make(plotter.Values, bins)
-		for _, v := range s {
-			k := min(int((v-lo)/width), bins-1)
-			counts[k]++
-		}
-		var pts plotter.XYs
-		for k, c := range counts {
-			pts = append(pts, plotter.XY{X: lo + (float64(k)+0.5)*width, Y: c})
-		}
-		h, err := plotter.NewHistogram(pts, bins)
-		if err != nil {
-			return nil, fmt.Errorf("figure %s: %w", name, err)
-		}
+		// The bins are built here, not by plotter.NewHistogram, which would bin again over
+		// the range of the points it is given and so shift and narrow the bars.
 		c := seriesColors[i%len(seriesColors)]
-		h.FillColor = translucent(c, 120)
+		h := &plotter.Histogram{Bins: make([]plotter.HistogramBin, bins), Width: width,
+			FillColor: translucent(c, 120), LineStyle: plotter.DefaultLineStyle}
 		h.LineStyle.Color = c
+		for k := range h.Bins {
+			h.Bins[k].Min, h.Bins[k].Max = lo+float64(k)*width, lo+float64(k+1)*width
+		}
+		for _, v := range s {
+			h.Bins[min(int((v-lo)/width), bins-1)].Weight++
+		}
 		p.Add(h)
 		legend := fmt.Sprintf("%s (n=%d)", labels[i], len(s))
 		if left := len(samples[i]) - len(s); left > 0 {
@@ -256,7 +252,10 @@ func BarFigure(name, title, yLabel string, groups []string, series []Series) (*F
 		if err != nil {
 			return nil, fmt.Errorf("figure %s: %w", name, err)
 		}
-		bars.Color = seriesColors[i%len(seriesColors)]
+		bars.Color = s.Color
+		if bars.Color == nil {
+			bars.Color = seriesColors[i%len(seriesColors)]
+		}
 		bars.LineStyle.Width = 0
 		bars.Offset = vg.Length(float64(i)-float64(len(series)-1)/2) * w
 		p.Add(bars)
