@@ -15,6 +15,7 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/recorder"
 )
 
 // Colors of the two kinds of run, used in every figure.
@@ -54,15 +55,51 @@ type Figure struct {
 	plot    *plot.Plot
 }
 
-// newPlot returns a plot with the toolkit's title and axis style.
+// newPlot returns a plot with the toolkit's title and axis style: grid lines, every major
+// tick of a linear axis labeled, the legend at the top right.
 func newPlot(title, xLabel, yLabel string) *plot.Plot {
 	p := plot.New()
 	p.Title.Text = title
 	p.X.Label.Text = xLabel
 	p.Y.Label.Text = yLabel
+	p.X.Tick.Marker, p.Y.Tick.Marker = linearTicks{}, linearTicks{}
 	p.Legend.Top = true
 	p.Add(plotter.NewGrid())
 	return p
+}
+
+// makeLegendRoom raises the top of p's y axis so that a legend of rows entries, drawn at
+// the top right, has a band of its own above the data instead of covering it: the band
+// takes the share of the axis that the legend's text takes of the figure's data area. A
+// logarithmic axis is raised by a factor.
+func makeLegendRoom(p *plot.Plot, rows int, logY bool) {
+	if rows == 0 {
+		return
+	}
+	share := legendShare(p, rows)
+	grow := share / (1 - share)
+	lo, hi := p.Y.Min, p.Y.Max
+	switch {
+	case logY && lo > 0 && hi > lo:
+		p.Y.Max = hi * math.Pow(hi/lo, grow)
+	case !logY && hi > lo:
+		p.Y.Max = hi + (hi-lo)*grow
+	}
+}
+
+// legendShare is the fraction of p's data area, at the figure's size, that a legend of
+// rows entries takes from the top, with half a row of space below it.
+func legendShare(p *plot.Plot, rows int) float64 {
+	full := draw.Canvas{Canvas: &recorder.Canvas{}, Rectangle: vg.Rectangle{Max: vg.Point{X: figureWidth, Y: figureHeight}}}
+	area := p.DataCanvas(full)
+	height := area.Max.Y - area.Min.Y
+	sty := p.Legend.TextStyle
+	row := sty.Rectangle("Mg").Max.Y
+	band := vg.Length(rows)*row + vg.Length(rows-1)*p.Legend.Padding + sty.FontExtents().Descent + row/2
+	if height <= 0 {
+		return 0.5
+	}
+	return math.Min(0.5, float64(band/height))
 }
 
 // PNG renders the figure as PNG bytes (notebooks show these inline).
@@ -119,15 +156,15 @@ type Series struct {
 func LineFigure(name, title, xLabel, yLabel string, logY bool, series ...Series) (*Figure, error) {
 	p := newPlot(title, xLabel, yLabel)
 	if strings.HasPrefix(yLabel, "accuracy") {
-		p.Y.Min, p.Y.Max = 0, 1+0.1*float64(len(series))
+		p.Y.Min, p.Y.Max = 0, 1
 		p.Y.Tick.Marker = plot.ConstantTicks([]plot.Tick{{Value: 0, Label: "0"}, {Value: 0.25}, {Value: 0.5, Label: "0.5"},
 			{Value: 0.75}, {Value: 1, Label: "1"}})
 	}
 	if logY {
 		p.Y.Scale = plot.LogScale{}
-		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+		p.Y.Tick.Marker = logTicks{}
 	}
-	drawn := 0
+	drawn, legendRows := 0, 0
 	for i, s := range series {
 		if len(s.X) != len(s.Y) {
 			return nil, fmt.Errorf("figure %s: series %q has %d x and %d y values", name, s.Label, len(s.X), len(s.Y))
@@ -173,12 +210,14 @@ func LineFigure(name, title, xLabel, yLabel string, logY bool, series ...Series)
 		p.Add(line)
 		if s.Label != "" {
 			p.Legend.Add(s.Label, line)
+			legendRows++
 		}
 		drawn++
 	}
 	if drawn == 0 {
 		return nil, fmt.Errorf("figure %s: no finite values to draw", name)
 	}
+	makeLegendRoom(p, legendRows, logY)
 	return &Figure{Name: name, Title: title, plot: p}, nil
 }
 
@@ -214,6 +253,8 @@ func HistogramFigure(name, title, xLabel string, labels []string, samples [][]fl
 	}
 	width := (hi - lo) / float64(bins)
 	p := newPlot(title, xLabel, "runs")
+	p.Y.Tick.Marker = linearTicks{Integers: true}
+	legendRows := 0
 	for i, s := range finite {
 		if len(s) == 0 {
 			continue
@@ -236,7 +277,9 @@ func HistogramFigure(name, title, xLabel string, labels []string, samples [][]fl
 			legend = fmt.Sprintf("%s (n=%d; %d not finite, left out)", labels[i], len(s), left)
 		}
 		p.Legend.Add(legend, h)
+		legendRows++
 	}
+	makeLegendRoom(p, legendRows, false)
 	return &Figure{Name: name, Title: title, plot: p}, nil
 }
 
@@ -262,6 +305,7 @@ func BarFigure(name, title, yLabel string, groups []string, series []Series) (*F
 		p.Legend.Add(s.Label, bars)
 	}
 	p.NominalX(groups...)
+	makeLegendRoom(p, len(series), false)
 	return &Figure{Name: name, Title: title, plot: p}, nil
 }
 

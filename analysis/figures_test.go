@@ -67,7 +67,55 @@ func TestHistogramBins(t *testing.T) {
 	if f.plot.X.Min > 34.94 || f.plot.X.Max < 46.81 {
 		t.Errorf("x axis [%v, %v] does not hold the values 34.94 to 46.81", f.plot.X.Min, f.plot.X.Max)
 	}
-	if f.plot.Y.Max != 3 {
-		t.Errorf("tallest bar %v, want 3 (all three runs of a kind in one bin)", f.plot.Y.Max)
+	// All three runs of a kind in one bin: a bar of 3, and the legend's band above it (the
+	// band measured again, once the axis has risen, differs by the padding the bars' glyph
+	// boxes no longer need at the top: under 1%).
+	share := legendShare(f.plot, 2)
+	if want := 3 / (1 - share); math.Abs(f.plot.Y.Max-want) > 0.01*want {
+		t.Errorf("y axis up to %v, want %v (the tallest bar, 3, and room for the legend)", f.plot.Y.Max, want)
+	}
+}
+
+// TestLegendRoom: the y axis rises above the data so that the legend, at the top right,
+// takes a band of its own: as many rows as labeled series, the share of the axis the
+// legend's text takes of the data area (about 6% a row at the figure's size), by a
+// factor on a log axis.
+func TestLegendRoom(t *testing.T) {
+	x := []float64{0, 1, 2}
+	tests := []struct {
+		name     string
+		yLabel   string
+		logY     bool
+		series   []Series
+		min, max float64 // the data's range (the accuracy axis: 0 to 1)
+		rows     int
+	}{
+		{"linear, 2 rows", "loss", false, []Series{{Label: "a", X: x, Y: []float64{1, 2, 3}}, {Label: "b", X: x, Y: []float64{2, 2, 2}}}, 1, 3, 2},
+		{"unlabeled series take no row", "loss", false, []Series{{Label: "a", X: x, Y: []float64{1, 2, 3}}, {X: x, Y: []float64{2, 2, 2}}}, 1, 3, 1},
+		{"accuracy, 4 rows", "accuracy", false, []Series{{Label: "a", X: x, Y: []float64{0.1, 0.9, 1}}, {Label: "b", X: x, Y: []float64{0, 0, 0}},
+			{Label: "c", X: x, Y: []float64{0.5, 0.5, 0.5}}, {Label: "d", X: x, Y: []float64{1, 1, 1}}}, 0, 1, 4},
+		{"log, 2 rows", "loss", true, []Series{{Label: "train", X: x, Y: []float64{2.3, 0.5, 0.1}}, {Label: "test", X: x, Y: []float64{2.3, 3, 3.8}}}, 0.1, 3.8, 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := LineFigure("l", "t", "x", tc.yLabel, tc.logY, tc.series...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			share := legendShare(f.plot, tc.rows)
+			if share < 0.04*float64(tc.rows) || share > 0.09*float64(tc.rows)+0.05 {
+				t.Errorf("legend of %d rows takes %.3f of the data area, want about 0.06 a row", tc.rows, share)
+			}
+			// The data keep the axis below the band: (max-min)/(Max-min) = 1-share, in
+			// logarithms on a log axis (within 0.01: the share measured again, once the
+			// axis has risen, lacks the padding the lines' ends needed at the top).
+			lo, hi, top := tc.min, tc.max, f.plot.Y.Max
+			if tc.logY {
+				lo, hi, top = math.Log(lo), math.Log(hi), math.Log(top)
+			}
+			if got := (hi - lo) / (top - lo); math.Abs(got-(1-share)) > 0.01 {
+				t.Errorf("the data take %.4f of the y axis (top %v), want %.4f", got, f.plot.Y.Max, 1-share)
+			}
+		})
 	}
 }
