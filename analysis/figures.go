@@ -6,13 +6,16 @@ import (
 	"image/color"
 	"math"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/extremepoints/esp/datasets"
 	"github.com/extremepoints/esp/experiment"
 	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/palette"
 	"gonum.org/v1/plot/palette/moreland"
 	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/recorder"
@@ -47,24 +50,35 @@ const (
 	figureHeight = 10 * vg.Centimeter
 )
 
+// colorBarWidth is the strip at the right of a heat map that holds its color bar, the
+// bar's axis and tick labels included.
+const colorBarWidth = 2.4 * vg.Centimeter
+
 // Figure is a plot written as PNG and SVG under one base name.
 type Figure struct {
-	Name    string // base file name, without extension
-	Title   string
-	Caption string
-	plot    *plot.Plot
+	Name     string // base file name, without extension
+	Title    string
+	Caption  string
+	plot     *plot.Plot
+	colorBar *plot.Plot // nil, or the color scale drawn at the right of plot
 }
 
-// newPlot returns a plot with the toolkit's title and axis style: grid lines, every major
-// tick of a linear axis labeled, the legend at the top right.
+// newPlot returns a plot with the toolkit's title and axis style, with grid lines.
 func newPlot(title, xLabel, yLabel string) *plot.Plot {
+	p := newAxes(title, xLabel, yLabel)
+	p.Add(plotter.NewGrid())
+	return p
+}
+
+// newAxes returns a plot with the toolkit's title and axis style: every major tick of a
+// linear axis labeled, the legend at the top right.
+func newAxes(title, xLabel, yLabel string) *plot.Plot {
 	p := plot.New()
 	p.Title.Text = title
 	p.X.Label.Text = xLabel
 	p.Y.Label.Text = yLabel
 	p.X.Tick.Marker, p.Y.Tick.Marker = linearTicks{}, linearTicks{}
 	p.Legend.Top = true
-	p.Add(plotter.NewGrid())
 	return p
 }
 
@@ -109,12 +123,26 @@ func (f *Figure) PNG() ([]byte, error) { return f.render("png") }
 func (f *Figure) SVG() ([]byte, error) { return f.render("svg") }
 
 func (f *Figure) render(format string) ([]byte, error) {
-	w, err := f.plot.WriterTo(figureWidth, figureHeight, format)
+	c, err := draw.NewFormattedCanvas(figureWidth, figureHeight, format)
 	if err != nil {
 		return nil, fmt.Errorf("figure %s: %w", f.Name, err)
 	}
+	dc := draw.New(c)
+	if f.colorBar == nil {
+		f.plot.Draw(dc)
+	} else {
+		// The bar spans the height of the plot's data area, so that its scale reads
+		// against the cells.
+		main := draw.Crop(dc, 0, -colorBarWidth, 0, 0)
+		f.plot.Draw(main)
+		data := f.plot.DataCanvas(main)
+		bar := dc
+		bar.Min.X = main.Max.X + vg.Points(6)
+		bar.Min.Y, bar.Max.Y = data.Min.Y, data.Max.Y
+		f.colorBar.Draw(bar)
+	}
 	var buf bytes.Buffer
-	if _, err := w.WriteTo(&buf); err != nil {
+	if _, err := c.WriteTo(&buf); err != nil {
 		return nil, fmt.Errorf("figure %s: %w", f.Name, err)
 	}
 	return buf.Bytes(), nil
@@ -320,7 +348,8 @@ func (g grid) Z(c, r int) float64 { return g.z[c][r] }
 func (g grid) X(c int) float64    { return g.xs[c] }
 func (g grid) Y(r int) float64    { return g.ys[r] }
 
-// HeatMapFigure draws z[i][j] over (alphas[i], betas[j]) as a heat map with contour lines.
+// HeatMapFigure draws z[i][j] over (alphas[i], betas[j]) as a heat map with contour lines,
+// and its color scale in a bar at the right.
 func HeatMapFigure(name, title, xLabel, yLabel string, alphas, betas []float64, z [][]float64) (*Figure, error) {
 	if len(alphas) < 2 || len(betas) < 2 || len(z) != len(alphas) {
 		return nil, fmt.Errorf("figure %s: need a grid of at least 2x2 values", name)
@@ -343,9 +372,11 @@ func HeatMapFigure(name, title, xLabel, yLabel string, alphas, betas []float64, 
 		hi = lo + 1
 	}
 	g := grid{xs: alphas, ys: betas, z: z}
-	pal := moreland.SmoothBlueRed().Palette(64)
+	scale := moreland.SmoothBlueRed()
+	scale.SetMin(lo)
+	scale.SetMax(hi)
 	p := newPlot(title, xLabel, yLabel)
-	hm := plotter.NewHeatMap(g, pal)
+	hm := plotter.NewHeatMap(g, scale.Palette(64))
 	hm.Min, hm.Max = lo, hi
 	p.Add(hm)
 	levels := make([]float64, 8)
@@ -355,6 +386,127 @@ func HeatMapFigure(name, title, xLabel, yLabel string, alphas, betas []float64, 
 	contour := plotter.NewContour(g, levels, nil)
 	contour.LineStyles = []draw.LineStyle{{Color: color.Black, Width: vg.Points(0.5)}}
 	p.Add(contour)
-	p.Legend.Add(fmt.Sprintf("min %.3g, max %.3g (blue to red)", lo, hi))
-	return &Figure{Name: name, Title: title, plot: p}, nil
+	return &Figure{Name: name, Title: title, plot: p, colorBar: colorBarPlot(scale, "")}, nil
+}
+
+// colorBarPlot is a vertical bar showing scale over its range, with the toolkit's ticks
+// and label on its axis, for Figure.colorBar.
+func colorBarPlot(scale palette.ColorMap, label string) *plot.Plot {
+	p := plot.New()
+	p.Add(&plotter.ColorBar{ColorMap: scale, Vertical: true})
+	p.HideX()
+	p.X.Padding, p.Y.Padding = 0, 0
+	p.Y.Label.Text = label
+	p.Y.Tick.Marker = linearTicks{}
+	return p
+}
+
+// MatrixFigure draws a matrix of counts over two sets of categories, such as the test
+// images by true and assigned class: one cell per pair, shaded by its count (white for 0,
+// darker for more; the bar at the right gives the scale) and with the count written in it,
+// one tick per category named by it. counts[i][j] is the count of (yNames[i],
+// xNames[j]); row 0 is drawn at the top, as a table reads. Unlike HeatMapFigure it draws
+// no contour lines: between categories there is nothing to interpolate.
+func MatrixFigure(name, title, xLabel, yLabel string, xNames, yNames []string, counts [][]float64) (*Figure, error) {
+	cells, err := matrixCells(xNames, yNames, counts)
+	if err != nil {
+		return nil, fmt.Errorf("figure %s: %w", name, err)
+	}
+	// Luminance rises with the value in moreland's scale: reversed, 0 is white.
+	scale, err := moreland.NewLuminance([]color.Color{color.RGBA{R: 8, G: 48, B: 107, A: 255}, color.White})
+	if err != nil {
+		return nil, fmt.Errorf("figure %s: %w", name, err)
+	}
+	scale = palette.Reverse(scale)
+	scale.SetMin(cells.lo)
+	scale.SetMax(cells.hi)
+	p := newAxes(title, xLabel, yLabel)
+	hm := plotter.NewHeatMap(cells.grid, scale.Palette(64))
+	hm.Min, hm.Max = cells.lo, cells.hi
+	p.Add(hm)
+	labels, err := plotter.NewLabels(cells.labels)
+	if err != nil {
+		return nil, fmt.Errorf("figure %s: %w", name, err)
+	}
+	for k, xy := range cells.labels.XYs {
+		sty := &labels.TextStyle[k]
+		sty.XAlign, sty.YAlign = draw.XCenter, draw.YCenter
+		sty.Color = color.Black
+		if c, err := scale.At(cells.grid.z[int(xy.X)][int(xy.Y)]); err == nil && luminance(c) < 0.45 {
+			sty.Color = color.White // legible on the dark cells
+		}
+	}
+	p.Add(labels)
+	p.X.Tick.Marker, p.Y.Tick.Marker = cells.xTicks, cells.yTicks
+	// Long names (CIFAR-10's classes) would run into each other under narrow columns.
+	if widest := maxWidth(p.X.Tick.Label, xNames); widest > (figureWidth-colorBarWidth-3*vg.Centimeter)/vg.Length(len(xNames)) {
+		p.X.Tick.Label.Rotation = math.Pi / 6
+		p.X.Tick.Label.XAlign, p.X.Tick.Label.YAlign = draw.XRight, draw.YCenter
+	}
+	return &Figure{Name: name, Title: title, plot: p, colorBar: colorBarPlot(scale, "count")}, nil
+}
+
+// matrixLayout is what MatrixFigure draws: the cells as a grid (column j at x = j, row i of the
+// counts at y = rows-1-i), the count of each as a label at its center, one tick per name,
+// and the range of the color scale (from 0, or below where a count is negative).
+type matrixLayout struct {
+	grid           grid
+	labels         plotter.XYLabels
+	xTicks, yTicks plot.ConstantTicks
+	lo, hi         float64
+}
+
+func matrixCells(xNames, yNames []string, counts [][]float64) (matrixLayout, error) {
+	rows, cols := len(yNames), len(xNames)
+	if rows == 0 || cols == 0 {
+		return matrixLayout{}, fmt.Errorf("a matrix needs at least one row and one column name")
+	}
+	if len(counts) != rows {
+		return matrixLayout{}, fmt.Errorf("%d rows of counts for %d row names", len(counts), rows)
+	}
+	m := matrixLayout{grid: grid{xs: make([]float64, cols), ys: make([]float64, rows), z: make([][]float64, cols)}}
+	for j := range cols {
+		m.grid.xs[j] = float64(j)
+		m.grid.z[j] = make([]float64, rows)
+		m.xTicks = append(m.xTicks, plot.Tick{Value: float64(j), Label: xNames[j]})
+	}
+	for r := range rows {
+		m.grid.ys[r] = float64(r)
+		m.yTicks = append(m.yTicks, plot.Tick{Value: float64(r), Label: yNames[rows-1-r]})
+	}
+	m.lo, m.hi = 0, math.Inf(-1)
+	for i, row := range counts {
+		if len(row) != cols {
+			return matrixLayout{}, fmt.Errorf("row %d has %d counts for %d column names", i, len(row), cols)
+		}
+		r := rows - 1 - i
+		for j, v := range row {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return matrixLayout{}, fmt.Errorf("count (%d, %d) is %v", i, j, v)
+			}
+			m.grid.z[j][r] = v
+			m.lo, m.hi = math.Min(m.lo, v), math.Max(m.hi, v)
+			m.labels.XYs = append(m.labels.XYs, plotter.XY{X: float64(j), Y: float64(r)})
+			m.labels.Labels = append(m.labels.Labels, strconv.FormatFloat(v, 'g', 4, 64))
+		}
+	}
+	if m.hi <= m.lo {
+		m.hi = m.lo + 1
+	}
+	return m, nil
+}
+
+// luminance is c's relative luminance, 0 (black) to 1 (white), by Rec. 709's weights.
+func luminance(c color.Color) float64 {
+	r, g, b, _ := c.RGBA()
+	return (0.2126*float64(r) + 0.7152*float64(g) + 0.0722*float64(b)) / 0xffff
+}
+
+// maxWidth is the width of the widest of names in sty.
+func maxWidth(sty text.Style, names []string) vg.Length {
+	var w vg.Length
+	for _, n := range names {
+		w = max(w, sty.Width(n))
+	}
+	return w
 }

@@ -3,8 +3,13 @@ package analysis
 import (
 	"bytes"
 	"math"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
 )
 
 // TestFigureInputs: the figure builders draw what is finite and refuse, with an error
@@ -34,6 +39,35 @@ func TestFigureInputs(t *testing.T) {
 		{"lines, nothing finite", func() (*Figure, error) {
 			return LineFigure("l", "t", "x", "y", false, Series{Label: "s", X: []float64{0, 1}, Y: []float64{nan, nan}})
 		}, "figure l: no finite values"},
+		{"heat map", func() (*Figure, error) {
+			return HeatMapFigure("h", "t", "x", "y", []float64{-1, 0, 1}, []float64{-1, 1}, [][]float64{{1, 2}, {3, nan}, {2, 1}})
+		}, ""},
+		{"matrix", func() (*Figure, error) {
+			return MatrixFigure("m", "t", "x", "y", []string{"a", "b"}, []string{"c", "d", "e"}, [][]float64{{0, 1}, {2, 3}, {4, 5}})
+		}, ""},
+		{"matrix of one cell", func() (*Figure, error) {
+			return MatrixFigure("m", "t", "x", "y", []string{"a"}, []string{"b"}, [][]float64{{0}})
+		}, ""},
+		{"matrix, long names", func() (*Figure, error) {
+			names := []string{"airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"}
+			counts := make([][]float64, len(names))
+			for i := range counts {
+				counts[i] = make([]float64, len(names))
+			}
+			return MatrixFigure("m", "t", "x", "y", names, names, counts)
+		}, ""},
+		{"matrix, a row short", func() (*Figure, error) {
+			return MatrixFigure("m", "t", "x", "y", []string{"a", "b"}, []string{"c", "d"}, [][]float64{{0, 1}, {2}})
+		}, "figure m: row 1 has 1 counts for 2 column names"},
+		{"matrix, a row name short", func() (*Figure, error) {
+			return MatrixFigure("m", "t", "x", "y", []string{"a", "b"}, []string{"c"}, [][]float64{{0, 1}, {2, 3}})
+		}, "figure m: 2 rows of counts for 1 row names"},
+		{"matrix, a count not finite", func() (*Figure, error) {
+			return MatrixFigure("m", "t", "x", "y", []string{"a"}, []string{"c"}, [][]float64{{inf}})
+		}, "figure m: count (0, 0) is +Inf"},
+		{"matrix, no names", func() (*Figure, error) {
+			return MatrixFigure("m", "t", "x", "y", nil, nil, nil)
+		}, "figure m: a matrix needs at least one row and one column name"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -117,5 +151,45 @@ func TestLegendRoom(t *testing.T) {
 				t.Errorf("the data take %.4f of the y axis (top %v), want %.4f", got, f.plot.Y.Max, 1-share)
 			}
 		})
+	}
+}
+
+// TestMatrixCells: MatrixFigure's layout puts row 0 of the counts at the top, one tick per
+// name at its cell's center, each count written at its cell's center, and a color scale
+// from 0 (white) to the largest count.
+func TestMatrixCells(t *testing.T) {
+	counts := [][]float64{ // rows: true class a, b; columns: assigned x, y, z
+		{0, 7, 2.5},
+		{12, 0, 1},
+	}
+	m, err := matrixCells([]string{"x", "y", "z"}, []string{"a", "b"}, counts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantX := plot.ConstantTicks{{Value: 0, Label: "x"}, {Value: 1, Label: "y"}, {Value: 2, Label: "z"}}
+	wantY := plot.ConstantTicks{{Value: 0, Label: "b"}, {Value: 1, Label: "a"}} // a, row 0, on top
+	if !slices.Equal(m.xTicks, wantX) || !slices.Equal(m.yTicks, wantY) {
+		t.Errorf("ticks x %v y %v, want x %v y %v", m.xTicks, m.yTicks, wantX, wantY)
+	}
+	if m.lo != 0 || m.hi != 12 {
+		t.Errorf("color scale %v to %v, want 0 to 12", m.lo, m.hi)
+	}
+	written := map[plotter.XY]string{}
+	for k, xy := range m.labels.XYs {
+		written[xy] = m.labels.Labels[k]
+	}
+	for i, row := range counts {
+		for j, v := range row {
+			at := plotter.XY{X: float64(j), Y: float64(len(counts) - 1 - i)}
+			if want := strconv.FormatFloat(v, 'g', -1, 64); written[at] != want {
+				t.Errorf("cell (%d, %d) at %v: written %q, want %q", i, j, at, written[at], want)
+			}
+			if got := m.grid.Z(j, len(counts)-1-i); got != v {
+				t.Errorf("cell (%d, %d) shaded for %v, want %v", i, j, got, v)
+			}
+		}
+	}
+	if len(written) != 6 {
+		t.Errorf("%d cells written, want 6", len(written))
 	}
 }

@@ -67,6 +67,45 @@ func ExampleLineFigure() {
 	// accuracy is a PNG: true
 }
 
+// Count the test images of a corrupted set by true and assigned class (here 3 classes and
+// 8 images) and draw the counts as a matrix: one cell per (true, assigned) pair with its
+// count written in it, and save it as PNG and SVG. With wrong labels only, the diagonal
+// is empty.
+func ExampleMatrixFigure() {
+	classes := []string{"cat", "dog", "frog"}
+	trueLabels := []int{0, 0, 1, 1, 1, 2, 2, 2}
+	assigned := []int{1, 2, 0, 2, 0, 0, 1, 1}
+	counts := make([][]float64, len(classes)) // counts[true][assigned]
+	for c := range counts {
+		counts[c] = make([]float64, len(classes))
+	}
+	for i, y := range trueLabels {
+		counts[y][assigned[i]]++
+	}
+	fig, err := analysis.MatrixFigure("pairs", "test images by (true, assigned) class", "assigned class", "true class",
+		classes, classes, counts)
+	if err != nil {
+		panic(err)
+	}
+	dir, err := os.MkdirTemp("", "esp-example")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	if err := fig.Save(dir); err != nil {
+		panic(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "pairs.*"))
+	for _, f := range files {
+		fmt.Println(filepath.Base(f))
+	}
+	fmt.Println(counts)
+	// Output:
+	// pairs.png
+	// pairs.svg
+	// [[0 1 1] [2 0 1] [1 2 0]]
+}
+
 // Train a tiny study (two normal and two corrupted runs of a small MLP on the toy
 // dataset), then write its report: summary.json, figures and index.html. Without probes, a
 // weight-decay sweep or ResNet runs, the claims that need them are reported untested.
