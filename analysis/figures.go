@@ -44,6 +44,14 @@ func KindColor(kind string) color.Color {
 var seriesColors = []color.Color{colorNormal, colorCorrupted, colorThird, colorFourth,
 	color.RGBA{R: 148, G: 103, B: 189, A: 255}, color.RGBA{R: 140, G: 86, B: 75, A: 255}}
 
+// OtherColor is the i-th of the colors that mean neither kind of run (green, orange,
+// purple, brown, then again), for curves that are not normal or extreme runs, such as one
+// optimizer's restarts: blue and red stay reserved for the kinds.
+func OtherColor(i int) color.Color {
+	others := seriesColors[2:]
+	return others[(i%len(others)+len(others))%len(others)]
+}
+
 // figureWidth and figureHeight size every figure: readable at notebook and page width.
 const (
 	figureWidth  = 16 * vg.Centimeter

@@ -2,12 +2,14 @@ package analysis
 
 import (
 	"bytes"
+	"image/color"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/extremepoints/esp/experiment"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 )
@@ -191,5 +193,24 @@ func TestMatrixCells(t *testing.T) {
 	}
 	if len(written) != 6 {
 		t.Errorf("%d cells written, want 6", len(written))
+	}
+}
+
+// TestOtherColor: the colors for curves of neither kind never repeat the kinds' blue and
+// red, are distinct over a cycle, and start with the green KindColor gives other kinds.
+func TestOtherColor(t *testing.T) {
+	if OtherColor(0) != KindColor("fit") {
+		t.Errorf("OtherColor(0) %v, want KindColor's color for other kinds %v", OtherColor(0), KindColor("fit"))
+	}
+	seen := map[color.Color]int{}
+	for i := -4; i < 4; i++ {
+		c := OtherColor(i)
+		if c == KindColor(experiment.KindNormal) || c == KindColor(experiment.KindCorrupted) {
+			t.Errorf("OtherColor(%d) is a kind's color %v", i, c)
+		}
+		seen[c]++
+	}
+	if len(seen) != 4 {
+		t.Errorf("%d distinct colors over 8 calls, want a cycle of 4", len(seen))
 	}
 }
