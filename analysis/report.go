@@ -496,7 +496,7 @@ func (rep *Report) claimsC1C2C3(g *group, stats map[string]GroupStats, s ReportS
 			"epochs_normal": normal.Epochs, "epochs_extreme": corrupted.Epochs,
 			"criterion": fmt.Sprintf("Mann-Whitney U (global L2 distance, extreme vs normal, same epochs): p < %g and P(extreme > normal) > 0.5", s.Alpha),
 		}
-		if best := bestRankP(len(dC), len(dN)); test.P >= s.Alpha && best >= s.Alpha {
+		if best := SmallestRankP(len(dC), len(dN)); test.P >= s.Alpha && best >= s.Alpha {
 			ev["note"] = fmt.Sprintf("%d and %d runs cannot give p < %g (at best p = %.3g, all apart); run more", len(dC), len(dN), s.Alpha, best)
 		}
 		if !sameEpochs {

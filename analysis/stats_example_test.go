@@ -48,6 +48,19 @@ func ExampleMannWhitneyU() {
 	// significant at 0.01: true
 }
 
+// The smallest p-value a rank test of n extreme against n normal runs can give: only 2 of
+// the C(2n, n) orderings of the runs are as far apart as every extreme point above every
+// normal one (or below), so p = 2/C(2n, n): 2/20, 2/252, 2/12870.
+func ExampleSmallestRankP() {
+	for _, n := range []int{3, 5, 8} {
+		fmt.Printf("%d vs %d runs: p >= %.3g\n", n, n, analysis.SmallestRankP(n, n))
+	}
+	// Output:
+	// 3 vs 3 runs: p >= 0.1
+	// 5 vs 5 runs: p >= 0.00794
+	// 8 vs 8 runs: p >= 0.000155
+}
+
 // Draw two accuracy curves, one with a shaded band, and render them as PNG bytes, as a
 // notebook shows them inline.
 func ExampleLineFigure() {
