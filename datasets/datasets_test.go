@@ -531,7 +531,7 @@ func TestFetchFromAnotherDataset(t *testing.T) {
 }
 
 // TestFetchFromLinks: --from may be a symbolic link to the folder, or a folder of links to
-// the files (a dataset store); links to folders inside it are not followed.
+// the files (a dataset store); a link to a folder that holds it is not entered again.
 func TestFetchFromLinks(t *testing.T) {
 	_, payload := tinyIDX(t)
 	tests := []struct {
@@ -552,7 +552,7 @@ func TestFetchFromLinks(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if err := os.Symlink(dir, filepath.Join(dir, "loop")); err != nil { // a cycle, not followed
+			if err := os.Symlink(dir, filepath.Join(dir, "loop")); err != nil { // a cycle: not entered
 				t.Fatal(err)
 			}
 			return dir

@@ -1,6 +1,7 @@
 package datasets
 
 import (
+	"bytes"
 	"fmt"
 	"image"
 	"image/color"
@@ -38,7 +39,9 @@ func (fi folderImage) rgbPixels(height, width int) []uint8 {
 // canonical datasets are, so that the first N examples (--subset) hold every class.
 // Every image must have the size of the first one; gray images give one channel, color
 // images three (a gray image in a dataset with any color image is expanded to RGB,
-// whichever is read first).
+// whichever is read first). Hidden files and folders (names starting with '.', such as
+// Jupyter's .ipynb_checkpoints) are left out; symbolic links, and an archive's hard
+// links, are followed: a folder imports what `ls -L` shows of it.
 func ReadImageFolder(path, name string) (*Dataset, error) {
 	type key struct{ split, class string }
 	images := map[key][]folderImage{}
@@ -57,7 +60,11 @@ func ReadImageFolder(path, name string) (*Dataset, error) {
 			return nil
 		}
 		folders[key{fp.split, fp.class}] = true
-		img, _, err := image.Decode(r)
+		data, err := io.ReadAll(r) // first: image.Decode reports a failed read as an unknown format
+		if err != nil {
+			return fmt.Errorf("%s: %s: %w", path, entry, err)
+		}
+		img, _, err := image.Decode(bytes.NewReader(data))
 		if err != nil {
 			return fmt.Errorf("%s: %s: cannot decode image: %w", path, entry, err)
 		}
