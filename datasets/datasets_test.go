@@ -318,6 +318,9 @@ func TestReadImageFolderErrors(t *testing.T) {
 			os.MkdirAll(filepath.Join(root, "train", "bird"), 0o755)
 			writePNG(t, filepath.Join(root, "train", "bird", "a.png"), 4, 3, true, 1)
 		}, "class folder test/bird is empty"},
+		{"image too large", func(t *testing.T, root string) { // the first image read: refused before it is decoded
+			writePNG(t, filepath.Join(root, "test", "cat", "a.png"), 4097, 4096, true, 1)
+		}, "test/cat/a.png: images of 4097x4096: esp stores images of at most 16777216 pixels (4096x4096): make the folder's images smaller"},
 		{"corrupt image", func(t *testing.T, root string) {
 			os.WriteFile(filepath.Join(root, "train", "dog", "bad.png"), []byte("not a png"), 0o644)
 		}, "bad.png: cannot decode image"},

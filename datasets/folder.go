@@ -37,7 +37,7 @@ func (fi folderImage) rgbPixels(height, width int) []uint8 {
 // Classes are the folder names sorted. Examples are stored in a fixed pseudo-random order
 // (a permutation of the class-then-file-name order, seeded by folderOrderSeed), as the
 // canonical datasets are, so that the first N examples (--subset) hold every class.
-// Every image must have the size of the first one; gray images give one channel, color
+// Every image must have the size of the first one, at most [MaxImagePixels]; gray images give one channel, color
 // images three (a gray image in a dataset with any color image is expanded to RGB,
 // whichever is read first). Hidden files and folders (names starting with '.', such as
 // Jupyter's .ipynb_checkpoints) are left out; symbolic links, and an archive's hard
@@ -64,23 +64,30 @@ func ReadImageFolder(path, name string) (*Dataset, error) {
 		if err != nil {
 			return fmt.Errorf("%s: %s: %w", path, entry, err)
 		}
-		img, _, err := image.Decode(bytes.NewReader(data))
+		// The size first, from the header: a huge image is refused before it is decoded.
+		cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
 		if err != nil {
 			return fmt.Errorf("%s: %s: cannot decode image: %w", path, entry, err)
 		}
-		b := img.Bounds()
 		if height == 0 {
-			height, width = b.Dy(), b.Dx()
+			if err := checkSplitShape(0, cfg.Height, cfg.Width, 1); err != nil {
+				return fmt.Errorf("%s: %s: %w: make the folder's images smaller", path, entry, err)
+			}
+			height, width = cfg.Height, cfg.Width
+		}
+		if cfg.Height != height || cfg.Width != width {
+			return fmt.Errorf("%s: %s: image is %dx%d, but the first image was %dx%d: all images must have one size",
+				path, entry, cfg.Width, cfg.Height, width, height)
+		}
+		img, _, err := image.Decode(bytes.NewReader(data))
+		if err != nil {
+			return fmt.Errorf("%s: %s: cannot decode image: %w", path, entry, err)
 		}
 		imageChannels := 3
 		if isGray(img) {
 			imageChannels = 1
 		}
 		channels = max(channels, imageChannels)
-		if b.Dy() != height || b.Dx() != width {
-			return fmt.Errorf("%s: %s: image is %dx%d, but the first image was %dx%d: all images must have one size",
-				path, entry, b.Dx(), b.Dy(), width, height)
-		}
 		k := key{fp.split, fp.class}
 		images[k] = append(images[k], folderImage{file: fp.file, pixels: toHWC(img, imageChannels)})
 		return nil

@@ -48,9 +48,45 @@ type SplitFile struct {
 	SHA256   string `json:"sha256"`
 }
 
+// What a split file holds, its writer and its reader alike: larger images or more of them
+// are refused when written, rather than stored and then refused when read back.
+const (
+	// MaxImagePixels bounds an image's height x width: 4096x4096.
+	MaxImagePixels = 1 << 24
+	// MaxSplitExamples bounds the examples of a split.
+	MaxSplitExamples = 1 << 26
+)
+
+// checkSplitShape reports a shape a split file cannot hold: n examples of images of
+// height x width x channels, with channels 1 (gray) or 3 (RGB).
+func checkSplitShape(n, height, width, channels int) error {
+	switch {
+	case height <= 0 || width <= 0:
+		return fmt.Errorf("images of %dx%d: want a positive width and height", width, height)
+	case height > MaxImagePixels || width > MaxImagePixels || height*width > MaxImagePixels:
+		return fmt.Errorf("images of %dx%d: esp stores images of at most %d pixels (4096x4096)", width, height, MaxImagePixels)
+	case channels != 1 && channels != 3:
+		return fmt.Errorf("images of %d channels: esp stores 1 (gray) or 3 (RGB)", channels)
+	case n < 0 || n > MaxSplitExamples:
+		return fmt.Errorf("%d examples: esp stores at most %d in a split", n, MaxSplitExamples)
+	case int64(n)*int64(height*width*channels) > maxPayload:
+		return fmt.Errorf("%d examples of %dx%d images with %d channels: %d bytes, more than the %d esp stores in a split",
+			n, width, height, channels, int64(n)*int64(height*width*channels), int64(maxPayload))
+	}
+	return nil
+}
+
 // WriteSplitFile writes a split atomically to path (temporary file, then rename)
 // and returns its size and SHA-256. image(i) returns the NHWC bytes of example i.
+// A shape that ReadSplitFile would refuse (see [MaxImagePixels], [MaxSplitExamples];
+// channels 1 or 3) is an error, and nothing is written.
 func WriteSplitFile(path string, labels []uint8, height, width, channels int, image func(i int) []uint8) (SplitFile, error) {
+	if err := checkSplitShape(len(labels), height, width, channels); err != nil {
+		return SplitFile{}, fmt.Errorf("writing %s: %w", path, err)
+	}
+	if image == nil {
+		return SplitFile{}, fmt.Errorf("writing %s: no image function", path)
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
 	if err != nil {
 		return SplitFile{}, err
@@ -133,8 +169,8 @@ func ReadSplitFile(path, wantSHA256 string) (*Split, error) {
 		return nil, fmt.Errorf("%s: split file version %d, this toolkit reads version %d: fetch the dataset again", path, v[0], splitFileVersion)
 	}
 	n, h, w, c := v[1], v[2], v[3], v[4]
-	if h <= 0 || w <= 0 || (c != 1 && c != 3) || h*w > 1<<24 || n > 1<<26 {
-		return nil, fmt.Errorf("%s: implausible shape %d examples of %dx%dx%d", path, n, h, w, c)
+	if err := checkSplitShape(n, h, w, c); err != nil {
+		return nil, fmt.Errorf("%s: header says %w: a damaged file, or another program's", path, err)
 	}
 	s := &Split{Height: h, Width: w, Channels: c}
 	if s.Labels, err = readExactly(r, int64(n)); err != nil {
