@@ -188,9 +188,25 @@ func toHWC(img image.Image, channels int) []uint8 {
 				out = append(out, color.GrayModel.Convert(c).(color.Gray).Y)
 				continue
 			}
-			rgb := color.RGBAModel.Convert(c).(color.RGBA)
-			out = append(out, rgb.R, rgb.G, rgb.B)
+			r, g, b := straightRGB(c)
+			out = append(out, r, g, b)
 		}
 	}
 	return out
+}
+
+// straightRGB returns a color's red, green and blue as stored, without its alpha: PIL's
+// convert("RGB"), which torchvision's ImageFolder uses, drops the alpha channel, where
+// color.RGBAModel would premultiply by it (a half-transparent (200,100,50) would become
+// (100,50,25), a transparent pixel black). PNG's colors with alpha (RGBA, gray+alpha, a
+// palette with transparency) decode to NRGBA or NRGBA64, which hold them as stored.
+func straightRGB(c color.Color) (r, g, b uint8) {
+	switch c := c.(type) {
+	case color.NRGBA:
+		return c.R, c.G, c.B
+	case color.NRGBA64:
+		return uint8(c.R >> 8), uint8(c.G >> 8), uint8(c.B >> 8)
+	}
+	n := color.NRGBAModel.Convert(c).(color.NRGBA)
+	return n.R, n.G, n.B
 }
