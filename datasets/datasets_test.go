@@ -22,11 +22,17 @@ import (
 
 // idxImages encodes n images of h x w as an IDX3 file; pixel values are (i+j) mod 256.
 func idxImages(n, h, w int) []byte {
-	var b bytes.Buffer
-	binary.Write(&b, binary.BigEndian, []uint32{idxMagicImages, uint32(n), uint32(h), uint32(w)})
+	b := bytes.NewBuffer(idxHeader(n, h, w))
 	for i := 0; i < n*h*w; i++ {
 		b.WriteByte(byte(i % 251))
 	}
+	return b.Bytes()
+}
+
+// idxHeader encodes the header of an IDX3 file of n images of h x w, without the images.
+func idxHeader(n, h, w int) []byte {
+	var b bytes.Buffer
+	binary.Write(&b, binary.BigEndian, []uint32{idxMagicImages, uint32(n), uint32(h), uint32(w)})
 	return b.Bytes()
 }
 
@@ -64,6 +70,10 @@ func TestReadIDX(t *testing.T) {
 		{"truncated gz", gz(images)[:len(gz(images))-10], false, "unexpected EOF"},
 		{"empty", nil, false, "reading IDX magic"},
 		{"zero dimension", idxImages(0, 4, 5), false, "out of range"},
+		{"sizes overflowing", idxHeader(1<<24, 1<<20, 1<<20), false,
+			"IDX images: header announces images of 1048576x1048576: esp stores images of at most 16777216 pixels"},
+		{"images too large", idxHeader(1, 4097, 4096), false, "images of 4096x4097: esp stores images of at most"},
+		{"too many bytes", idxHeader(1<<24, 2048, 2048), false, "16777216 examples of 2048x2048 pixels x 1 channels: 70368744177664 bytes"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

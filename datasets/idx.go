@@ -70,6 +70,11 @@ func ReadIDXImages(r io.Reader) (images []uint8, height, width int, err error) {
 		return nil, 0, 0, err
 	}
 	n, height, width := dims[0], dims[1], dims[2]
+	// Each dimension is checked, but their product can still overflow (2^24 x 2^20 x 2^20
+	// is 2^64, read as 0 bytes): the limits of a split file apply, whatever is done next.
+	if err := checkSplitShape(n, height, width, 1); err != nil {
+		return nil, 0, 0, fmt.Errorf("IDX images: header announces %w: a damaged file, or not an image file", err)
+	}
 	if images, err = readExactly(r, int64(n)*int64(height)*int64(width)); err != nil {
 		return nil, 0, 0, fmt.Errorf("IDX images: header says %d images of %dx%d, data is short: %w",
 			n, height, width, noEOF(err))

@@ -70,7 +70,7 @@ func checkSplitShape(n, height, width, channels int) error {
 	case n < 0 || n > MaxSplitExamples:
 		return fmt.Errorf("%d examples: esp stores at most %d in a split", n, MaxSplitExamples)
 	case int64(n)*int64(height*width*channels) > maxPayload:
-		return fmt.Errorf("%d examples of %dx%d images with %d channels: %d bytes, more than the %d esp stores in a split",
+		return fmt.Errorf("%d examples of %dx%d pixels x %d channels: %d bytes, more than the %d esp stores in a split",
 			n, width, height, channels, int64(n)*int64(height*width*channels), int64(maxPayload))
 	}
 	return nil

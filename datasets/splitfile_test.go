@@ -39,7 +39,7 @@ func TestSplitFileShapeLimits(t *testing.T) {
 		{"no rows", 2, 0, 3, 1, "images of 3x0: want a positive width and height"},
 		{"too many examples", MaxSplitExamples + 1, 1, 1, 1, "67108865 examples: esp stores at most 67108864 in a split"},
 		{"too many bytes", MaxSplitExamples, 16, 16, 3,
-			"67108864 examples of 16x16 images with 3 channels: 51539607552 bytes, more than the 17179869184 esp stores"},
+			"67108864 examples of 16x16 pixels x 3 channels: 51539607552 bytes, more than the 17179869184 esp stores"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
