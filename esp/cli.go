@@ -16,6 +16,7 @@ import (
 
 	"github.com/extremepoints/esp/analysis"
 	"github.com/extremepoints/esp/experiment"
+	"github.com/extremepoints/esp/models"
 )
 
 // Exit codes.
@@ -39,10 +40,10 @@ func usagef(format string, args ...any) error {
 }
 
 // inputErrors are errors about the files and folders the user named, in any command: a
-// damaged weights file, run or checkpoint, weights that are not finite, an output folder of another
+// dataset whose images are too small for the model, a damaged weights file, run or checkpoint, weights that are not finite, an output folder of another
 // kind, study or probe, points of different models, a folder the user may not write or
 // read; and a backend that cannot be had.
-var inputErrors = []error{experiment.ErrBackend, experiment.ErrBadCheckpoint, experiment.ErrCorruptWeights, experiment.ErrNonFiniteWeights, experiment.ErrDamagedRun,
+var inputErrors = []error{models.ErrInputTooSmall, experiment.ErrBackend, experiment.ErrBadCheckpoint, experiment.ErrCorruptWeights, experiment.ErrNonFiniteWeights, experiment.ErrDamagedRun,
 	experiment.ErrForeignDir, experiment.ErrStudyMismatch, analysis.ErrOutputNotEmpty, analysis.ErrIncompatiblePoints, fs.ErrPermission}
 
 // isInputError reports whether err is one of inputErrors.

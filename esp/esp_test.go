@@ -17,6 +17,7 @@ import (
 	"github.com/extremepoints/esp/analysis"
 	"github.com/extremepoints/esp/datasets"
 	"github.com/extremepoints/esp/experiment"
+	"github.com/extremepoints/esp/models"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -66,7 +67,7 @@ func TestScripts(t *testing.T) {
 	realDir := datasets.DefaultDataDir()
 	testscript.Run(t, testscript.Params{
 		Dir:  "testdata/script",
-		Cmds: map[string]func(*testscript.TestScript, bool, []string){"flipbyte": flipByte},
+		Cmds: map[string]func(*testscript.TestScript, bool, []string){"flipbyte": flipByte, "imagefolder": imageFolder},
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("ESP_DATA_DIR", filepath.Join(env.WorkDir, "cache"))
 			env.Setenv("REALDATA", realDir)
@@ -91,8 +92,23 @@ func TestScripts(t *testing.T) {
 	})
 }
 
-// writePetsFolder writes train/{cat,dog}/ with 3 images each and test/{cat,dog}/ with 2.
-func writePetsFolder(root string) error {
+// imageFolder is the script command "imagefolder DIR SIDE": it writes into DIR an image
+// folder as $WORK/pets, of SIDE x SIDE images.
+func imageFolder(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: imagefolder DIR SIDE")
+	}
+	side, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	ts.Check(writeImageFolder(ts.MkAbs(args[0]), side))
+}
+
+// writePetsFolder writes train/{cat,dog}/ with 3 images each and test/{cat,dog}/ with 2,
+// of 6x6 pixels.
+func writePetsFolder(root string) error { return writeImageFolder(root, 6) }
+
+// writeImageFolder writes the pets folder with images of side x side pixels.
+func writeImageFolder(root string, side int) error {
 	for c, class := range []string{"cat", "dog"} {
 		for split, n := range map[string]int{"train": 3, "test": 2} {
 			dir := filepath.Join(root, split, class)
@@ -100,7 +116,7 @@ func writePetsFolder(root string) error {
 				return err
 			}
 			for i := range n {
-				img := image.NewGray(image.Rect(0, 0, 6, 6))
+				img := image.NewGray(image.Rect(0, 0, side, side))
 				for p := range img.Pix {
 					img.Pix[p] = uint8(40*c + 10*i + p)
 				}
@@ -224,6 +240,7 @@ func TestInputErrors(t *testing.T) {
 		{fmt.Errorf("experiment: writing out/config.json: %w", &fs.PathError{Op: "open", Path: "out/.tmp-config.json", Err: fs.ErrPermission}), true},
 		{fmt.Errorf("run x: %w", experiment.ErrDamagedRun), true},
 		{fmt.Errorf("probe: %w", analysis.ErrOutputNotEmpty), true},
+		{fmt.Errorf("run normal-0000: models: %w: lenet needs at least 4x4 pixels", models.ErrInputTooSmall), true},
 		{errors.New("experiment: ensemble training step: out of memory"), false},
 	}
 	for _, tc := range tests {

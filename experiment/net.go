@@ -63,6 +63,9 @@ func NewNet(backend compute.Backend, modelName string, config models.Config, hei
 	if err != nil {
 		return nil, err
 	}
+	if err := m.CheckInput(height, width, channels); err != nil {
+		return nil, err // before any graph: too small an image makes the backend fail deep inside
+	}
 	n := &Net{Backend: backend, Model: m, Store: gmodel.NewStore(), Height: height, Width: width, Channels: channels,
 		batches: newBatchCache(backend)}
 	if err := n.Store.SetRNGStateFromSeed(int64(seed)); err != nil {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/extremepoints/esp/corrupt"
 	"github.com/extremepoints/esp/datasets"
+	"github.com/extremepoints/esp/models"
 	"github.com/gomlx/compute"
 )
 
@@ -327,6 +328,18 @@ var ErrDamagedRun = errors.New("damaged run")
 // ErrStudyMismatch is returned when a study directory holds a study with other settings.
 var ErrStudyMismatch = errors.New("study directory holds another study")
 
+// checkStudyInput reports a dataset whose images the study's model cannot take.
+func checkStudyInput(s Settings, ds *datasets.Dataset) error {
+	if ds == nil || ds.Train == nil {
+		return nil // the workers' error
+	}
+	m, err := models.New(s.Model, s.ModelConfig)
+	if err != nil {
+		return err
+	}
+	return m.CheckInput(ds.Train.Height, ds.Train.Width, ds.Train.Channels)
+}
+
 // RunStudy trains the runs of a study that this shard owns and that are not finished yet,
 // Workers at a time, into dir (see the package documentation for the layout). ds is the
 // dataset as the runs see it (the caller applies any subset); it is shared read-only by the
@@ -345,6 +358,9 @@ func RunStudy(ctx context.Context, ds *datasets.Dataset, s StudySettings, dir st
 		return nil, err
 	}
 	s = s.normalized(ds)
+	if err := checkStudyInput(s.Run, ds); err != nil {
+		return nil, err // before the study's folder is made
+	}
 	if err := checkOrphanRuns(dir); err != nil {
 		return nil, err
 	}

@@ -25,6 +25,12 @@
 // usually pass a sub-scope such as store.RootScope().In("model") so that the
 // model's variables are kept apart from the optimizer's.
 //
+// [Model.CheckInput] tells whether a model takes images of a size: each of LeNet's
+// max-pools halves the height and width, rounding down, so it needs at least 4x4 images
+// (2x2 with one convolution); the MLP and the ResNet (whose strided convolutions are
+// padded, rounding up) take any size. Smaller images are an error wrapping
+// [ErrInputTooSmall], from CheckInput, and from a graph that Logits builds.
+//
 // # Formulations per backend
 //
 // On GoMLX's pure-Go backend ("go") convolution is written as the shifted windows of

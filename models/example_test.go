@@ -1,6 +1,7 @@
 package models_test
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/gomlx/compute/dtypes"
@@ -39,6 +40,22 @@ func ExampleNew() {
 	// resnet: CIFAR-style ResNet: 3 stages of 2 basic blocks (16/32/64 channels), batch norm, fc 64 -> classes
 	// logits: (Float32)[2, 10]
 	// models: unknown model "vgg", valid names: lenet, mlp, resnet
+}
+
+// LeNet's 2x2 max-pools halve the images twice: it takes MNIST's, not 2x2 ones.
+func ExampleModel_CheckInput() {
+	m, err := models.New("lenet", models.Config{})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(m.CheckInput(28, 28, 1))
+	err = m.CheckInput(2, 2, 1)
+	fmt.Println(errors.Is(err, models.ErrInputTooSmall))
+	fmt.Println(err)
+	// Output:
+	// <nil>
+	// true
+	// models: images too small for the model: lenet halves the images twice (2x2 max-pools), so it needs at least 4x4 pixels; these are 2x2 (mlp and resnet take any size)
 }
 
 // Four MLPs, each with its own variables, as one graph whose layers are batched matmuls.

@@ -258,6 +258,13 @@ func TestModelFormulations(t *testing.T) {
 		{"lenet", 28, 28, 1, 2, Config{Convs: 2}, "/model"},
 		{"resnet", 8, 8, 3, 2, Config{Blocks: 1}, "/model"},
 		{"resnet", 7, 7, 1, 2, Config{Blocks: 1, Shortcut3x3: true}, "/model"},
+		// The smallest images each model takes (CheckInput). The ResNet's with a batch of 4:
+		// batch norm over 2 values a channel separates the formulations by 1e-3 in float32.
+		{"mlp", 1, 1, 1, 2, Config{Hidden: 4}, "/model"},
+		{"lenet", 4, 4, 1, 2, Config{FCHidden: 8}, "/model"},
+		{"lenet", 2, 2, 3, 2, Config{Convs: 1, FCHidden: 8}, "/model"},
+		{"resnet", 1, 1, 1, 4, Config{Blocks: 1}, "/model"},
+		{"resnet", 1, 2, 3, 4, Config{Blocks: 1, Shortcut3x3: true}, "/model"},
 	}
 	for _, tc := range tests {
 		t.Run(fmt.Sprintf("%s %dx%dx%d", tc.model, tc.h, tc.w, tc.c), func(t *testing.T) {

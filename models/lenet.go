@@ -14,12 +14,11 @@ const LeNetMaxConvs = len(leNetFilters)
 func buildLeNet(m *Model, scope *gmodel.Scope, images *graph.Node, _ bool) *graph.Node {
 	f := m.formulation(images.Graph())
 	dims := images.Shape().Dimensions
-	// The authors pool after the third convolution only for CIFAR-10 (32x32x3 inputs).
-	poolThird := dims[1] == 32 && dims[2] == 32 && dims[3] == 3
+	pools := m.config.leNetPools(dims[1], dims[2], dims[3])
 	x := toCNHW(images)
 	for i, filters := range leNetFilters[:m.config.leNetConvs()] {
 		x = relu(conv2d(scope.In("conv_%d", i), x, 5, filters, 1, 2, true, f))
-		if i < 2 || poolThird {
+		if i < pools {
 			x = maxPool2x2(x, f)
 		}
 	}
@@ -38,4 +37,15 @@ func (c Config) leNetConvs() int {
 		return LeNetMaxConvs
 	}
 	return c.Convs
+}
+
+// leNetPools is the number of LeNet's 2x2 max-pools for images of height x width x
+// channels: one after each of the first two convolutions, and after the third too for
+// CIFAR-10 (32x32x3 inputs), as the authors have it. They follow the first convolutions.
+func (c Config) leNetPools(height, width, channels int) int {
+	convs := c.leNetConvs()
+	if convs == 3 && height == 32 && width == 32 && channels == 3 {
+		return 3
+	}
+	return min(convs, 2)
 }

@@ -1,6 +1,7 @@
 package models
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -153,6 +154,10 @@ func (m *Model) Logits(scope *gmodel.Scope, images *graph.Node, training bool) *
 	if images.Rank() != 4 {
 		exceptions.Panicf("models.%s: images must be shaped [batch, height, width, channels], got %s", m.name, images.Shape())
 	}
+	dims := images.Shape().Dimensions
+	if err := m.CheckInput(dims[1], dims[2], dims[3]); err != nil {
+		panic(err) // the executors return it as their error
+	}
 	scope = scope.WithInitializer(initializer.XavierUniformFn(scope))
 	return m.build(m, scope, images, training)
 }
@@ -202,12 +207,43 @@ type entry struct {
 	description   string
 	build         buildFn
 	buildEnsemble ensembleBuildFn // optional: see Model.EnsembleLogits
+	// pools is the number of 2x2 max-pools (each halving the height and width, rounding
+	// down) the model applies to images of a shape; nil for none. The ResNet's strided
+	// convolutions are padded: they round up, and take any size down to 1x1.
+	pools func(c Config, height, width, channels int) int
 }
 
 var registry = map[string]entry{
-	"mlp":    {"multilayer perceptron: flatten -> dense 512 -> ReLU -> dense classes", buildMLP, buildEnsembleMLP},
-	"lenet":  {"LeNet-like CNN: conv5x5 16/32/64 + ReLU + 2x2 max-pool, fc 84, fc classes", buildLeNet, nil},
-	"resnet": {"CIFAR-style ResNet: 3 stages of 2 basic blocks (16/32/64 channels), batch norm, fc 64 -> classes", buildResNet, nil},
+	"mlp":    {"multilayer perceptron: flatten -> dense 512 -> ReLU -> dense classes", buildMLP, buildEnsembleMLP, nil},
+	"lenet":  {"LeNet-like CNN: conv5x5 16/32/64 + ReLU + 2x2 max-pool, fc 84, fc classes", buildLeNet, nil, Config.leNetPools},
+	"resnet": {"CIFAR-style ResNet: 3 stages of 2 basic blocks (16/32/64 channels), batch norm, fc 64 -> classes", buildResNet, nil, nil},
+}
+
+// ErrInputTooSmall is the error (wrapped) of a model given images smaller than it takes.
+var ErrInputTooSmall = errors.New("images too small for the model")
+
+// CheckInput reports an image shape the model cannot take: images of height x width
+// with channels channels. Each of LeNet's 2x2 max-pools halves the height and width,
+// rounding down, so it needs 4x4 images (2x2 with one convolution); the MLP and the
+// ResNet take any size. An error too small wraps [ErrInputTooSmall] and names the model,
+// the smallest size it takes and the size given.
+func (m *Model) CheckInput(height, width, channels int) error {
+	if height <= 0 || width <= 0 || channels <= 0 {
+		return fmt.Errorf("models: %s: invalid image shape %dx%dx%d", m.name, height, width, channels)
+	}
+	pools := 0
+	if f := registry[m.name].pools; f != nil {
+		pools = f(m.config, height, width, channels)
+	}
+	if side := 1 << pools; height < side || width < side {
+		halves := map[int]string{1: "once", 2: "twice"}[pools]
+		if halves == "" {
+			halves = fmt.Sprintf("%d times", pools)
+		}
+		return fmt.Errorf("models: %w: %s halves the images %s (2x2 max-pools), so it needs at least %dx%d pixels; these are %dx%d (mlp and resnet take any size)",
+			ErrInputTooSmall, m.name, halves, side, side, width, height)
+	}
+	return nil
 }
 
 // Names returns the registered architecture names, sorted.

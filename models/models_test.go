@@ -1,6 +1,7 @@
 package models
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -174,6 +175,57 @@ func TestEnsembleLogits(t *testing.T) {
 		other, _ := New(name, Config{})
 		if _, ok := other.EnsembleLogits(nil, nil, true); ok {
 			t.Errorf("%s claims a stacked form", name)
+		}
+	}
+}
+
+// TestCheckInput: each model takes images down to the size its pools allow, and refuses
+// smaller ones naming the model, its minimum and the size given, in CheckInput and as
+// the error of a graph that Logits builds. TestModelFormulations builds and
+// differentiates every model at its minimum.
+func TestCheckInput(t *testing.T) {
+	backend := testBackend(t)
+	tests := []struct {
+		model   string
+		config  Config
+		h, w, c int
+		wantErr string // "": taken
+	}{
+		{"mlp", Config{}, 1, 1, 1, ""},
+		{"resnet", Config{}, 1, 1, 3, ""},
+		{"resnet", Config{Shortcut3x3: true}, 1, 5, 1, ""},
+		{"lenet", Config{}, 4, 4, 1, ""},
+		{"lenet", Config{}, 32, 32, 3, ""}, // a third pool: CIFAR-10's
+		{"lenet", Config{}, 3, 3, 1, "lenet halves the images twice (2x2 max-pools), so it needs at least 4x4 pixels; these are 3x3"},
+		{"lenet", Config{}, 2, 2, 3, "so it needs at least 4x4 pixels; these are 2x2 (mlp and resnet take any size)"},
+		{"lenet", Config{Convs: 2}, 28, 3, 1, "at least 4x4 pixels; these are 3x28"},
+		{"lenet", Config{Convs: 1}, 2, 2, 1, ""},
+		{"lenet", Config{Convs: 1}, 1, 1, 1, "lenet halves the images once (2x2 max-pools), so it needs at least 2x2 pixels; these are 1x1"},
+		{"mlp", Config{}, 0, 1, 1, "invalid image shape 0x1x1"},
+	}
+	for _, tc := range tests {
+		m, err := New(tc.model, tc.config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = m.CheckInput(tc.h, tc.w, tc.c)
+		switch {
+		case tc.wantErr == "" && err != nil:
+			t.Errorf("%s %+v, %dx%dx%d: %v", tc.model, tc.config, tc.h, tc.w, tc.c, err)
+		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+			t.Errorf("%s %+v, %dx%dx%d: error %v, want one containing %q", tc.model, tc.config, tc.h, tc.w, tc.c, err, tc.wantErr)
+		case strings.Contains(tc.wantErr, "needs at least") && !errors.Is(err, ErrInputTooSmall):
+			t.Errorf("%s %+v, %dx%dx%d: error %v does not wrap ErrInputTooSmall", tc.model, tc.config, tc.h, tc.w, tc.c, err)
+		}
+		if tc.wantErr == "" || tc.h <= 0 {
+			continue
+		}
+		images := tensors.FromShape(shapes.Make(dtypes.Float32, 2, tc.h, tc.w, tc.c))
+		_, err = gmodel.CallOnce(backend, gmodel.NewStore(), func(scope *gmodel.Scope, x *graph.Node) *graph.Node {
+			return m.Logits(scope.In("model"), x, true)
+		}, images)
+		if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+			t.Errorf("%s %+v, Logits of %dx%dx%d: error %v, want one containing %q", tc.model, tc.config, tc.h, tc.w, tc.c, err, tc.wantErr)
 		}
 	}
 }
