@@ -8,6 +8,8 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -17,7 +19,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 // idxImages encodes n images of h x w as an IDX3 file; pixel values are (i+j) mod 256.
@@ -405,7 +409,7 @@ func tinyIDX(t *testing.T) (info *Info, payload map[string][]byte) {
 func assertNoTempFiles(t *testing.T, dir string) {
 	t.Helper()
 	filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
-		if err == nil && (strings.HasPrefix(info.Name(), ".tmp-") || strings.Contains(info.Name(), ".old-")) {
+		if err == nil && (strings.HasPrefix(info.Name(), ".tmp-") || strings.Contains(info.Name(), oldSuffix)) {
 			t.Errorf("left behind: %s", p)
 		}
 		return nil
@@ -437,6 +441,20 @@ func TestFetchHTTP(t *testing.T) {
 		}
 	}
 	notFound := func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) }
+	// stalled sends the headers and two bytes, then nothing (a dead connection never reset).
+	stalled := func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "1000")
+		w.Write([]byte{0x1f, 0x8b})
+		w.(http.Flusher).Flush()
+		select {
+		case <-r.Context().Done():
+		case <-time.After(30 * time.Second):
+		}
+	}
+	oversized := func(w http.ResponseWriter, r *http.Request) {
+		data := payload[strings.TrimSuffix(filepath.Base(r.URL.Path), ".gz")]
+		w.Write(gz(append(slices.Clone(data), make([]byte, 1<<20)...)))
+	}
 
 	tests := []struct {
 		name     string
@@ -447,6 +465,9 @@ func TestFetchHTTP(t *testing.T) {
 		{"second mirror", []http.HandlerFunc{notFound, good}, ""},
 		{"wrong bytes", []http.HandlerFunc{wrongBytes}, "checksum mismatch"},
 		{"dropped connection", []http.HandlerFunc{dropping}, "unexpected EOF"},
+		{"stalled", []http.HandlerFunc{stalled}, "download stalled: nothing received for 300ms"},
+		{"stalled, then a good mirror", []http.HandlerFunc{stalled, good}, ""},
+		{"another, larger file", []http.HandlerFunc{oversized}, "train-images-idx3-ubyte has more than 40 bytes after decompression"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -456,7 +477,7 @@ func TestFetchHTTP(t *testing.T) {
 				defer srv.Close()
 				urls = append(urls, srv.URL+"/data/")
 			}
-			opts := Options{DataDir: t.TempDir(), URLs: urls, NoFallbacks: true}
+			opts := Options{DataDir: t.TempDir(), URLs: urls, NoFallbacks: true, StallTimeout: 300 * time.Millisecond}
 			src, err := Fetch(context.Background(), "tiny-idx", opts)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
@@ -650,6 +671,241 @@ func TestReimportAnotherFolder(t *testing.T) {
 	after, _ := os.ReadFile(filepath.Join(dataDir, "pets", "manifest.json"))
 	if !bytes.Equal(before, after) {
 		t.Error("the refused import changed the cached manifest")
+	}
+}
+
+// TestImportKeepsForeignFolders: a folder of the user's in the data directory under the
+// name being imported (the image folder itself, or unrelated files) is refused, not
+// replaced; an entry holding only what esp writes is replaced.
+func TestImportKeepsForeignFolders(t *testing.T) {
+	tests := []struct {
+		name    string
+		prepare func(t *testing.T, dataDir string) (from string)
+		wantErr string // "" for an import that succeeds
+	}{
+		{"the image folder kept in the data directory", func(t *testing.T, dataDir string) string {
+			from := filepath.Join(dataDir, "pets")
+			if err := os.Rename(makeFolder(t, false), from); err != nil {
+				t.Fatal(err)
+			}
+			return from
+		}, "pets exists and holds test, which esp did not write there"},
+		{"another folder of that name", func(t *testing.T, dataDir string) string {
+			os.MkdirAll(filepath.Join(dataDir, "pets"), 0o755)
+			os.WriteFile(filepath.Join(dataDir, "pets", "thesis.tex"), []byte("draft"), 0o644)
+			return makeFolder(t, false)
+		}, "pets exists and holds thesis.tex"},
+		{"an empty folder", func(t *testing.T, dataDir string) string {
+			os.MkdirAll(filepath.Join(dataDir, "pets"), 0o755)
+			return makeFolder(t, false)
+		}, ""},
+		{"split files without their manifest", func(t *testing.T, dataDir string) string {
+			os.MkdirAll(filepath.Join(dataDir, "pets"), 0o755)
+			os.WriteFile(filepath.Join(dataDir, "pets", "train.bin"), []byte("left"), 0o644)
+			return makeFolder(t, false)
+		}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dataDir := t.TempDir()
+			from := tc.prepare(t, dataDir)
+			before := listFiles(t, filepath.Join(dataDir, "pets"))
+			_, err := Fetch(context.Background(), "pets", Options{DataDir: dataDir, From: from})
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if st := CacheStatus("pets", Options{DataDir: dataDir}); !st.Verified() {
+					t.Errorf("status %+v", st)
+				}
+				return
+			}
+			if !errors.Is(err, ErrNotCacheEntry) || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("error %v, want %v saying %q", err, ErrNotCacheEntry, tc.wantErr)
+			}
+			if after := listFiles(t, filepath.Join(dataDir, "pets")); !slices.Equal(before, after) {
+				t.Errorf("the folder changed: %v, was %v", after, before)
+			}
+			assertNoTempFiles(t, dataDir)
+		})
+	}
+}
+
+// listFiles returns the paths of the files under dir, with their contents' sizes.
+func listFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	var files []string
+	filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			files = append(files, fmt.Sprintf("%s %d", p, info.Size()))
+		}
+		return nil
+	})
+	return files
+}
+
+// TestReimportChangedFolder: fetching an imported folder again, after it changed, is
+// refused and keeps the import; unchanged, it is the cache.
+func TestReimportChangedFolder(t *testing.T) {
+	dataDir := t.TempDir()
+	from := makeFolder(t, false)
+	opts := Options{DataDir: dataDir, From: from}
+	if _, err := Fetch(context.Background(), "pets", opts); err != nil {
+		t.Fatal(err)
+	}
+	if src, err := Fetch(context.Background(), "pets", opts); err != nil || src != "cache" {
+		t.Fatalf("the same folder again: %q, %v; want the cache", src, err)
+	}
+	before, _ := os.ReadFile(filepath.Join(dataDir, "pets", "manifest.json"))
+	writePNG(t, filepath.Join(from, "train", "bird", "a.png"), 4, 3, false, 7)
+	writePNG(t, filepath.Join(from, "test", "bird", "a.png"), 4, 3, false, 8)
+	_, err := Fetch(context.Background(), "pets", opts)
+	if err == nil || !strings.Contains(err.Error(), "pets was imported from "+from+", whose files have changed since") {
+		t.Errorf("fetching the changed folder: %v", err)
+	}
+	if after, _ := os.ReadFile(filepath.Join(dataDir, "pets", "manifest.json")); !bytes.Equal(before, after) {
+		t.Error("the refused import changed the cached manifest")
+	}
+	if _, err := Fetch(context.Background(), "pets2", Options{DataDir: dataDir, From: from}); err != nil {
+		t.Fatalf("the changed folder under another name: %v", err)
+	}
+	if st := CacheStatus("pets2", Options{DataDir: dataDir}); st.TrainSize != 7 || st.TestSize != 5 {
+		t.Errorf("pets2 has %d+%d examples, want 7+5", st.TrainSize, st.TestSize)
+	}
+}
+
+// TestConcurrentImports: an import of a name another process is importing waits for it,
+// then sees that import (here: from another folder, so it is refused), instead of both
+// importing and the last silently winning.
+func TestConcurrentImports(t *testing.T) {
+	dataDir := t.TempDir()
+	first, second := makeFolder(t, false), makeFolder(t, true)
+	unlock, err := lockEntry(context.Background(), dataDir, "pets", Options{}) // the other process
+	if err != nil {
+		t.Fatal(err)
+	}
+	progress := &lockedBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		_, err := Fetch(context.Background(), "pets", Options{DataDir: dataDir, From: second, Progress: progress})
+		done <- err
+	}()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(progress.String(), "another process is fetching it"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the second import did not wait; progress %q", progress.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := fetchFrom(context.Background(), nil, "pets", filepath.Join(dataDir, "pets"), first, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	unlock()
+	if err := <-done; err == nil || !strings.Contains(err.Error(), "pets is already imported, from ") {
+		t.Errorf("the waiting import: %v, want a refusal naming the first import", err)
+	}
+	assertNoTempFiles(t, dataDir)
+}
+
+// lockedBuffer is a bytes.Buffer safe for one writer and one reader at once.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestFetchRemovesLeftovers: what a killed fetch left (temporary files and folders, a
+// copy moved aside) goes at the next fetch of that dataset, and another dataset's stays.
+func TestFetchRemovesLeftovers(t *testing.T) {
+	_, payload := tinyIDX(t)
+	files := t.TempDir()
+	for name, data := range payload {
+		os.WriteFile(filepath.Join(files, name+".gz"), gz(data), 0o644)
+	}
+	dataDir := t.TempDir()
+	left := []string{
+		filepath.Join(dataDir, tempPrefix("pets")+"123", "train.bin"),
+		filepath.Join(dataDir, tempPrefix("pets")+"archive-9"),
+		filepath.Join(dataDir, "pets"+oldSuffix+"x", "manifest.json"),
+		filepath.Join(dataDir, "tiny-idx", ".tmp-train-images-idx3-ubyte-77"),
+	}
+	other := filepath.Join(dataDir, tempPrefix("pets-2")+"5", "train.bin")
+	for _, p := range append(left, other) {
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte("partial"), 0o644)
+	}
+	if _, err := Fetch(context.Background(), "pets", Options{DataDir: dataDir, From: makeFolder(t, false)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Fetch(context.Background(), "tiny-idx", Options{DataDir: dataDir, From: files, NoFallbacks: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range left {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("left behind: %s", p)
+		}
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("another dataset's temporary file went: %v", err)
+	}
+}
+
+// TestCacheModes: the cache is readable by all, as a cache shared between users needs.
+func TestCacheModes(t *testing.T) {
+	_, payload := tinyIDX(t)
+	files := t.TempDir()
+	for name, data := range payload {
+		os.WriteFile(filepath.Join(files, name+".gz"), gz(data), 0o644)
+	}
+	opts := Options{DataDir: t.TempDir(), From: files, NoFallbacks: true}
+	if _, err := Fetch(context.Background(), "tiny-idx", opts); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Fetch(context.Background(), "pets", Options{DataDir: opts.DataDir, From: makeFolder(t, false)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		path string
+		want os.FileMode
+	}{
+		{filepath.Join("tiny-idx", "train-images-idx3-ubyte"), 0o444},
+		{"pets", 0o555},
+		{filepath.Join("pets", "train.bin"), 0o444},
+		{filepath.Join("pets", "manifest.json"), 0o444},
+	} {
+		st, err := os.Stat(filepath.Join(opts.DataDir, tc.path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm()&tc.want != tc.want {
+			t.Errorf("%s: mode %v, want at least %v", tc.path, st.Mode().Perm(), tc.want)
+		}
+	}
+}
+
+// TestFetchInterrupted: an interrupted download ends the fetch; it does not go on to
+// the offline fallbacks.
+func TestFetchInterrupted(t *testing.T) {
+	tinyIDX(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cancel()
+		<-r.Context().Done()
+	}))
+	defer srv.Close()
+	_, err := Fetch(ctx, "tiny-idx", Options{DataDir: t.TempDir(), URLs: []string{srv.URL + "/"}})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("error %v, want %v", err, context.Canceled)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -40,7 +42,15 @@ type Options struct {
 	NoFallbacks bool
 	// HTTPClient downloads; nil means a client with connection and idle timeouts.
 	HTTPClient *http.Client
+	// StallTimeout gives up a download that receives nothing for this long (the next
+	// source is tried); 0 means DefaultStallTimeout.
+	StallTimeout time.Duration
 }
+
+// DefaultStallTimeout is how long a download may receive nothing before it is given up:
+// the HTTP client's own timeouts cover connecting and the response headers, not a body
+// that stops arriving (a dead connection never reset, a proxy that stops forwarding).
+const DefaultStallTimeout = 60 * time.Second
 
 // DefaultDataDir returns $ESP_DATA_DIR, else "esp" under the user cache directory.
 func DefaultDataDir() string {
@@ -92,17 +102,27 @@ func Fetch(ctx context.Context, name string, opts Options) (source string, err e
 		}
 	}
 	dir := filepath.Join(opts.dataDir(), name)
+	if err := os.MkdirAll(opts.dataDir(), 0o755); err != nil && !cachePresent(info, dir) {
+		return "", fmt.Errorf("creating the data directory: %w", err)
+	}
+	unlock, err := lockEntry(ctx, opts.dataDir(), name, opts)
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	removeLeftovers(opts.dataDir(), name) // of a fetch killed before it could clean up
 	if st := CacheStatus(name, opts); st.Verified() {
-		// A known dataset's checksums make any copy the same data; an imported folder's
-		// name says nothing about another folder's content.
-		if info == nil && opts.From != "" && !sameSource(st.Source, opts.From) {
-			return "", fmt.Errorf("%s is already imported, from %s; to import %s, give it another name (or delete %s first)",
-				name, st.Source, opts.From, dir)
+		if opts.From != "" {
+			if err := checkCachedFrom(info, st, opts); err != nil {
+				return "", err
+			}
 		}
 		return "cache", nil
 	}
-	if err := os.MkdirAll(opts.dataDir(), 0o755); err != nil {
-		return "", fmt.Errorf("creating the data directory: %w", err)
+	if info == nil || info.Format != FormatIDX {
+		if err := checkOwnEntry(dir); err != nil {
+			return "", err
+		}
 	}
 	if opts.From != "" {
 		if err := fetchFrom(ctx, info, name, dir, opts.From, opts); err != nil {
@@ -127,6 +147,9 @@ func Fetch(ctx context.Context, name string, opts Options) (source string, err e
 		}
 		return recordSource(info, dir, base), nil
 	}
+	if err := ctx.Err(); err != nil {
+		return "", err // interrupted: not the cue for the offline fallbacks
+	}
 	if !opts.NoFallbacks {
 		if src, err := fetchFallback(ctx, info, dir, opts); err == nil {
 			return recordSource(info, dir, src), nil
@@ -137,6 +160,136 @@ func Fetch(ctx context.Context, name string, opts Options) (source string, err e
 	return "", fmt.Errorf("could not fetch %s; tried:\n  %s\ngive a local copy with --from PATH (%s)",
 		name, strings.Join(failures, "\n  "), info.Fallback)
 }
+
+// checkCachedFrom checks a --from given for a dataset already in the cache (st). A known
+// dataset's IDX checksums make any copy the same data. An imported folder is refused when
+// --from names another folder (its name says nothing about another's content), or the
+// same one changed since it was imported: runs trained on the import record its
+// checksums, so it is not replaced behind their back. A cached CIFAR-10 from another copy
+// is kept, and the progress says --from was not read.
+func checkCachedFrom(info *Info, st Status, opts Options) error {
+	if info != nil && info.Format == FormatIDX {
+		return nil
+	}
+	if info != nil {
+		if !sameSource(st.Source, opts.From) {
+			opts.say("%s: in the cache already, from %s; %s was not read (to replace the cached copy, delete %s first)",
+				info.Name, st.Source, opts.From, st.Dir)
+		}
+		return nil
+	}
+	if !sameSource(st.Source, opts.From) {
+		return fmt.Errorf("%s is already imported, from %s; to import %s, give it another name (or delete %s first)",
+			st.Name, st.Source, opts.From, st.Dir)
+	}
+	m, err := readManifest(st.Dir)
+	if err != nil {
+		return err
+	}
+	if m.SourceState == "" {
+		return nil // imported by an older version, which recorded no state
+	}
+	now, err := sourceState(opts.From)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", opts.From, err)
+	}
+	if now != m.SourceState {
+		return fmt.Errorf("%s was imported from %s, whose files have changed since (added, removed or edited); the cached import is kept, since runs trained on it record its checksums: to import the folder as it is now, give it another name (or delete %s first)",
+			st.Name, opts.From, st.Dir)
+	}
+	return nil
+}
+
+// sourceState fingerprints a source folder or archive by the names, sizes and
+// modification times of its files (following links, as the import does), so that a
+// folder changed after it was imported is noticed without decoding it again.
+func sourceState(path string) (string, error) {
+	h := sha256.New()
+	visited := map[string]bool{}
+	var walk func(path, rel string) error
+	walk = func(path, rel string) error {
+		st, err := os.Stat(path)
+		if err != nil {
+			return err
+		}
+		if !st.IsDir() {
+			fmt.Fprintf(h, "%q %d %d\n", rel, st.Size(), st.ModTime().UnixNano())
+			return nil
+		}
+		real, err := filepath.EvalSymlinks(path)
+		if err != nil {
+			return err
+		}
+		if visited[real] {
+			return nil // a link back up the tree
+		}
+		visited[real] = true
+		entries, err := os.ReadDir(path)
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			if err := walk(filepath.Join(path, e.Name()), rel+"/"+e.Name()); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := walk(path, "."); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// checkOwnEntry refuses to replace dir unless it is missing or holds what this package
+// stores for a dataset (a manifest.json, split files, its temporary files) and nothing
+// else: a folder of the user's that lies in the data directory under the dataset's name
+// is never removed.
+func checkOwnEntry(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		switch name := e.Name(); {
+		case name == "manifest.json" || name == "train.bin" || name == "test.bin" || strings.HasPrefix(name, ".tmp-"):
+		default:
+			return fmt.Errorf("%w: %s exists and holds %s, which esp did not write there; nothing there is replaced: move it out of the data directory, or import under another name",
+				ErrNotCacheEntry, dir, name)
+		}
+	}
+	return nil
+}
+
+// ErrNotCacheEntry is returned when a dataset would replace a directory of the data
+// directory that esp did not write.
+var ErrNotCacheEntry = errors.New("not a cache entry")
+
+// tempPrefix is the prefix of the temporary files and folders a fetch of name makes in the
+// data directory; '~' is not allowed in names, so no other dataset's match it.
+func tempPrefix(name string) string { return ".tmp-" + name + "~" }
+
+// removeLeftovers removes what a fetch of name that was killed left behind: temporary
+// files and folders, a previous copy moved aside. The caller holds name's lock, so no
+// other fetch is using them.
+func removeLeftovers(dataDir, name string) {
+	for _, pattern := range []string{
+		filepath.Join(dataDir, tempPrefix(name)+"*"),
+		filepath.Join(dataDir, name+oldSuffix+"*"),
+		filepath.Join(dataDir, name, ".tmp-*"),
+	} {
+		matches, _ := filepath.Glob(pattern)
+		for _, m := range matches {
+			os.RemoveAll(m)
+		}
+	}
+}
+
+// oldSuffix marks a cache entry moved aside while its replacement is swapped in.
+const oldSuffix = ".old~"
 
 // sameSource reports whether two paths name one file or directory.
 func sameSource(a, b string) bool {
@@ -167,7 +320,7 @@ func fetchFrom(ctx context.Context, info *Info, name, dir, from string, opts Opt
 		if kind != kindIDX {
 			return fmt.Errorf("%s needs the IDX files train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (gzip or not)", name)
 		}
-		return copyIDXFiles(info, dir, from, opts)
+		return copyIDXFiles(ctx, info, dir, from, opts)
 	}
 	var d *Dataset
 	switch kind {
@@ -195,7 +348,11 @@ func fetchFrom(ctx context.Context, info *Info, name, dir, from string, opts Opt
 	if err != nil {
 		abs = from
 	}
-	return storeSplitFiles(d, dir, abs)
+	state, err := sourceState(from)
+	if err != nil {
+		return err
+	}
+	return storeSplitFiles(d, dir, abs, state)
 }
 
 // checkAgainstInfo checks that an imported copy of a known dataset has its canonical shape.
@@ -215,14 +372,18 @@ func checkAgainstInfo(d *Dataset, info *Info) error {
 }
 
 // storeSplitFiles writes d as split files and a manifest into a fresh directory, then swaps it
-// in place of dir, so a failure leaves the previous cache entry as it was.
-func storeSplitFiles(d *Dataset, dir, source string) error {
-	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".tmp-"+filepath.Base(dir)+"-*")
+// in place of dir, so a failure leaves the previous cache entry as it was. state is the
+// source's sourceState ("" for a download).
+func storeSplitFiles(d *Dataset, dir, source, state string) error {
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), tempPrefix(filepath.Base(dir))+"*")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	m := &Manifest{Version: ManifestVersion, Name: d.Name, Classes: d.Classes, Source: source,
+	if err := os.Chmod(tmp, 0o755); err != nil { // MkdirTemp makes it 0700: the cache may be shared
+		return err
+	}
+	m := &Manifest{Version: ManifestVersion, Name: d.Name, Classes: d.Classes, Source: source, SourceState: state,
 		Height: d.Train.Height, Width: d.Train.Width, Channels: d.Train.Channels, Splits: map[string]SplitFile{}}
 	for _, part := range []struct {
 		name  string
@@ -238,6 +399,9 @@ func storeSplitFiles(d *Dataset, dir, source string) error {
 	if err := writeManifest(tmp, m); err != nil {
 		return err
 	}
+	if err := checkOwnEntry(dir); err != nil { // made while the data was decoded?
+		return err
+	}
 	return swapDir(tmp, dir)
 }
 
@@ -245,7 +409,7 @@ func storeSplitFiles(d *Dataset, dir, source string) error {
 func swapDir(tmp, dir string) error {
 	old := ""
 	if _, err := os.Stat(dir); err == nil {
-		old = dir + ".old-" + filepath.Base(tmp)
+		old = dir + oldSuffix + filepath.Base(tmp)
 		if err := os.Rename(dir, old); err != nil {
 			return err
 		}
@@ -266,7 +430,7 @@ func swapDir(tmp, dir string) error {
 
 // copyIDXFiles copies the four IDX files (gzip or not) from a directory or archive into
 // the cache, decompressing and verifying each before it is renamed into place.
-func copyIDXFiles(info *Info, dir, from string, opts Options) (err error) {
+func copyIDXFiles(ctx context.Context, info *Info, dir, from string, opts Options) (err error) {
 	if _, statErr := os.Stat(dir); errors.Is(statErr, os.ErrNotExist) {
 		defer func() {
 			if err != nil {
@@ -279,6 +443,9 @@ func copyIDXFiles(info *Info, dir, from string, opts Options) (err error) {
 	}
 	found := map[string]bool{}
 	err = walkSource(from, func(name string, isDir bool, r io.Reader) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		base := name[strings.LastIndex(name, "/")+1:]
 		for _, f := range info.Files {
 			if isDir || (base != f.Name && base != f.Name+".gz") || found[f.Name] {
@@ -319,13 +486,22 @@ func writeVerified(r io.Reader, path string, f File) error {
 		return err
 	}
 	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o644); err != nil { // CreateTemp makes it 0600: the cache may be shared
+		tmp.Close()
+		return err
+	}
 	hasher := sha256.New()
-	n, err := io.Copy(io.MultiWriter(tmp, hasher), r)
+	// One byte past the size is enough to tell a wrong file: a mirror serving something
+	// else is not read (and decompressed) to its end.
+	n, err := io.Copy(io.MultiWriter(tmp, hasher), io.LimitReader(r, f.Size+1))
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return fmt.Errorf("reading %s (truncated or connection dropped?): %w", f.Name, noEOF(err))
+	}
+	if n > f.Size {
+		return fmt.Errorf("%s has more than %d bytes after decompression: not the file this dataset needs", f.Name, f.Size)
 	}
 	if n != f.Size {
 		return fmt.Errorf("%s has %d bytes after decompression, want %d", f.Name, n, f.Size)
@@ -377,26 +553,73 @@ func verifyFile(path string, f File) error {
 	return nil
 }
 
-// httpGet starts a download, failing on a status other than 200.
-func httpGet(ctx context.Context, client *http.Client, url string) (*http.Response, error) {
+// httpGet starts a download, failing on a status other than 200. Its body fails with
+// errStalled when nothing arrives for opts' stall timeout.
+func httpGet(ctx context.Context, opts Options, url string) (*http.Response, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
+		cancel(nil)
 		return nil, err
 	}
-	resp, err := client.Do(req)
+	resp, err := opts.client().Do(req)
 	if err != nil {
+		cancel(nil)
 		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
 		resp.Body.Close()
+		cancel(nil)
 		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
+	stall := opts.StallTimeout
+	if stall <= 0 {
+		stall = DefaultStallTimeout
+	}
+	resp.Body = newStallGuard(resp.Body, stall, cancel)
 	return resp, nil
+}
+
+// errStalled is the error of a download that stopped receiving data.
+var errStalled = errors.New("download stalled")
+
+// stallGuard cancels a download's request when its body receives nothing for stall.
+type stallGuard struct {
+	body    io.ReadCloser
+	stall   time.Duration
+	timer   *time.Timer
+	cancel  context.CancelCauseFunc
+	stalled atomic.Bool
+}
+
+func newStallGuard(body io.ReadCloser, stall time.Duration, cancel context.CancelCauseFunc) *stallGuard {
+	g := &stallGuard{body: body, stall: stall, cancel: cancel}
+	g.timer = time.AfterFunc(stall, func() {
+		g.stalled.Store(true)
+		cancel(errStalled)
+	})
+	return g
+}
+
+func (g *stallGuard) Read(p []byte) (int, error) {
+	n, err := g.body.Read(p)
+	if n > 0 {
+		g.timer.Reset(g.stall)
+	}
+	if err != nil && err != io.EOF && g.stalled.Load() {
+		err = fmt.Errorf("%w: nothing received for %v", errStalled, g.stall)
+	}
+	return n, err
+}
+
+func (g *stallGuard) Close() error {
+	g.timer.Stop()
+	g.cancel(nil)
+	return g.body.Close()
 }
 
 // fetchURL downloads a dataset from one base URL.
 func fetchURL(ctx context.Context, info *Info, dir, base string, opts Options) error {
-	client := opts.client()
 	if info.Format == FormatIDX {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
@@ -407,7 +630,7 @@ func fetchURL(ctx context.Context, info *Info, dir, base string, opts Options) e
 				continue
 			}
 			url := strings.TrimSuffix(base, "/") + "/" + f.Name + ".gz"
-			resp, err := httpGet(ctx, client, url)
+			resp, err := httpGet(ctx, opts, url)
 			if err != nil {
 				return err
 			}
@@ -421,12 +644,12 @@ func fetchURL(ctx context.Context, info *Info, dir, base string, opts Options) e
 		return nil
 	}
 	// An archive (CIFAR-10): download it whole, check its MD5, then import it.
-	resp, err := httpGet(ctx, client, base)
+	resp, err := httpGet(ctx, opts, base)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	tmp, err := os.CreateTemp(filepath.Dir(dir), ".tmp-"+info.Name+"-archive-*")
+	tmp, err := os.CreateTemp(filepath.Dir(dir), tempPrefix(info.Name)+"archive-*")
 	if err != nil {
 		return err
 	}
@@ -450,7 +673,7 @@ func fetchURL(ctx context.Context, info *Info, dir, base string, opts Options) e
 	if err != nil {
 		return err
 	}
-	return storeSplitFiles(d, dir, base)
+	return storeSplitFiles(d, dir, base, "")
 }
 
 // fetchFallback tries the dataset's offline source; it returns the source's name, empty
@@ -464,14 +687,14 @@ func fetchFallback(ctx context.Context, info *Info, dir string, opts Options) (s
 			return src, err
 		}
 		opts.say("%s: copying from %s", info.Name, src)
-		return src, copyIDXFiles(info, dir, filepath.Join(moduleDir, "data"), opts)
+		return src, copyIDXFiles(ctx, info, dir, filepath.Join(moduleDir, "data"), opts)
 	case "fashion-mnist":
 		src := "Debian package dataset-fashion-mnist"
 		if _, err := os.Stat(fashionMNISTDebianDir); err != nil {
 			return src, fmt.Errorf("%s not found (apt-get install dataset-fashion-mnist)", fashionMNISTDebianDir)
 		}
 		opts.say("%s: copying from %s", info.Name, fashionMNISTDebianDir)
-		return src, copyIDXFiles(info, dir, fashionMNISTDebianDir, opts)
+		return src, copyIDXFiles(ctx, info, dir, fashionMNISTDebianDir, opts)
 	}
 	return "", errors.New("no offline fallback")
 }

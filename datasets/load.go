@@ -5,8 +5,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -43,6 +45,10 @@ func CacheStatus(name string, opts Options) Status {
 				continue
 			}
 			present++
+			if errors.Is(err, fs.ErrPermission) {
+				st.Checksum, st.Problem = "unreadable", err.Error()
+				return st
+			}
 			if err != nil {
 				st.Checksum, st.Problem = "mismatch", err.Error()
 				return st
@@ -73,7 +79,10 @@ func CacheStatus(name string, opts Options) Status {
 			st.Checksum, st.Problem = "incomplete", "manifest has no "+split+" split"
 			return st
 		}
-		if got, err := FileSHA256(filepath.Join(dir, sf.File)); err != nil {
+		if got, err := FileSHA256(filepath.Join(dir, sf.File)); errors.Is(err, fs.ErrPermission) {
+			st.Checksum, st.Problem = "unreadable", err.Error()
+			return st
+		} else if err != nil {
 			st.Checksum, st.Problem = "incomplete", err.Error()
 			return st
 		} else if got != sf.SHA256 {
@@ -102,7 +111,7 @@ func importedNames(opts Options) []string {
 	var names []string
 	entries, _ := os.ReadDir(opts.dataDir())
 	for _, e := range entries {
-		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") || strings.Contains(e.Name(), ".old-") {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") || strings.Contains(e.Name(), oldSuffix) || strings.Contains(e.Name(), ".old-") {
 			continue
 		}
 		if _, err := Lookup(e.Name()); err != nil && isImported(e.Name(), opts) {

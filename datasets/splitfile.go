@@ -33,8 +33,11 @@ type Manifest struct {
 	Name    string   `json:"name"`
 	Classes []string `json:"classes"`
 	Source  string   `json:"source"`
-	Height  int      `json:"height"`
-	Width   int      `json:"width"`
+	// SourceState fingerprints the folder or archive imported (names, sizes and times of
+	// its files), so that a later fetch --from it notices it changed; "" for a download.
+	SourceState string `json:"source_state,omitempty"`
+	Height      int    `json:"height"`
+	Width       int    `json:"width"`
 	// Channels is 1 (gray) or 3 (RGB).
 	Channels int                  `json:"channels"`
 	Splits   map[string]SplitFile `json:"splits"`

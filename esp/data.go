@@ -106,9 +106,14 @@ func runDataList(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	for _, st := range statuses {
-		if st.Problem != "" {
-			fmt.Fprintf(stdout, "%s: %s: %s (run esp data fetch %s again)\n", st.Name, st.Checksum, st.Problem, st.Name)
+		if st.Problem == "" {
+			continue
 		}
+		again := "esp data fetch " + st.Name
+		if _, err := datasets.Lookup(st.Name); err != nil { // an imported folder: from where it came
+			again = fmt.Sprintf("esp data fetch %s --from %s", st.Name, orUnknown(st.Source))
+		}
+		fmt.Fprintf(stdout, "%s: %s: %s (run %s again)\n", st.Name, st.Checksum, st.Problem, again)
 	}
 	dir := df.dataDir
 	if dir == "" {
@@ -135,6 +140,14 @@ func runDataList(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		fmt.Fprintf(stdout, "%d datasets in memory: %.1f MB\n", len(loaded), float64(total)/1e6)
 	}
 	return nil
+}
+
+// orUnknown returns s, or "PATH" when it is empty.
+func orUnknown(s string) string {
+	if s == "" {
+		return "PATH"
+	}
+	return s
 }
 
 func runDataFetch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
