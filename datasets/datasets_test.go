@@ -47,6 +47,18 @@ func idxLabels(labels []uint8) []byte {
 	return b.Bytes()
 }
 
+// gzFiles writes each payload file gzipped (NAME.gz) into a new directory and returns it.
+func gzFiles(t *testing.T, payload map[string][]byte) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, data := range payload {
+		if err := os.WriteFile(filepath.Join(dir, name+".gz"), gz(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
 func gz(data []byte) []byte {
 	var b bytes.Buffer
 	zw := gzip.NewWriter(&b)
@@ -508,10 +520,7 @@ func TestFetchHTTP(t *testing.T) {
 
 func TestFetchFromAndCorruptCache(t *testing.T) {
 	_, payload := tinyIDX(t)
-	from := t.TempDir()
-	for name, data := range payload {
-		os.WriteFile(filepath.Join(from, name+".gz"), gz(data), 0o644)
-	}
+	from := gzFiles(t, payload)
 	opts := Options{DataDir: t.TempDir(), From: from, URLs: []string{}, NoFallbacks: true}
 	if _, err := Fetch(context.Background(), "tiny-idx", opts); err != nil {
 		t.Fatal(err)
@@ -550,10 +559,7 @@ func TestFetchFromAnotherDataset(t *testing.T) {
 	}
 	registry[other.Name] = &other
 	t.Cleanup(func() { delete(registry, other.Name) })
-	from := t.TempDir()
-	for name, data := range payload {
-		os.WriteFile(filepath.Join(from, name+".gz"), gz(data), 0o644)
-	}
+	from := gzFiles(t, payload)
 	opts := Options{DataDir: t.TempDir(), From: from, URLs: []string{}, NoFallbacks: true}
 	_, err := Fetch(context.Background(), "tiny-other", opts)
 	if err == nil || !strings.Contains(err.Error(), "checksum mismatch: it is tiny-idx's") {
@@ -594,10 +600,7 @@ func TestFetchFromLinks(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			files := t.TempDir()
-			for name, data := range payload {
-				os.WriteFile(filepath.Join(files, name+".gz"), gz(data), 0o644)
-			}
+			files := gzFiles(t, payload)
 			opts := Options{DataDir: t.TempDir(), From: tc.from(files), URLs: []string{}, NoFallbacks: true}
 			if _, err := Fetch(context.Background(), "tiny-idx", opts); err != nil {
 				t.Fatal(err)
@@ -828,10 +831,7 @@ func (b *lockedBuffer) String() string {
 // copy moved aside) goes at the next fetch of that dataset, and another dataset's stays.
 func TestFetchRemovesLeftovers(t *testing.T) {
 	_, payload := tinyIDX(t)
-	files := t.TempDir()
-	for name, data := range payload {
-		os.WriteFile(filepath.Join(files, name+".gz"), gz(data), 0o644)
-	}
+	files := gzFiles(t, payload)
 	dataDir := t.TempDir()
 	left := []string{
 		filepath.Join(dataDir, tempPrefix("pets")+"123", "train.bin"),
@@ -863,10 +863,7 @@ func TestFetchRemovesLeftovers(t *testing.T) {
 // TestCacheModes: the cache is readable by all, as a cache shared between users needs.
 func TestCacheModes(t *testing.T) {
 	_, payload := tinyIDX(t)
-	files := t.TempDir()
-	for name, data := range payload {
-		os.WriteFile(filepath.Join(files, name+".gz"), gz(data), 0o644)
-	}
+	files := gzFiles(t, payload)
 	opts := Options{DataDir: t.TempDir(), From: files, NoFallbacks: true}
 	if _, err := Fetch(context.Background(), "tiny-idx", opts); err != nil {
 		t.Fatal(err)
