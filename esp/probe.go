@@ -32,7 +32,7 @@ type probeFlags struct {
 
 func (p *probeFlags) register(fs *flag.FlagSet, withRun bool) {
 	p.data.register(fs)
-	fs.Lookup("subset").Usage = "use only the first N examples of each split (default: the run's subset; 0: all)"
+	fs.Lookup("subset").Usage = "use only the first N examples of each split (default: as many of each as the run held; 0: all)"
 	if withRun {
 		fs.StringVar(&p.run, "run", "", "run directory of the point to probe (esp train --out)")
 		fs.StringVar(&p.weights, "weights", "final", "which weights of the run: final or init")
@@ -67,7 +67,7 @@ func (p *probeFlags) setup(ctx context.Context, fs *flag.FlagSet, point analysis
 	}
 	subsetGiven := flagGiven(fs, "subset")
 	if !subsetGiven {
-		p.data.subset = config.Settings.Subset
+		p.data.subset = 0 // cut below to what the run held
 	}
 	name := config.Settings.Dataset
 	if name == "" {
@@ -76,6 +76,19 @@ func (p *probeFlags) setup(ctx context.Context, fs *flag.FlagSet, point analysis
 	ds, err := p.data.load(ctx, name, stderr)
 	if err != nil {
 		return nil, nil, err
+	}
+	if !subsetGiven {
+		// The first examples of each split the run held, as config.json counts them: a
+		// run may have held fewer test than training examples (esp reproduce's scales,
+		// the notebooks), and a test image it did not train on with a wrong label is no
+		// test of its extreme point.
+		if ds.Train.Len() < config.Dataset.Train || ds.Test.Len() < config.Dataset.Test {
+			return nil, nil, usagef("the run %s held %d training and %d test examples of %s, the dataset has %d and %d",
+				point.Run, config.Dataset.Train, config.Dataset.Test, name, ds.Train.Len(), ds.Test.Len())
+		}
+		cut := *ds
+		cut.Train, cut.Test = ds.Train.Head(config.Dataset.Train), ds.Test.Head(config.Dataset.Test)
+		ds = &cut
 	}
 	if ds.NumClasses() != config.Dataset.Classes {
 		return nil, nil, usagef("dataset %s has %d classes, the run %s was trained on %d", name, ds.NumClasses(), point.Run, config.Dataset.Classes)

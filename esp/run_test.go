@@ -13,7 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/extremepoints/esp/analysis"
+	"github.com/extremepoints/esp/corrupt"
+	"github.com/extremepoints/esp/datasets"
 	"github.com/extremepoints/esp/experiment"
+	"github.com/extremepoints/esp/models"
 )
 
 // espProcess starts this test binary as the esp command.
@@ -257,5 +261,65 @@ func TestKindSummary(t *testing.T) {
 				t.Errorf("got  %q\nwant %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestProbeTakesTheRunsSplits: a probe without --subset evaluates on as many training
+// and test examples as its run held, each split apart (a run may hold fewer test than
+// training examples, as esp reproduce's scales and the notebooks train), and --subset
+// cuts both splits to N.
+func TestProbeTakesTheRunsSplits(t *testing.T) {
+	dataDir := importPets(t)
+	ds, err := datasets.Load(context.Background(), "pets", datasets.Options{DataDir: dataDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := *ds
+	cut.Test = ds.Test.Head(2)
+	dir := filepath.Join(t.TempDir(), "run")
+	s := experiment.Settings{Dataset: "pets", ModelConfig: models.Config{Hidden: 8}, Epochs: 1, BatchSize: 4}
+	if _, err := experiment.Train(context.Background(), nil, corrupt.Clean(&cut), s, dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name        string
+		flags       []string
+		train, test int
+	}{
+		{"the run's splits", nil, 6, 2},
+		{"--subset 3", []string{"--subset", "3"}, 3, 3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "restart")
+			args := append([]string{"probe", "restart", "--run", dir, "--epochs", "1", "--batch-size", "4", "--out", out}, tc.flags...)
+			var stderr bytes.Buffer
+			if code := run(context.Background(), args, &bytes.Buffer{}, &stderr); code != exitOK {
+				t.Fatalf("exit %d: %s", code, stderr.String())
+			}
+			info, err := analysis.ReadProbeInfo(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.Dataset.Train != tc.train || info.Dataset.Test != tc.test {
+				t.Errorf("probed on %d+%d examples, want %d+%d", info.Dataset.Train, info.Dataset.Test, tc.train, tc.test)
+			}
+		})
+	}
+	// A run that held more examples than the dataset has now (a folder imported again,
+	// smaller) is refused, naming both counts.
+	config := filepath.Join(dir, experiment.ConfigFile)
+	data, err := os.ReadFile(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(config, bytes.Replace(data, []byte(`"test": 2,`), []byte(`"test": 9,`), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	args := []string{"probe", "restart", "--run", dir, "--epochs", "1", "--out", filepath.Join(t.TempDir(), "r")}
+	if code := run(context.Background(), args, &bytes.Buffer{}, &stderr); code != exitUsage ||
+		!strings.Contains(stderr.String(), "held 6 training and 9 test examples of pets, the dataset has 6 and 4") {
+		t.Errorf("exit %d, %s; want exit %d naming the counts", code, stderr.String(), exitUsage)
 	}
 }
