@@ -187,11 +187,11 @@ type Series struct {
 }
 
 // LineFigure draws series as lines with optional shaded bands. With logY the y axis is
-// logarithmic (non-positive values are dropped). A y label starting with "accuracy" gets an
-// axis from 0 with room above 1 for the legend.
+// logarithmic (non-positive values are dropped). A y label naming an accuracy ("accuracy",
+// "test accuracy") gets an axis from 0 with room above 1 for the legend.
 func LineFigure(name, title, xLabel, yLabel string, logY bool, series ...Series) (*Figure, error) {
 	p := newPlot(title, xLabel, yLabel)
-	if strings.HasPrefix(yLabel, "accuracy") {
+	if strings.Contains(yLabel, "accuracy") && !logY {
 		p.Y.Min, p.Y.Max = 0, 1
 		p.Y.Tick.Marker = plot.ConstantTicks([]plot.Tick{{Value: 0, Label: "0"}, {Value: 0.25}, {Value: 0.5, Label: "0.5"},
 			{Value: 0.75}, {Value: 1, Label: "1"}})

@@ -130,6 +130,7 @@ func TestLegendRoom(t *testing.T) {
 		{"unlabeled series take no row", "loss", false, []Series{{Label: "a", X: x, Y: []float64{1, 2, 3}}, {X: x, Y: []float64{2, 2, 2}}}, 1, 3, 1},
 		{"accuracy, 4 rows", "accuracy", false, []Series{{Label: "a", X: x, Y: []float64{0.1, 0.9, 1}}, {Label: "b", X: x, Y: []float64{0, 0, 0}},
 			{Label: "c", X: x, Y: []float64{0.5, 0.5, 0.5}}, {Label: "d", X: x, Y: []float64{1, 1, 1}}}, 0, 1, 4},
+		{"test accuracy, 2 rows", "test accuracy", false, []Series{{Label: "a", X: x, Y: []float64{0.2, 0.5, 0.6}}, {Label: "b", X: x, Y: []float64{0.3, 0.3, 0.3}}}, 0, 1, 2},
 		{"log, 2 rows", "loss", true, []Series{{Label: "train", X: x, Y: []float64{2.3, 0.5, 0.1}}, {Label: "test", X: x, Y: []float64{2.3, 3, 3.8}}}, 0.1, 3.8, 2},
 	}
 	for _, tc := range tests {

@@ -23,7 +23,10 @@ import (
 
 func TestMain(m *testing.M) {
 	if os.Getenv("ESP_TEST_AS_COMMAND") == "1" { // tests that start esp as a real process
-		os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+		ctx, stop := interruptible()
+		code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+		stop()
+		os.Exit(code)
 	}
 	testscript.Main(m, map[string]func(){
 		"esp": func() {

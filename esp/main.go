@@ -28,10 +28,15 @@ import (
 )
 
 func main() {
-	// SIGTERM is how Slurm, Kubernetes and docker stop a job: it interrupts as Ctrl-C does
-	// (checkpoints kept, temporary files removed), not at once.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptible()
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
+}
+
+// interruptible returns a context that Ctrl-C or SIGTERM cancels. SIGTERM is how Slurm,
+// Kubernetes and docker stop a job: it interrupts as Ctrl-C does (checkpoints kept,
+// temporary files removed), not at once.
+func interruptible() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 }

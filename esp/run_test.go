@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -190,6 +191,35 @@ func TestTrainInterruptedSays(t *testing.T) {
 	code := run(ctx, []string{"train", "--dataset", "pets", "--model", "mlp", "--hidden", "8", "--epochs", "100000", "--out", out}, &bytes.Buffer{}, &stderr)
 	if code != exitFailure || !regexp.MustCompile(`esp train: interrupted \(.*run holds a checkpoint after epoch [1-9]\d*\): run the same command again to resume`).MatchString(stderr.String()) {
 		t.Errorf("exit %d, stderr ends %q", code, lastLine(stderr.String()))
+	}
+}
+
+// TestTrainStopsOnSIGTERM: a real esp train sent SIGTERM (a job scheduler stopping it)
+// stops as on Ctrl-C: it says so and keeps its checkpoint for the same command to resume.
+func TestTrainStopsOnSIGTERM(t *testing.T) {
+	dataDir := importPets(t)
+	out := filepath.Join(t.TempDir(), "run")
+	args := []string{"train", "--dataset", "pets", "--model", "mlp", "--hidden", "8", "--epochs", "100000", "--out", out}
+	cmd := espProcess(t, dataDir, args...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(time.Minute); !experiment.HasCheckpoint(out); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("no checkpoint after a minute")
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	output := cmd.Stdout.(*bytes.Buffer).String()
+	if cmd.ProcessState.ExitCode() != exitFailure || !strings.Contains(output, "run the same command again to resume") {
+		t.Fatalf("after SIGTERM: %v, exit %d, output ends %q", err, cmd.ProcessState.ExitCode(), lastLine(output))
+	}
+	if epoch, ok := experiment.CheckpointEpoch(out); !ok || epoch < 1 {
+		t.Errorf("after SIGTERM the run holds no checkpoint (epoch %d, %v)", epoch, ok)
 	}
 }
 
