@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/gomlx/compute"
@@ -81,6 +82,10 @@ type SharpnessResult struct {
 	// took; Converged whether it met the tolerance within the allowed iterations.
 	PowerIterations int  `json:"power_iterations"`
 	Converged       bool `json:"converged"`
+	// TopEigenvalueRange is the smallest and largest of the last estimates (up to
+	// rangeEstimates): where an estimate that did not converge wanders. Finite-difference
+	// products through ReLU kinks can leave it cycling between nearby values.
+	TopEigenvalueRange [2]experiment.Float `json:"top_eigenvalue_range"`
 	// Trace is Hutchinson's estimate of the Hessian trace, the mean of zᵀHz over
 	// TraceSamples Rademacher vectors z; TraceStd its standard error (the samples'
 	// standard deviation / √TraceSamples; null for one sample).
@@ -95,6 +100,19 @@ type SharpnessResult struct {
 	Loss    experiment.Float `json:"loss"`
 	Seconds float64          `json:"seconds"`
 }
+
+// ConvergenceNote says how the top eigenvalue was reached: "N iterations, converged", or
+// where the last estimates ranged when the power iteration did not converge.
+func (r *SharpnessResult) ConvergenceNote() string {
+	if r.Converged {
+		return fmt.Sprintf("%d iterations, converged", r.PowerIterations)
+	}
+	return fmt.Sprintf("%d iterations, not converged: the last estimates range %.4g to %.4g",
+		r.PowerIterations, float64(r.TopEigenvalueRange[0]), float64(r.TopEigenvalueRange[1]))
+}
+
+// rangeEstimates is how many of the last power-iteration estimates TopEigenvalueRange spans.
+const rangeEstimates = 10
 
 // powerIteration estimates the eigenvalue of largest magnitude of the symmetric operator
 // hvp from the unit vector v: the Rayleigh quotient vᵀHv of v ← Hv/|Hv|, at most
@@ -250,7 +268,9 @@ func sharpnessAt(ctx context.Context, net *experiment.Net, w *experiment.Weights
 		}
 		return HessianVectorProduct(net, split, w, v, s.Epsilon, s.BatchSize)
 	}
+	var estimates []float64
 	lambda, iterations, converged, err := powerIteration(v, hvp, s.Iterations, s.Tolerance, func(k int, estimate float64) {
+		estimates = append(estimates, estimate)
 		fmt.Fprintf(progress, "sharpness: power iteration %d/%d: eigenvalue %.6g\n", k, s.Iterations, estimate)
 	})
 	if err != nil {
@@ -258,6 +278,8 @@ func sharpnessAt(ctx context.Context, net *experiment.Net, w *experiment.Weights
 	}
 	res.PowerIterations, res.Converged = iterations, converged
 	res.TopEigenvalue = experiment.Float(lambda)
+	last := estimates[max(0, len(estimates)-rangeEstimates):]
+	res.TopEigenvalueRange = [2]experiment.Float{experiment.Float(slices.Min(last)), experiment.Float(slices.Max(last))}
 	samples := make([]float64, 0, s.TraceSamples)
 	for i := range s.TraceSamples {
 		if err := ctx.Err(); err != nil {
@@ -289,7 +311,7 @@ func sharpnessAt(ctx context.Context, net *experiment.Net, w *experiment.Weights
 		res.TraceStd = experiment.Float(math.Sqrt(sq/(n-1)) / math.Sqrt(n))
 	}
 	res.Seconds = time.Since(start).Seconds()
-	fmt.Fprintf(progress, "sharpness: top eigenvalue %.6g (%d iterations, converged %v), trace %.6g ± %.3g\n",
-		lambda, res.PowerIterations, res.Converged, mean, float64(res.TraceStd))
+	fmt.Fprintf(progress, "sharpness: top eigenvalue %.6g (%s), trace %.6g ± %.3g\n",
+		lambda, res.ConvergenceNote(), mean, float64(res.TraceStd))
 	return res, nil
 }

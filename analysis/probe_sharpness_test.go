@@ -256,6 +256,9 @@ func TestSharpnessExactHessian(t *testing.T) {
 	if !res.Converged {
 		t.Errorf("the power iteration did not converge in %d iterations", res.PowerIterations)
 	}
+	if r := res.TopEigenvalueRange; !(r[0] <= res.TopEigenvalue && res.TopEigenvalue <= r[1]) || r[0] < 0 || float64(r[1]) > top*(1+1e-3) {
+		t.Errorf("the last estimates range %v, which should hold the estimate %v and lie below λ_max %v", r, res.TopEigenvalue, top)
+	}
 	if got := float64(res.Trace); math.Abs(got-trace) > 4*float64(res.TraceStd) {
 		t.Errorf("trace %v ± %v, reference %v", got, res.TraceStd, trace)
 	}
@@ -278,7 +281,7 @@ func TestSharpnessFile(t *testing.T) {
 	if err := json.Unmarshal([]byte(mustRead(t, filepath.Join(out, SharpnessFile))), &m); err != nil {
 		t.Fatal(err)
 	}
-	hasFields(t, SharpnessFile, m, "top_eigenvalue", "power_iterations", "converged", "trace", "trace_samples", "trace_std", "epsilon", "examples")
+	hasFields(t, SharpnessFile, m, "top_eigenvalue", "top_eigenvalue_range", "power_iterations", "converged", "trace", "trace_samples", "trace_std", "epsilon", "examples")
 	// At a trained point (near a minimum) the dominant curvature is positive.
 	if !(res.TopEigenvalue > 0) || res.PowerIterations < 1 || res.PowerIterations > 5 || m["examples"] != 40.0 || m["trace_samples"] != 3.0 {
 		t.Errorf("sharpness.json: %v", m)
@@ -322,5 +325,23 @@ func TestPowerIteration(t *testing.T) {
 				t.Errorf("eigenvalue %v after %d products, converged %v; want %v, converged %v", lambda, k, converged, tc.want, tc.converged)
 			}
 		})
+	}
+}
+
+// TestConvergenceNote: the note says how the top eigenvalue was reached, and where the
+// estimates ranged when it was not.
+func TestConvergenceNote(t *testing.T) {
+	tests := []struct {
+		res  SharpnessResult
+		want string
+	}{
+		{SharpnessResult{PowerIterations: 7, Converged: true, TopEigenvalueRange: [2]experiment.Float{2.9, 3}}, "7 iterations, converged"},
+		{SharpnessResult{PowerIterations: 100, TopEigenvalueRange: [2]experiment.Float{3.39956, 3.4343}},
+			"100 iterations, not converged: the last estimates range 3.4 to 3.434"},
+	}
+	for _, tc := range tests {
+		if got := tc.res.ConvergenceNote(); got != tc.want {
+			t.Errorf("ConvergenceNote() = %q, want %q", got, tc.want)
+		}
 	}
 }

@@ -390,8 +390,8 @@ func runProbeSharpness(ctx context.Context, args []string, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "sharpness at %s: top eigenvalue %.5g (%d iterations, converged %v), trace %.5g ± %.3g on %d examples\nprobe directory: %s\n",
-		point, res.TopEigenvalue, res.PowerIterations, res.Converged, res.Trace, res.TraceStd, res.Examples, pf.out)
+	fmt.Fprintf(stdout, "sharpness at %s: top eigenvalue %.5g (%s), trace %.5g ± %.3g on %d examples\nprobe directory: %s\n",
+		point, res.TopEigenvalue, res.ConvergenceNote(), res.Trace, res.TraceStd, res.Examples, pf.out)
 	return nil
 }
 
