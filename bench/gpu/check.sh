@@ -38,7 +38,8 @@
 # load still leaves the Go and PyTorch figures; its missing libraries are listed, and it is
 # tried once more with the NVIDIA pip packages on LD_LIBRARY_PATH); the exit code is then 1. Steps that would
 # start after ESP_GPU_CHECK_BUDGET seconds (default 420) are skipped, and a step still
-# running 120 s past it is stopped, so that the script ends inside a device's time limit.
+# running 120 s past it is stopped (SIGTERM, which esp takes as Ctrl-C; SIGKILL 30 s
+# later), so that the script ends inside a device's time limit.
 # Where nvidia-smi is, the train, peer and esp-run lines also give GPU 0's mean and peak
 # utilization and peak memory while the step ran (sampled every 200 ms): whether the runs
 # fill the GPU. Progress goes to stderr; the figures to stdout as JSON lines, each as soon
@@ -171,7 +172,7 @@ fi
 # as well; sets backend_ok.
 check_backend() {
 	log "esp version --backend $backend ${LD_LIBRARY_PATH:+(LD_LIBRARY_PATH=$LD_LIBRARY_PATH)}"
-	if timeout "$(limit)" "$esp" version --backend "$backend" >"$work/version.txt" 2>"$work/version.log"; then
+	if timeout -k 30 "$(limit)" "$esp" version --backend "$backend" >"$work/version.txt" 2>"$work/version.log"; then
 		cat "$work/version.txt" >&2
 		emit check=backend backend="$backend" ok=true "$@" \
 			description="$(sed -n 's/^backend: //p' "$work/version.txt")" \
@@ -228,7 +229,7 @@ for config in mlp mlp:16 lenet; do
 		log "train $model on $b (2 epochs, $examples examples, $per_call steps per call)"
 		out="$work/train-$model-$per_call-${b//[:\/]/_}"
 		gpu_watch_start
-		if ! timeout "$(limit)" "$esp" train --dataset mnist --model "$model" --epochs 2 --subset "$subset" --steps-per-call "$per_call" \
+		if ! timeout -k 30 "$(limit)" "$esp" train --dataset mnist --model "$model" --epochs 2 --subset "$subset" --steps-per-call "$per_call" \
 			--backend "$b" --out "$out" 2>"$out.log" >&2; then
 			gpu_watch_stop >/dev/null
 			fail train "$out.log" model="$model" backend="$b" steps_per_call="$per_call"
@@ -253,7 +254,7 @@ for p in $peers; do
 	gpu_watch_start
 	pids=()
 	for i in $(seq 1 "$p"); do
-		timeout "$(limit)" "$python" bench/torch_peer.py epoch --device "$device" --epochs "$epochs" --runs "$rounds" --eval \
+		timeout -k 30 "$(limit)" "$python" bench/torch_peer.py epoch --device "$device" --epochs "$epochs" --runs "$rounds" --eval \
 			--seed "$((i * rounds))" --threads 1 $tf32 \
 			--data-dir "$ESP_DATA_DIR" >"$work/torch-$p-$i.json" 2>"$work/torch-$p-$i.log" &
 		pids+=($!)
@@ -292,7 +293,7 @@ if [ "$backend_ok" = 1 ]; then
 			# P processes share the study as shards I/P, as a job array does.
 			shard=()
 			[ "$processes" -gt 1 ] && shard=(--shard "$i/$processes")
-			timeout "$(limit)" "$esp" run --dataset mnist --model mlp --kinds corrupted --runs "$runs" --epochs "$epochs" \
+			timeout -k 30 "$(limit)" "$esp" run --dataset mnist --model mlp --kinds corrupted --runs "$runs" --epochs "$epochs" \
 				--workers "$workers" --ensemble "$ensemble" --steps-per-call "$per_call" --subset "$only" --backend "$backend" \
 				"${shard[@]}" --out "$out" 2>"$out.$i.log" >&2 &
 			pids+=($!)
@@ -335,10 +336,10 @@ if [ "$backend_ok" = 1 ] && in_budget resume; then
 	fi
 	whole="$work/resume-whole" cut="$work/resume-cut"
 	log "resume: 4 corrupted MLP runs in an ensemble, in one go, then interrupted and resumed"
-	if ! timeout "$(limit)" "$esp" "${args[@]}" --out "$whole" 2>"$whole.log" >&2; then
+	if ! timeout -k 30 "$(limit)" "$esp" "${args[@]}" --out "$whole" 2>"$whole.log" >&2; then
 		fail resume "$whole.log" backend="$backend"
 	else
-		timeout "$(limit)" "$esp" "${args[@]}" --out "$cut" 2>"$cut.1.log" >&2 &
+		timeout -k 30 "$(limit)" "$esp" "${args[@]}" --out "$cut" 2>"$cut.1.log" >&2 &
 		pid=$!
 		checkpoints=0
 		while kill -0 "$pid" 2>/dev/null; do
@@ -349,7 +350,7 @@ if [ "$backend_ok" = 1 ] && in_budget resume; then
 		kill -INT "$pid" 2>/dev/null
 		wait "$pid"
 		interrupted_exit=$?
-		if ! timeout "$(limit)" "$esp" "${args[@]}" --out "$cut" 2>"$cut.2.log" >&2; then
+		if ! timeout -k 30 "$(limit)" "$esp" "${args[@]}" --out "$cut" 2>"$cut.2.log" >&2; then
 			fail resume "$cut.2.log" backend="$backend" interrupted_exit="$interrupted_exit"
 		else
 			identical=0
