@@ -37,7 +37,7 @@ setup: apt build data notebook-kernel
 
 apt:
 	$(SUDO) apt-get update -qq
-	$(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist chromium $(JUPYTER_PKGS)
+	$(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc dataset-fashion-mnist chromium $(JUPYTER_PKGS)
 
 # data fetches MNIST and Fashion-MNIST (canonical URLs, else the offline fallbacks) and
 # CIFAR-10 (canonical URL, or the local copy in CIFAR10_FROM).
@@ -46,7 +46,7 @@ data: build
 	$(if $(CIFAR10_FROM),$(ESP) data fetch cifar10 --from $(CIFAR10_FROM),$(ESP) data fetch cifar10)
 	$(ESP) data list
 
-# demo is the main job: the whole study at smoke scale (a minute or two on 2 cores), on the
+# demo is the main job: the whole study at smoke scale (under a minute on 2 cores), on the
 # embedded Go backend; the report is out/smoke/report/index.html.
 demo: build
 	$(ESP) data show --dataset mnist --corrupt wrong-uniform --out out/mnist-corrupted.png
