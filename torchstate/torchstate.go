@@ -15,11 +15,14 @@
 package torchstate
 
 import (
+	"archive/zip"
 	"bytes"
 	"fmt"
 	"io"
+	"math/big"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/nlpodyssey/gopickle/pytorch"
 	"github.com/nlpodyssey/gopickle/types"
@@ -53,7 +56,8 @@ type StateDict struct {
 }
 
 // Load reads a state dict saved by torch.save. A checkpoint dictionary holding the
-// state dict under "state_dict" or "model_state_dict" is accepted too.
+// state dict under "state_dict", "model_state_dict", "model" or "net" (beside an
+// optimizer's state, say) is accepted too.
 func Load(path string) (sd *StateDict, err error) {
 	format, err := fileFormat(path)
 	if err != nil {
@@ -64,11 +68,30 @@ func Load(path string) (sd *StateDict, err error) {
 			sd, err = nil, fmt.Errorf("%s: not a PyTorch state dict: %v", path, r)
 		}
 	}()
+	if format == FormatZip { // before the unpickler, which takes a damaged zip for a pickle
+		r, err := zip.OpenReader(path)
+		if err != nil {
+			return nil, fmt.Errorf("%s: a damaged or truncated zip archive: %w", path, err)
+		}
+		r.Close()
+	}
 	obj, err := pytorch.Load(path)
+	if err != nil && strings.Contains(err.Error(), "class not found") {
+		return nil, fmt.Errorf("%s: %w: the file pickles an object of a class only its own code defines (a whole model?): save model.state_dict(), not the model", path, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: not a PyTorch state dict saved by torch.save: %w", path, err)
 	}
-	entries, err := stateDictEntries(obj)
+	if storages, ok := storagesOf(obj); ok {
+		check := checkLegacyEnd
+		if format == FormatZip {
+			check = checkZipRecords
+		}
+		if err := check(path, storages); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	entries, err := stateDictEntries(obj, 0)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -76,7 +99,8 @@ func Load(path string) (sd *StateDict, err error) {
 	for _, e := range entries {
 		t, ok := e.value.(*pytorch.Tensor)
 		if !ok {
-			return nil, fmt.Errorf("%s: entry %q is a %T, not a tensor", path, e.name, e.value)
+			return nil, fmt.Errorf("%s: entry %q is %s, not a tensor (a checkpoint holds its state dict under one of %s)",
+				path, e.name, pythonKind(e.value), strings.Join(checkpointKeys, ", "))
 		}
 		data, dtype, err := floats(t)
 		if err != nil {
@@ -126,8 +150,41 @@ type entry struct {
 	value any
 }
 
+// checkpointKeys are the keys under which a checkpoint dictionary holds the model's state
+// dict, in the order they are looked for.
+var checkpointKeys = []string{"state_dict", "model_state_dict", "model", "net"}
+
+func isDict(v any) bool {
+	switch v.(type) {
+	case *types.OrderedDict, *types.Dict:
+		return true
+	}
+	return false
+}
+
+// pythonKind names what an unpickled value is, in Python's terms, for messages.
+func pythonKind(v any) string {
+	switch v.(type) {
+	case *types.OrderedDict, *types.Dict:
+		return "a dictionary"
+	case *types.List:
+		return "a list"
+	case *types.Tuple:
+		return "a tuple"
+	case int, int64, float64, *big.Int:
+		return "a number"
+	case string:
+		return "a string"
+	case nil:
+		return "None"
+	}
+	return fmt.Sprintf("an object (%T)", v)
+}
+
 // stateDictEntries returns the (name, value) pairs of an unpickled state dict in order.
-func stateDictEntries(obj any) ([]entry, error) {
+// depth counts the checkpoint dictionaries descended into: one holds the state dict, and
+// a dictionary holding itself must not recurse for ever.
+func stateDictEntries(obj any, depth int) ([]entry, error) {
 	var out []entry
 	switch d := obj.(type) {
 	case *types.OrderedDict:
@@ -140,13 +197,17 @@ func stateDictEntries(obj any) ([]entry, error) {
 			out = append(out, entry{fmt.Sprint(e.Key), e.Value})
 		}
 	default:
-		return nil, fmt.Errorf("the file holds a %T, not a state dict (save model.state_dict(), not the model)", obj)
+		return nil, fmt.Errorf("the file holds %s, not a state dict (save model.state_dict(), not the model)", pythonKind(obj))
 	}
-	for _, key := range []string{"state_dict", "model_state_dict"} {
+	for _, key := range checkpointKeys {
 		for _, e := range out {
-			if e.name == key {
-				return stateDictEntries(e.value)
+			if e.name != key || !isDict(e.value) {
+				continue
 			}
+			if depth > 0 {
+				return nil, fmt.Errorf("the checkpoint's %q holds another checkpoint, not a state dict", key)
+			}
+			return stateDictEntries(e.value, depth+1)
 		}
 	}
 	return out, nil
@@ -155,10 +216,6 @@ func stateDictEntries(obj any) ([]entry, error) {
 // floats returns t's values in row-major order as float32, or nil for a tensor
 // that is not floating point.
 func floats(t *pytorch.Tensor) ([]float32, string, error) {
-	n := 1
-	for _, d := range t.Size {
-		n *= d
-	}
 	var at func(i int) float32
 	var dtype string
 	var length int
@@ -176,6 +233,10 @@ func floats(t *pytorch.Tensor) ([]float32, string, error) {
 	}
 	if len(t.Stride) != len(t.Size) {
 		return nil, "", fmt.Errorf("%d strides for %d dimensions", len(t.Stride), len(t.Size))
+	}
+	n, err := elements(t.Size)
+	if err != nil {
+		return nil, "", err
 	}
 	out := make([]float32, n)
 	index := make([]int, len(t.Size))
@@ -196,6 +257,26 @@ func floats(t *pytorch.Tensor) ([]float32, string, error) {
 		}
 	}
 	return out, dtype, nil
+}
+
+// maxElements bounds a tensor's values, far above any model's largest tensor: a shape
+// beyond it is a damaged or crafted file, not a reason to allocate.
+const maxElements = 1 << 28
+
+// elements returns the number of values of a tensor of shape size, refusing negative
+// dimensions and counts that overflow or exceed maxElements.
+func elements(size []int) (int, error) {
+	n := 1
+	for _, d := range size {
+		if d < 0 {
+			return 0, fmt.Errorf("shape %v has a negative dimension", size)
+		}
+		if d > 0 && n > maxElements/d {
+			return 0, fmt.Errorf("shape %v has more than %d values: a damaged file", size, maxElements)
+		}
+		n *= d
+	}
+	return n, nil
 }
 
 // Models lists the models whose PyTorch twins this package maps.
@@ -279,6 +360,9 @@ func Weights(sd *StateDict, template *experiment.Weights) (*experiment.Weights, 
 	for i, src := range sd.Tensors {
 		dst := &out.Tensors[i]
 		data, shape := src.Data, src.Shape
+		if n, err := elements(shape); err != nil || n != len(data) {
+			return nil, nil, fmt.Errorf("tensor %d: %q has shape %v but %d values", i, src.Name, shape, len(data))
+		}
 		if len(shape) == 4 { // [out, in, kh, kw] -> [out, kh, kw, in]
 			data, shape = kernelToESP(data, shape)
 		}

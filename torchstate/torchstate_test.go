@@ -1,6 +1,7 @@
 package torchstate_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -203,6 +204,13 @@ func TestLoadErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	zipped, err := os.ReadFile(filepath.Join("testdata", "lenet_zip.pt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	flipped := bytes.Clone(zipped)
+	flipped[len(flipped)/2] ^= 0xff // in a data record: the CRC-32 tells
+
 	tests := []struct {
 		name, path, want string
 	}{
@@ -210,7 +218,13 @@ func TestLoadErrors(t *testing.T) {
 		{"empty", write("empty.pt", nil), "not a PyTorch state dict (0 bytes)"},
 		{"text", write("text.pt", []byte("hello, world\n")), "neither a zip archive nor a pickle stream"},
 		{"truncated", write("truncated.pt", legacy[:len(legacy)/2]), "not a PyTorch state dict"},
-		{"broken zip", write("broken.pt", []byte("PK\x03\x04 not really a zip")), "not a PyTorch state dict"},
+		{"broken zip", write("broken.pt", []byte("PK\x03\x04 not really a zip")), "a damaged or truncated zip archive"},
+		// The unpickler takes a short read for a whole one: cut short, these loaded with
+		// zeros or stale values where the data ended.
+		{"legacy, the last byte cut", write("cut1.pt", legacy[:len(legacy)-1]), "do not end where the file does"},
+		{"legacy, 3 bytes cut", write("cut3.pt", legacy[:len(legacy)-3]), "do not end where the file does"},
+		{"zip, the last byte cut", write("zipcut.pt", zipped[:len(zipped)-1]), "a damaged or truncated zip archive"},
+		{"zip, a data byte flipped", write("flipped.pt", flipped), "checksum error"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,77 @@
+package torchstate
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/nlpodyssey/gopickle/types"
+
+	"github.com/extremepoints/esp/experiment"
+)
+
+// TestElements: tensor shapes are checked before anything is allocated for them.
+func TestElements(t *testing.T) {
+	tests := []struct {
+		size    []int
+		want    int
+		wantErr string
+	}{
+		{[]int{512, 784}, 512 * 784, ""},
+		{[]int{}, 1, ""},
+		{[]int{3, 0, 5}, 0, ""},
+		{[]int{-1, 4}, 0, "negative dimension"},
+		{[]int{1 << 33}, 0, "more than"},
+		{[]int{1<<62 + 1, 1, 1, 4}, 0, "more than"}, // the product overflows to 4
+	}
+	for _, tc := range tests {
+		n, err := elements(tc.size)
+		if tc.wantErr == "" && (err != nil || n != tc.want) || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+			t.Errorf("elements(%v) = %d, %v; want %d, %q", tc.size, n, err, tc.want, tc.wantErr)
+		}
+	}
+}
+
+// TestSelfReferentialCheckpoint: a checkpoint dictionary whose "state_dict" is itself (a
+// valid torch.save) is refused instead of recursing until the stack overflows.
+func TestSelfReferentialCheckpoint(t *testing.T) {
+	d := types.NewDict()
+	d.Set("state_dict", d)
+	if _, err := stateDictEntries(d, 0); err == nil || !strings.Contains(err.Error(), "holds another checkpoint") {
+		t.Errorf("error %v", err)
+	}
+	if storages, ok := storagesOf(d); !ok || len(storages) != 0 {
+		t.Errorf("storagesOf: %v, %v", storages, ok)
+	}
+}
+
+// TestWeightsLength: a tensor whose values do not fill its shape is refused, not read
+// past its end.
+func TestWeightsLength(t *testing.T) {
+	sd := &StateDict{Tensors: []Tensor{{Name: "conv.weight", Shape: []int{2, 1, 1, 4}, Data: make([]float32, 4)}}}
+	template := &experiment.Weights{Tensors: []experiment.Tensor{{Name: "conv/weights", Shape: []int{2, 1, 4, 1}, Data: make([]float32, 8)}}}
+	if _, _, err := Weights(sd, template); err == nil || !strings.Contains(err.Error(), `"conv.weight" has shape [2 1 1 4] but 4 values`) {
+		t.Errorf("error %v", err)
+	}
+}
+
+// TestCheckpointKeys: a checkpoint dictionary's state dict is found under any of
+// checkpointKeys when it is a dictionary, beside an optimizer's state; another entry is
+// named in Python's terms.
+func TestCheckpointKeys(t *testing.T) {
+	sd := types.NewOrderedDict()
+	sd.Set("fc.weight", "w")
+	for _, key := range checkpointKeys {
+		ckpt := types.NewDict()
+		ckpt.Set("optimizer", types.NewDict())
+		ckpt.Set(key, sd)
+		entries, err := stateDictEntries(ckpt, 0)
+		if err != nil || len(entries) != 1 || entries[0].name != "fc.weight" {
+			t.Errorf("under %q: %v, %v", key, entries, err)
+		}
+	}
+	notDict := types.NewDict()
+	notDict.Set("model", "a name")
+	if entries, err := stateDictEntries(notDict, 0); err != nil || len(entries) != 1 || pythonKind(entries[0].value) != "a string" {
+		t.Errorf("a string under \"model\": %v, %v", entries, err)
+	}
+}
