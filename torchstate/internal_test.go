@@ -1,6 +1,11 @@
 package torchstate
 
 import (
+	"archive/zip"
+	"bytes"
+	"os"
+	"path"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -73,5 +78,69 @@ func TestCheckpointKeys(t *testing.T) {
 	notDict.Set("model", "a name")
 	if entries, err := stateDictEntries(notDict, 0); err != nil || len(entries) != 1 || pythonKind(entries[0].value) != "a string" {
 		t.Errorf("a string under \"model\": %v, %v", entries, err)
+	}
+}
+
+// TestCheckPickleLengths: lengths a pickle's opcodes give must fit in it, since the
+// unpickler allocates them before it reads; a well-formed pickle passes.
+func TestCheckPickleLengths(t *testing.T) {
+	huge := []byte{0, 0, 0, 0, 0, 1, 0, 0} // 2^40, little-endian
+	tests := []struct {
+		name    string
+		pickle  []byte
+		wantErr string
+	}{
+		{"an empty dict", []byte("\x80\x02}q\x00."), ""},
+		{"text opcodes", []byte("\x80\x02(I42\ncos\nsystem\nt."), ""},
+		{"a frame", append(append([]byte("\x80\x04\x95"), 3, 0, 0, 0, 0, 0, 0, 0), "}q\x00."...), ""},
+		{"a frame of 2^40 bytes", append(append([]byte("\x80\x04\x95"), huge...), "}."...), "a length of 1099511627776"},
+		{"BINBYTES8 of 2^40 bytes", append(append([]byte("\x80\x04\x8e"), huge...), '.'), "a length of 1099511627776"},
+		{"BINUNICODE past the end", []byte("\x80\x02X\xff\x00\x00\x00ab."), "needs 259 bytes"},
+		{"no STOP", []byte("\x80\x02}q\x00"), "ends before its STOP"},
+		{"an unknown opcode", []byte("\x80\x02\xff."), "unknown pickle opcode 0xff"},
+	}
+	for _, tc := range tests {
+		err := checkPickleLengths(tc.pickle)
+		if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.wantErr)
+		}
+	}
+}
+
+// TestLoadZipRecordSizes: a zip whose data record is shorter than the storage its pickle
+// declares (gopickle loaded it with stale values) is refused, naming both sizes.
+func TestLoadZipRecordSizes(t *testing.T) {
+	r, err := zip.OpenReader(filepath.Join("testdata", "mlp_zip_f64.pt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var out bytes.Buffer
+	w := zip.NewWriter(&out)
+	cut := ""
+	for _, f := range r.File {
+		data, err := readRecord(f, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dir, _ := path.Split(f.Name); strings.HasSuffix(dir, "/data/") && cut == "" {
+			data, cut = data[:len(data)-8], f.Name
+		}
+		fw, err := w.CreateHeader(&zip.FileHeader{Name: f.Name, Method: zip.Store})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fw.Write(data)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "short.pt")
+	if err := os.WriteFile(file, out.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Load(file)
+	if err == nil || !strings.Contains(err.Error(), "declares") || !strings.Contains(err.Error(), "its record holds") {
+		t.Errorf("a record cut by 8 bytes (%s): %v", cut, err)
 	}
 }

@@ -15,7 +15,6 @@
 package torchstate
 
 import (
-	"archive/zip"
 	"bytes"
 	"fmt"
 	"io"
@@ -68,26 +67,20 @@ func Load(path string) (sd *StateDict, err error) {
 			sd, err = nil, fmt.Errorf("%s: not a PyTorch state dict: %v", path, r)
 		}
 	}()
-	if format == FormatZip { // before the unpickler, which takes a damaged zip for a pickle
-		r, err := zip.OpenReader(path)
-		if err != nil {
-			return nil, fmt.Errorf("%s: a damaged or truncated zip archive: %w", path, err)
-		}
-		r.Close()
+	var obj any
+	if format == FormatZip {
+		obj, err = loadZip(path)
+	} else {
+		obj, err = pytorch.Load(path)
 	}
-	obj, err := pytorch.Load(path)
 	if err != nil && strings.Contains(err.Error(), "class not found") {
 		return nil, fmt.Errorf("%s: %w: the file pickles an object of a class only its own code defines (a whole model?): save model.state_dict(), not the model", path, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: not a PyTorch state dict saved by torch.save: %w", path, err)
 	}
-	if storages, ok := storagesOf(obj); ok {
-		check := checkLegacyEnd
-		if format == FormatZip {
-			check = checkZipRecords
-		}
-		if err := check(path, storages); err != nil {
+	if storages, ok := storagesOf(obj); ok && format == FormatLegacy { // loadZip checks as it reads
+		if err := checkLegacyEnd(path, storages); err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 	}

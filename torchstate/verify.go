@@ -1,25 +1,20 @@
 package torchstate
 
 import (
-	"archive/zip"
 	"encoding/binary"
 	"fmt"
-	"io"
 	"os"
-	"path"
 	"slices"
-	"strings"
 
 	"github.com/nlpodyssey/gopickle/pytorch"
 	"github.com/nlpodyssey/gopickle/types"
 )
 
-// The unpickler reads each storage with one Read per chunk and takes a short read for a
-// whole one, so a file cut short, or a zip record shorter than its storage, loads with
-// zeros or stale values where the data ended. These checks, made after loading, find
-// such files: the zip's records are read to their end (which checks their CRC-32) and
-// must hold each storage's bytes; a legacy file's storages, each an 8-byte element count
-// and its data, must end where the file does.
+// gopickle reads each storage with one Read per chunk and takes a short read for a whole
+// one, so a legacy file cut short loads with zeros or stale values where the data ended.
+// checkLegacyEnd, made after loading, finds such files: a legacy file's storages, each an
+// 8-byte element count and its data, must end where the file does. (Zip files are read
+// by loadZip, which checks as it reads.)
 
 // storageInfo is one storage the unpickled object holds: its element count and bytes.
 type storageInfo struct {
@@ -107,38 +102,6 @@ func storageSize(s pytorch.StorageInterface) (elements int, size int64) {
 		return s.Size, 1
 	}
 	return 0, 0
-}
-
-// checkZipRecords reads every record of the zip file at path to its end (so that
-// archive/zip checks its CRC-32) and checks that each storage has a data record of its
-// size.
-func checkZipRecords(file string, storages []storageInfo) error {
-	r, err := zip.OpenReader(file)
-	if err != nil {
-		return fmt.Errorf("a damaged or truncated zip archive: %w", err)
-	}
-	defer r.Close()
-	records := map[int64]int{} // data records by size
-	for _, f := range r.File {
-		rc, err := f.Open()
-		if err == nil {
-			_, err = io.Copy(io.Discard, rc)
-			rc.Close()
-		}
-		if err != nil {
-			return fmt.Errorf("record %s of the zip archive: %w (a damaged file)", f.Name, err)
-		}
-		if dir, _ := path.Split(f.Name); strings.HasSuffix(dir, "/data/") {
-			records[int64(f.UncompressedSize64)]++
-		}
-	}
-	for _, s := range storages {
-		if records[s.bytes] == 0 {
-			return fmt.Errorf("a storage of %d bytes has no data record of that size in the zip archive: a record cut short (a damaged file)", s.bytes)
-		}
-		records[s.bytes]--
-	}
-	return nil
 }
 
 // checkLegacyEnd checks that a legacy file's storages end where the file does: read
