@@ -67,22 +67,16 @@ func Load(path string) (sd *StateDict, err error) {
 			sd, err = nil, fmt.Errorf("%s: not a PyTorch state dict: %v", path, r)
 		}
 	}()
-	var obj any
+	load := loadLegacy
 	if format == FormatZip {
-		obj, err = loadZip(path)
-	} else {
-		obj, err = pytorch.Load(path)
+		load = loadZip
 	}
+	obj, err := load(path)
 	if err != nil && strings.Contains(err.Error(), "class not found") {
 		return nil, fmt.Errorf("%s: %w: the file pickles an object of a class only its own code defines (a whole model?): save model.state_dict(), not the model", path, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: not a PyTorch state dict saved by torch.save: %w", path, err)
-	}
-	if storages, ok := storagesOf(obj); ok && format == FormatLegacy { // loadZip checks as it reads
-		if err := checkLegacyEnd(path, storages); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
 	}
 	entries, err := stateDictEntries(obj, 0)
 	if err != nil {

@@ -221,8 +221,8 @@ func TestLoadErrors(t *testing.T) {
 		{"broken zip", write("broken.pt", []byte("PK\x03\x04 not really a zip")), "a damaged or truncated zip archive"},
 		// The unpickler takes a short read for a whole one: cut short, these loaded with
 		// zeros or stale values where the data ended.
-		{"legacy, the last byte cut", write("cut1.pt", legacy[:len(legacy)-1]), "do not end where the file does"},
-		{"legacy, 3 bytes cut", write("cut3.pt", legacy[:len(legacy)-3]), "do not end where the file does"},
+		{"legacy, the last byte cut", write("cut1.pt", legacy[:len(legacy)-1]), "a file cut short"},
+		{"legacy, 3 bytes cut", write("cut3.pt", legacy[:len(legacy)-3]), "a file cut short"},
 		{"zip, the last byte cut", write("zipcut.pt", zipped[:len(zipped)-1]), "a damaged or truncated zip archive"},
 		{"zip, a data byte flipped", write("flipped.pt", flipped), "checksum error"},
 	}

@@ -68,8 +68,7 @@ func loadZip(file string) (any, error) {
 		if !ok {
 			return nil, fmt.Errorf("storage %s has no data record", key)
 		}
-		storage := class.New(size, location)
-		_, elemSize := storageSize(storage)
+		elemSize := elementBytes(class)
 		if size < 0 || elemSize == 0 || uint64(size)*uint64(elemSize) != record.UncompressedSize64 {
 			return nil, fmt.Errorf("storage %s declares %d elements, its record holds %d bytes: a damaged file", key, size, record.UncompressedSize64)
 		}
@@ -77,6 +76,7 @@ func loadZip(file string) (any, error) {
 		if err != nil {
 			return nil, err
 		}
+		storage := class.New(size, location)
 		if err := storage.SetFromFileWithSize(bytes.NewReader(data), size); err != nil {
 			return nil, fmt.Errorf("storage %s: %w", key, err)
 		}
