@@ -300,6 +300,18 @@ type ProbeInfo struct {
 	Finished *time.Time `json:"finished,omitempty"`
 }
 
+// StartedFrom reports whether the probe in probeDir, whose probe.json is info, started
+// from the run directory run: by the path it recorded or, the tree moved since, by the
+// path it recorded relative to probeDir.
+func (info *ProbeInfo) StartedFrom(probeDir, run string) bool {
+	abs := absDir(run)
+	if info.Run == abs || strings.HasPrefix(info.From, abs+":") {
+		return true
+	}
+	rel := relativeDir(probeDir, run)
+	return rel != "" && (info.RunRelative == rel || strings.HasPrefix(info.FromRelative, rel+":"))
+}
+
 // ProbeDataset describes the data of a probe.
 type ProbeDataset struct {
 	Name  string `json:"name"`

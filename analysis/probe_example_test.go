@@ -87,8 +87,10 @@ func ExampleReadProbeInfo() {
 		panic(err)
 	}
 	fmt.Printf("%s probe of the %s weights, finished: %v\n", info.Probe, info.Weights, info.Finished != nil)
+	fmt.Printf("started from %s: %v\n", filepath.Base(point.Run), info.StartedFrom(out, point.Run))
 	// Output:
 	// restart probe of the final weights, finished: true
+	// started from extreme: true
 }
 
 // Full-batch Adam from an extreme point on the clean training split, the descent of

@@ -8,7 +8,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -110,18 +109,7 @@ func unfinishedProbe(dir, kind string, point analysis.Point) bool {
 	if err != nil || info.Finished != nil || info.Probe != kind {
 		return false
 	}
-	from, _ := filepath.Abs(point.Run)
-	if info.Run == from || strings.HasPrefix(info.From, from+":") {
-		return true
-	}
-	// The tree moved since: the run is where probe.json says, relative to the probe.
-	probeDir, _ := filepath.Abs(dir)
-	rel, err := filepath.Rel(probeDir, from)
-	if err != nil {
-		return false
-	}
-	rel = filepath.ToSlash(rel)
-	return info.RunRelative == rel || strings.HasPrefix(info.FromRelative, rel+":")
+	return info.StartedFrom(dir, point.Run)
 }
 
 // prepare parses the flags, runs check (the probe's own validation of its settings: its
