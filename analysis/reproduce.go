@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -292,10 +293,7 @@ func Reproduce(ctx context.Context, s ReproduceSettings, out string, progress io
 			loaded[name] = full
 		}
 		runs, subset, testSubset := plan.forModel(model)
-		ds := full.Head(subset)
-		if testSubset > 0 {
-			ds.Test = full.Test.Head(testSubset)
-		}
+		ds := full.HeadSplits(subset, cmp.Or(testSubset, subset))
 		fmt.Fprintf(progress, "[%s] %s: %d normal + %d corrupted runs of %d epochs on %d/%d examples (%s elapsed)\n",
 			plan.Name, pair, runs, runs, plan.EpochsOf(pair), ds.Train.Len(), ds.Test.Len(), time.Since(start).Round(time.Second))
 		run := experiment.Settings{Dataset: name, Subset: subset, Model: model, ModelConfig: AuthorsModelConfig(model),

@@ -79,10 +79,14 @@ type Dataset struct {
 func (d *Dataset) NumClasses() int { return len(d.Classes) }
 
 // Head returns a view of d with at most n examples per split (all if n <= 0).
-func (d *Dataset) Head(n int) *Dataset {
+func (d *Dataset) Head(n int) *Dataset { return d.HeadSplits(n, n) }
+
+// HeadSplits returns a view of d with at most train training and test test examples,
+// the first of each split (all of a split if its count is <= 0).
+func (d *Dataset) HeadSplits(train, test int) *Dataset {
 	out := *d
-	out.Train = d.Train.Head(n)
-	out.Test = d.Test.Head(n)
+	out.Train = d.Train.Head(train)
+	out.Test = d.Test.Head(test)
 	return &out
 }
 

@@ -125,3 +125,21 @@ func ExampleListCache() {
 	// mnist: missing
 	// pets: verified
 }
+
+// The first examples of each split, as many as a run held: fewer test than training
+// examples, as esp reproduce's small scales take them.
+func ExampleDataset_HeadSplits() {
+	root, err := os.MkdirTemp("", "pets")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(root)
+	writeFolder(root)
+	d, err := datasets.ReadImageFolder(root, "pets")
+	if err != nil {
+		panic(err)
+	}
+	cut := d.HeadSplits(4, 1)
+	fmt.Printf("%d+%d examples, cut to %d+%d\n", d.Train.Len(), d.Test.Len(), cut.Train.Len(), cut.Test.Len())
+	// Output: 6+4 examples, cut to 4+1
+}

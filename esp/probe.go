@@ -85,9 +85,7 @@ func (p *probeFlags) setup(ctx context.Context, fs *flag.FlagSet, point analysis
 			return nil, nil, usagef("the run %s held %d training and %d test examples of %s, the dataset has %d and %d",
 				point.Run, config.Dataset.Train, config.Dataset.Test, name, ds.Train.Len(), ds.Test.Len())
 		}
-		cut := *ds
-		cut.Train, cut.Test = ds.Train.Head(config.Dataset.Train), ds.Test.Head(config.Dataset.Test)
-		ds = &cut
+		ds = ds.HeadSplits(config.Dataset.Train, config.Dataset.Test)
 	}
 	if ds.NumClasses() != config.Dataset.Classes {
 		return nil, nil, usagef("dataset %s has %d classes, the run %s was trained on %d", name, ds.NumClasses(), point.Run, config.Dataset.Classes)

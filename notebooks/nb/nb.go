@@ -93,14 +93,7 @@ func LoadDataset(ctx context.Context, name string, train, test int) (*datasets.D
 	if err != nil {
 		return nil, err
 	}
-	cut := *ds
-	if train > 0 {
-		cut.Train = ds.Train.Head(train)
-	}
-	if test > 0 {
-		cut.Test = ds.Test.Head(test)
-	}
-	return &cut, nil
+	return ds.HeadSplits(train, test), nil
 }
 
 // Show displays a figure inline as a PNG. Outside a notebook it prints the figure's title.
