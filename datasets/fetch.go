@@ -18,7 +18,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"time"
 )
 
@@ -200,42 +199,34 @@ func checkCachedFrom(info *Info, st Status, opts Options) error {
 	return nil
 }
 
-// sourceState fingerprints a source folder or archive by the names, sizes and
-// modification times of its files (following links, as the import does), so that a
-// folder changed after it was imported is noticed without decoding it again.
+// sourceState fingerprints a source by the names, sizes and modification times of the
+// files an import reads (walkSource's: links followed, hidden entries left out), or an
+// archive by its own, so that a folder changed after it was imported is noticed without
+// decoding it again.
 func sourceState(path string) (string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", err
+	}
 	h := sha256.New()
-	visited := map[string]bool{}
-	var walk func(path, rel string) error
-	walk = func(path, rel string) error {
-		st, err := os.Stat(path)
-		if err != nil {
-			return err
-		}
-		if !st.IsDir() {
-			fmt.Fprintf(h, "%q %d %d\n", rel, st.Size(), st.ModTime().UnixNano())
+	if !st.IsDir() {
+		fmt.Fprintf(h, "%d %d\n", st.Size(), st.ModTime().UnixNano())
+		return hex.EncodeToString(h.Sum(nil)), nil
+	}
+	err = walkSource(path, func(name string, isDir bool, r io.Reader) error {
+		f, ok := r.(*os.File)
+		if isDir || !ok {
+			fmt.Fprintf(h, "%q\n", name) // a folder, or a link that cannot be followed
 			return nil
 		}
-		real, err := filepath.EvalSymlinks(path)
+		st, err := f.Stat()
 		if err != nil {
 			return err
 		}
-		if visited[real] {
-			return nil // a link back up the tree
-		}
-		visited[real] = true
-		entries, err := os.ReadDir(path)
-		if err != nil {
-			return err
-		}
-		for _, e := range entries {
-			if err := walk(filepath.Join(path, e.Name()), rel+"/"+e.Name()); err != nil {
-				return err
-			}
-		}
+		fmt.Fprintf(h, "%q %d %d\n", name, st.Size(), st.ModTime().UnixNano())
 		return nil
-	}
-	if err := walk(path, "."); err != nil {
+	})
+	if err != nil {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
@@ -576,29 +567,26 @@ func httpGet(ctx context.Context, opts Options, url string) (*http.Response, err
 	if stall <= 0 {
 		stall = DefaultStallTimeout
 	}
-	resp.Body = newStallGuard(resp.Body, stall, cancel)
+	resp.Body = newStallGuard(ctx, resp.Body, stall, cancel)
 	return resp, nil
 }
 
 // errStalled is the error of a download that stopped receiving data.
 var errStalled = errors.New("download stalled")
 
-// stallGuard cancels a download's request when its body receives nothing for stall.
+// stallGuard cancels a download's request (ctx) when its body receives nothing for
+// stall, with errStalled as the cause.
 type stallGuard struct {
-	body    io.ReadCloser
-	stall   time.Duration
-	timer   *time.Timer
-	cancel  context.CancelCauseFunc
-	stalled atomic.Bool
+	ctx    context.Context
+	body   io.ReadCloser
+	stall  time.Duration
+	timer  *time.Timer
+	cancel context.CancelCauseFunc
 }
 
-func newStallGuard(body io.ReadCloser, stall time.Duration, cancel context.CancelCauseFunc) *stallGuard {
-	g := &stallGuard{body: body, stall: stall, cancel: cancel}
-	g.timer = time.AfterFunc(stall, func() {
-		g.stalled.Store(true)
-		cancel(errStalled)
-	})
-	return g
+func newStallGuard(ctx context.Context, body io.ReadCloser, stall time.Duration, cancel context.CancelCauseFunc) *stallGuard {
+	return &stallGuard{ctx: ctx, body: body, stall: stall, cancel: cancel,
+		timer: time.AfterFunc(stall, func() { cancel(errStalled) })}
 }
 
 func (g *stallGuard) Read(p []byte) (int, error) {
@@ -606,7 +594,7 @@ func (g *stallGuard) Read(p []byte) (int, error) {
 	if n > 0 {
 		g.timer.Reset(g.stall)
 	}
-	if err != nil && err != io.EOF && g.stalled.Load() {
+	if err != nil && err != io.EOF && context.Cause(g.ctx) == errStalled {
 		err = fmt.Errorf("%w: nothing received for %v", errStalled, g.stall)
 	}
 	return n, err
