@@ -141,3 +141,27 @@ func TestLoadZipRecordSizes(t *testing.T) {
 		t.Errorf("a record cut by 8 bytes (%s): %v", cut, err)
 	}
 }
+
+// TestHolds: a storage's declared count must be its record's size over its width,
+// including where count times width wraps around to the size.
+func TestHolds(t *testing.T) {
+	tests := []struct {
+		size     uint64
+		elements int
+		width    int64
+		want     bool
+	}{
+		{50176, 12544, 4, true},
+		{50168, 12544, 4, false},
+		{0, 0, 8, true},
+		{0, 1 << 61, 8, false}, // 2^61·8 wraps to 0
+		{6, 1, 4, false},
+		{8, -2, 4, false},
+		{8, 2, 0, false},
+	}
+	for _, tc := range tests {
+		if got := holds(tc.size, tc.elements, tc.width); got != tc.want {
+			t.Errorf("holds(%d, %d, %d) = %v, want %v", tc.size, tc.elements, tc.width, got, tc.want)
+		}
+	}
+}

@@ -58,35 +58,27 @@ func loadLegacy(file string) (any, error) {
 	declared, widths := map[string]int{}, map[string]int64{}
 	obj, err := next(func(u *pickle.Unpickler) {
 		u.PersistentLoad = func(id any) (any, error) {
-			t, ok := id.(*types.Tuple)
-			if !ok || t.Len() < 2 {
-				return nil, fmt.Errorf("a persistent ID %v, not a storage's", id)
-			}
-			if kind, _ := t.Get(0).(string); kind == "module" {
+			if t, ok := id.(*types.Tuple); ok && t.Len() >= 2 && t.Get(0) == "module" {
 				return t.Get(1), nil
 			}
-			kind, _ := t.Get(0).(string)
-			class, classOK := t.Get(1).(pytorch.StorageClassInterface)
-			if t.Len() < 6 || kind != "storage" || !classOK {
+			s, ok := parseStorageID(id)
+			if !ok || s.fields < 6 {
 				return nil, fmt.Errorf("a persistent ID %v, not a storage's", id)
 			}
-			key, keyOK := t.Get(2).(string)
-			location, _ := t.Get(3).(string)
-			size, sizeOK := t.Get(4).(int)
-			if !keyOK || !sizeOK || size < 0 || size > len(data) {
-				return nil, fmt.Errorf("storage %v of %v elements in a file of %d bytes: a damaged file", t.Get(2), t.Get(4), len(data))
+			if s.elements < 0 || s.elements > len(data) {
+				return nil, fmt.Errorf("storage %s of %d elements in a file of %d bytes: a damaged file", s.key, s.elements, len(data))
 			}
-			if t.Get(5) != nil {
-				return nil, fmt.Errorf("storage %s is a view of another: not supported", key)
+			if s.view != nil {
+				return nil, fmt.Errorf("storage %s is a view of another: not supported", s.key)
 			}
-			if s, ok := storages[key]; ok {
-				return s, nil
+			if storage, ok := storages[s.key]; ok {
+				return storage, nil
 			}
-			if elementBytes(class) == 0 {
-				return nil, fmt.Errorf("storage %s: a storage class this reader does not know", key)
+			if elementBytes(s.class) == 0 {
+				return nil, fmt.Errorf("storage %s: a storage class this reader does not know", s.key)
 			}
-			storages[key], declared[key], widths[key] = class.New(size, location), size, elementBytes(class)
-			return storages[key], nil
+			storages[s.key], declared[s.key], widths[s.key] = s.class.New(s.elements, s.location), s.elements, elementBytes(s.class)
+			return storages[s.key], nil
 		}
 	})
 	if err != nil {

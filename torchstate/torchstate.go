@@ -16,6 +16,7 @@ package torchstate
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -72,7 +73,7 @@ func Load(path string) (sd *StateDict, err error) {
 		load = loadZip
 	}
 	obj, err := load(path)
-	if err != nil && strings.Contains(err.Error(), "class not found") {
+	if errors.Is(err, errUnknownClass) {
 		return nil, fmt.Errorf("%s: %w: the file pickles an object of a class only its own code defines (a whole model?): save model.state_dict(), not the model", path, err)
 	}
 	if err != nil {

@@ -4,13 +4,13 @@ import (
 	"archive/zip"
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"path"
 
 	"github.com/nlpodyssey/gopickle/pickle"
 	"github.com/nlpodyssey/gopickle/pytorch"
-	"github.com/nlpodyssey/gopickle/types"
 )
 
 // maxPickleBytes bounds the pickle of a zip file (data.pkl): a state dict's is kilobytes.
@@ -49,41 +49,38 @@ func loadZip(file string) (any, error) {
 	u.FindClass = findTorchClass
 	loaded := map[string]pytorch.StorageInterface{}
 	u.PersistentLoad = func(id any) (any, error) {
-		t, ok := id.(*types.Tuple)
-		if !ok || t.Len() < 5 {
-			return nil, fmt.Errorf("data.pkl: a persistent ID %v, not a storage's", id)
-		}
-		kind, _ := t.Get(0).(string)
-		class, classOK := t.Get(1).(pytorch.StorageClassInterface)
-		key, keyOK := t.Get(2).(string)
-		location, _ := t.Get(3).(string)
-		size, sizeOK := t.Get(4).(int)
-		if kind != "storage" || !classOK || !keyOK || !sizeOK {
-			return nil, fmt.Errorf("data.pkl: a persistent ID %v, not a storage's", id)
-		}
-		if s, ok := loaded[key]; ok {
-			return s, nil
-		}
-		record, ok := records[key]
+		s, ok := parseStorageID(id)
 		if !ok {
-			return nil, fmt.Errorf("storage %s has no data record", key)
+			return nil, fmt.Errorf("data.pkl: a persistent ID %v, not a storage's", id)
 		}
-		elemSize := elementBytes(class)
-		if size < 0 || elemSize == 0 || uint64(size)*uint64(elemSize) != record.UncompressedSize64 {
-			return nil, fmt.Errorf("storage %s declares %d elements, its record holds %d bytes: a damaged file", key, size, record.UncompressedSize64)
+		if storage, ok := loaded[s.key]; ok {
+			return storage, nil
+		}
+		record, ok := records[s.key]
+		if !ok {
+			return nil, fmt.Errorf("storage %s has no data record", s.key)
+		}
+		if !holds(record.UncompressedSize64, s.elements, elementBytes(s.class)) {
+			return nil, fmt.Errorf("storage %s declares %d elements, its record holds %d bytes: a damaged file", s.key, s.elements, record.UncompressedSize64)
 		}
 		data, err := readRecord(record, int64(record.UncompressedSize64))
 		if err != nil {
 			return nil, err
 		}
-		storage := class.New(size, location)
-		if err := storage.SetFromFileWithSize(bytes.NewReader(data), size); err != nil {
-			return nil, fmt.Errorf("storage %s: %w", key, err)
+		storage := s.class.New(s.elements, s.location)
+		if err := storage.SetFromFileWithSize(bytes.NewReader(data), s.elements); err != nil {
+			return nil, fmt.Errorf("storage %s: %w", s.key, err)
 		}
-		loaded[key] = storage
+		loaded[s.key] = storage
 		return storage, nil
 	}
 	return u.Load()
+}
+
+// holds reports whether a record of size bytes holds exactly elements values of width
+// bytes each. It divides: a crafted count times the width could wrap around to the size.
+func holds(size uint64, elements int, width int64) bool {
+	return elements >= 0 && width > 0 && size%uint64(width) == 0 && uint64(elements) == size/uint64(width)
 }
 
 // readRecord reads a zip record whole, at most limit bytes, to its end (archive/zip
@@ -135,8 +132,11 @@ func findTorchClass(module, name string) (any, error) {
 	case "torch.BoolStorage":
 		return &pytorch.BoolStorageClass{}, nil
 	}
-	return nil, fmt.Errorf("class not found: %s %s", module, name)
+	return nil, fmt.Errorf("%w: %s %s", errUnknownClass, module, name)
 }
+
+// errUnknownClass is findTorchClass's error for a class it does not resolve.
+var errUnknownClass = errors.New("class not found")
 
 // checkPickleLengths walks the opcodes of a pickle (to its STOP) and checks that every
 // length an opcode gives (of a frame, a string, bytes, a long) fits in what is left of
