@@ -20,6 +20,8 @@ type RunRecord struct {
 	Dir     string
 	Config  experiment.RunConfig
 	Metrics []experiment.EpochMetrics
+	// finalChecksum is the checksum final.safetensors records, read with its header.
+	finalChecksum string
 }
 
 // Corrupted reports whether the run trained on a corrupted set (an extreme point).
@@ -187,6 +189,7 @@ func checkFinalWeights(run *RunRecord) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w: restore it, or delete the run", experiment.ErrDamagedRun, err)
 	}
+	run.finalChecksum = meta[experiment.WeightsChecksumKey]
 	return checkWeightsOf(path, meta, run.Dir, &run.Config)
 }
 
@@ -335,16 +338,19 @@ func findSourceRun(info map[string]any, probeDir string, runs map[string]*RunRec
 		}
 		candidates = append(candidates, movedRun(trim(recorded), runs))
 		sum, _ := info[field+"_sha256"].(string)
-		file := experiment.FinalWeightsFile
 		which, _ := info["weights"].(string)
-		if strings.HasSuffix(recorded+relative, ":"+weightsInit) || field == "run" && which == weightsInit {
-			file = experiment.InitWeightsFile
+		fromInit := strings.HasSuffix(recorded+relative, ":"+weightsInit) || field == "run" && which == weightsInit
+		checksum := func(r *RunRecord) string {
+			if fromInit {
+				return weightsChecksum(filepath.Join(r.Dir, experiment.InitWeightsFile))
+			}
+			return r.finalChecksum // read with the header LoadInputs checked
 		}
 		for _, r := range candidates {
 			if r == nil {
 				continue
 			}
-			if sum == "" || weightsChecksum(filepath.Join(r.Dir, file)) == sum {
+			if sum == "" || checksum(r) == sum {
 				return r, ""
 			}
 			changed = r.Dir
