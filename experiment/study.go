@@ -571,7 +571,10 @@ func claimStudyDir(dir string, s StudySettings, ds *datasets.Dataset) error {
 		if err != nil {
 			return err
 		}
-		_, werr := tmp.Write(append(data, '\n'))
+		werr := tmp.Chmod(0o644) // CreateTemp makes it 0600: the directory may be shared
+		if werr == nil {
+			_, werr = tmp.Write(append(data, '\n'))
+		}
 		if cerr := tmp.Close(); werr == nil {
 			werr = cerr
 		}
@@ -645,6 +648,21 @@ func jsonDiff(recorded, now any) []string {
 
 // tempPrefix names the temporary directories of a run: ".tmp-NAME-".
 func tempPrefix(r StudyRun) string { return ".tmp-" + r.Name() + "-" }
+
+// mkdirRunTemp makes a new temporary directory for run r in the study directory dir,
+// readable by all (0755) as the run directory it becomes: MkdirTemp makes it 0700, which
+// would keep the finished run from the others sharing the results directory.
+func mkdirRunTemp(dir string, r StudyRun) (string, error) {
+	tmp, err := os.MkdirTemp(filepath.Join(dir, RunsDir), tempPrefix(r))
+	if err != nil {
+		return "", err
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		os.Remove(tmp)
+		return "", err
+	}
+	return tmp, nil
+}
 
 // removeStale removes the temporary directories an interrupted process left for run r
 // but the one holding the latest checkpoint, and returns that checkpoint's folder ("" if
@@ -788,7 +806,7 @@ func (w *studyWorker) trainRuns(ctx context.Context, ds *datasets.Dataset, s Stu
 				return nil, err
 			}
 		}
-		tmp, err := os.MkdirTemp(filepath.Join(dir, RunsDir), tempPrefix(r))
+		tmp, err := mkdirRunTemp(dir, r)
 		if err != nil {
 			return nil, err
 		}
@@ -800,9 +818,11 @@ func (w *studyWorker) trainRuns(ctx context.Context, ds *datasets.Dataset, s Stu
 				return nil, err
 			}
 			if os.Rename(filepath.Dir(ck), tmp) != nil { // taken over already: start afresh
-				if err := os.Mkdir(tmp, 0o700); err != nil {
+				if err := os.Mkdir(tmp, 0o755); err != nil {
 					return nil, err
 				}
+			} else if err := os.Chmod(tmp, 0o755); err != nil { // left 0700 by an older version
+				return nil, err
 			}
 		}
 		tmps[i] = tmp
@@ -835,7 +855,7 @@ func (w *studyWorker) trainRuns(ctx context.Context, ds *datasets.Dataset, s Stu
 			for _, i := range bad {
 				fmt.Fprintf(progress, "%s: dropping its checkpoint, training it from the start: %v\n", group[i].Name(), cause)
 				os.RemoveAll(tmps[i])
-				if tmps[i], err = os.MkdirTemp(filepath.Join(dir, RunsDir), tempPrefix(group[i])); err != nil {
+				if tmps[i], err = mkdirRunTemp(dir, group[i]); err != nil {
 					return finished, err
 				}
 			}

@@ -596,3 +596,31 @@ func TestCheckStudyDir(t *testing.T) {
 		t.Errorf("RunStudy wrote %s (%v)", StudyFile, err)
 	}
 }
+
+// TestRunStudyFileModes: a study's files and run directories are readable by all, as the
+// rest of a results directory shared between users and machines is (0644 files, 0755
+// folders), whatever MkdirTemp and CreateTemp make.
+func TestRunStudyFileModes(t *testing.T) {
+	d := synthDataset(40, 20, 4, 4, 1, 3, 1)
+	s := tinyStudy(1)
+	s.Workers = 1
+	dir := t.TempDir()
+	if _, err := RunStudy(context.Background(), d, s, dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]os.FileMode{StudyFile: 0o644}
+	for _, name := range []string{"normal-0000", "corrupted-0000"} {
+		want[filepath.Join(RunsDir, name)] = os.ModeDir | 0o755
+		for _, f := range []string{ConfigFile, MetricsFile, InitWeightsFile, FinalWeightsFile, ResultFile} {
+			want[filepath.Join(RunsDir, name, f)] = 0o644
+		}
+	}
+	for path, mode := range want {
+		st, err := os.Stat(filepath.Join(dir, path))
+		if err != nil {
+			t.Error(err)
+		} else if st.Mode() != mode {
+			t.Errorf("%s has mode %v, want %v", path, st.Mode(), mode)
+		}
+	}
+}
