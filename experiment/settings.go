@@ -159,6 +159,17 @@ func (s Settings) Validate() error {
 		return err
 	}
 	o := s.Optimizer
+	// Not finite, a number would train nothing and could not be recorded: config.json
+	// (JSON has no NaN or infinity) failed to be written after the run's folder was made.
+	for _, v := range []struct {
+		name  string
+		value float64
+	}{{"learning rate", o.LearningRate}, {"epsilon", o.Epsilon}, {"beta1", o.Beta1}, {"beta2", o.Beta2},
+		{"momentum", o.Momentum}, {"weight decay", s.WeightDecay}} {
+		if math.IsNaN(v.value) || math.IsInf(v.value, 0) {
+			return fmt.Errorf("experiment: %s %g: want a finite number", v.name, v.value)
+		}
+	}
 	switch o.Name {
 	case Adam:
 		if o.Epsilon < 0 || o.Beta1 < 0 || o.Beta1 >= 1 || o.Beta2 < 0 || o.Beta2 >= 1 {

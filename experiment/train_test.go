@@ -565,3 +565,42 @@ func TestSyntheticSplit(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateRefusesNonFinite: a NaN or infinite number in the settings is refused by
+// Validate, naming it, and Train makes nothing: it used to accept them and fail writing
+// config.json ("json: unsupported value: NaN") after making the run's folder.
+func TestValidateRefusesNonFinite(t *testing.T) {
+	d := synthDataset(40, 20, 4, 4, 1, 3, 1)
+	nan, inf := math.NaN(), math.Inf(1)
+	tests := []struct {
+		name     string
+		settings Settings
+		want     string
+	}{
+		{"lr NaN", Settings{Optimizer: Optimizer{LearningRate: nan}}, "learning rate"},
+		{"lr +Inf", Settings{Optimizer: Optimizer{LearningRate: inf}}, "learning rate"},
+		{"epsilon NaN", Settings{Optimizer: Optimizer{Epsilon: nan}}, "epsilon"},
+		{"beta1 NaN", Settings{Optimizer: Optimizer{Beta1: nan}}, "beta1"},
+		{"beta2 NaN", Settings{Optimizer: Optimizer{Beta2: nan}}, "beta2"},
+		{"momentum NaN", Settings{Optimizer: Optimizer{Name: SGD, Momentum: nan}}, "momentum"},
+		{"weight decay NaN", Settings{WeightDecay: nan}, "weight decay"},
+		{"weight decay +Inf", Settings{WeightDecay: inf}, "weight decay"},
+		{"batch norm momentum NaN", Settings{Model: "resnet", ModelConfig: models.Config{BatchNormMomentum: nan}}, "batch norm momentum"},
+		{"batch norm epsilon +Inf", Settings{Model: "resnet", ModelConfig: models.Config{BatchNormEpsilon: inf}}, "batch norm epsilon"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.settings.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Validate: %v, want an error naming %q", err, tc.want)
+			}
+			tc.settings.Epochs = 1
+			out := filepath.Join(t.TempDir(), "run")
+			if _, err := Train(context.Background(), nil, corrupt.Clean(d), tc.settings, out, nil); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Train: %v, want an error naming %q", err, tc.want)
+			}
+			if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("Train left %s (%v)", out, err)
+			}
+		})
+	}
+}

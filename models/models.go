@@ -3,6 +3,7 @@ package models
 import (
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 
@@ -109,10 +110,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("models: %d ResNet blocks per stage, want at most %d", c.Blocks, MaxBlocks)
 	case c.Convs < 0 || c.Convs > LeNetMaxConvs:
 		return fmt.Errorf("models: LeNet with %d convolutions, want 1 to %d (0: %d)", c.Convs, LeNetMaxConvs, LeNetMaxConvs)
-	case c.BatchNormMomentum < 0 || c.BatchNormMomentum > 1:
+	case !(c.BatchNormMomentum >= 0 && c.BatchNormMomentum <= 1): // NaN too
 		return fmt.Errorf("models: batch norm momentum %g not in [0, 1]", c.BatchNormMomentum)
-	case c.BatchNormEpsilon < 0:
-		return fmt.Errorf("models: negative batch norm epsilon %g", c.BatchNormEpsilon)
+	case !(c.BatchNormEpsilon >= 0 && !math.IsInf(c.BatchNormEpsilon, 1)):
+		return fmt.Errorf("models: batch norm epsilon %g, want a finite number >= 0", c.BatchNormEpsilon)
 	}
 	switch c.Formulation {
 	case Auto, Matmul, Native:
