@@ -73,7 +73,11 @@
 // A run is trained in runs/.tmp-NAME-RANDOM and renamed to runs/NAME when finished, so a
 // directory runs/NAME is always a finished run. A process that starts a run first removes
 // the temporary directories an interrupted process left for it, but the one with the
-// latest checkpoint, which it takes over (renaming it) and resumes the run in.
+// latest checkpoint, which it takes over (renaming it) and resumes the run in. The
+// process training a run holds its temporary directory's .lock file locked, so that a
+// directory of a live process (another on the same shard, or the same command started
+// twice) is left alone: that run is then trained by both, and the first to finish it
+// puts it in place.
 // Consecutive runs of one kind with checkpoints of one epoch (an interrupted ensemble's
 // members, with those that had diverged) resume together, in ensembles of up to Ensemble runs as fresh runs start; a
 // checkpoint that cannot be resumed is dropped, saying so, and its run trained from the

@@ -666,7 +666,9 @@ func mkdirRunTemp(dir string, r StudyRun) (string, error) {
 
 // removeStale removes the temporary directories an interrupted process left for run r
 // but the one holding the latest checkpoint, and returns that checkpoint's folder ("" if
-// none): the run resumes there.
+// none): the run resumes there. A directory a live process holds (runLockFile: another
+// process on the same shard, or one started twice) is left alone: removing it under that
+// process, or taking its checkpoint over, stopped it with an error.
 func removeStale(dir string, r StudyRun) (checkpoint string, err error) {
 	runs := filepath.Join(dir, RunsDir)
 	entries, err := os.ReadDir(runs)
@@ -679,6 +681,13 @@ func removeStale(dir string, r StudyRun) (checkpoint string, err error) {
 			continue
 		}
 		path := filepath.Join(runs, e.Name())
+		lock, err := lockRunTemp(path)
+		if errors.Is(err, errTempLost) {
+			continue // a live process's
+		}
+		if err == nil {
+			defer lock.Close() // held while it is removed
+		}
 		stale = append(stale, path)
 		if ck, err := latestCheckpoint(path); err == nil && ck != "" && (checkpoint == "" || filepath.Base(ck) > filepath.Base(checkpoint)) {
 			checkpoint = ck
@@ -693,6 +702,86 @@ func removeStale(dir string, r StudyRun) (checkpoint string, err error) {
 		}
 	}
 	return checkpoint, nil
+}
+
+// runLockFile is the file of a run's temporary directory that the process training the
+// run there holds locked (flock), so that the others sharing the study directory tell
+// it from a directory an interrupted process left. It is removed once the run is in place.
+const runLockFile = ".lock"
+
+// errTempLost is lockRunTemp's error for a directory another process holds, or removed or
+// renamed before this one could lock it.
+var errTempLost = errors.New("experiment: temporary directory held by another process")
+
+// lockRunTemp locks the temporary run directory tmp for this process and returns the file
+// holding the lock (closing it releases the lock). Where the file system has no locks, it
+// returns a nil file and no error: the processes are then not kept apart, as before locks.
+func lockRunTemp(tmp string) (*os.File, error) {
+	path := filepath.Join(tmp, runLockFile)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, errTempLost
+	}
+	if err != nil {
+		return nil, err
+	}
+	locked, err := tryLock(f)
+	if err != nil {
+		f.Close()
+		return nil, nil
+	}
+	if !locked {
+		f.Close()
+		return nil, errTempLost
+	}
+	// Still there under that name: not removed or renamed by another process meanwhile.
+	held, err1 := f.Stat()
+	now, err2 := os.Stat(path)
+	if err1 != nil || err2 != nil || !os.SameFile(held, now) {
+		f.Close()
+		return nil, errTempLost
+	}
+	return f, nil
+}
+
+// claimRunTemp returns run r's temporary directory in the study directory dir, locked
+// for this process (lockRunTemp's file): the folder of the checkpoint ck (removeStale's;
+// "" for none), renamed to a name of this call's, or a new directory if there is none or
+// another process took it first.
+func claimRunTemp(dir string, r StudyRun, ck string) (string, *os.File, error) {
+	for try := 0; ; try++ {
+		tmp, err := mkdirRunTemp(dir, r)
+		if err != nil {
+			return "", nil, err
+		}
+		if ck != "" {
+			// Renamed to a name of this call's: a second process on the same shard
+			// cannot take it over too (one that already did makes the rename fail).
+			// os.Rename does not replace a folder: the new name is freed for it first.
+			if err := os.Remove(tmp); err != nil {
+				return "", nil, err
+			}
+			if os.Rename(filepath.Dir(ck), tmp) != nil { // taken over already: start afresh
+				if err := os.Mkdir(tmp, 0o755); err != nil {
+					return "", nil, err
+				}
+			} else if err := os.Chmod(tmp, 0o755); err != nil { // left 0700 by an older version
+				return "", nil, err
+			}
+			ck = "" // taken over or not, once
+		}
+		lock, err := lockRunTemp(tmp)
+		if errors.Is(err, errTempLost) && try < 10 {
+			continue // another process took it before this one locked it: a new one
+		}
+		if err != nil {
+			if !errors.Is(err, errTempLost) {
+				os.RemoveAll(tmp)
+			}
+			return "", nil, err
+		}
+		return tmp, lock, nil
+	}
 }
 
 // groups splits runs into the groups a worker trains at once: consecutive runs of one
@@ -793,7 +882,8 @@ func (w *studyWorker) trainRuns(ctx context.Context, ds *datasets.Dataset, s Stu
 	settings := make([]Settings, len(group))
 	sets := make([]*corrupt.Set, len(group))
 	tmps := make([]string, len(group))
-	done := make([]bool, len(group)) // trained and put in place (or another process's kept)
+	locks := make([]*os.File, len(group)) // holding tmps[i] for this process (lockRunTemp)
+	done := make([]bool, len(group))      // trained and put in place (or another process's kept)
 	for i, r := range group {
 		settings[i] = s.Run
 		settings[i].Seed = r.Seed
@@ -806,30 +896,15 @@ func (w *studyWorker) trainRuns(ctx context.Context, ds *datasets.Dataset, s Stu
 				return nil, err
 			}
 		}
-		tmp, err := mkdirRunTemp(dir, r)
-		if err != nil {
+		var err error
+		if tmps[i], locks[i], err = claimRunTemp(dir, r, resumeFrom[r.Name()]); err != nil {
 			return nil, err
 		}
-		if ck := resumeFrom[r.Name()]; ck != "" {
-			// Renamed to a name of this call's: a second process on the same shard
-			// cannot take it over too (one that already did makes the rename fail).
-			// os.Rename does not replace a folder: the new name is freed for it first.
-			if err := os.Remove(tmp); err != nil {
-				return nil, err
-			}
-			if os.Rename(filepath.Dir(ck), tmp) != nil { // taken over already: start afresh
-				if err := os.Mkdir(tmp, 0o755); err != nil {
-					return nil, err
-				}
-			} else if err := os.Chmod(tmp, 0o755); err != nil { // left 0700 by an older version
-				return nil, err
-			}
-		}
-		tmps[i] = tmp
 		defer func() { // a no-op once renamed; an interrupted run's checkpoint stays
 			if done[i] || !HasCheckpoint(tmps[i]) {
 				os.RemoveAll(tmps[i])
 			}
+			locks[i].Close() // nil where there are no locks
 		}()
 	}
 	var finished []*RunResult
@@ -855,7 +930,8 @@ func (w *studyWorker) trainRuns(ctx context.Context, ds *datasets.Dataset, s Stu
 			for _, i := range bad {
 				fmt.Fprintf(progress, "%s: dropping its checkpoint, training it from the start: %v\n", group[i].Name(), cause)
 				os.RemoveAll(tmps[i])
-				if tmps[i], err = mkdirRunTemp(dir, group[i]); err != nil {
+				locks[i].Close()
+				if tmps[i], locks[i], err = claimRunTemp(dir, group[i], ""); err != nil {
 					return finished, err
 				}
 			}
@@ -892,6 +968,8 @@ func (w *studyWorker) trainRuns(ctx context.Context, ds *datasets.Dataset, s Stu
 				rr.elsewhere = true
 			} else if err := removeCheckpoints(final, ""); err != nil {
 				return finished, err // only now: until the rename, they are all of the run there is
+			} else if err := os.Remove(filepath.Join(final, runLockFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return finished, err
 			}
 			done[i] = true
 			finished = append(finished, rr)
