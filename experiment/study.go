@@ -276,6 +276,9 @@ func readRunResult(runDir string) (*RunResult, error) {
 				ErrDamagedRun, runDir, file, runDir)
 		}
 	}
+	if err := checkRunMetrics(runDir, &rr); err != nil {
+		return nil, err
+	}
 	weights := filepath.Join(runDir, FinalWeightsFile)
 	if rr.FinalSHA256 != "" {
 		got, err := fileSHA256(weights)
@@ -288,6 +291,42 @@ func readRunResult(runDir string) (*RunResult, error) {
 		}
 	}
 	return &rr, nil
+}
+
+// checkRunMetrics refuses a finished run whose metrics.jsonl is not the one it finished
+// with: a line per epoch up to its last (and the line of the epoch it diverged in), that
+// last line its result's. A file cut short, even at a line's end, made the run look
+// stopped early to the report, while the study counted it finished.
+func checkRunMetrics(runDir string, rr *RunResult) error {
+	path := filepath.Join(runDir, MetricsFile)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("experiment: reading %s: %w", path, err)
+	}
+	damaged := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s %s: delete %s to train the run again", ErrDamagedRun, path, fmt.Sprintf(format, args...), runDir)
+	}
+	var metrics []EpochMetrics
+	for i, line := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
+		var m EpochMetrics
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			return damaged("line %d is not a metrics line (%v)", i+1, err)
+		}
+		metrics = append(metrics, m)
+	}
+	want := rr.Epochs + 1
+	if rr.Status == StatusDiverged {
+		want++
+	}
+	if len(metrics) != want {
+		return damaged("has %d lines, %s records %d epochs (%s): want %d", len(metrics), ResultFile, rr.Epochs, rr.Status, want)
+	}
+	last, _ := json.Marshal(metrics[len(metrics)-1])
+	final, _ := json.Marshal(rr.Final)
+	if string(last) != string(final) {
+		return damaged("ends with other metrics than %s records", ResultFile)
+	}
+	return nil
 }
 
 // CheckStudyDir accepts a directory that is missing, holds study.json, or holds only

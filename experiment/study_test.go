@@ -511,6 +511,29 @@ func TestRunStudyDamaged(t *testing.T) {
 			data[len(data)-1] ^= 1
 			return os.WriteFile(path, data, 0o644)
 		}, ErrDamagedRun, "final.safetensors changed after the run finished"},
+		{"metrics.jsonl cut at a line's end", func(dir, run string) error {
+			path := filepath.Join(run, MetricsFile)
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(path, data[:bytes.IndexByte(data, '\n')+1], 0o644)
+		}, ErrDamagedRun, "metrics.jsonl has 1 lines, result.json records 2 epochs (ok): want 3"},
+		{"metrics.jsonl cut in a line", func(dir, run string) error {
+			path := filepath.Join(run, MetricsFile)
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(path, data[:len(data)-10], 0o644)
+		}, ErrDamagedRun, "metrics.jsonl line 3 is not a metrics line"},
+		{"metrics.jsonl of another run", func(dir, run string) error {
+			data, err := os.ReadFile(filepath.Join(dir, RunsDir, "corrupted-0000", MetricsFile))
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(run, MetricsFile), data, 0o644)
+		}, ErrDamagedRun, "metrics.jsonl ends with other metrics than result.json records"},
 		{"study.json garbled", func(dir, run string) error { return os.WriteFile(filepath.Join(dir, StudyFile), nil, 0o644) },
 			ErrStudyMismatch, "is not a study file"},
 	}
