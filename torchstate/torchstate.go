@@ -10,12 +10,16 @@
 // AvgPool2d(8) over CIFAR-10's last 8x8 maps). The PyTorch tensors come in the same order
 // as esp's variables, batch normalization's weight, bias, running mean and running
 // variance as esp's scale, offset and running statistics, and only convolution kernels
-// change layout (PyTorch's [out, in, kh, kw] to esp's [out, kh, kw, in]). Flattening
-// before the dense layers agrees too: both take channels first.
+// change layout (PyTorch's [out, in, kh, kw] to esp's [out, kh, kw, in]). LeNet's
+// flattening before the dense layers agrees too: both take channels first. The MLP's
+// does not for color images: esp's flattens NHWC images (a pixel's channels together),
+// PyTorch's NCHW tensors (one channel's plane after another), so the columns of an MLP's
+// first weight matrix are reordered on import.
 package torchstate
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -336,12 +340,20 @@ func resNetConfig(sd *StateDict, config models.Config) (models.Config, error) {
 
 // Weights maps sd onto template, an esp model's weights (Net.Weights gives them): the
 // i-th tensor of sd becomes the i-th tensor of template, convolution kernels
-// transposed to esp's layout. Counts and shapes must agree; the error names the first
-// tensor that does not. The result has template's names and metadata.
+// transposed to esp's layout, and for an MLP of images with several channels the first
+// weight matrix's columns reordered from PyTorch's channel planes to esp's pixels.
+// Counts and shapes must agree; the error names the first tensor that does not. The
+// result has template's names and metadata.
 func Weights(sd *StateDict, template *experiment.Weights) (*experiment.Weights, []experiment.TensorSource, error) {
 	if len(sd.Tensors) != len(template.Tensors) {
 		return nil, nil, fmt.Errorf("the state dict has %d floating-point tensors (%s), the model has %d (%s)",
 			len(sd.Tensors), sdNames(sd), len(template.Tensors), templateNames(template))
+	}
+	var image [3]int // height, width, channels: for the MLP's first layer
+	if template.Metadata["model"] == "mlp" {
+		if err := json.Unmarshal([]byte(template.Metadata["input_shape"]), &image); err != nil {
+			return nil, nil, fmt.Errorf("the MLP's weights have no valid input_shape metadata (%q): %w", template.Metadata["input_shape"], err)
+		}
 	}
 	out := template.Clone()
 	mapping := make([]experiment.TensorSource, len(sd.Tensors))
@@ -353,6 +365,9 @@ func Weights(sd *StateDict, template *experiment.Weights) (*experiment.Weights, 
 		}
 		if len(shape) == 4 { // [out, in, kh, kw] -> [out, kh, kw, in]
 			data, shape = kernelToESP(data, shape)
+		}
+		if h, w, c := image[0], image[1], image[2]; i == 0 && c > 1 && len(shape) == 2 && shape[1] == h*w*c {
+			data = mlpInputsToESP(data, shape[0], h*w, c)
 		}
 		if !slices.Equal(shape, dst.Shape) {
 			return nil, nil, fmt.Errorf("tensor %d: %q has shape %v (as esp lays it out), the model's %q wants %v",
@@ -379,6 +394,22 @@ func kernelToESP(data []float32, shape []int) ([]float32, []int) {
 		}
 	}
 	return out, []int{o, kh, kw, in}
+}
+
+// mlpInputsToESP reorders the columns of an MLP's first weight matrix [out, c*pixels]
+// from PyTorch's input order (NCHW flattened: channel, then pixel) to esp's (NHWC
+// flattened: pixel, then channel).
+func mlpInputsToESP(data []float32, out, pixels, c int) []float32 {
+	in := pixels * c
+	res := make([]float32, len(data))
+	for o := range out {
+		for ch := range c {
+			for p := range pixels {
+				res[o*in+p*c+ch] = data[o*in+ch*pixels+p]
+			}
+		}
+	}
+	return res
 }
 
 func sdNames(sd *StateDict) string {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -309,5 +310,98 @@ func TestMappingErrors(t *testing.T) {
 				t.Errorf("Weights = %v, want an error containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestColorMLPTakesPyTorchPixelOrder: a PyTorch MLP for color images flattens NCHW
+// tensors, so its first layer's inputs run over the channels' planes (all red pixels,
+// then green, then blue), where esp's MLP flattens NHWC images (a pixel's red, green and
+// blue together). The imported net must compute what the PyTorch net computes: here
+// checked against the PyTorch forward pass written out by hand, on an image whose
+// channels differ, for a 2x3x3 MLP with 4 hidden units and 3 classes.
+func TestColorMLPTakesPyTorchPixelOrder(t *testing.T) {
+	const h, w, c, hidden, classes = 2, 3, 3, 4, 3
+	const in = h * w * c
+	rng := rand.New(rand.NewPCG(21, 22))
+	tensor := func(name string, shape ...int) torchstate.Tensor {
+		n := 1
+		for _, d := range shape {
+			n *= d
+		}
+		data := make([]float32, n)
+		for i := range data {
+			data[i] = float32(rng.NormFloat64())
+		}
+		return torchstate.Tensor{Name: name, Shape: shape, Data: data, DType: "float32"}
+	}
+	sd := &torchstate.StateDict{Tensors: []torchstate.Tensor{
+		tensor("fc1.weight", hidden, in), tensor("fc1.bias", hidden), tensor("fc2.weight", classes, hidden), tensor("fc2.bias", classes),
+	}}
+	image := make([]uint8, in) // NHWC bytes, as esp's datasets hold them
+	for i := range image {
+		image[i] = uint8(rng.IntN(256))
+	}
+	// PyTorch: x = image as [C, H, W] / 255, flattened; fc2(relu(fc1(x))), log-softmax.
+	x := make([]float64, in)
+	for ch := range c {
+		for p := range h * w {
+			x[ch*h*w+p] = float64(image[p*c+ch]) / 255
+		}
+	}
+	dense := func(wt, b torchstate.Tensor, x []float64) []float64 {
+		y := make([]float64, len(b.Data))
+		for o := range y {
+			y[o] = float64(b.Data[o])
+			for i, v := range x {
+				y[o] += float64(wt.Data[o*len(x)+i]) * v
+			}
+		}
+		return y
+	}
+	z := dense(sd.Tensors[0], sd.Tensors[1], x)
+	for i := range z {
+		z[i] = max(z[i], 0)
+	}
+	logits := dense(sd.Tensors[2], sd.Tensors[3], z)
+	var sumExp float64
+	for _, l := range logits {
+		sumExp += math.Exp(l)
+	}
+	backend, err := experiment.NewBackend("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	config, err := torchstate.ModelConfig("mlp", sd, classes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	net, err := experiment.NewNet(backend, "mlp", config, h, w, c, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	template, err := net.Weights()
+	if err != nil {
+		t.Fatal(err)
+	}
+	weights, _, err := torchstate.Weights(sd, template)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := net.SetWeights(weights); err != nil {
+		t.Fatal(err)
+	}
+	split := &datasets.Split{Images: image, Labels: []uint8{0}, Height: h, Width: w, Channels: c}
+	perClass := make([][]uint8, classes)
+	for k := range perClass {
+		perClass[k] = []uint8{uint8(k)}
+	}
+	evals, err := net.Evaluate(split, 1, perClass...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, e := range evals { // the loss of label k is -log p(k)
+		if got, want := -e.Loss, logits[k]-math.Log(sumExp); math.Abs(got-want) > 1e-5 {
+			t.Errorf("class %d: log p = %.6f, PyTorch's forward pass %.6f", k, got, want)
+		}
 	}
 }
