@@ -126,6 +126,9 @@ func LoadInputs(root string) (*Inputs, error) {
 			if len(run.Metrics) == 0 {
 				return fmt.Errorf("%w: %s has final weights but an empty %s: restore it, or delete the run", experiment.ErrDamagedRun, path, experiment.MetricsFile)
 			}
+			if err := checkMetricsComplete(run); err != nil {
+				return err
+			}
 			if err := checkFinalWeights(run); err != nil {
 				return err
 			}
@@ -191,6 +194,24 @@ func checkFinalWeights(run *RunRecord) error {
 	}
 	run.finalChecksum = meta[experiment.WeightsChecksumKey]
 	return checkWeightsOf(path, meta, run.Dir, &run.Config)
+}
+
+// checkMetricsComplete refuses a finished run whose metrics.jsonl does not run from epoch 0
+// to its config's last epoch, or to the epoch it diverged in: a file cut short, even at a
+// line's end, would show the run stopped early, its final point as an earlier epoch's.
+func checkMetricsComplete(run *RunRecord) error {
+	path := filepath.Join(run.Dir, experiment.MetricsFile)
+	for i, m := range run.Metrics {
+		if m.Epoch != i {
+			return fmt.Errorf("%w: %s line %d is epoch %d, want %d: restore it, or delete the run", experiment.ErrDamagedRun, path, i+1, m.Epoch, i)
+		}
+	}
+	last := run.Final()
+	if want := run.Config.Settings.Epochs; last.Status != experiment.StatusDiverged && last.Epoch != want {
+		return fmt.Errorf("%w: %s ends at epoch %d, but the run has final weights and %s says %d epochs: restore it, or delete the run",
+			experiment.ErrDamagedRun, path, last.Epoch, experiment.ConfigFile, want)
+	}
+	return nil
 }
 
 // checkAccuracies refuses accuracies outside [0, 1] (NaN, a diverged run's, passes):

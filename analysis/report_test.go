@@ -229,6 +229,17 @@ func TestReportErrors(t *testing.T) {
 	if _, err := WriteReportFromDir(damaged, filepath.Join(damaged, "r"), ReportSettings{}, nil); !errors.Is(err, experiment.ErrDamagedRun) || !strings.Contains(err.Error(), "has final weights but an empty metrics.jsonl") {
 		t.Errorf("a finished run's metrics emptied: %v", err)
 	}
+	cut := saved[:bytes.LastIndexByte(saved[:len(saved)-1], '\n')+1] // the last epoch's line gone
+	os.WriteFile(metrics, cut, 0o644)
+	if _, err := WriteReportFromDir(damaged, filepath.Join(damaged, "r"), ReportSettings{}, nil); !errors.Is(err, experiment.ErrDamagedRun) ||
+		!regexp.MustCompile(`corrupted-0000.metrics.jsonl ends at epoch 59, but the run has final weights and config.json says 60 epochs`).MatchString(err.Error()) {
+		t.Errorf("a finished run's metrics cut at a line's end: %v", err)
+	}
+	os.WriteFile(metrics, append(append([]byte{}, saved...), saved...), 0o644)
+	if _, err := WriteReportFromDir(damaged, filepath.Join(damaged, "r"), ReportSettings{}, nil); !errors.Is(err, experiment.ErrDamagedRun) ||
+		!strings.Contains(err.Error(), "line 62 is epoch 0, want 61") {
+		t.Errorf("a finished run's metrics written twice: %v", err)
+	}
 	os.WriteFile(metrics, saved, 0o644)
 	os.Remove(filepath.Join(damaged, "runs", "normal-0000", "config.json"))
 	if _, err := WriteReportFromDir(damaged, filepath.Join(damaged, "r"), ReportSettings{}, nil); !errors.Is(err, experiment.ErrDamagedRun) || !strings.Contains(err.Error(), "normal-0000 has metrics.jsonl but no config.json") {
