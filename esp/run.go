@@ -23,7 +23,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	ensemble := fs.Int("ensemble", 1, "runs of one kind each worker trains together in one compiled graph (for accelerators; results as if trained alone)")
 	shard := fs.String("shard", "", "train only shard I of N (I/N, 0-based), for job arrays sharing --out")
 	kinds := fs.String("kinds", "normal,corrupted", "kinds of run, comma-separated: normal, corrupted")
-	out := fs.String("out", "", "study directory (created; an interrupted study resumes there)")
+	out := fs.String("out", "", "study directory (created; an interrupted study resumes there, and grows with a larger --runs)")
 	if rest, err := parseFlags(fs, args); err != nil {
 		return err
 	} else if len(rest) > 0 {

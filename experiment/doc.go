@@ -61,9 +61,12 @@
 //
 //   - study.json: {"format": "esp-study/1", "toolkit_version", "settings" (the
 //     StudySettings without workers, ensemble, steps per call and shard), "dataset"
-//     (name, classes, sizes)}. Written by the first process; a later one must ask for the
-//     same study (only workers, ensemble, steps per call and shard may change) or is
-//     refused with [ErrStudyMismatch], naming what differs.
+//     (name, classes, sizes), "grown" (each growth: from, to, toolkit version, time)}.
+//     Written by the first process; a later one must ask for the same study (only
+//     workers, ensemble, steps per call and shard may change) or is refused with
+//     [ErrStudyMismatch], naming what differs. A later one asking for more runs grows
+//     the study: a run's name and seed depend on its kind and index only, so the
+//     finished runs are the first runs of the larger study. A study does not shrink.
 //   - runs/normal-0000/, runs/corrupted-0000/, ...: each a run directory as Train writes
 //     it, plus result.json, a [RunResult]: {"kind", "index", "seed", "status", "epochs",
 //     "steps", "seconds", "final": the last EpochMetrics, "final_sha256": of

@@ -184,6 +184,17 @@ type studyFile struct {
 	ToolkitVersion string        `json:"toolkit_version"`
 	Settings       StudySettings `json:"settings"`
 	Dataset        DatasetInfo   `json:"dataset"`
+	// Grown records each time a command asked for more runs than the study had.
+	Grown []StudyGrowth `json:"grown,omitempty"`
+}
+
+// StudyGrowth records a study grown from From to To runs of each kind, by which toolkit
+// version, and when.
+type StudyGrowth struct {
+	From           int       `json:"from"`
+	To             int       `json:"to"`
+	ToolkitVersion string    `json:"toolkit_version"`
+	Time           time.Time `json:"time"`
 }
 
 // StudyResult lists a study's finished runs and the ones still missing.
@@ -636,14 +647,36 @@ func claimStudyDir(dir string, s StudySettings, ds *datasets.Dataset) error {
 		return err
 	}
 	existing.Settings.Corruption = existing.Settings.Corruption.Canonical() // as recorded before Canonical
-	if diffs := jsonDiff(existing.Settings, s); len(diffs) > 0 {
-		return fmt.Errorf("%w: %s differs from this command in %s; resume with the same settings (only workers, ensemble, steps per call and shard may change), or use a new directory",
+	recorded := existing.Settings
+	recorded.Runs = s.Runs // compared below: a study may grow
+	if diffs := jsonDiff(recorded, s); len(diffs) > 0 {
+		return fmt.Errorf("%w: %s differs from this command in %s; resume with the same settings (only runs, to grow the study, and workers, ensemble, steps per call and shard may change), or use a new directory",
 			ErrStudyMismatch, path, strings.Join(diffs, ", "))
 	}
 	if diffs := jsonDiff(existing.Dataset, want.Dataset); len(diffs) > 0 {
 		return fmt.Errorf("%w: %s was run on other data: %s", ErrStudyMismatch, path, strings.Join(diffs, ", "))
 	}
+	switch {
+	case s.Runs < existing.Settings.Runs:
+		return fmt.Errorf("%w: %s has %d runs of each kind, this command %d: a study grows (%d runs or more) but does not shrink; a report reads the runs finished so far",
+			ErrStudyMismatch, path, existing.Settings.Runs, s.Runs, existing.Settings.Runs)
+	case s.Runs > existing.Settings.Runs:
+		return growStudy(path, existing, s.Runs)
+	}
 	return nil
+}
+
+// growStudy rewrites the study file at path (sf, as read) for runs runs of each kind,
+// recording the growth. A run's seed and name depend on its kind and index only, so the
+// finished runs stay the first runs of the larger study.
+func growStudy(path string, sf *studyFile, runs int) error {
+	sf.Grown = append(sf.Grown, StudyGrowth{From: sf.Settings.Runs, To: runs, ToolkitVersion: ToolkitVersion(), Time: time.Now().UTC()})
+	sf.Settings.Runs = runs
+	data, err := json.MarshalIndent(sf, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, append(data, '\n'))
 }
 
 // jsonDiff lists the fields in which a and b differ, as "path: A recorded, B now".

@@ -61,6 +61,52 @@ func TestStudyPlanSeeds(t *testing.T) {
 	}
 }
 
+// TestRunStudyGrows: a study asked for more runs keeps its finished ones, trains the new
+// ones as a study of that size from the start would, and records the growth; it does not
+// shrink.
+func TestRunStudyGrows(t *testing.T) {
+	d := synthDataset(40, 20, 4, 4, 1, 3, 1)
+	dir, fresh := t.TempDir(), t.TempDir()
+	if _, err := RunStudy(context.Background(), d, tinyStudy(1), dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := os.Stat(filepath.Join(dir, RunsDir, "normal-0000", ResultFile))
+	grown, err := RunStudy(context.Background(), d, tinyStudy(2), dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if grown.Trained != 2 || len(grown.Finished) != 4 || grown.Settings.Runs != 2 {
+		t.Errorf("grown study: trained %d, finished %d, %d runs; want 2, 4, 2", grown.Trained, len(grown.Finished), grown.Settings.Runs)
+	}
+	if again, _ := os.Stat(filepath.Join(dir, RunsDir, "normal-0000", ResultFile)); !again.ModTime().Equal(first.ModTime()) {
+		t.Error("growing the study retrained normal-0000")
+	}
+	if _, err := RunStudy(context.Background(), d, tinyStudy(2), fresh, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, run := range []string{"normal-0001", "corrupted-0001"} {
+		a, _ := os.ReadFile(filepath.Join(dir, RunsDir, run, FinalWeightsFile))
+		b, _ := os.ReadFile(filepath.Join(fresh, RunsDir, run, FinalWeightsFile))
+		if len(a) == 0 || !bytes.Equal(a, b) {
+			t.Errorf("%s of the grown study differs from the same run of a 2-run study", run)
+		}
+	}
+	sf, err := readStudyFile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sf.Grown) != 1 || sf.Grown[0].From != 1 || sf.Grown[0].To != 2 || sf.Settings.Runs != 2 {
+		t.Errorf("study.json: runs %d, grown %+v; want 2 and one growth from 1 to 2", sf.Settings.Runs, sf.Grown)
+	}
+	before, _ := os.ReadFile(filepath.Join(dir, StudyFile))
+	if _, err := RunStudy(context.Background(), d, tinyStudy(1), dir, nil); !errors.Is(err, ErrStudyMismatch) || !strings.Contains(err.Error(), "does not shrink") {
+		t.Errorf("a smaller study in the directory: %v", err)
+	}
+	if after, _ := os.ReadFile(filepath.Join(dir, StudyFile)); !bytes.Equal(before, after) {
+		t.Error("a refused command changed study.json")
+	}
+}
+
 func TestRunStudyResumesAndShards(t *testing.T) {
 	d := synthDataset(40, 20, 4, 4, 1, 3, 1)
 	dir := t.TempDir()
