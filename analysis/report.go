@@ -286,6 +286,18 @@ func atExtreme(train, test float64, s ReportSettings) bool {
 	return train >= s.ExtremeTrainAcc && test <= s.ExtremeTestAcc
 }
 
+// extremeRuns returns the corrupted runs that did not diverge and whose last epoch is an
+// extreme point.
+func extremeRuns(runs []*RunRecord, s ReportSettings) []*RunRecord {
+	var out []*RunRecord
+	for _, r := range runs {
+		if f := finalOf(r); !diverged(r) && atExtreme(f.TrainAcc, f.TestAcc, s) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // epochsToExtreme returns the first epoch at which a corrupted run was an extreme point, or -1.
 func epochsToExtreme(r *RunRecord, s ReportSettings) int {
 	for _, m := range r.Metrics {
@@ -471,8 +483,18 @@ func (rep *Report) claimsC1C2C3(g *group, stats map[string]GroupStats, s ReportS
 		rep.untested("C2", k, "no normal runs")
 	}
 	if len(g.normal) > 0 && len(g.corrupted) > 0 {
+		// The claim is about extreme points: a corrupted run that did not end at one (it
+		// stopped short, or fit the wrong labels at the cost of the clean ones) is no
+		// evidence, however far it went.
+		points := extremeRuns(g.corrupted, s)
+		if len(points) == 0 {
+			rep.untested("C3", k, fmt.Sprintf("none of the %d corrupted runs ended at an extreme point (train_acc >= %.2f, test_acc <= %.2f): C3 compares extreme points with normal runs",
+				len(g.corrupted), s.ExtremeTrainAcc, s.ExtremeTestAcc))
+			return
+		}
+		corrupted = statsOf(points, s)
 		dN := finals(g.normal, func(f finalMetrics) float64 { return f.DistFromInit })
-		dC := finals(g.corrupted, func(f finalMetrics) float64 { return f.DistFromInit })
+		dC := finals(points, func(f finalMetrics) float64 { return f.DistFromInit })
 		test, err := MannWhitneyU(dC, dN)
 		if err != nil {
 			rep.untested("C3", k, err.Error())
@@ -481,7 +503,7 @@ func (rep *Report) claimsC1C2C3(g *group, stats map[string]GroupStats, s ReportS
 		// The sum-of-layer-norms variant is evidence beside the claim; where it cannot be
 		// computed the evidence says why, rather than show a zero test that reads p = 0.
 		var sumTest any
-		if t, err := MannWhitneyU(finals(g.corrupted, func(f finalMetrics) float64 { return f.DistFromInitSum }),
+		if t, err := MannWhitneyU(finals(points, func(f finalMetrics) float64 { return f.DistFromInitSum }),
 			finals(g.normal, func(f finalMetrics) float64 { return f.DistFromInitSum })); err == nil {
 			sumTest = t
 		} else {
@@ -494,7 +516,9 @@ func (rep *Report) claimsC1C2C3(g *group, stats map[string]GroupStats, s ReportS
 			"mann_whitney": test, "mann_whitney_sum_norm": sumTest,
 			"weight_norm_sum_normal": normal.WeightNormSum, "weight_norm_sum_extreme": corrupted.WeightNormSum,
 			"epochs_normal": normal.Epochs, "epochs_extreme": corrupted.Epochs,
-			"criterion": fmt.Sprintf("Mann-Whitney U (global L2 distance, extreme vs normal, same epochs): p < %g and P(extreme > normal) > 0.5", s.Alpha),
+			"runs_extreme": len(points), "runs_corrupted": len(g.corrupted),
+			"criterion": fmt.Sprintf("Mann-Whitney U (global L2 distance, extreme vs normal, same epochs; the corrupted runs that ended at an extreme point, train_acc >= %.2f and test_acc <= %.2f): p < %g and P(extreme > normal) > 0.5",
+				s.ExtremeTrainAcc, s.ExtremeTestAcc, s.Alpha),
 		}
 		if best := SmallestRankP(len(dC), len(dN)); test.P >= s.Alpha && best >= s.Alpha {
 			ev["note"] = fmt.Sprintf("%d and %d runs cannot give p < %g (at best p = %.3g, all apart); run more", len(dC), len(dN), s.Alpha, best)

@@ -429,6 +429,18 @@ func TestReportClaimEdges(t *testing.T) {
 			fakeRun("mlp", true, 10, 5.35, epochsOf(10, extreme)...)), nil, "C3", true, ""},
 		{"C3, a normal run of other epochs", append(append(runs(5, normal(10)), fakeRun("mlp", false, 50, 5, epochsOf(50, generalizing)...)),
 			runs(6, corrupted("mlp", 10, epochsOf(10, extreme)))...), nil, "C3", false, "has epochs 50): report each study apart"},
+		// C3 is a claim about extreme points: corrupted runs that did not reach one (here
+		// 0.8 / 0.4 train / test accuracy) say nothing about it, however far they went.
+		{"C3, corrupted runs that are no extreme points", append(runs(6, normal(10)), runs(6, corrupted("mlp", 10, epochsOf(10, [2]float64{0.8, 0.4})))...),
+			nil, "C3", false, "none of the 6 corrupted runs ended at an extreme point"},
+		// 6 corrupted runs at an extreme point, all farther than the normal runs, and 6 that
+		// stopped short of one, near their initialization: the 6 extreme points against the 6
+		// normal runs are all apart (p = 2/924); with the others U would be 36 of 72.
+		{"C3, corrupted runs that stopped short left out", append(append(runs(6, normal(10)), runs(6, corrupted("mlp", 10, epochsOf(10, extreme)))...),
+			runs(6, func(i int) *RunRecord {
+				return fakeRun("mlp", true, 10, 1+0.1*float64(i), epochsOf(10, [2]float64{0.8, 0.4})...)
+			})...),
+			nil, "C3", true, ""},
 		{"C1, a corrupted run of another width", append(runs(3, corrupted("mlp", 10, epochsOf(10, extreme))),
 			func() *RunRecord {
 				r := fakeRun("mlp", true, 10, 10, epochsOf(10, extreme)...)
