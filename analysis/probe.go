@@ -38,6 +38,20 @@ const (
 	runningVarianceTag = "running_var"
 )
 
+// Bounds on the probes' counts, far beyond any study (the authors took 300 full-batch
+// steps; a 1,000 x 1,000 surface is a million evaluations) and small enough that what a
+// probe allocates for them at its start (its α values, its grid, its trace samples) fits
+// in memory: a mistyped count is refused before any work, not met by a crash or a probe
+// that never ends (a surface grid of 2e9 per axis asked for tens of GB at once).
+const (
+	// MaxProbePoints bounds the points of a line: interpolate's and surface's 1D slice.
+	MaxProbePoints = 100_000
+	// MaxSurfaceGrid bounds the points per axis of the 2D surface (its square is evaluated).
+	MaxSurfaceGrid = 1_000
+	// MaxProbeSteps bounds full-batch steps per method, power iterations and trace samples.
+	MaxProbeSteps = 1_000_000
+)
+
 // ErrOutputNotEmpty is returned (wrapped) when a probe's output directory already holds
 // files: nothing saved is ever overwritten.
 var ErrOutputNotEmpty = errors.New("output directory is not empty")

@@ -78,6 +78,9 @@ func (s FullBatchSettings) Validate() error {
 	if s.Steps < 0 || s.EvalEvery < 0 || s.BatchSize < 0 {
 		return fmt.Errorf("fullbatch: steps, eval-every and batch size must be positive (or 0 for the default)")
 	}
+	if s.Steps > MaxProbeSteps {
+		return fmt.Errorf("fullbatch: %d steps: at most %d per method", s.Steps, MaxProbeSteps)
+	}
 	for _, lr := range []float64{s.AdamLearningRate, s.GDLearningRate} {
 		if !finiteValue(lr) || lr < 0 {
 			return fmt.Errorf("fullbatch: invalid learning rate %v: want a finite number > 0", lr)

@@ -46,6 +46,9 @@ func (s InterpolateSettings) Validate() error {
 	if s.Points < 2 || s.EvalBatchSize < 0 {
 		return fmt.Errorf("interpolate: want at least 2 points (or 0 for the default) and a positive batch size")
 	}
+	if s.Points > MaxProbePoints {
+		return fmt.Errorf("interpolate: %d points: at most %d", s.Points, MaxProbePoints)
+	}
 	return checkProbeRange("interpolate α", s.Range)
 }
 

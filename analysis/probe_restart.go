@@ -49,6 +49,9 @@ func (s RestartSettings) Validate() error {
 	if s.Epochs < 0 || s.BatchSize < 0 || s.EvalBatchSize < 0 {
 		return fmt.Errorf("restart: epochs and batch sizes must be positive (or 0 for the default)")
 	}
+	if s.Epochs > experiment.MaxEpochs { // refused here, not by the training after the probe began
+		return fmt.Errorf("restart: %d epochs: at most %d", s.Epochs, experiment.MaxEpochs)
+	}
 	return experiment.Settings{Optimizer: s.Optimizer}.Validate()
 }
 

@@ -64,6 +64,12 @@ func (s SharpnessSettings) Validate() error {
 	if s.Iterations < 1 || s.TraceSamples < 1 || s.BatchSize < 0 {
 		return fmt.Errorf("sharpness: iterations and trace samples must be positive (or 0 for the defaults)")
 	}
+	if s.Iterations > MaxProbeSteps {
+		return fmt.Errorf("sharpness: %d iterations: at most %d", s.Iterations, MaxProbeSteps)
+	}
+	if s.TraceSamples > MaxProbeSteps {
+		return fmt.Errorf("sharpness: %d trace samples: at most %d", s.TraceSamples, MaxProbeSteps)
+	}
 	if !finiteValue(s.Tolerance) || s.Tolerance < 0 || !finiteValue(s.Epsilon) || s.Epsilon < 0 {
 		return fmt.Errorf("sharpness: tolerance and epsilon must be finite numbers > 0")
 	}

@@ -52,6 +52,12 @@ func (s SurfaceSettings) Validate() error {
 	if s.Points < 2 || s.Grid < 2 || s.EvalBatchSize < 0 {
 		return fmt.Errorf("surface: want at least 2 points and a grid of at least 2 (or 0 for the defaults)")
 	}
+	if s.Points > MaxProbePoints {
+		return fmt.Errorf("surface: %d points: at most %d", s.Points, MaxProbePoints)
+	}
+	if s.Grid > MaxSurfaceGrid {
+		return fmt.Errorf("surface: grid %d: at most %d per axis (%d evaluations)", s.Grid, MaxSurfaceGrid, MaxSurfaceGrid*MaxSurfaceGrid)
+	}
 	return checkProbeRange("surface", s.Range)
 }
 

@@ -208,6 +208,16 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"train", "--dataset", "mnist", "--model", "mlp", "--epochs", "9223372036854775807", "--out", "x"}, exitUsage, "epochs: at most 1000000"},
 		{[]string{"data", "show", "--dataset", "mnist", "--corrupt-seed", "4"}, exitUsage, "--corrupt-seed needs --corrupt STRATEGY"},
 		{[]string{"probe", "sharpness", "--run", "x", "--epsilon", "NaN", "--out", "y"}, exitUsage, "must be finite numbers > 0"},
+		// Counts beyond any study are refused before the probe starts: a surface grid of
+		// 2e9 per axis ran out of memory, 1e19 trace samples panicked, and a restart of 1e19
+		// epochs failed with exit 1 after writing its probe directory.
+		{[]string{"probe", "surface", "--run", "x", "--grid", "2000000000", "--out", "y"}, exitUsage, "surface: grid 2000000000: at most 1000 per axis"},
+		{[]string{"probe", "surface", "--run", "x", "--points", "2000000000", "--out", "y"}, exitUsage, "surface: 2000000000 points: at most 100000"},
+		{[]string{"probe", "interpolate", "--run", "x", "--points", "2000000000", "--out", "y"}, exitUsage, "interpolate: 2000000000 points: at most 100000"},
+		{[]string{"probe", "fullbatch", "--run", "x", "--steps", "9000000000000000000", "--out", "y"}, exitUsage, "fullbatch: 9000000000000000000 steps: at most 1000000"},
+		{[]string{"probe", "sharpness", "--run", "x", "--samples", "9000000000000000000", "--out", "y"}, exitUsage, "sharpness: 9000000000000000000 trace samples: at most 1000000"},
+		{[]string{"probe", "sharpness", "--run", "x", "--iterations", "9000000000000000000", "--out", "y"}, exitUsage, "sharpness: 9000000000000000000 iterations: at most 1000000"},
+		{[]string{"probe", "restart", "--run", "x", "--epochs", "9000000000000000000", "--out", "y"}, exitUsage, "restart: 9000000000000000000 epochs: at most 1000000"},
 		{[]string{"report"}, exitUsage, "--in DIR is required"},
 		{[]string{"report", "--in", "/nonexistent"}, exitUsage, "not a directory"},
 		{[]string{"setup-gpu", "--cuda", "11"}, exitUsage, "valid values are 13 and 12"},
