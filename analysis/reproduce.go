@@ -203,6 +203,9 @@ func (p *ScalePlan) SetPointEpochs(epochs int) error {
 	if epochs == 0 {
 		return nil
 	}
+	if epochs > experiment.MaxEpochs { // refused before the study trains, not when the point does
+		return fmt.Errorf("invalid point epochs %d: at most %d", epochs, experiment.MaxEpochs)
+	}
 	for _, pair := range p.Pairs {
 		if epochs < p.EpochsOf(pair) {
 			return fmt.Errorf("invalid point epochs %d: the probes' point trains on from the first corrupted run, %s has %d epochs", epochs, pair, p.EpochsOf(pair))

@@ -194,6 +194,8 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"reproduce"}, exitUsage, "--out DIR is required"},
 		{[]string{"reproduce", "--point-epochs", "5", "--out", "x"}, exitUsage, "mnist/mlp has 15 epochs"},
 		{[]string{"reproduce", "--point-epochs", "-1", "--out", "x"}, exitUsage, "invalid --point-epochs -1"},
+		// Refused before the study trains, not after it (exit 1, the whole study trained).
+		{[]string{"reproduce", "--point-epochs", "99999999999", "--out", "x"}, exitUsage, "invalid point epochs 99999999999: at most 1000000"},
 		{[]string{"reproduce", "--ensemble", "0", "--out", "x"}, exitUsage, "--ensemble must be a positive count"},
 		{[]string{"reproduce", "--ensemble", "2", "--steps-per-call", "4", "--out", "x"}, exitUsage, "choose one of the two"},
 		{[]string{"train", "--dataset", "mnist", "--model", "mlp", "--steps-per-call", "0", "--out", "x"}, exitUsage, "--steps-per-call must be a positive count"},
