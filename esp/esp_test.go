@@ -196,6 +196,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"reproduce", "--point-epochs", "-1", "--out", "x"}, exitUsage, "invalid --point-epochs -1"},
 		// Refused before the study trains, not after it (exit 1, the whole study trained).
 		{[]string{"reproduce", "--point-epochs", "99999999999", "--out", "x"}, exitUsage, "invalid point epochs 99999999999: at most 1000000"},
+		{[]string{"reproduce", "--data-dir", "main.go", "--out", "x"}, exitUsage, "--data-dir main.go is a file, not a directory"},
 		{[]string{"reproduce", "--ensemble", "0", "--out", "x"}, exitUsage, "--ensemble must be a positive count"},
 		{[]string{"reproduce", "--ensemble", "2", "--steps-per-call", "4", "--out", "x"}, exitUsage, "choose one of the two"},
 		{[]string{"train", "--dataset", "mnist", "--model", "mlp", "--steps-per-call", "0", "--out", "x"}, exitUsage, "--steps-per-call must be a positive count"},

@@ -39,6 +39,9 @@ func runReproduce(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := experiment.CheckResumableDir(*out, analysis.StudiesDir, "a reproduction"); err != nil {
 		return err
 	}
+	if err := (&dataFlags{dataDir: *dataDir}).validate(); err != nil {
+		return err
+	}
 	if *workers < 0 {
 		return usagef("invalid --workers %d: want 0 (default) or a positive count", *workers)
 	}
