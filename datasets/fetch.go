@@ -51,11 +51,17 @@ type Options struct {
 // that stops arriving (a dead connection never reset, a proxy that stops forwarding).
 const DefaultStallTimeout = 60 * time.Second
 
-// DefaultDataDir returns $ESP_DATA_DIR, else "esp" under the user cache directory.
+// DefaultDataDir returns $ESP_DATA_DIR, else UserDataDir.
 func DefaultDataDir() string {
 	if d := os.Getenv("ESP_DATA_DIR"); d != "" {
 		return d
 	}
+	return UserDataDir()
+}
+
+// UserDataDir returns the data directory used without $ESP_DATA_DIR: "esp" under the
+// user cache directory (else under the temporary directory).
+func UserDataDir() string {
 	if d, err := os.UserCacheDir(); err == nil {
 		return filepath.Join(d, "esp")
 	}

@@ -24,7 +24,7 @@ type dataFlags struct {
 }
 
 func (d *dataFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&d.dataDir, "data-dir", "", "dataset cache directory (default $ESP_DATA_DIR, else "+datasets.DefaultDataDir()+")")
+	fs.StringVar(&d.dataDir, "data-dir", "", "dataset cache directory (default $ESP_DATA_DIR, else "+datasets.UserDataDir()+")")
 	fs.IntVar(&d.subset, "subset", 0, "use only the first N examples of each split (0: all)")
 }
 

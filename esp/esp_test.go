@@ -265,3 +265,23 @@ func TestInputErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestDataDirUsage: --data-dir's usage names $ESP_DATA_DIR and, apart, the folder used
+// without it; with the variable set it named the variable's value as that fallback.
+func TestDataDirUsage(t *testing.T) {
+	t.Setenv("ESP_DATA_DIR", "/from/the/variable")
+	fallback := datasets.UserDataDir()
+	if fallback == "/from/the/variable" {
+		t.Fatalf("UserDataDir() = %s: the variable's value", fallback)
+	}
+	for _, args := range [][]string{{"train", "-h"}, {"data", "list", "-h"}, {"probe", "restart", "-h"}, {"reproduce", "-h"}, {"import", "-h"}} {
+		var stderr bytes.Buffer
+		if code := run(context.Background(), args, &bytes.Buffer{}, &stderr); code != exitOK {
+			t.Fatalf("esp %s: exit %d", strings.Join(args, " "), code)
+		}
+		want := "(default $ESP_DATA_DIR, else " + fallback + ")"
+		if !strings.Contains(stderr.String(), want) || strings.Contains(stderr.String(), "else /from/the/variable") {
+			t.Errorf("esp %s: --data-dir usage does not say %q:\n%s", strings.Join(args, " "), want, stderr.String())
+		}
+	}
+}

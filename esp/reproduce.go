@@ -26,7 +26,7 @@ func runReproduce(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	pointEpochs := fs.Int("point-epochs", 0, "train the probes' starting point apart: each pair's first corrupted run trained on to N epochs (default: the scale's; the paper scale's are the authors')")
 	seed := fs.Uint64("seed", 0, "base seed of every run")
 	backend := fs.String("backend", os.Getenv("GOMLX_BACKEND"), "compute backend (default $GOMLX_BACKEND, else go)")
-	dataDir := fs.String("data-dir", "", "dataset cache directory (default $ESP_DATA_DIR, else "+datasets.DefaultDataDir()+")")
+	dataDir := fs.String("data-dir", "", "dataset cache directory (default $ESP_DATA_DIR, else "+datasets.UserDataDir()+")")
 	out := fs.String("out", "", "directory of the study: runs, probes and report (an interrupted reproduction resumes there)")
 	if rest, err := parseFlags(fs, args); err != nil {
 		return err
