@@ -98,8 +98,8 @@ func commands() []command {
 
 // run is the command's entry point: it returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 2 && args[0] == "help" { // esp help COMMAND: that command's -h
-		args = []string{args[1], "-h"}
+	if len(args) >= 2 && args[0] == "help" { // esp help COMMAND [SUBCOMMAND]: its -h
+		args = append(args[1:len(args):len(args)], "-h")
 	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		printUsage(stderr)

@@ -149,6 +149,8 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"data"}, exitUsage, "valid subcommands are fetch, list, show"},
 		{[]string{"data", "-h"}, exitOK, "Usage: esp data list|fetch|show"},
 		{[]string{"help", "train"}, exitOK, "Usage: esp train --dataset D"},
+		{[]string{"help", "data", "fetch"}, exitOK, "Usage: esp data fetch DATASET..."}, // printed esp's own usage
+		{[]string{"help", "probe", "restart"}, exitOK, "Usage: esp probe restart --run DIR"},
 		{[]string{"version", "extra"}, exitUsage, "version takes no arguments"},
 		{[]string{"probe", "restart", "--run", "x", "--momentum", "0.9", "--out", "y"}, exitUsage, "--momentum is SGD's"},
 		{[]string{"probe", "fullbatch", "--run", "x", "--lr", "0.5", "--out", "y"}, exitUsage, "give the one of --method adam"},
