@@ -163,6 +163,9 @@ func runDataFetch(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if len(names) == 0 {
 		return usagef("name at least one dataset: %s", strings.Join(datasets.Names(), ", "))
 	}
+	if flagGiven(fs, "subset") {
+		return usagef("--subset does not apply to data fetch: it fetches whole datasets (the commands that read them take --subset)")
+	}
 	if err := df.validate(); err != nil {
 		return err
 	}

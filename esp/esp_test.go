@@ -167,6 +167,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"probe", "surface", "--run", "x", "--grid", "0", "--out", "y"}, exitUsage, "--grid 0: want a value above 0"},
 		{[]string{"data", "list", "--data-dir", "main.go"}, exitUsage, "--data-dir main.go is a file, not a directory"},
 		{[]string{"data", "list", "--subset", "10"}, exitUsage, "--subset does not apply to data list"},
+		{[]string{"data", "fetch", "mnist", "--subset", "10"}, exitUsage, "--subset does not apply to data fetch"}, // was accepted, doing nothing
 		{[]string{"report", "--in", "testdata", "--alpha", "0"}, exitUsage, "--alpha must be in (0, 1]"},
 		{[]string{"data", "fetch"}, exitUsage, "name at least one dataset"},
 		{[]string{"data", "fetch", "imagenet"}, exitUsage, "valid datasets are cifar10, fashion-mnist, mnist"},
