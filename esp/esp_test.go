@@ -229,6 +229,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"setup-gpu", "--cuda", "11"}, exitUsage, "valid values are 13 and 12"},
 		{[]string{"setup-gpu", "--index-url", "ftp://mirror"}, exitUsage, "want an http:// or https:// URL"},
 		{[]string{"setup-gpu", "extra"}, exitUsage, "takes no arguments"},
+		{[]string{"setup-gpu", "--dir", "main.go"}, exitUsage, "--dir main.go is a file, not a directory"}, // was exit 1 from the installer
 		{[]string{"setup-gpu", "--version", "../../x"}, exitUsage, "give a JAX version such as 0.8.0, or latest"},
 		{[]string{"import", "--dataset", "mnist", "--model", "mlp", "--out", "x"}, exitUsage, "--from is required"},
 		{[]string{"import", "--from", "/nonexistent.pt", "--dataset", "mnist", "--model", "mlp", "--out", "x"}, exitUsage, "no such file"},

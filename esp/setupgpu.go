@@ -51,6 +51,9 @@ func runSetupGPU(_ context.Context, args []string, stdout, stderr io.Writer) err
 	if *dir == "" {
 		return usagef("--dir is empty")
 	}
+	if st, err := os.Stat(*dir); err == nil && !st.IsDir() {
+		return usagef("--dir %s is a file, not a directory", *dir)
+	}
 	installDir, err := filepath.Abs(*dir)
 	if err != nil {
 		return badInput(fmt.Errorf("--dir %s: %w", *dir, err))
