@@ -73,11 +73,15 @@ func runSetupGPU(_ context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	fmt.Fprintf(stdout, "installing the PJRT CUDA plugin (jax-cuda%s-pjrt %s) and its NVIDIA libraries from %s into %s\n",
 		*cuda, *version, source, installDir)
+	made := missingDirs(installDir)
 	if err := keepingOldInstall(nvidiaDir, func() error {
 		return installInScratch(func() error {
 			return installer.CudaInstall("cuda"+*cuda, *version, installDir, false, installer.Normal)
 		})
 	}); err != nil {
+		for _, d := range made {
+			_ = os.Remove(d) // the folders the installer made for it, if still empty
+		}
 		if *indexURL != "" { // the installer's messages name pypi.org whatever serves it
 			return fmt.Errorf("installing the CUDA plugin (PyPI's API served by %s): %w", *indexURL, err)
 		}
@@ -100,7 +104,15 @@ func runSetupGPU(_ context.Context, args []string, stdout, stderr io.Writer) err
 // removed once it succeeds. A failed --force download then loses nothing.
 func keepingOldInstall(dir string, install func() error) error {
 	if _, err := os.Stat(dir); err != nil {
-		return install()
+		if err := install(); err != nil {
+			// What a failed installation put there (libraries installed before the step
+			// that failed) would pass for an installation that only --force replaces.
+			if rmErr := os.RemoveAll(dir); rmErr != nil {
+				return fmt.Errorf("%w; removing the partial installation: %v", err, rmErr)
+			}
+			return err
+		}
+		return nil
 	}
 	old := dir + ".esp-old"
 	if err := os.RemoveAll(old); err != nil { // left by an interrupted setup-gpu
@@ -122,6 +134,17 @@ func keepingOldInstall(dir string, install func() error) error {
 		return fmt.Errorf("removing the previous installation, moved to %s: %w", old, err)
 	}
 	return nil
+}
+
+// missingDirs lists dir and those of its parents that do not exist yet, deepest first.
+func missingDirs(dir string) []string {
+	var missing []string
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil || filepath.Dir(d) == d {
+			return missing
+		}
+		missing = append(missing, d)
+	}
 }
 
 // installInScratch runs install with the temporary folder ($TMPDIR) set to a new folder of

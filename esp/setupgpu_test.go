@@ -172,6 +172,11 @@ func TestSetupGPUBadDownload(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "nvidia", "pjrt_c_api_cuda_plugin.so")); !os.IsNotExist(err) {
 		t.Errorf("a plugin was left behind after a failed download (%v)", err)
 	}
+	// Nothing of the failed installation stays: a partial DIR/nvidia would pass for an
+	// installation that the next setup-gpu refuses to replace without --force.
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("--dir %s, made for the failed installation, was left behind (%v)", dir, err)
+	}
 	emptyDir(t, tmp)
 
 	// A failed --force keeps the installation it was to replace.
