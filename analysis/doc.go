@@ -57,7 +57,8 @@
 //     alphas[i].
 //   - sharpness.json: a [SharpnessResult]: "top_eigenvalue", "power_iterations",
 //     "converged", "trace", "trace_samples", "trace_std" (standard error of the trace
-//     estimate), "epsilon", "examples", "loss", "seconds".
+//     estimate), "hvp" ("exact" or "finite-difference"), "epsilon" (the
+//     finite-difference step), "examples", "loss", "seconds".
 //
 // Non-finite numbers are written as null. Keep probe directories beside run
 // directories, not inside them: the report does not look inside run directories.

@@ -3,11 +3,13 @@ package analysis
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
@@ -242,6 +244,16 @@ func TestSharpnessExactHessian(t *testing.T) {
 	if mat.Norm(diff, 2) > 1e-3*mat.Norm(want, 2) {
 		t.Errorf("H·v: error %v for |H·v| %v", mat.Norm(diff, 2), mat.Norm(want, 2))
 	}
+	exact, err := net.HessianVectorProduct(split, 0, nil, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	diff = mat.NewVecDense(size, flattenWeights(exact))
+	diff.SubVec(diff, want)
+	t.Logf("exact H·v: error %v for |H·v| %v", mat.Norm(diff, 2), mat.Norm(want, 2))
+	if mat.Norm(diff, 2) > 1e-4*mat.Norm(want, 2) {
+		t.Errorf("exact H·v: error %v for |H·v| %v", mat.Norm(diff, 2), mat.Norm(want, 2))
+	}
 
 	s := SharpnessSettings{Iterations: 200, Tolerance: 1e-5, TraceSamples: 1000, Seed: 3}.WithDefaults()
 	res, err := sharpnessAt(context.Background(), net, weights, split, s, io.Discard)
@@ -262,8 +274,41 @@ func TestSharpnessExactHessian(t *testing.T) {
 	if got := float64(res.Trace); math.Abs(got-trace) > 4*float64(res.TraceStd) {
 		t.Errorf("trace %v ± %v, reference %v", got, res.TraceStd, trace)
 	}
-	if res.Examples != n || res.Epsilon != 1e-3 || math.Abs(float64(res.Loss)-loss) > 1e-5 {
+	if res.Examples != n || res.HVP != HVPExact || res.Epsilon != 0 || math.Abs(float64(res.Loss)-loss) > 1e-5 {
 		t.Errorf("result %+v", res)
+	}
+	// Finite differences, asked for, away from the kinks: the same numbers.
+	s.HVP = HVPFiniteDifference
+	fd, err := sharpnessAt(context.Background(), net, weights, split, s, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fd.HVP != HVPFiniteDifference || fd.Epsilon != 1e-3 || math.Abs(float64(fd.TopEigenvalue-res.TopEigenvalue)) > 1e-3*math.Abs(top) ||
+		math.Abs(float64(fd.Trace-res.Trace)) > 1e-3*math.Abs(trace) {
+		t.Errorf("finite differences: %+v; exact: %+v", fd, res)
+	}
+}
+
+func TestHVPMethod(t *testing.T) {
+	tests := []struct {
+		asked, model, want string
+		wantErr            bool
+	}{
+		{"", "mlp", HVPExact, false},
+		{"", "lenet", HVPFiniteDifference, false},
+		{"", "resnet", HVPFiniteDifference, false},
+		{HVPExact, "mlp", HVPExact, false},
+		{HVPExact, "lenet", "", true},
+		{HVPFiniteDifference, "mlp", HVPFiniteDifference, false},
+	}
+	for _, tt := range tests {
+		got, err := hvpMethod(tt.asked, tt.model)
+		if got != tt.want || (err != nil) != tt.wantErr || (err != nil && !errors.Is(err, experiment.ErrNoExactHVP)) {
+			t.Errorf("hvpMethod(%q, %q) = %q, %v; want %q (error %v)", tt.asked, tt.model, got, err, tt.want, tt.wantErr)
+		}
+	}
+	if err := (SharpnessSettings{HVP: "autograd"}).Validate(); err == nil || !strings.Contains(err.Error(), "valid are exact, finite-difference") {
+		t.Errorf("an unknown HVP: %v", err)
 	}
 }
 
@@ -281,9 +326,9 @@ func TestSharpnessFile(t *testing.T) {
 	if err := json.Unmarshal([]byte(mustRead(t, filepath.Join(out, SharpnessFile))), &m); err != nil {
 		t.Fatal(err)
 	}
-	hasFields(t, SharpnessFile, m, "top_eigenvalue", "top_eigenvalue_range", "power_iterations", "converged", "trace", "trace_samples", "trace_std", "epsilon", "examples")
+	hasFields(t, SharpnessFile, m, "top_eigenvalue", "top_eigenvalue_range", "power_iterations", "converged", "trace", "trace_samples", "trace_std", "hvp", "examples")
 	// At a trained point (near a minimum) the dominant curvature is positive.
-	if !(res.TopEigenvalue > 0) || res.PowerIterations < 1 || res.PowerIterations > 5 || m["examples"] != 40.0 || m["trace_samples"] != 3.0 {
+	if !(res.TopEigenvalue > 0) || res.PowerIterations < 1 || res.PowerIterations > 5 || m["examples"] != 40.0 || m["trace_samples"] != 3.0 || m["hvp"] != HVPExact {
 		t.Errorf("sharpness.json: %v", m)
 	}
 	if _, err := os.Stat(filepath.Join(out, ProbeInfoFile)); err != nil {

@@ -47,6 +47,8 @@ type Net struct {
 	predictExec *gmodel.Exec
 	gradExec    *gmodel.Exec
 	gradNames   []string
+	hvpExec     *gmodel.Exec
+	hvpNames    []string
 	batches     *batchCache
 }
 
@@ -364,37 +366,15 @@ func (n *Net) Gradient(split *datasets.Split, batchSize int, labels []uint8) (*W
 		acc[t.Name] = make([]float64, len(t.Data))
 	}
 	var lossSum float64
-	bs := min(batchSize, split.Len())
-	labelBuf := make([]int32, bs)
-	maskBuf := make([]float32, bs)
-	err = n.batches.forEach(split, batchSize, func(images *tensors.Tensor, start, count int) error {
-		for i := range bs {
-			labelBuf[i], maskBuf[i] = 0, 0
-			if i < count {
-				labelBuf[i], maskBuf[i] = int32(labels[start+i]), 1
-			}
+	err = n.sumBatches(n.gradExec, split, batchSize, labels, nil, func(i int, data []float32) {
+		if i == 0 {
+			lossSum += float64(data[0])
+			return
 		}
-		out, err := n.gradExec.Call(images, tensors.FromFlatDataAndDimensions(labelBuf, bs),
-			tensors.FromFlatDataAndDimensions(maskBuf, bs))
-		if err != nil {
-			return err
+		dst := acc[n.gradNames[i-1]]
+		for j, v := range data {
+			dst[j] += float64(v)
 		}
-		for i, t := range out {
-			data, err := tensors.CopyFlatData[float32](t)
-			t.FinalizeAll()
-			if err != nil {
-				return err
-			}
-			if i == 0 {
-				lossSum += float64(data[0])
-				continue
-			}
-			dst := acc[n.gradNames[i-1]]
-			for j, v := range data {
-				dst[j] += float64(v)
-			}
-		}
-		return nil
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("experiment: computing gradient: %w", err)
@@ -407,6 +387,36 @@ func (n *Net) Gradient(split *datasets.Split, batchSize int, labels []uint8) (*W
 		}
 	}
 	return grad, lossSum / count, nil
+}
+
+// sumBatches runs exec, a graph of (images, labels, mask, extra...), on each batch of
+// split (the last one padded, its padding masked out) and hands add each output's values.
+func (n *Net) sumBatches(exec *gmodel.Exec, split *datasets.Split, batchSize int, labels []uint8, extra []any, add func(output int, data []float32)) error {
+	bs := min(batchSize, split.Len())
+	labelBuf := make([]int32, bs)
+	maskBuf := make([]float32, bs)
+	return n.batches.forEach(split, batchSize, func(images *tensors.Tensor, start, count int) error {
+		for i := range bs {
+			labelBuf[i], maskBuf[i] = 0, 0
+			if i < count {
+				labelBuf[i], maskBuf[i] = int32(labels[start+i]), 1
+			}
+		}
+		args := append([]any{images, tensors.FromFlatDataAndDimensions(labelBuf, bs), tensors.FromFlatDataAndDimensions(maskBuf, bs)}, extra...)
+		out, err := exec.Call(args...)
+		if err != nil {
+			return err
+		}
+		for i, t := range out {
+			data, err := tensors.CopyFlatData[float32](t)
+			t.FinalizeAll()
+			if err != nil {
+				return err
+			}
+			add(i, data)
+		}
+		return nil
+	})
 }
 
 func (n *Net) checkSplit(split *datasets.Split) error {

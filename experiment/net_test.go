@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/extremepoints/esp/datasets"
 	"github.com/extremepoints/esp/models"
 )
 
@@ -39,6 +40,40 @@ func TestInputTooSmall(t *testing.T) {
 		}
 		if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("RunStudy %s %+v on %dx%d images made its folder (%v)", tc.model, tc.config, tc.side, tc.side, err)
+		}
+	}
+}
+
+// TestHessianVectorProductModels: exact products for the MLP (checked against the Hessian
+// computed apart in package analysis), refused for the convolutional models.
+func TestHessianVectorProductModels(t *testing.T) {
+	backend, err := NewBackend("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer backend.Finalize()
+	split := &datasets.Split{Height: 8, Width: 8, Channels: 1, Images: make([]uint8, 4*64), Labels: []uint8{0, 1, 2, 3}}
+	for i := range split.Images {
+		split.Images[i] = uint8(i * 37)
+	}
+	for _, tc := range []struct {
+		model string
+		exact bool
+	}{{"mlp", true}, {"lenet", false}, {"resnet", false}} {
+		net, err := NewNet(backend, tc.model, models.Config{Classes: 10}, 8, 8, 1, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := net.Weights()
+		if err != nil {
+			t.Fatal(err)
+		}
+		hv, err := net.HessianVectorProduct(split, 0, nil, w)
+		if net.ExactHVP() != tc.exact || (err == nil) != tc.exact || (!tc.exact && !errors.Is(err, ErrNoExactHVP)) {
+			t.Errorf("%s: ExactHVP %v, error %v", tc.model, net.ExactHVP(), err)
+		}
+		if tc.exact && (len(hv.Tensors) != len(w.Tensors) || hv.Norm() == 0) {
+			t.Errorf("%s: H·w %v", tc.model, hv.Norm())
 		}
 	}
 }
