@@ -27,7 +27,7 @@ func lockEntry(ctx context.Context, dataDir, name string, opts Options) (unlock 
 	}
 	said := false
 	for {
-		locked, err := tryLock(f)
+		locked, err := TryLock(f)
 		if err != nil {
 			f.Close()
 			return nil, fmt.Errorf("locking %s: %w", path, err)

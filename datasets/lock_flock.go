@@ -8,9 +8,12 @@ import (
 	"syscall"
 )
 
-// tryLock takes an exclusive advisory lock on f without waiting; false means another
-// process holds it. The kernel releases it when the process ends, however it ends.
-func tryLock(f *os.File) (bool, error) {
+// TryLock takes an exclusive advisory lock (flock) on f without waiting; false means
+// another process holds it. The kernel releases it when the process ends, however it
+// ends. Where flock is missing it takes no lock and reports true: processes sharing the
+// file are then not kept apart (concurrent fetches of one dataset, or the runs of one
+// study directory).
+func TryLock(f *os.File) (bool, error) {
 	err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 	if errors.Is(err, syscall.EWOULDBLOCK) {
 		return false, nil

@@ -4,8 +4,7 @@ package datasets
 
 import "os"
 
-// tryLock does not lock where flock is missing: concurrent fetches of one dataset are
-// then not kept apart.
-func tryLock(*os.File) (bool, error) { return true, nil }
+// TryLock does not lock where flock is missing (see the flock version).
+func TryLock(*os.File) (bool, error) { return true, nil }
 
 func unlockFile(*os.File) {}

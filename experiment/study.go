@@ -797,7 +797,7 @@ func lockRunTemp(tmp string) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	locked, err := tryLock(f)
+	locked, err := datasets.TryLock(f)
 	if err != nil {
 		f.Close()
 		return nil, nil
