@@ -37,23 +37,12 @@ func (n *Net) HessianVectorProduct(split *datasets.Split, batchSize int, labels 
 		return nil, fmt.Errorf("experiment: %w, not the %s: differentiating its gradient graph again gives a Hessian that is not symmetric (uᵀHv ≠ vᵀHu)",
 			ErrNoExactHVP, n.Model.Name())
 	}
-	batchSize = n.passBatch(batchSize)
-	if err := n.checkSplit(split); err != nil {
+	batchSize, labels, err := n.passInputs(split, batchSize, labels)
+	if err != nil {
 		return nil, err
 	}
-	if labels == nil {
-		labels = split.Labels
-	}
-	if err := n.checkLabels(labels, split.Len()); err != nil {
-		return nil, err
-	}
-	var trainable []*gmodel.Variable
-	for _, variable := range n.modelVariables() {
-		if variable.Trainable {
-			trainable = append(trainable, variable)
-		}
-	}
-	direction := make([]*tensors.Tensor, len(trainable))
+	trainable := n.trainableVariables()
+	direction := make([]any, len(trainable))
 	for i, variable := range trainable {
 		name := strings.TrimPrefix(variable.Path(), modelPrefix)
 		t := v.Tensor(name)
@@ -66,26 +55,18 @@ func (n *Net) HessianVectorProduct(split *datasets.Split, batchSize int, labels 
 		direction[i] = tensors.FromFlatDataAndDimensions(t.Data, variable.Shape().Dimensions...)
 	}
 	if n.hvpExec == nil {
-		var err error
 		n.hvpExec, err = gmodel.NewExec(n.Backend, n.Store, func(scope *gmodel.Scope, inputs []*Node) []*Node {
-			images, labels, mask, v := inputs[0], inputs[1], inputs[2], inputs[3:]
-			g := images.Graph()
-			readVariablesAtRun(scope, g)
-			logits := n.Model.Logits(scope.In(modelScope), unitPixels(images), false)
-			loss := ReduceAllSum(Mul(crossEntropy(logits, labels), mask))
-			var params, dirs []*Node
-			n.hvpNames = n.hvpNames[:0]
-			for i, variable := range trainable {
-				if variable.InUseByGraph(g) {
-					params = append(params, variable.NodeValue(g))
-					dirs = append(dirs, v[i])
-					n.hvpNames = append(n.hvpNames, strings.TrimPrefix(variable.Path(), modelPrefix))
-				}
-			}
+			loss, params, used := n.lossGraph(scope, inputs[0], inputs[1], inputs[2])
+			n.hvpNames = n.trainableNames(used)
 			grads := Gradient(loss, params...)
-			gv := ReduceAllSum(Mul(grads[0], dirs[0]))
-			for i := 1; i < len(grads); i++ {
-				gv = Add(gv, ReduceAllSum(Mul(grads[i], dirs[i])))
+			var gv *Node // <∇loss, v>
+			for i, k := range used {
+				term := ReduceAllSum(Mul(grads[i], inputs[3+k]))
+				if gv == nil {
+					gv = term
+				} else {
+					gv = Add(gv, term)
+				}
 			}
 			return Gradient(gv, params...)
 		})
@@ -93,33 +74,9 @@ func (n *Net) HessianVectorProduct(split *datasets.Split, batchSize int, labels 
 			return nil, err
 		}
 	}
-	hv, err := n.Weights()
-	if err != nil {
-		return nil, err
-	}
-	acc := make(map[string][]float64)
-	for _, t := range hv.Tensors {
-		acc[t.Name] = make([]float64, len(t.Data))
-	}
-	extra := make([]any, len(direction))
-	for i, d := range direction {
-		extra[i] = d
-	}
-	err = n.sumBatches(n.hvpExec, split, batchSize, labels, extra, func(i int, data []float32) {
-		dst := acc[n.hvpNames[i]]
-		for j, x := range data {
-			dst[j] += float64(x)
-		}
-	})
+	hv, _, err := n.meanOverSplit(n.hvpExec, &n.hvpNames, 0, split, batchSize, labels, direction)
 	if err != nil {
 		return nil, fmt.Errorf("experiment: computing a Hessian-vector product: %w", err)
-	}
-	count := float64(split.Len())
-	for i := range hv.Tensors {
-		t := &hv.Tensors[i]
-		for j, x := range acc[t.Name] {
-			t.Data[j] = float32(x / count)
-		}
 	}
 	return hv, nil
 }

@@ -326,67 +326,117 @@ func averaged(sums []Eval, n int) []Eval {
 // parameters, and that mean loss. The gradient has the same tensors as Weights
 // (non-trainable ones zero), so Norm and Distance apply to it.
 func (n *Net) Gradient(split *datasets.Split, batchSize int, labels []uint8) (*Weights, float64, error) {
-	batchSize = n.passBatch(batchSize)
-	if err := n.checkSplit(split); err != nil {
-		return nil, 0, err
-	}
-	if labels == nil {
-		labels = split.Labels
-	}
-	if err := n.checkLabels(labels, split.Len()); err != nil {
+	batchSize, labels, err := n.passInputs(split, batchSize, labels)
+	if err != nil {
 		return nil, 0, err
 	}
 	if n.gradExec == nil {
-		var err error
 		n.gradExec, err = gmodel.NewExec(n.Backend, n.Store, func(scope *gmodel.Scope, images, labels, mask *Node) []*Node {
-			readVariablesAtRun(scope, images.Graph())
-			logits := n.Model.Logits(scope.In(modelScope), unitPixels(images), false)
-			loss := ReduceAllSum(Mul(crossEntropy(logits, labels), mask))
-			g := images.Graph()
-			var nodes []*Node
-			n.gradNames = n.gradNames[:0]
-			for _, v := range n.modelVariables() {
-				if v.Trainable && v.InUseByGraph(g) {
-					nodes = append(nodes, v.NodeValue(g))
-					n.gradNames = append(n.gradNames, strings.TrimPrefix(v.Path(), modelPrefix))
-				}
-			}
-			return append([]*Node{loss}, Gradient(loss, nodes...)...)
+			loss, params, used := n.lossGraph(scope, images, labels, mask)
+			n.gradNames = n.trainableNames(used)
+			return append([]*Node{loss}, Gradient(loss, params...)...)
 		})
 		if err != nil {
 			return nil, 0, err
 		}
 	}
-	grad, err := n.Weights()
+	grad, loss, err := n.meanOverSplit(n.gradExec, &n.gradNames, 1, split, batchSize, labels, nil)
+	if err != nil {
+		return nil, 0, fmt.Errorf("experiment: computing gradient: %w", err)
+	}
+	return grad, loss, nil
+}
+
+// passInputs applies the defaults of a pass over split (Gradient's, HessianVectorProduct's)
+// and checks its inputs: it returns the batch size to use and the labels, the split's own
+// when labels is nil.
+func (n *Net) passInputs(split *datasets.Split, batchSize int, labels []uint8) (int, []uint8, error) {
+	if err := n.checkSplit(split); err != nil {
+		return 0, nil, err
+	}
+	if labels == nil {
+		labels = split.Labels
+	}
+	if err := n.checkLabels(labels, split.Len()); err != nil {
+		return 0, nil, err
+	}
+	return n.passBatch(batchSize), labels, nil
+}
+
+// trainableVariables returns the model's trainable variables in creation order.
+func (n *Net) trainableVariables() []*gmodel.Variable {
+	var vars []*gmodel.Variable
+	for _, v := range n.modelVariables() {
+		if v.Trainable {
+			vars = append(vars, v)
+		}
+	}
+	return vars
+}
+
+// trainableNames returns the names (paths without the model's prefix) of the trainable
+// variables at the indices used.
+func (n *Net) trainableNames(used []int) []string {
+	vars := n.trainableVariables()
+	names := make([]string, len(used))
+	for i, k := range used {
+		names[i] = strings.TrimPrefix(vars[k].Path(), modelPrefix)
+	}
+	return names
+}
+
+// lossGraph builds the cross-entropy of a batch summed over its unmasked examples
+// (inference mode) and returns it with the trainable variables it reads: their nodes, and
+// their indices among trainableVariables.
+func (n *Net) lossGraph(scope *gmodel.Scope, images, labels, mask *Node) (loss *Node, params []*Node, used []int) {
+	g := images.Graph()
+	readVariablesAtRun(scope, g)
+	logits := n.Model.Logits(scope.In(modelScope), unitPixels(images), false)
+	loss = ReduceAllSum(Mul(crossEntropy(logits, labels), mask))
+	for k, v := range n.trainableVariables() {
+		if v.InUseByGraph(g) {
+			params = append(params, v.NodeValue(g))
+			used = append(used, k)
+		}
+	}
+	return loss, params, used
+}
+
+// meanOverSplit runs exec (see sumBatches) over split and returns the means over the
+// examples of its outputs: those from first on as Weights (output first+i is the tensor
+// (*names)[i], which exec's graph sets when it is built, at its first call; the other
+// tensors zero), and output 0 when first is 1.
+func (n *Net) meanOverSplit(exec *gmodel.Exec, names *[]string, first int, split *datasets.Split, batchSize int, labels []uint8, extra []any) (*Weights, float64, error) {
+	means, err := n.Weights()
 	if err != nil {
 		return nil, 0, err
 	}
 	acc := make(map[string][]float64)
-	for _, t := range grad.Tensors {
+	for _, t := range means.Tensors {
 		acc[t.Name] = make([]float64, len(t.Data))
 	}
-	var lossSum float64
-	err = n.sumBatches(n.gradExec, split, batchSize, labels, nil, func(i int, data []float32) {
-		if i == 0 {
-			lossSum += float64(data[0])
+	var leadSum float64
+	err = n.sumBatches(exec, split, batchSize, labels, extra, func(i int, data []float32) {
+		if i < first {
+			leadSum += float64(data[0])
 			return
 		}
-		dst := acc[n.gradNames[i-1]]
+		dst := acc[(*names)[i-first]]
 		for j, v := range data {
 			dst[j] += float64(v)
 		}
 	})
 	if err != nil {
-		return nil, 0, fmt.Errorf("experiment: computing gradient: %w", err)
+		return nil, 0, err
 	}
 	count := float64(split.Len())
-	for i := range grad.Tensors {
-		t := &grad.Tensors[i]
+	for i := range means.Tensors {
+		t := &means.Tensors[i]
 		for j, v := range acc[t.Name] {
 			t.Data[j] = float32(v / count)
 		}
 	}
-	return grad, lossSum / count, nil
+	return means, leadSum / count, nil
 }
 
 // sumBatches runs exec, a graph of (images, labels, mask, extra...), on each batch of
