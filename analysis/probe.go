@@ -346,21 +346,27 @@ func probeBackend(backend compute.Backend) (_ compute.Backend, release func(), e
 }
 
 // startPointProbe loads the point a probe starts from and starts its output directory with
-// probe.json naming the point.
+// probe.json naming the point (startPointOutput).
 func startPointProbe(kind string, backend compute.Backend, point Point, ds *datasets.Dataset, settings any, outDir string) (*loadedPoint, probeOutput, error) {
 	lp, err := loadPoint(backend, point, ds)
 	if err != nil {
 		return nil, probeOutput{}, err
 	}
-	info := newProbeInfo(kind, lp.net.Backend, ds, settings)
-	info.Run, info.Weights = absDir(point.Run), point.which()
-	info.RunRelative = relativeDir(outDir, point.Run)
-	info.RunSHA256 = lp.start.Metadata[experiment.WeightsChecksumKey]
-	out, err := startOutput(outDir, info)
+	out, err := startPointOutput(kind, lp, ds, settings, outDir)
 	if err != nil {
 		return nil, probeOutput{}, err
 	}
 	return lp, out, nil
+}
+
+// startPointOutput starts the output directory of a probe from the loaded point lp, with
+// probe.json naming the point and recording settings.
+func startPointOutput(kind string, lp *loadedPoint, ds *datasets.Dataset, settings any, outDir string) (probeOutput, error) {
+	info := newProbeInfo(kind, lp.net.Backend, ds, settings)
+	info.Run, info.Weights = absDir(lp.point.Run), lp.point.which()
+	info.RunRelative = relativeDir(outDir, lp.point.Run)
+	info.RunSHA256 = lp.start.Metadata[experiment.WeightsChecksumKey]
+	return startOutput(outDir, info)
 }
 
 func newProbeInfo(kind string, backend compute.Backend, ds *datasets.Dataset, settings any) ProbeInfo {

@@ -259,14 +259,16 @@ func Sharpness(ctx context.Context, backend compute.Backend, point Point, ds *da
 		return nil, err
 	}
 	s = s.WithDefaults()
-	config, err := LoadRunConfig(point.Run)
+	lp, err := loadPoint(backend, point, ds)
 	if err != nil {
 		return nil, err
 	}
-	if s.HVP, err = hvpMethod(s.HVP, config.Settings.Model); err != nil { // recorded in probe.json as used
+	// Resolved before the output starts: refused, nothing is written; else probe.json
+	// records the products used.
+	if s.HVP, err = hvpMethod(s.HVP, lp.net.Model.Name()); err != nil {
 		return nil, err
 	}
-	lp, out, err := startPointProbe("sharpness", backend, point, ds, s, outDir)
+	out, err := startPointOutput("sharpness", lp, ds, s, outDir)
 	if err != nil {
 		return nil, err
 	}
@@ -294,14 +296,11 @@ func hvpMethod(asked, model string) (string, error) {
 	return asked, nil
 }
 
-// sharpnessAt is Sharpness on a net holding weights w; s has its defaults.
+// sharpnessAt is Sharpness on a net holding weights w; s has its defaults and its HVP
+// resolved for the net's model (hvpMethod).
 func sharpnessAt(ctx context.Context, net *experiment.Net, w *experiment.Weights, split *datasets.Split, s SharpnessSettings, progress io.Writer) (*SharpnessResult, error) {
 	start := time.Now()
-	method, err := hvpMethod(s.HVP, net.Model.Name())
-	if err != nil {
-		return nil, err
-	}
-	res := &SharpnessResult{HVP: method, Examples: split.Len(), TraceSamples: s.TraceSamples}
+	res := &SharpnessResult{HVP: s.HVP, Examples: split.Len(), TraceSamples: s.TraceSamples}
 	product := func(v *experiment.Weights) (*experiment.Weights, error) {
 		return net.HessianVectorProduct(split, s.BatchSize, nil, v)
 	}

@@ -255,7 +255,7 @@ func TestSharpnessExactHessian(t *testing.T) {
 		t.Errorf("exact H·v: error %v for |H·v| %v", mat.Norm(diff, 2), mat.Norm(want, 2))
 	}
 
-	s := SharpnessSettings{Iterations: 200, Tolerance: 1e-5, TraceSamples: 1000, Seed: 3}.WithDefaults()
+	s := SharpnessSettings{Iterations: 200, Tolerance: 1e-5, TraceSamples: 1000, Seed: 3, HVP: HVPExact}.WithDefaults()
 	res, err := sharpnessAt(context.Background(), net, weights, split, s, io.Discard)
 	if err != nil {
 		t.Fatal(err)
