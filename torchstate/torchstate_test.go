@@ -151,11 +151,18 @@ func TestGradientsMatchPyTorch(t *testing.T) {
 // importedNet builds model for the fixture's images and classes and maps sd onto it.
 func importedNet(t *testing.T, backend compute.Backend, sd *torchstate.StateDict, model string, exp expected) (*experiment.Net, []experiment.TensorSource) {
 	t.Helper()
-	config, err := torchstate.ModelConfig(model, sd, len(exp.LogSoftmax[0]))
+	return importNet(t, backend, sd, model, exp.Height, exp.Width, exp.Channels, len(exp.LogSoftmax[0]))
+}
+
+// importNet builds model for images of height x width x channels and classes classes, and
+// maps sd onto it.
+func importNet(t *testing.T, backend compute.Backend, sd *torchstate.StateDict, model string, height, width, channels, classes int) (*experiment.Net, []experiment.TensorSource) {
+	t.Helper()
+	config, err := torchstate.ModelConfig(model, sd, classes)
 	if err != nil {
 		t.Fatal(err)
 	}
-	net, err := experiment.NewNet(backend, model, config, exp.Height, exp.Width, exp.Channels, 0)
+	net, err := experiment.NewNet(backend, model, config, height, width, channels, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,25 +378,7 @@ func TestColorMLPTakesPyTorchPixelOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	config, err := torchstate.ModelConfig("mlp", sd, classes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	net, err := experiment.NewNet(backend, "mlp", config, h, w, c, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	template, err := net.Weights()
-	if err != nil {
-		t.Fatal(err)
-	}
-	weights, _, err := torchstate.Weights(sd, template)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := net.SetWeights(weights); err != nil {
-		t.Fatal(err)
-	}
+	net, _ := importNet(t, backend, sd, "mlp", h, w, c, classes)
 	split := &datasets.Split{Images: image, Labels: []uint8{0}, Height: h, Width: w, Channels: c}
 	perClass := make([][]uint8, classes)
 	for k := range perClass {
