@@ -24,7 +24,8 @@
 //   - [Surface]: 1D and 2D slices along random filter-normalized directions
 //     ([FilterNormalizedDirection], Li et al. 2018).
 //   - [Sharpness]: top Hessian eigenvalue by power iteration and Hessian trace by
-//     Hutchinson's estimator, on Hessian-vector products by central differences of
+//     Hutchinson's estimator, on exact Hessian-vector products
+//     (experiment.Net.HessianVectorProduct) or, asked for, central differences of
 //     gradients ([HessianVectorProduct]).
 //
 // All losses are mean cross-entropies in inference mode; "train" is the clean training

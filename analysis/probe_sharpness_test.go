@@ -3,7 +3,6 @@ package analysis
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -199,7 +198,6 @@ func TestSharpnessExactHessian(t *testing.T) {
 
 	// The reference Hessian.
 	size := len(p)
-	hess := mat.NewSymDense(size, nil)
 	const step = 1e-6
 	cols := make([][]float64, size)
 	for k := range size {
@@ -213,22 +211,7 @@ func TestSharpnessExactHessian(t *testing.T) {
 			cols[k][i] = (gp[i] - gm[i]) / (2 * step)
 		}
 	}
-	var trace float64
-	for i := range size {
-		for j := i; j < size; j++ {
-			hess.SetSym(i, j, (cols[i][j]+cols[j][i])/2)
-		}
-		trace += hess.At(i, i)
-	}
-	var eig mat.EigenSym
-	if !eig.Factorize(hess, false) {
-		t.Fatal("EigenSym failed")
-	}
-	values := eig.Values(nil)
-	top := values[len(values)-1]
-	if math.Abs(values[0]) > math.Abs(top) {
-		top = values[0]
-	}
+	hess, values, top, trace := denseHessian(t, cols, 0)
 	t.Logf("reference Hessian: eigenvalues %.8g .. %.8g, trace %.8g", values[0], values[len(values)-1], trace)
 
 	// H·v of the probe against the dense product.
@@ -289,26 +272,112 @@ func TestSharpnessExactHessian(t *testing.T) {
 	}
 }
 
-func TestHVPMethod(t *testing.T) {
-	tests := []struct {
-		asked, model, want string
-		wantErr            bool
-	}{
-		{"", "mlp", HVPExact, false},
-		{"", "lenet", HVPFiniteDifference, false},
-		{"", "resnet", HVPFiniteDifference, false},
-		{HVPExact, "mlp", HVPExact, false},
-		{HVPExact, "lenet", "", true},
-		{HVPFiniteDifference, "mlp", HVPFiniteDifference, false},
+// TestHVPSettings: exact products by default, for every model; an unknown method refused.
+func TestHVPSettings(t *testing.T) {
+	if got := (SharpnessSettings{}).WithDefaults().HVP; got != HVPExact {
+		t.Errorf("default HVP %q, want %q", got, HVPExact)
 	}
-	for _, tt := range tests {
-		got, err := hvpMethod(tt.asked, tt.model)
-		if got != tt.want || (err != nil) != tt.wantErr || (err != nil && !errors.Is(err, experiment.ErrNoExactHVP)) {
-			t.Errorf("hvpMethod(%q, %q) = %q, %v; want %q (error %v)", tt.asked, tt.model, got, err, tt.want, tt.wantErr)
-		}
+	if got := (SharpnessSettings{HVP: HVPFiniteDifference}).WithDefaults().HVP; got != HVPFiniteDifference {
+		t.Errorf("asked for %q, got %q", HVPFiniteDifference, got)
 	}
 	if err := (SharpnessSettings{HVP: "autograd"}).Validate(); err == nil || !strings.Contains(err.Error(), "valid are exact, finite-difference") {
 		t.Errorf("an unknown HVP: %v", err)
+	}
+}
+
+// TestSharpnessConvModel: on LeNet, whose exact products build the convolutions apart
+// from training's (models.Autodiff; the products themselves are checked against
+// PyTorch's in package torchstate), the probe's top eigenvalue and trace match those of
+// the dense Hessian assembled from exact products H·e_i (a 1-convolution LeNet on 4x4
+// images: 691 parameters). Finite differences at the same point are logged: the
+// max-pooling and ReLU switches within the step put jumps of the gradient into them.
+func TestSharpnessConvModel(t *testing.T) {
+	backend, err := experiment.NewBackend("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer backend.Finalize()
+	split := probeDataset(24, 1).Train
+	net, err := experiment.NewNet(backend, "lenet", models.Config{Convs: 1, FCHidden: 4}, 4, 4, 1, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := net.Weights()
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := w.NumParameters()
+	columns := make([][]float64, size)
+	basis := w.Clone()
+	basis.Scale(0)
+	for k := range size {
+		setFlat(basis, k, 1)
+		hv, err := net.HessianVectorProduct(split, 0, nil, basis)
+		if err != nil {
+			t.Fatal(err)
+		}
+		columns[k] = flattenWeights(hv)
+		setFlat(basis, k, 0)
+	}
+	_, values, top, trace := denseHessian(t, columns, 1e-4)
+
+	results := map[string]*SharpnessResult{}
+	for _, method := range []string{HVPExact, HVPFiniteDifference} {
+		s := SharpnessSettings{Iterations: 200, Tolerance: 1e-6, TraceSamples: 200, Seed: 2, HVP: method}.WithDefaults()
+		if results[method], err = sharpnessAt(context.Background(), net, w, split, s, io.Discard); err != nil {
+			t.Fatalf("%s: %v", method, err)
+		}
+	}
+	exact, fd := results[HVPExact], results[HVPFiniteDifference]
+	t.Logf("dense Hessian: eigenvalues %.6g .. %.6g, trace %.6g", values[0], values[len(values)-1], trace)
+	t.Logf("exact: λ %v (converged %v), trace %v ± %v", exact.TopEigenvalue, exact.Converged, exact.Trace, exact.TraceStd)
+	t.Logf("finite differences: λ %v (converged %v), trace %v ± %v", fd.TopEigenvalue, fd.Converged, fd.Trace, fd.TraceStd)
+	if got := float64(exact.TopEigenvalue); !exact.Converged || math.Abs(got-top) > 1e-3*math.Abs(top) {
+		t.Errorf("top eigenvalue %v (converged %v), dense Hessian's %v", got, exact.Converged, top)
+	}
+	if got := float64(exact.Trace); math.Abs(got-trace) > 4*float64(exact.TraceStd) {
+		t.Errorf("trace %v ± %v, dense Hessian's %v", got, exact.TraceStd, trace)
+	}
+}
+
+// denseHessian symmetrizes the Hessian given by its columns and returns it with its
+// eigenvalues (ascending), the one largest in magnitude, and its trace. A positive
+// symmetryTol fails the test where H[i,j] and H[j,i] differ by more than
+// symmetryTol·(1+|H[i,j]|).
+func denseHessian(t *testing.T, columns [][]float64, symmetryTol float64) (hess *mat.SymDense, values []float64, top, trace float64) {
+	t.Helper()
+	size := len(columns)
+	hess = mat.NewSymDense(size, nil)
+	for i := range size {
+		for j := i; j < size; j++ {
+			if d := math.Abs(columns[i][j] - columns[j][i]); symmetryTol > 0 && d > symmetryTol*(1+math.Abs(columns[i][j])) {
+				t.Fatalf("H[%d,%d] %v, H[%d,%d] %v: not symmetric", i, j, columns[i][j], j, i, columns[j][i])
+			}
+			hess.SetSym(i, j, (columns[i][j]+columns[j][i])/2)
+		}
+		trace += hess.At(i, i)
+	}
+	var eig mat.EigenSym
+	if !eig.Factorize(hess, false) {
+		t.Fatal("EigenSym failed")
+	}
+	values = eig.Values(nil)
+	top = values[len(values)-1]
+	if math.Abs(values[0]) > math.Abs(top) {
+		top = values[0]
+	}
+	return hess, values, top, trace
+}
+
+// setFlat sets the k-th parameter of w, counting through its tensors in order.
+func setFlat(w *experiment.Weights, k int, value float32) {
+	for i := range w.Tensors {
+		if n := len(w.Tensors[i].Data); k >= n {
+			k -= n
+			continue
+		}
+		w.Tensors[i].Data[k] = value
+		return
 	}
 }
 

@@ -43,7 +43,7 @@ func usagef(format string, args ...any) error {
 // dataset whose images are too small for the model, a damaged weights file, run or checkpoint, weights that are not finite, an output folder of another
 // kind, study or probe, points of different models, a folder the user may not write or
 // read; and a backend that cannot be had.
-var inputErrors = []error{models.ErrInputTooSmall, experiment.ErrBackend, experiment.ErrBadCheckpoint, experiment.ErrCorruptWeights, experiment.ErrNoExactHVP, experiment.ErrNonFiniteWeights, experiment.ErrDamagedRun,
+var inputErrors = []error{models.ErrInputTooSmall, experiment.ErrBackend, experiment.ErrBadCheckpoint, experiment.ErrCorruptWeights, experiment.ErrNonFiniteWeights, experiment.ErrDamagedRun,
 	experiment.ErrForeignDir, experiment.ErrStudyMismatch, analysis.ErrOutputNotEmpty, analysis.ErrIncompatiblePoints, fs.ErrPermission}
 
 // isInputError reports whether err is one of inputErrors.

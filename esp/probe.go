@@ -365,7 +365,7 @@ func runProbeSharpness(ctx context.Context, args []string, stdout, stderr io.Wri
 	fs.IntVar(&s.Iterations, "iterations", 0, "most power iterations (default 20)")
 	fs.Float64Var(&s.Tolerance, "tolerance", 0, "stop when the eigenvalue changes by less than this fraction (default 1e-3)")
 	fs.IntVar(&s.TraceSamples, "samples", 0, "Rademacher vectors of the trace estimate (default 10)")
-	fs.StringVar(&s.HVP, "hvp", "", "Hessian-vector products: exact or finite-difference (default: exact for the mlp, finite differences for the conv models)")
+	fs.StringVar(&s.HVP, "hvp", "", "Hessian-vector products: exact (autodiff twice) or finite-difference (of two gradients) (default exact)")
 	fs.Float64Var(&s.Epsilon, "epsilon", 0, "finite-difference step along a unit direction (default 1e-3)")
 	fs.Uint64Var(&s.Seed, "seed", 0, "seed of the random vectors")
 	point, backend, ds, err := pf.prepare(ctx, fs, args, func() error { return s.Validate() }, stderr) // after parsing: s.Validate would bind s unparsed

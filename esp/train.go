@@ -63,7 +63,7 @@ func (t *trainFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&t.fcHidden, "fc-hidden", 0, "LeNet: width of the first fully connected layer (default 84)")
 	fs.IntVar(&t.convs, "convs", 0, fmt.Sprintf("LeNet: convolutions, 1 to %d (default %[1]d; the authors' smaller CNN has 2, with --fc-hidden 64)", models.LeNetMaxConvs))
 	fs.BoolVar(&t.shortcut3x3, "shortcut-3x3", false, "ResNet: 3x3 projection shortcuts, as in the authors' code (default 1x1)")
-	fs.StringVar(&t.formulation, "formulation", "", "convolution formulation: matmul or native (default: by backend)")
+	fs.StringVar(&t.formulation, "formulation", "", "convolution formulation: matmul, native or autodiff (default: by backend)")
 	fs.IntVar(&t.stepsPerCall, "steps-per-call", 1, "training steps per call of the compiled graph (for accelerators: one launch for N steps, the same steps; constant learning rate only)")
 }
 

@@ -332,7 +332,7 @@ func (n *Net) Gradient(split *datasets.Split, batchSize int, labels []uint8) (*W
 	}
 	if n.gradExec == nil {
 		n.gradExec, err = gmodel.NewExec(n.Backend, n.Store, func(scope *gmodel.Scope, images, labels, mask *Node) []*Node {
-			loss, params, used := n.lossGraph(scope, images, labels, mask)
+			loss, params, used := n.lossGraph(n.Model, scope, images, labels, mask)
 			n.gradNames = n.trainableNames(used)
 			return append([]*Node{loss}, Gradient(loss, params...)...)
 		})
@@ -388,10 +388,10 @@ func (n *Net) trainableNames(used []int) []string {
 // lossGraph builds the cross-entropy of a batch summed over its unmasked examples
 // (inference mode) and returns it with the trainable variables it reads: their nodes, and
 // their indices among trainableVariables.
-func (n *Net) lossGraph(scope *gmodel.Scope, images, labels, mask *Node) (loss *Node, params []*Node, used []int) {
+func (n *Net) lossGraph(model *models.Model, scope *gmodel.Scope, images, labels, mask *Node) (loss *Node, params []*Node, used []int) {
 	g := images.Graph()
 	readVariablesAtRun(scope, g)
-	logits := n.Model.Logits(scope.In(modelScope), unitPixels(images), false)
+	logits := model.Logits(scope.In(modelScope), unitPixels(images), false)
 	loss = ReduceAllSum(Mul(crossEntropy(logits, labels), mask))
 	for k, v := range n.trainableVariables() {
 		if v.InUseByGraph(g) {

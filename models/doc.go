@@ -42,7 +42,9 @@
 // input). The backend's native convolution trained ~20x slower and its MaxPool had no
 // gradient there. On other backends (XLA) the native Convolve and MaxPool ops are used.
 // [Config.Formulation] overrides the choice; both give the same results up to float32
-// rounding. ReLU is x·(x>0) on every backend: gradient 0 at 0, as PyTorch's.
+// rounding. A third, [Autodiff], writes convolution as the Go backend's shifted windows
+// (Slices, no Gather) with every gradient left to autodiff: its gradient graph can be
+// differentiated again, which exact Hessian-vector products need. ReLU is x·(x>0) on every backend: gradient 0 at 0, as PyTorch's.
 //
 // # Weight layouts
 //

@@ -44,9 +44,9 @@ func maxRelDiff(a, b []float32) float64 {
 	return diff / scale
 }
 
-// TestConvFormulations checks that the matmul (shifted slices) convolution gives the
-// same outputs and gradients (w.r.t. input and kernel) as the backend's native
-// convolution. Tolerance: 1e-4 relative to the largest magnitude, float32 sums of
+// TestConvFormulations checks that the matmul (shifted slices) convolution, with its
+// hand-written input gradient and without (autodiff), gives the same outputs and
+// gradients (w.r.t. input and kernel) as the backend's native convolution. Tolerance: 1e-4 relative to the largest magnitude, float32 sums of
 // up to 5*5*8 = 200 products of N(0,1) values reordered.
 func TestConvFormulations(t *testing.T) {
 	backend := testBackend(t)
@@ -67,12 +67,15 @@ func TestConvFormulations(t *testing.T) {
 			x := randomTensor(rng, tc.cin, tc.n, tc.h, tc.w) // CNHW
 			kernel := randomTensor(rng, tc.cout, tc.k, tc.k, tc.cin)
 			results := map[Formulation][]*tensors.Tensor{}
-			for _, f := range []Formulation{Matmul, Native} {
+			for _, f := range []Formulation{Matmul, Autodiff, Native} {
 				exec := MustNewExec(backend, func(x, kernel *Node) []*Node {
 					var y *Node
-					if f == Matmul {
+					switch f {
+					case Matmul:
 						y = convMatmul(x, kernel, tc.s, tc.p)
-					} else {
+					case Autodiff:
+						y = convAutodiff(x, kernel, tc.s, tc.p)
+					default:
 						y = convNative(x, kernel, tc.s, tc.p)
 					}
 					// A weighted sum makes the gradient depend on every output position.
@@ -88,13 +91,15 @@ func TestConvFormulations(t *testing.T) {
 				}
 				results[f] = out
 			}
-			for i, what := range []string{"output", "grad wrt input", "grad wrt kernel"} {
-				a, b := results[Matmul][i], results[Native][i]
-				if !a.Shape().Equal(b.Shape()) {
-					t.Fatalf("%s: shapes differ: matmul %s, native %s", what, a.Shape(), b.Shape())
-				}
-				if d := maxRelDiff(flat(b), flat(a)); d > 1e-4 {
-					t.Errorf("%s: max relative difference %g > 1e-4", what, d)
+			for _, f := range []Formulation{Matmul, Autodiff} {
+				for i, what := range []string{"output", "grad wrt input", "grad wrt kernel"} {
+					a, b := results[f][i], results[Native][i]
+					if !a.Shape().Equal(b.Shape()) {
+						t.Fatalf("%s %s: shapes differ: %s, native %s", f, what, a.Shape(), b.Shape())
+					}
+					if d := maxRelDiff(flat(b), flat(a)); d > 1e-4 {
+						t.Errorf("%s %s: max relative difference from native %g > 1e-4", f, what, d)
+					}
 				}
 			}
 		})
@@ -237,8 +242,8 @@ func TestRelu(t *testing.T) {
 	}
 }
 
-// TestModelFormulations builds each model twice over the same variables, with the
-// Matmul and the Native formulation, and checks that logits and the gradient of every
+// TestModelFormulations builds each model three times over the same variables, with the
+// Matmul, Autodiff and Native formulations, and checks that logits and the gradient of every
 // trainable variable agree: the per-layer tests above cover the pieces, this covers
 // their wiring (layouts, flattening, the feature-major dense layers). The images' last
 // quarter of rows is blank, as MNIST's borders are, so that max-pooling windows hold
@@ -266,6 +271,7 @@ func TestModelFormulations(t *testing.T) {
 		{"resnet", 1, 1, 1, 4, Config{Blocks: 1}, "/model"},
 		{"resnet", 1, 2, 3, 4, Config{Blocks: 1, Shortcut3x3: true}, "/model"},
 	}
+	formulations := []Formulation{Native, Matmul, Autodiff} // the first is the reference
 	for _, tc := range tests {
 		t.Run(fmt.Sprintf("%s %dx%dx%d", tc.model, tc.h, tc.w, tc.c), func(t *testing.T) {
 			images := randomTensor(rng, tc.batch, tc.h, tc.w, tc.c)
@@ -281,7 +287,7 @@ func TestModelFormulations(t *testing.T) {
 			var names []string
 			exec, err := gmodel.NewExec(backend, store, func(scope *gmodel.Scope, images, up *Node) []*Node {
 				var outs []*Node
-				for _, f := range []Formulation{Matmul, Native} {
+				for _, f := range formulations {
 					config := tc.config
 					config.Formulation = f
 					m, err := New(tc.model, config)
@@ -310,17 +316,19 @@ func TestModelFormulations(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			half := len(out) / 2
-			if half != len(names)+1 {
+			each := len(out) / len(formulations)
+			if each != len(names)+1 {
 				t.Fatalf("%d outputs for %d variables", len(out), len(names))
 			}
-			for i := range half {
-				what := "logits"
-				if i > 0 {
-					what = "gradient of " + names[i-1]
-				}
-				if d := maxRelDiff(flat(out[i]), flat(out[half+i])); d > 1e-4 {
-					t.Errorf("%s: matmul and native formulations differ by %g", what, d)
+			for k, f := range formulations[1:] {
+				for i := range each {
+					what := "logits"
+					if i > 0 {
+						what = "gradient of " + names[i-1]
+					}
+					if d := maxRelDiff(flat(out[i]), flat(out[(k+1)*each+i])); d > 1e-4 {
+						t.Errorf("%s: %s and native formulations differ by %g", what, f, d)
+					}
 				}
 			}
 		})

@@ -180,9 +180,12 @@ func conv2d(scope *gmodel.Scope, x *Node, k, cout, stride, pad int, bias bool, f
 	kernel := scope.WithInitializer(xavierUniform(scope, k*k*cin, k*k*cout)).
 		VariableWithShape("weights", shapes.Make(x.DType(), cout, k, k, cin)).NodeValue(g)
 	var y *Node
-	if resolveFormulation(f, g) == Matmul {
+	switch resolveFormulation(f, g) {
+	case Matmul:
 		y = convMatmul(x, kernel, stride, pad)
-	} else {
+	case Autodiff:
+		y = convAutodiff(x, kernel, stride, pad)
+	default:
 		y = convNative(x, kernel, stride, pad)
 	}
 	if bias {
@@ -250,6 +253,19 @@ func convMatmul(x, kernel *Node, stride, pad int) *Node {
 		y = upstream.capture(Add(y, MulScalar(first, 0)))
 	}
 	return y
+}
+
+// convAutodiff is convMatmul with every gradient left to autodiff: the patches are
+// Pad and Slices (see slicePatches), whose gradients are Slices and Pads, themselves
+// differentiable, so that the gradient graph can be differentiated again.
+func convAutodiff(x, kernel *Node, stride, pad int) *Node {
+	dims := x.Shape().Dimensions
+	kdims := kernel.Shape().Dimensions
+	cout, kh, kw, cin := kdims[0], kdims[1], kdims[2], kdims[3]
+	ho := (dims[2]+2*pad-kh)/stride + 1
+	wo := (dims[3]+2*pad-kw)/stride + 1
+	p := slicePatches(x, kh, kw, ho, wo, stride, pad)
+	return DotGeneral(Reshape(kernel, cout, kh*kw*cin), []int{1}, nil, p, []int{0}, nil)
 }
 
 // cropPatches returns the kh*kw windows of a stride-1 convolution of x [Cin, N, H, W]

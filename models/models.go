@@ -27,6 +27,14 @@ const (
 	Matmul Formulation = "matmul"
 	// Native uses the backend's convolution and reduce-window ops (graph.Convolve, graph.MaxPool).
 	Native Formulation = "native"
+	// Autodiff writes convolution as Matmul does, as shifted slices and one matmul, but
+	// leaves every gradient to GoMLX's autodiff (no hand-written gradient, no Gather), and
+	// dense layers as plain matmuls. Slower to train on the Go backend than Matmul, but
+	// its gradient graph can be differentiated again: Matmul's hand-written input
+	// gradient stops the gradient of the patches, which drops a term of the second
+	// derivative (its Hessian is not symmetric), and its Gathers differentiate into
+	// Scatters. Exact Hessian-vector products build the models with it.
+	Autodiff Formulation = "autodiff"
 )
 
 // Config holds the architecture options. The zero value of every field selects its
@@ -116,9 +124,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("models: batch norm epsilon %g, want a finite number >= 0", c.BatchNormEpsilon)
 	}
 	switch c.Formulation {
-	case Auto, Matmul, Native:
+	case Auto, Matmul, Native, Autodiff:
 	default:
-		return fmt.Errorf("models: unknown formulation %q, want %q, %q or %q (auto)", c.Formulation, Matmul, Native, Auto)
+		return fmt.Errorf("models: unknown formulation %q, want %q, %q, %q or %q (auto)", c.Formulation, Matmul, Native, Autodiff, Auto)
 	}
 	return nil
 }

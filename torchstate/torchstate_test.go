@@ -30,6 +30,14 @@ type expected struct {
 		Labels []uint8
 		Norms  []float64
 	}
+	// Hessian, where present: PyTorch's exact H·w (w the parameters) of the mean
+	// cross-entropy for some labeled images: its norm per parameter tensor, and wᵀHw.
+	Hessian *struct {
+		Images        [][]uint8
+		Labels        []uint8
+		Norms         map[string]float64
+		QuadraticForm float64 `json:"quadratic_form"`
+	}
 }
 
 func loadExpected(t *testing.T) map[string]expected {
@@ -146,6 +154,70 @@ func TestGradientsMatchPyTorch(t *testing.T) {
 			t.Errorf("%s (%s): gradient norm %.6f, PyTorch %.6f", tensor.Name, sd.Tensors[i].Name, got, want)
 		}
 	}
+}
+
+// TestHessianVectorProductsMatchPyTorch checks esp's exact Hessian-vector product (in
+// float32) against PyTorch's (autograd twice, in float64) for each model: H·w, the
+// direction being the weights themselves, tensor by tensor, and wᵀHw. For the small CNN
+// the images are blank but for a patch, so that max-pooling windows tie.
+func TestHessianVectorProductsMatchPyTorch(t *testing.T) {
+	backend, err := experiment.NewBackend("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ file, model string }{
+		{"mlp_zip_f64.pt", "mlp"}, {"lenet_zip.pt", "lenet"}, {"cnn2_zip.pt", "lenet"}, {"resnet_zip_f16.pt", "resnet"},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			exp := loadExpected(t)[tc.file]
+			sd, err := torchstate.Load(filepath.Join("testdata", tc.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			net, mapping := importedNet(t, backend, sd, tc.model, exp)
+			h := exp.Hessian
+			split := &datasets.Split{Images: slices.Concat(h.Images...), Labels: h.Labels, Height: exp.Height, Width: exp.Width, Channels: exp.Channels}
+			w, err := net.Weights()
+			if err != nil {
+				t.Fatal(err)
+			}
+			hw, err := net.HessianVectorProduct(split, len(h.Labels), nil, w)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checked := 0
+			for _, m := range mapping {
+				want, ok := h.Norms[m.From]
+				if !ok {
+					continue // running statistics: not parameters
+				}
+				checked++
+				if got := norm(hw.Tensor(m.To).Data); math.Abs(got-want) > 1e-3*max(want, 0.01) {
+					t.Errorf("%s (%s): |H·w| %.6f, PyTorch %.6f", m.To, m.From, got, want)
+				}
+			}
+			if checked != len(h.Norms) {
+				t.Errorf("checked %d tensors of PyTorch's %d", checked, len(h.Norms))
+			}
+			var quadratic float64
+			for i, tensor := range hw.Tensors {
+				for j, v := range tensor.Data {
+					quadratic += float64(v) * float64(w.Tensors[i].Data[j])
+				}
+			}
+			if want := h.QuadraticForm; math.Abs(quadratic-want) > 1e-3*max(math.Abs(want), 0.1) {
+				t.Errorf("wᵀHw %.6f, PyTorch %.6f", quadratic, want)
+			}
+		})
+	}
+}
+
+func norm(data []float32) float64 {
+	var sum float64
+	for _, v := range data {
+		sum += float64(v) * float64(v)
+	}
+	return math.Sqrt(sum)
 }
 
 // importedNet builds model for the fixture's images and classes and maps sd onto it.

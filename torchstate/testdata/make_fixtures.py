@@ -17,6 +17,11 @@
   AvgPool2d(8) pools the last 8x8 maps of CIFAR-10 whole, so here it is a global average.
 - expected.json: for each fixture, uint8 images (row-major HWC) and PyTorch's
   log-softmax outputs for them, with the pixels scaled to [0, 1] as esp feeds them.
+  The MLP in float64, LeNet, the small CNN and the ResNet (in evaluation mode) also have
+  "hessian": for images with labels, PyTorch's exact Hessian-vector product (autograd
+  twice, in float64) of the mean cross-entropy in the direction of the parameters
+  themselves, H·w: its norm for each parameter tensor, by name, and wᵀHw. For the small CNN they
+  are the blank images of "gradient", whose max-pooling windows hold equal values.
 """
 import json
 
@@ -172,6 +177,28 @@ cnn2.zero_grad()
 nn.CrossEntropyLoss()(cnn2(blank.float() / 255), labels).backward()
 out["cnn2_zip.pt"]["gradient"] = {"images": blank.reshape(4, -1).tolist(), "labels": labels.tolist(),
                                   "norms": [p.grad.norm().item() for p in cnn2.parameters()]}
+
+
+
+def hessian(model, entry, images, labels):
+    """Adds to entry PyTorch's exact Hessian-vector product, in float64, of the mean
+    cross-entropy of the images with the labels, in the direction of the model's own
+    parameters w: the norm of H·w for each parameter tensor, and wᵀHw."""
+    model = model.double()
+    names, params = zip(*model.named_parameters())
+    x = torch.tensor(images, dtype=torch.float64).reshape(len(images), 1, entry["height"], entry["width"]) / 255
+    loss = nn.CrossEntropyLoss()(model(x), torch.tensor(labels))
+    grads = torch.autograd.grad(loss, params, create_graph=True)
+    v = [p.detach().clone() for p in params]
+    hv = torch.autograd.grad(sum((g * d).sum() for g, d in zip(grads, v)), params)
+    entry["hessian"] = {"images": images, "labels": labels, "norms": {n: h.norm().item() for n, h in zip(names, hv)},
+                        "quadratic_form": sum((h * d).sum() for h, d in zip(hv, v)).item()}
+
+
+hessian(mlp64, out["mlp_zip_f64.pt"], out["mlp_zip_f64.pt"]["images"], [0, 1, 1, 0])
+hessian(lenet, out["lenet_zip.pt"], out["lenet_zip.pt"]["images"], [0, 1, 2, 0])
+hessian(cnn2, out["cnn2_zip.pt"], out["cnn2_zip.pt"]["gradient"]["images"], [0, 1, 2, 1])
+hessian(resnet, out["resnet_zip_f16.pt"], out["resnet_zip_f16.pt"]["images"], [0, 1, 1, 0])
 
 with open("expected.json", "w") as f:
     json.dump(out, f, indent=1)
