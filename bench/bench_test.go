@@ -29,13 +29,14 @@ func startCPUClock() cpuClock {
 	return cpuClock{start: t, ok: ok}
 }
 
-// report adds cpu-ms/step: the CPU time since start divided by steps.
-func (c cpuClock) report(b *testing.B, steps int) {
+// report adds cpu-ms/UNIT (cpu-ms/step, cpu-ms/product): the CPU time since start
+// divided by n, the units timed.
+func (c cpuClock) report(b *testing.B, n int, unit string) {
 	end, ok := processCPUTime()
-	if !c.ok || !ok || steps == 0 {
+	if !c.ok || !ok || n == 0 {
 		return
 	}
-	b.ReportMetric(float64(end-c.start)/float64(time.Millisecond)/float64(steps), "cpu-ms/step")
+	b.ReportMetric(float64(end-c.start)/float64(time.Millisecond)/float64(n), "cpu-ms/"+unit)
 }
 
 // BenchmarkTrainStep measures one training step (batch 128, Adam, random 28x28x1
@@ -90,7 +91,77 @@ func benchmarkStep(b *testing.B, backend compute.Backend, name string, images []
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.Elapsed())/float64(time.Millisecond)/float64(steps), "ms/step")
-	cpu.report(b, steps)
+	cpu.report(b, steps, "step")
+}
+
+// hvpExamples is the size of BenchmarkHessianVectorProduct's split, and of torch_peer.py's
+// hvp mode's batch: one batch, so that one product is one call of the graph. It is 250,
+// not 256, because experiment caps the batch of its passes over a split at 250 for
+// convolutional models on the Go backend: 256 examples would be two calls for LeNet, the
+// second of 6 examples padded to 250 (1.5x the time of one).
+const hvpExamples = 250
+
+// BenchmarkHessianVectorProduct measures one exact Hessian-vector product,
+// experiment.Net.HessianVectorProduct (the gradient of ⟨∇loss, v⟩, the model built with
+// models.Autodiff), of the mean cross-entropy over hvpExamples random 28x28x1 images with
+// random labels, in one batch, along a random direction, for each model on the Go
+// backend with its default parallelism ("mlp", "lenet") and on one core ("mlp-1thread",
+// "lenet-1thread"); the first product, which compiles the graph, is not timed.
+func BenchmarkHessianVectorProduct(b *testing.B) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	split := &datasets.Split{Images: make([]uint8, hvpExamples*28*28), Labels: make([]uint8, hvpExamples),
+		Height: 28, Width: 28, Channels: 1}
+	for i := range split.Images {
+		split.Images[i] = uint8(rng.IntN(256))
+	}
+	for i := range split.Labels {
+		split.Labels[i] = uint8(rng.IntN(10))
+	}
+	for _, variant := range []struct{ suffix, backend string }{{"", "go"}, {"-1thread", "go:parallelism=1"}} {
+		backend, err := experiment.NewBackend(variant.backend)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, name := range []string{"mlp", "lenet"} {
+			b.Run(name+variant.suffix, func(b *testing.B) {
+				benchmarkHVP(b, backend, name, split, rng)
+			})
+		}
+	}
+}
+
+// benchmarkHVP times Hessian-vector products of the named model on backend over split
+// (in one batch) along a direction drawn from rng.
+func benchmarkHVP(b *testing.B, backend compute.Backend, name string, split *datasets.Split, rng *rand.Rand) {
+	net, err := experiment.NewNet(backend, name, models.Config{}, 28, 28, 1, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	v, err := net.Weights()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range v.Tensors {
+		for j := range v.Tensors[i].Data {
+			v.Tensors[i].Data[j] = float32(rng.NormFloat64())
+		}
+	}
+	product := func() {
+		if _, err := net.HessianVectorProduct(split, split.Len(), nil, v); err != nil {
+			b.Fatal(err)
+		}
+	}
+	product() // compiles
+	products := 0
+	cpu := startCPUClock()
+	b.ResetTimer()
+	for b.Loop() {
+		product()
+		products++
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed())/float64(time.Millisecond)/float64(products), "ms/product")
+	cpu.report(b, products, "product")
 }
 
 // BenchmarkCorruptedEpoch measures one epoch of the MLP on corrupted MNIST (the paper's

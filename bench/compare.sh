@@ -2,18 +2,23 @@
 # Side-by-side speed of esp (GoMLX, Go backend) and the PyTorch peer on this machine.
 #
 # Runs the Go benchmarks and bench/torch_peer.py alternately, ROUNDS times, so that both
-# see the same machine load; reports the median of each. Then the whole protocol: RUNS
-# corrupted-MNIST MLP runs of EPOCHS epochs with `esp run` (1 worker on all cores, and
-# one worker per core) and with the peer (one process with as many threads as cores, and
-# one single-thread process per core), the best split of each; and the peak RSS of one
-# such run. Prints progress to stderr and, last on stdout, one JSON line per measurement:
+# see the same machine load; reports the median of each (training steps, exact
+# Hessian-vector products, a corrupted-MNIST epoch, the MLP's matrix products). Then the
+# whole protocol: RUNS corrupted-MNIST MLP runs of EPOCHS epochs with `esp run` (1 worker
+# on all cores, and one worker per core) and with the peer (one process with as many
+# threads as cores, and one single-thread process per core), the best split of each; and
+# the peak RSS of one such run. Prints progress to stderr and, last on stdout, one JSON
+# line per measurement:
 #   {"model":..., "esp_ms_per_step":..., "torch_ms_per_step":..., "ratio":..., ...}
-#   {"protocol":..., "runs":..., "epochs":..., "esp_runs_per_hour":..., "torch_runs_per_hour":..., "ratio":..., ...}
+#   {"hvp":..., "esp_ms_per_product":..., "torch_ms_per_product":..., "ratio":..., ...}
 #   {"matmul":..., "esp_gflops":..., "torch_gflops":..., "ratio":...}   (the MLP's products, one core)
+#   {"protocol":..., "runs":..., "epochs":..., "esp_runs_per_hour":..., "torch_runs_per_hour":..., "ratio":..., ...}
 #   {"memory":..., "esp_peak_rss_mb":..., "torch_peak_rss_mb":..., "ratio":...}
 # ratio = esp / torch for times and memory (below 1: esp is faster or smaller), and
 # torch / esp for runs per hour (below 1: esp does more). The step lines also carry
-# esp's CPU time per step and its one-core time (the peer runs on one thread).
+# esp's CPU time per step and its one-core time (the peer runs on one thread); the hvp
+# lines, one per model, the same per product (one exact H·v of the mean cross-entropy
+# over one batch of 250 random images: BenchmarkHessianVectorProduct, torch_peer.py hvp).
 #
 #   bench/compare.sh [ROUNDS]     (default 3)
 #   ESP_COMPARE_RUNS (default 8), ESP_COMPARE_EPOCHS (default 1; the paper's is 11),
@@ -36,18 +41,21 @@ go test -c -o "$work/bench.test" ./bench
 go_bench() { # benchmark regexp, count -> its result lines
 	"$work/bench.test" -test.run '^$' -test.bench "$1" -test.benchtime "$2" 2>/dev/null | grep '^Benchmark'
 }
-metric() { # metric name (ms/step, cpu-ms/step, GFLOPS) -> its value in the result line on stdin
+metric() { # metric name (ms/step, cpu-ms/step, ms/product, GFLOPS) -> its value in the result line on stdin
 	awk -v m="$1" '{ for (i = 1; i <= NF; i++) if ($(i) == m) { print $(i-1); exit } }'
 }
 go_metric() { go_bench "$1" "$2" | metric "$3"; } # benchmark regexp, count, metric name
-go_step() { # step benchmark name, count: records its wall and CPU ms/step in esp[name], cpu[name]
+go_record() { # key, benchmark regexp, count, unit: records its wall and CPU ms/unit in esp[key], cpu[key]
 	local out
-	out=$(go_bench "BenchmarkTrainStep/$1\$" "$2")
-	esp[$1]+="$(metric ms/step <<<"$out") "
-	cpu[$1]+="$(metric cpu-ms/step <<<"$out") "
+	out=$(go_bench "$2" "$3")
+	esp[$1]+="$(metric "ms/$4" <<<"$out") "
+	cpu[$1]+="$(metric "cpu-ms/$4" <<<"$out") "
 }
+go_step() { go_record "$1" "BenchmarkTrainStep/$1\$" "$2" step; }                   # step benchmark name, count
+go_hvp() { go_record "hvp-$1" "BenchmarkHessianVectorProduct/$1\$" "$2" product; } # hvp benchmark name, count
 json_field() { "$python" -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; } # key -> value in the JSON on stdin
 torch_ms() { "$python" bench/torch_peer.py "$@" | json_field torch_ms_per_step; }
+torch_hvp_ms() { "$python" bench/torch_peer.py hvp "$@" | json_field torch_ms_per_product; }
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 declare -A esp cpu torch gflops
@@ -60,6 +68,12 @@ for r in $(seq "$rounds"); do
 	go_step lenet 20x
 	go_step lenet-1thread 10x
 	torch[lenet]+="$(torch_ms step --model lenet --steps 20) "
+	go_hvp mlp 50x
+	go_hvp mlp-1thread 50x
+	torch[hvp-mlp]+="$(torch_hvp_ms --model mlp --steps 50) "
+	go_hvp lenet 5x
+	go_hvp lenet-1thread 3x
+	torch[hvp-lenet]+="$(torch_hvp_ms --model lenet --steps 5 --warmup 2) "
 	esp[mlp-corrupted-epoch]+="$(go_metric 'BenchmarkCorruptedEpoch$' 1x ms/step) "
 	torch[mlp-corrupted-epoch]+="$(torch_ms epoch) "
 	for p in forward weight-gradient; do
@@ -86,6 +100,21 @@ if one:
     line["ratio_1thread"] = round(float(one) / t, 2)
 print(json.dumps(line))' "$name" "$(med "${esp[$name]}")" "$(med "${torch[$name]}")" \
 		"$(med "${cpu[$name]:-}")" "$(med "${esp[$name-1thread]:-}")")")
+done
+
+for name in mlp lenet; do
+	key=hvp-$name
+	echo "$key: esp ${esp[$key]}| cpu ${cpu[$key]}| 1 thread ${esp[$key-1thread]}| torch ${torch[$key]}" >&2
+	lines+=("$("$python" -c '
+import json, sys
+name, e, t, c, one = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5]
+line = {"hvp": name, "esp_ms_per_product": e, "torch_ms_per_product": t, "ratio": round(e / t, 2)}
+if c:
+    line["esp_cpu_ms_per_product"] = float(c)
+line["esp_1thread_ms_per_product"] = float(one)
+line["ratio_1thread"] = round(float(one) / t, 2)
+print(json.dumps(line))' "$name" "$(med "${esp[$key]}")" "$(med "${torch[$key]}")" \
+		"$(med "${cpu[$key]}")" "$(med "${esp[$key-1thread]}")")")
 done
 
 for p in forward weight-gradient; do # one core each; ratio = esp time / torch time

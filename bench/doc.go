@@ -8,6 +8,12 @@
 //     Adam, random 28x28x1 inputs) on the Go backend with its default parallelism (all
 //     cores), data feeding excluded, through experiment.Stepper; mlp-1thread and
 //     lenet-1thread: the same on one core, as the PyTorch peer runs.
+//   - BenchmarkHessianVectorProduct/mlp, BenchmarkHessianVectorProduct/lenet: one exact
+//     Hessian-vector product (experiment.Net.HessianVectorProduct: double backward, the
+//     model in the models.Autodiff formulation) of the mean cross-entropy over 250 random
+//     28x28x1 images with random labels, one batch, along a random direction, with all
+//     cores; mlp-1thread and lenet-1thread: on one core. torch_peer.py's hvp mode
+//     computes the same product by torch.autograd.grad twice. Reports ms/product.
 //   - BenchmarkMatmul/forward, BenchmarkMatmul/weight-gradient: the MLP step's two
 //     large matrix products, in the layouts the models give them, on one core; reports
 //     GFLOPS. torch_peer.py's matmul mode times the same products.
@@ -16,10 +22,11 @@
 //     evaluations. It needs MNIST in the cache (ESP_DATA_DIR or ~/.cache/esp) and is
 //     skipped otherwise; it never downloads.
 //
-// Each reports ms/step (wall clock). The step benchmarks also report cpu-ms/step (the
-// process's CPU time, where the platform reports it: steadier than the wall clock on a
-// shared machine, though it adds up the backend's parallel workers); the epoch
-// benchmark also reports s/epoch.
+// Each reports ms/step (wall clock; the Hessian-vector products ms/product). The step
+// and product benchmarks also report cpu-ms/step or cpu-ms/product (the process's CPU
+// time, where the platform reports it: steadier than the wall clock on a shared machine,
+// though it adds up the backend's parallel workers); the epoch benchmark also reports
+// s/epoch.
 //
 // # Comparing with PyTorch
 //

@@ -11,6 +11,7 @@ it with the Go side in one go. Single thread unless --threads says otherwise (on
   torch_peer.py epoch --runs 4 --epochs 11 --eval        # four runs of it, one after the other
                                                          # (accuracies and weight norms of the last)
   torch_peer.py matmul --product forward|weight-gradient [--steps N]   # one of the MLP's products
+  torch_peer.py hvp --model mlp|lenet [--steps N] [--warmup N]   # one exact Hessian-vector product
 """
 import argparse
 import json
@@ -84,6 +85,33 @@ def bench_step(args):
     return {"model": args.model, "torch_ms_per_step": round(ms, 3)}
 
 
+# The batch of the hvp mode: BenchmarkHessianVectorProduct's split (bench_test.go's
+# hvpExamples), one batch on both sides.
+HVP_EXAMPLES = 250
+
+
+def bench_hvp(args):
+    """One exact H·v of the mean cross-entropy over one batch of random images and labels
+    (inference mode), along a random direction: the gradient of <grad loss, v>, by double
+    backward, as esp's experiment.Net.HessianVectorProduct computes it."""
+    device = torch.device(args.device)
+    torch.manual_seed(1)
+    model = xavier(MODELS[args.model]()).to(device).eval()
+    params = list(model.parameters())
+    v = [torch.randn_like(p) for p in params]
+    x = torch.randint(0, 256, (HVP_EXAMPLES, 1, 28, 28), device=device).float() / 255
+    y = torch.randint(0, 10, (HVP_EXAMPLES,), device=device)
+
+    def product():
+        loss = nn.functional.cross_entropy(model(x), y)
+        grads = torch.autograd.grad(loss, params, create_graph=True)
+        gv = sum((g * d).sum() for g, d in zip(grads, v))
+        return torch.autograd.grad(gv, params)
+
+    ms = 1000 * seconds_per_call(product, args, device)
+    return {"model": args.model, "examples": HVP_EXAMPLES, "torch_ms_per_product": round(ms, 3)}
+
+
 # The MLP step's two large products as esp lays them out (see bench_test.go's
 # matmulProducts): name -> (lhs shape, rhs shape, whether rhs is used transposed).
 PRODUCTS = {"forward": ((512, 784), (128, 784), True), "weight-gradient": ((512, 128), (128, 784), False)}
@@ -154,7 +182,7 @@ def bench_epoch(args):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("what", choices=["step", "epoch", "matmul"])
+    p.add_argument("what", choices=["step", "epoch", "matmul", "hvp"])
     p.add_argument("--product", choices=sorted(PRODUCTS), default="forward", help="which product (matmul)")
     p.add_argument("--model", choices=sorted(MODELS), default="mlp")
     p.add_argument("--steps", type=int, default=100)
@@ -172,7 +200,7 @@ def main():
     torch.set_num_threads(args.threads)
     torch.backends.cuda.matmul.allow_tf32 = args.tf32
     torch.backends.cudnn.allow_tf32 = args.tf32
-    result = {"step": bench_step, "epoch": bench_epoch, "matmul": bench_matmul}[args.what](args)
+    result = {"step": bench_step, "epoch": bench_epoch, "matmul": bench_matmul, "hvp": bench_hvp}[args.what](args)
     result["torch_version"] = torch.__version__
     result["threads"] = args.threads
     result["device"] = args.device
