@@ -23,10 +23,11 @@
 //     statistics interpolated too ([Lerp]).
 //   - [Surface]: 1D and 2D slices along random filter-normalized directions
 //     ([FilterNormalizedDirection], Li et al. 2018).
-//   - [Sharpness]: top Hessian eigenvalue by power iteration and Hessian trace by
-//     Hutchinson's estimator, on exact Hessian-vector products
-//     (experiment.Net.HessianVectorProduct) or, asked for, central differences of
-//     gradients ([HessianVectorProduct]).
+//   - [Sharpness]: top Hessian eigenvalue by power iteration, Hessian trace by
+//     Hutchinson's estimator and, asked for, the eigenvalue density by stochastic
+//     Lanczos quadrature ([HessianDensity], [DensityFigure]), on exact Hessian-vector
+//     products (experiment.Net.HessianVectorProduct) or, asked for, central
+//     differences of gradients ([HessianVectorProduct]).
 //
 // All losses are mean cross-entropies in inference mode; "train" is the clean training
 // split with its true labels, "test" the test split.
@@ -59,7 +60,9 @@
 //   - sharpness.json: a [SharpnessResult]: "top_eigenvalue", "power_iterations",
 //     "converged", "trace", "trace_samples", "trace_std" (standard error of the trace
 //     estimate), "hvp" ("exact" or "finite-difference"), "epsilon" (the
-//     finite-difference step), "examples", "loss", "seconds".
+//     finite-difference step), "examples", "loss", "seconds", and with
+//     DensityVectors "density", a [HessianDensity]: "vectors", "steps", "nodes" and
+//     "weights" (one quadrature per vector), "smallest", "largest".
 //
 // Non-finite numbers are written as null. Keep probe directories beside run
 // directories, not inside them: the report does not look inside run directories.

@@ -103,7 +103,10 @@ func makeLegendRoom(p *plot.Plot, rows int, logY bool) {
 	lo, hi := p.Y.Min, p.Y.Max
 	switch {
 	case logY && lo > 0 && hi > lo:
-		p.Y.Max = hi * math.Pow(hi/lo, grow)
+		// In decades: hi·(hi/lo)^grow overflows for data spanning hundreds of them.
+		if top := math.Log10(hi) + grow*(math.Log10(hi)-math.Log10(lo)); top < 300 {
+			p.Y.Max = math.Pow(10, top)
+		}
 	case !logY && hi > lo:
 		p.Y.Max = hi + (hi-lo)*grow
 	}

@@ -132,6 +132,9 @@ func TestLegendRoom(t *testing.T) {
 			{Label: "c", X: x, Y: []float64{0.5, 0.5, 0.5}}, {Label: "d", X: x, Y: []float64{1, 1, 1}}}, 0, 1, 4},
 		{"test accuracy, 2 rows", "test accuracy", false, []Series{{Label: "a", X: x, Y: []float64{0.2, 0.5, 0.6}}, {Label: "b", X: x, Y: []float64{0.3, 0.3, 0.3}}}, 0, 1, 2},
 		{"log, 2 rows", "loss", true, []Series{{Label: "train", X: x, Y: []float64{2.3, 0.5, 0.1}}, {Label: "test", X: x, Y: []float64{2.3, 3, 3.8}}}, 0.1, 3.8, 2},
+		// Down to the smallest float64: the top, raised by a power of hi/lo, was +Inf, and
+		// drawing panicked.
+		{"log over 323 decades", "density", true, []Series{{Label: "a", X: x, Y: []float64{5e-324, 1e-5, 1}}}, 5e-324, 1, 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -146,6 +149,9 @@ func TestLegendRoom(t *testing.T) {
 			// The data keep the axis below the band: (max-min)/(Max-min) = 1-share, in
 			// logarithms on a log axis (within 0.01: the share measured again, once the
 			// axis has risen, lacks the padding the lines' ends needed at the top).
+			if _, err := f.PNG(); err != nil {
+				t.Fatal(err)
+			}
 			lo, hi, top := tc.min, tc.max, f.plot.Y.Max
 			if tc.logY {
 				lo, hi, top = math.Log(lo), math.Log(hi), math.Log(top)

@@ -37,6 +37,12 @@ type SharpnessSettings struct {
 	// large enough that float32 gradient rounding (~1e-7 relative) stays below ~1e-4
 	// of the result.
 	Epsilon float64 `json:"epsilon,omitempty"`
+	// DensityVectors is the number of random vectors of the eigenvalue density
+	// (HessianDensity, stochastic Lanczos quadrature); 0, the default, estimates none.
+	DensityVectors int `json:"density_vectors,omitempty"`
+	// LanczosSteps is the number of Lanczos steps (Hessian-vector products) per density
+	// vector: the nodes of its quadrature. Default 40; at most MaxLanczosSteps.
+	LanczosSteps int `json:"lanczos_steps,omitempty"`
 	// Seed fixes the random start vector and the Rademacher vectors. 0 is a valid seed.
 	Seed uint64 `json:"seed"`
 	// BatchSize is the size of the chunks each full gradient is accumulated over.
@@ -70,6 +76,9 @@ func (s SharpnessSettings) WithDefaults() SharpnessSettings {
 	if s.BatchSize == 0 {
 		s.BatchSize = defaultEvalBatch
 	}
+	if s.DensityVectors > 0 && s.LanczosSteps == 0 {
+		s.LanczosSteps = 40
+	}
 	return s
 }
 
@@ -84,6 +93,12 @@ func (s SharpnessSettings) Validate() error {
 	}
 	if s.TraceSamples > MaxProbeSteps {
 		return fmt.Errorf("sharpness: %d trace samples: at most %d", s.TraceSamples, MaxProbeSteps)
+	}
+	if s.DensityVectors < 0 || s.DensityVectors > MaxProbeSteps {
+		return fmt.Errorf("sharpness: %d density vectors: want 0 (none) to %d", s.DensityVectors, MaxProbeSteps)
+	}
+	if s.LanczosSteps < 0 || s.LanczosSteps > MaxLanczosSteps {
+		return fmt.Errorf("sharpness: %d Lanczos steps: want 1 to %d (0: 40)", s.LanczosSteps, MaxLanczosSteps)
 	}
 	if !finiteValue(s.Tolerance) || s.Tolerance < 0 || !finiteValue(s.Epsilon) || s.Epsilon < 0 {
 		return fmt.Errorf("sharpness: tolerance and epsilon must be finite numbers > 0")
@@ -122,6 +137,8 @@ type SharpnessResult struct {
 	HVP      string  `json:"hvp"`
 	Epsilon  float64 `json:"epsilon,omitempty"`
 	Examples int     `json:"examples"`
+	// Density is the eigenvalue density, where DensityVectors asked for one.
+	Density *HessianDensity `json:"density,omitempty"`
 	// Loss is the clean training loss at the point.
 	Loss    experiment.Float `json:"loss"`
 	Seconds float64          `json:"seconds"`
@@ -350,8 +367,21 @@ func sharpnessAt(ctx context.Context, net *experiment.Net, w *experiment.Weights
 	if n := float64(len(samples)); n > 1 {
 		res.TraceStd = experiment.Float(math.Sqrt(sq/(n-1)) / math.Sqrt(n))
 	}
+	if s.DensityVectors > 0 {
+		draw := func() *experiment.Weights { return randomDirection(w, rng, true) }
+		res.Density, err = hessianDensity(hvp, draw, s.DensityVectors, s.LanczosSteps, func(vector, step int) {
+			fmt.Fprintf(progress, "sharpness: density vector %d/%d: Lanczos step %d/%d\n", vector, s.DensityVectors, step, s.LanczosSteps)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("sharpness: eigenvalue density: %w", err)
+		}
+	}
 	res.Seconds = time.Since(start).Seconds()
 	fmt.Fprintf(progress, "sharpness: top eigenvalue %.6g (%s), trace %.6g ± %.3g\n",
 		lambda, res.ConvergenceNote(), mean, float64(res.TraceStd))
+	if d := res.Density; d != nil {
+		fmt.Fprintf(progress, "sharpness: eigenvalue density over %d vectors of %d Lanczos steps: eigenvalues from %.6g to %.6g\n",
+			d.Vectors, d.Steps, float64(d.Smallest), float64(d.Largest))
+	}
 	return res, nil
 }

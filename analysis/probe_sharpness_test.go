@@ -324,6 +324,9 @@ func TestSharpnessConvModel(t *testing.T) {
 	results := map[string]*SharpnessResult{}
 	for _, method := range []string{HVPExact, HVPFiniteDifference} {
 		s := SharpnessSettings{Iterations: 200, Tolerance: 1e-6, TraceSamples: 200, Seed: 2, HVP: method}.WithDefaults()
+		if method == HVPExact {
+			s.DensityVectors, s.LanczosSteps = 2, 80
+		}
 		if results[method], err = sharpnessAt(context.Background(), net, w, split, s, io.Discard); err != nil {
 			t.Fatalf("%s: %v", method, err)
 		}
@@ -337,6 +340,18 @@ func TestSharpnessConvModel(t *testing.T) {
 	}
 	if got := float64(exact.Trace); math.Abs(got-trace) > 4*float64(exact.TraceStd) {
 		t.Errorf("trace %v ± %v, dense Hessian's %v", got, exact.TraceStd, trace)
+	}
+	// The density's extreme nodes: the extreme eigenvalues, from inside.
+	d := exact.Density
+	t.Logf("density: nodes from %v to %v", d.Smallest, d.Largest)
+	lo, hi := values[0], values[len(values)-1]
+	for _, c := range []struct {
+		what      string
+		got, want float64
+	}{{"smallest", float64(d.Smallest), lo}, {"largest", float64(d.Largest), hi}} {
+		if math.Abs(c.got-c.want) > 1e-3*(hi-lo) {
+			t.Errorf("density's %s node %v, dense Hessian's eigenvalue %v", c.what, c.got, c.want)
+		}
 	}
 }
 
@@ -386,7 +401,7 @@ func TestSharpnessFile(t *testing.T) {
 	ds := probeDataset(40, 20)
 	run, _ := trainProbeRun(t, ds, false)
 	out := filepath.Join(t.TempDir(), "sharp")
-	res, err := Sharpness(context.Background(), nil, Point{Run: run}, ds, SharpnessSettings{Iterations: 5, TraceSamples: 3}, out, nil)
+	res, err := Sharpness(context.Background(), nil, Point{Run: run}, ds, SharpnessSettings{Iterations: 5, TraceSamples: 3, DensityVectors: 2, LanczosSteps: 7}, out, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -402,6 +417,12 @@ func TestSharpnessFile(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out, ProbeInfoFile)); err != nil {
 		t.Error(err)
+	}
+	density, _ := m["density"].(map[string]any)
+	hasFields(t, SharpnessFile+" density", density, "vectors", "steps", "nodes", "weights", "smallest", "largest")
+	if d := res.Density; d == nil || d.Vectors != 2 || d.Steps != 7 || len(d.Nodes) != 2 || len(d.Nodes[1]) != 7 ||
+		d.Largest < res.TopEigenvalue*(1-1e-3) || d.Smallest > d.Largest {
+		t.Errorf("density %+v, top eigenvalue %v", d, res.TopEigenvalue)
 	}
 }
 

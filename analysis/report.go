@@ -223,9 +223,10 @@ func (g *group) mixedRecipes() string {
 	return ""
 }
 
-func sortedKeys(groups map[groupKey]*group) []groupKey {
-	keys := make([]groupKey, 0, len(groups))
-	for k := range groups {
+// sortedKeys returns the keys of m by dataset, model and weight decay.
+func sortedKeys[V any](m map[groupKey]V) []groupKey {
+	keys := make([]groupKey, 0, len(m))
+	for k := range m {
 		keys = append(keys, k)
 	}
 	sort.Slice(keys, func(i, j int) bool {

@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"encoding/json"
 	"fmt"
 	"image/color"
 	"math"
@@ -155,6 +156,7 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 		decided[id][k] = true
 		return true
 	}
+	densities := map[groupKey][]DensitySeries{}
 	for i, p := range probes {
 		k := probeGroup(p)
 		name := fmt.Sprintf("%s-%s-%d", p.Kind, k.slug(), i) // unique: i numbers the probes
@@ -274,9 +276,36 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 				}
 			}
 		case "sharpness":
-			row := []string{k.name(), filepath.Base(p.Dir), fmtNum(num(p.Object, "top_eigenvalue")), fmtNum(num(p.Object, "trace")),
-				fmtNum(num(p.Object, "trace_std"))} // trace_std is the standard error of the estimate
-			rep.addTableRow("Sharpness (top Hessian eigenvalue, Hutchinson trace)", []string{"dataset/model", "probe", "λ_max", "trace", "trace std. error"}, row)
+			point, span := "-", "-"
+			if p.Source != nil {
+				point = map[bool]string{true: "corrupted", false: "normal"}[p.Source.Corrupted()]
+			}
+			density := densityOf(p.Object)
+			if density != nil {
+				span = fmt.Sprintf("%s to %s", fmtNum(float64(density.Smallest)), fmtNum(float64(density.Largest)))
+			}
+			lambda := fmtNum(num(p.Object, "top_eigenvalue"))
+			if converged, ok := p.Object["converged"].(bool); ok && !converged {
+				lambda += " (not converged)"
+			}
+			row := []string{k.name(), filepath.Base(p.Dir), point, lambda, fmtNum(num(p.Object, "trace")),
+				fmtNum(num(p.Object, "trace_std")), span, orDefault(str(p.Object, "hvp"), "-")} // trace_std is the standard error of the estimate
+			rep.addTableRow("Sharpness (top Hessian eigenvalue, Hutchinson trace, eigenvalue density)",
+				[]string{"dataset/model", "probe", "point", "λ_max", "trace", "trace std. error", "eigenvalues (density)", "H·v"}, row)
+			if density != nil {
+				densities[k] = append(densities[k], DensitySeries{Label: point + ": " + filepath.Base(p.Dir), Density: density, Color: colorOf(point)})
+			}
+		}
+	}
+	for i, k := range sortedKeys(densities) { // one figure a dataset and model: normal and extreme points side by side
+		series := densities[k]
+		if len(series) > len(seriesColors) {
+			series = series[:len(seriesColors)]
+		}
+		if f, err := DensityFigure(fmt.Sprintf("sharpness-density-%s-%d", k.slug(), i), "Hessian eigenvalue density: "+k.name(), series...); err == nil {
+			f.Caption = "Stochastic Lanczos quadrature over random vectors, each node smoothed by a Gaussian of 1% of the range " +
+				"(sharpness probes with --density; sharpness.json has the vectors and steps)."
+			rep.Figures = append(rep.Figures, f)
 		}
 	}
 	untested := func(id string, k groupKey, otherwise string) {
@@ -294,7 +323,7 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 		untested("C6", kk, "no fullbatch probe from a corrupted run")
 	}
 	for _, id := range []string{"C5", "C6"} { // probes of a dataset and model without runs here
-		for _, k := range sortedKeys(groupsOf(why[id])) {
+		for _, k := range sortedKeys(why[id]) {
 			untested(id, k, "")
 		}
 	}
@@ -313,15 +342,6 @@ func orDefault(s, otherwise string) string {
 		return otherwise
 	}
 	return s
-}
-
-// groupsOf returns the keys of m as a set of groups, for sortedKeys.
-func groupsOf(m map[groupKey]string) map[groupKey]*group {
-	out := map[groupKey]*group{}
-	for k := range m {
-		out[k] = nil
-	}
-	return out
 }
 
 func floats(v any) []float64 {
@@ -344,6 +364,36 @@ func matrix(v any) [][]float64 {
 		out[i] = floats(row)
 	}
 	return out
+}
+
+// densityOf decodes the eigenvalue density of a sharpness.json, nil when it has none.
+func densityOf(sharpness map[string]any) *HessianDensity {
+	raw, ok := sharpness["density"]
+	if !ok {
+		return nil
+	}
+	data, err := json.Marshal(raw)
+	if err != nil {
+		return nil
+	}
+	var d HessianDensity
+	if err := json.Unmarshal(data, &d); err != nil || len(d.Nodes) == 0 || len(d.Nodes) != len(d.Weights) {
+		return nil
+	}
+	for i := range d.Nodes {
+		if len(d.Nodes[i]) != len(d.Weights[i]) {
+			return nil
+		}
+	}
+	return &d
+}
+
+// colorOf is the colour of a point's kind in the figures.
+func colorOf(kind string) color.Color {
+	if kind == "corrupted" {
+		return colorCorrupted
+	}
+	return colorNormal
 }
 
 func fmtNum(v float64) string {

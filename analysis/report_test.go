@@ -106,7 +106,8 @@ func TestReport(t *testing.T) {
 {"alpha":1,"train_loss":3,"test_loss":5}
 `,
 		"surface2d.json": `{"alphas":[-1,0,1],"betas":[-1,1],"train_loss":[[3,3],[1,1.5],[3,4]]}`})
-	writeProbe(t, filepath.Join(in, "probes", "sharpness"), extreme, map[string]string{"sharpness.json": `{"top_eigenvalue":12.5,"trace":40,"trace_std":3}`})
+	writeProbe(t, filepath.Join(in, "probes", "sharpness"), extreme, map[string]string{"sharpness.json": `{"top_eigenvalue":12.5,"converged":false,"trace":40,"trace_std":3,"hvp":"exact",
+		"density":{"vectors":2,"steps":3,"nodes":[[-1.5,0.25,12.5],[-1,0.5,12]],"weights":[[0.1,0.8,0.1],[0.2,0.7,0.1]],"smallest":-1.5,"largest":12.5}}`})
 	os.MkdirAll(filepath.Join(in, "runs", ".tmp-normal-0009-x"), 0o755) // an unfinished run: ignored
 
 	out := filepath.Join(in, "report")
@@ -166,7 +167,14 @@ func TestReport(t *testing.T) {
 			t.Errorf("index.html does not show %s", f.Name)
 		}
 	}
-	for _, want := range []string{"C1", "does not hold", "authors", "Sharpness"} {
+	var densityFigure bool
+	for _, f := range rep.Figures {
+		densityFigure = densityFigure || f.Title == "Hessian eigenvalue density: rows/mlp"
+	}
+	if !densityFigure {
+		t.Error("no figure of the Hessian eigenvalue density")
+	}
+	for _, want := range []string{"C1", "does not hold", "authors", "Sharpness", "12.5 (not converged)", "-1.5 to 12.5", "<td>exact</td>"} {
 		if !strings.Contains(string(html), want) {
 			t.Errorf("index.html lacks %q", want)
 		}

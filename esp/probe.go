@@ -356,15 +356,17 @@ func runProbeSurface(ctx context.Context, args []string, stdout, stderr io.Write
 }
 
 func runProbeSharpness(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("probe sharpness", stderr, "probe sharpness --run DIR [--iterations N] [--samples N] [--hvp exact|finite-difference] [--epsilon E] [--seed S] --out DIR\n\n"+
-		"Top Hessian eigenvalue (power iteration) and Hessian trace (Hutchinson) of the clean training loss;\n"+
-		"writes probe.json and sharpness.json.")
+	fs := newFlagSet("probe sharpness", stderr, "probe sharpness --run DIR [--iterations N] [--samples N] [--density N [--lanczos-steps M]] [--hvp exact|finite-difference] [--epsilon E] [--seed S] --out DIR\n\n"+
+		"Top Hessian eigenvalue (power iteration) and Hessian trace (Hutchinson) of the clean training loss, and\n"+
+		"with --density its eigenvalue density (stochastic Lanczos quadrature); writes probe.json and sharpness.json.")
 	var pf probeFlags
 	pf.register(fs, true)
 	var s analysis.SharpnessSettings
 	fs.IntVar(&s.Iterations, "iterations", 0, "most power iterations (default 20)")
 	fs.Float64Var(&s.Tolerance, "tolerance", 0, "stop when the eigenvalue changes by less than this fraction (default 1e-3)")
 	fs.IntVar(&s.TraceSamples, "samples", 0, "Rademacher vectors of the trace estimate (default 10)")
+	fs.IntVar(&s.DensityVectors, "density", 0, "random vectors of the eigenvalue density (default 0: none)")
+	fs.IntVar(&s.LanczosSteps, "lanczos-steps", 0, fmt.Sprintf("Lanczos steps (Hessian-vector products) per density vector, at most %d (default 40)", analysis.MaxLanczosSteps))
 	fs.StringVar(&s.HVP, "hvp", "", "Hessian-vector products: exact (autodiff twice) or finite-difference (of two gradients) (default exact)")
 	fs.Float64Var(&s.Epsilon, "epsilon", 0, "finite-difference step along a unit direction (default 1e-3)")
 	fs.Uint64Var(&s.Seed, "seed", 0, "seed of the random vectors")
@@ -377,8 +379,13 @@ func runProbeSharpness(ctx context.Context, args []string, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "sharpness at %s: top eigenvalue %.5g (%s), trace %.5g ± %.3g on %d examples\nprobe directory: %s\n",
-		point, res.TopEigenvalue, res.ConvergenceNote(), res.Trace, res.TraceStd, res.Examples, pf.out)
+	fmt.Fprintf(stdout, "sharpness at %s: top eigenvalue %.5g (%s), trace %.5g ± %.3g on %d examples\n",
+		point, res.TopEigenvalue, res.ConvergenceNote(), res.Trace, res.TraceStd, res.Examples)
+	if d := res.Density; d != nil {
+		fmt.Fprintf(stdout, "eigenvalue density over %d vectors of %d Lanczos steps: eigenvalues from %.5g to %.5g\n",
+			d.Vectors, d.Steps, d.Smallest, d.Largest)
+	}
+	fmt.Fprintf(stdout, "probe directory: %s\n", pf.out)
 	return nil
 }
 

@@ -1,0 +1,214 @@
+package analysis
+
+import (
+	"fmt"
+	"image/color"
+	"math"
+	"slices"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/extremepoints/esp/experiment"
+)
+
+// MaxLanczosSteps bounds the Lanczos steps of the Hessian density: each step keeps one
+// more vector the size of the weights (full reorthogonalization).
+const MaxLanczosSteps = 500
+
+// HessianDensity is the Hessian's eigenvalue density by stochastic Lanczos quadrature
+// (Golub & Meurant; Ghorbani et al. 2019): for each random unit vector z, Steps Lanczos
+// steps on H from z give a Gauss quadrature, nodes θ and weights τ (summing to 1), with
+// Σ τ f(θ) = zᵀf(H)z exactly for polynomials f of degree below 2·Steps. Averaged over
+// the vectors, Σ τ δ(λ − θ) estimates the spectral density, (1/n) Σᵢ δ(λ − λᵢ) over the n
+// eigenvalues: its extreme nodes converge first to the extreme eigenvalues (from inside
+// the spectrum), its bulk is resolved only up to the node spacing.
+type HessianDensity struct {
+	Vectors int `json:"vectors"`
+	Steps   int `json:"steps"`
+	// Nodes and Weights hold one quadrature per vector (fewer nodes than Steps where the
+	// Krylov space closed early).
+	Nodes   [][]experiment.Float `json:"nodes"`
+	Weights [][]experiment.Float `json:"weights"`
+	// Smallest and Largest are the extreme nodes over all vectors: estimates, from inside
+	// the spectrum, of the smallest (most negative) and largest eigenvalue.
+	Smallest experiment.Float `json:"smallest"`
+	Largest  experiment.Float `json:"largest"`
+}
+
+// At returns the density smoothed by a Gaussian of standard deviation sigma (> 0) at
+// each of lambda: the mean over the vectors of Σ τ·N(λ; θ, σ²), which integrates to 1.
+func (d *HessianDensity) At(lambda []float64, sigma float64) []float64 {
+	density := make([]float64, len(lambda))
+	norm := 1 / (float64(max(len(d.Nodes), 1)) * sigma * math.Sqrt(2*math.Pi))
+	for i, x := range lambda {
+		var sum float64
+		for v, nodes := range d.Nodes {
+			for k, theta := range nodes {
+				u := (x - float64(theta)) / sigma
+				sum += float64(d.Weights[v][k]) * math.Exp(-u*u/2)
+			}
+		}
+		density[i] = sum * norm
+	}
+	return density
+}
+
+// DensitySeries is one eigenvalue density of a DensityFigure.
+type DensitySeries struct {
+	Label   string
+	Density *HessianDensity
+	Color   color.Color // nil: by position
+}
+
+// DensityFigure draws eigenvalue densities (for example at a normal and at an extreme
+// point) on one logarithmic axis: each smoothed by a Gaussian of 1% of the range all
+// their nodes span, at 400 points from 5 of those beyond either end; values below 10⁻⁶
+// of the largest are left out, a density falling off a Gaussian's tail over hundreds of
+// decades.
+func DensityFigure(name, title string, series ...DensitySeries) (*Figure, error) {
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, s := range series {
+		if s.Density == nil {
+			return nil, fmt.Errorf("figure %s: series %q has no density", name, s.Label)
+		}
+		lo, hi = min(lo, float64(s.Density.Smallest)), max(hi, float64(s.Density.Largest))
+	}
+	if len(series) == 0 || !finiteValue(lo) || !finiteValue(hi) {
+		return nil, fmt.Errorf("figure %s: no finite eigenvalues to draw", name)
+	}
+	sigma := 0.01 * (hi - lo)
+	if sigma == 0 {
+		sigma = 0.01 * math.Max(math.Abs(hi), 1)
+	}
+	const points = 400
+	lambda := make([]float64, points)
+	for i := range lambda {
+		lambda[i] = lo - 5*sigma + (hi-lo+10*sigma)*float64(i)/(points-1)
+	}
+	lines := make([]Series, len(series))
+	var peak float64
+	for i, s := range series {
+		lines[i] = Series{Label: s.Label, X: lambda, Y: s.Density.At(lambda, sigma), Color: s.Color}
+		peak = max(peak, slices.Max(lines[i].Y))
+	}
+	for _, l := range lines {
+		for k, y := range l.Y {
+			if y < 1e-6*peak {
+				l.Y[k] = math.NaN()
+			}
+		}
+	}
+	return LineFigure(name, title, "eigenvalue", "density (log)", true, lines...)
+}
+
+// lanczos runs up to steps steps of the Lanczos iteration on the symmetric operator hvp
+// from the direction of z, reorthogonalizing each new vector against all earlier ones (twice:
+// in float32 storage one pass leaves the vectors far from orthogonal within tens of steps,
+// and spurious copies of the extreme eigenvalues appear). It returns the tridiagonal
+// matrix's diagonal alpha and off-diagonal beta (len(beta) = len(alpha) − 1); it stops
+// early when the Krylov space closes. step(k) is called after each product.
+func lanczos(z *experiment.Weights, hvp func(*experiment.Weights) (*experiment.Weights, error), steps int,
+	step func(k int)) (alpha, beta []float64, err error) {
+	norm := z.Norm()
+	if norm == 0 || !finiteValue(norm) {
+		return nil, nil, fmt.Errorf("lanczos: start vector of norm %v", norm)
+	}
+	v := z.Clone()
+	v.Scale(1 / norm)
+	basis := []*experiment.Weights{v}
+	var scale float64 // the largest |α| and β so far: a bound on |H| restricted to the space
+	for k := 1; k <= steps; k++ {
+		w, err := hvp(v)
+		if err != nil {
+			return nil, nil, err
+		}
+		step(k)
+		a, err := v.Dot(w)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !finiteValue(a) {
+			return nil, nil, fmt.Errorf("lanczos: step %d: vᵀHv is %v", k, a)
+		}
+		alpha = append(alpha, a)
+		for range 2 {
+			for _, u := range basis {
+				c, err := u.Dot(w)
+				if err != nil {
+					return nil, nil, err
+				}
+				if err := w.Axpy(-c, u); err != nil {
+					return nil, nil, err
+				}
+			}
+		}
+		b := w.Norm()
+		scale = max(scale, math.Abs(a), b)
+		if k == steps || b <= 1e-6*scale {
+			break // done, or the space is invariant: the quadrature is exact
+		}
+		beta = append(beta, b)
+		w.Scale(1 / b)
+		v = w
+		basis = append(basis, v)
+	}
+	return alpha, beta, nil
+}
+
+// gaussQuadrature returns the nodes (the eigenvalues, ascending) and weights (the squared
+// first components of the eigenvectors) of the symmetric tridiagonal matrix with
+// diagonal alpha and off-diagonal beta.
+func gaussQuadrature(alpha, beta []float64) (nodes, weights []float64, err error) {
+	m := len(alpha)
+	t := mat.NewSymDense(m, nil)
+	for i, a := range alpha {
+		t.SetSym(i, i, a)
+		if i+1 < m {
+			t.SetSym(i, i+1, beta[i])
+		}
+	}
+	var eig mat.EigenSym
+	if !eig.Factorize(t, true) {
+		return nil, nil, fmt.Errorf("lanczos: the eigendecomposition of the %dx%d tridiagonal matrix failed", m, m)
+	}
+	nodes = eig.Values(nil)
+	var vectors mat.Dense
+	eig.VectorsTo(&vectors)
+	weights = make([]float64, m)
+	for k := range weights {
+		first := vectors.At(0, k)
+		weights[k] = first * first
+	}
+	return nodes, weights, nil
+}
+
+// hessianDensity estimates the density from vectors Rademacher vectors drawn by draw,
+// with steps Lanczos steps each.
+func hessianDensity(hvp func(*experiment.Weights) (*experiment.Weights, error), draw func() *experiment.Weights,
+	vectors, steps int, progress func(vector, step int)) (*HessianDensity, error) {
+	d := &HessianDensity{Vectors: vectors, Steps: steps, Smallest: experiment.Float(math.Inf(1)), Largest: experiment.Float(math.Inf(-1))}
+	for i := range vectors {
+		alpha, beta, err := lanczos(draw(), hvp, steps, func(k int) { progress(i+1, k) })
+		if err != nil {
+			return nil, err
+		}
+		nodes, weights, err := gaussQuadrature(alpha, beta)
+		if err != nil {
+			return nil, err
+		}
+		d.Nodes = append(d.Nodes, jsonFloats(nodes))
+		d.Weights = append(d.Weights, jsonFloats(weights))
+		d.Smallest = min(d.Smallest, experiment.Float(nodes[0]))
+		d.Largest = max(d.Largest, experiment.Float(nodes[len(nodes)-1]))
+	}
+	return d, nil
+}
+
+// jsonFloats converts xs for a JSON file (non-finite values as null).
+func jsonFloats(xs []float64) []experiment.Float {
+	out := make([]experiment.Float, len(xs))
+	for i, x := range xs {
+		out[i] = experiment.Float(x)
+	}
+	return out
+}

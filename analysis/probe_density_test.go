@@ -1,0 +1,166 @@
+package analysis
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/extremepoints/esp/experiment"
+)
+
+// diagonalOperator is H = diag(values) acting on one-tensor weights.
+func diagonalOperator(values []float64) func(*experiment.Weights) (*experiment.Weights, error) {
+	return func(v *experiment.Weights) (*experiment.Weights, error) {
+		out := v.Clone()
+		for i, x := range v.Tensors[0].Data {
+			out.Tensors[0].Data[i] = float32(values[i] * float64(x))
+		}
+		return out, nil
+	}
+}
+
+func vectorWeights(data []float64) *experiment.Weights {
+	t := experiment.Tensor{Name: "x", Shape: []int{len(data)}, Data: make([]float32, len(data)), Trainable: true}
+	for i, x := range data {
+		t.Data[i] = float32(x)
+	}
+	return &experiment.Weights{Tensors: []experiment.Tensor{t}}
+}
+
+// TestLanczosQuadrature checks stochastic Lanczos quadrature on diagonal operators with
+// known spectra: with as many steps as eigenvalues the nodes are the eigenvalues and the
+// weights the start vector's squared components; with fewer, the quadrature still
+// integrates the moments zᵀHᵖz of degree below 2·steps exactly; with few distinct
+// eigenvalues the iteration stops when the Krylov space closes, its nodes exactly those.
+func TestLanczosQuadrature(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 5))
+	spectrum := make([]float64, 24)
+	for i := range spectrum {
+		spectrum[i] = float64(i) - 3.5 + 0.1*rng.Float64() // distinct, some negative
+	}
+	z := make([]float64, len(spectrum))
+	for i := range z {
+		z[i] = rng.NormFloat64()
+	}
+	var zz float64
+	for _, x := range z {
+		zz += x * x
+	}
+	start := vectorWeights(z)
+	moment := func(p int) float64 { // zᵀHᵖz / zᵀz
+		var sum float64
+		for i, x := range z {
+			sum += x * x * math.Pow(spectrum[i], float64(p))
+		}
+		return sum / zz
+	}
+	tests := []struct {
+		name      string
+		values    []float64
+		steps     int
+		wantNodes []float64 // nil: not compared
+		moments   int       // moments checked: 0 .. moments
+	}{
+		{"full", spectrum, len(spectrum), spectrum, 2},
+		{"6 steps", spectrum, 6, nil, 11},
+		{"3 distinct values", []float64{-1, 2, 2, 5, -1, 5, 2, 2, 5, -1, 2, 5, 5, -1, 2, 2, 2, 5, -1, -1, 2, 5, 5, 2}, 10, []float64{-1, 2, 5}, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			steps := 0
+			alpha, beta, err := lanczos(start, diagonalOperator(tc.values), tc.steps, func(k int) { steps = k })
+			if err != nil {
+				t.Fatal(err)
+			}
+			nodes, weights, err := gaussQuadrature(alpha, beta)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if steps != len(alpha) || len(beta) != len(alpha)-1 {
+				t.Fatalf("%d products, %d alphas, %d betas", steps, len(alpha), len(beta))
+			}
+			if tc.wantNodes != nil {
+				want := slices.Compact(slices.Sorted(slices.Values(tc.wantNodes)))
+				if len(nodes) != len(want) {
+					t.Fatalf("%d nodes %v, want %v", len(nodes), nodes, want)
+				}
+				for i := range nodes {
+					if math.Abs(nodes[i]-want[i]) > 1e-4*math.Max(1, math.Abs(want[i])) {
+						t.Errorf("node %d: %v, want %v", i, nodes[i], want[i])
+					}
+				}
+			}
+			if tc.name == "full" {
+				for i, w := range weights { // spectrum is ascending: node i is eigenvalue i
+					if want := z[i] * z[i] / zz; math.Abs(w-want) > 1e-4 {
+						t.Errorf("weight %d: %v, want %v", i, w, want)
+					}
+				}
+			}
+			for p := 0; p <= tc.moments; p++ {
+				var got float64
+				for k := range nodes {
+					got += weights[k] * math.Pow(nodes[k], float64(p))
+				}
+				if want := moment(p); math.Abs(got-want) > 1e-4*math.Max(1, math.Abs(want)) {
+					t.Errorf("moment %d: quadrature %v, zᵀHᵖz/zᵀz %v", p, got, want)
+				}
+			}
+		})
+	}
+}
+
+// TestHessianDensityCurve: the smoothed density integrates to 1 and holds the share of
+// the eigenvalues of a diagonal operator that lie in a well-separated group; its figure
+// draws.
+func TestHessianDensityCurve(t *testing.T) {
+	values := make([]float64, 40)
+	for i := range values {
+		values[i] = 0.01 * float64(i%4)
+		if i%5 == 0 {
+			values[i] = 10
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 1))
+	draw := func() *experiment.Weights {
+		z := make([]float64, len(values))
+		for i := range z {
+			z[i] = float64(2*rng.IntN(2) - 1)
+		}
+		return vectorWeights(z)
+	}
+	d, err := hessianDensity(diagonalOperator(values), draw, 4, 20, func(int, int) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(float64(d.Largest)-10) > 1e-4 || math.Abs(float64(d.Smallest)) > 1e-4 || d.Vectors != 4 || len(d.Nodes) != 4 {
+		t.Errorf("density %+v", d)
+	}
+	lambda := make([]float64, 2001)
+	for i := range lambda {
+		lambda[i] = -2 + 14*float64(i)/2000
+	}
+	density := d.At(lambda, 0.1)
+	var integral, nearTen float64
+	for i := 1; i < len(lambda); i++ {
+		area := (density[i] + density[i-1]) / 2 * (lambda[i] - lambda[i-1])
+		integral += area
+		if lambda[i] > 9 {
+			nearTen += area
+		}
+	}
+	if math.Abs(integral-1) > 1e-3 || math.Abs(nearTen-0.2) > 1e-3 { // 8 of the 40 eigenvalues are 10: weight 8/40 for ±1 vectors
+		t.Errorf("density integrates to %v, %v of it above 9 (want 1, 0.2)", integral, nearTen)
+	}
+	f, err := DensityFigure("density", "eigenvalues", DensitySeries{Label: "diagonal", Density: d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.PNG(); err != nil {
+		t.Error(err)
+	}
+	if _, err := DensityFigure("none", "eigenvalues", DensitySeries{Label: "empty"}); err == nil {
+		t.Error("a series without a density drew")
+	}
+}
