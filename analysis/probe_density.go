@@ -63,8 +63,8 @@ type DensitySeries struct {
 // DensityFigure draws eigenvalue densities (for example at a normal and at an extreme
 // point) on one logarithmic axis: each smoothed by a Gaussian of 1% of the range all
 // their nodes span, at 400 points from 5 of those beyond either end; values below 10⁻⁶
-// of the largest are left out, a density falling off a Gaussian's tail over hundreds of
-// decades.
+// of the largest are drawn at that floor (between the nodes the smoothed density falls
+// off a Gaussian's tail over hundreds of decades).
 func DensityFigure(name, title string, series ...DensitySeries) (*Figure, error) {
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for _, s := range series {
@@ -93,9 +93,7 @@ func DensityFigure(name, title string, series ...DensitySeries) (*Figure, error)
 	}
 	for _, l := range lines {
 		for k, y := range l.Y {
-			if y < 1e-6*peak {
-				l.Y[k] = math.NaN()
-			}
+			l.Y[k] = max(y, 1e-6*peak)
 		}
 	}
 	return LineFigure(name, title, "eigenvalue", "density (log)", true, lines...)

@@ -121,8 +121,8 @@ type SharpnessResult struct {
 	// took; Converged whether it met the tolerance within the allowed iterations.
 	PowerIterations int  `json:"power_iterations"`
 	Converged       bool `json:"converged"`
-	// TopEigenvalueRange is the smallest and largest of the last estimates (up to
-	// rangeEstimates): where an estimate that did not converge wanders. Finite-difference
+	// TopEigenvalueRange is the smallest and largest of the last estimates (the last
+	// half, up to rangeEstimates): where an estimate that did not converge wanders. Finite-difference
 	// products through ReLU kinks can leave it cycling between nearby values.
 	TopEigenvalueRange [2]experiment.Float `json:"top_eigenvalue_range"`
 	// Trace is Hutchinson's estimate of the Hessian trace, the mean of zᵀHz over
@@ -154,7 +154,8 @@ func (r *SharpnessResult) ConvergenceNote() string {
 		r.PowerIterations, float64(r.TopEigenvalueRange[0]), float64(r.TopEigenvalueRange[1]))
 }
 
-// rangeEstimates is how many of the last power-iteration estimates TopEigenvalueRange spans.
+// rangeEstimates is the most of the last power-iteration estimates TopEigenvalueRange
+// spans; it spans the last half of fewer, leaving out the first, from the random start.
 const rangeEstimates = 10
 
 // powerIteration estimates the eigenvalue of largest magnitude of the symmetric operator
@@ -335,7 +336,7 @@ func sharpnessAt(ctx context.Context, net *experiment.Net, w *experiment.Weights
 	}
 	res.PowerIterations, res.Converged = iterations, converged
 	res.TopEigenvalue = experiment.Float(lambda)
-	last := estimates[max(0, len(estimates)-rangeEstimates):]
+	last := estimates[len(estimates)-min(rangeEstimates, (len(estimates)+1)/2):]
 	res.TopEigenvalueRange = [2]experiment.Float{experiment.Float(slices.Min(last)), experiment.Float(slices.Max(last))}
 	samples := make([]float64, 0, s.TraceSamples)
 	for i := range s.TraceSamples {

@@ -257,7 +257,10 @@ func convMatmul(x, kernel *Node, stride, pad int) *Node {
 
 // convAutodiff is convMatmul with every gradient left to autodiff: the patches are
 // Pad and Slices (see slicePatches), whose gradients are Slices and Pads, themselves
-// differentiable, so that the gradient graph can be differentiated again.
+// differentiable, so that the gradient graph can be differentiated again. Not
+// cropPatches' one Gather, though its gradient (one ScatterSum) would be cheaper than
+// kh*kw zero-filled Pads: GoMLX v0.28 builds the gradient of that ScatterSum with the
+// wrong shape (its window axes dropped), and the second differentiation fails.
 func convAutodiff(x, kernel *Node, stride, pad int) *Node {
 	dims := x.Shape().Dimensions
 	kdims := kernel.Shape().Dimensions

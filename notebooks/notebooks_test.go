@@ -68,9 +68,12 @@ var expectations = []struct {
 		{`minibatch adam restart: test accuracy [0-9.]+ -> ([0-9.]+)`, 0.5, 1},
 		{`full-batch gd: gradient norm [0-9.e+-]+ -> ([0-9.e+-]+)`, 0, 1},
 	}},
-	{"05_loss_landscape", 4, []numberCheck{
+	{"05_loss_landscape", 5, []numberCheck{
 		{`corrupted point: train accuracy [0-9.]+, test accuracy ([0-9.]+)`, 0, 0.1},
 		{`2D slice: (\d+)x\d+ points`, 5, 5},
+		// The density's extreme nodes lie inside the spectrum, λ_max the largest in magnitude.
+		{`smallest eigenvalue: normal [-0-9.e]+, extreme [-0-9.e]+ \(([-0-9.e]+) and`, -1, 1},
+		{`smallest eigenvalue: normal [-0-9.e]+, extreme [-0-9.e]+ \([-0-9.e]+ and ([-0-9.e]+) of`, -1, 1},
 	}},
 	{"06_regularization", 2, []numberCheck{
 		{`λ=0\s+train accuracy ([0-9.]+)`, 0.95, 1},
