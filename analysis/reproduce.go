@@ -138,7 +138,7 @@ func Plan(scale string, datasetNames, modelNames []string) (*ScalePlan, error) {
 			FullBatchN:  4000,
 			Interpolate: InterpolateSettings{Points: 21},
 			Surface:     SurfaceSettings{Points: 21, Grid: 11},
-			Sharpness:   SharpnessSettings{Iterations: 20, TraceSamples: 10, DensityVectors: 2, LanczosSteps: 40}, SharpnessN: 2000}
+			Sharpness:   SharpnessSettings{Iterations: 20, TraceSamples: 10, DensityVectors: 1, LanczosSteps: 40}, SharpnessN: 2000}
 	case ScalePaper:
 		// The authors' protocol: 200+200 runs of every model on every dataset, full data,
 		// as many epochs as their scripts ran (AuthorsFigures.Epochs: MLP 50, LeNet 11,
@@ -395,8 +395,13 @@ func firstRun(studyDir, kind string) Point {
 	return Point{Run: filepath.Join(studyDir, experiment.RunsDir, name), Weights: weightsFinal}
 }
 
+// normalSharpnessDir is the directory, among a pair's probes, of the sharpness probe from
+// the study's first normal run: the extreme point's compared with a normal one's.
+const normalSharpnessDir = "sharpness-normal"
+
 // runProbes runs every probe from extreme (and interpolates between the study's first
-// normal and first corrupted runs), skipping probes already done.
+// normal and first corrupted runs, and measures the sharpness of that normal run too),
+// skipping probes already done.
 func runProbes(ctx context.Context, backend compute.Backend, plan *ScalePlan, ds *datasets.Dataset, studyDir string, extreme Point, probesDir string, progress io.Writer) error {
 	normal, corrupted := firstRun(studyDir, experiment.KindNormal), firstRun(studyDir, experiment.KindCorrupted)
 	probes := []struct {
@@ -423,12 +428,17 @@ func runProbes(ctx context.Context, backend compute.Backend, plan *ScalePlan, ds
 			_, err := Sharpness(ctx, backend, extreme, ds.Head(plan.SharpnessN), plan.Sharpness, dir, progress)
 			return err
 		}},
+		{normalSharpnessDir, func(dir string) error {
+			_, err := Sharpness(ctx, backend, normal, ds.Head(plan.SharpnessN), plan.Sharpness, dir, progress)
+			return err
+		}},
 	}
 	for _, p := range probes {
 		dir := filepath.Join(probesDir, p.name)
+		start, checked := probeStartOf(p.name, extreme, normal)
 		if info := finishedProbe(dir); info != nil {
-			if p.name != "interpolate" {
-				if err := startedElsewhere(dir, info, extreme); err != nil {
+			if checked {
+				if err := startedElsewhere(dir, info, start); err != nil {
 					return err
 				}
 			}
@@ -437,7 +447,11 @@ func runProbes(ctx context.Context, backend compute.Backend, plan *ScalePlan, ds
 		if err := os.RemoveAll(dir); err != nil { // an unfinished probe: start it again
 			return err
 		}
-		fmt.Fprintf(progress, "[%s] probe %s from %s\n", plan.Name, p.name, extreme.Run)
+		from := start.Run
+		if !checked {
+			from = normal.Run + " and " + corrupted.Run
+		}
+		fmt.Fprintf(progress, "[%s] probe %s from %s\n", plan.Name, p.name, from)
 		if err := p.run(dir); err != nil {
 			return fmt.Errorf("%s: %w", p.name, err)
 		}
@@ -453,14 +467,27 @@ func pairDirs(out, pair string) (studyDir, probesDir string) {
 	return filepath.Join(out, StudiesDir, dir), filepath.Join(out, ProbesDir, dir)
 }
 
+// probeStartOf returns the point a reproduction's probe named name (its directory)
+// starts from, and whether a finished one is checked against it: not interpolate, which
+// runs between two.
+func probeStartOf(name string, extreme, normal Point) (Point, bool) {
+	switch name {
+	case "interpolate":
+		return Point{}, false
+	case normalSharpnessDir:
+		return normal, true
+	}
+	return extreme, true
+}
+
 // startedElsewhere refuses the finished probe in dir (info its probe.json) if it started
-// from another point than extreme (a reproduction of another --point-epochs).
-func startedElsewhere(dir string, info *ProbeInfo, extreme Point) error {
-	if sameRun(info.Run, extreme.Run) {
+// from another point than start (a reproduction of another --point-epochs).
+func startedElsewhere(dir string, info *ProbeInfo, start Point) error {
+	if sameRun(info.Run, start.Run) {
 		return nil
 	}
-	return fmt.Errorf("%w: %s started from %s, this reproduction starts its probes from %s (another --point-epochs?): choose another --out (nothing saved is overwritten)",
-		experiment.ErrStudyMismatch, dir, info.Run, extreme.Run)
+	return fmt.Errorf("%w: %s started from %s, this reproduction starts it from %s (another --point-epochs?): choose another --out (nothing saved is overwritten)",
+		experiment.ErrStudyMismatch, dir, info.Run, start.Run)
 }
 
 // checkProbeStarts refuses, before any training, a reproduction directory out whose
@@ -472,11 +499,13 @@ func checkProbeStarts(plan *ScalePlan, out string) error {
 		if plan.PointEpochsOf(pair) > 0 {
 			extreme = firstRun(filepath.Join(probesDir, PointDir), experiment.KindCorrupted)
 		}
+		normal := firstRun(studyDir, experiment.KindNormal)
 		entries, _ := os.ReadDir(probesDir)
 		for _, e := range entries {
 			dir := filepath.Join(probesDir, e.Name())
-			if info := finishedProbe(dir); info != nil && info.Probe != "interpolate" {
-				if err := startedElsewhere(dir, info, extreme); err != nil {
+			start, checked := probeStartOf(e.Name(), extreme, normal)
+			if info := finishedProbe(dir); info != nil && checked {
+				if err := startedElsewhere(dir, info, start); err != nil {
 					return err
 				}
 			}
