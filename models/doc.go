@@ -42,9 +42,12 @@
 // input). The backend's native convolution trained ~20x slower and its MaxPool had no
 // gradient there. On other backends (XLA) the native Convolve and MaxPool ops are used.
 // [Config.Formulation] overrides the choice; both give the same results up to float32
-// rounding. A third, [Autodiff], writes convolution as the Go backend's shifted windows
-// (Slices, no Gather) with every gradient left to autodiff: its gradient graph can be
-// differentiated again, which exact Hessian-vector products need. ReLU is x·(x>0) on every backend: gradient 0 at 0, as PyTorch's.
+// rounding. A third, [Autodiff], has a gradient graph that can be differentiated again,
+// which exact Hessian-vector products need: a stride-1 convolution is one Gather of
+// patches and one matmul, as with Matmul, but its gradients are written out as such
+// convolutions and patch products, whose gradients are written out in turn (the
+// Gather's own gradient is never taken); a strided one is Slices with every gradient
+// left to autodiff. ReLU is x·(x>0) on every backend: gradient 0 at 0, as PyTorch's.
 //
 // # Weight layouts
 //

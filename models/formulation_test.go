@@ -44,10 +44,11 @@ func maxRelDiff(a, b []float32) float64 {
 	return diff / scale
 }
 
-// TestConvFormulations checks that the matmul (shifted slices) convolution, with its
-// hand-written input gradient and without (autodiff), gives the same outputs and
-// gradients (w.r.t. input and kernel) as the backend's native convolution. Tolerance: 1e-4 relative to the largest magnitude, float32 sums of
-// up to 5*5*8 = 200 products of N(0,1) values reordered.
+// TestConvFormulations checks that the matmul convolution (hand-written input gradient)
+// and the Autodiff formulation's (twiceConv's written-out gradients at stride 1, slices
+// and autodiff otherwise) give the same outputs and gradients (w.r.t. input and kernel)
+// as the backend's native convolution. Tolerance: 1e-4 relative to the largest
+// magnitude, float32 sums of up to 5*5*8 = 200 products of N(0,1) values reordered.
 func TestConvFormulations(t *testing.T) {
 	backend := testBackend(t)
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -100,6 +101,60 @@ func TestConvFormulations(t *testing.T) {
 					if d := maxRelDiff(flat(b), flat(a)); d > 1e-4 {
 						t.Errorf("%s %s: max relative difference from native %g > 1e-4", f, what, d)
 					}
+				}
+			}
+		})
+	}
+}
+
+// TestConvSecondDerivatives checks that the Autodiff formulation's stride-1
+// convolution, whose gradients are written out (twiceConv), differentiates twice as
+// convSlices, whose gradients are all autodiff's, does: the gradient of ⟨∇L, (u, U)⟩
+// with respect to the input and the kernel, for L = Σ weights·y²/2 (so that the Hessian
+// has terms through y², besides the cross terms between input and kernel). GoMLX's
+// native convolution has no second derivative (its gradient's gradient fails to build).
+// Same tolerance as TestConvFormulations.
+func TestConvSecondDerivatives(t *testing.T) {
+	backend := testBackend(t)
+	rng := rand.New(rand.NewPCG(5, 6))
+	tests := []struct {
+		name                     string
+		n, h, w, cin, k, cout, p int
+	}{
+		{"lenet 5x5 pad 2", 2, 8, 7, 2, 5, 3, 2},
+		{"resnet 3x3 pad 1", 2, 6, 5, 3, 3, 4, 1},
+		{"3x3 pad 0", 2, 6, 6, 2, 3, 3, 0}, // its transposed convolution pads by 2
+		{"1x1", 2, 4, 3, 3, 1, 2, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			x := randomTensor(rng, tc.cin, tc.n, tc.h, tc.w)
+			kernel := randomTensor(rng, tc.cout, tc.k, tc.k, tc.cin)
+			u := randomTensor(rng, tc.cin, tc.n, tc.h, tc.w)
+			uKernel := randomTensor(rng, tc.cout, tc.k, tc.k, tc.cin)
+			var results [2][]*tensors.Tensor
+			for i, conv := range []func(x, kernel *Node, stride, pad int) *Node{convAutodiff, convSlices} {
+				exec := MustNewExec(backend, func(x, kernel, u, uKernel *Node) []*Node {
+					y := conv(x, kernel, 1, tc.p)
+					weights := Add(Sin(Iota(x.Graph(), y.Shape(), 1)), Cos(Iota(x.Graph(), y.Shape(), 3)))
+					loss := MulScalar(ReduceAllSum(Mul(Square(y), weights)), 0.5)
+					grads := Gradient(loss, x, kernel)
+					gu := Add(ReduceAllSum(Mul(grads[0], u)), ReduceAllSum(Mul(grads[1], uKernel)))
+					return Gradient(gu, x, kernel)
+				})
+				out, err := exec.Call(x, kernel, u, uKernel)
+				if err != nil {
+					t.Fatal(err)
+				}
+				results[i] = out
+			}
+			for i, what := range []string{"input", "kernel"} {
+				a, b := results[0][i], results[1][i]
+				if !a.Shape().Equal(b.Shape()) {
+					t.Fatalf("%s: shapes differ: %s, convSlices' %s", what, a.Shape(), b.Shape())
+				}
+				if d := maxRelDiff(flat(b), flat(a)); d > 1e-4 {
+					t.Errorf("Hessian-vector product for the %s: max relative difference from convSlices' %g > 1e-4", what, d)
 				}
 			}
 		})

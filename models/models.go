@@ -27,13 +27,15 @@ const (
 	Matmul Formulation = "matmul"
 	// Native uses the backend's convolution and reduce-window ops (graph.Convolve, graph.MaxPool).
 	Native Formulation = "native"
-	// Autodiff writes convolution as Matmul does, as shifted slices and one matmul, but
-	// leaves every gradient to GoMLX's autodiff (no hand-written gradient, no Gather), and
-	// dense layers as plain matmuls. Slower to train on the Go backend than Matmul, but
-	// its gradient graph can be differentiated again: Matmul's hand-written input
-	// gradient stops the gradient of the patches, which drops a term of the second
-	// derivative (its Hessian is not symmetric), and its Gathers differentiate into
-	// Scatters. Exact Hessian-vector products build the models with it.
+	// Autodiff writes convolution as Matmul does, as patches and one matmul, and dense
+	// layers as plain matmuls, with gradients that can be differentiated again by GoMLX's
+	// autodiff: Matmul's hand-written input gradient stops the gradient of the patches,
+	// which drops a term of the second derivative (its Hessian is not symmetric), and its
+	// Gathers differentiate into Scatters. A stride-1 convolution's gradients are written
+	// out as convolutions and products with patches, whose own gradients are written out
+	// the same way, so that no Gather is differentiated; other convolutions are shifted
+	// slices with every gradient left to autodiff. Slower to train on the Go backend than
+	// Matmul. Exact Hessian-vector products build the models with it.
 	Autodiff Formulation = "autodiff"
 )
 
