@@ -381,7 +381,7 @@ func sharpnessAt(ctx context.Context, net *experiment.Net, w *experiment.Weights
 	fmt.Fprintf(progress, "sharpness: top eigenvalue %.6g (%s), trace %.6g ± %.3g\n",
 		lambda, res.ConvergenceNote(), mean, float64(res.TraceStd))
 	if d := res.Density; d != nil {
-		fmt.Fprintf(progress, "sharpness: eigenvalue density over %d vectors of %d Lanczos steps: eigenvalues from %.6g to %.6g\n",
+		fmt.Fprintf(progress, "sharpness: eigenvalue density, %d x %d Lanczos steps (vectors x steps): eigenvalues from %.6g to %.6g\n",
 			d.Vectors, d.Steps, float64(d.Smallest), float64(d.Largest))
 	}
 	return res, nil

@@ -382,7 +382,7 @@ func runProbeSharpness(ctx context.Context, args []string, stdout, stderr io.Wri
 	fmt.Fprintf(stdout, "sharpness at %s: top eigenvalue %.5g (%s), trace %.5g ± %.3g on %d examples\n",
 		point, res.TopEigenvalue, res.ConvergenceNote(), res.Trace, res.TraceStd, res.Examples)
 	if d := res.Density; d != nil {
-		fmt.Fprintf(stdout, "eigenvalue density over %d vectors of %d Lanczos steps: eigenvalues from %.5g to %.5g\n",
+		fmt.Fprintf(stdout, "eigenvalue density, %d x %d Lanczos steps (vectors x steps): eigenvalues from %.5g to %.5g\n",
 			d.Vectors, d.Steps, d.Smallest, d.Largest)
 	}
 	fmt.Fprintf(stdout, "probe directory: %s\n", pf.out)
