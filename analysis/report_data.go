@@ -173,11 +173,11 @@ func loadRun(dir string) (*RunRecord, error) {
 	r := &RunRecord{Dir: dir, Config: *config}
 	path := filepath.Join(dir, experiment.MetricsFile)
 	if r.Metrics, err = ReadProbeLines[experiment.EpochMetrics](path); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w: restore it, or delete the run (a study trains it again when resumed)", experiment.ErrDamagedRun, err)
 	}
 	for i, m := range r.Metrics {
 		if err := checkAccuracies(m); err != nil {
-			return nil, fmt.Errorf("%s line %d: %w", path, i+1, err)
+			return nil, fmt.Errorf("%w: %s line %d: %w: restore it, or delete the run (a study trains it again when resumed)", experiment.ErrDamagedRun, path, i+1, err)
 		}
 	}
 	return r, nil
