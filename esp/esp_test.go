@@ -214,6 +214,12 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"train", "--dataset", "mnist", "--model", "mlp", "--epochs", "9223372036854775807", "--out", "x"}, exitUsage, "epochs: at most 1000000"},
 		{[]string{"data", "show", "--dataset", "mnist", "--corrupt-seed", "4"}, exitUsage, "--corrupt-seed needs --corrupt STRATEGY"},
 		{[]string{"probe", "sharpness", "--run", "x", "--epsilon", "NaN", "--out", "y"}, exitUsage, "must be finite numbers > 0"},
+		{[]string{"help", "probe", "sharpness"}, exitOK, "Usage: esp probe sharpness --run DIR | --study DIR"},
+		{[]string{"probe", "sharpness", "--run", "x", "--study", "y", "--out", "z"}, exitUsage, "--run and --study: give --run DIR for one run or --study DIR"},
+		{[]string{"probe", "sharpness", "--out", "z"}, exitUsage, "--run DIR (one run) or --study DIR (every finished run of a study) is required"},
+		{[]string{"probe", "sharpness", "--study", "testdata", "--out", "z"}, exitUsage, "--study testdata is not a study directory: it has no study.json"},
+		{[]string{"probe", "sharpness", "--study", "testdata"}, exitUsage, "--out DIR is required: the probe of each run of the study goes to DIR/RUN"},
+		{[]string{"probe", "sharpness", "--study", "testdata", "--weights", "best", "--out", "z"}, exitUsage, `invalid --weights "best": valid: final, init`},
 		// Counts beyond any study are refused before the probe starts: a surface grid of
 		// 2e9 per axis ran out of memory, 1e19 trace samples panicked, and a restart of 1e19
 		// epochs failed with exit 1 after writing its probe directory.

@@ -10,6 +10,7 @@
 //	esp train --dataset D --model M [--corrupt S] [--epochs N] [--seed S] --out DIR
 //	esp run --dataset D --model M --runs N [--workers W] [--shard I/N] --out DIR
 //	esp probe restart|fullbatch|interpolate|surface|sharpness --run DIR --out DIR
+//	esp probe sharpness --study DIR --out DIR      every run of a study, kinds compared
 //	esp import --from STATE_DICT.pt --dataset D --model M --out DIR
 //	esp report --in DIR [--out DIR]
 //	esp reproduce --scale smoke|quick|paper --out DIR

@@ -64,31 +64,10 @@ func (p *probeFlags) setup(ctx context.Context, fs *flag.FlagSet, point analysis
 	if err != nil {
 		return nil, nil, err
 	}
-	subsetGiven := flagGiven(fs, "subset")
-	if !subsetGiven {
-		p.data.subset = 0 // cut below to what the run held
-	}
-	name := config.Settings.Dataset
-	if name == "" {
-		name = config.Dataset.Name
-	}
-	ds, err := p.data.load(ctx, name, stderr)
+	data := newPointData(p.data, flagGiven(fs, "subset"))
+	ds, err := data.of(ctx, point.Run, config, stderr)
 	if err != nil {
 		return nil, nil, err
-	}
-	if !subsetGiven {
-		// The first examples of each split the run held, as config.json counts them: a
-		// run may have held fewer test than training examples (esp reproduce's scales,
-		// the notebooks), and a test image it did not train on with a wrong label is no
-		// test of its extreme point.
-		if ds.Train.Len() < config.Dataset.Train || ds.Test.Len() < config.Dataset.Test {
-			return nil, nil, usagef("the run %s held %d training and %d test examples of %s, the dataset has %d and %d",
-				point.Run, config.Dataset.Train, config.Dataset.Test, name, ds.Train.Len(), ds.Test.Len())
-		}
-		ds = ds.HeadSplits(config.Dataset.Train, config.Dataset.Test)
-	}
-	if ds.NumClasses() != config.Dataset.Classes {
-		return nil, nil, usagef("dataset %s has %d classes, the run %s was trained on %d", name, ds.NumClasses(), point.Run, config.Dataset.Classes)
 	}
 	if again {
 		fmt.Fprintf(stderr, "%s holds an unfinished %s probe from %s (interrupted): starting it again\n", p.out, kind, point.Run)
@@ -97,6 +76,52 @@ func (p *probeFlags) setup(ctx context.Context, fs *flag.FlagSet, point analysis
 		}
 	}
 	return backend, ds, nil
+}
+
+// pointData loads the datasets of the runs a command probes, each once however many runs
+// share it (all of a study's), and gives each run the part of it that the run held.
+type pointData struct {
+	flags       dataFlags
+	subsetGiven bool                         // --subset given: every run gets that many examples
+	loaded      map[string]*datasets.Dataset // by name, whole or cut to --subset
+}
+
+func newPointData(flags dataFlags, subsetGiven bool) *pointData {
+	if !subsetGiven {
+		flags.subset = 0 // loaded whole, cut per run to what it held
+	}
+	return &pointData{flags: flags, subsetGiven: subsetGiven, loaded: map[string]*datasets.Dataset{}}
+}
+
+// of returns the dataset of the run in dir (config its config.json): the first examples of
+// each split the run held, as config.json counts them, unless --subset was given. A run
+// may have held fewer test than training examples (esp reproduce's scales, the
+// notebooks), and a test image it did not train on with a wrong label is no test of its
+// extreme point.
+func (d *pointData) of(ctx context.Context, dir string, config *experiment.RunConfig, stderr io.Writer) (*datasets.Dataset, error) {
+	name := config.Settings.Dataset
+	if name == "" {
+		name = config.Dataset.Name
+	}
+	ds, ok := d.loaded[name]
+	if !ok {
+		var err error
+		if ds, err = d.flags.load(ctx, name, stderr); err != nil {
+			return nil, err
+		}
+		d.loaded[name] = ds
+	}
+	if !d.subsetGiven {
+		if ds.Train.Len() < config.Dataset.Train || ds.Test.Len() < config.Dataset.Test {
+			return nil, usagef("the run %s held %d training and %d test examples of %s, the dataset has %d and %d",
+				dir, config.Dataset.Train, config.Dataset.Test, name, ds.Train.Len(), ds.Test.Len())
+		}
+		ds = ds.HeadSplits(config.Dataset.Train, config.Dataset.Test)
+	}
+	if ds.NumClasses() != config.Dataset.Classes {
+		return nil, usagef("dataset %s has %d classes, the run %s was trained on %d", name, ds.NumClasses(), dir, config.Dataset.Classes)
+	}
+	return ds, nil
 }
 
 // unfinishedProbe reports whether dir holds an unfinished probe of kind from point
@@ -135,10 +160,18 @@ func (p *probeFlags) point() (analysis.Point, error) {
 	if p.run == "" {
 		return analysis.Point{}, usagef("--run DIR is required: the run directory of the point to probe")
 	}
-	if p.weights != "final" && p.weights != "init" {
-		return analysis.Point{}, usagef("invalid --weights %q: valid: final, init", p.weights)
+	if err := p.checkWeights(); err != nil {
+		return analysis.Point{}, err
 	}
 	return analysis.Point{Run: p.run, Weights: p.weights}, nil
+}
+
+// checkWeights refuses a --weights other than final and init.
+func (p *probeFlags) checkWeights() error {
+	if p.weights != "final" && p.weights != "init" {
+		return usagef("invalid --weights %q: valid: final, init", p.weights)
+	}
+	return nil
 }
 
 func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -150,8 +183,8 @@ func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usagef("missing probe: valid probes are %s", strings.Join(probeNames, ", "))
 	}
 	if args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintf(stderr, "Usage: esp probe PROBE --run DIR --out DIR [flags]\n\nPROBE is one of %s; run 'esp probe PROBE -h' for its flags.\n",
-			strings.Join(probeNames, ", "))
+		fmt.Fprintf(stderr, "Usage: esp probe PROBE --run DIR --out DIR [flags]\n       esp probe sharpness --study DIR --out DIR [flags]   (every run of a study)\n\n"+
+			"PROBE is one of %s; run 'esp probe PROBE -h' for its flags.\n", strings.Join(probeNames, ", "))
 		return flag.ErrHelp
 	}
 	sub, ok := subcommands[args[0]]
@@ -356,11 +389,18 @@ func runProbeSurface(ctx context.Context, args []string, stdout, stderr io.Write
 }
 
 func runProbeSharpness(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("probe sharpness", stderr, "probe sharpness --run DIR [--iterations N] [--samples N] [--density N [--lanczos-steps M]] [--hvp exact|finite-difference] [--epsilon E] [--seed S] --out DIR\n\n"+
+	fs := newFlagSet("probe sharpness", stderr, "probe sharpness --run DIR | --study DIR [--iterations N] [--samples N] [--density N [--lanczos-steps M]] [--hvp exact|finite-difference] [--epsilon E] [--seed S] --out DIR\n\n"+
 		"Top Hessian eigenvalue (power iteration) and Hessian trace (Hutchinson) of the clean training loss, and\n"+
-		"with --density its eigenvalue density (stochastic Lanczos quadrature); writes probe.json and sharpness.json.")
+		"with --density its eigenvalue density (stochastic Lanczos quadrature); writes probe.json and sharpness.json.\n\n"+
+		"With --study DIR instead of --run (a study directory: esp run --out), it measures every finished run of\n"+
+		"the study, each into OUT/RUN as --run DIR/runs/RUN --out OUT/RUN would, and prints a line per run, then\n"+
+		"per kind the number of points and the medians of the top eigenvalue and the trace, and the Mann-Whitney\n"+
+		"rank test of the corrupted (extreme) points against the normal ones. Run again, it keeps the finished\n"+
+		"probes in OUT and starts interrupted ones again.")
 	var pf probeFlags
 	pf.register(fs, true)
+	study := fs.String("study", "", "study directory (esp run --out): measure every finished run of it, instead of --run")
+	fs.Lookup("out").Usage = "probe directory to create (must be new or empty); with --study, the directory of the runs' probes, OUT/RUN (one of the same study resumes)"
 	var s analysis.SharpnessSettings
 	fs.IntVar(&s.Iterations, "iterations", 0, "most power iterations (default 20)")
 	fs.Float64Var(&s.Tolerance, "tolerance", 0, "stop when the eigenvalue changes by less than this fraction (default 1e-3)")
@@ -370,7 +410,23 @@ func runProbeSharpness(ctx context.Context, args []string, stdout, stderr io.Wri
 	fs.StringVar(&s.HVP, "hvp", "", "Hessian-vector products: exact (autodiff twice) or finite-difference (of two gradients) (default exact)")
 	fs.Float64Var(&s.Epsilon, "epsilon", 0, "finite-difference step along a unit direction (default 1e-3)")
 	fs.Uint64Var(&s.Seed, "seed", 0, "seed of the random vectors")
-	point, backend, ds, err := pf.prepare(ctx, fs, args, func() error { return s.Validate() }, stderr) // after parsing: s.Validate would bind s unparsed
+	if err := parseProbeFlags(fs, args); err != nil {
+		return err
+	}
+	if err := s.Validate(); err != nil {
+		return badInput(err)
+	}
+	if err := checkSharpnessSource(pf.run, *study); err != nil {
+		return err
+	}
+	if *study != "" {
+		return runSharpnessStudy(ctx, fs, &pf, s, *study, stdout, stderr)
+	}
+	point, err := pf.point()
+	if err != nil {
+		return err
+	}
+	backend, ds, err := pf.setup(ctx, fs, point, stderr)
 	if err != nil {
 		return err
 	}
@@ -379,8 +435,7 @@ func runProbeSharpness(ctx context.Context, args []string, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "sharpness at %s: top eigenvalue %.5g (%s), trace %.5g ± %.3g on %d examples\n",
-		point, res.TopEigenvalue, res.ConvergenceNote(), res.Trace, res.TraceStd, res.Examples)
+	fmt.Fprintln(stdout, sharpnessLine(point.String(), res))
 	if d := res.Density; d != nil {
 		fmt.Fprintf(stdout, "eigenvalue density, %d x %d Lanczos steps (vectors x steps): eigenvalues from %.5g to %.5g\n",
 			d.Vectors, d.Steps, d.Smallest, d.Largest)
