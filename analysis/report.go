@@ -127,6 +127,32 @@ type ReportSummary struct {
 	Figures   []string                         `json:"figures"`
 	Runs      int                              `json:"runs"`
 	Probes    int                              `json:"probes"`
+	// Sharpness compares normal and extreme points wherever sharpness probes measured
+	// both kinds.
+	Sharpness []SharpnessComparison `json:"sharpness,omitempty"`
+}
+
+// SharpnessComparison sets the sharpness of a dataset and model's normal points beside
+// its extreme points': the sharpness probes of runs' final weights, an extreme point being
+// a corrupted run that ended at one (ReportSettings.ExtremeTrainAcc, ExtremeTestAcc).
+type SharpnessComparison struct {
+	Dataset     string  `json:"dataset"`
+	Model       string  `json:"model"`
+	WeightDecay float64 `json:"weight_decay,omitempty"`
+	// TopEigenvalue and Trace summarize each kind's probes and, with two points of each
+	// kind or more, test them: Mann-Whitney U of the extreme points against the normal.
+	TopEigenvalue SharpnessTest `json:"top_eigenvalue"`
+	Trace         SharpnessTest `json:"trace"`
+	// NotConverged counts the probes whose power iteration did not converge: their
+	// λ_max is a lower bound.
+	NotConverged int `json:"not_converged,omitempty"`
+}
+
+// SharpnessTest is one sharpness measure of a SharpnessComparison.
+type SharpnessTest struct {
+	Normal  *Summary  `json:"normal"`
+	Extreme *Summary  `json:"extreme"`
+	Test    *RankTest `json:"mann_whitney,omitempty"`
 }
 
 // ReportFormat is the format tag of summary.json.

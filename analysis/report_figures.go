@@ -157,6 +157,7 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 		return true
 	}
 	densities := map[groupKey][]DensitySeries{}
+	points := map[groupKey]*sharpnessPoints{}
 	for i, p := range probes {
 		k := probeGroup(p)
 		name := fmt.Sprintf("%s-%s-%d", p.Kind, k.slug(), i) // unique: i numbers the probes
@@ -295,7 +296,14 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 			if density != nil {
 				densities[k] = append(densities[k], DensitySeries{Label: point + ": " + filepath.Base(p.Dir), Density: density, Color: colorOf(point)})
 			}
+			if points[k] == nil {
+				points[k] = &sharpnessPoints{}
+			}
+			points[k].add(p, s)
 		}
+	}
+	for _, k := range sortedKeys(points) {
+		rep.compareSharpness(k, points[k])
 	}
 	for i, k := range sortedKeys(densities) { // one figure a dataset and model: normal and extreme points side by side
 		series := densities[k]
@@ -364,6 +372,74 @@ func matrix(v any) [][]float64 {
 		out[i] = floats(row)
 	}
 	return out
+}
+
+// sharpnessPoints gathers the sharpness probes of a dataset and model by the kind of
+// point they measured.
+type sharpnessPoints struct {
+	normalLambda, normalTrace   []float64
+	extremeLambda, extremeTrace []float64
+	notConverged                int
+}
+
+// add files probe p (a sharpness probe) under its point's kind: the final weights of a
+// normal run, or of a corrupted run that ended at an extreme point. Others (initial
+// weights, corrupted runs short of an extreme point, points of no run here, estimates
+// that are not numbers) are left out.
+func (sp *sharpnessPoints) add(p *ProbeRecord, s ReportSettings) {
+	lambda, trace := num(p.Object, "top_eigenvalue"), num(p.Object, "trace")
+	if p.Source == nil || str(p.Info, "weights") != "final" || math.IsNaN(lambda) || math.IsNaN(trace) {
+		return
+	}
+	if !p.Source.Corrupted() {
+		sp.normalLambda, sp.normalTrace = append(sp.normalLambda, lambda), append(sp.normalTrace, trace)
+	} else if f := finalOf(p.Source); atExtreme(f.TrainAcc, f.TestAcc, s) {
+		sp.extremeLambda, sp.extremeTrace = append(sp.extremeLambda, lambda), append(sp.extremeTrace, trace)
+	} else {
+		return
+	}
+	if converged, ok := p.Object["converged"].(bool); ok && !converged {
+		sp.notConverged++
+	}
+}
+
+// compareSharpness adds the comparison of a group's normal and extreme points, where
+// sharpness probes measured both kinds, to the summary and to a table.
+func (rep *Report) compareSharpness(k groupKey, sp *sharpnessPoints) {
+	if len(sp.normalLambda) == 0 || len(sp.extremeLambda) == 0 {
+		return
+	}
+	c := SharpnessComparison{Dataset: k.Dataset, Model: k.Model, WeightDecay: k.WeightDecay, NotConverged: sp.notConverged,
+		TopEigenvalue: sharpnessTest(sp.normalLambda, sp.extremeLambda), Trace: sharpnessTest(sp.normalTrace, sp.extremeTrace)}
+	rep.Summary.Sharpness = append(rep.Summary.Sharpness, c)
+	cell := func(t SharpnessTest) []string {
+		test := "- (needs 2 points of each kind)"
+		if t.Test != nil {
+			test = fmt.Sprintf("p = %.3g, P(extreme > normal) = %.2f", t.Test.P, t.Test.Effect)
+		}
+		return []string{fmtNum(t.Normal.Median), fmtNum(t.Extreme.Median), test}
+	}
+	name := k.name()
+	if k.WeightDecay != 0 {
+		name += fmt.Sprintf(" (λ=%g)", k.WeightDecay)
+	}
+	row := append([]string{name, fmt.Sprintf("%d, %d", len(sp.normalLambda), len(sp.extremeLambda)), fmt.Sprint(sp.notConverged)},
+		append(cell(c.TopEigenvalue), cell(c.Trace)...)...)
+	rep.addTableRow("Sharpness of normal and extreme points (medians; Mann-Whitney U, extreme vs normal)",
+		[]string{"dataset/model", "points (normal, extreme)", "λ_max not converged", "λ_max normal", "λ_max extreme", "λ_max test",
+			"trace normal", "trace extreme", "trace test"}, row)
+}
+
+// sharpnessTest summarizes a measure's normal and extreme values and, with two of each
+// or more, tests the extreme against the normal.
+func sharpnessTest(normal, extreme []float64) SharpnessTest {
+	t := SharpnessTest{Normal: summaryOf(normal), Extreme: summaryOf(extreme)}
+	if len(normal) >= 2 && len(extreme) >= 2 {
+		if test, err := MannWhitneyU(extreme, normal); err == nil {
+			t.Test = &test
+		}
+	}
+	return t
 }
 
 // densityOf decodes the eigenvalue density of a sharpness.json, nil when it has none.

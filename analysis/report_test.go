@@ -79,8 +79,14 @@ func writeStudy(t *testing.T, dir string, n int) {
 // writeProbe writes a probe directory as the probes lay it out.
 func writeProbe(t *testing.T, dir, source string, files map[string]string) {
 	t.Helper()
+	writeProbeOf(t, dir, source, "", files)
+}
+
+// writeProbeOf is writeProbe with the weights probed ("final" or "init"; "" for none).
+func writeProbeOf(t *testing.T, dir, source, weights string, files map[string]string) {
+	t.Helper()
 	os.MkdirAll(dir, 0o755)
-	info, _ := json.Marshal(map[string]any{"format": ProbeFormat, "run": source, "finished": "2026-01-01T00:00:00Z"})
+	info, _ := json.Marshal(map[string]any{"format": ProbeFormat, "run": source, "weights": weights, "finished": "2026-01-01T00:00:00Z"})
 	os.WriteFile(filepath.Join(dir, "probe.json"), info, 0o644)
 	for name, content := range files {
 		os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644)
@@ -109,6 +115,20 @@ func TestReport(t *testing.T) {
 	writeProbe(t, filepath.Join(in, "probes", "sharpness"), extreme, map[string]string{"sharpness.json": `{"top_eigenvalue":12.5,"converged":false,"trace":40,"trace_std":3,"hvp":"exact",
 		"density":{"vectors":2,"steps":3,"nodes":[[-1.5,0.25,12.5],[-1,0.5,12]],"weights":[[0.1,0.8,0.1],[0.2,0.7,0.1]],"smallest":-1.5,"largest":12.5}}`})
 	os.MkdirAll(filepath.Join(in, "runs", ".tmp-normal-0009-x"), 0o755) // an unfinished run: ignored
+	// Sharpness of every run's final weights, the extreme points sharper; at initial
+	// weights: not compared.
+	for i := range 4 {
+		for _, kind := range []string{"normal", "corrupted"} {
+			lambda, trace := 1+0.1*float64(i), 10+float64(i)
+			if kind == "corrupted" {
+				lambda, trace = lambda+2, trace+20
+			}
+			run := filepath.Join(in, "runs", fmt.Sprintf("%s-%04d", kind, i))
+			writeProbeOf(t, filepath.Join(in, "probes", fmt.Sprintf("sharpness-%s-%d", kind, i)), run, "final",
+				map[string]string{"sharpness.json": fmt.Sprintf(`{"top_eigenvalue":%g,"converged":true,"trace":%g,"trace_std":1,"hvp":"exact"}`, lambda, trace)})
+		}
+	}
+	writeProbeOf(t, filepath.Join(in, "probes", "sharpness-init"), extreme, "init", map[string]string{"sharpness.json": `{"top_eigenvalue":100,"converged":true,"trace":1000}`})
 
 	out := filepath.Join(in, "report")
 	rep, err := WriteReportFromDir(in, out, ReportSettings{}, nil)
@@ -123,8 +143,28 @@ func TestReport(t *testing.T) {
 	if err := json.Unmarshal(data, &summary); err != nil {
 		t.Fatal(err)
 	}
-	if summary.Runs != 9 || summary.Probes != 4 {
-		t.Errorf("found %d runs and %d probes, want 9 and 4", summary.Runs, summary.Probes)
+	if summary.Runs != 9 || summary.Probes != 13 {
+		t.Errorf("found %d runs and %d probes, want 9 and 13", summary.Runs, summary.Probes)
+	}
+	// The sharpness of the 4 normal points against that of the corrupted runs that ended at
+	// an extreme point, all apart: the exact two-sided p is 2/C(4+m, 4) for m of them.
+	inputs, err := LoadInputs(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var extremeLambdas []float64
+	for _, r := range inputs.Runs {
+		if f := finalOf(r); r.Corrupted() && r.Config.Settings.WeightDecay == 0 && atExtreme(f.TrainAcc, f.TestAcc, ReportSettings{}.withDefaults()) {
+			var i int
+			fmt.Sscanf(filepath.Base(r.Dir), "corrupted-%04d", &i)
+			extremeLambdas = append(extremeLambdas, 3+0.1*float64(i))
+		}
+	}
+	wantTest, _ := MannWhitneyU(extremeLambdas, []float64{1, 1.1, 1.2, 1.3})
+	if sh := summary.Sharpness; len(extremeLambdas) < 2 || len(sh) != 1 || sh[0].Model != "mlp" || sh[0].TopEigenvalue.Normal.N != 4 ||
+		sh[0].TopEigenvalue.Extreme.N != len(extremeLambdas) || sh[0].TopEigenvalue.Normal.Median != 1.15 || sh[0].TopEigenvalue.Test == nil ||
+		*sh[0].TopEigenvalue.Test != wantTest || !wantTest.Exact || sh[0].TopEigenvalue.Test.Effect != 1 || sh[0].Trace.Test == nil || sh[0].NotConverged != 0 {
+		t.Errorf("sharpness comparison %+v; want %d extreme points, test %+v", sh, len(extremeLambdas), wantTest)
 	}
 	verdicts := map[string]bool{}
 	for _, c := range summary.Claims {
@@ -174,7 +214,8 @@ func TestReport(t *testing.T) {
 	if !densityFigure {
 		t.Error("no figure of the Hessian eigenvalue density")
 	}
-	for _, want := range []string{"C1", "does not hold", "authors", "Sharpness", "12.5 (not converged)", "-1.5 to 12.5", "<td>exact</td>"} {
+	for _, want := range []string{"C1", "does not hold", "authors", "Sharpness", "12.5 (not converged)", "-1.5 to 12.5", "<td>exact</td>",
+		"Sharpness of normal and extreme points", "P(extreme &gt; normal) = 1.00"} {
 		if !strings.Contains(string(html), want) {
 			t.Errorf("index.html lacks %q", want)
 		}
