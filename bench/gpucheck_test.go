@@ -70,7 +70,7 @@ func TestGPUCheckScript(t *testing.T) {
 		wantPlugin    string // of the plugin-libraries line
 		wantRetry     string // LD_LIBRARY_PATH of the second backend line
 	}{
-		{"go backend", "go", 0, []string{"backend", "train", "train", "train", "esp-run", "esp-run", "esp-run", "esp-run", "resume", "summary"}, []float64{1, 16, 1, 1, 1, 1, 4}, "", ""},
+		{"go backend", "go", 0, []string{"backend", "train", "train", "train", "esp-run", "esp-run", "esp-run", "esp-run", "resume", "sharpness", "summary"}, []float64{1, 16, 1, 1, 1, 1, 4}, "", ""},
 		{"plugin missing", "xla:/nonexistent/pjrt_c_api_cuda_plugin.so", 1,
 			[]string{"backend", "plugin-libraries", "train", "train", "train", "summary"}, []float64{1, 16, 1}, "/nonexistent/pjrt_c_api_cuda_plugin.so", ""},
 		{"JAX plugin fails", "xla:" + jaxPlugin, 1,
@@ -152,6 +152,11 @@ func TestGPUCheckScript(t *testing.T) {
 					if m["interrupted_exit"] != 1.0 || m["checkpoints"].(float64) < 4 || m["resumed"] != 4.0 || m["identical"] != 4.0 ||
 						m["test_acc"] != m["test_acc_in_one_go"] {
 						t.Errorf("resume line %v: want 4 runs interrupted with checkpoints, resumed, identical to the runs in one go", m)
+					}
+				case "sharpness":
+					if m["backend"] != "go" || m["model"] != "lenet" || m["examples"] != 1000.0 || !(m["top_eigenvalue"].(float64) > 0) ||
+						!(m["trace"].(float64) > 0) || !(m["ms_per_product"].(float64) > 0) {
+						t.Errorf("sharpness line %v: want LeNet's top eigenvalue, trace and time per product on the Go backend", m)
 					}
 				case "summary":
 					if m["failed"] != (tc.wantExit != 0) || m["torch_best_runs_per_hour"].(float64) != 0 {

@@ -28,7 +28,10 @@
 #   5. resume: an ensemble of 4 runs interrupted once every member has a checkpoint and
 #      run again: whether each resumed, and ends byte for byte where the runs in one go
 #      end (on CUDA with XLA's deterministic ops);
-#   6. summary: the best runs/hour of each, their ratio, and the hours the paper's MLP
+#   6. sharpness: exact Hessian-vector products (the gradient differentiated again) on the
+#      backend: the top eigenvalue and trace of the Hessian at the LeNet trained in step 2,
+#      on the backend and on the Go backend, and the milliseconds per product;
+#   7. summary: the best runs/hour of each, their ratio, and the hours the paper's MLP
 #      protocol (200 normal + 200 corrupted runs of 50 epochs, as the authors' MLP script
 #      trains, and the probes' point of 350, as theirs; esp reproduce --scale paper does the
 #      same; ESP_GPU_CHECK_PAPER_EPOCHS, _POINT_EPOCHS) would take at that rate, scaled
@@ -366,7 +369,33 @@ if [ "$backend_ok" = 1 ] && in_budget resume; then
 	fi
 fi
 
-# 6. The best of each, and the ratio.
+# 6. Exact Hessian-vector products (the gradient differentiated again, through the
+# convolution written to be differentiated twice): the sharpness of the LeNet trained above
+# on the backend, on the backend and on the Go backend from the same weights and the same
+# 1000 images: the estimates of each (the same up to float32 rounding and where the power
+# iteration stops), and the milliseconds per product.
+lenet_point="$work/train-lenet-1-${backend//[:\/]/_}"
+if [ "$backend_ok" = 1 ] && [ -f "$lenet_point/final.safetensors" ]; then
+	for b in $train_backends; do
+		in_budget "sharpness $b" || continue
+		out="$work/sharpness-${b//[:\/]/_}"
+		log "sharpness of LeNet on $b (exact Hessian-vector products, 1000 images)"
+		if ! timeout -k 30 "$(limit)" "$esp" probe sharpness --run "$lenet_point" --subset 1000 --iterations 10 --samples 4 --seed 1 \
+			--backend "$b" --out "$out" 2>"$out.log" >&2; then
+			fail sharpness "$out.log" model=lenet backend="$b"
+			continue
+		fi
+		emit check=sharpness model=lenet backend="$b" $("$python" -c '
+import json, sys
+r = json.load(open(sys.argv[1] + "/sharpness.json"))
+products = r["power_iterations"] + r["trace_samples"] + 1  # and the gradient at the point, about as costly
+print("examples=%d top_eigenvalue=%.6g converged=%s trace=%.6g trace_std=%.3g products=%d seconds=%.1f ms_per_product=%.1f" % (
+    r["examples"], r["top_eigenvalue"], str(r["converged"]).lower(), r["trace"], r["trace_std"], products, r["seconds"],
+    1000 * r["seconds"] / products))' "$out")
+	done
+fi
+
+# 7. The best of each, and the ratio.
 best() {
 	"$python" -c "import json,sys; print(max([d['runs_per_hour'] for d in map(json.loads, sys.stdin) if d['check'] == '$1' and 'runs_per_hour' in d] or [0]))" <"$results"
 }
