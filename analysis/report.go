@@ -165,6 +165,14 @@ type groupKey struct {
 }
 
 func (k groupKey) name() string { return k.Dataset + "/" + k.Model }
+
+// decayName is name, with the weight decay where there is one: "mnist/mlp (λ=0.0001)".
+func (k groupKey) decayName() string {
+	if k.WeightDecay != 0 {
+		return fmt.Sprintf("%s (λ=%g)", k.name(), k.WeightDecay)
+	}
+	return k.name()
+}
 func (k groupKey) slug() string { return slug(k.Dataset + "-" + k.Model) }
 
 func slug(s string) string {

@@ -293,13 +293,18 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 				fmtNum(num(p.Object, "trace_std")), span, orDefault(str(p.Object, "hvp"), "-")} // trace_std is the standard error of the estimate
 			rep.addTableRow("Sharpness (top Hessian eigenvalue, Hutchinson trace, eigenvalue density)",
 				[]string{"dataset/model", "probe", "point", "λ_max", "trace", "trace std. error", "eigenvalues (density)", "H·v"}, row)
+			// Compared and drawn within runs trained alike: a weight decay's apart.
+			kw := k
+			if p.Source != nil {
+				kw.WeightDecay = p.Source.Config.Settings.WeightDecay
+			}
 			if density != nil {
-				densities[k] = append(densities[k], DensitySeries{Label: point + ": " + filepath.Base(p.Dir), Density: density, Color: colorOf(point)})
+				densities[kw] = append(densities[kw], DensitySeries{Label: point + ": " + filepath.Base(p.Dir), Density: density, Color: colorOf(point)})
 			}
-			if points[k] == nil {
-				points[k] = &sharpnessPoints{}
+			if points[kw] == nil {
+				points[kw] = &sharpnessPoints{}
 			}
-			points[k].add(p, s)
+			points[kw].add(p, s)
 		}
 	}
 	for _, k := range sortedKeys(points) {
@@ -310,7 +315,7 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 		if len(series) > len(seriesColors) {
 			series = series[:len(seriesColors)]
 		}
-		if f, err := DensityFigure(fmt.Sprintf("sharpness-density-%s-%d", k.slug(), i), "Hessian eigenvalue density: "+k.name(), series...); err == nil {
+		if f, err := DensityFigure(fmt.Sprintf("sharpness-density-%s-%d", k.slug(), i), "Hessian eigenvalue density: "+k.decayName(), series...); err == nil {
 			f.Caption = "Stochastic Lanczos quadrature over random vectors, each node smoothed by a Gaussian of 1% of the range " +
 				"(sharpness probes with --density; sharpness.json has the vectors and steps)."
 			rep.Figures = append(rep.Figures, f)
@@ -419,11 +424,7 @@ func (rep *Report) compareSharpness(k groupKey, sp *sharpnessPoints) {
 		}
 		return []string{fmtNum(t.Normal.Median), fmtNum(t.Extreme.Median), test}
 	}
-	name := k.name()
-	if k.WeightDecay != 0 {
-		name += fmt.Sprintf(" (λ=%g)", k.WeightDecay)
-	}
-	row := append([]string{name, fmt.Sprintf("%d, %d", len(sp.normalLambda), len(sp.extremeLambda)), fmt.Sprint(sp.notConverged)},
+	row := append([]string{k.decayName(), fmt.Sprintf("%d, %d", len(sp.normalLambda), len(sp.extremeLambda)), fmt.Sprint(sp.notConverged)},
 		append(cell(c.TopEigenvalue), cell(c.Trace)...)...)
 	rep.addTableRow("Sharpness of normal and extreme points (medians; Mann-Whitney U, extreme vs normal)",
 		[]string{"dataset/model", "points (normal, extreme)", "λ_max not converged", "λ_max normal", "λ_max extreme", "λ_max test",

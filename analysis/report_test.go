@@ -129,6 +129,11 @@ func TestReport(t *testing.T) {
 		}
 	}
 	writeProbeOf(t, filepath.Join(in, "probes", "sharpness-init"), extreme, "init", map[string]string{"sharpness.json": `{"top_eigenvalue":100,"converged":true,"trace":1000}`})
+	// The weight-decay run's sharpness belongs to its own group (no normal point: no
+	// comparison), not among the plain runs' extreme points.
+	writeProbeOf(t, filepath.Join(in, "probes", "sharpness-wd"), filepath.Join(in, "l2", "wd1e-4"), "final",
+		map[string]string{"sharpness.json": `{"top_eigenvalue":50,"converged":true,"trace":500,"trace_std":1,"hvp":"exact",
+		"density":{"vectors":1,"steps":2,"nodes":[[0.5,50]],"weights":[[0.9,0.1]],"smallest":0.5,"largest":50}}`})
 
 	out := filepath.Join(in, "report")
 	rep, err := WriteReportFromDir(in, out, ReportSettings{}, nil)
@@ -143,8 +148,8 @@ func TestReport(t *testing.T) {
 	if err := json.Unmarshal(data, &summary); err != nil {
 		t.Fatal(err)
 	}
-	if summary.Runs != 9 || summary.Probes != 13 {
-		t.Errorf("found %d runs and %d probes, want 9 and 13", summary.Runs, summary.Probes)
+	if summary.Runs != 9 || summary.Probes != 14 {
+		t.Errorf("found %d runs and %d probes, want 9 and 14", summary.Runs, summary.Probes)
 	}
 	// The sharpness of the 4 normal points against that of the corrupted runs that ended at
 	// an extreme point, all apart: the exact two-sided p is 2/C(4+m, 4) for m of them.
@@ -153,7 +158,11 @@ func TestReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	var extremeLambdas []float64
+	wdAtExtreme := false
 	for _, r := range inputs.Runs {
+		if f := finalOf(r); r.Config.Settings.WeightDecay != 0 && atExtreme(f.TrainAcc, f.TestAcc, ReportSettings{}.withDefaults()) {
+			wdAtExtreme = true
+		}
 		if f := finalOf(r); r.Corrupted() && r.Config.Settings.WeightDecay == 0 && atExtreme(f.TrainAcc, f.TestAcc, ReportSettings{}.withDefaults()) {
 			var i int
 			fmt.Sscanf(filepath.Base(r.Dir), "corrupted-%04d", &i)
@@ -165,6 +174,9 @@ func TestReport(t *testing.T) {
 		sh[0].TopEigenvalue.Extreme.N != len(extremeLambdas) || sh[0].TopEigenvalue.Normal.Median != 1.15 || sh[0].TopEigenvalue.Test == nil ||
 		*sh[0].TopEigenvalue.Test != wantTest || !wantTest.Exact || sh[0].TopEigenvalue.Test.Effect != 1 || sh[0].Trace.Test == nil || sh[0].NotConverged != 0 {
 		t.Errorf("sharpness comparison %+v; want %d extreme points, test %+v", sh, len(extremeLambdas), wantTest)
+	}
+	if !wdAtExtreme {
+		t.Error("the weight-decay run did not end at an extreme point: its sharpness probe tests nothing")
 	}
 	verdicts := map[string]bool{}
 	for _, c := range summary.Claims {
@@ -213,6 +225,13 @@ func TestReport(t *testing.T) {
 	}
 	if !densityFigure {
 		t.Error("no figure of the Hessian eigenvalue density")
+	}
+	var wdFigure bool
+	for _, f := range rep.Figures {
+		wdFigure = wdFigure || f.Title == "Hessian eigenvalue density: rows/mlp (λ=0.0001)"
+	}
+	if !wdFigure {
+		t.Error("no figure of the weight-decay run's eigenvalue density apart from the plain runs'")
 	}
 	for _, want := range []string{"C1", "does not hold", "authors", "Sharpness", "12.5 (not converged)", "-1.5 to 12.5", "<td>exact</td>",
 		"Sharpness of normal and extreme points", "P(extreme &gt; normal) = 1.00"} {
