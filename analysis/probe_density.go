@@ -53,6 +53,28 @@ func (d *HessianDensity) At(lambda []float64, sigma float64) []float64 {
 	return density
 }
 
+// extremes returns the smallest and largest node of d, or an error where d is no set of
+// quadratures (as a damaged sharpness.json may hold): no nodes, nodes and weights of
+// other lengths, values that are not finite, negative weights.
+func (d *HessianDensity) extremes() (lo, hi float64, err error) {
+	if len(d.Nodes) == 0 || len(d.Nodes) != len(d.Weights) {
+		return 0, 0, fmt.Errorf("%d vectors of nodes and %d of weights", len(d.Nodes), len(d.Weights))
+	}
+	lo, hi = math.Inf(1), math.Inf(-1)
+	for v, nodes := range d.Nodes {
+		if len(nodes) == 0 || len(nodes) != len(d.Weights[v]) {
+			return 0, 0, fmt.Errorf("vector %d: %d nodes and %d weights", v+1, len(nodes), len(d.Weights[v]))
+		}
+		for k, theta := range nodes {
+			if w := float64(d.Weights[v][k]); !finiteValue(float64(theta)) || !finiteValue(w) || w < 0 {
+				return 0, 0, fmt.Errorf("vector %d: node %v of weight %v", v+1, float64(theta), w)
+			}
+			lo, hi = min(lo, float64(theta)), max(hi, float64(theta))
+		}
+	}
+	return lo, hi, nil
+}
+
 // DensitySeries is one eigenvalue density of a DensityFigure.
 type DensitySeries struct {
 	Label   string
@@ -64,14 +86,19 @@ type DensitySeries struct {
 // point) on one logarithmic axis: each smoothed by a Gaussian of 1% of the range all
 // their nodes span, at 400 points from 5 of those beyond either end; values below 10⁻⁶
 // of the largest are drawn at that floor (between the nodes the smoothed density falls
-// off a Gaussian's tail over hundreds of decades).
+// off a Gaussian's tail over hundreds of decades). A density that is no set of
+// quadratures (nodes and weights of other lengths, values not finite) is refused.
 func DensityFigure(name, title string, series ...DensitySeries) (*Figure, error) {
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for _, s := range series {
 		if s.Density == nil {
 			return nil, fmt.Errorf("figure %s: series %q has no density", name, s.Label)
 		}
-		lo, hi = min(lo, float64(s.Density.Smallest)), max(hi, float64(s.Density.Largest))
+		slo, shi, err := s.Density.extremes()
+		if err != nil {
+			return nil, fmt.Errorf("figure %s: series %q: damaged density: %w", name, s.Label, err)
+		}
+		lo, hi = min(lo, slo), max(hi, shi)
 	}
 	if len(series) == 0 || !finiteValue(lo) || !finiteValue(hi) {
 		return nil, fmt.Errorf("figure %s: no finite eigenvalues to draw", name)

@@ -1,9 +1,11 @@
 package analysis
 
 import (
+	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/extremepoints/esp/experiment"
@@ -162,5 +164,73 @@ func TestHessianDensityCurve(t *testing.T) {
 	}
 	if _, err := DensityFigure("none", "eigenvalues", DensitySeries{Label: "empty"}); err == nil {
 		t.Error("a series without a density drew")
+	}
+}
+
+// TestDamagedDensity: a density read back damaged (nodes and weights of other lengths,
+// non-finite or negative values, no nodes, extremes that are not its nodes') is refused
+// by DensityFigure, naming the series, instead of panicking or drawing garbage; the
+// report leaves it out (densityOf) and draws the sound ones, its range from their nodes.
+func TestDamagedDensity(t *testing.T) {
+	good := func() *HessianDensity {
+		return &HessianDensity{Vectors: 1, Steps: 3, Nodes: [][]experiment.Float{{-1, 0.5, 4}}, Weights: [][]experiment.Float{{0.2, 0.7, 0.1}},
+			Smallest: -1, Largest: 4}
+	}
+	nan := experiment.Float(math.NaN())
+	damaged := map[string]func(d *HessianDensity){
+		"a weight short":           func(d *HessianDensity) { d.Weights[0] = d.Weights[0][:2] },
+		"a vector's weights short": func(d *HessianDensity) { d.Weights = nil },
+		"no nodes":                 func(d *HessianDensity) { d.Nodes, d.Weights = [][]experiment.Float{{}}, [][]experiment.Float{{}} },
+		"no vectors":               func(d *HessianDensity) { d.Nodes, d.Weights = nil, nil },
+		"a NaN node":               func(d *HessianDensity) { d.Nodes[0][1] = nan },
+		"a NaN weight":             func(d *HessianDensity) { d.Weights[0][1] = nan },
+		"an infinite node":         func(d *HessianDensity) { d.Nodes[0][2] = experiment.Float(math.Inf(1)) },
+		"a negative weight":        func(d *HessianDensity) { d.Weights[0][0] = -0.2 },
+	}
+	for name, damage := range damaged {
+		d := good()
+		damage(d)
+		var f *Figure
+		var err error
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Errorf("%s: DensityFigure panicked: %v", name, r)
+				}
+			}()
+			f, err = DensityFigure("d", "density", DensitySeries{Label: "sound", Density: good()}, DensitySeries{Label: "damaged", Density: d})
+		}()
+		if err == nil || !strings.Contains(err.Error(), `"damaged"`) {
+			t.Errorf("%s: figure %v, error %v; want one naming the series", name, f, err)
+		}
+		data, _ := json.Marshal(map[string]any{"density": d})
+		var m map[string]any
+		if err := json.Unmarshal(data, &m); err != nil {
+			t.Fatal(err)
+		}
+		if got := densityOf(m); got != nil {
+			t.Errorf("%s: the report took the density %+v", name, got)
+		}
+	}
+	// Extremes that are not the nodes' (null, or far out): the report's come from the nodes.
+	for _, js := range []string{`{"density":{"vectors":1,"steps":3,"nodes":[[-1,0.5,4]],"weights":[[0.2,0.7,0.1]],"smallest":null,"largest":null}}`,
+		`{"density":{"vectors":1,"steps":3,"nodes":[[-1,0.5,4]],"weights":[[0.2,0.7,0.1]],"smallest":-1e300,"largest":1e300}}`} {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(js), &m); err != nil {
+			t.Fatal(err)
+		}
+		d := densityOf(m)
+		if d == nil || d.Smallest != -1 || d.Largest != 4 {
+			t.Errorf("%s: density %+v, want extremes -1 and 4", js, d)
+		}
+	}
+	d := good()
+	d.Smallest, d.Largest = -1e300, 1e300
+	f, err := DensityFigure("d", "density", DensitySeries{Label: "far extremes", Density: d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x := f.plot.X; x.Min < -2 || x.Max > 5 {
+		t.Errorf("drawn from %v to %v, the nodes span -1 to 4", x.Min, x.Max)
 	}
 }

@@ -443,7 +443,8 @@ func sharpnessTest(normal, extreme []float64) SharpnessTest {
 	return t
 }
 
-// densityOf decodes the eigenvalue density of a sharpness.json, nil when it has none.
+// densityOf decodes the eigenvalue density of a sharpness.json, nil when it has none or
+// a damaged one; its extremes are its nodes'.
 func densityOf(sharpness map[string]any) *HessianDensity {
 	raw, ok := sharpness["density"]
 	if !ok {
@@ -454,14 +455,14 @@ func densityOf(sharpness map[string]any) *HessianDensity {
 		return nil
 	}
 	var d HessianDensity
-	if err := json.Unmarshal(data, &d); err != nil || len(d.Nodes) == 0 || len(d.Nodes) != len(d.Weights) {
+	if err := json.Unmarshal(data, &d); err != nil {
 		return nil
 	}
-	for i := range d.Nodes {
-		if len(d.Nodes[i]) != len(d.Weights[i]) {
-			return nil
-		}
+	lo, hi, err := d.extremes()
+	if err != nil {
+		return nil
 	}
+	d.Smallest, d.Largest = experiment.Float(lo), experiment.Float(hi)
 	return &d
 }
 
