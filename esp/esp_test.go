@@ -231,6 +231,9 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"probe", "sharpness", "--run", "x", "--iterations", "9000000000000000000", "--out", "y"}, exitUsage, "sharpness: 9000000000000000000 iterations: at most 1000000"},
 		{[]string{"probe", "sharpness", "--run", "x", "--density", "-1", "--out", "y"}, exitUsage, "sharpness: -1 density vectors: want 0 (none) to 1000000"},
 		{[]string{"probe", "sharpness", "--run", "x", "--density", "2", "--lanczos-steps", "501", "--out", "y"}, exitUsage, "sharpness: 501 Lanczos steps: want 1 to 500 (0: 40)"},
+		// --density 0 is the valid "none" the message for -1 names, not a default's stand-in:
+		// it gets as far as the run.
+		{[]string{"probe", "sharpness", "--run", "x", "--density", "0", "--out", "y"}, exitUsage, "x is not a run directory"},
 		{[]string{"probe", "restart", "--run", "x", "--epochs", "9000000000000000000", "--out", "y"}, exitUsage, "restart: 9000000000000000000 epochs: at most 1000000"},
 		{[]string{"report"}, exitUsage, "--in DIR is required"},
 		{[]string{"report", "--in", "/nonexistent"}, exitUsage, "not a directory"},

@@ -405,7 +405,7 @@ func runProbeSharpness(ctx context.Context, args []string, stdout, stderr io.Wri
 	fs.IntVar(&s.Iterations, "iterations", 0, "most power iterations (default 20)")
 	fs.Float64Var(&s.Tolerance, "tolerance", 0, "stop when the eigenvalue changes by less than this fraction (default 1e-3)")
 	fs.IntVar(&s.TraceSamples, "samples", 0, "Rademacher vectors of the trace estimate (default 10)")
-	fs.IntVar(&s.DensityVectors, "density", 0, "random vectors of the eigenvalue density (default 0: none)")
+	fs.IntVar(&s.DensityVectors, "density", 0, "random vectors of the eigenvalue density (0, the default: none)")
 	fs.IntVar(&s.LanczosSteps, "lanczos-steps", 0, fmt.Sprintf("Lanczos steps (Hessian-vector products) per density vector, at most %d (default 40)", analysis.MaxLanczosSteps))
 	fs.StringVar(&s.HVP, "hvp", "", "Hessian-vector products: exact (autodiff twice) or finite-difference (of two gradients) (default exact)")
 	fs.Float64Var(&s.Epsilon, "epsilon", 0, "finite-difference step along a unit direction (default 1e-3)")
