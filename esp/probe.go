@@ -416,6 +416,9 @@ func runProbeSharpness(ctx context.Context, args []string, stdout, stderr io.Wri
 	if err := s.Validate(); err != nil {
 		return badInput(err)
 	}
+	if flagGiven(fs, "lanczos-steps") && s.DensityVectors == 0 {
+		return usagef("--lanczos-steps %d without --density: the Lanczos steps are the density's, per random vector; give --density N with it, or leave it out", s.LanczosSteps)
+	}
 	if err := checkSharpnessSource(pf.run, *study); err != nil {
 		return err
 	}
