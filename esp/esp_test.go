@@ -234,9 +234,12 @@ func TestExitCodes(t *testing.T) {
 		// --density 0 is the valid "none" the message for -1 names, not a default's stand-in:
 		// it gets as far as the run.
 		{[]string{"probe", "sharpness", "--run", "x", "--density", "0", "--out", "y"}, exitUsage, "x is not a run directory"},
-		// Flags that would change nothing: Lanczos steps without a density.
+		// Flags that would change nothing: Lanczos steps without a density, a finite-difference
+		// step for exact products (the default since they exist for every model).
 		{[]string{"probe", "sharpness", "--run", "x", "--lanczos-steps", "60", "--out", "y"}, exitUsage, "--lanczos-steps 60 without --density: the Lanczos steps are the density's"},
 		{[]string{"probe", "sharpness", "--study", "x", "--lanczos-steps", "60", "--out", "y"}, exitUsage, "--lanczos-steps 60 without --density"},
+		{[]string{"probe", "sharpness", "--run", "x", "--epsilon", "0.01", "--out", "y"}, exitUsage, "--epsilon 0.01 with exact Hessian-vector products: it is the step of --hvp finite-difference"},
+		{[]string{"probe", "sharpness", "--run", "x", "--epsilon", "0.01", "--hvp", "exact", "--out", "y"}, exitUsage, "--epsilon 0.01 with exact Hessian-vector products"},
 		{[]string{"probe", "sharpness", "--run", "x", "--epsilon", "0.01", "--hvp", "finite-difference", "--density", "2", "--lanczos-steps", "60", "--out", "y"}, exitUsage, "x is not a run directory"},
 		{[]string{"probe", "restart", "--run", "x", "--epochs", "9000000000000000000", "--out", "y"}, exitUsage, "restart: 9000000000000000000 epochs: at most 1000000"},
 		{[]string{"report"}, exitUsage, "--in DIR is required"},

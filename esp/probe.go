@@ -408,7 +408,7 @@ func runProbeSharpness(ctx context.Context, args []string, stdout, stderr io.Wri
 	fs.IntVar(&s.DensityVectors, "density", 0, "random vectors of the eigenvalue density (0, the default: none)")
 	fs.IntVar(&s.LanczosSteps, "lanczos-steps", 0, fmt.Sprintf("Lanczos steps (Hessian-vector products) per density vector, at most %d (default 40)", analysis.MaxLanczosSteps))
 	fs.StringVar(&s.HVP, "hvp", "", "Hessian-vector products: exact (autodiff twice) or finite-difference (of two gradients) (default exact)")
-	fs.Float64Var(&s.Epsilon, "epsilon", 0, "finite-difference step along a unit direction (default 1e-3)")
+	fs.Float64Var(&s.Epsilon, "epsilon", 0, "with --hvp finite-difference: its step along a unit direction (default 1e-3)")
 	fs.Uint64Var(&s.Seed, "seed", 0, "seed of the random vectors")
 	if err := parseProbeFlags(fs, args); err != nil {
 		return err
@@ -418,6 +418,9 @@ func runProbeSharpness(ctx context.Context, args []string, stdout, stderr io.Wri
 	}
 	if flagGiven(fs, "lanczos-steps") && s.DensityVectors == 0 {
 		return usagef("--lanczos-steps %d without --density: the Lanczos steps are the density's, per random vector; give --density N with it, or leave it out", s.LanczosSteps)
+	}
+	if flagGiven(fs, "epsilon") && s.WithDefaults().HVP != analysis.HVPFiniteDifference {
+		return usagef("--epsilon %g with exact Hessian-vector products: it is the step of --hvp finite-difference; give that with it, or leave it out", s.Epsilon)
 	}
 	if err := checkSharpnessSource(pf.run, *study); err != nil {
 		return err
