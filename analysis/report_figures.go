@@ -385,17 +385,27 @@ type sharpnessPoints struct {
 	normalLambda, normalTrace   []float64
 	extremeLambda, extremeTrace []float64
 	notConverged                int
+	runs                        map[string]bool // the runs filed: each is one point
 }
 
 // add files probe p (a sharpness probe) under its point's kind: the final weights of a
 // normal run, or of a corrupted run that ended at an extreme point. Others (initial
 // weights, corrupted runs short of an extreme point, points of no run here, estimates
-// that are not numbers) are left out.
+// that are not numbers) are left out, and so is a run's second probe (esp reproduce's
+// and a --study batch's of the same run): the test counts points, not probes.
 func (sp *sharpnessPoints) add(p *ProbeRecord, s ReportSettings) {
 	lambda, trace := num(p.Object, "top_eigenvalue"), num(p.Object, "trace")
 	if p.Source == nil || str(p.Info, "weights") != "final" || math.IsNaN(lambda) || math.IsNaN(trace) {
 		return
 	}
+	run := filepath.Clean(p.Source.Dir)
+	if sp.runs[run] {
+		return
+	}
+	if sp.runs == nil {
+		sp.runs = map[string]bool{}
+	}
+	sp.runs[run] = true
 	if !p.Source.Corrupted() {
 		sp.normalLambda, sp.normalTrace = append(sp.normalLambda, lambda), append(sp.normalTrace, trace)
 	} else if f := finalOf(p.Source); atExtreme(f.TrainAcc, f.TestAcc, s) {

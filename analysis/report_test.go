@@ -129,6 +129,9 @@ func TestReport(t *testing.T) {
 		}
 	}
 	writeProbeOf(t, filepath.Join(in, "probes", "sharpness-init"), extreme, "init", map[string]string{"sharpness.json": `{"top_eigenvalue":100,"converged":true,"trace":1000}`})
+	// A run probed twice (a study's run by esp reproduce and again by --study) is one point.
+	writeProbeOf(t, filepath.Join(in, "probes", "study", "normal-0000"), filepath.Join(in, "runs", "normal-0000"), "final",
+		map[string]string{"sharpness.json": `{"top_eigenvalue":1.05,"converged":true,"trace":10.5,"trace_std":1,"hvp":"exact"}`})
 	// The weight-decay run's sharpness belongs to its own group (no normal point: no
 	// comparison), not among the plain runs' extreme points.
 	writeProbeOf(t, filepath.Join(in, "probes", "sharpness-wd"), filepath.Join(in, "l2", "wd1e-4"), "final",
@@ -148,8 +151,8 @@ func TestReport(t *testing.T) {
 	if err := json.Unmarshal(data, &summary); err != nil {
 		t.Fatal(err)
 	}
-	if summary.Runs != 9 || summary.Probes != 14 {
-		t.Errorf("found %d runs and %d probes, want 9 and 14", summary.Runs, summary.Probes)
+	if summary.Runs != 9 || summary.Probes != 15 {
+		t.Errorf("found %d runs and %d probes, want 9 and 15", summary.Runs, summary.Probes)
 	}
 	// The sharpness of the 4 normal points against that of the corrupted runs that ended at
 	// an extreme point, all apart: the exact two-sided p is 2/C(4+m, 4) for m of them.
