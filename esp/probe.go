@@ -395,8 +395,9 @@ func runProbeSharpness(ctx context.Context, args []string, stdout, stderr io.Wri
 		"With --study DIR instead of --run (a study directory: esp run --out), it measures every finished run of\n"+
 		"the study, each into OUT/RUN as --run DIR/runs/RUN --out OUT/RUN would, and prints a line per run, then\n"+
 		"per kind the number of points and the medians of the top eigenvalue and the trace, and the Mann-Whitney\n"+
-		"rank test of the corrupted (extreme) points against the normal ones. Run again, it keeps the finished\n"+
-		"probes in OUT and starts interrupted ones again.")
+		"rank test of the corrupted runs' points against the normal ones (all of them: esp report's test counts\n"+
+		"only the corrupted runs that ended at an extreme point). Run again, it keeps the finished probes in OUT\n"+
+		"and starts interrupted ones again.")
 	var pf probeFlags
 	pf.register(fs, true)
 	study := fs.String("study", "", "study directory (esp run --out): measure every finished run of it, instead of --run")

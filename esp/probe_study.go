@@ -441,7 +441,7 @@ type kindValues struct {
 }
 
 // batchSummary returns the summary lines of a batch: one per kind of the study, then the
-// rank tests of the corrupted (extreme) points against the normal ones.
+// rank tests of the corrupted runs' points (all, at an extreme point or not) against the normal ones.
 func batchSummary(kinds []string, batch []batchProbe, results []*analysis.SharpnessResult) []string {
 	byKind := map[string]*kindValues{}
 	for _, k := range kinds {
