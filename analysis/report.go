@@ -139,6 +139,10 @@ type SharpnessComparison struct {
 	Dataset     string  `json:"dataset"`
 	Model       string  `json:"model"`
 	WeightDecay float64 `json:"weight_decay,omitempty"`
+	// HVP is the Hessian-vector products of the probes compared (HVPExact, or
+	// HVPFiniteDifference, as sharpness.json without "hvp" has them): probes of the two
+	// are compared apart.
+	HVP string `json:"hvp"`
 	// TopEigenvalue and Trace summarize each kind's probes and, with two points of each
 	// kind or more, test them: Mann-Whitney U of the extreme points against the normal.
 	TopEigenvalue SharpnessTest `json:"top_eigenvalue"`

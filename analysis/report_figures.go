@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"image/color"
+	"maps"
 	"math"
 	"path/filepath"
+	"slices"
 	"sort"
 
 	"github.com/extremepoints/esp/experiment"
@@ -157,7 +159,7 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 		return true
 	}
 	densities := map[groupKey][]DensitySeries{}
-	points := map[groupKey]*sharpnessPoints{}
+	points := map[groupKey]map[string]*sharpnessPoints{} // by group and Hessian-vector product
 	for i, p := range probes {
 		k := probeGroup(p)
 		name := fmt.Sprintf("%s-%s-%d", p.Kind, k.slug(), i) // unique: i numbers the probes
@@ -301,14 +303,21 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 			if density != nil {
 				densities[kw] = append(densities[kw], DensitySeries{Label: point + ": " + filepath.Base(p.Dir), Density: density, Color: colorOf(point)})
 			}
+			// Exact and finite-difference products apart: the latter add the gradient's jumps.
+			hvp := orDefault(str(p.Object, "hvp"), HVPFiniteDifference) // sharpness.json before exact products
 			if points[kw] == nil {
-				points[kw] = &sharpnessPoints{}
+				points[kw] = map[string]*sharpnessPoints{}
 			}
-			points[kw].add(p, s)
+			if points[kw][hvp] == nil {
+				points[kw][hvp] = &sharpnessPoints{}
+			}
+			points[kw][hvp].add(p, s)
 		}
 	}
 	for _, k := range sortedKeys(points) {
-		rep.compareSharpness(k, points[k])
+		for _, hvp := range slices.Sorted(maps.Keys(points[k])) { // exact first
+			rep.compareSharpness(k, hvp, points[k][hvp])
+		}
 	}
 	for i, k := range sortedKeys(densities) { // one figure a dataset and model: normal and extreme points side by side
 		series := densities[k]
@@ -419,12 +428,13 @@ func (sp *sharpnessPoints) add(p *ProbeRecord, s ReportSettings) {
 }
 
 // compareSharpness adds the comparison of a group's normal and extreme points, where
-// sharpness probes measured both kinds, to the summary and to a table.
-func (rep *Report) compareSharpness(k groupKey, sp *sharpnessPoints) {
+// sharpness probes of Hessian-vector products hvp measured both kinds, to the summary and
+// to a table.
+func (rep *Report) compareSharpness(k groupKey, hvp string, sp *sharpnessPoints) {
 	if len(sp.normalLambda) == 0 || len(sp.extremeLambda) == 0 {
 		return
 	}
-	c := SharpnessComparison{Dataset: k.Dataset, Model: k.Model, WeightDecay: k.WeightDecay, NotConverged: sp.notConverged,
+	c := SharpnessComparison{Dataset: k.Dataset, Model: k.Model, WeightDecay: k.WeightDecay, HVP: hvp, NotConverged: sp.notConverged,
 		TopEigenvalue: sharpnessTest(sp.normalLambda, sp.extremeLambda), Trace: sharpnessTest(sp.normalTrace, sp.extremeTrace)}
 	rep.Summary.Sharpness = append(rep.Summary.Sharpness, c)
 	cell := func(t SharpnessTest) []string {
@@ -434,10 +444,10 @@ func (rep *Report) compareSharpness(k groupKey, sp *sharpnessPoints) {
 		}
 		return []string{fmtNum(t.Normal.Median), fmtNum(t.Extreme.Median), test}
 	}
-	row := append([]string{k.decayName(), fmt.Sprintf("%d, %d", len(sp.normalLambda), len(sp.extremeLambda)), fmt.Sprint(sp.notConverged)},
+	row := append([]string{k.decayName(), hvp, fmt.Sprintf("%d, %d", len(sp.normalLambda), len(sp.extremeLambda)), fmt.Sprint(sp.notConverged)},
 		append(cell(c.TopEigenvalue), cell(c.Trace)...)...)
 	rep.addTableRow("Sharpness of normal and extreme points (medians; Mann-Whitney U, extreme vs normal)",
-		[]string{"dataset/model", "points (normal, extreme)", "λ_max not converged", "λ_max normal", "λ_max extreme", "λ_max test",
+		[]string{"dataset/model", "H·v", "points (normal, extreme)", "λ_max not converged", "λ_max normal", "λ_max extreme", "λ_max test",
 			"trace normal", "trace extreme", "trace test"}, row)
 }
 

@@ -132,6 +132,13 @@ func TestReport(t *testing.T) {
 	// A run probed twice (a study's run by esp reproduce and again by --study) is one point.
 	writeProbeOf(t, filepath.Join(in, "probes", "study", "normal-0000"), filepath.Join(in, "runs", "normal-0000"), "final",
 		map[string]string{"sharpness.json": `{"top_eigenvalue":1.05,"converged":true,"trace":10.5,"trace_std":1,"hvp":"exact"}`})
+	// Probes of finite-difference products (sharpness.json before exact ones, which lacks
+	// "hvp", and --hvp finite-difference) are compared among themselves, not pooled with
+	// exact ones: their traces differ several times over where ReLUs switch.
+	writeProbeOf(t, filepath.Join(in, "probes", "old", "normal-0001"), filepath.Join(in, "runs", "normal-0001"), "final",
+		map[string]string{"sharpness.json": `{"top_eigenvalue":40,"trace":400,"trace_std":30}`})
+	writeProbeOf(t, filepath.Join(in, "probes", "old", "corrupted-0001"), filepath.Join(in, "runs", "corrupted-0001"), "final",
+		map[string]string{"sharpness.json": `{"top_eigenvalue":60,"converged":false,"trace":600,"trace_std":30,"hvp":"finite-difference","epsilon":0.001}`})
 	// The weight-decay run's sharpness belongs to its own group (no normal point: no
 	// comparison), not among the plain runs' extreme points.
 	writeProbeOf(t, filepath.Join(in, "probes", "sharpness-wd"), filepath.Join(in, "l2", "wd1e-4"), "final",
@@ -151,8 +158,8 @@ func TestReport(t *testing.T) {
 	if err := json.Unmarshal(data, &summary); err != nil {
 		t.Fatal(err)
 	}
-	if summary.Runs != 9 || summary.Probes != 15 {
-		t.Errorf("found %d runs and %d probes, want 9 and 15", summary.Runs, summary.Probes)
+	if summary.Runs != 9 || summary.Probes != 17 {
+		t.Errorf("found %d runs and %d probes, want 9 and 17", summary.Runs, summary.Probes)
 	}
 	// The sharpness of the 4 normal points against that of the corrupted runs that ended at
 	// an extreme point, all apart: the exact two-sided p is 2/C(4+m, 4) for m of them.
@@ -161,7 +168,7 @@ func TestReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	var extremeLambdas []float64
-	wdAtExtreme := false
+	wdAtExtreme, fdAtExtreme := false, false
 	for _, r := range inputs.Runs {
 		if f := finalOf(r); r.Config.Settings.WeightDecay != 0 && atExtreme(f.TrainAcc, f.TestAcc, ReportSettings{}.withDefaults()) {
 			wdAtExtreme = true
@@ -170,10 +177,20 @@ func TestReport(t *testing.T) {
 			var i int
 			fmt.Sscanf(filepath.Base(r.Dir), "corrupted-%04d", &i)
 			extremeLambdas = append(extremeLambdas, 3+0.1*float64(i))
+			fdAtExtreme = fdAtExtreme || i == 1
 		}
 	}
 	wantTest, _ := MannWhitneyU(extremeLambdas, []float64{1, 1.1, 1.2, 1.3})
-	if sh := summary.Sharpness; len(extremeLambdas) < 2 || len(sh) != 1 || sh[0].Model != "mlp" || sh[0].TopEigenvalue.Normal.N != 4 ||
+	if !fdAtExtreme {
+		t.Fatal("corrupted-0001 did not end at an extreme point: its finite-difference probe tests nothing")
+	}
+	if sh := summary.Sharpness; len(sh) != 2 || sh[1].HVP != HVPFiniteDifference || sh[1].TopEigenvalue.Normal.N != 1 || sh[1].TopEigenvalue.Extreme.N != 1 ||
+		sh[1].TopEigenvalue.Normal.Median != 40 || sh[1].TopEigenvalue.Test != nil || sh[1].NotConverged != 1 {
+		t.Errorf("sharpness comparisons %+v; want the finite-difference probes' second, 1 point of each kind", sh)
+	} else {
+		summary.Sharpness = sh[:1]
+	}
+	if sh := summary.Sharpness; len(extremeLambdas) < 2 || len(sh) != 1 || sh[0].Model != "mlp" || sh[0].HVP != HVPExact || sh[0].TopEigenvalue.Normal.N != 4 ||
 		sh[0].TopEigenvalue.Extreme.N != len(extremeLambdas) || sh[0].TopEigenvalue.Normal.Median != 1.15 || sh[0].TopEigenvalue.Test == nil ||
 		*sh[0].TopEigenvalue.Test != wantTest || !wantTest.Exact || sh[0].TopEigenvalue.Test.Effect != 1 || sh[0].Trace.Test == nil || sh[0].NotConverged != 0 {
 		t.Errorf("sharpness comparison %+v; want %d extreme points, test %+v", sh, len(extremeLambdas), wantTest)
