@@ -158,7 +158,7 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 		decided[id][k] = true
 		return true
 	}
-	densities := map[groupKey][]DensitySeries{}
+	densities := map[groupKey][]densityOfPoint{}
 	points := map[groupKey]map[string]*sharpnessPoints{} // by group and Hessian-vector product
 	for i, p := range probes {
 		k := probeGroup(p)
@@ -301,7 +301,7 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 				kw.WeightDecay = p.Source.Config.Settings.WeightDecay
 			}
 			if density != nil {
-				densities[kw] = append(densities[kw], DensitySeries{Label: point + ": " + filepath.Base(p.Dir), Density: density, Color: colorOf(point)})
+				densities[kw] = append(densities[kw], densityOfPoint{point, DensitySeries{Label: point + ": " + filepath.Base(p.Dir), Density: density, Color: colorOf(point)}})
 			}
 			// Exact and finite-difference products apart: the latter add the gradient's jumps.
 			hvp := orDefault(str(p.Object, "hvp"), HVPFiniteDifference) // sharpness.json before exact products
@@ -320,13 +320,13 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 		}
 	}
 	for i, k := range sortedKeys(densities) { // one figure a dataset and model: normal and extreme points side by side
-		series := densities[k]
-		if len(series) > len(seriesColors) {
-			series = series[:len(seriesColors)]
-		}
+		series := fewOfEachKind(densities[k], len(seriesColors))
 		if f, err := DensityFigure(fmt.Sprintf("sharpness-density-%s-%d", k.slug(), i), "Hessian eigenvalue density: "+k.decayName(), series...); err == nil {
 			f.Caption = "Stochastic Lanczos quadrature over random vectors, each node smoothed by a Gaussian of 1% of the range " +
 				"(sharpness probes with --density; sharpness.json has the vectors and steps)."
+			if left := len(densities[k]) - len(series); left > 0 {
+				f.Caption += fmt.Sprintf(" %d of the %d densities drawn, as many of each kind of point as there is room for.", len(series), len(densities[k]))
+			}
 			rep.Figures = append(rep.Figures, f)
 		}
 	}
@@ -484,6 +484,38 @@ func densityOf(sharpness map[string]any) *HessianDensity {
 	}
 	d.Smallest, d.Largest = experiment.Float(lo), experiment.Float(hi)
 	return &d
+}
+
+// densityOfPoint is a density to draw and the kind of its point ("normal", "corrupted" or
+// "-").
+type densityOfPoint struct {
+	kind   string
+	series DensitySeries
+}
+
+// fewOfEachKind returns at most most of the densities, taking turns between the kinds
+// (normal first) so that a study's many probes, listed kind after kind, leave both
+// drawn; each kind's in their order, normal ones first.
+func fewOfEachKind(densities []densityOfPoint, most int) []DensitySeries {
+	kinds := []string{"normal", "corrupted", "-"}
+	byKind := map[string][]DensitySeries{}
+	for _, d := range densities {
+		byKind[d.kind] = append(byKind[d.kind], d.series)
+	}
+	taken := map[string]int{}
+	for n := 0; n < min(most, len(densities)); {
+		for _, kind := range kinds {
+			if taken[kind] < len(byKind[kind]) && n < most {
+				taken[kind]++
+				n++
+			}
+		}
+	}
+	var out []DensitySeries
+	for _, kind := range kinds {
+		out = append(out, byKind[kind][:taken[kind]]...)
+	}
+	return out
 }
 
 // colorOf is the colour of a point's kind in the figures.

@@ -125,7 +125,8 @@ func TestReport(t *testing.T) {
 			}
 			run := filepath.Join(in, "runs", fmt.Sprintf("%s-%04d", kind, i))
 			writeProbeOf(t, filepath.Join(in, "probes", fmt.Sprintf("sharpness-%s-%d", kind, i)), run, "final",
-				map[string]string{"sharpness.json": fmt.Sprintf(`{"top_eigenvalue":%g,"converged":true,"trace":%g,"trace_std":1,"hvp":"exact"}`, lambda, trace)})
+				map[string]string{"sharpness.json": fmt.Sprintf(`{"top_eigenvalue":%g,"converged":true,"trace":%g,"trace_std":1,"hvp":"exact",`+
+					`"density":{"vectors":1,"steps":2,"nodes":[[0.1,%[1]g]],"weights":[[0.9,0.1]],"smallest":0.1,"largest":%[1]g}}`, lambda, trace)})
 		}
 	}
 	writeProbeOf(t, filepath.Join(in, "probes", "sharpness-init"), extreme, "init", map[string]string{"sharpness.json": `{"top_eigenvalue":100,"converged":true,"trace":1000}`})
@@ -241,7 +242,21 @@ func TestReport(t *testing.T) {
 	}
 	var densityFigure bool
 	for _, f := range rep.Figures {
-		densityFigure = densityFigure || f.Title == "Hessian eigenvalue density: rows/mlp"
+		if f.Title != "Hessian eigenvalue density: rows/mlp" {
+			continue
+		}
+		densityFigure = true
+		// 9 densities, more than a figure draws, the corrupted ones first in the probes
+		// order: both kinds are drawn all the same.
+		svg, err := os.ReadFile(filepath.Join(out, f.Name+".svg"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"normal: sharpness-normal-0", "normal: sharpness-normal-2", "corrupted: sharpness-corrupted-0"} {
+			if !strings.Contains(string(svg), want) {
+				t.Errorf("the density figure %s does not draw %q", f.Name, want)
+			}
+		}
 	}
 	if !densityFigure {
 		t.Error("no figure of the Hessian eigenvalue density")
