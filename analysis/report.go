@@ -133,8 +133,9 @@ type ReportSummary struct {
 }
 
 // SharpnessComparison sets the sharpness of a dataset and model's normal points beside
-// its extreme points': the sharpness probes of runs' final weights, an extreme point being
-// a corrupted run that ended at one (ReportSettings.ExtremeTrainAcc, ExtremeTestAcc).
+// its extreme points': the sharpness probes of runs' final weights (each run once, and
+// within one weight decay), an extreme point being a corrupted run that ended at one
+// (ReportSettings.ExtremeTrainAcc, ExtremeTestAcc).
 type SharpnessComparison struct {
 	Dataset     string  `json:"dataset"`
 	Model       string  `json:"model"`
