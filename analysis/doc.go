@@ -58,8 +58,9 @@
 //     "train_loss", "test_loss", "train_acc", "test_acc" as matrices, row i for
 //     alphas[i].
 //   - sharpness.json: a [SharpnessResult]: "top_eigenvalue", "power_iterations",
-//     "converged", "trace", "trace_samples", "trace_std" (standard error of the trace
-//     estimate), "hvp" ("exact" or "finite-difference"), "epsilon" (the
+//     "converged", "top_eigenvalue_range" (where the last estimates ranged), "trace",
+//     "trace_samples", "trace_std" (standard error of the trace estimate), "hvp"
+//     ("exact" or "finite-difference"), "epsilon" (the
 //     finite-difference step), "examples", "loss", "seconds", and with
 //     DensityVectors "density", a [HessianDensity]: "vectors", "steps", "nodes" and
 //     "weights" (one quadrature per vector), "smallest", "largest".
