@@ -1,6 +1,7 @@
 package models
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -310,21 +311,25 @@ func TestModelFormulations(t *testing.T) {
 		model          string
 		h, w, c, batch int
 		config         Config
-		gradientsOf    string // prefix of the scopes whose variables' gradients are compared
+		gradientsOf    string  // prefix of the scopes whose variables' gradients are compared
+		tolerance      float64 // of the largest relative difference; 0: 1e-4
 	}{
-		{"mlp", 28, 28, 1, 3, Config{Hidden: 16}, "/model"},
-		{"lenet", 28, 28, 1, 2, Config{}, "/model"},
-		{"lenet", 32, 32, 3, 2, Config{FCReLU: true}, "/model"},
-		{"lenet", 28, 28, 1, 2, Config{Convs: 2}, "/model"},
-		{"resnet", 8, 8, 3, 2, Config{Blocks: 1}, "/model"},
-		{"resnet", 7, 7, 1, 2, Config{Blocks: 1, Shortcut3x3: true}, "/model"},
-		// The smallest images each model takes (CheckInput). The ResNet's with a batch of 4:
-		// batch norm over 2 values a channel separates the formulations by 1e-3 in float32.
-		{"mlp", 1, 1, 1, 2, Config{Hidden: 4}, "/model"},
-		{"lenet", 4, 4, 1, 2, Config{FCHidden: 8}, "/model"},
-		{"lenet", 2, 2, 3, 2, Config{Convs: 1, FCHidden: 8}, "/model"},
-		{"resnet", 1, 1, 1, 4, Config{Blocks: 1}, "/model"},
-		{"resnet", 1, 2, 3, 4, Config{Blocks: 1, Shortcut3x3: true}, "/model"},
+		{"mlp", 28, 28, 1, 3, Config{Hidden: 16}, "/model", 0},
+		{"lenet", 28, 28, 1, 2, Config{}, "/model", 0},
+		{"lenet", 32, 32, 3, 2, Config{FCReLU: true}, "/model", 0},
+		{"lenet", 28, 28, 1, 2, Config{Convs: 2}, "/model", 0},
+		{"resnet", 8, 8, 3, 2, Config{Blocks: 1}, "/model", 0},
+		{"resnet", 7, 7, 1, 2, Config{Blocks: 1, Shortcut3x3: true}, "/model", 0},
+		// The smallest images each model takes (CheckInput): their wiring. The ResNet's with
+		// a batch of 4, and a looser tolerance: batch norm in training mode over a channel's
+		// 4 (or 8) values divides by their spread, which amplifies the formulations' float32
+		// rounding (2 values gave 1e-3 apart; 4 gave 1e-5 on this machine's matmul kernels and
+		// 7.8e-4 on CI's). A wiring error is off by far more.
+		{"mlp", 1, 1, 1, 2, Config{Hidden: 4}, "/model", 0},
+		{"lenet", 4, 4, 1, 2, Config{FCHidden: 8}, "/model", 0},
+		{"lenet", 2, 2, 3, 2, Config{Convs: 1, FCHidden: 8}, "/model", 0},
+		{"resnet", 1, 1, 1, 4, Config{Blocks: 1}, "/model", 1e-2},
+		{"resnet", 1, 2, 3, 4, Config{Blocks: 1, Shortcut3x3: true}, "/model", 1e-2},
 	}
 	formulations := []Formulation{Native, Matmul, Autodiff} // the first is the reference
 	for _, tc := range tests {
@@ -381,7 +386,7 @@ func TestModelFormulations(t *testing.T) {
 					if i > 0 {
 						what = "gradient of " + names[i-1]
 					}
-					if d := maxRelDiff(flat(out[i]), flat(out[(k+1)*each+i])); d > 1e-4 {
+					if d := maxRelDiff(flat(out[i]), flat(out[(k+1)*each+i])); d > cmp.Or(tc.tolerance, 1e-4) {
 						t.Errorf("%s: %s and native formulations differ by %g", what, f, d)
 					}
 				}
