@@ -389,53 +389,87 @@ func matrix(v any) [][]float64 {
 }
 
 // sharpnessPoints gathers the sharpness probes of a dataset and model by the kind of
-// point they measured.
+// point they measured, one point a run.
 type sharpnessPoints struct {
-	normalLambda, normalTrace   []float64
-	extremeLambda, extremeTrace []float64
-	notConverged                int
-	runs                        map[string]bool // the runs filed: each is one point
+	runs map[string]sharpnessPoint // by run directory
+}
+
+// sharpnessPoint is one run's sharpness, from its probe over the most examples.
+type sharpnessPoint struct {
+	extreme                bool
+	lambda, trace          float64
+	converged              bool
+	examples, traceSamples int
 }
 
 // add files probe p (a sharpness probe) under its point's kind: the final weights of a
 // normal run, or of a corrupted run that ended at an extreme point. Others (initial
 // weights, corrupted runs short of an extreme point, points of no run here, estimates
-// that are not numbers) are left out, and so is a run's second probe (esp reproduce's
-// and a --study batch's of the same run): the test counts points, not probes.
+// that are not numbers) are left out. A run probed twice (esp reproduce's probe and a
+// --study batch's) is one point, the probe's over the most examples (then the most trace
+// samples): the test counts points, not probes, and the batch's probes of a study's runs
+// share their settings.
 func (sp *sharpnessPoints) add(p *ProbeRecord, s ReportSettings) {
 	lambda, trace := num(p.Object, "top_eigenvalue"), num(p.Object, "trace")
 	if p.Source == nil || str(p.Info, "weights") != "final" || math.IsNaN(lambda) || math.IsNaN(trace) {
 		return
 	}
+	point := sharpnessPoint{lambda: lambda, trace: trace, converged: true,
+		examples: intField(p.Object, "examples"), traceSamples: intField(p.Object, "trace_samples")}
+	if converged, ok := p.Object["converged"].(bool); ok {
+		point.converged = converged
+	}
+	if p.Source.Corrupted() {
+		if f := finalOf(p.Source); !atExtreme(f.TrainAcc, f.TestAcc, s) {
+			return
+		}
+		point.extreme = true
+	}
 	run := filepath.Clean(p.Source.Dir)
-	if sp.runs[run] {
+	if old, ok := sp.runs[run]; ok && (old.examples > point.examples ||
+		(old.examples == point.examples && old.traceSamples >= point.traceSamples)) {
 		return
 	}
 	if sp.runs == nil {
-		sp.runs = map[string]bool{}
+		sp.runs = map[string]sharpnessPoint{}
 	}
-	sp.runs[run] = true
-	if !p.Source.Corrupted() {
-		sp.normalLambda, sp.normalTrace = append(sp.normalLambda, lambda), append(sp.normalTrace, trace)
-	} else if f := finalOf(p.Source); atExtreme(f.TrainAcc, f.TestAcc, s) {
-		sp.extremeLambda, sp.extremeTrace = append(sp.extremeLambda, lambda), append(sp.extremeTrace, trace)
-	} else {
-		return
+	sp.runs[run] = point
+}
+
+// intField reads a count of a decoded JSON object: 0 where it is absent (an older file).
+func intField(m map[string]any, key string) int {
+	if v, ok := m[key].(float64); ok {
+		return int(v)
 	}
-	if converged, ok := p.Object["converged"].(bool); ok && !converged {
-		sp.notConverged++
+	return 0
+}
+
+// values returns the λ_max and trace of the points of a kind, in the runs' order, and how
+// many of them did not converge.
+func (sp *sharpnessPoints) values(extreme bool) (lambdas, traces []float64, notConverged int) {
+	for _, run := range slices.Sorted(maps.Keys(sp.runs)) {
+		if p := sp.runs[run]; p.extreme == extreme {
+			lambdas, traces = append(lambdas, p.lambda), append(traces, p.trace)
+			if !p.converged {
+				notConverged++
+			}
+		}
 	}
+	return lambdas, traces, notConverged
 }
 
 // compareSharpness adds the comparison of a group's normal and extreme points, where
 // sharpness probes of Hessian-vector products hvp measured both kinds, to the summary and
 // to a table.
 func (rep *Report) compareSharpness(k groupKey, hvp string, sp *sharpnessPoints) {
-	if len(sp.normalLambda) == 0 || len(sp.extremeLambda) == 0 {
+	normalLambda, normalTrace, normalNotConverged := sp.values(false)
+	extremeLambda, extremeTrace, extremeNotConverged := sp.values(true)
+	if len(normalLambda) == 0 || len(extremeLambda) == 0 {
 		return
 	}
-	c := SharpnessComparison{Dataset: k.Dataset, Model: k.Model, WeightDecay: k.WeightDecay, HVP: hvp, NotConverged: sp.notConverged,
-		TopEigenvalue: sharpnessTest(sp.normalLambda, sp.extremeLambda), Trace: sharpnessTest(sp.normalTrace, sp.extremeTrace)}
+	c := SharpnessComparison{Dataset: k.Dataset, Model: k.Model, WeightDecay: k.WeightDecay, HVP: hvp,
+		NotConverged:  normalNotConverged + extremeNotConverged,
+		TopEigenvalue: sharpnessTest(normalLambda, extremeLambda), Trace: sharpnessTest(normalTrace, extremeTrace)}
 	rep.Summary.Sharpness = append(rep.Summary.Sharpness, c)
 	cell := func(t SharpnessTest) []string {
 		test := "- (needs 2 points of each kind)"
@@ -444,7 +478,7 @@ func (rep *Report) compareSharpness(k groupKey, hvp string, sp *sharpnessPoints)
 		}
 		return []string{fmtNum(t.Normal.Median), fmtNum(t.Extreme.Median), test}
 	}
-	row := append([]string{k.decayName(), hvp, fmt.Sprintf("%d, %d", len(sp.normalLambda), len(sp.extremeLambda)), fmt.Sprint(sp.notConverged)},
+	row := append([]string{k.decayName(), hvp, fmt.Sprintf("%d, %d", len(normalLambda), len(extremeLambda)), fmt.Sprint(c.NotConverged)},
 		append(cell(c.TopEigenvalue), cell(c.Trace)...)...)
 	rep.addTableRow("Sharpness of normal and extreme points (medians; Mann-Whitney U, extreme vs normal)",
 		[]string{"dataset/model", "H·v", "points (normal, extreme)", "λ_max not converged", "λ_max normal", "λ_max extreme", "λ_max test",

@@ -147,14 +147,15 @@ func TestReport(t *testing.T) {
 			}
 			run := filepath.Join(in, "runs", fmt.Sprintf("%s-%04d", kind, i))
 			writeProbeOf(t, filepath.Join(in, "probes", fmt.Sprintf("sharpness-%s-%d", kind, i)), run, "final",
-				map[string]string{"sharpness.json": fmt.Sprintf(`{"top_eigenvalue":%g,"converged":true,"trace":%g,"trace_std":1,"hvp":"exact",`+
+				map[string]string{"sharpness.json": fmt.Sprintf(`{"top_eigenvalue":%g,"converged":true,"trace":%g,"trace_std":1,"hvp":"exact","examples":1000,`+
 					`"density":{"vectors":1,"steps":2,"nodes":[[0.1,%[1]g]],"weights":[[0.9,0.1]],"smallest":0.1,"largest":%[1]g}}`, lambda, trace)})
 		}
 	}
 	writeProbeOf(t, filepath.Join(in, "probes", "sharpness-init"), extreme, "init", map[string]string{"sharpness.json": `{"top_eigenvalue":100,"converged":true,"trace":1000}`})
-	// A run probed twice (a study's run by esp reproduce and again by --study) is one point.
+	// A run probed twice (a study's run by esp reproduce and again by --study) is one point:
+	// the probe's over the more examples.
 	writeProbeOf(t, filepath.Join(in, "probes", "study", "normal-0000"), filepath.Join(in, "runs", "normal-0000"), "final",
-		map[string]string{"sharpness.json": `{"top_eigenvalue":1.05,"converged":true,"trace":10.5,"trace_std":1,"hvp":"exact"}`})
+		map[string]string{"sharpness.json": `{"top_eigenvalue":1.05,"converged":true,"trace":10.5,"trace_std":1,"hvp":"exact","examples":2000}`})
 	// Probes of finite-difference products (sharpness.json before exact ones, which lacks
 	// "hvp", and --hvp finite-difference) are compared among themselves, not pooled with
 	// exact ones: their traces differ several times over where ReLUs switch.
@@ -200,7 +201,7 @@ func TestReport(t *testing.T) {
 	}
 	testable := len(extremeLambdas) >= 2 // a rank test needs two points of each kind
 	if sh := summary.Sharpness; len(sh) != 1 || sh[0].Model != "mlp" || sh[0].HVP != HVPExact || sh[0].TopEigenvalue.Normal.N != 4 ||
-		sh[0].TopEigenvalue.Extreme.N != len(extremeLambdas) || sh[0].TopEigenvalue.Normal.Median != 1.15 ||
+		sh[0].TopEigenvalue.Extreme.N != len(extremeLambdas) || sh[0].TopEigenvalue.Normal.Median != 1.15 || sh[0].TopEigenvalue.Normal.Min != 1.05 ||
 		(sh[0].TopEigenvalue.Test != nil) != testable || (testable && (*sh[0].TopEigenvalue.Test != wantTest || !wantTest.Exact ||
 		sh[0].TopEigenvalue.Test.Effect != 1 || sh[0].Trace.Test == nil)) || sh[0].NotConverged != 0 {
 		t.Errorf("sharpness comparison %+v; want %d extreme points, test %+v", sh, len(extremeLambdas), wantTest)
