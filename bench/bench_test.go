@@ -53,15 +53,22 @@ func BenchmarkTrainStep(b *testing.B) {
 	for i := range labels {
 		labels[i] = int32(rng.IntN(10))
 	}
+	forEachModelAndCores(b, func(b *testing.B, backend compute.Backend, name string) {
+		benchmarkStep(b, backend, name, images, labels)
+	})
+}
+
+// forEachModelAndCores runs bench for the MLP and LeNet on the Go backend with its default
+// parallelism (sub-benchmarks "mlp", "lenet") and on one core ("mlp-1thread",
+// "lenet-1thread", the PyTorch peer's setting).
+func forEachModelAndCores(b *testing.B, bench func(b *testing.B, backend compute.Backend, name string)) {
 	for _, variant := range []struct{ suffix, backend string }{{"", "go"}, {"-1thread", "go:parallelism=1"}} {
 		backend, err := experiment.NewBackend(variant.backend)
 		if err != nil {
 			b.Fatal(err)
 		}
 		for _, name := range []string{"mlp", "lenet"} {
-			b.Run(name+variant.suffix, func(b *testing.B) {
-				benchmarkStep(b, backend, name, images, labels)
-			})
+			b.Run(name+variant.suffix, func(b *testing.B) { bench(b, backend, name) })
 		}
 	}
 }
@@ -117,17 +124,9 @@ func BenchmarkHessianVectorProduct(b *testing.B) {
 	for i := range split.Labels {
 		split.Labels[i] = uint8(rng.IntN(10))
 	}
-	for _, variant := range []struct{ suffix, backend string }{{"", "go"}, {"-1thread", "go:parallelism=1"}} {
-		backend, err := experiment.NewBackend(variant.backend)
-		if err != nil {
-			b.Fatal(err)
-		}
-		for _, name := range []string{"mlp", "lenet"} {
-			b.Run(name+variant.suffix, func(b *testing.B) {
-				benchmarkHVP(b, backend, name, split, rng)
-			})
-		}
-	}
+	forEachModelAndCores(b, func(b *testing.B, backend compute.Backend, name string) {
+		benchmarkHVP(b, backend, name, split, rng)
+	})
 }
 
 // benchmarkHVP times Hessian-vector products of the named model on backend over split
