@@ -105,16 +105,8 @@ func TestImportedModelsComputeWhatPyTorchComputes(t *testing.T) {
 			}
 			for i, img := range exp.Images {
 				split := &datasets.Split{Images: img, Labels: []uint8{0}, Height: exp.Height, Width: exp.Width, Channels: exp.Channels}
-				perClass := make([][]uint8, classes)
-				for k := range perClass {
-					perClass[k] = []uint8{uint8(k)}
-				}
-				evals, err := net.Evaluate(split, 1, perClass...)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for k, e := range evals { // the loss of label k is -log p(k)
-					if got, want := -e.Loss, exp.LogSoftmax[i][k]; math.Abs(got-want) > 1e-4 {
+				for k, got := range logProbs(t, net, split, classes) {
+					if want := exp.LogSoftmax[i][k]; math.Abs(got-want) > 1e-4 {
 						t.Errorf("image %d, class %d: log p = %.6f, PyTorch %.6f", i, k, got, want)
 					}
 				}
@@ -452,6 +444,17 @@ func TestColorMLPTakesPyTorchPixelOrder(t *testing.T) {
 	}
 	net, _ := importNet(t, backend, sd, "mlp", h, w, c, classes)
 	split := &datasets.Split{Images: image, Labels: []uint8{0}, Height: h, Width: w, Channels: c}
+	for k, got := range logProbs(t, net, split, classes) {
+		if want := logits[k] - math.Log(sumExp); math.Abs(got-want) > 1e-5 {
+			t.Errorf("class %d: log p = %.6f, PyTorch's forward pass %.6f", k, got, want)
+		}
+	}
+}
+
+// logProbs returns net's log-probability of each of classes for the one image of split:
+// the negated loss of each label.
+func logProbs(t *testing.T, net *experiment.Net, split *datasets.Split, classes int) []float64 {
+	t.Helper()
 	perClass := make([][]uint8, classes)
 	for k := range perClass {
 		perClass[k] = []uint8{uint8(k)}
@@ -460,9 +463,9 @@ func TestColorMLPTakesPyTorchPixelOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for k, e := range evals { // the loss of label k is -log p(k)
-		if got, want := -e.Loss, logits[k]-math.Log(sumExp); math.Abs(got-want) > 1e-5 {
-			t.Errorf("class %d: log p = %.6f, PyTorch's forward pass %.6f", k, got, want)
-		}
+	out := make([]float64, len(evals))
+	for k, e := range evals {
+		out[k] = -e.Loss
 	}
+	return out
 }
