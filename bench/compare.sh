@@ -86,35 +86,30 @@ med() { # space-separated values -> their median, or nothing
 	v=$(tr ' ' '\n' <<<"$1" | grep . || true)
 	if [ -n "$v" ]; then median <<<"$v"; fi
 }
+# time_line KIND NAME UNIT KEY: the JSON line of one timing's medians, {KIND: NAME,
+# "esp_ms_per_UNIT", "torch_ms_per_UNIT", "ratio", and where measured esp's CPU time and
+# one-core time, with its ratio}, from the rounds recorded under KEY.
+time_line() {
+	local kind=$1 name=$2 unit=$3 key=$4
+	echo "$key: esp ${esp[$key]}| cpu ${cpu[$key]:-}| 1 thread ${esp[$key-1thread]:-}| torch ${torch[$key]}" >&2
+	"$python" -c '
+import json, sys
+kind, name, unit, e, t, c, one = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), float(sys.argv[5]), sys.argv[6], sys.argv[7]
+line = {kind: name, "esp_ms_per_" + unit: e, "torch_ms_per_" + unit: t, "ratio": round(e / t, 2)}
+if c:
+    line["esp_cpu_ms_per_" + unit] = float(c)
+if one:
+    line["esp_1thread_ms_per_" + unit] = float(one)
+    line["ratio_1thread"] = round(float(one) / t, 2)
+print(json.dumps(line))' "$kind" "$name" "$unit" "$(med "${esp[$key]}")" "$(med "${torch[$key]}")" \
+		"$(med "${cpu[$key]:-}")" "$(med "${esp[$key-1thread]:-}")"
+}
 lines=()
 for name in "${names[@]}"; do
-	echo "$name: esp ${esp[$name]}| cpu ${cpu[$name]:-}| 1 thread ${esp[$name-1thread]:-}| torch ${torch[$name]}" >&2
-	lines+=("$("$python" -c '
-import json, sys
-name, e, t, c, one = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5]
-line = {"model": name, "esp_ms_per_step": e, "torch_ms_per_step": t, "ratio": round(e / t, 2)}
-if c:
-    line["esp_cpu_ms_per_step"] = float(c)
-if one:
-    line["esp_1thread_ms_per_step"] = float(one)
-    line["ratio_1thread"] = round(float(one) / t, 2)
-print(json.dumps(line))' "$name" "$(med "${esp[$name]}")" "$(med "${torch[$name]}")" \
-		"$(med "${cpu[$name]:-}")" "$(med "${esp[$name-1thread]:-}")")")
+	lines+=("$(time_line model "$name" step "$name")")
 done
-
 for name in mlp lenet; do
-	key=hvp-$name
-	echo "$key: esp ${esp[$key]}| cpu ${cpu[$key]}| 1 thread ${esp[$key-1thread]}| torch ${torch[$key]}" >&2
-	lines+=("$("$python" -c '
-import json, sys
-name, e, t, c, one = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5]
-line = {"hvp": name, "esp_ms_per_product": e, "torch_ms_per_product": t, "ratio": round(e / t, 2)}
-if c:
-    line["esp_cpu_ms_per_product"] = float(c)
-line["esp_1thread_ms_per_product"] = float(one)
-line["ratio_1thread"] = round(float(one) / t, 2)
-print(json.dumps(line))' "$name" "$(med "${esp[$key]}")" "$(med "${torch[$key]}")" \
-		"$(med "${cpu[$key]}")" "$(med "${esp[$key-1thread]}")")")
+	lines+=("$(time_line hvp "$name" product "hvp-$name")")
 done
 
 for p in forward weight-gradient; do # one core each; ratio = esp time / torch time
