@@ -340,11 +340,8 @@ func sharpnessAt(ctx context.Context, net *experiment.Net, w *experiment.Weights
 	res.TopEigenvalueRange = [2]experiment.Float{experiment.Float(slices.Min(last)), experiment.Float(slices.Max(last))}
 	samples := make([]float64, 0, s.TraceSamples)
 	for i := range s.TraceSamples {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
 		z := randomDirection(w, rng, true)
-		hz, err := product(z)
+		hz, err := hvp(z)
 		if err != nil {
 			return nil, err
 		}
