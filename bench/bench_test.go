@@ -53,21 +53,21 @@ func BenchmarkTrainStep(b *testing.B) {
 	for i := range labels {
 		labels[i] = int32(rng.IntN(10))
 	}
-	forEachModelAndCores(b, func(b *testing.B, backend compute.Backend, name string) {
+	forEachModelAndCores(b, []string{"mlp", "lenet"}, func(b *testing.B, backend compute.Backend, name string) {
 		benchmarkStep(b, backend, name, images, labels)
 	})
 }
 
-// forEachModelAndCores runs bench for the MLP and LeNet on the Go backend with its default
-// parallelism (sub-benchmarks "mlp", "lenet") and on one core ("mlp-1thread",
-// "lenet-1thread", the PyTorch peer's setting).
-func forEachModelAndCores(b *testing.B, bench func(b *testing.B, backend compute.Backend, name string)) {
+// forEachModelAndCores runs bench for each of the named models on the Go backend with its
+// default parallelism (sub-benchmarks "mlp", "lenet", ...) and on one core ("mlp-1thread",
+// "lenet-1thread", ..., the PyTorch peer's setting).
+func forEachModelAndCores(b *testing.B, names []string, bench func(b *testing.B, backend compute.Backend, name string)) {
 	for _, variant := range []struct{ suffix, backend string }{{"", "go"}, {"-1thread", "go:parallelism=1"}} {
 		backend, err := experiment.NewBackend(variant.backend)
 		if err != nil {
 			b.Fatal(err)
 		}
-		for _, name := range []string{"mlp", "lenet"} {
+		for _, name := range names {
 			b.Run(name+variant.suffix, func(b *testing.B) { bench(b, backend, name) })
 		}
 	}
@@ -110,29 +110,38 @@ const hvpExamples = 250
 
 // BenchmarkHessianVectorProduct measures one exact Hessian-vector product,
 // experiment.Net.HessianVectorProduct (the gradient of ⟨∇loss, v⟩, the model built with
-// models.Autodiff), of the mean cross-entropy over hvpExamples random 28x28x1 images with
-// random labels, in one batch, along a random direction, for each model on the Go
-// backend with its default parallelism ("mlp", "lenet") and on one core ("mlp-1thread",
-// "lenet-1thread"); the first product, which compiles the graph, is not timed.
+// models.Autodiff), of the mean cross-entropy over hvpExamples random images with random
+// labels, in one batch, along a random direction, for each model on the Go backend with
+// its default parallelism ("mlp", "lenet", "resnet") and on one core ("mlp-1thread", ...);
+// the first product, which compiles the graph, is not timed. The MLP and LeNet see
+// 28x28x1 images (MNIST's), the ResNet (default configuration: 2 blocks a stage, 1x1
+// shortcuts) 32x32x3 (CIFAR-10's), as in the paper.
 func BenchmarkHessianVectorProduct(b *testing.B) {
 	rng := rand.New(rand.NewPCG(3, 3))
-	split := &datasets.Split{Images: make([]uint8, hvpExamples*28*28), Labels: make([]uint8, hvpExamples),
-		Height: 28, Width: 28, Channels: 1}
+	splits := map[string]*datasets.Split{"mlp": randomSplit(rng, 28, 28, 1), "lenet": randomSplit(rng, 28, 28, 1),
+		"resnet": randomSplit(rng, 32, 32, 3)}
+	forEachModelAndCores(b, []string{"mlp", "lenet", "resnet"}, func(b *testing.B, backend compute.Backend, name string) {
+		benchmarkHVP(b, backend, name, splits[name], rng)
+	})
+}
+
+// randomSplit is a split of hvpExamples random images of the given shape with random labels.
+func randomSplit(rng *rand.Rand, height, width, channels int) *datasets.Split {
+	split := &datasets.Split{Images: make([]uint8, hvpExamples*height*width*channels), Labels: make([]uint8, hvpExamples),
+		Height: height, Width: width, Channels: channels}
 	for i := range split.Images {
 		split.Images[i] = uint8(rng.IntN(256))
 	}
 	for i := range split.Labels {
 		split.Labels[i] = uint8(rng.IntN(10))
 	}
-	forEachModelAndCores(b, func(b *testing.B, backend compute.Backend, name string) {
-		benchmarkHVP(b, backend, name, split, rng)
-	})
+	return split
 }
 
 // benchmarkHVP times Hessian-vector products of the named model on backend over split
 // (in one batch) along a direction drawn from rng.
 func benchmarkHVP(b *testing.B, backend compute.Backend, name string, split *datasets.Split, rng *rand.Rand) {
-	net, err := experiment.NewNet(backend, name, models.Config{}, 28, 28, 1, 1)
+	net, err := experiment.NewNet(backend, name, models.Config{}, split.Height, split.Width, split.Channels, 1)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -18,7 +18,8 @@
 # torch / esp for runs per hour (below 1: esp does more). The step lines also carry
 # esp's CPU time per step and its one-core time (the peer runs on one thread); the hvp
 # lines, one per model, the same per product (one exact H·v of the mean cross-entropy
-# over one batch of 250 random images: BenchmarkHessianVectorProduct, torch_peer.py hvp).
+# over one batch of 250 random images, MNIST-shaped, CIFAR-10-shaped for the ResNet:
+# BenchmarkHessianVectorProduct, torch_peer.py hvp).
 #
 #   bench/compare.sh [ROUNDS]     (default 3)
 #   ESP_COMPARE_RUNS (default 8), ESP_COMPARE_EPOCHS (default 1; the paper's is 11),
@@ -74,6 +75,9 @@ for r in $(seq "$rounds"); do
 	go_hvp lenet 5x
 	go_hvp lenet-1thread 3x
 	torch[hvp-lenet]+="$(torch_hvp_ms --model lenet --steps 5 --warmup 2) "
+	go_hvp resnet 2x
+	go_hvp resnet-1thread 2x
+	torch[hvp-resnet]+="$(torch_hvp_ms --model resnet --steps 2 --warmup 1) "
 	esp[mlp-corrupted-epoch]+="$(go_metric 'BenchmarkCorruptedEpoch$' 1x ms/step) "
 	torch[mlp-corrupted-epoch]+="$(torch_ms epoch) "
 	for p in forward weight-gradient; do
@@ -108,7 +112,7 @@ lines=()
 for name in "${names[@]}"; do
 	lines+=("$(time_line model "$name" step "$name")")
 done
-for name in mlp lenet; do
+for name in mlp lenet resnet; do
 	lines+=("$(time_line hvp "$name" product "hvp-$name")")
 done
 

@@ -8,12 +8,13 @@
 //     Adam, random 28x28x1 inputs) on the Go backend with its default parallelism (all
 //     cores), data feeding excluded, through experiment.Stepper; mlp-1thread and
 //     lenet-1thread: the same on one core, as the PyTorch peer runs.
-//   - BenchmarkHessianVectorProduct/mlp, BenchmarkHessianVectorProduct/lenet: one exact
-//     Hessian-vector product (experiment.Net.HessianVectorProduct: double backward, the
-//     model in the models.Autodiff formulation) of the mean cross-entropy over 250 random
-//     28x28x1 images with random labels, one batch, along a random direction, with all
-//     cores; mlp-1thread and lenet-1thread: on one core. torch_peer.py's hvp mode
-//     computes the same product by torch.autograd.grad twice. Reports ms/product.
+//   - BenchmarkHessianVectorProduct/mlp, /lenet, /resnet: one exact Hessian-vector product
+//     (experiment.Net.HessianVectorProduct: double backward, the model in the
+//     models.Autodiff formulation) of the mean cross-entropy over 250 random images with
+//     random labels (28x28x1; 32x32x3 for the ResNet, its default configuration), one
+//     batch, along a random direction, with all cores; mlp-1thread, lenet-1thread and
+//     resnet-1thread: on one core. torch_peer.py's hvp mode computes the same product by
+//     torch.autograd.grad twice. Reports ms/product.
 //   - BenchmarkMatmul/forward, BenchmarkMatmul/weight-gradient: the MLP step's two
 //     large matrix products, in the layouts the models give them, on one core; reports
 //     GFLOPS. torch_peer.py's matmul mode times the same products.

@@ -11,7 +11,7 @@ it with the Go side in one go. Single thread unless --threads says otherwise (on
   torch_peer.py epoch --runs 4 --epochs 11 --eval        # four runs of it, one after the other
                                                          # (accuracies and weight norms of the last)
   torch_peer.py matmul --product forward|weight-gradient [--steps N]   # one of the MLP's products
-  torch_peer.py hvp --model mlp|lenet [--steps N] [--warmup N]   # one exact Hessian-vector product
+  torch_peer.py hvp --model mlp|lenet|resnet [--steps N] [--warmup N]   # one exact Hessian-vector product
 """
 import argparse
 import json
@@ -38,14 +38,48 @@ def lenet():
         nn.Flatten(), nn.Linear(64 * 7 * 7, 84), nn.Linear(84, 10))
 
 
-MODELS = {"mlp": mlp, "lenet": lenet}
+class BasicBlock(nn.Module):
+    """esp's ResNet block: conv3x3(stride)-BN-ReLU-conv3x3-BN plus a shortcut (identity, or
+    conv1x1(stride)-BN where the shape changes), then ReLU; convolutions without bias."""
+
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(),
+            nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout))
+        self.shortcut = nn.Identity()
+        if stride != 1 or cin != cout:
+            self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, 0, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        return torch.relu(self.body(x) + self.shortcut(x))
+
+
+def resnet(blocks=2, channels=3):
+    # esp's default ResNet (models.Config{}): a conv3x3-BN-ReLU stem of 16 channels, stages
+    # of 16, 32 and 64 channels (strides 1, 2, 2) of `blocks` blocks each, global average
+    # pooling, fc 10.
+    layers = [nn.Conv2d(channels, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU()]
+    cin = 16
+    for cout, stride in ((16, 1), (32, 2), (64, 2)):
+        for b in range(blocks):
+            layers.append(BasicBlock(cin, cout, stride if b == 0 else 1))
+            cin = cout
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10)]
+    return nn.Sequential(*layers)
+
+
+MODELS = {"mlp": mlp, "lenet": lenet, "resnet": resnet}
+# The images each model sees in the hvp mode: MNIST's shape, CIFAR-10's for the ResNet.
+IMAGE_SHAPES = {"mlp": (1, 28, 28), "lenet": (1, 28, 28), "resnet": (3, 32, 32)}
 
 
 def xavier(model):
     for m in model.modules():
         if isinstance(m, (nn.Linear, nn.Conv2d)):
             nn.init.xavier_uniform_(m.weight)
-            nn.init.zeros_(m.bias)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
     return model
 
 
@@ -79,7 +113,7 @@ def bench_step(args):
     torch.manual_seed(1)
     model = xavier(MODELS[args.model]()).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-8)
-    x = torch.rand(128, 1, 28, 28, device=device)
+    x = torch.rand((128,) + IMAGE_SHAPES[args.model], device=device)
     y = torch.randint(0, 10, (128,), device=device)
     ms = 1000 * seconds_per_call(lambda: train_step(model, opt, x, y), args, device)
     return {"model": args.model, "torch_ms_per_step": round(ms, 3)}
@@ -99,7 +133,7 @@ def bench_hvp(args):
     model = xavier(MODELS[args.model]()).to(device).eval()
     params = list(model.parameters())
     v = [torch.randn_like(p) for p in params]
-    x = torch.randint(0, 256, (HVP_EXAMPLES, 1, 28, 28), device=device).float() / 255
+    x = torch.randint(0, 256, (HVP_EXAMPLES,) + IMAGE_SHAPES[args.model], device=device).float() / 255
     y = torch.randint(0, 10, (HVP_EXAMPLES,), device=device)
 
     def product():

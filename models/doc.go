@@ -46,8 +46,10 @@
 // which exact Hessian-vector products need: a stride-1 convolution is one Gather of
 // patches and one matmul, as with Matmul, but its gradients are written out as such
 // convolutions and patch products, whose gradients are written out in turn (the
-// Gather's own gradient is never taken); a strided one is Slices with every gradient
-// left to autodiff. ReLU is x·(x>0) on every backend: gradient 0 at 0, as PyTorch's.
+// Gather's own gradient is never taken); a strided one is first made a stride-1
+// convolution of the input's s x s blocks stacked as channels (space to depth: Pad,
+// Reshape and Transpose, whose gradients autodiff takes), a strided 1x1 one is a
+// strided Slice. ReLU is x·(x>0) on every backend: gradient 0 at 0, as PyTorch's.
 //
 // # Weight layouts
 //
