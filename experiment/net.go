@@ -405,25 +405,39 @@ func (n *Net) lossGraph(model *models.Model, scope *gmodel.Scope, images, labels
 // meanOverSplit runs exec (see sumBatches) over split and returns the means over the
 // examples of its outputs: those from first on as Weights (output first+i is the tensor
 // (*names)[i], which exec's graph sets when it is built, at its first call; the other
-// tensors zero), and output 0 when first is 1.
+// tensors zero), and output 0 when first is 1. Sums over several batches are kept in
+// float64; a single batch's outputs are scaled where they lie (a Hessian-vector product
+// of a few hundred examples is one batch, and copying the model's variables and a
+// float64 copy of its output took a third of the MLP's).
 func (n *Net) meanOverSplit(exec *gmodel.Exec, names *[]string, first int, split *datasets.Split, batchSize int, labels []uint8, extra []any) (*Weights, float64, error) {
-	means, err := n.Weights()
-	if err != nil {
-		return nil, 0, err
+	vars := n.modelVariables()
+	means := &Weights{Metadata: n.metadata(), Tensors: make([]Tensor, len(vars))}
+	index := make(map[string]int, len(vars))
+	for i, v := range vars {
+		name := strings.TrimPrefix(v.Path(), modelPrefix)
+		means.Tensors[i] = Tensor{Name: name, Shape: slices.Clone(v.Shape().Dimensions), Trainable: v.Trainable}
+		index[name] = i
 	}
-	acc := make(map[string][]float64)
-	for _, t := range means.Tensors {
-		acc[t.Name] = make([]float64, len(t.Data))
-	}
+	oneBatch := split.Len() <= batchSize
+	sums := make(map[string][]float64)
 	var leadSum float64
-	err = n.sumBatches(exec, split, batchSize, labels, extra, func(i int, data []float32) {
+	err := n.sumBatches(exec, split, batchSize, labels, extra, func(i int, data []float32) {
 		if i < first {
 			leadSum += float64(data[0])
 			return
 		}
-		dst := acc[(*names)[i-first]]
+		name := (*names)[i-first]
+		if oneBatch {
+			means.Tensors[index[name]].Data = data
+			return
+		}
+		sum := sums[name]
+		if sum == nil {
+			sum = make([]float64, len(data))
+			sums[name] = sum
+		}
 		for j, v := range data {
-			dst[j] += float64(v)
+			sum[j] += float64(v)
 		}
 	})
 	if err != nil {
@@ -432,8 +446,18 @@ func (n *Net) meanOverSplit(exec *gmodel.Exec, names *[]string, first int, split
 	count := float64(split.Len())
 	for i := range means.Tensors {
 		t := &means.Tensors[i]
-		for j, v := range acc[t.Name] {
-			t.Data[j] = float32(v / count)
+		switch sum := sums[t.Name]; {
+		case sum != nil:
+			t.Data = make([]float32, len(sum))
+			for j, v := range sum {
+				t.Data[j] = float32(v / count)
+			}
+		case t.Data != nil:
+			for j, v := range t.Data {
+				t.Data[j] = float32(float64(v) / count)
+			}
+		default:
+			t.Data = make([]float32, vars[i].Shape().Size())
 		}
 	}
 	return means, leadSum / count, nil

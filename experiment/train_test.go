@@ -279,7 +279,8 @@ func TestPassBatch(t *testing.T) {
 
 // TestGradient checks Net.Gradient: a small step against the gradient lowers the
 // loss, and the gradient matches a central finite difference along its own direction
-// (directional derivative = |g|²) within 5% (float32 loss, step 1e-3 relative).
+// (directional derivative = |g|²) within 5% (float32 loss, step 1e-3 relative), and
+// the means over one batch agree with those summed over three (float32 rounding).
 func TestGradient(t *testing.T) {
 	d := synthDataset(40, 10, 6, 6, 1, 3, 5)
 	backend, _ := NewBackend("go")
@@ -294,6 +295,17 @@ func TestGradient(t *testing.T) {
 	ev, _ := net.Evaluate(d.Train, 16)
 	if math.Abs(ev[0].Loss-loss) > 1e-5 {
 		t.Errorf("Gradient's loss %v, Evaluate's %v", loss, ev[0].Loss)
+	}
+	whole, wholeLoss, err := net.Gradient(d.Train, d.Train.Len(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	diff := whole.Clone()
+	if err := diff.Axpy(-1, grad); err != nil {
+		t.Fatal(err)
+	}
+	if d := diff.Norm(); d > 1e-5*grad.Norm() || math.Abs(wholeLoss-loss) > 1e-6 {
+		t.Errorf("one batch: gradient %v from the three batches' (norm %v), loss %v against %v", d, grad.Norm(), wholeLoss, loss)
 	}
 	w0, _ := net.Weights()
 	gnorm := grad.Norm()
