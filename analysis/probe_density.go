@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"errors"
 	"fmt"
 	"image/color"
 	"math"
@@ -126,6 +127,10 @@ func DensityFigure(name, title string, series ...DensitySeries) (*Figure, error)
 	return LineFigure(name, title, "eigenvalue", "density (log)", true, lines...)
 }
 
+// errNotFinite marks a Lanczos iteration stopped by a Hessian-vector product that was not
+// finite: the density is then left out, not the whole probe failed.
+var errNotFinite = errors.New("not finite")
+
 // lanczos runs up to steps steps of the Lanczos iteration on the symmetric operator hvp
 // from the direction of z, reorthogonalizing each new vector against all earlier ones (twice:
 // in float32 storage one pass leaves the vectors far from orthogonal within tens of steps,
@@ -153,7 +158,7 @@ func lanczos(z *experiment.Weights, hvp func(*experiment.Weights) (*experiment.W
 			return nil, nil, err
 		}
 		if !finiteValue(a) {
-			return nil, nil, fmt.Errorf("lanczos: step %d: vᵀHv is %v", k, a)
+			return nil, nil, fmt.Errorf("lanczos step %d: vᵀHv is %v, %w", k, a, errNotFinite)
 		}
 		alpha = append(alpha, a)
 		for range 2 {
@@ -168,6 +173,9 @@ func lanczos(z *experiment.Weights, hvp func(*experiment.Weights) (*experiment.W
 			}
 		}
 		b := w.Norm()
+		if !finiteValue(b) {
+			return nil, nil, fmt.Errorf("lanczos step %d: the residual norm β is %v, %w", k, b, errNotFinite)
+		}
 		scale = max(scale, math.Abs(a), b)
 		if k == steps || b <= 1e-6*scale {
 			break // done, or the space is invariant: the quadrature is exact
@@ -215,7 +223,7 @@ func hessianDensity(hvp func(*experiment.Weights) (*experiment.Weights, error), 
 	for i := range vectors {
 		alpha, beta, err := lanczos(draw(), hvp, steps, func(k int) { progress(i+1, k) })
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("vector %d: %w", i+1, err)
 		}
 		nodes, weights, err := gaussQuadrature(alpha, beta)
 		if err != nil {

@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -137,11 +138,28 @@ type SharpnessResult struct {
 	HVP      string  `json:"hvp"`
 	Epsilon  float64 `json:"epsilon,omitempty"`
 	Examples int     `json:"examples"`
-	// Density is the eigenvalue density, where DensityVectors asked for one.
-	Density *HessianDensity `json:"density,omitempty"`
+	// Density is the eigenvalue density, where DensityVectors asked for one. Where a
+	// Hessian-vector product on the way was not finite (as at a point where the loss
+	// overflows) it is absent, and DensityNote says so; the top eigenvalue and the trace
+	// are then not finite either, and kept as they are.
+	Density     *HessianDensity `json:"density,omitempty"`
+	DensityNote string          `json:"density_note,omitempty"`
 	// Loss is the clean training loss at the point.
 	Loss    experiment.Float `json:"loss"`
 	Seconds float64          `json:"seconds"`
+}
+
+// DensitySummary is one line on the eigenvalue density: the range of its eigenvalues, or
+// why there is none though one was asked for; "" where none was.
+func (r *SharpnessResult) DensitySummary() string {
+	if d := r.Density; d != nil {
+		return fmt.Sprintf("eigenvalue density, %d x %d Lanczos steps (vectors x steps): eigenvalues from %.6g to %.6g",
+			d.Vectors, d.Steps, float64(d.Smallest), float64(d.Largest))
+	}
+	if r.DensityNote != "" {
+		return "eigenvalue density: " + r.DensityNote
+	}
+	return ""
 }
 
 // ConvergenceNote says how the top eigenvalue was reached: "N iterations, converged", or
@@ -370,16 +388,18 @@ func sharpnessAt(ctx context.Context, net *experiment.Net, w *experiment.Weights
 		res.Density, err = hessianDensity(hvp, draw, s.DensityVectors, s.LanczosSteps, func(vector, step int) {
 			fmt.Fprintf(progress, "sharpness: density vector %d/%d: Lanczos step %d/%d\n", vector, s.DensityVectors, step, s.LanczosSteps)
 		})
-		if err != nil {
+		switch {
+		case errors.Is(err, errNotFinite):
+			res.DensityNote = fmt.Sprintf("none, a Hessian-vector product was not finite (%v)", err)
+		case err != nil:
 			return nil, fmt.Errorf("sharpness: eigenvalue density: %w", err)
 		}
 	}
 	res.Seconds = time.Since(start).Seconds()
 	fmt.Fprintf(progress, "sharpness: top eigenvalue %.6g (%s), trace %.6g ± %.3g\n",
 		lambda, res.ConvergenceNote(), mean, float64(res.TraceStd))
-	if d := res.Density; d != nil {
-		fmt.Fprintf(progress, "sharpness: eigenvalue density, %d x %d Lanczos steps (vectors x steps): eigenvalues from %.6g to %.6g\n",
-			d.Vectors, d.Steps, float64(d.Smallest), float64(d.Largest))
+	if line := res.DensitySummary(); line != "" {
+		fmt.Fprintf(progress, "sharpness: %s\n", line)
 	}
 	return res, nil
 }

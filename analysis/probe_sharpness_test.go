@@ -3,6 +3,7 @@ package analysis
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -423,6 +424,50 @@ func TestSharpnessFile(t *testing.T) {
 	if d := res.Density; d == nil || d.Vectors != 2 || d.Steps != 7 || len(d.Nodes) != 2 || len(d.Nodes[1]) != 7 ||
 		d.Largest < res.TopEigenvalue*(1-1e-3) || d.Smallest > d.Largest {
 		t.Errorf("density %+v, top eigenvalue %v", d, res.TopEigenvalue)
+	}
+}
+
+// TestSharpnessNotFinite measures a point with a NaN weight, whose Hessian-vector
+// products are not finite: the probe still finishes, its top eigenvalue and trace NaN,
+// its density left out with a note saying why (a batch over a study goes on to the next
+// run), and the density's Lanczos iteration names where it stopped.
+func TestSharpnessNotFinite(t *testing.T) {
+	ds := probeDataset(20, 5)
+	backend, err := experiment.NewBackend("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	net, err := experiment.NewNet(backend, "mlp", models.Config{Hidden: 8, Classes: 3}, 4, 4, 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := net.Weights()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Tensors[0].Data[0] = float32(math.NaN())
+	s := SharpnessSettings{Iterations: 3, TraceSamples: 2, DensityVectors: 2, LanczosSteps: 4}.WithDefaults()
+	res, err := sharpnessAt(context.Background(), net, w, ds.Train, s, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !math.IsNaN(float64(res.TopEigenvalue)) || !math.IsNaN(float64(res.Trace)) || res.Density != nil ||
+		!strings.Contains(res.DensityNote, "not finite") || !strings.Contains(res.DensitySummary(), "eigenvalue density: none") {
+		t.Errorf("λ %v, trace %v, density %v, note %q, summary %q", res.TopEigenvalue, res.Trace, res.Density, res.DensityNote, res.DensitySummary())
+	}
+	data, err := json.Marshal(res)
+	if err != nil {
+		t.Fatalf("sharpness.json of a point that is not finite: %v", err)
+	}
+	if !strings.Contains(string(data), `"top_eigenvalue":null`) || !strings.Contains(string(data), `"density_note":`) {
+		t.Errorf("sharpness.json: %s", data)
+	}
+
+	values := []float64{1, 2, math.NaN(), 4}
+	_, err = hessianDensity(diagonalOperator(values), func() *experiment.Weights { return vectorWeights([]float64{1, 1, 1, 1}) },
+		2, 3, func(int, int) {})
+	if !errors.Is(err, errNotFinite) || !strings.Contains(err.Error(), "vector 1: lanczos step 1") {
+		t.Errorf("density of an operator with a NaN eigenvalue: %v", err)
 	}
 }
 

@@ -284,8 +284,11 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 				point = map[bool]string{true: "corrupted", false: "normal"}[p.Source.Corrupted()]
 			}
 			density := densityOf(p.Object)
-			if density != nil {
+			switch {
+			case density != nil:
 				span = fmt.Sprintf("%s to %s", fmtNum(float64(density.Smallest)), fmtNum(float64(density.Largest)))
+			case str(p.Object, "density_note") != "":
+				span = "none: not finite"
 			}
 			lambda := fmtNum(num(p.Object, "top_eigenvalue"))
 			if converged, ok := p.Object["converged"].(bool); ok && !converged {

@@ -443,9 +443,8 @@ func runProbeSharpness(ctx context.Context, args []string, stdout, stderr io.Wri
 		return err
 	}
 	fmt.Fprintln(stdout, sharpnessLine(point.String(), res))
-	if d := res.Density; d != nil {
-		fmt.Fprintf(stdout, "eigenvalue density, %d x %d Lanczos steps (vectors x steps): eigenvalues from %.5g to %.5g\n",
-			d.Vectors, d.Steps, d.Smallest, d.Largest)
+	if line := res.DensitySummary(); line != "" {
+		fmt.Fprintln(stdout, line)
 	}
 	fmt.Fprintf(stdout, "probe directory: %s\n", pf.out)
 	return nil
