@@ -51,8 +51,8 @@ func TestPlan(t *testing.T) {
 	}
 	// The paper scale trains as long as the authors' scripts, and its probes start from a
 	// point trained as long as theirs (none published for LeNet: its first corrupted run);
-	// the smaller scales' probes start from the first corrupted run. A pair outside a
-	// scale's list gets 11 epochs.
+	// the smaller scales' probes start from the first corrupted run, but for the quick
+	// scale's LeNet (20 epochs). A pair outside a scale's list gets 11 epochs.
 	epochs := []struct {
 		scale, pair   string
 		epochs, point int
@@ -66,7 +66,8 @@ func TestPlan(t *testing.T) {
 		{"paper", "mnist/resnet", 30, 100},
 		{"paper", "cifar10/resnet", 90, 100},
 		{"quick", "mnist/mlp", 15, 0},
-		{"quick", "fashion-mnist/lenet", 10, 0},
+		{"quick", "fashion-mnist/lenet", 10, 20},
+		{"quick", "mnist/lenet", 10, 20},
 		{"smoke", "mnist/mlp", 15, 0},
 		{"smoke", "cifar10/resnet", 11, 0},
 	}
@@ -89,6 +90,9 @@ func TestPlan(t *testing.T) {
 	}
 	if runs, _, _ := quick.forModel("mlp"); runs < 6 {
 		t.Errorf("quick mlp: %d runs, want at least 6", runs)
+	}
+	if a, b := quick.RunsOf("fashion-mnist/lenet"), quick.RunsOf("mnist/mlp"); a != 6 || b != 8 {
+		t.Errorf("quick: RunsOf gives %d LeNet runs and %d MLP runs, want the override's 6 and the scale's 8", a, b)
 	}
 }
 

@@ -81,8 +81,11 @@ func runReproduce(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := plan.SetPointEpochs(*pointEpochs); err != nil {
 		return badInput(err)
 	}
-	fmt.Fprintf(stderr, "reproduce at scale %s: %s, %d+%d runs each -> %s\n", plan.Name, strings.Join(plan.Pairs, ", "),
-		plan.Runs, plan.Runs, *out)
+	pairs := make([]string, len(plan.Pairs))
+	for i, pair := range plan.Pairs {
+		pairs[i] = fmt.Sprintf("%s %d+%d runs", pair, plan.RunsOf(pair), plan.RunsOf(pair))
+	}
+	fmt.Fprintf(stderr, "reproduce at scale %s: %s -> %s\n", plan.Name, strings.Join(pairs, ", "), *out)
 	start := time.Now()
 	rep, err := analysis.Reproduce(ctx, analysis.ReproduceSettings{Scale: *scale, Datasets: ds, Models: ms, Workers: *workers,
 		Ensemble: *ensemble, StepsPerCall: *stepsPerCall, Backend: *backend, PointEpochs: *pointEpochs, Seed: *seed, Data: datasets.Options{DataDir: *dataDir, Progress: stderr}}, *out, stderr)
