@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/extremepoints/esp/experiment"
 )
@@ -208,7 +209,8 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 			if p.Source != nil {
 				evidence["start_epochs"] = finalOf(p.Source).Epoch
 			}
-			holdsAll := len(names) > 0
+			holdsAll, converging := len(names) > 0, 0
+			var divergedNames []string
 			reference := normalTestAcc(groups, k)
 			for j, m := range names {
 				steps := column(p.Lines, "step", "method", m)
@@ -222,12 +224,25 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 				t0, t1 := firstFinite(test), lastFinite(test)
 				low := t1 <= 0.5*reference || (math.IsNaN(reference) && t1 <= 0.5)
 				drop := g1 <= s.GradientDrop*g0
+				loss := column(p.Lines, "loss", "method", m)
+				l0, l1 := firstFinite(loss), lastFinite(loss)
+				diverged := descentDiverged(loss)
 				evidence[m] = map[string]any{"steps": lastFinite(steps), "grad_norm_first": g0, "grad_norm_last": g1,
-					"test_acc_first": t0, "test_acc_last": t1, "test_acc_stays_low": low, "grad_norm_to_zero": drop}
+					"test_acc_first": t0, "test_acc_last": t1, "test_acc_stays_low": low, "grad_norm_to_zero": drop,
+					"loss_first": l0, "loss_last": l1, "diverged": diverged}
+				if diverged { // it never neared a critical point: no evidence either way
+					divergedNames = append(divergedNames, m)
+					continue
+				}
+				converging++
 				holdsAll = holdsAll && low && drop
 			}
 			evidence["normal_test_acc"] = reference
-			evidence["criterion"] = fmt.Sprintf("for every method: last test_acc <= 0.5 x the normal runs' mean (0.5 without them) and last grad_norm <= %.2g x first", s.GradientDrop)
+			evidence["criterion"] = fmt.Sprintf("for every method that did not diverge: last test_acc <= 0.5 x the normal runs' mean (0.5 without them) and last grad_norm <= %.2g x first", s.GradientDrop)
+			if len(divergedNames) > 0 {
+				evidence["diverged"] = fmt.Sprintf("%s: the loss ended above %gx its start (for GD, a learning rate above 2/λ_max at the point; see its sharpness probe)",
+					strings.Join(divergedNames, ", "), divergedLossGrowth)
+			}
 			if a, ok := authorsFigures[k.name()]; ok && a.RestartTestAccBefore > 0 {
 				evidence["authors_test_acc_before"], evidence["authors_test_acc_after"] = a.RestartTestAccBefore, a.RestartTestAccAfter
 				if a.PointEpochs > 0 {
@@ -244,7 +259,10 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 				f.Caption = "Test accuracy stays low when the point is a critical point of the clean loss (C6)."
 				rep.Figures = append(rep.Figures, f)
 			}
-			if fromExtreme && decides(p, column(p.Lines, "train_acc", "", ""), column(p.Lines, "test_acc", "", ""), "C6") {
+			switch {
+			case fromExtreme && converging == 0 && len(names) > 0:
+				skipped("C6", k, fmt.Sprintf("every method of the fullbatch probe %s diverged (%s)", p.Dir, strings.Join(divergedNames, ", ")))
+			case fromExtreme && decides(p, column(p.Lines, "train_acc", "", ""), column(p.Lines, "test_acc", "", ""), "C6"):
 				rep.addClaim("C6", k, holdsAll, evidence)
 			}
 		case "interpolate":
@@ -498,6 +516,23 @@ func sharpnessTest(normal, extreme []float64) SharpnessTest {
 		}
 	}
 	return t
+}
+
+// divergedLossGrowth is how many times its starting loss a full-batch descent must end
+// above to count as diverged.
+const divergedLossGrowth = 100.0
+
+// descentDiverged reports whether a descent's loss went up without bound: its last value
+// not finite (overflowed; a file holds it as null) after a finite start, or above
+// divergedLossGrowth times its first and above 1 (so that a descent from a loss of 1e-6
+// that ends at 1e-3 still counts as converging). A descent without losses did not.
+func descentDiverged(loss []float64) bool {
+	first := firstFinite(loss)
+	if !finiteValue(first) {
+		return false
+	}
+	last := loss[len(loss)-1]
+	return !finiteValue(last) || (last > divergedLossGrowth*first && last > 1)
 }
 
 // densityOf decodes the eigenvalue density of a sharpness.json, nil when it has none or

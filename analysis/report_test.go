@@ -526,6 +526,14 @@ func TestReportClaimEdges(t *testing.T) {
 			{"method": "adam", "step": 0.0, "train_acc": startTrain, "test_acc": startTest, "grad_norm": 1.0},
 			{"method": "adam", "step": 300.0, "train_acc": 0.99, "test_acc": 0.05, "grad_norm": 0.001}}}
 	}
+	// divergingGD is a full-batch GD whose loss overflows (null in the file: NaN), its
+	// gradient norm growing, its test accuracy still low.
+	divergingGD := func(startTrain, startTest float64) []map[string]any {
+		return []map[string]any{
+			{"method": "gd", "step": 0.0, "loss": 0.01, "train_acc": startTrain, "test_acc": startTest, "grad_norm": 1.0},
+			{"method": "gd", "step": 10.0, "loss": 500.0, "train_acc": 0.1, "test_acc": 0.1, "grad_norm": 1e3},
+			{"method": "gd", "step": 20.0, "loss": math.NaN(), "train_acc": 0.1, "test_acc": 0.1, "grad_norm": 1e5}}
+	}
 	tests := []struct {
 		name   string
 		runs   []*RunRecord
@@ -594,6 +602,20 @@ func TestReportClaimEdges(t *testing.T) {
 			}, "C6", false, "started from /here/runs/extreme, and the weights of /here/runs/extreme are no longer those it probed"},
 		{"C6, full batch from an extreme point", append(runs(3, normal(10)), runs(3, corrupted("mlp", 10, epochsOf(10, extreme)))...),
 			func(runs []*RunRecord) []*ProbeRecord { return []*ProbeRecord{fullbatch(runs[3], 0.99, 0.01)} }, "C6", true, ""},
+		// GD whose learning rate is above 2/λ_max at the point diverges: it never nears a
+		// critical point, so it is no evidence either way, and Adam's run decides.
+		{"C6, GD diverged, Adam holds", append(runs(3, normal(10)), runs(3, corrupted("mlp", 10, epochsOf(10, extreme)))...),
+			func(runs []*RunRecord) []*ProbeRecord {
+				p := fullbatch(runs[3], 0.99, 0.01)
+				p.Lines = append(p.Lines, divergingGD(0.99, 0.01)...)
+				return []*ProbeRecord{p}
+			}, "C6", true, ""},
+		{"C6, every method diverged", append(runs(3, normal(10)), runs(3, corrupted("mlp", 10, epochsOf(10, extreme)))...),
+			func(runs []*RunRecord) []*ProbeRecord {
+				p := fullbatch(runs[3], 0.99, 0.01)
+				p.Lines = divergingGD(0.99, 0.01)
+				return []*ProbeRecord{p}
+			}, "C6", false, "every method of the fullbatch probe probes/fullbatch diverged (gd)"},
 		{"C6, full batch from a corrupted run that is no extreme point", append(runs(3, normal(10)), runs(3, corrupted("mlp", 10, epochsOf(10, [2]float64{0.99, 0.3})))...),
 			func(runs []*RunRecord) []*ProbeRecord { return []*ProbeRecord{fullbatch(runs[3], 0.99, 0.3)} }, "C6", false,
 			"fullbatch probe probes/fullbatch starts at train_acc 0.9900, test_acc 0.3000: not an extreme point"},
