@@ -67,6 +67,7 @@ func TestPlan(t *testing.T) {
 		{"paper", "mnist/resnet", 30, 100},
 		{"paper", "cifar10/resnet", 90, 100},
 		{"quick", "mnist/mlp", 15, 0},
+		{"quick", "fashion-mnist/mlp", 40, 0},
 		{"quick", "fashion-mnist/lenet", 20, 30},
 		{"quick", "mnist/lenet", 10, 20},
 		{"smoke", "mnist/mlp", 15, 0},

@@ -253,7 +253,7 @@ func runProbeFullBatch(ctx context.Context, args []string, stdout, stderr io.Wri
 	var s analysis.FullBatchSettings
 	fs.StringVar(&s.Method, "method", analysis.MethodAdam, "method: adam (full-batch Adam, the authors'), gd (plain gradient descent) or both")
 	fs.IntVar(&s.Steps, "steps", 0, "steps per method (default 300)")
-	fs.Float64Var(&s.GDLearningRate, "lr", 0, "plain GD's learning rate (default 0.1)")
+	fs.Float64Var(&s.GDLearningRate, "lr", 0, "plain GD's learning rate (default 0.1; it diverges above 2/λ_max, the top Hessian eigenvalue esp probe sharpness measures)")
 	fs.Float64Var(&s.AdamLearningRate, "adam-lr", 0, "full-batch Adam's learning rate (default 1e-3)")
 	fs.IntVar(&s.EvalEvery, "eval-every", 0, "measure train and test accuracy every N steps (default 10; always at the first and last step)")
 	point, backend, ds, err := pf.prepare(ctx, fs, args, func() error {
