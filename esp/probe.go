@@ -70,12 +70,21 @@ func (p *probeFlags) setup(ctx context.Context, fs *flag.FlagSet, point analysis
 		return nil, nil, err
 	}
 	if again {
-		fmt.Fprintf(stderr, "%s holds an unfinished %s probe from %s (interrupted): starting it again\n", p.out, kind, point.Run)
-		if err := os.RemoveAll(p.out); err != nil {
+		if err := removeUnfinishedProbe(p.out, kind, point.Run, stderr); err != nil {
 			return nil, nil, err
 		}
 	}
 	return backend, ds, nil
+}
+
+// removeUnfinishedProbe removes the unfinished (interrupted) probe of kind from run in
+// dir, saying so on stderr, so that the probe starts again there.
+func removeUnfinishedProbe(dir, kind, run string, stderr io.Writer) error {
+	fmt.Fprintf(stderr, "%s holds an unfinished %s probe from %s (interrupted): starting it again\n", dir, kind, run)
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("removing the unfinished probe in %s: %w", dir, err)
+	}
+	return nil
 }
 
 // pointData loads the datasets of the runs a command probes, each once however many runs

@@ -411,9 +411,8 @@ func measureBatch(ctx context.Context, backendName string, batch []batchProbe, s
 // measurePoint measures one point into its directory, replacing an interrupted probe there.
 func measurePoint(ctx context.Context, backend compute.Backend, b batchProbe, s analysis.SharpnessSettings, step string, stderr io.Writer) (*analysis.SharpnessResult, error) {
 	if b.again {
-		fmt.Fprintf(stderr, "%s holds an unfinished sharpness probe from %s (interrupted): starting it again\n", b.dir, b.point.Run)
-		if err := os.RemoveAll(b.dir); err != nil {
-			return nil, fmt.Errorf("%s: removing the unfinished probe: %w", b.name, err)
+		if err := removeUnfinishedProbe(b.dir, sharpnessProbe, b.point.Run, stderr); err != nil {
+			return nil, fmt.Errorf("%s: %w", b.name, err)
 		}
 	}
 	fmt.Fprintf(stderr, "%s sharpness of %s into %s\n", step, b.name, b.dir)
