@@ -214,6 +214,18 @@ func powerIteration(v *experiment.Weights, hvp func(*experiment.Weights) (*exper
 	return lambda, iterations, false, nil
 }
 
+// sharpnessRand is the random source of a seed: the power iteration's start vector,
+// then the trace's and the density's vectors.
+func sharpnessRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 0x5ba4)) }
+
+// startVector is the power iteration's unit start vector of a seed, the one Sharpness
+// starts from.
+func startVector(w *experiment.Weights, seed uint64) *experiment.Weights {
+	v := randomDirection(w, sharpnessRand(seed), false)
+	v.Scale(1 / v.Norm())
+	return v
+}
+
 // HessianVectorProduct returns H·v, H the Hessian at w of the mean cross-entropy on split
 // (inference mode, the split's labels) with respect to the trainable parameters, by a
 // central difference of gradients: H·v ≈ |v|·(∇L(w+εu) − ∇L(w−εu)) / (2ε), u = v/|v|.
@@ -335,7 +347,7 @@ func sharpnessAt(ctx context.Context, net *experiment.Net, w *experiment.Weights
 		return nil, err
 	}
 	res.Loss = experiment.Float(loss)
-	rng := rand.New(rand.NewPCG(s.Seed, 0x5ba4))
+	rng := sharpnessRand(s.Seed)
 	v := randomDirection(w, rng, false)
 	v.Scale(1 / v.Norm())
 	hvp := func(v *experiment.Weights) (*experiment.Weights, error) {

@@ -530,6 +530,45 @@ func TestFullBatch(t *testing.T) {
 	}
 }
 
+// TestFullBatchAutoStep takes GD's step from the curvature at an extreme point: the λ_max
+// of its 20 Lanczos steps agrees with a long power iteration's (the Hessian eigenvalue of
+// largest magnitude, positive at this point) within 0.1%; the step is 1/λ_max, in
+// probe.json and on every line; GD with it lowers the loss at every step.
+func TestFullBatchAutoStep(t *testing.T) {
+	ds := probeDataset(60, 30)
+	run, _ := trainProbeRun(t, ds, true)
+	point := Point{Run: run}
+	out := filepath.Join(t.TempDir(), "fullbatch")
+	lines, err := FullBatch(context.Background(), nil, point, ds, FullBatchSettings{Method: MethodGD, Steps: 20, GDAutoLearningRate: true}, out, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	settings := readProbeInfo(t, out)["settings"].(map[string]any)
+	lambda, _ := settings["gd_top_eigenvalue"].(float64)
+	rate, _ := settings["gd_learning_rate"].(float64)
+	if settings["gd_auto_learning_rate"] != true || lambda <= 0 || math.Abs(rate*lambda-1) > 1e-9 {
+		t.Fatalf("probe.json settings: %v", settings)
+	}
+	if from, _ := settings["gd_learning_rate_from"].(string); !strings.Contains(from, "settled") || strings.Contains(from, "NOT") {
+		t.Errorf("gd_learning_rate_from: %q", from)
+	}
+	power, err := Sharpness(context.Background(), nil, point, ds, SharpnessSettings{Iterations: 500, Tolerance: 1e-7, TraceSamples: 1}, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if top := float64(power.TopEigenvalue); !power.Converged || math.Abs(lambda-top) > 1e-3*top {
+		t.Errorf("λ_max: Lanczos %v, power iteration %v (converged %v after %d)", lambda, top, power.Converged, power.PowerIterations)
+	}
+	for i, l := range lines {
+		if l.LearningRate != rate {
+			t.Fatalf("line %d: lr %v, want %v", i, l.LearningRate, rate)
+		}
+		if i > 0 && !(l.Loss < lines[i-1].Loss) {
+			t.Errorf("GD at 1/λ_max: the loss rose at step %d: %v -> %v", i, lines[i-1].Loss, l.Loss)
+		}
+	}
+}
+
 // TestInterpolate interpolates between a normal and an extreme final point: α = 0 and
 // α = 1 reproduce the two runs' final accuracies exactly (the same weights) and their
 // losses up to float32 reduction order.

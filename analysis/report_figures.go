@@ -227,9 +227,16 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 				loss := column(p.Lines, "loss", "method", m)
 				l0, l1 := firstFinite(loss), lastFinite(loss)
 				diverged := descentDiverged(loss)
-				evidence[m] = map[string]any{"steps": lastFinite(steps), "grad_norm_first": g0, "grad_norm_last": g1,
+				methodEvidence := map[string]any{"steps": lastFinite(steps), "grad_norm_first": g0, "grad_norm_last": g1,
 					"test_acc_first": t0, "test_acc_last": t1, "test_acc_stays_low": low, "grad_norm_to_zero": drop,
 					"loss_first": l0, "loss_last": l1, "diverged": diverged}
+				evidence[m] = methodEvidence
+				if rate := firstFinite(column(p.Lines, "lr", "method", m)); !math.IsNaN(rate) { // older probes have no lr
+					methodEvidence["learning_rate"] = rate
+				}
+				if settings, _ := p.Info["settings"].(map[string]any); m == MethodGD && settings["gd_learning_rate_from"] != nil {
+					methodEvidence["learning_rate_from"] = settings["gd_learning_rate_from"]
+				}
 				if diverged { // it never neared a critical point: no evidence either way
 					divergedNames = append(divergedNames, m)
 					continue

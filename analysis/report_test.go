@@ -653,6 +653,73 @@ func TestReportClaimEdges(t *testing.T) {
 	}
 }
 
+// TestReportFullBatchStep: each method's C6 evidence names its step size, and GD's, where
+// it came from the curvature, how; probes written before steps were logged name none.
+func TestReportFullBatchStep(t *testing.T) {
+	extreme := [2]float64{0.99, 0.01}
+	var runs []*RunRecord
+	for i := range 6 {
+		accs := epochsOf(10, [2]float64{0.99, 0.97})
+		if i >= 3 {
+			accs = epochsOf(10, extreme)
+		}
+		runs = append(runs, fakeRun("mlp", i >= 3, 10, 5+float64(i), accs...))
+	}
+	line := func(method string, step, testAcc, gradNorm, lr float64) map[string]any {
+		l := map[string]any{"method": method, "step": step, "loss": 0.1, "train_acc": 0.99, "test_acc": testAcc, "grad_norm": gradNorm}
+		if lr > 0 {
+			l["lr"] = lr
+		}
+		return l
+	}
+	const from = "1/λ_max at the point: λ_max 5.88"
+	for _, tc := range []struct {
+		name             string
+		adamRate, gdRate float64 // 0: not logged
+		from             string
+	}{
+		{"steps logged", 0.001, 0.17, from},
+		{"an older probe", 0, 0, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &ProbeRecord{Dir: "probes/fullbatch", Kind: "fullbatch", Source: runs[3], Lines: []map[string]any{
+				line("adam", 0, 0.01, 1, tc.adamRate), line("adam", 300, 0.05, 0.001, tc.adamRate),
+				line("gd", 0, 0.01, 1, tc.gdRate), line("gd", 300, 0.02, 0.001, tc.gdRate)}}
+			if tc.from != "" {
+				p.Info = map[string]any{"settings": map[string]any{"gd_learning_rate_from": tc.from}}
+			}
+			rep, err := BuildReport(&Inputs{Runs: runs, Probes: []*ProbeRecord{p}}, "in", ReportSettings{Generated: time.Unix(0, 0)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range rep.Summary.Claims {
+				if c.ID != "C6" {
+					continue
+				}
+				gd, _ := c.Evidence["gd"].(map[string]any)
+				adam, _ := c.Evidence["adam"].(map[string]any)
+				want := func(rate float64) any {
+					if rate == 0 {
+						return nil
+					}
+					return rate
+				}
+				var gdFrom any
+				if tc.from != "" {
+					gdFrom = tc.from
+				}
+				if gd["learning_rate"] != want(tc.gdRate) || adam["learning_rate"] != want(tc.adamRate) ||
+					gd["learning_rate_from"] != gdFrom || adam["learning_rate_from"] != nil {
+					evidence, _ := json.Marshal(c.Evidence)
+					t.Errorf("C6 evidence %s: want gd's learning rate %v (from %q), adam's %v", evidence, tc.gdRate, tc.from, tc.adamRate)
+				}
+				return
+			}
+			t.Fatalf("C6 not decided: untested %+v", rep.Summary.Untested)
+		})
+	}
+}
+
 // TestFmtSummary: the numbers table shows mean ± std, and one run without a spread.
 func TestFmtSummary(t *testing.T) {
 	tests := []struct {

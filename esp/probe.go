@@ -254,7 +254,7 @@ func runProbeRestart(ctx context.Context, args []string, stdout, stderr io.Write
 }
 
 func runProbeFullBatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("probe fullbatch", stderr, "probe fullbatch --run DIR [--method adam|gd|both] [--steps N] [--subset N] --out DIR\n\n"+
+	fs := newFlagSet("probe fullbatch", stderr, "probe fullbatch --run DIR [--method adam|gd|both] [--steps N] [--lr RATE|auto] [--subset N] --out DIR\n\n"+
 		"Full-batch descent from the run's point on the clean training split, logging the gradient norm (claim C6);\n"+
 		"writes probe.json and fullbatch.jsonl.")
 	var pf probeFlags
@@ -262,7 +262,8 @@ func runProbeFullBatch(ctx context.Context, args []string, stdout, stderr io.Wri
 	var s analysis.FullBatchSettings
 	fs.StringVar(&s.Method, "method", analysis.MethodAdam, "method: adam (full-batch Adam, the authors'), gd (plain gradient descent) or both")
 	fs.IntVar(&s.Steps, "steps", 0, "steps per method (default 300)")
-	fs.Float64Var(&s.GDLearningRate, "lr", 0, "plain GD's learning rate (default 0.1; it diverges above 2/λ_max, the top Hessian eigenvalue esp probe sharpness measures)")
+	fs.Var(gdStepFlag{&s}, "lr", "plain GD's learning `rate`, or auto: 1/λ_max at the point, half the 2/λ_max above which GD diverges, λ_max\n"+
+		"(the top Hessian eigenvalue, as esp probe sharpness measures it) from a power iteration over the same examples (default 0.1)")
 	fs.Float64Var(&s.AdamLearningRate, "adam-lr", 0, "full-batch Adam's learning rate (default 1e-3)")
 	fs.IntVar(&s.EvalEvery, "eval-every", 0, "measure train and test accuracy every N steps (default 10; always at the first and last step)")
 	point, backend, ds, err := pf.prepare(ctx, fs, args, func() error {
@@ -464,6 +465,33 @@ func checkRate(name string, v float64) error {
 	if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
 		return usagef("invalid --%s %v: want a finite number > 0", name, v)
 	}
+	return nil
+}
+
+// gdStepFlag is a flag.Value for plain GD's step: a learning rate, or "auto" for one
+// from the curvature at the point (FullBatchSettings.GDAutoLearningRate).
+type gdStepFlag struct{ s *analysis.FullBatchSettings }
+
+func (f gdStepFlag) String() string {
+	switch {
+	case f.s == nil: // the zero value flag.PrintDefaults compares against
+		return "0"
+	case f.s.GDAutoLearningRate:
+		return "auto"
+	}
+	return strconv.FormatFloat(f.s.GDLearningRate, 'g', -1, 64)
+}
+
+func (f gdStepFlag) Set(v string) error {
+	if v == "auto" {
+		f.s.GDAutoLearningRate, f.s.GDLearningRate = true, 0
+		return nil
+	}
+	rate, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		return fmt.Errorf("want a learning rate or auto")
+	}
+	f.s.GDAutoLearningRate, f.s.GDLearningRate = false, rate
 	return nil
 }
 

@@ -69,7 +69,9 @@ var expectations = []struct {
 	{"04_restarts", 4, []numberCheck{
 		{`extreme point: train accuracy [0-9.]+, test accuracy ([0-9.]+)`, 0, 0.1},
 		{`minibatch adam restart: test accuracy [0-9.]+ -> ([0-9.]+)`, 0.5, 1},
-		{`full-batch gd: gradient norm [0-9.e+-]+ -> ([0-9.e+-]+)`, 0, 1},
+		{`full-batch gd, step size [0-9.e+-]+: gradient norm [0-9.e+-]+ -> ([0-9.e+-]+)`, 0, 1},
+		// 1/λ_max at the extreme point (λ_max 3.8 there).
+		{`full-batch gd, step size ([0-9.e+-]+):`, 0.01, 10},
 	}},
 	{"05_loss_landscape", 5, []numberCheck{
 		{`corrupted point: train accuracy [0-9.]+, test accuracy ([0-9.]+)`, 0, 0.1},
