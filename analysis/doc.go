@@ -23,7 +23,8 @@
 //     statistics interpolated too ([Lerp]).
 //   - [Surface]: 1D and 2D slices along random filter-normalized directions
 //     ([FilterNormalizedDirection], Li et al. 2018).
-//   - [Sharpness]: top Hessian eigenvalue by power iteration, Hessian trace by
+//   - [Sharpness]: top Hessian eigenvalue by the Lanczos iteration (or a power
+//     iteration, [SharpnessSettings].Solver), Hessian trace by
 //     Hutchinson's estimator and, asked for, the eigenvalue density by stochastic
 //     Lanczos quadrature ([HessianDensity], [DensityFigure]), on exact Hessian-vector
 //     products (experiment.Net.HessianVectorProduct) or, asked for, central
@@ -57,8 +58,9 @@
 //     as interpolate.jsonl; surface2d.json: a [Surface2D]: "alphas", "betas", and
 //     "train_loss", "test_loss", "train_acc", "test_acc" as matrices, row i for
 //     alphas[i].
-//   - sharpness.json: a [SharpnessResult]: "top_eigenvalue", "power_iterations",
-//     "converged", "top_eigenvalue_range" (where the last estimates ranged), "trace",
+//   - sharpness.json: a [SharpnessResult]: "top_eigenvalue", "solver" ("lanczos" or
+//     "power"; absent in files of earlier versions, which used the power iteration and
+//     wrote "power_iterations" for "iterations"), "iterations", "converged", "top_eigenvalue_range" (where the last estimates ranged), "trace",
 //     "trace_samples", "trace_std" (standard error of the trace estimate), "hvp"
 //     ("exact" or "finite-difference"), "epsilon" (the
 //     finite-difference step), "examples", "loss", "seconds", and with

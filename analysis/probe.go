@@ -49,6 +49,7 @@ const (
 	// MaxSurfaceGrid bounds the points per axis of the 2D surface (its square is evaluated).
 	MaxSurfaceGrid = 1_000
 	// MaxProbeSteps bounds full-batch steps per method, power iterations and trace samples.
+	// (Lanczos steps keep a vector each: MaxLanczosSteps bounds them.)
 	MaxProbeSteps = 1_000_000
 )
 

@@ -136,9 +136,11 @@ var errNotFinite = errors.New("not finite")
 // in float32 storage one pass leaves the vectors far from orthogonal within tens of steps,
 // and spurious copies of the extreme eigenvalues appear). It returns the tridiagonal
 // matrix's diagonal alpha and off-diagonal beta (len(beta) = len(alpha) − 1); it stops
-// early when the Krylov space closes. step(k) is called after each product.
+// early when the Krylov space closes, or when step, called after each step k with the
+// matrix so far and the norm residual of the next vector before normalization (H·V = V·T
+// + residual·v·e_kᵀ), returns true.
 func lanczos(z *experiment.Weights, hvp func(*experiment.Weights) (*experiment.Weights, error), steps int,
-	step func(k int)) (alpha, beta []float64, err error) {
+	step func(k int, alpha, beta []float64, residual float64) (stop bool)) (alpha, beta []float64, err error) {
 	norm := z.Norm()
 	if norm == 0 || !finiteValue(norm) {
 		return nil, nil, fmt.Errorf("lanczos: start vector of norm %v", norm)
@@ -152,7 +154,6 @@ func lanczos(z *experiment.Weights, hvp func(*experiment.Weights) (*experiment.W
 		if err != nil {
 			return nil, nil, err
 		}
-		step(k)
 		a, err := v.Dot(w)
 		if err != nil {
 			return nil, nil, err
@@ -177,8 +178,8 @@ func lanczos(z *experiment.Weights, hvp func(*experiment.Weights) (*experiment.W
 			return nil, nil, fmt.Errorf("lanczos step %d: the residual norm β is %v, %w", k, b, errNotFinite)
 		}
 		scale = max(scale, math.Abs(a), b)
-		if k == steps || b <= 1e-6*scale {
-			break // done, or the space is invariant: the quadrature is exact
+		if step(k, alpha, beta, b) || k == steps || b <= 1e-6*scale {
+			break // asked to, done, or the space is invariant: the quadrature is exact
 		}
 		beta = append(beta, b)
 		w.Scale(1 / b)
@@ -192,6 +193,21 @@ func lanczos(z *experiment.Weights, hvp func(*experiment.Weights) (*experiment.W
 // first components of the eigenvectors) of the symmetric tridiagonal matrix with
 // diagonal alpha and off-diagonal beta.
 func gaussQuadrature(alpha, beta []float64) (nodes, weights []float64, err error) {
+	nodes, vectors, err := tridiagonalEigen(alpha, beta)
+	if err != nil {
+		return nil, nil, err
+	}
+	weights = make([]float64, len(nodes))
+	for k := range weights {
+		first := vectors.At(0, k)
+		weights[k] = first * first
+	}
+	return nodes, weights, nil
+}
+
+// tridiagonalEigen returns the eigenvalues (ascending) and eigenvectors (columns) of the
+// symmetric tridiagonal matrix with diagonal alpha and off-diagonal beta.
+func tridiagonalEigen(alpha, beta []float64) (values []float64, vectors *mat.Dense, err error) {
 	m := len(alpha)
 	t := mat.NewSymDense(m, nil)
 	for i, a := range alpha {
@@ -204,15 +220,46 @@ func gaussQuadrature(alpha, beta []float64) (nodes, weights []float64, err error
 	if !eig.Factorize(t, true) {
 		return nil, nil, fmt.Errorf("lanczos: the eigendecomposition of the %dx%d tridiagonal matrix failed", m, m)
 	}
-	nodes = eig.Values(nil)
-	var vectors mat.Dense
-	eig.VectorsTo(&vectors)
-	weights = make([]float64, m)
-	for k := range weights {
-		first := vectors.At(0, k)
-		weights[k] = first * first
+	vectors = new(mat.Dense)
+	eig.VectorsTo(vectors)
+	return eig.Values(nil), vectors, nil
+}
+
+// lanczosTop estimates the largest eigenvalue λ_max of the symmetric operator hvp: the
+// largest Ritz value θ of at most steps Lanczos steps from v. Ritz values approach λ_max
+// from below, far faster than a power iteration's quotients where the top of the
+// spectrum is crowded. It has converged when its Ritz vector x has |Hx − θx| (the
+// residual times the last component of θ's eigenvector of the tridiagonal matrix) at
+// most tol·|θ|, which puts an eigenvalue of H within tol·|θ| of θ (a bound
+// powerIteration's tests do not give: where the spectrum's top is crowded, they pass
+// while the estimate still rises); or when the Krylov space closed, which makes θ exact.
+// report(k, θ) is called after each step. A product that is not finite ends it with θ
+// NaN, not converged, and no error.
+func lanczosTop(v *experiment.Weights, hvp func(*experiment.Weights) (*experiment.Weights, error), steps int, tol float64,
+	report func(k int, estimate float64)) (lambda float64, k int, converged bool, err error) {
+	lambda = math.NaN()
+	var ritzErr error
+	alpha, _, err := lanczos(v, hvp, steps, func(step int, alpha, beta []float64, residual float64) bool {
+		values, vectors, err := tridiagonalEigen(alpha, beta)
+		if err != nil {
+			ritzErr = err
+			return true
+		}
+		top := values[len(values)-1]
+		report(step, top)
+		converged = residual*math.Abs(vectors.At(step-1, step-1)) <= tol*math.Abs(top)
+		lambda, k = top, step
+		return converged
+	})
+	switch {
+	case errors.Is(err, errNotFinite):
+		return math.NaN(), k + 1, false, nil
+	case err != nil:
+		return lambda, k, false, err
+	case ritzErr != nil:
+		return lambda, k, false, ritzErr
 	}
-	return nodes, weights, nil
+	return lambda, k, converged || len(alpha) < steps, nil
 }
 
 // hessianDensity estimates the density from vectors Rademacher vectors drawn by draw,
@@ -221,7 +268,10 @@ func hessianDensity(hvp func(*experiment.Weights) (*experiment.Weights, error), 
 	vectors, steps int, progress func(vector, step int)) (*HessianDensity, error) {
 	d := &HessianDensity{Vectors: vectors, Steps: steps, Smallest: experiment.Float(math.Inf(1)), Largest: experiment.Float(math.Inf(-1))}
 	for i := range vectors {
-		alpha, beta, err := lanczos(draw(), hvp, steps, func(k int) { progress(i+1, k) })
+		alpha, beta, err := lanczos(draw(), hvp, steps, func(k int, _, _ []float64, _ float64) bool {
+			progress(i+1, k)
+			return false
+		})
 		if err != nil {
 			return nil, fmt.Errorf("vector %d: %w", i+1, err)
 		}

@@ -71,7 +71,10 @@ func TestLanczosQuadrature(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			steps := 0
-			alpha, beta, err := lanczos(start, diagonalOperator(tc.values), tc.steps, func(k int) { steps = k })
+			alpha, beta, err := lanczos(start, diagonalOperator(tc.values), tc.steps, func(k int, _, _ []float64, _ float64) bool {
+				steps = k
+				return false
+			})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -232,5 +235,64 @@ func TestDamagedDensity(t *testing.T) {
 	}
 	if x := f.plot.X; x.Min < -2 || x.Max > 5 {
 		t.Errorf("drawn from %v to %v, the nodes span -1 to 4", x.Min, x.Max)
+	}
+}
+
+// TestLanczosTop checks the top-eigenvalue solver on diagonal operators: it finds the
+// largest eigenvalue (not the largest in magnitude), stops once converged or when the
+// Krylov space closes, and says when it has not converged. Where the top of the spectrum
+// is crowded (200 eigenvalues spaced 0.005 apart below 1) 20 steps get within 0.2%,
+// where 20 power iterations from the same start are still 2% short.
+func TestLanczosTop(t *testing.T) {
+	crowded := make([]float64, 200)
+	for i := range crowded {
+		crowded[i] = 1 - 0.005*float64(i)
+	}
+	ones := func(n int) []float64 {
+		out := make([]float64, n)
+		for i := range out {
+			out[i] = 1
+		}
+		return out
+	}
+	tests := []struct {
+		name      string
+		values    []float64
+		steps     int
+		want      float64
+		converged bool
+		most      int // the most products it may take
+	}{
+		{"positive", []float64{3, 1, 0.5, 0.2}, 20, 3, true, 4},
+		{"negative of largest magnitude", []float64{-3, 1, 0.5, 0.2}, 20, 1, true, 4},
+		{"plus and minus 2", []float64{2, -2}, 20, 2, true, 2},
+		{"crowded", crowded, 60, 1, true, 60},
+		{"crowded, too few steps", crowded, 20, 1, false, 20},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			hvp := diagonalOperator(tc.values)
+			lambda, k, converged, err := lanczosTop(vectorWeights(ones(len(tc.values))), hvp, tc.steps, 1e-3, func(int, float64) {})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if converged != tc.converged || k > tc.most || converged && math.Abs(lambda-tc.want) > 1e-3*math.Abs(tc.want) {
+				t.Errorf("eigenvalue %v after %d products, converged %v; want %v, converged %v, at most %d products", lambda, k, converged, tc.want, tc.converged, tc.most)
+			}
+		})
+	}
+	start := vectorWeights(ones(len(crowded)))
+	start.Scale(1 / start.Norm())
+	lanczos, _, _, err := lanczosTop(start, diagonalOperator(crowded), 20, 1e-3, func(int, float64) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	power, _, powerConverged, err := powerIteration(start, diagonalOperator(crowded), 20, 1e-3, func(int, float64) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("crowded spectrum, 20 products: Lanczos %v, power iteration %v (converged by its tests: %v)", lanczos, power, powerConverged)
+	if lanczos < 0.998 || power > 0.98 {
+		t.Errorf("crowded spectrum, 20 products: Lanczos %v, power iteration %v; want Lanczos within 0.2%% of 1, the power iteration 2%% or more short", lanczos, power)
 	}
 }

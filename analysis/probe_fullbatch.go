@@ -39,8 +39,9 @@ type FullBatchSettings struct {
 	GDLearningRate float64 `json:"gd_learning_rate,omitempty"`
 	// GDAutoLearningRate takes plain GD's step from the curvature at the start point
 	// instead: 1/λ_max, half the 2/λ_max above which GD diverges along the top
-	// eigenvector. λ_max is the largest Hessian eigenvalue of the same clean loss, from
-	// 20 Lanczos steps of exact Hessian-vector products. It overrides GDLearningRate.
+	// eigenvector. λ_max is the largest Hessian eigenvalue of the same clean loss, as
+	// Sharpness measures it by default (exact Hessian-vector products, at most 20 Lanczos
+	// steps). It overrides GDLearningRate.
 	GDAutoLearningRate bool `json:"gd_auto_learning_rate,omitempty"`
 	// GDTopEigenvalue and GDLearningRateFrom are recorded, not read: the λ_max the
 	// automatic step came from, and a line on how it was measured.
@@ -244,20 +245,13 @@ func fullBatchDescent(ctx context.Context, lp *loadedPoint, ds *datasets.Dataset
 	return lines, nil
 }
 
-// Lanczos steps of the automatic GD step's λ_max: the top Ritz value converges much faster
-// than a power iteration (on a 784-512-10 MLP at an extreme point, 20 power iterations
-// still crept up by 0.5% each); the value after gdStepCheck steps tells whether it settled.
-const (
-	gdStepLanczos = 20
-	gdStepCheck   = 15
-)
-
 // chooseGDStep sets s.GDLearningRate to 1/λ_max, λ_max the largest Hessian eigenvalue of
 // the clean loss over split at lp's start point (GD's step is stable along an
-// eigenvector while lr·λ < 2), as the largest Ritz value of gdStepLanczos Lanczos steps,
-// and records λ_max and how it was found. Ritz values approach λ_max from below: one
-// that has not settled leaves less than the 2x margin, and the record says so.
+// eigenvector while lr·λ < 2), as Sharpness measures it by default (Lanczos, 20 steps at
+// most, seed 0), and records λ_max and how it was found. Ritz values approach λ_max from
+// below: one that has not converged leaves less than the 2x margin, and the record says so.
 func chooseGDStep(ctx context.Context, lp *loadedPoint, split *datasets.Split, s *FullBatchSettings, progress io.Writer) error {
+	solver := SharpnessSettings{}.WithDefaults()
 	if err := lp.net.SetWeights(lp.start); err != nil {
 		return err
 	}
@@ -267,41 +261,23 @@ func chooseGDStep(ctx context.Context, lp *loadedPoint, split *datasets.Split, s
 		}
 		return lp.net.HessianVectorProduct(split, s.BatchSize, nil, v)
 	}
-	alpha, beta, err := lanczos(startVector(lp.start, 0), hvp, gdStepLanczos, func(k int) {
-		fmt.Fprintf(progress, "fullbatch gd: learning rate from λ_max: Lanczos step %d/%d\n", k, gdStepLanczos)
-	})
-	if err != nil {
-		return fmt.Errorf("fullbatch: gd's learning rate from the curvature: %w", err)
-	}
-	top := func(n int) (float64, error) {
-		nodes, _, err := gaussQuadrature(alpha[:n], beta[:n-1])
-		if err != nil {
-			return 0, err
-		}
-		return nodes[n-1], nil
-	}
-	lambda, err := top(len(alpha))
+	lambda, steps, converged, err := lanczosTop(startVector(lp.start, solver.Seed), hvp, solver.Iterations, solver.Tolerance,
+		func(k int, estimate float64) {
+			fmt.Fprintf(progress, "fullbatch gd: learning rate from λ_max: Lanczos step %d/%d: %.6g\n", k, solver.Iterations, estimate)
+		})
 	if err != nil {
 		return fmt.Errorf("fullbatch: gd's learning rate from the curvature: %w", err)
 	}
 	if !finiteValue(lambda) || lambda <= 0 {
 		return fmt.Errorf("fullbatch: gd's learning rate from the curvature: the largest Hessian eigenvalue at the point is %g, and no step follows from it: give a learning rate instead", lambda)
 	}
-	note := fmt.Sprintf("the Krylov space closed after %d steps: exact", len(alpha))
-	if len(alpha) > gdStepCheck {
-		earlier, err := top(gdStepCheck)
-		if err != nil {
-			return fmt.Errorf("fullbatch: gd's learning rate from the curvature: %w", err)
-		}
-		note = fmt.Sprintf("settled: %d steps gave %.6g", gdStepCheck, earlier)
-		if lambda-earlier > 1e-3*lambda {
-			note = fmt.Sprintf("NOT settled: %d steps gave %.6g, and λ_max may be larger, the margin below 2/λ_max smaller", gdStepCheck, earlier)
-		}
+	note := "converged"
+	if !converged {
+		note = "NOT converged: λ_max may be larger, the margin below 2/λ_max smaller"
 	}
 	s.GDLearningRate = 1 / lambda
 	s.GDTopEigenvalue = experiment.Float(lambda)
-	s.GDLearningRateFrom = fmt.Sprintf("1/λ_max at the point: λ_max %.6g, the largest Ritz value of %d Lanczos steps over %d examples (%s)",
-		lambda, len(alpha), split.Len(), note)
+	s.GDLearningRateFrom = fmt.Sprintf("1/λ_max at the point: λ_max %.6g over %d examples (%d Lanczos steps, %s)", lambda, split.Len(), steps, note)
 	fmt.Fprintf(progress, "fullbatch gd: learning rate %.4g: %s\n", s.GDLearningRate, s.GDLearningRateFrom)
 	return nil
 }

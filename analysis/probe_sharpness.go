@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,11 +19,15 @@ import (
 
 // SharpnessSettings configures Sharpness. The zero value of every field is its default.
 type SharpnessSettings struct {
-	// Iterations is the most power iterations. Default 20.
+	// Solver is how the top eigenvalue is found: SolverLanczos (the default) or
+	// SolverPower, the power iteration earlier versions used.
+	Solver string `json:"solver,omitempty"`
+	// Iterations is the most Hessian-vector products of the solver (Lanczos steps or
+	// power iterations). Default 20.
 	Iterations int `json:"iterations,omitempty"`
-	// Tolerance stops the power iteration when the eigenvalue estimate changes by less
-	// than Tolerance·|estimate| between iterations and the vector is nearly an
-	// eigenvector (|Hv − λv| ≤ √Tolerance·|λ|). Default 1e-3.
+	// Tolerance stops the solver when the eigenvalue estimate changes by less than
+	// Tolerance·|estimate| between iterations and its vector is nearly an eigenvector
+	// (|Hv − λv| ≤ √Tolerance·|λ|). Default 1e-3.
 	Tolerance float64 `json:"tolerance,omitempty"`
 	// TraceSamples is the number of Rademacher vectors of the Hutchinson trace
 	// estimate. Default 10.
@@ -51,6 +56,18 @@ type SharpnessSettings struct {
 	BatchSize int `json:"batch_size,omitempty"`
 }
 
+// Solvers of the top eigenvalue (SharpnessSettings.Solver).
+const (
+	// SolverLanczos takes the largest Ritz value of the Lanczos iteration: λ_max,
+	// approached from below. Where the top of the spectrum is crowded it gets there in
+	// far fewer products than a power iteration: at a MNIST MLP's extreme point 15
+	// Lanczos steps settle to 6 digits, while 20 power iterations still rise by 0.5% a step.
+	SolverLanczos = "lanczos"
+	// SolverPower is the power iteration: the eigenvalue of largest magnitude (negative
+	// if that one is), the only solver of earlier versions.
+	SolverPower = "power"
+)
+
 // Ways of computing Hessian-vector products (SharpnessSettings.HVP).
 const (
 	HVPExact            = "exact"
@@ -61,6 +78,9 @@ const (
 func (s SharpnessSettings) WithDefaults() SharpnessSettings {
 	if s.HVP == "" {
 		s.HVP = HVPExact
+	}
+	if s.Solver == "" {
+		s.Solver = SolverLanczos
 	}
 	if s.Iterations == 0 {
 		s.Iterations = 20
@@ -104,6 +124,12 @@ func (s SharpnessSettings) Validate() error {
 	if !finiteValue(s.Tolerance) || s.Tolerance < 0 || !finiteValue(s.Epsilon) || s.Epsilon < 0 {
 		return fmt.Errorf("sharpness: tolerance and epsilon must be finite numbers > 0")
 	}
+	if s.Solver != SolverLanczos && s.Solver != SolverPower {
+		return fmt.Errorf("sharpness: unknown solver %q: valid are %s, %s", s.Solver, SolverLanczos, SolverPower)
+	}
+	if s.Solver == SolverLanczos && s.Iterations > MaxLanczosSteps { // it keeps a vector a step
+		return fmt.Errorf("sharpness: %d iterations: at most %d Lanczos steps (the power solver takes more)", s.Iterations, MaxLanczosSteps)
+	}
 	if s.HVP != "" && s.HVP != HVPExact && s.HVP != HVPFiniteDifference {
 		return fmt.Errorf("sharpness: unknown Hessian-vector product %q: valid are %s, %s", s.HVP, HVPExact, HVPFiniteDifference)
 	}
@@ -115,13 +141,17 @@ func (s SharpnessSettings) Validate() error {
 
 // SharpnessResult is the content of sharpness.json.
 type SharpnessResult struct {
-	// TopEigenvalue is the Rayleigh quotient vᵀHv of the last power-iteration vector:
-	// the Hessian eigenvalue of largest magnitude (negative if that one is).
+	// TopEigenvalue is λ_max: with SolverLanczos the largest Ritz value, the largest
+	// Hessian eigenvalue; with SolverPower the Rayleigh quotient vᵀHv of the last
+	// power-iteration vector, the eigenvalue of largest magnitude (negative if that one is).
 	TopEigenvalue experiment.Float `json:"top_eigenvalue"`
-	// PowerIterations is the number of Hessian-vector products the power iteration
-	// took; Converged whether it met the tolerance within the allowed iterations.
-	PowerIterations int  `json:"power_iterations"`
-	Converged       bool `json:"converged"`
+	// Solver is SharpnessSettings.Solver; files of versions without it used the power
+	// iteration, and "power_iterations" for Iterations.
+	Solver string `json:"solver"`
+	// Iterations is the number of Hessian-vector products the solver took; Converged
+	// whether it met the tolerance within the allowed iterations.
+	Iterations int  `json:"iterations"`
+	Converged  bool `json:"converged"`
 	// TopEigenvalueRange is the smallest and largest of the last estimates (the last
 	// half, up to rangeEstimates): where an estimate that did not converge wanders. Finite-difference
 	// products through ReLU kinks can leave it cycling between nearby values.
@@ -149,6 +179,27 @@ type SharpnessResult struct {
 	Seconds float64          `json:"seconds"`
 }
 
+// UnmarshalJSON reads sharpness.json, also as versions before Solver wrote it: those
+// used the power iteration and named Iterations "power_iterations".
+func (r *SharpnessResult) UnmarshalJSON(data []byte) error {
+	type plain SharpnessResult // without this method
+	var file struct {
+		plain
+		PowerIterations *int `json:"power_iterations"`
+	}
+	if err := json.Unmarshal(data, &file); err != nil {
+		return err
+	}
+	*r = SharpnessResult(file.plain)
+	if r.Solver == "" {
+		r.Solver = SolverPower
+		if file.PowerIterations != nil {
+			r.Iterations = *file.PowerIterations
+		}
+	}
+	return nil
+}
+
 // DensitySummary is one line on the eigenvalue density: the range of its eigenvalues, or
 // why there is none though one was asked for; "" where none was.
 func (r *SharpnessResult) DensitySummary() string {
@@ -162,14 +213,19 @@ func (r *SharpnessResult) DensitySummary() string {
 	return ""
 }
 
-// ConvergenceNote says how the top eigenvalue was reached: "N iterations, converged", or
-// where the last estimates ranged when the power iteration did not converge.
+// ConvergenceNote says how the top eigenvalue was reached: "N Lanczos steps, converged"
+// (or power iterations), or where the last estimates ranged when the solver did not
+// converge.
 func (r *SharpnessResult) ConvergenceNote() string {
-	if r.Converged {
-		return fmt.Sprintf("%d iterations, converged", r.PowerIterations)
+	iterations := fmt.Sprintf("%d Lanczos steps", r.Iterations)
+	if r.Solver != SolverLanczos {
+		iterations = fmt.Sprintf("%d power iterations", r.Iterations)
 	}
-	return fmt.Sprintf("%d iterations, not converged: the last estimates range %.4g to %.4g",
-		r.PowerIterations, float64(r.TopEigenvalueRange[0]), float64(r.TopEigenvalueRange[1]))
+	if r.Converged {
+		return iterations + ", converged"
+	}
+	return fmt.Sprintf("%s, not converged: the last estimates range %.4g to %.4g",
+		iterations, float64(r.TopEigenvalueRange[0]), float64(r.TopEigenvalueRange[1]))
 }
 
 // rangeEstimates is the most of the last power-iteration estimates TopEigenvalueRange
@@ -214,11 +270,11 @@ func powerIteration(v *experiment.Weights, hvp func(*experiment.Weights) (*exper
 	return lambda, iterations, false, nil
 }
 
-// sharpnessRand is the random source of a seed: the power iteration's start vector,
+// sharpnessRand is the random source of a seed: the solver's start vector,
 // then the trace's and the density's vectors.
 func sharpnessRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 0x5ba4)) }
 
-// startVector is the power iteration's unit start vector of a seed, the one Sharpness
+// startVector is the solver's unit start vector of a seed, the one Sharpness
 // starts from.
 func startVector(w *experiment.Weights, seed uint64) *experiment.Weights {
 	v := randomDirection(w, sharpnessRand(seed), false)
@@ -289,8 +345,8 @@ func randomDirection(w *experiment.Weights, rng *rand.Rand, rademacher bool) *ex
 	return d
 }
 
-// Sharpness estimates the top Hessian eigenvalue (power iteration on Hessian-vector
-// products, exact or by finite differences as s.HVP says) and the Hessian trace
+// Sharpness estimates the top Hessian eigenvalue (Lanczos or power iteration, as s.Solver
+// says, on Hessian-vector products, exact or by finite differences as s.HVP says) and the Hessian trace
 // (Hutchinson, Rademacher vectors) of the mean cross-entropy on the clean training split
 // of ds (true labels, inference mode) at point. Each Hessian-vector product costs about
 // two full gradients.
@@ -329,7 +385,7 @@ func Sharpness(ctx context.Context, backend compute.Backend, point Point, ds *da
 // sharpnessAt is Sharpness on a net holding weights w; s has its defaults.
 func sharpnessAt(ctx context.Context, net *experiment.Net, w *experiment.Weights, split *datasets.Split, s SharpnessSettings, progress io.Writer) (*SharpnessResult, error) {
 	start := time.Now()
-	res := &SharpnessResult{HVP: s.HVP, Examples: split.Len(), TraceSamples: s.TraceSamples}
+	res := &SharpnessResult{Solver: s.Solver, HVP: s.HVP, Examples: split.Len(), TraceSamples: s.TraceSamples}
 	product := func(v *experiment.Weights) (*experiment.Weights, error) {
 		return net.HessianVectorProduct(split, s.BatchSize, nil, v)
 	}
@@ -357,14 +413,21 @@ func sharpnessAt(ctx context.Context, net *experiment.Net, w *experiment.Weights
 		return product(v)
 	}
 	var estimates []float64
-	lambda, iterations, converged, err := powerIteration(v, hvp, s.Iterations, s.Tolerance, func(k int, estimate float64) {
+	solve, step := lanczosTop, "Lanczos step"
+	if s.Solver == SolverPower {
+		solve, step = powerIteration, "power iteration"
+	}
+	lambda, iterations, converged, err := solve(v, hvp, s.Iterations, s.Tolerance, func(k int, estimate float64) {
 		estimates = append(estimates, estimate)
-		fmt.Fprintf(progress, "sharpness: power iteration %d/%d: eigenvalue %.6g\n", k, s.Iterations, estimate)
+		fmt.Fprintf(progress, "sharpness: %s %d/%d: top eigenvalue %.6g\n", step, k, s.Iterations, estimate)
 	})
 	if err != nil {
 		return nil, err
 	}
-	res.PowerIterations, res.Converged = iterations, converged
+	if len(estimates) == 0 { // the first product was not finite
+		estimates = append(estimates, lambda)
+	}
+	res.Iterations, res.Converged = iterations, converged
 	res.TopEigenvalue = experiment.Float(lambda)
 	last := estimates[len(estimates)-min(rangeEstimates, (len(estimates)+1)/2):]
 	res.TopEigenvalueRange = [2]experiment.Float{experiment.Float(slices.Min(last)), experiment.Float(slices.Max(last))}

@@ -108,7 +108,7 @@ func flattenWeights(w *experiment.Weights) []float64 {
 }
 
 // TestSharpnessExactHessian validates the finite-difference Hessian-vector products,
-// the power iteration and Hutchinson's trace against a reference Hessian of a tiny MLP
+// both top-eigenvalue solvers and Hutchinson's trace against a reference Hessian of a tiny MLP
 // (2x2x1 inputs, 3 hidden units, 2 classes: 23 parameters) on 16 examples.
 //
 // Reference: the dense Hessian built column by column from central differences
@@ -120,7 +120,7 @@ func flattenWeights(w *experiment.Weights) []float64 {
 // proves the two compute the same function.
 //
 // Tolerances: H·v of the probe (float32 gradients, ε = 1e-3) within 1e-3 relative of
-// H·v (float32 rounding / ε ~ 1e-4); the top eigenvalue within 0.1% relative; the
+// H·v (float32 rounding / ε ~ 1e-4); the top eigenvalue, by either solver, within 0.1% relative; the
 // trace estimate (1000 Rademacher samples) within 4 of its standard errors of the
 // exact trace.
 func TestSharpnessExactHessian(t *testing.T) {
@@ -245,13 +245,24 @@ func TestSharpnessExactHessian(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("probe: top eigenvalue %v after %d iterations (converged %v), trace %v ± %v",
-		res.TopEigenvalue, res.PowerIterations, res.Converged, res.Trace, res.TraceStd)
+		res.TopEigenvalue, res.Iterations, res.Converged, res.Trace, res.TraceStd)
 	if got := float64(res.TopEigenvalue); math.Abs(got-top) > 1e-3*math.Abs(top) {
 		t.Errorf("top eigenvalue %v, reference %v", got, top)
 	}
-	if !res.Converged {
-		t.Errorf("the power iteration did not converge in %d iterations", res.PowerIterations)
+	if !res.Converged || res.Solver != SolverLanczos {
+		t.Errorf("the %s solver did not converge in %d iterations", res.Solver, res.Iterations)
 	}
+	// The power iteration, asked for, with the same start: the same eigenvalue, later.
+	s.Solver = SolverPower
+	power, err := sharpnessAt(context.Background(), net, weights, split, s, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("power iteration: top eigenvalue %v after %d iterations (converged %v)", power.TopEigenvalue, power.Iterations, power.Converged)
+	if got := float64(power.TopEigenvalue); !power.Converged || power.Solver != SolverPower || math.Abs(got-top) > 1e-3*math.Abs(top) {
+		t.Errorf("power iteration: top eigenvalue %v after %d iterations (converged %v), reference %v", got, power.Iterations, power.Converged, top)
+	}
+	s.Solver = SolverLanczos
 	if r := res.TopEigenvalueRange; !(r[0] <= res.TopEigenvalue && res.TopEigenvalue <= r[1]) || r[0] < 0 || float64(r[1]) > top*(1+1e-3) {
 		t.Errorf("the last estimates range %v, which should hold the estimate %v and lie below λ_max %v", r, res.TopEigenvalue, top)
 	}
@@ -411,9 +422,9 @@ func TestSharpnessFile(t *testing.T) {
 	if err := json.Unmarshal([]byte(mustRead(t, filepath.Join(out, SharpnessFile))), &m); err != nil {
 		t.Fatal(err)
 	}
-	hasFields(t, SharpnessFile, m, "top_eigenvalue", "top_eigenvalue_range", "power_iterations", "converged", "trace", "trace_samples", "trace_std", "hvp", "examples")
+	hasFields(t, SharpnessFile, m, "top_eigenvalue", "top_eigenvalue_range", "solver", "iterations", "converged", "trace", "trace_samples", "trace_std", "hvp", "examples")
 	// At a trained point (near a minimum) the dominant curvature is positive.
-	if !(res.TopEigenvalue > 0) || res.PowerIterations < 1 || res.PowerIterations > 5 || m["examples"] != 40.0 || m["trace_samples"] != 3.0 || m["hvp"] != HVPExact {
+	if !(res.TopEigenvalue > 0) || res.Iterations < 1 || res.Iterations > 5 || m["examples"] != 40.0 || m["trace_samples"] != 3.0 || m["hvp"] != HVPExact {
 		t.Errorf("sharpness.json: %v", m)
 	}
 	if _, err := os.Stat(filepath.Join(out, ProbeInfoFile)); err != nil {
@@ -508,6 +519,33 @@ func TestPowerIteration(t *testing.T) {
 	}
 }
 
+// TestSharpnessResultJSON reads sharpness.json as this version writes it and as earlier
+// ones did, before there was a choice of solver: theirs is the power iteration, with its
+// count under "power_iterations".
+func TestSharpnessResultJSON(t *testing.T) {
+	written, err := json.Marshal(SharpnessResult{TopEigenvalue: 3, Solver: SolverLanczos, Iterations: 12, Converged: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, file string
+		solver     string
+		iterations int
+	}{
+		{"this version", string(written), SolverLanczos, 12},
+		{"an earlier version", `{"top_eigenvalue":3,"power_iterations":7,"converged":true,"trace":5}`, SolverPower, 7},
+	}
+	for _, tc := range tests {
+		var r SharpnessResult
+		if err := json.Unmarshal([]byte(tc.file), &r); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if r.Solver != tc.solver || r.Iterations != tc.iterations || r.TopEigenvalue != 3 || !r.Converged {
+			t.Errorf("%s: %s read as %+v", tc.name, tc.file, r)
+		}
+	}
+}
+
 // TestConvergenceNote: the note says how the top eigenvalue was reached, and where the
 // estimates ranged when it was not.
 func TestConvergenceNote(t *testing.T) {
@@ -515,9 +553,10 @@ func TestConvergenceNote(t *testing.T) {
 		res  SharpnessResult
 		want string
 	}{
-		{SharpnessResult{PowerIterations: 7, Converged: true, TopEigenvalueRange: [2]experiment.Float{2.9, 3}}, "7 iterations, converged"},
-		{SharpnessResult{PowerIterations: 100, TopEigenvalueRange: [2]experiment.Float{3.39956, 3.4343}},
-			"100 iterations, not converged: the last estimates range 3.4 to 3.434"},
+		{SharpnessResult{Solver: SolverLanczos, Iterations: 7, Converged: true, TopEigenvalueRange: [2]experiment.Float{2.9, 3}}, "7 Lanczos steps, converged"},
+		{SharpnessResult{Solver: SolverPower, Iterations: 100, TopEigenvalueRange: [2]experiment.Float{3.39956, 3.4343}},
+			"100 power iterations, not converged: the last estimates range 3.4 to 3.434"},
+		{SharpnessResult{Iterations: 9, Converged: true}, "9 power iterations, converged"}, // a file of an earlier version
 	}
 	for _, tc := range tests {
 		if got := tc.res.ConvergenceNote(); got != tc.want {

@@ -229,12 +229,15 @@ func TestProbeSettingsValidate(t *testing.T) {
 		{"surface points too many", SurfaceSettings{Points: MaxProbePoints + 1}.Validate(), "at most 100000"},
 		{"interpolate points too many", InterpolateSettings{Points: MaxProbePoints + 1}.Validate(), "at most 100000"},
 		{"fullbatch steps too many", FullBatchSettings{Steps: MaxProbeSteps + 1}.Validate(), "at most 1000000 per method"},
-		{"sharpness iterations too many", SharpnessSettings{Iterations: MaxProbeSteps + 1}.Validate(), "iterations: at most"},
+		{"sharpness iterations too many", SharpnessSettings{Solver: SolverPower, Iterations: MaxProbeSteps + 1}.Validate(), "iterations: at most"},
+		{"sharpness Lanczos steps too many", SharpnessSettings{Iterations: MaxLanczosSteps + 1}.Validate(), "at most 500 Lanczos steps"},
+		{"sharpness solver", SharpnessSettings{Solver: "arnoldi"}.Validate(), `unknown solver "arnoldi": valid are lanczos, power`},
 		{"sharpness samples too many", SharpnessSettings{TraceSamples: MaxProbeSteps + 1}.Validate(), "trace samples: at most"},
 		{"restart epochs too many", RestartSettings{Epochs: experiment.MaxEpochs + 1}.Validate(), "epochs: at most"},
 		{"bounds themselves fine", errors.Join(SurfaceSettings{Grid: MaxSurfaceGrid, Points: MaxProbePoints}.Validate(),
 			InterpolateSettings{Points: MaxProbePoints}.Validate(), FullBatchSettings{Steps: MaxProbeSteps}.Validate(),
-			SharpnessSettings{Iterations: MaxProbeSteps, TraceSamples: MaxProbeSteps}.Validate(),
+			SharpnessSettings{Solver: SolverPower, Iterations: MaxProbeSteps, TraceSamples: MaxProbeSteps}.Validate(),
+			SharpnessSettings{Iterations: MaxLanczosSteps}.Validate(),
 			RestartSettings{Epochs: experiment.MaxEpochs}.Validate()), ""},
 		{"sharpness epsilon", SharpnessSettings{Epsilon: -1}.Validate(), "epsilon"},
 		{"defaults fine", errors.Join(RestartSettings{}.Validate(), FullBatchSettings{}.Validate(), InterpolateSettings{}.Validate(),
@@ -531,7 +534,7 @@ func TestFullBatch(t *testing.T) {
 }
 
 // TestFullBatchAutoStep takes GD's step from the curvature at an extreme point: the λ_max
-// of its 20 Lanczos steps agrees with a long power iteration's (the Hessian eigenvalue of
+// of its Lanczos steps agrees with a long power iteration's (the Hessian eigenvalue of
 // largest magnitude, positive at this point) within 0.1%; the step is 1/λ_max, in
 // probe.json and on every line; GD with it lowers the loss at every step.
 func TestFullBatchAutoStep(t *testing.T) {
@@ -549,15 +552,15 @@ func TestFullBatchAutoStep(t *testing.T) {
 	if settings["gd_auto_learning_rate"] != true || lambda <= 0 || math.Abs(rate*lambda-1) > 1e-9 {
 		t.Fatalf("probe.json settings: %v", settings)
 	}
-	if from, _ := settings["gd_learning_rate_from"].(string); !strings.Contains(from, "settled") || strings.Contains(from, "NOT") {
+	if from, _ := settings["gd_learning_rate_from"].(string); !strings.Contains(from, "converged") || strings.Contains(from, "NOT") {
 		t.Errorf("gd_learning_rate_from: %q", from)
 	}
-	power, err := Sharpness(context.Background(), nil, point, ds, SharpnessSettings{Iterations: 500, Tolerance: 1e-7, TraceSamples: 1}, "", nil)
+	power, err := Sharpness(context.Background(), nil, point, ds, SharpnessSettings{Solver: SolverPower, Iterations: 500, Tolerance: 1e-7, TraceSamples: 1}, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if top := float64(power.TopEigenvalue); !power.Converged || math.Abs(lambda-top) > 1e-3*top {
-		t.Errorf("λ_max: Lanczos %v, power iteration %v (converged %v after %d)", lambda, top, power.Converged, power.PowerIterations)
+		t.Errorf("λ_max: Lanczos %v, power iteration %v (converged %v after %d)", lambda, top, power.Converged, power.Iterations)
 	}
 	for i, l := range lines {
 		if l.LearningRate != rate {

@@ -148,7 +148,7 @@ type SharpnessComparison struct {
 	// kind or more, test them: Mann-Whitney U of the extreme points against the normal.
 	TopEigenvalue SharpnessTest `json:"top_eigenvalue"`
 	Trace         SharpnessTest `json:"trace"`
-	// NotConverged counts the probes whose power iteration did not converge: their
+	// NotConverged counts the probes whose solver did not converge: their
 	// λ_max is a lower bound.
 	NotConverged int `json:"not_converged,omitempty"`
 }

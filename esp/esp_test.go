@@ -232,6 +232,8 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"probe", "fullbatch", "--run", "x", "--steps", "9000000000000000000", "--out", "y"}, exitUsage, "fullbatch: 9000000000000000000 steps: at most 1000000"},
 		{[]string{"probe", "sharpness", "--run", "x", "--samples", "9000000000000000000", "--out", "y"}, exitUsage, "sharpness: 9000000000000000000 trace samples: at most 1000000"},
 		{[]string{"probe", "sharpness", "--run", "x", "--iterations", "9000000000000000000", "--out", "y"}, exitUsage, "sharpness: 9000000000000000000 iterations: at most 1000000"},
+		{[]string{"probe", "sharpness", "--run", "x", "--iterations", "600", "--out", "y"}, exitUsage, "sharpness: 600 iterations: at most 500 Lanczos steps (the power solver takes more)"},
+		{[]string{"probe", "sharpness", "--run", "x", "--solver", "arnoldi", "--out", "y"}, exitUsage, `sharpness: unknown solver "arnoldi": valid are lanczos, power`},
 		{[]string{"probe", "sharpness", "--run", "x", "--density", "-1", "--out", "y"}, exitUsage, "sharpness: -1 density vectors: want 0 (none) to 1000000"},
 		{[]string{"probe", "sharpness", "--run", "x", "--density", "2", "--lanczos-steps", "501", "--out", "y"}, exitUsage, "sharpness: 501 Lanczos steps: want 1 to 500 (0: 40)"},
 		// --density 0 is the valid "none" the message for -1 names, not a default's stand-in:

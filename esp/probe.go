@@ -263,7 +263,7 @@ func runProbeFullBatch(ctx context.Context, args []string, stdout, stderr io.Wri
 	fs.StringVar(&s.Method, "method", analysis.MethodAdam, "method: adam (full-batch Adam, the authors'), gd (plain gradient descent) or both")
 	fs.IntVar(&s.Steps, "steps", 0, "steps per method (default 300)")
 	fs.Var(gdStepFlag{&s}, "lr", "plain GD's learning `rate`, or auto: 1/λ_max at the point, half the 2/λ_max above which GD diverges, λ_max\n"+
-		"(the top Hessian eigenvalue, as esp probe sharpness measures it) from a power iteration over the same examples (default 0.1)")
+		"(the top Hessian eigenvalue, as esp probe sharpness measures it) over the same examples (default 0.1)")
 	fs.Float64Var(&s.AdamLearningRate, "adam-lr", 0, "full-batch Adam's learning rate (default 1e-3)")
 	fs.IntVar(&s.EvalEvery, "eval-every", 0, "measure train and test accuracy every N steps (default 10; always at the first and last step)")
 	point, backend, ds, err := pf.prepare(ctx, fs, args, func() error {
@@ -399,8 +399,8 @@ func runProbeSurface(ctx context.Context, args []string, stdout, stderr io.Write
 }
 
 func runProbeSharpness(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("probe sharpness", stderr, "probe sharpness --run DIR | --study DIR [--iterations N] [--samples N] [--density N [--lanczos-steps M]] [--hvp exact|finite-difference] [--epsilon E] [--seed S] --out DIR\n\n"+
-		"Top Hessian eigenvalue (power iteration) and Hessian trace (Hutchinson) of the clean training loss, and\n"+
+	fs := newFlagSet("probe sharpness", stderr, "probe sharpness --run DIR | --study DIR [--solver lanczos|power] [--iterations N] [--samples N] [--density N [--lanczos-steps M]] [--hvp exact|finite-difference] [--epsilon E] [--seed S] --out DIR\n\n"+
+		"Top Hessian eigenvalue (Lanczos, or a power iteration) and Hessian trace (Hutchinson) of the clean training loss, and\n"+
 		"with --density its eigenvalue density (stochastic Lanczos quadrature); writes probe.json and sharpness.json.\n\n"+
 		"With --study DIR instead of --run (a study directory: esp run --out), it measures every finished run of\n"+
 		"the study, each into OUT/RUN as --run DIR/runs/RUN --out OUT/RUN would, and prints a line per run, then\n"+
@@ -413,7 +413,8 @@ func runProbeSharpness(ctx context.Context, args []string, stdout, stderr io.Wri
 	study := fs.String("study", "", "study directory (esp run --out): measure every finished run of it, instead of --run")
 	fs.Lookup("out").Usage = "probe directory to create (must be new or empty); with --study, the directory of the runs' probes, OUT/RUN (one of the same study resumes)"
 	var s analysis.SharpnessSettings
-	fs.IntVar(&s.Iterations, "iterations", 0, "most power iterations (default 20)")
+	fs.StringVar(&s.Solver, "solver", "", "top eigenvalue: lanczos (the largest Ritz value) or power (a power iteration, the only solver of earlier versions: the eigenvalue of largest magnitude) (default lanczos)")
+	fs.IntVar(&s.Iterations, "iterations", 0, "most Hessian-vector products of the solver: Lanczos steps or power iterations (default 20)")
 	fs.Float64Var(&s.Tolerance, "tolerance", 0, "stop when the eigenvalue changes by less than this fraction (default 1e-3)")
 	fs.IntVar(&s.TraceSamples, "samples", 0, "Rademacher vectors of the trace estimate (default 10)")
 	fs.IntVar(&s.DensityVectors, "density", 0, "random vectors of the eigenvalue density (0, the default: none)")

@@ -311,6 +311,9 @@ func recordedSharpnessSettings(info *analysis.ProbeInfo) (analysis.SharpnessSett
 	if err != nil {
 		return s, fmt.Errorf("its %s holds no sharpness settings: %w", analysis.ProbeInfoFile, err)
 	}
+	if info.Settings != nil && s.Solver == "" { // recorded before there was a choice
+		s.Solver = analysis.SolverPower
+	}
 	return s, nil
 }
 
@@ -479,7 +482,7 @@ func appendFinite(values []float64, v float64) []float64 {
 }
 
 // kindSharpnessLine is the summary line of one kind: its points, and the medians of their
-// top eigenvalues and traces (the median, not the mean: a power iteration that did not
+// top eigenvalues and traces (the median, not the mean: a solver that did not
 // converge can leave one point far out).
 func kindSharpnessLine(kind string, v *kindValues) string {
 	line := fmt.Sprintf("summary %s: %d points", kind, v.points)

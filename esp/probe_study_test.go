@@ -340,6 +340,7 @@ func TestRecordedSharpnessSettings(t *testing.T) {
 	}{
 		{"as written", asRead, s, false},
 		{"none", nil, analysis.SharpnessSettings{}, false},
+		{"before there was a choice of solver", map[string]any{"iterations": 20.0}, analysis.SharpnessSettings{Solver: analysis.SolverPower, Iterations: 20}, false},
 		{"another probe's", map[string]any{"iterations": "many"}, analysis.SharpnessSettings{}, true},
 	}
 	for _, tt := range tests {
