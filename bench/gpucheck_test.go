@@ -157,7 +157,7 @@ func TestGPUCheckScript(t *testing.T) {
 					// The estimates' signs are the trained point's to say; they are numbers.
 					lambda, _ := m["top_eigenvalue"].(float64)
 					trace, _ := m["trace"].(float64)
-					if m["backend"] != "go" || m["model"] != "lenet" || m["examples"] != 1000.0 || lambda == 0 || math.IsNaN(lambda) ||
+					if m["backend"] != "go" || m["model"] != "lenet" || m["examples"] != 1000.0 || m["solver"] != "lanczos" || lambda == 0 || math.IsNaN(lambda) ||
 						trace == 0 || math.IsNaN(trace) || !(m["ms_per_product"].(float64) > 0) {
 						t.Errorf("sharpness line %v: want LeNet's top eigenvalue, trace and time per product on the Go backend", m)
 					}

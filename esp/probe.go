@@ -294,8 +294,12 @@ func runProbeFullBatch(ctx context.Context, args []string, stdout, stderr io.Wri
 			}
 		}
 		if first != nil {
-			fmt.Fprintf(stdout, "fullbatch %s from %s: %d steps, test_acc %.4f -> %.4f, grad_norm %.4g -> %.4g, loss %.4g -> %.4g\n",
-				method, point, last.Step, first.TestAcc, last.TestAcc, first.GradNorm, last.GradNorm, first.Loss, last.Loss)
+			rate := fmt.Sprintf("lr %.4g", first.LearningRate)
+			if method == analysis.MethodGD && s.GDAutoLearningRate {
+				rate += " (1/λ_max at the point)"
+			}
+			fmt.Fprintf(stdout, "fullbatch %s from %s: %d steps, test_acc %.4f -> %.4f, grad_norm %.4g -> %.4g, loss %.4g -> %.4g, %s\n",
+				method, point, last.Step, first.TestAcc, last.TestAcc, first.GradNorm, last.GradNorm, first.Loss, last.Loss, rate)
 		}
 	}
 	fmt.Fprintf(stdout, "probe directory: %s\n", pf.out)

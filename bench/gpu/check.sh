@@ -372,8 +372,8 @@ fi
 # 6. Exact Hessian-vector products (the gradient differentiated again, through the
 # convolution written to be differentiated twice): the sharpness of the LeNet trained above
 # on the backend, on the backend and on the Go backend from the same weights and the same
-# 1000 images: the estimates of each (the same up to float32 rounding and where the power
-# iteration stops), and the milliseconds per product.
+# 1000 images: the estimates of each (the same up to float32 rounding and where the Lanczos
+# solver stops), and the milliseconds per product.
 lenet_point="$work/train-lenet-1-${backend//[:\/]/_}"
 if [ "$backend_ok" = 1 ] && [ -f "$lenet_point/final.safetensors" ]; then
 	for b in $train_backends; do
@@ -388,9 +388,9 @@ if [ "$backend_ok" = 1 ] && [ -f "$lenet_point/final.safetensors" ]; then
 		emit check=sharpness model=lenet backend="$b" $("$python" -c '
 import json, sys
 r = json.load(open(sys.argv[1] + "/sharpness.json"))
-products = r["power_iterations"] + r["trace_samples"] + 1  # and the gradient at the point, about as costly
-print("examples=%d top_eigenvalue=%.6g converged=%s trace=%.6g trace_std=%.3g products=%d seconds=%.1f ms_per_product=%.1f" % (
-    r["examples"], r["top_eigenvalue"], str(r["converged"]).lower(), r["trace"], r["trace_std"], products, r["seconds"],
+products = r["iterations"] + r["trace_samples"] + 1  # and the gradient at the point, about as costly
+print("examples=%d top_eigenvalue=%.6g solver=%s converged=%s trace=%.6g trace_std=%.3g products=%d seconds=%.1f ms_per_product=%.1f" % (
+    r["examples"], r["top_eigenvalue"], r["solver"], str(r["converged"]).lower(), r["trace"], r["trace_std"], products, r["seconds"],
     1000 * r["seconds"] / products))' "$out")
 	done
 fi
