@@ -210,7 +210,7 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 				evidence["start_epochs"] = finalOf(p.Source).Epoch
 			}
 			holdsAll, converging := len(names) > 0, 0
-			var divergedNames []string
+			var divergedNames, meeting []string
 			reference := normalTestAcc(groups, k)
 			for j, m := range names {
 				steps := column(p.Lines, "step", "method", m)
@@ -243,6 +243,13 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 				}
 				converging++
 				holdsAll = holdsAll && low && drop
+				if low && drop {
+					meeting = append(meeting, m)
+				}
+			}
+			evidence["methods_meeting_criterion"] = "none"
+			if len(meeting) > 0 {
+				evidence["methods_meeting_criterion"] = strings.Join(meeting, ", ")
 			}
 			evidence["normal_test_acc"] = reference
 			evidence["criterion"] = fmt.Sprintf("for every method that did not diverge: last test_acc <= 0.5 x the normal runs' mean (0.5 without them) and last grad_norm <= %.2g x first", s.GradientDrop)
