@@ -54,6 +54,11 @@ type FullBatchSettings struct {
 	// BatchSize is the size of the chunks the full-batch gradient is accumulated over
 	// (it does not change the result). Default 1000.
 	BatchSize int `json:"batch_size,omitempty"`
+	// SharpnessEvery, where not 0, measures λ_max of the clean loss along each descent (as
+	// GDAutoLearningRate does at the start point) at step 0, every SharpnessEvery steps and
+	// at the last step: where GD's lr·λ_max passes 2, it has left the region its step is
+	// stable in. Each measurement costs up to 20 Hessian-vector products.
+	SharpnessEvery int `json:"sharpness_every,omitempty"`
 }
 
 // WithDefaults returns s with every zero field replaced by its default.
@@ -87,8 +92,8 @@ func (s FullBatchSettings) Validate() error {
 	default:
 		return fmt.Errorf("fullbatch: unknown method %q, valid: %s, %s, %s", s.Method, MethodAdam, MethodGD, MethodBoth)
 	}
-	if s.Steps < 0 || s.EvalEvery < 0 || s.BatchSize < 0 {
-		return fmt.Errorf("fullbatch: steps, eval-every and batch size must be positive (or 0 for the default)")
+	if s.Steps < 0 || s.EvalEvery < 0 || s.BatchSize < 0 || s.SharpnessEvery < 0 {
+		return fmt.Errorf("fullbatch: steps, eval-every, sharpness-every and batch size must be positive (or 0 for the default)")
 	}
 	if s.Steps > MaxProbeSteps {
 		return fmt.Errorf("fullbatch: %d steps: at most %d per method", s.Steps, MaxProbeSteps)
@@ -123,6 +128,10 @@ type FullBatchStep struct {
 	GradNorm experiment.Float `json:"grad_norm"`
 	// LearningRate is the method's step size (for Adam, its learning rate).
 	LearningRate float64 `json:"lr,omitempty"`
+	// TopEigenvalue is λ_max of the clean loss at the step, where SharpnessEvery measured
+	// it (absent elsewhere); a lower bound where its Lanczos steps did not converge (the
+	// progress line says so).
+	TopEigenvalue experiment.Float `json:"top_eigenvalue,omitempty"`
 	// DistFromStart is the global L2 distance from the start point.
 	DistFromStart experiment.Float `json:"dist_from_start"`
 	Seconds       float64          `json:"seconds"`
@@ -155,10 +164,12 @@ func FullBatch(ctx context.Context, backend compute.Backend, point Point, ds *da
 		return nil, err
 	}
 	progress = orDiscard(progress)
+	var startCurvature float64 // λ_max at the point, measured once for every method that needs it
 	if s.GDAutoLearningRate && slices.Contains(s.methods(), MethodGD) {
 		if err := chooseGDStep(ctx, lp, ds.Train, &s, progress); err != nil {
 			return nil, err
 		}
+		startCurvature = float64(s.GDTopEigenvalue)
 		out.info.Settings = s // probe.json records the step taken
 		if err := out.writeJSON(ProbeInfoFile, out.info); err != nil {
 			return nil, err
@@ -166,7 +177,7 @@ func FullBatch(ctx context.Context, backend compute.Backend, point Point, ds *da
 	}
 	var lines []FullBatchStep
 	for _, method := range s.methods() {
-		if lines, err = fullBatchDescent(ctx, lp, ds, s, method, lines, out, progress); err != nil {
+		if lines, err = fullBatchDescent(ctx, lp, ds, s, method, &startCurvature, lines, out, progress); err != nil {
 			return lines, err
 		}
 	}
@@ -176,8 +187,10 @@ func FullBatch(ctx context.Context, backend compute.Backend, point Point, ds *da
 	return lines, out.finish()
 }
 
+// fullBatchDescent runs one method from lp's point, appending its lines. startCurvature
+// holds λ_max at the point once measured (0: not yet), for the methods after the first.
 func fullBatchDescent(ctx context.Context, lp *loadedPoint, ds *datasets.Dataset, s FullBatchSettings, method string,
-	lines []FullBatchStep, out probeOutput, progress io.Writer) ([]FullBatchStep, error) {
+	startCurvature *float64, lines []FullBatchStep, out probeOutput, progress io.Writer) ([]FullBatchStep, error) {
 	net := lp.net
 	w := lp.start.Clone()
 	if err := net.SetWeights(w); err != nil {
@@ -205,6 +218,27 @@ func fullBatchDescent(ctx context.Context, lp *loadedPoint, ds *datasets.Dataset
 		line := FullBatchStep{Method: method, Step: step, Loss: experiment.Float(loss), TrainAcc: nan, TestAcc: nan, TestLoss: nan,
 			GradNorm: experiment.Float(grad.Norm()), DistFromStart: experiment.Float(dist), LearningRate: rate}
 		diverged := !finiteValue(loss) || !finiteValue(grad.Norm())
+		if s.SharpnessEvery > 0 && !diverged && (step%s.SharpnessEvery == 0 || step == s.Steps) {
+			lambda := *startCurvature
+			if step > 0 || lambda == 0 {
+				var converged bool
+				if lambda, _, converged, err = largestEigenvalue(ctx, net, w, ds.Train, s.BatchSize, func(int, float64) {}); err != nil {
+					return lines, fmt.Errorf("fullbatch %s step %d: λ_max: %w", method, step, err)
+				}
+				if step == 0 {
+					*startCurvature = lambda
+				}
+				note := ""
+				if method == MethodGD {
+					note = fmt.Sprintf(", lr·λ_max %.3g", rate*lambda)
+				}
+				if !converged {
+					note += ", NOT converged: a lower bound"
+				}
+				fmt.Fprintf(progress, "fullbatch %s step %d/%d: λ_max %.6g%s\n", method, step, s.Steps, lambda, note)
+			}
+			line.TopEigenvalue = experiment.Float(lambda)
+		}
 		if step == 0 || step%s.EvalEvery == 0 || step == s.Steps || diverged {
 			e, err := evalPoint(net, ds, s.BatchSize)
 			if err != nil {
@@ -245,26 +279,34 @@ func fullBatchDescent(ctx context.Context, lp *loadedPoint, ds *datasets.Dataset
 	return lines, nil
 }
 
-// chooseGDStep sets s.GDLearningRate to 1/λ_max, λ_max the largest Hessian eigenvalue of
-// the clean loss over split at lp's start point (GD's step is stable along an
-// eigenvector while lr·λ < 2), as Sharpness measures it by default (Lanczos, 20 steps at
-// most, seed 0), and records λ_max and how it was found. Ritz values approach λ_max from
-// below: one that has not converged leaves less than the 2x margin, and the record says so.
-func chooseGDStep(ctx context.Context, lp *loadedPoint, split *datasets.Split, s *FullBatchSettings, progress io.Writer) error {
+// largestEigenvalue measures λ_max of the clean loss over split at w as Sharpness does by
+// default (Lanczos, at most 20 steps, seed 0), leaving net holding w; report(k, estimate)
+// is called after each step.
+func largestEigenvalue(ctx context.Context, net *experiment.Net, w *experiment.Weights, split *datasets.Split, batchSize int,
+	report func(k int, estimate float64)) (lambda float64, steps int, converged bool, err error) {
 	solver := SharpnessSettings{}.WithDefaults()
-	if err := lp.net.SetWeights(lp.start); err != nil {
-		return err
+	if err := net.SetWeights(w); err != nil {
+		return 0, 0, false, err
 	}
 	hvp := func(v *experiment.Weights) (*experiment.Weights, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		return lp.net.HessianVectorProduct(split, s.BatchSize, nil, v)
+		return net.HessianVectorProduct(split, batchSize, nil, v)
 	}
-	lambda, steps, converged, err := lanczosTop(startVector(lp.start, solver.Seed), hvp, solver.Iterations, solver.Tolerance,
-		func(k int, estimate float64) {
-			fmt.Fprintf(progress, "fullbatch gd: learning rate from λ_max: Lanczos step %d/%d: %.6g\n", k, solver.Iterations, estimate)
-		})
+	return lanczosTop(startVector(w, solver.Seed), hvp, solver.Iterations, solver.Tolerance, report)
+}
+
+// chooseGDStep sets s.GDLearningRate to 1/λ_max, λ_max the largest Hessian eigenvalue of
+// the clean loss over split at lp's start point (GD's step is stable along an
+// eigenvector while lr·λ < 2), and records λ_max and how it was found. Ritz values
+// approach λ_max from below: one that has not converged leaves less than the 2x margin,
+// and the record says so.
+func chooseGDStep(ctx context.Context, lp *loadedPoint, split *datasets.Split, s *FullBatchSettings, progress io.Writer) error {
+	most := SharpnessSettings{}.WithDefaults().Iterations
+	lambda, steps, converged, err := largestEigenvalue(ctx, lp.net, lp.start, split, s.BatchSize, func(k int, estimate float64) {
+		fmt.Fprintf(progress, "fullbatch gd: learning rate from λ_max: Lanczos step %d/%d: %.6g\n", k, most, estimate)
+	})
 	if err != nil {
 		return fmt.Errorf("fullbatch: gd's learning rate from the curvature: %w", err)
 	}

@@ -229,6 +229,7 @@ func TestProbeSettingsValidate(t *testing.T) {
 		{"surface points too many", SurfaceSettings{Points: MaxProbePoints + 1}.Validate(), "at most 100000"},
 		{"interpolate points too many", InterpolateSettings{Points: MaxProbePoints + 1}.Validate(), "at most 100000"},
 		{"fullbatch steps too many", FullBatchSettings{Steps: MaxProbeSteps + 1}.Validate(), "at most 1000000 per method"},
+		{"fullbatch sharpness-every", FullBatchSettings{SharpnessEvery: -1}.Validate(), "sharpness-every"},
 		{"sharpness iterations too many", SharpnessSettings{Solver: SolverPower, Iterations: MaxProbeSteps + 1}.Validate(), "iterations: at most"},
 		{"sharpness Lanczos steps too many", SharpnessSettings{Iterations: MaxLanczosSteps + 1}.Validate(), "at most 500 Lanczos steps"},
 		{"sharpness solver", SharpnessSettings{Solver: "arnoldi"}.Validate(), `unknown solver "arnoldi": valid are lanczos, power`},
@@ -569,6 +570,48 @@ func TestFullBatchAutoStep(t *testing.T) {
 		if i > 0 && !(l.Loss < lines[i-1].Loss) {
 			t.Errorf("GD at 1/λ_max: the loss rose at step %d: %v -> %v", i, lines[i-1].Loss, l.Loss)
 		}
+	}
+}
+
+// TestFullBatchSharpnessEvery measures λ_max along both descents: at step 0, every
+// SharpnessEvery steps and at the last; absent elsewhere. At the start it is the sharpness
+// probe's λ_max (same solver, seed and examples), measured once for both methods and GD's step.
+func TestFullBatchSharpnessEvery(t *testing.T) {
+	ds := probeDataset(60, 30)
+	run, _ := trainProbeRun(t, ds, true)
+	point := Point{Run: run}
+	out := filepath.Join(t.TempDir(), "fullbatch")
+	lines, err := FullBatch(context.Background(), nil, point, ds,
+		FullBatchSettings{Method: MethodBoth, Steps: 5, SharpnessEvery: 2, GDAutoLearningRate: true}, out, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sharpness, err := Sharpness(context.Background(), nil, point, ds, SharpnessSettings{TraceSamples: 1}, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := float64(sharpness.TopEigenvalue)
+	settings := readProbeInfo(t, out)["settings"].(map[string]any)
+	if settings["sharpness_every"] != 2.0 || settings["gd_top_eigenvalue"] != start {
+		t.Errorf("probe.json settings %v: want sharpness_every 2 and GD's λ_max %v", settings, start)
+	}
+	if len(lines) != 12 {
+		t.Fatalf("%d lines, want 12 (2 methods x steps 0..5)", len(lines))
+	}
+	for _, l := range lines {
+		measured := l.Step%2 == 0 || l.Step == 5
+		switch {
+		case measured != (l.TopEigenvalue != 0):
+			t.Errorf("%s step %d: λ_max %v, measured should be %v", l.Method, l.Step, l.TopEigenvalue, measured)
+		case l.Step == 0 && float64(l.TopEigenvalue) != start:
+			t.Errorf("%s step 0: λ_max %v, the sharpness probe's %v", l.Method, l.TopEigenvalue, start)
+		case measured && !(l.TopEigenvalue > 0):
+			t.Errorf("%s step %d: λ_max %v", l.Method, l.Step, l.TopEigenvalue)
+		}
+	}
+	data := mustRead(t, filepath.Join(out, FullBatchFile))
+	if n := strings.Count(data, `"top_eigenvalue":`); n != 8 {
+		t.Errorf("fullbatch.jsonl names top_eigenvalue on %d lines, want 8:\n%s", n, data)
 	}
 }
 

@@ -234,6 +234,9 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 				if rate := firstFinite(column(p.Lines, "lr", "method", m)); !math.IsNaN(rate) { // older probes have no lr
 					methodEvidence["learning_rate"] = rate
 				}
+				if lambda := column(p.Lines, "top_eigenvalue", "method", m); !math.IsNaN(firstFinite(lambda)) { // measured along the way
+					methodEvidence["top_eigenvalue_first"], methodEvidence["top_eigenvalue_last"] = firstFinite(lambda), lastFinite(lambda)
+				}
 				if settings, _ := p.Info["settings"].(map[string]any); m == MethodGD && settings["gd_learning_rate_from"] != nil {
 					methodEvidence["learning_rate_from"] = settings["gd_learning_rate_from"]
 				}

@@ -655,7 +655,8 @@ func TestReportClaimEdges(t *testing.T) {
 
 // TestReportFullBatchStep: each method's C6 evidence names its step size, and GD's, where
 // it came from the curvature, how; probes written before steps were logged name none. The
-// evidence names the methods that met the criterion: here GD, where Adam left the point.
+// evidence names the methods that met the criterion: here GD, where Adam left the point;
+// and λ_max at a method's first and last step, where it was measured along the way.
 func TestReportFullBatchStep(t *testing.T) {
 	extreme := [2]float64{0.99, 0.01}
 	var runs []*RunRecord
@@ -678,14 +679,19 @@ func TestReportFullBatchStep(t *testing.T) {
 		name             string
 		adamRate, gdRate float64 // 0: not logged
 		from             string
+		gdLambda         [2]float64 // λ_max at GD's first and last step; 0: not measured
 	}{
-		{"steps logged", 0.001, 0.17, from},
-		{"an older probe", 0, 0, ""},
+		{"steps logged", 0.001, 0.17, from, [2]float64{}},
+		{"λ_max measured along GD's descent", 0.001, 0.17, from, [2]float64{5.9, 2.7}},
+		{"an older probe", 0, 0, "", [2]float64{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := &ProbeRecord{Dir: "probes/fullbatch", Kind: "fullbatch", Source: runs[3], Lines: []map[string]any{
 				line("adam", 0, 0.01, 1, tc.adamRate), line("adam", 300, 0.8, 0.001, tc.adamRate),
 				line("gd", 0, 0.01, 1, tc.gdRate), line("gd", 300, 0.02, 0.001, tc.gdRate)}}
+			if tc.gdLambda[0] > 0 {
+				p.Lines[2]["top_eigenvalue"], p.Lines[3]["top_eigenvalue"] = tc.gdLambda[0], tc.gdLambda[1]
+			}
 			if tc.from != "" {
 				p.Info = map[string]any{"settings": map[string]any{"gd_learning_rate_from": tc.from}}
 			}
@@ -710,6 +716,7 @@ func TestReportFullBatchStep(t *testing.T) {
 					gdFrom = tc.from
 				}
 				if c.Holds || c.Evidence["methods_meeting_criterion"] != "gd" ||
+					gd["top_eigenvalue_first"] != want(tc.gdLambda[0]) || gd["top_eigenvalue_last"] != want(tc.gdLambda[1]) || adam["top_eigenvalue_first"] != nil ||
 					gd["learning_rate"] != want(tc.gdRate) || adam["learning_rate"] != want(tc.adamRate) ||
 					gd["learning_rate_from"] != gdFrom || adam["learning_rate_from"] != nil {
 					evidence, _ := json.Marshal(c.Evidence)

@@ -266,6 +266,8 @@ func runProbeFullBatch(ctx context.Context, args []string, stdout, stderr io.Wri
 		"(the top Hessian eigenvalue, as esp probe sharpness measures it) over the same examples (default 0.1)")
 	fs.Float64Var(&s.AdamLearningRate, "adam-lr", 0, "full-batch Adam's learning rate (default 1e-3)")
 	fs.IntVar(&s.EvalEvery, "eval-every", 0, "measure train and test accuracy every N steps (default 10; always at the first and last step)")
+	fs.IntVar(&s.SharpnessEvery, "sharpness-every", 0, "measure λ_max (the top Hessian eigenvalue) every N steps, and at the first and last: up to 20\n"+
+		"Hessian-vector products each (0, the default: never)")
 	point, backend, ds, err := pf.prepare(ctx, fs, args, func() error {
 		if err := errors.Join(checkRate("lr", s.GDLearningRate), checkRate("adam-lr", s.AdamLearningRate)); err != nil {
 			return err
@@ -297,6 +299,9 @@ func runProbeFullBatch(ctx context.Context, args []string, stdout, stderr io.Wri
 			rate := fmt.Sprintf("lr %.4g", first.LearningRate)
 			if method == analysis.MethodGD && s.GDAutoLearningRate {
 				rate += " (1/λ_max at the point)"
+			}
+			if first.TopEigenvalue != 0 {
+				rate = fmt.Sprintf("λ_max %.4g -> %.4g, %s", first.TopEigenvalue, lastMeasured(lines, method), rate)
 			}
 			fmt.Fprintf(stdout, "fullbatch %s from %s: %d steps, test_acc %.4f -> %.4f, grad_norm %.4g -> %.4g, loss %.4g -> %.4g, %s\n",
 				method, point, last.Step, first.TestAcc, last.TestAcc, first.GradNorm, last.GradNorm, first.Loss, last.Loss, rate)
@@ -463,6 +468,17 @@ func runProbeSharpness(ctx context.Context, args []string, stdout, stderr io.Wri
 	}
 	fmt.Fprintf(stdout, "probe directory: %s\n", pf.out)
 	return nil
+}
+
+// lastMeasured is the last λ_max measured along a method's descent.
+func lastMeasured(lines []analysis.FullBatchStep, method string) experiment.Float {
+	var lambda experiment.Float
+	for _, l := range lines {
+		if l.Method == method && l.TopEigenvalue != 0 {
+			lambda = l.TopEigenvalue
+		}
+	}
+	return lambda
 }
 
 // checkRate refuses a negative or non-finite learning rate flag.

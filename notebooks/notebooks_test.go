@@ -72,6 +72,8 @@ var expectations = []struct {
 		{`full-batch gd, step size [0-9.e+-]+: gradient norm [0-9.e+-]+ -> ([0-9.e+-]+)`, 0, 1},
 		// 1/λ_max at the extreme point (λ_max 3.8 there).
 		{`full-batch gd, step size ([0-9.e+-]+):`, 0.01, 10},
+		// λ_max at the last step, measured along the descent: a positive number.
+		{`full-batch gd, .* λ_max [0-9.e+-]+ -> ([0-9.e+-]+)`, 1e-3, 1e3},
 	}},
 	{"05_loss_landscape", 5, []numberCheck{
 		{`corrupted point: train accuracy [0-9.]+, test accuracy ([0-9.]+)`, 0, 0.1},
