@@ -254,9 +254,9 @@ func runProbeRestart(ctx context.Context, args []string, stdout, stderr io.Write
 }
 
 func runProbeFullBatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("probe fullbatch", stderr, "probe fullbatch --run DIR [--method adam|gd|both] [--steps N] [--lr RATE|auto] [--subset N] --out DIR\n\n"+
-		"Full-batch descent from the run's point on the clean training split, logging the gradient norm (claim C6);\n"+
-		"writes probe.json and fullbatch.jsonl.")
+	fs := newFlagSet("probe fullbatch", stderr, "probe fullbatch --run DIR [--method adam|gd|both] [--steps N] [--lr RATE|auto] [--sharpness-every N] [--subset N] --out DIR\n\n"+
+		"Full-batch descent from the run's point on the clean training split, logging the gradient norm (claim C6)\n"+
+		"and, with --sharpness-every, the top Hessian eigenvalue; writes probe.json and fullbatch.jsonl.")
 	var pf probeFlags
 	pf.register(fs, true)
 	var s analysis.FullBatchSettings
