@@ -164,8 +164,9 @@ func FullBatch(ctx context.Context, backend compute.Backend, point Point, ds *da
 		return nil, err
 	}
 	progress = orDiscard(progress)
-	var startCurvature float64 // λ_max at the point, measured once for every method that needs it
-	if s.GDAutoLearningRate && slices.Contains(s.methods(), MethodGD) {
+	var startCurvature float64 // λ_max at the point, measured once for GD's step and every method's step 0
+	switch {
+	case s.GDAutoLearningRate && slices.Contains(s.methods(), MethodGD):
 		if err := chooseGDStep(ctx, lp, ds.Train, &s, progress); err != nil {
 			return nil, err
 		}
@@ -174,10 +175,14 @@ func FullBatch(ctx context.Context, backend compute.Backend, point Point, ds *da
 		if err := out.writeJSON(ProbeInfoFile, out.info); err != nil {
 			return nil, err
 		}
+	case s.SharpnessEvery > 0:
+		if startCurvature, err = curvatureAlong(ctx, lp.net, lp.start, ds.Train, s.BatchSize, "step 0", 0, progress); err != nil {
+			return nil, err
+		}
 	}
 	var lines []FullBatchStep
 	for _, method := range s.methods() {
-		if lines, err = fullBatchDescent(ctx, lp, ds, s, method, &startCurvature, lines, out, progress); err != nil {
+		if lines, err = fullBatchDescent(ctx, lp, ds, s, method, startCurvature, lines, out, progress); err != nil {
 			return lines, err
 		}
 	}
@@ -188,9 +193,9 @@ func FullBatch(ctx context.Context, backend compute.Backend, point Point, ds *da
 }
 
 // fullBatchDescent runs one method from lp's point, appending its lines. startCurvature
-// holds λ_max at the point once measured (0: not yet), for the methods after the first.
+// is λ_max at the point, where SharpnessEvery or GD's step needed it.
 func fullBatchDescent(ctx context.Context, lp *loadedPoint, ds *datasets.Dataset, s FullBatchSettings, method string,
-	startCurvature *float64, lines []FullBatchStep, out probeOutput, progress io.Writer) ([]FullBatchStep, error) {
+	startCurvature float64, lines []FullBatchStep, out probeOutput, progress io.Writer) ([]FullBatchStep, error) {
 	net := lp.net
 	w := lp.start.Clone()
 	if err := net.SetWeights(w); err != nil {
@@ -219,23 +224,15 @@ func fullBatchDescent(ctx context.Context, lp *loadedPoint, ds *datasets.Dataset
 			GradNorm: experiment.Float(grad.Norm()), DistFromStart: experiment.Float(dist), LearningRate: rate}
 		diverged := !finiteValue(loss) || !finiteValue(grad.Norm())
 		if s.SharpnessEvery > 0 && !diverged && (step%s.SharpnessEvery == 0 || step == s.Steps) {
-			lambda := *startCurvature
-			if step > 0 || lambda == 0 {
-				var converged bool
-				if lambda, _, converged, err = largestEigenvalue(ctx, net, w, ds.Train, s.BatchSize, func(int, float64) {}); err != nil {
-					return lines, fmt.Errorf("fullbatch %s step %d: λ_max: %w", method, step, err)
-				}
-				if step == 0 {
-					*startCurvature = lambda
-				}
-				note := ""
+			lambda := startCurvature
+			if step > 0 {
+				gdRate := 0.0 // lr·λ_max is GD's stability measure only
 				if method == MethodGD {
-					note = fmt.Sprintf(", lr·λ_max %.3g", rate*lambda)
+					gdRate = rate
 				}
-				if !converged {
-					note += ", NOT converged: a lower bound"
+				if lambda, err = curvatureAlong(ctx, net, w, ds.Train, s.BatchSize, fmt.Sprintf("%s step %d/%d", method, step, s.Steps), gdRate, progress); err != nil {
+					return lines, err
 				}
-				fmt.Fprintf(progress, "fullbatch %s step %d/%d: λ_max %.6g%s\n", method, step, s.Steps, lambda, note)
 			}
 			line.TopEigenvalue = experiment.Float(lambda)
 		}
@@ -288,13 +285,29 @@ func largestEigenvalue(ctx context.Context, net *experiment.Net, w *experiment.W
 	if err := net.SetWeights(w); err != nil {
 		return 0, 0, false, err
 	}
-	hvp := func(v *experiment.Weights) (*experiment.Weights, error) {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
+	hvp := checkingContext(ctx, func(v *experiment.Weights) (*experiment.Weights, error) {
 		return net.HessianVectorProduct(split, batchSize, nil, v)
+	})
+	return lanczosTop(startVector(w, sharpnessRand(solver.Seed)), hvp, solver.Iterations, solver.Tolerance, report)
+}
+
+// curvatureAlong measures λ_max at w for SharpnessEvery and says so on progress, labelled
+// with where the descent is; with gdRate, GD's step, also lr·λ_max (past 2, unstable).
+func curvatureAlong(ctx context.Context, net *experiment.Net, w *experiment.Weights, split *datasets.Split, batchSize int,
+	label string, gdRate float64, progress io.Writer) (float64, error) {
+	lambda, _, converged, err := largestEigenvalue(ctx, net, w, split, batchSize, func(int, float64) {})
+	if err != nil {
+		return 0, fmt.Errorf("fullbatch %s: λ_max: %w", label, err)
 	}
-	return lanczosTop(startVector(w, solver.Seed), hvp, solver.Iterations, solver.Tolerance, report)
+	note := ""
+	if gdRate > 0 {
+		note = fmt.Sprintf(", lr·λ_max %.3g", gdRate*lambda)
+	}
+	if !converged {
+		note += ", NOT converged: a lower bound"
+	}
+	fmt.Fprintf(progress, "fullbatch %s: λ_max %.6g%s\n", label, lambda, note)
+	return lambda, nil
 }
 
 // chooseGDStep sets s.GDLearningRate to 1/λ_max, λ_max the largest Hessian eigenvalue of

@@ -25,9 +25,10 @@ type SharpnessSettings struct {
 	// Iterations is the most Hessian-vector products of the solver (Lanczos steps or
 	// power iterations). Default 20.
 	Iterations int `json:"iterations,omitempty"`
-	// Tolerance stops the solver when the eigenvalue estimate changes by less than
-	// Tolerance·|estimate| between iterations and its vector is nearly an eigenvector
-	// (|Hv − λv| ≤ √Tolerance·|λ|). Default 1e-3.
+	// Tolerance stops the solver. Lanczos: when its Ritz vector's residual |Hv − λv| is
+	// at most Tolerance·|λ| (an eigenvalue of H lies within it). Power iteration: when
+	// the estimate changes by less than Tolerance·|λ| between iterations and the vector is
+	// nearly an eigenvector (|Hv − λv| ≤ √Tolerance·|λ|). Default 1e-3.
 	Tolerance float64 `json:"tolerance,omitempty"`
 	// TraceSamples is the number of Rademacher vectors of the Hutchinson trace
 	// estimate. Default 10.
@@ -274,12 +275,22 @@ func powerIteration(v *experiment.Weights, hvp func(*experiment.Weights) (*exper
 // then the trace's and the density's vectors.
 func sharpnessRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 0x5ba4)) }
 
-// startVector is the solver's unit start vector of a seed, the one Sharpness
-// starts from.
-func startVector(w *experiment.Weights, seed uint64) *experiment.Weights {
-	v := randomDirection(w, sharpnessRand(seed), false)
+// startVector draws the solver's unit start vector from rng (sharpnessRand's, first).
+func startVector(w *experiment.Weights, rng *rand.Rand) *experiment.Weights {
+	v := randomDirection(w, rng, false)
 	v.Scale(1 / v.Norm())
 	return v
+}
+
+// checkingContext returns product, stopping with ctx's error once ctx is done: a solver's
+// products each take seconds on a large split.
+func checkingContext(ctx context.Context, product func(*experiment.Weights) (*experiment.Weights, error)) func(*experiment.Weights) (*experiment.Weights, error) {
+	return func(v *experiment.Weights) (*experiment.Weights, error) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		return product(v)
+	}
 }
 
 // HessianVectorProduct returns H·v, H the Hessian at w of the mean cross-entropy on split
@@ -404,14 +415,8 @@ func sharpnessAt(ctx context.Context, net *experiment.Net, w *experiment.Weights
 	}
 	res.Loss = experiment.Float(loss)
 	rng := sharpnessRand(s.Seed)
-	v := randomDirection(w, rng, false)
-	v.Scale(1 / v.Norm())
-	hvp := func(v *experiment.Weights) (*experiment.Weights, error) {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		return product(v)
-	}
+	v := startVector(w, rng)
+	hvp := checkingContext(ctx, product)
 	var estimates []float64
 	solve, step := lanczosTop, "Lanczos step"
 	if s.Solver == SolverPower {

@@ -287,12 +287,16 @@ func runProbeFullBatch(ctx context.Context, args []string, stdout, stderr io.Wri
 	}
 	for _, method := range []string{analysis.MethodAdam, analysis.MethodGD} {
 		var first, last *analysis.FullBatchStep
+		var lastLambda experiment.Float // the last λ_max measured along the way
 		for i := range lines {
 			if lines[i].Method == method {
 				if first == nil {
 					first = &lines[i]
 				}
 				last = &lines[i]
+				if lines[i].TopEigenvalue != 0 {
+					lastLambda = lines[i].TopEigenvalue
+				}
 			}
 		}
 		if first != nil {
@@ -301,7 +305,7 @@ func runProbeFullBatch(ctx context.Context, args []string, stdout, stderr io.Wri
 				rate += " (1/λ_max at the point)"
 			}
 			if first.TopEigenvalue != 0 {
-				rate = fmt.Sprintf("λ_max %.4g -> %.4g, %s", first.TopEigenvalue, lastMeasured(lines, method), rate)
+				rate = fmt.Sprintf("λ_max %.4g -> %.4g, %s", first.TopEigenvalue, lastLambda, rate)
 			}
 			fmt.Fprintf(stdout, "fullbatch %s from %s: %d steps, test_acc %.4f -> %.4f, grad_norm %.4g -> %.4g, loss %.4g -> %.4g, %s\n",
 				method, point, last.Step, first.TestAcc, last.TestAcc, first.GradNorm, last.GradNorm, first.Loss, last.Loss, rate)
@@ -468,17 +472,6 @@ func runProbeSharpness(ctx context.Context, args []string, stdout, stderr io.Wri
 	}
 	fmt.Fprintf(stdout, "probe directory: %s\n", pf.out)
 	return nil
-}
-
-// lastMeasured is the last λ_max measured along a method's descent.
-func lastMeasured(lines []analysis.FullBatchStep, method string) experiment.Float {
-	var lambda experiment.Float
-	for _, l := range lines {
-		if l.Method == method && l.TopEigenvalue != 0 {
-			lambda = l.TopEigenvalue
-		}
-	}
-	return lambda
 }
 
 // checkRate refuses a negative or non-finite learning rate flag.
