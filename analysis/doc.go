@@ -51,10 +51,11 @@
 //     "method" ("adam" or "gd"), "step", "loss" (clean training loss), "train_acc",
 //     "test_acc", "test_loss" (null at steps not evaluated: only step 0, every
 //     eval_every steps and the last are), "grad_norm" (global L2 norm of the full-batch
-//     gradient), "dist_from_start", "lr" (the method's step size), "top_eigenvalue"
-//     (λ_max, only at the steps sharpness_every measured), "seconds". probe.json's
-//     settings record GD's step taken from the curvature ("gd_auto_learning_rate",
-//     "gd_top_eigenvalue", "gd_learning_rate_from").
+//     gradient), "dist_from_start", "lr" (the method's step size from that step on),
+//     "top_eigenvalue" (λ_max, only at the steps sharpness_every measured), "seconds".
+//     probe.json's settings record GD's step taken from the curvature
+//     ("gd_auto_learning_rate", "gd_top_eigenvalue", "gd_learning_rate_from"), and
+//     whether it followed λ_max along the descent ("gd_adaptive_learning_rate").
 //   - interpolate.jsonl: one [InterpolationPoint] per α: "alpha", "train_loss",
 //     "train_acc", "test_loss", "test_acc".
 //   - surface1d.jsonl: one [SurfacePoint] per α along the first direction, same fields

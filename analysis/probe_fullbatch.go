@@ -35,7 +35,8 @@ type FullBatchSettings struct {
 	// (betas 0.9, 0.999, eps 1e-8).
 	AdamLearningRate float64 `json:"adam_learning_rate,omitempty"`
 	// GDLearningRate is plain GD's step size. Default 0.1. Where GDAutoLearningRate
-	// chose it, FullBatch records the chosen one here in probe.json.
+	// chose it, FullBatch records the chosen one here in probe.json (with an adaptive
+	// step, the first; fullbatch.jsonl's lines give the others).
 	GDLearningRate float64 `json:"gd_learning_rate,omitempty"`
 	// GDAutoLearningRate takes plain GD's step from the curvature at the start point
 	// instead: 1/λ_max, half the 2/λ_max above which GD diverges along the top
@@ -43,6 +44,11 @@ type FullBatchSettings struct {
 	// Sharpness measures it by default (exact Hessian-vector products, at most 20 Lanczos
 	// steps). It overrides GDLearningRate.
 	GDAutoLearningRate bool `json:"gd_auto_learning_rate,omitempty"`
+	// GDAdaptiveLearningRate lets GD's automatic step follow the curvature along the
+	// descent: wherever SharpnessEvery measures λ_max, the step becomes 1/λ_max. From an
+	// extreme point λ_max falls by up to 10x within tens of steps, and a step fixed at the
+	// start leaves GD creeping. It implies GDAutoLearningRate and needs SharpnessEvery.
+	GDAdaptiveLearningRate bool `json:"gd_adaptive_learning_rate,omitempty"`
 	// GDTopEigenvalue and GDLearningRateFrom are recorded, not read: the λ_max the
 	// automatic step came from, and a line on how it was measured.
 	GDTopEigenvalue    experiment.Float `json:"gd_top_eigenvalue,omitempty"`
@@ -81,6 +87,7 @@ func (s FullBatchSettings) WithDefaults() FullBatchSettings {
 	if s.BatchSize == 0 {
 		s.BatchSize = defaultEvalBatch
 	}
+	s.GDAutoLearningRate = s.GDAutoLearningRate || s.GDAdaptiveLearningRate
 	return s
 }
 
@@ -97,6 +104,9 @@ func (s FullBatchSettings) Validate() error {
 	}
 	if s.Steps > MaxProbeSteps {
 		return fmt.Errorf("fullbatch: %d steps: at most %d per method", s.Steps, MaxProbeSteps)
+	}
+	if s.GDAdaptiveLearningRate && s.SharpnessEvery == 0 {
+		return fmt.Errorf("fullbatch: an adaptive GD step is 1/λ_max wherever λ_max is measured along the descent: give sharpness-every N too")
 	}
 	for _, lr := range []float64{s.AdamLearningRate, s.GDLearningRate} {
 		if !finiteValue(lr) || lr < 0 {
@@ -126,7 +136,8 @@ type FullBatchStep struct {
 	TestLoss experiment.Float `json:"test_loss"`
 	// GradNorm is the global L2 norm of the full-batch gradient of Loss.
 	GradNorm experiment.Float `json:"grad_norm"`
-	// LearningRate is the method's step size (for Adam, its learning rate).
+	// LearningRate is the method's step size from this step on (for Adam, its learning
+	// rate); an adaptive GD step changes where TopEigenvalue was measured.
 	LearningRate float64 `json:"lr,omitempty"`
 	// TopEigenvalue is λ_max of the clean loss at the step, where SharpnessEvery measured
 	// it (absent elsewhere); a lower bound where its Lanczos steps did not converge (the
@@ -230,8 +241,13 @@ func fullBatchDescent(ctx context.Context, lp *loadedPoint, ds *datasets.Dataset
 				if method == MethodGD {
 					gdRate = rate
 				}
-				if lambda, err = curvatureAlong(ctx, net, w, ds.Train, s.BatchSize, fmt.Sprintf("%s step %d/%d", method, step, s.Steps), gdRate, progress); err != nil {
+				label := fmt.Sprintf("%s step %d/%d", method, step, s.Steps)
+				if lambda, err = curvatureAlong(ctx, net, w, ds.Train, s.BatchSize, label, gdRate, progress); err != nil {
 					return lines, err
+				}
+				if method == MethodGD && s.GDAdaptiveLearningRate && step < s.Steps {
+					rate = adaptGDStep(rate, lambda, label, progress)
+					line.LearningRate = rate
 				}
 			}
 			line.TopEigenvalue = experiment.Float(lambda)
@@ -262,7 +278,7 @@ func fullBatchDescent(ctx context.Context, lp *loadedPoint, ds *datasets.Dataset
 		}
 		switch method {
 		case MethodGD:
-			err = w.Axpy(-s.GDLearningRate, grad)
+			err = w.Axpy(-rate, grad)
 		case MethodAdam:
 			err = adam.step(w, grad)
 		}
@@ -310,6 +326,17 @@ func curvatureAlong(ctx context.Context, net *experiment.Net, w *experiment.Weig
 	return lambda, nil
 }
 
+// adaptGDStep returns GD's step after λ_max was measured along the descent: 1/λ_max, or
+// the step so far where λ_max gives none (not finite or not positive), saying which.
+func adaptGDStep(rate, lambda float64, label string, progress io.Writer) float64 {
+	if !finiteValue(lambda) || lambda <= 0 {
+		fmt.Fprintf(progress, "fullbatch %s: λ_max %g gives no step: keeping lr %.4g\n", label, lambda, rate)
+		return rate
+	}
+	fmt.Fprintf(progress, "fullbatch %s: lr %.4g -> %.4g (1/λ_max)\n", label, rate, 1/lambda)
+	return 1 / lambda
+}
+
 // chooseGDStep sets s.GDLearningRate to 1/λ_max, λ_max the largest Hessian eigenvalue of
 // the clean loss over split at lp's start point (GD's step is stable along an
 // eigenvector while lr·λ < 2), and records λ_max and how it was found. Ritz values
@@ -333,6 +360,9 @@ func chooseGDStep(ctx context.Context, lp *loadedPoint, split *datasets.Split, s
 	s.GDLearningRate = 1 / lambda
 	s.GDTopEigenvalue = experiment.Float(lambda)
 	s.GDLearningRateFrom = fmt.Sprintf("1/λ_max at the point: λ_max %.6g over %d examples (%d Lanczos steps, %s)", lambda, split.Len(), steps, note)
+	if s.GDAdaptiveLearningRate {
+		s.GDLearningRateFrom += fmt.Sprintf("; then 1/λ_max again every %d steps along the descent", s.SharpnessEvery)
+	}
 	fmt.Fprintf(progress, "fullbatch gd: learning rate %.4g: %s\n", s.GDLearningRate, s.GDLearningRateFrom)
 	return nil
 }

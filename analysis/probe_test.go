@@ -230,6 +230,7 @@ func TestProbeSettingsValidate(t *testing.T) {
 		{"interpolate points too many", InterpolateSettings{Points: MaxProbePoints + 1}.Validate(), "at most 100000"},
 		{"fullbatch steps too many", FullBatchSettings{Steps: MaxProbeSteps + 1}.Validate(), "at most 1000000 per method"},
 		{"fullbatch sharpness-every", FullBatchSettings{SharpnessEvery: -1}.Validate(), "sharpness-every"},
+		{"fullbatch adaptive step unmeasured", FullBatchSettings{Method: MethodGD, GDAdaptiveLearningRate: true}.Validate(), "give sharpness-every N too"},
 		{"sharpness iterations too many", SharpnessSettings{Solver: SolverPower, Iterations: MaxProbeSteps + 1}.Validate(), "iterations: at most"},
 		{"sharpness Lanczos steps too many", SharpnessSettings{Iterations: MaxLanczosSteps + 1}.Validate(), "at most 500 Lanczos steps"},
 		{"sharpness solver", SharpnessSettings{Solver: "arnoldi"}.Validate(), `unknown solver "arnoldi": valid are lanczos, power`},
@@ -612,6 +613,49 @@ func TestFullBatchSharpnessEvery(t *testing.T) {
 	data := mustRead(t, filepath.Join(out, FullBatchFile))
 	if n := strings.Count(data, `"top_eigenvalue":`); n != 8 {
 		t.Errorf("fullbatch.jsonl names top_eigenvalue on %d lines, want 8:\n%s", n, data)
+	}
+}
+
+// TestFullBatchAdaptiveStep lets GD's step follow the curvature: 1/λ_max at the point,
+// then 1/λ_max wherever λ_max is measured along the way (not at the last step, which
+// takes no step). Until the first new measurement the descent is the fixed automatic
+// step's; the step after it is the new one.
+func TestFullBatchAdaptiveStep(t *testing.T) {
+	ds := probeDataset(60, 30)
+	run, _ := trainProbeRun(t, ds, true)
+	point := Point{Run: run}
+	descend := func(s FullBatchSettings) ([]FullBatchStep, map[string]any) {
+		out := filepath.Join(t.TempDir(), "fullbatch")
+		lines, err := FullBatch(context.Background(), nil, point, ds, s, out, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return lines, readProbeInfo(t, out)["settings"].(map[string]any)
+	}
+	fixed, _ := descend(FullBatchSettings{Method: MethodGD, Steps: 6, GDAutoLearningRate: true})
+	adaptive, settings := descend(FullBatchSettings{Method: MethodGD, Steps: 6, SharpnessEvery: 3, GDAdaptiveLearningRate: true})
+	if settings["gd_adaptive_learning_rate"] != true || settings["gd_auto_learning_rate"] != true ||
+		!strings.HasSuffix(settings["gd_learning_rate_from"].(string), "; then 1/λ_max again every 3 steps along the descent") {
+		t.Errorf("probe.json settings: %v", settings)
+	}
+	if len(adaptive) != 7 || len(fixed) != 7 {
+		t.Fatalf("%d and %d lines, want 7 (steps 0..6)", len(adaptive), len(fixed))
+	}
+	first, again := float64(adaptive[0].TopEigenvalue), float64(adaptive[3].TopEigenvalue)
+	if first <= 0 || again <= 0 || math.Abs(again-first) < 1e-6*first {
+		t.Fatalf("λ_max %v at the point and %v at step 3: the test needs them apart", first, again)
+	}
+	for _, l := range adaptive {
+		want := 1 / first
+		if l.Step >= 3 {
+			want = 1 / again
+		}
+		if math.Abs(l.LearningRate-want) > 1e-12*want {
+			t.Errorf("step %d: lr %v, want %v", l.Step, l.LearningRate, want)
+		}
+		if sameAsFixed := l.Loss == fixed[l.Step].Loss; sameAsFixed != (l.Step <= 3) {
+			t.Errorf("step %d: loss %v, the fixed step's %v: the same should be %v", l.Step, l.Loss, fixed[l.Step].Loss, l.Step <= 3)
+		}
 	}
 }
 

@@ -119,6 +119,16 @@ func lastFinite(v []float64) float64 {
 	return nan
 }
 
+func countFinite(v []float64) int {
+	n := 0
+	for _, x := range v {
+		if !math.IsNaN(x) && !math.IsInf(x, 0) {
+			n++
+		}
+	}
+	return n
+}
+
 // normalTestAcc is the mean final test accuracy of the normal runs of a probe's (dataset, model).
 func normalTestAcc(groups map[groupKey]*group, k groupKey) float64 {
 	g := groups[groupKey{k.Dataset, k.Model, 0}]
@@ -204,7 +214,8 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 				names = append(names, m)
 			}
 			sort.Strings(names)
-			var gradSeries, accSeries []Series
+			var gradSeries, accSeries, lambdaSeries []Series
+			lambdaMeasured := false // some method has λ_max at two steps or more: a curve
 			evidence := map[string]any{"probe": p.Dir}
 			if p.Source != nil {
 				evidence["start_epochs"] = finalOf(p.Source).Epoch
@@ -231,11 +242,24 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 					"test_acc_first": t0, "test_acc_last": t1, "test_acc_stays_low": low, "grad_norm_to_zero": drop,
 					"loss_first": l0, "loss_last": l1, "diverged": diverged}
 				evidence[m] = methodEvidence
-				if rate := firstFinite(column(p.Lines, "lr", "method", m)); !math.IsNaN(rate) { // older probes have no lr
+				rates := column(p.Lines, "lr", "method", m)
+				if rate := firstFinite(rates); !math.IsNaN(rate) { // older probes have no lr
 					methodEvidence["learning_rate"] = rate
+					if last := lastFinite(rates); last != rate { // an adaptive step
+						methodEvidence["learning_rate_last"] = last
+					}
 				}
 				if lambda := column(p.Lines, "top_eigenvalue", "method", m); !math.IsNaN(firstFinite(lambda)) { // measured along the way
 					methodEvidence["top_eigenvalue_first"], methodEvidence["top_eigenvalue_last"] = firstFinite(lambda), lastFinite(lambda)
+					lambdaSeries = append(lambdaSeries, Series{Label: "full-batch " + m + ": λ_max", X: steps, Y: lambda, Color: c})
+					lambdaMeasured = lambdaMeasured || countFinite(lambda) > 1
+					if m == MethodGD && firstFinite(rates) > 0 { // GD's stability bound at its step, which may change along the way
+						bound := make([]float64, len(rates))
+						for i, rate := range rates {
+							bound[i] = 2 / rate
+						}
+						lambdaSeries = append(lambdaSeries, Series{Label: "2 / GD's step", X: steps, Y: bound, Color: c, Dashed: true})
+					}
 				}
 				if settings, _ := p.Info["settings"].(map[string]any); m == MethodGD && settings["gd_learning_rate_from"] != nil {
 					methodEvidence["learning_rate_from"] = settings["gd_learning_rate_from"]
@@ -275,6 +299,13 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 				"step", "accuracy", false, accSeries...); err == nil {
 				f.Caption = "Test accuracy stays low when the point is a critical point of the clean loss (C6)."
 				rep.Figures = append(rep.Figures, f)
+			}
+			if lambdaMeasured {
+				if f, err := LineFigure(name+"-sharpness", fmt.Sprintf("Full-batch descent from the point: λ_max, %s", k.name()),
+					"step", "top Hessian eigenvalue", false, lambdaSeries...); err == nil {
+					f.Caption = "Largest eigenvalue of the clean loss's Hessian along each descent (--sharpness-every). Plain GD is stable while λ_max stays below 2/step."
+					rep.Figures = append(rep.Figures, f)
+				}
 			}
 			switch {
 			case fromExtreme && converging == 0 && len(names) > 0:

@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -680,17 +681,26 @@ func TestReportFullBatchStep(t *testing.T) {
 		adamRate, gdRate float64 // 0: not logged
 		from             string
 		gdLambda         [2]float64 // λ_max at GD's first and last step; 0: not measured
+		gdRateLast       float64    // an adaptive step's last; 0: the same as the first
 	}{
-		{"steps logged", 0.001, 0.17, from, [2]float64{}},
-		{"λ_max measured along GD's descent", 0.001, 0.17, from, [2]float64{5.9, 2.7}},
-		{"an older probe", 0, 0, "", [2]float64{}},
+		{"steps logged", 0.001, 0.17, from, [2]float64{}, 0},
+		{"λ_max measured along GD's descent", 0.001, 0.17, from, [2]float64{5.9, 2.7}, 0},
+		{"λ_max measured at the start only", 0.001, 0.17, from, [2]float64{5.9, 0}, 0},
+		{"an adaptive step", 0.001, 0.17, from, [2]float64{5.9, 2.7}, 0.37},
+		{"an older probe", 0, 0, "", [2]float64{}, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := &ProbeRecord{Dir: "probes/fullbatch", Kind: "fullbatch", Source: runs[3], Lines: []map[string]any{
 				line("adam", 0, 0.01, 1, tc.adamRate), line("adam", 300, 0.8, 0.001, tc.adamRate),
-				line("gd", 0, 0.01, 1, tc.gdRate), line("gd", 300, 0.02, 0.001, tc.gdRate)}}
+				line("gd", 0, 0.01, 1, tc.gdRate), line("gd", 300, 0.02, 0.001, cmp.Or(tc.gdRateLast, tc.gdRate))}}
+			wantLastLambda := tc.gdLambda[1]
 			if tc.gdLambda[0] > 0 {
-				p.Lines[2]["top_eigenvalue"], p.Lines[3]["top_eigenvalue"] = tc.gdLambda[0], tc.gdLambda[1]
+				p.Lines[2]["top_eigenvalue"] = tc.gdLambda[0]
+			}
+			if tc.gdLambda[1] > 0 {
+				p.Lines[3]["top_eigenvalue"] = tc.gdLambda[1]
+			} else {
+				wantLastLambda = tc.gdLambda[0]
 			}
 			if tc.from != "" {
 				p.Info = map[string]any{"settings": map[string]any{"gd_learning_rate_from": tc.from}}
@@ -716,11 +726,32 @@ func TestReportFullBatchStep(t *testing.T) {
 					gdFrom = tc.from
 				}
 				if c.Holds || c.Evidence["methods_meeting_criterion"] != "gd" ||
-					gd["top_eigenvalue_first"] != want(tc.gdLambda[0]) || gd["top_eigenvalue_last"] != want(tc.gdLambda[1]) || adam["top_eigenvalue_first"] != nil ||
+					gd["top_eigenvalue_first"] != want(tc.gdLambda[0]) || gd["top_eigenvalue_last"] != want(wantLastLambda) || adam["top_eigenvalue_first"] != nil ||
 					gd["learning_rate"] != want(tc.gdRate) || adam["learning_rate"] != want(tc.adamRate) ||
+					gd["learning_rate_last"] != want(tc.gdRateLast) || adam["learning_rate_last"] != nil ||
 					gd["learning_rate_from"] != gdFrom || adam["learning_rate_from"] != nil {
 					evidence, _ := json.Marshal(c.Evidence)
 					t.Errorf("C6 (holds %v) evidence %s: want gd alone meeting the criterion, gd's learning rate %v (from %q), adam's %v", c.Holds, evidence, tc.gdRate, tc.from, tc.adamRate)
+				}
+				// λ_max measured at two steps or more is a curve, drawn beside GD's bound 2/step.
+				var sharpness *Figure
+				for _, f := range rep.Figures {
+					if strings.HasSuffix(f.Name, "-sharpness") {
+						sharpness = f
+					}
+				}
+				if drawn := tc.gdLambda[1] > 0; (sharpness != nil) != drawn {
+					t.Errorf("λ_max figure drawn: %v, want %v", sharpness != nil, drawn)
+				} else if drawn {
+					svg, err := sharpness.SVG()
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, label := range []string{"full-batch gd: λ_max", "2 / GD"} {
+						if !bytes.Contains(svg, []byte(label)) {
+							t.Errorf("the λ_max figure has no %q in its legend", label)
+						}
+					}
 				}
 				return
 			}

@@ -254,7 +254,7 @@ func runProbeRestart(ctx context.Context, args []string, stdout, stderr io.Write
 }
 
 func runProbeFullBatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("probe fullbatch", stderr, "probe fullbatch --run DIR [--method adam|gd|both] [--steps N] [--lr RATE|auto] [--sharpness-every N] [--subset N] --out DIR\n\n"+
+	fs := newFlagSet("probe fullbatch", stderr, "probe fullbatch --run DIR [--method adam|gd|both] [--steps N] [--lr RATE|auto|adaptive] [--sharpness-every N] [--subset N] --out DIR\n\n"+
 		"Full-batch descent from the run's point on the clean training split, logging the gradient norm (claim C6)\n"+
 		"and, with --sharpness-every, the top Hessian eigenvalue; writes probe.json and fullbatch.jsonl.")
 	var pf probeFlags
@@ -263,7 +263,8 @@ func runProbeFullBatch(ctx context.Context, args []string, stdout, stderr io.Wri
 	fs.StringVar(&s.Method, "method", analysis.MethodAdam, "method: adam (full-batch Adam, the authors'), gd (plain gradient descent) or both")
 	fs.IntVar(&s.Steps, "steps", 0, "steps per method (default 300)")
 	fs.Var(gdStepFlag{&s}, "lr", "plain GD's learning `rate`, or auto: 1/λ_max at the point, half the 2/λ_max above which GD diverges, λ_max\n"+
-		"(the top Hessian eigenvalue, as esp probe sharpness measures it) over the same examples (default 0.1)")
+		"(the top Hessian eigenvalue, as esp probe sharpness measures it) over the same examples, or adaptive: 1/λ_max\n"+
+		"at the point and again wherever --sharpness-every measures it along the descent (default 0.1)")
 	fs.Float64Var(&s.AdamLearningRate, "adam-lr", 0, "full-batch Adam's learning rate (default 1e-3)")
 	fs.IntVar(&s.EvalEvery, "eval-every", 0, "measure train and test accuracy every N steps (default 10; always at the first and last step)")
 	fs.IntVar(&s.SharpnessEvery, "sharpness-every", 0, "measure λ_max (the top Hessian eigenvalue) every N steps, and at the first and last: up to 20\n"+
@@ -301,7 +302,10 @@ func runProbeFullBatch(ctx context.Context, args []string, stdout, stderr io.Wri
 		}
 		if first != nil {
 			rate := fmt.Sprintf("lr %.4g", first.LearningRate)
-			if method == analysis.MethodGD && s.GDAutoLearningRate {
+			switch {
+			case method == analysis.MethodGD && s.GDAdaptiveLearningRate:
+				rate = fmt.Sprintf("lr %.4g -> %.4g (1/λ_max along the descent)", first.LearningRate, last.LearningRate)
+			case method == analysis.MethodGD && s.GDAutoLearningRate:
 				rate += " (1/λ_max at the point)"
 			}
 			if first.TopEigenvalue != 0 {
@@ -482,14 +486,17 @@ func checkRate(name string, v float64) error {
 	return nil
 }
 
-// gdStepFlag is a flag.Value for plain GD's step: a learning rate, or "auto" for one
-// from the curvature at the point (FullBatchSettings.GDAutoLearningRate).
+// gdStepFlag is a flag.Value for plain GD's step: a learning rate, "auto" for one from
+// the curvature at the point (FullBatchSettings.GDAutoLearningRate), or "adaptive" for one
+// that follows it along the descent (GDAdaptiveLearningRate).
 type gdStepFlag struct{ s *analysis.FullBatchSettings }
 
 func (f gdStepFlag) String() string {
 	switch {
 	case f.s == nil: // the zero value flag.PrintDefaults compares against
 		return "0"
+	case f.s.GDAdaptiveLearningRate:
+		return "adaptive"
 	case f.s.GDAutoLearningRate:
 		return "auto"
 	}
@@ -497,15 +504,16 @@ func (f gdStepFlag) String() string {
 }
 
 func (f gdStepFlag) Set(v string) error {
-	if v == "auto" {
-		f.s.GDAutoLearningRate, f.s.GDLearningRate = true, 0
+	switch v {
+	case "auto", "adaptive":
+		f.s.GDAutoLearningRate, f.s.GDAdaptiveLearningRate, f.s.GDLearningRate = true, v == "adaptive", 0
 		return nil
 	}
 	rate, err := strconv.ParseFloat(v, 64)
 	if err != nil {
-		return fmt.Errorf("want a learning rate or auto")
+		return fmt.Errorf("want a learning rate, auto or adaptive")
 	}
-	f.s.GDAutoLearningRate, f.s.GDLearningRate = false, rate
+	f.s.GDAutoLearningRate, f.s.GDAdaptiveLearningRate, f.s.GDLearningRate = false, false, rate
 	return nil
 }
 
