@@ -254,11 +254,15 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 					lambdaSeries = append(lambdaSeries, Series{Label: "full-batch " + m + ": λ_max", X: steps, Y: lambda, Color: c})
 					lambdaMeasured = lambdaMeasured || countFinite(lambda) > 1
 					if m == MethodGD && firstFinite(rates) > 0 { // GD's stability bound at its step, which may change along the way
-						bound := make([]float64, len(rates))
+						var bound Series
 						for i, rate := range rates {
-							bound[i] = 2 / rate
+							if i > 0 && rate != rates[i-1] { // a step function: the new step from this line on
+								bound.X, bound.Y = append(bound.X, steps[i]), append(bound.Y, 2/rates[i-1])
+							}
+							bound.X, bound.Y = append(bound.X, steps[i]), append(bound.Y, 2/rate)
 						}
-						lambdaSeries = append(lambdaSeries, Series{Label: "2 / GD's step", X: steps, Y: bound, Color: c, Dashed: true})
+						bound.Label, bound.Color, bound.Dashed = "2 / GD's step", c, true
+						lambdaSeries = append(lambdaSeries, bound)
 					}
 				}
 				if settings, _ := p.Info["settings"].(map[string]any); m == MethodGD && settings["gd_learning_rate_from"] != nil {
