@@ -221,6 +221,7 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 				evidence["start_epochs"] = finalOf(p.Source).Epoch
 			}
 			holdsAll, converging := len(names) > 0, 0
+			startsAtExtreme := fromExtreme && atExtreme(firstFinite(column(p.Lines, "train_acc", "", "")), firstFinite(column(p.Lines, "test_acc", "", "")), s)
 			var divergedNames, meeting []string
 			reference := normalTestAcc(groups, k)
 			for j, m := range names {
@@ -268,6 +269,7 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 				if settings, _ := p.Info["settings"].(map[string]any); m == MethodGD && settings["gd_learning_rate_from"] != nil {
 					methodEvidence["learning_rate_from"] = settings["gd_learning_rate_from"]
 				}
+				rep.addFullBatchRow(k, p.Dir, m, methodEvidence, s.GradientDrop, startsAtExtreme)
 				if diverged { // it never neared a critical point: no evidence either way
 					divergedNames = append(divergedNames, m)
 					continue
@@ -556,6 +558,53 @@ func (rep *Report) compareSharpness(k groupKey, hvp string, sp *sharpnessPoints)
 	rep.addTableRow("Sharpness of normal and extreme points (medians; Mann-Whitney U, extreme vs normal)",
 		[]string{"dataset/model", "H·v", "points (normal, extreme)", "λ_max not converged", "λ_max normal", "λ_max extreme", "λ_max test",
 			"trace normal", "trace extreme", "trace test"}, row)
+}
+
+// addFullBatchRow adds a full-batch descent's first and last values, from its C6
+// evidence, to the report's table of descents, with what C6's criterion finds of it
+// (evidence for the claim only where the descent starts at an extreme point).
+func (rep *Report) addFullBatchRow(k groupKey, probe, method string, ev map[string]any, gradientDrop float64, startsAtExtreme bool) {
+	get := func(key string) float64 {
+		if v, ok := ev[key].(float64); ok {
+			return v
+		}
+		return nan
+	}
+	span := func(first, last string, format func(float64) string) string {
+		if math.IsNaN(get(first)) {
+			return "-"
+		}
+		if math.IsNaN(get(last)) || get(last) == get(first) {
+			return format(get(first))
+		}
+		return format(get(first)) + " → " + format(get(last))
+	}
+	percent := func(v float64) string { return fmt.Sprintf("%.1f%%", 100*v) }
+	gradient := span("grad_norm_first", "grad_norm_last", fmtNum)
+	if fall := get("grad_norm_first") / get("grad_norm_last"); finiteValue(fall) && fall > 0 {
+		gradient += fmt.Sprintf(" (%.3gx down)", fall)
+	}
+	var outcome string
+	switch low, drop := ev["test_acc_stays_low"] == true, ev["grad_norm_to_zero"] == true; {
+	case ev["diverged"] == true:
+		outcome = "diverged"
+	case low && drop:
+		outcome = "meets the criterion"
+	case low:
+		outcome = fmt.Sprintf("test accuracy low; gradient not %.3gx down", 1/gradientDrop)
+	case drop:
+		outcome = "gradient down; test accuracy not low"
+	default:
+		outcome = "neither"
+	}
+	if !startsAtExtreme {
+		outcome += " (not from an extreme point)"
+	}
+	rep.addTableRow("Full-batch descents (C6): first → last",
+		[]string{"dataset/model", "probe", "method", "steps", "test acc", "gradient norm", "loss", "step size", "λ_max", "C6 criterion"},
+		[]string{k.decayName(), probe, method, fmtNum(get("steps")), span("test_acc_first", "test_acc_last", percent), gradient,
+			span("loss_first", "loss_last", fmtNum), span("learning_rate", "learning_rate_last", fmtNum),
+			span("top_eigenvalue_first", "top_eigenvalue_last", fmtNum), outcome})
 }
 
 // sharpnessTest summarizes a measure's normal and extreme values and, with two of each

@@ -733,6 +733,39 @@ func TestReportFullBatchStep(t *testing.T) {
 					evidence, _ := json.Marshal(c.Evidence)
 					t.Errorf("C6 (holds %v) evidence %s: want gd alone meeting the criterion, gd's learning rate %v (from %q), adam's %v", c.Holds, evidence, tc.gdRate, tc.from, tc.adamRate)
 				}
+				// The table of descents: one row a method, with what C6's criterion finds.
+				var descents *Table
+				for i := range rep.Tables {
+					if strings.HasPrefix(rep.Tables[i].Title, "Full-batch descents") {
+						descents = &rep.Tables[i]
+					}
+				}
+				if descents == nil || len(descents.Rows) != 2 {
+					t.Fatalf("the table of full-batch descents: %+v", descents)
+				}
+				wantStep := "-"
+				if tc.gdRate > 0 {
+					wantStep = fmtNum(tc.gdRate)
+				}
+				if tc.gdRateLast > 0 {
+					wantStep += " → " + fmtNum(tc.gdRateLast)
+				}
+				for _, want := range [][]string{
+					{"adam", "1.0% → 80.0%", "1 → 0.001 (1e+03x down)", "gradient down; test accuracy not low"},
+					{"gd", "1.0% → 2.0%", "1 → 0.001 (1e+03x down)", "meets the criterion", wantStep},
+				} {
+					i := slices.IndexFunc(descents.Rows, func(r []string) bool { return r[2] == want[0] })
+					if i < 0 {
+						t.Errorf("no row for %s: %v", want[0], descents.Rows)
+						continue
+					}
+					row := strings.Join(descents.Rows[i], " | ")
+					for _, cell := range want[1:] {
+						if !strings.Contains(row, " | "+cell+" |") && !strings.HasSuffix(row, " | "+cell) {
+							t.Errorf("%s's row %q has no cell %q", want[0], row, cell)
+						}
+					}
+				}
 				// λ_max measured at two steps or more is a curve, drawn beside GD's bound 2/step.
 				var sharpness *Figure
 				for _, f := range rep.Figures {
