@@ -61,7 +61,8 @@
 //   - surface1d.jsonl: one [SurfacePoint] per α along the first direction, same fields
 //     as interpolate.jsonl; surface2d.json: a [Surface2D]: "alphas", "betas", and
 //     "train_loss", "test_loss", "train_acc", "test_acc" as matrices, row i for
-//     alphas[i].
+//     alphas[i]. probe.json's settings name the "directions" ("random" or "hessian"),
+//     and Hessian directions' "direction_eigenvalues" and "directions_from".
 //   - sharpness.json: a [SharpnessResult]: "top_eigenvalue", "solver" ("lanczos" or
 //     "power"; absent in files of earlier versions, which used the power iteration and
 //     wrote "power_iterations" for "iterations"), "iterations", "converged", "top_eigenvalue_range" (where the last estimates ranged), "trace",

@@ -135,47 +135,48 @@ var errNotFinite = errors.New("not finite")
 // from the direction of z, reorthogonalizing each new vector against all earlier ones (twice:
 // in float32 storage one pass leaves the vectors far from orthogonal within tens of steps,
 // and spurious copies of the extreme eigenvalues appear). It returns the tridiagonal
-// matrix's diagonal alpha and off-diagonal beta (len(beta) = len(alpha) − 1); it stops
-// early when the Krylov space closes, or when step, called after each step k with the
-// matrix so far and the norm residual of the next vector before normalization (H·V = V·T
-// + residual·v·e_kᵀ), returns true.
+// matrix's diagonal alpha and off-diagonal beta (len(beta) = len(alpha) − 1), and the
+// orthonormal basis V of the Krylov space, a vector a step (Ritz vectors are V·y, y an
+// eigenvector of the tridiagonal matrix). It stops early when the Krylov space closes, or
+// when step, called after each step k with the matrix so far and the norm residual of the
+// next vector before normalization (H·V = V·T + residual·v·e_kᵀ), returns true.
 func lanczos(z *experiment.Weights, hvp func(*experiment.Weights) (*experiment.Weights, error), steps int,
-	step func(k int, alpha, beta []float64, residual float64) (stop bool)) (alpha, beta []float64, err error) {
+	step func(k int, alpha, beta []float64, residual float64) (stop bool)) (alpha, beta []float64, basis []*experiment.Weights, err error) {
 	norm := z.Norm()
 	if norm == 0 || !finiteValue(norm) {
-		return nil, nil, fmt.Errorf("lanczos: start vector of norm %v", norm)
+		return nil, nil, nil, fmt.Errorf("lanczos: start vector of norm %v", norm)
 	}
 	v := z.Clone()
 	v.Scale(1 / norm)
-	basis := []*experiment.Weights{v}
+	basis = []*experiment.Weights{v}
 	var scale float64 // the largest |α| and β so far: a bound on |H| restricted to the space
 	for k := 1; k <= steps; k++ {
 		w, err := hvp(v)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		a, err := v.Dot(w)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		if !finiteValue(a) {
-			return nil, nil, fmt.Errorf("lanczos step %d: vᵀHv is %v, %w", k, a, errNotFinite)
+			return nil, nil, nil, fmt.Errorf("lanczos step %d: vᵀHv is %v, %w", k, a, errNotFinite)
 		}
 		alpha = append(alpha, a)
 		for range 2 {
 			for _, u := range basis {
 				c, err := u.Dot(w)
 				if err != nil {
-					return nil, nil, err
+					return nil, nil, nil, err
 				}
 				if err := w.Axpy(-c, u); err != nil {
-					return nil, nil, err
+					return nil, nil, nil, err
 				}
 			}
 		}
 		b := w.Norm()
 		if !finiteValue(b) {
-			return nil, nil, fmt.Errorf("lanczos step %d: the residual norm β is %v, %w", k, b, errNotFinite)
+			return nil, nil, nil, fmt.Errorf("lanczos step %d: the residual norm β is %v, %w", k, b, errNotFinite)
 		}
 		scale = max(scale, math.Abs(a), b)
 		if step(k, alpha, beta, b) || k == steps || b <= 1e-6*scale {
@@ -186,7 +187,7 @@ func lanczos(z *experiment.Weights, hvp func(*experiment.Weights) (*experiment.W
 		v = w
 		basis = append(basis, v)
 	}
-	return alpha, beta, nil
+	return alpha, beta, basis, nil
 }
 
 // gaussQuadrature returns the nodes (the eigenvalues, ascending) and weights (the squared
@@ -239,7 +240,7 @@ func lanczosTop(v *experiment.Weights, hvp func(*experiment.Weights) (*experimen
 	report func(k int, estimate float64)) (lambda float64, k int, converged bool, err error) {
 	lambda = math.NaN()
 	var ritzErr error
-	alpha, _, err := lanczos(v, hvp, steps, func(step int, alpha, beta []float64, residual float64) bool {
+	alpha, _, _, err := lanczos(v, hvp, steps, func(step int, alpha, beta []float64, residual float64) bool {
 		values, vectors, err := tridiagonalEigen(alpha, beta)
 		if err != nil {
 			ritzErr = err
@@ -268,7 +269,7 @@ func hessianDensity(hvp func(*experiment.Weights) (*experiment.Weights, error), 
 	vectors, steps int, progress func(vector, step int)) (*HessianDensity, error) {
 	d := &HessianDensity{Vectors: vectors, Steps: steps, Smallest: experiment.Float(math.Inf(1)), Largest: experiment.Float(math.Inf(-1))}
 	for i := range vectors {
-		alpha, beta, err := lanczos(draw(), hvp, steps, func(k int, _, _ []float64, _ float64) bool {
+		alpha, beta, _, err := lanczos(draw(), hvp, steps, func(k int, _, _ []float64, _ float64) bool {
 			progress(i+1, k)
 			return false
 		})

@@ -71,7 +71,7 @@ func TestLanczosQuadrature(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			steps := 0
-			alpha, beta, err := lanczos(start, diagonalOperator(tc.values), tc.steps, func(k int, _, _ []float64, _ float64) bool {
+			alpha, beta, _, err := lanczos(start, diagonalOperator(tc.values), tc.steps, func(k int, _, _ []float64, _ float64) bool {
 				steps = k
 				return false
 			})

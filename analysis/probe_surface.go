@@ -23,14 +23,40 @@ type SurfaceSettings struct {
 	// Grid is the number of values per axis of the 2D slice (Grid x Grid
 	// evaluations). Default 11.
 	Grid int `json:"grid,omitempty"`
-	// Seed fixes the random directions. 0 is a valid seed.
+	// Seed fixes the random directions (with DirectionsHessian, Lanczos' start vector).
+	// 0 is a valid seed.
 	Seed uint64 `json:"seed"`
+	// Directions is DirectionsRandom (default) or DirectionsHessian.
+	Directions string `json:"directions,omitempty"`
+	// DirectionEigenvalues and DirectionsFrom are recorded, not read: with
+	// DirectionsHessian, the eigenvalues of the two directions and how they were found.
+	DirectionEigenvalues []experiment.Float `json:"direction_eigenvalues,omitempty"`
+	DirectionsFrom       string             `json:"directions_from,omitempty"`
 	// EvalBatchSize is the batch size of evaluation passes. Default 1000.
 	EvalBatchSize int `json:"eval_batch_size,omitempty"`
 }
 
+// Surface directions.
+const (
+	// DirectionsRandom slices along two random filter-normalized directions
+	// (FilterNormalizedDirection; Li et al. 2018), each as long as the weights.
+	DirectionsRandom = "random"
+	// DirectionsHessian slices along the unit eigenvectors of the two largest Hessian
+	// eigenvalues of the clean training loss at the point: the directions in which the
+	// loss curves up fastest (as PyHessian plots them). Along them, near the point, the
+	// loss is L + λ·α²/2.
+	DirectionsHessian = "hessian"
+)
+
+// maxDirectionLanczosSteps bounds the Lanczos steps that find DirectionsHessian's two
+// eigenvectors; it stops earlier once both Ritz pairs have converged.
+const maxDirectionLanczosSteps = 60
+
 // WithDefaults returns s with every zero field replaced by its default.
 func (s SurfaceSettings) WithDefaults() SurfaceSettings {
+	if s.Directions == "" {
+		s.Directions = DirectionsRandom
+	}
 	if s.Range == [2]float64{} {
 		s.Range = [2]float64{-1, 1}
 	}
@@ -49,6 +75,9 @@ func (s SurfaceSettings) WithDefaults() SurfaceSettings {
 // Validate reports invalid settings.
 func (s SurfaceSettings) Validate() error {
 	s = s.WithDefaults()
+	if s.Directions != DirectionsRandom && s.Directions != DirectionsHessian {
+		return fmt.Errorf("surface: unknown directions %q: valid are %s, %s", s.Directions, DirectionsHessian, DirectionsRandom)
+	}
 	if s.Points < 2 || s.Grid < 2 || s.EvalBatchSize < 0 {
 		return fmt.Errorf("surface: want at least 2 points and a grid of at least 2 (or 0 for the defaults)")
 	}
@@ -125,7 +154,9 @@ func FilterNormalizedDirection(w *experiment.Weights, rng *rand.Rand) *experimen
 // Surface evaluates loss and accuracy (clean training split and test split of ds) on a
 // 1D slice w + α·d1 and a 2D slice w + α·d1 + β·d2 around point w, along two random
 // filter-normalized directions d1, d2 (FilterNormalizedDirection, drawn from s.Seed; the
-// 1D slice uses d1). Batch-norm running statistics stay those of the point.
+// 1D slice uses d1), or with DirectionsHessian along the top two Hessian eigenvectors of
+// the clean training loss (exact Hessian-vector products; probe.json records their
+// eigenvalues). Batch-norm running statistics stay those of the point.
 //
 // backend nil means the Go backend. If outDir is not empty it is created (it must not
 // hold files) and receives probe.json, surface1d.jsonl (rewritten after every point) and
@@ -146,9 +177,21 @@ func Surface(ctx context.Context, backend compute.Backend, point Point, ds *data
 		return nil, err
 	}
 	progress = orDiscard(progress)
-	rng := rand.New(rand.NewPCG(s.Seed, 0x5eaf))
-	d1 := FilterNormalizedDirection(lp.start, rng)
-	d2 := FilterNormalizedDirection(lp.start, rng)
+	var d1, d2 *experiment.Weights
+	switch s.Directions {
+	case DirectionsHessian:
+		if d1, d2, err = hessianDirections(ctx, lp, ds.Train, &s, progress); err != nil {
+			return nil, err
+		}
+		out.info.Settings = s // probe.json records the directions' eigenvalues
+		if err := out.writeJSON(ProbeInfoFile, out.info); err != nil {
+			return nil, err
+		}
+	default:
+		rng := rand.New(rand.NewPCG(s.Seed, 0x5eaf))
+		d1 = FilterNormalizedDirection(lp.start, rng)
+		d2 = FilterNormalizedDirection(lp.start, rng)
+	}
 	at := func(alpha, beta float64) (PointEval, error) {
 		if err := ctx.Err(); err != nil {
 			return PointEval{}, err
@@ -194,6 +237,72 @@ func Surface(ctx context.Context, backend compute.Backend, point Point, ds *data
 		return res, err
 	}
 	return res, out.finish()
+}
+
+// hessianDirections returns the unit eigenvectors of the two largest eigenvalues of the
+// Hessian of the clean loss over split at lp's point: the Ritz vectors of the two largest
+// Ritz values of Lanczos steps from s.Seed's start vector, stopped when both have
+// converged (each Ritz residual within the sharpness probe's tolerance of its value) or
+// after maxDirectionLanczosSteps. It records the eigenvalues and how they were found in s.
+func hessianDirections(ctx context.Context, lp *loadedPoint, split *datasets.Split, s *SurfaceSettings, progress io.Writer) (d1, d2 *experiment.Weights, err error) {
+	tol := SharpnessSettings{}.WithDefaults().Tolerance
+	if err := lp.net.SetWeights(lp.start); err != nil {
+		return nil, nil, err
+	}
+	hvp := checkingContext(ctx, func(v *experiment.Weights) (*experiment.Weights, error) {
+		return lp.net.HessianVectorProduct(split, s.EvalBatchSize, nil, v)
+	})
+	converged := false
+	alpha, beta, basis, err := lanczos(startVector(lp.start, sharpnessRand(s.Seed)), hvp, maxDirectionLanczosSteps,
+		func(k int, alpha, beta []float64, residual float64) bool {
+			values, vectors, err := tridiagonalEigen(alpha, beta)
+			if err != nil || k < 2 {
+				return false
+			}
+			top, second := values[k-1], values[k-2]
+			converged = residual*math.Abs(vectors.At(k-1, k-1)) <= tol*math.Abs(top) &&
+				residual*math.Abs(vectors.At(k-1, k-2)) <= tol*math.Abs(second)
+			fmt.Fprintf(progress, "surface: Hessian directions: Lanczos step %d/%d: top eigenvalues %.6g, %.6g\n", k, maxDirectionLanczosSteps, top, second)
+			return converged
+		})
+	if err != nil {
+		return nil, nil, fmt.Errorf("surface: Hessian directions: %w", err)
+	}
+	k := len(alpha)
+	if k < 2 {
+		return nil, nil, fmt.Errorf("surface: Hessian directions: the Krylov space of the Hessian closed after %d step: no second direction", k)
+	}
+	values, vectors, err := tridiagonalEigen(alpha, beta)
+	if err != nil {
+		return nil, nil, fmt.Errorf("surface: Hessian directions: %w", err)
+	}
+	ritz := func(j int) (*experiment.Weights, error) { // V·y_j, normalized against float32 rounding
+		x := lp.start.Clone()
+		for i := range x.Tensors {
+			clear(x.Tensors[i].Data)
+		}
+		for i, v := range basis {
+			if err := x.Axpy(vectors.At(i, j), v); err != nil {
+				return nil, err
+			}
+		}
+		x.Scale(1 / x.Norm())
+		return x, nil
+	}
+	if d1, err = ritz(k - 1); err != nil {
+		return nil, nil, err
+	}
+	if d2, err = ritz(k - 2); err != nil {
+		return nil, nil, err
+	}
+	note := "converged"
+	if !converged && len(alpha) == maxDirectionLanczosSteps {
+		note = "NOT converged: the directions approximate the eigenvectors"
+	}
+	s.DirectionEigenvalues = []experiment.Float{experiment.Float(values[k-1]), experiment.Float(values[k-2])}
+	s.DirectionsFrom = fmt.Sprintf("the Ritz vectors of the 2 largest Ritz values of %d Lanczos steps over %d examples (%s)", k, split.Len(), note)
+	fmt.Fprintf(progress, "surface: directions along Hessian eigenvalues %.6g and %.6g: %s\n", values[k-1], values[k-2], s.DirectionsFrom)
+	return d1, d2, nil
 }
 
 func column2D(row []PointEval, field func(PointEval) experiment.Float) []experiment.Float {

@@ -811,6 +811,42 @@ func TestSurface(t *testing.T) {
 	}
 }
 
+// TestSurfaceHessianDirections slices along the top two Hessian eigenvectors: the largest
+// eigenvalue is the sharpness probe's λ_max, and the loss curves along each direction as
+// its eigenvalue says (second differences over ±0.01 within 2%).
+func TestSurfaceHessianDirections(t *testing.T) {
+	ds := probeDataset(60, 30)
+	run, _ := trainProbeRun(t, ds, true)
+	point := Point{Run: run}
+	out := filepath.Join(t.TempDir(), "surface")
+	const h = 0.01
+	res, err := Surface(context.Background(), nil, point, ds, SurfaceSettings{Directions: DirectionsHessian, Points: 3, Grid: 3, Range: [2]float64{-h, h}}, out, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	settings := readProbeInfo(t, out)["settings"].(map[string]any)
+	eigenvalues, _ := settings["direction_eigenvalues"].([]any)
+	if settings["directions"] != DirectionsHessian || len(eigenvalues) != 2 || !strings.Contains(settings["directions_from"].(string), "(converged)") {
+		t.Fatalf("probe.json settings: %v", settings)
+	}
+	top, second := eigenvalues[0].(float64), eigenvalues[1].(float64)
+	sharpness, err := Sharpness(context.Background(), nil, point, ds, SharpnessSettings{TraceSamples: 1}, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lambda := float64(sharpness.TopEigenvalue); math.Abs(top-lambda) > 1e-3*lambda || !(second < top) || second <= 0 {
+		t.Errorf("eigenvalues of the directions %v, %v; the sharpness probe's λ_max %v", top, second, lambda)
+	}
+	curvature := func(minus, centre, plus experiment.Float) float64 {
+		return float64(minus-2*centre+plus) / (h * h)
+	}
+	along := curvature(res.Line[0].TrainLoss, res.Line[1].TrainLoss, res.Line[2].TrainLoss)
+	across := curvature(res.Grid.TrainLoss[1][0], res.Grid.TrainLoss[1][1], res.Grid.TrainLoss[1][2])
+	if math.Abs(along-top) > 0.02*top || math.Abs(across-second) > 0.02*second {
+		t.Errorf("second differences of the loss: %v along the first direction (eigenvalue %v), %v along the second (%v)", along, top, across, second)
+	}
+}
+
 // TestProbeNonFiniteWeights: a point whose weights hold NaN (a diverged run) is refused
 // before the probe writes anything, naming the file.
 func TestProbeNonFiniteWeights(t *testing.T) {

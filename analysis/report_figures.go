@@ -333,9 +333,21 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 				rep.Figures = append(rep.Figures, f)
 			}
 		case "surface":
+			settings, _ := p.Info["settings"].(map[string]any)
+			direction, directions := "a random filter-normalized direction", "Two random filter-normalized directions around the point (Li et al. 2018)."
+			if settings["directions"] == DirectionsHessian {
+				eigenvalues := floats(settings["direction_eigenvalues"])
+				direction = "the top Hessian eigenvector"
+				directions = "The unit eigenvectors of the two largest Hessian eigenvalues of the clean loss at the point"
+				if len(eigenvalues) == 2 {
+					direction += fmt.Sprintf(" (λ %s)", fmtNum(eigenvalues[0]))
+					directions += fmt.Sprintf(" (α: λ %s, β: λ %s)", fmtNum(eigenvalues[0]), fmtNum(eigenvalues[1]))
+				}
+				directions += "."
+			}
 			if len(p.Lines) > 0 {
 				alpha := column(p.Lines, "alpha", "", "")
-				if f, err := LineFigure(name+"-1d", fmt.Sprintf("Loss along a random filter-normalized direction: %s", k.name()), "α", "loss (log)", true,
+				if f, err := LineFigure(name+"-1d", fmt.Sprintf("Loss along %s: %s", direction, k.name()), "α", "loss (log)", true,
 					Series{Label: "train loss", X: alpha, Y: column(p.Lines, "train_loss", "", ""), Color: colorNormal},
 					Series{Label: "test loss", X: alpha, Y: column(p.Lines, "test_loss", "", ""), Color: colorCorrupted, Dashed: true}); err == nil {
 					f.Caption = "1D slice of the loss surface around " + p.Dir
@@ -346,7 +358,7 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 				alphas, betas := floats(p.Object["alphas"]), floats(p.Object["betas"])
 				z := matrix(p.Object["train_loss"])
 				if f, err := HeatMapFigure(name+"-2d", fmt.Sprintf("Training loss on a 2D slice: %s", k.name()), "α", "β", alphas, betas, z); err == nil {
-					f.Caption = "Two random filter-normalized directions around the point (Li et al. 2018)."
+					f.Caption = directions
 					rep.Figures = append(rep.Figures, f)
 				}
 			}

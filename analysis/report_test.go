@@ -793,6 +793,35 @@ func TestReportFullBatchStep(t *testing.T) {
 	}
 }
 
+// TestReportSurfaceDirections: the surface figures name the directions of their slices,
+// with the eigenvalues of Hessian directions.
+func TestReportSurfaceDirections(t *testing.T) {
+	run := fakeRun("mlp", true, 10, 5, epochsOf(10, [2]float64{0.99, 0.01})...)
+	for _, tc := range []struct {
+		settings       map[string]any
+		title, caption string
+	}{
+		{nil, "Loss along a random filter-normalized direction: mnist/mlp", "Two random filter-normalized directions around the point (Li et al. 2018)."},
+		{map[string]any{"directions": DirectionsHessian, "direction_eigenvalues": []any{5.144, 3.948}}, "Loss along the top Hessian eigenvector (λ 5.144): mnist/mlp",
+			"The unit eigenvectors of the two largest Hessian eigenvalues of the clean loss at the point (α: λ 5.144, β: λ 3.948)."},
+	} {
+		p := &ProbeRecord{Dir: "probes/surface", Kind: "surface", Source: run, Info: map[string]any{"settings": tc.settings},
+			Lines:  []map[string]any{{"alpha": -1.0, "train_loss": 2.0, "test_loss": 3.0}, {"alpha": 1.0, "train_loss": 2.5, "test_loss": 3.5}},
+			Object: map[string]any{"alphas": []any{-1.0, 1.0}, "betas": []any{-1.0, 1.0}, "train_loss": []any{[]any{1.0, 2.0}, []any{3.0, 4.0}}}}
+		rep, err := BuildReport(&Inputs{Runs: []*RunRecord{run}, Probes: []*ProbeRecord{p}}, "in", ReportSettings{Generated: time.Unix(0, 0)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var titles, captions []string
+		for _, f := range rep.Figures {
+			titles, captions = append(titles, f.Title), append(captions, f.Caption)
+		}
+		if !slices.Contains(titles, tc.title) || !slices.Contains(captions, tc.caption) {
+			t.Errorf("settings %v: figure titles %q, captions %q; want %q and %q", tc.settings, titles, captions, tc.title, tc.caption)
+		}
+	}
+}
+
 // TestFmtSummary: the numbers table shows mean ± std, and one run without a spread.
 func TestFmtSummary(t *testing.T) {
 	tests := []struct {

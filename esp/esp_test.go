@@ -213,6 +213,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"train", "--dataset", "mnist", "--model", "lenet", "--fc-hidden", "-1", "--out", "x"}, exitUsage, "--fc-hidden and --blocks must be positive"},
 		{[]string{"train", "--dataset", "mnist", "--model", "mlp", "--hidden", "1000000000", "--out", "x"}, exitUsage, "want at most 65536"},
 		{[]string{"probe", "surface", "--run", "x", "--grid", "1", "--out", "y"}, exitUsage, "want at least 2 points and a grid of at least 2"},
+		{[]string{"probe", "surface", "--run", "x", "--directions", "pca", "--out", "y"}, exitUsage, `surface: unknown directions "pca": valid are hessian, random`},
 		{[]string{"probe", "surface", "--run", "x", "--range", "-1e308,1e308", "--out", "y"}, exitUsage, "want two finite numbers within ±1e6"},
 		{[]string{"probe", "sharpness", "--run", "x", "--epsilon", "1e308", "--out", "y"}, exitUsage, "the finite-difference step must be at most 1"},
 		{[]string{"train", "--dataset", "mnist", "--model", "mlp", "--epochs", "9223372036854775807", "--out", "x"}, exitUsage, "epochs: at most 1000000"},

@@ -385,16 +385,18 @@ func runProbeInterpolate(ctx context.Context, args []string, stdout, stderr io.W
 }
 
 func runProbeSurface(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("probe surface", stderr, "probe surface --run DIR [--range A,B] [--points N] [--grid N] [--seed S] --out DIR\n\n"+
-		"1D and 2D slices of the loss surface around the point along random filter-normalized directions;\n"+
-		"writes probe.json, surface1d.jsonl and surface2d.json.")
+	fs := newFlagSet("probe surface", stderr, "probe surface --run DIR [--directions random|hessian] [--range A,B] [--points N] [--grid N] [--seed S] --out DIR\n\n"+
+		"1D and 2D slices of the loss surface around the point along random filter-normalized directions, or the\n"+
+		"top two Hessian eigenvectors; writes probe.json, surface1d.jsonl and surface2d.json.")
 	var pf probeFlags
 	pf.register(fs, true)
 	var s analysis.SurfaceSettings
 	fs.Var(rangeFlag{&s.Range}, "range", "interval of the coordinates along each direction (default -1,1)")
 	fs.IntVar(&s.Points, "points", 0, "points of the 1D slice (default 21)")
 	fs.IntVar(&s.Grid, "grid", 0, "points per axis of the 2D slice (default 11: 121 evaluations)")
-	fs.Uint64Var(&s.Seed, "seed", 0, "seed of the random directions")
+	fs.Uint64Var(&s.Seed, "seed", 0, "seed of the random directions (hessian: of the Lanczos start vector)")
+	fs.StringVar(&s.Directions, "directions", analysis.DirectionsRandom, "random (filter-normalized, each as long as the weights; Li et al. 2018) or hessian (the unit eigenvectors\n"+
+		"of the two largest Hessian eigenvalues of the clean loss, by Lanczos: the steepest curvature)")
 	point, backend, ds, err := pf.prepare(ctx, fs, args, func() error { return s.Validate() }, stderr) // after parsing: s.Validate would bind s unparsed
 	if err != nil {
 		return err
