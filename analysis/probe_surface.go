@@ -107,10 +107,12 @@ type Surface2D struct {
 	TestAcc   [][]experiment.Float `json:"test_acc"`
 }
 
-// SurfaceResult holds both slices of Surface.
+// SurfaceResult holds both slices of Surface, and its settings as probe.json records
+// them (with DirectionsHessian, the directions' eigenvalues).
 type SurfaceResult struct {
-	Line []SurfacePoint
-	Grid Surface2D
+	Line     []SurfacePoint
+	Grid     Surface2D
+	Settings SurfaceSettings
 }
 
 // FilterNormalizedDirection returns a random direction for w, filter-normalized as in
@@ -205,7 +207,7 @@ func Surface(ctx context.Context, backend compute.Backend, point Point, ds *data
 		}
 		return evalWeights(lp.net, w, ds, s.EvalBatchSize)
 	}
-	res := &SurfaceResult{}
+	res := &SurfaceResult{Settings: s}
 	for _, alpha := range linspace(s.Range[0], s.Range[1], s.Points) {
 		e, err := at(alpha, 0)
 		if err != nil {

@@ -830,6 +830,9 @@ func TestSurfaceHessianDirections(t *testing.T) {
 		t.Fatalf("probe.json settings: %v", settings)
 	}
 	top, second := eigenvalues[0].(float64), eigenvalues[1].(float64)
+	if got := res.Settings.DirectionEigenvalues; len(got) != 2 || float64(got[0]) != top || float64(got[1]) != second {
+		t.Errorf("the result's settings name eigenvalues %v, probe.json %v", got, eigenvalues)
+	}
 	sharpness, err := Sharpness(context.Background(), nil, point, ds, SharpnessSettings{TraceSamples: 1}, "", nil)
 	if err != nil {
 		t.Fatal(err)

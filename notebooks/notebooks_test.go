@@ -80,9 +80,12 @@ var expectations = []struct {
 		{`full-batch gd, .* λ_max [0-9.e+-]+ -> ([0-9.e+-]+)`, 1, 3.5},
 		{`full-batch adam, .* λ_max [0-9.e+-]+ -> ([0-9.e+-]+)`, 0.05, 1.5},
 	}},
-	{"05_loss_landscape", 5, []numberCheck{
+	{"05_loss_landscape", 7, []numberCheck{
 		{`corrupted point: train accuracy [0-9.]+, test accuracy ([0-9.]+)`, 0, 0.1},
 		{`2D slice: (\d+)x\d+ points`, 5, 5},
+		// The loss curves along the top Hessian eigenvector as its eigenvalue says.
+		{`top Hessian directions: eigenvalues ([0-9.e+-]+) and`, 0.5, 50},
+		{`second difference of the training loss at the point along d₁: ([0-9.]+) × its eigenvalue`, 0.8, 1.25},
 		// The density's extreme nodes lie inside the spectrum, λ_max the largest in magnitude.
 		{`smallest eigenvalue: normal [-0-9.e]+, extreme [-0-9.e]+ \(([-0-9.e]+) and`, -1, 1},
 		{`smallest eigenvalue: normal [-0-9.e]+, extreme [-0-9.e]+ \([-0-9.e]+ and ([-0-9.e]+) of`, -1, 1},
