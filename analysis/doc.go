@@ -63,7 +63,8 @@
 //     "train_loss", "test_loss", "train_acc", "test_acc" as matrices, row i for
 //     alphas[i]. probe.json's settings name the "directions" ("random" or "hessian"),
 //     and Hessian directions' "direction_eigenvalues" and "directions_from".
-//   - sharpness.json: a [SharpnessResult]: "top_eigenvalue", "solver" ("lanczos" or
+//   - sharpness.json: a [SharpnessResult]: "top_eigenvalue", "top_eigenvalues" (with
+//     settings' "top" above 1: the largest eigenvalues, largest first), "solver" ("lanczos" or
 //     "power"; absent in files of earlier versions, which used the power iteration and
 //     wrote "power_iterations" for "iterations"), "iterations", "converged", "top_eigenvalue_range" (where the last estimates ranged), "trace",
 //     "trace_samples", "trace_std" (standard error of the trace estimate), "hvp"

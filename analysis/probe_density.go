@@ -238,29 +238,85 @@ func tridiagonalEigen(alpha, beta []float64) (values []float64, vectors *mat.Den
 // NaN, not converged, and no error.
 func lanczosTop(v *experiment.Weights, hvp func(*experiment.Weights) (*experiment.Weights, error), steps int, tol float64,
 	report func(k int, estimate float64)) (lambda float64, k int, converged bool, err error) {
-	lambda = math.NaN()
+	top, err := lanczosLargest(v, hvp, steps, 1, tol, func(k int, values []float64) { report(k, values[0]) })
+	if err != nil {
+		return math.NaN(), top.Steps, false, err
+	}
+	return top.Values[0], top.Steps, top.Converged, nil
+}
+
+// ritzPairs are the largest Ritz values of Lanczos steps, largest first, and what forms
+// their Ritz vectors: the Lanczos basis and the tridiagonal matrix's eigenvectors.
+type ritzPairs struct {
+	Values []float64
+	// Steps is the number of Lanczos steps taken; Converged says whether every pair's
+	// residual was within the tolerance (or the Krylov space closed, which makes them exact).
+	Steps     int
+	Converged bool
+	basis     []*experiment.Weights
+	vectors   *mat.Dense // columns ascending by eigenvalue
+}
+
+// vector returns the unit Ritz vector of Values[j]: V·y, normalized against float32 rounding.
+func (r *ritzPairs) vector(j int) (*experiment.Weights, error) {
+	column := len(r.basis) - 1 - j
+	x := r.basis[0].Clone()
+	for i := range x.Tensors {
+		clear(x.Tensors[i].Data)
+	}
+	for i, v := range r.basis {
+		if err := x.Axpy(r.vectors.At(i, column), v); err != nil {
+			return nil, err
+		}
+	}
+	x.Scale(1 / x.Norm())
+	return x, nil
+}
+
+// lanczosLargest estimates the k largest eigenvalues of the symmetric operator hvp by the
+// largest Ritz values of at most steps Lanczos steps from v, stopping once each of the k
+// has converged as lanczosTop's one does (or the Krylov space closed: then there may be
+// fewer than k). report(step, values) is called after each step with the largest Ritz
+// values so far. A product that is not finite ends it with the values NaN, not
+// converged, and no error.
+func lanczosLargest(v *experiment.Weights, hvp func(*experiment.Weights) (*experiment.Weights, error), steps, k int, tol float64,
+	report func(step int, values []float64)) (*ritzPairs, error) {
+	r := &ritzPairs{Values: []float64{math.NaN()}}
 	var ritzErr error
-	alpha, _, _, err := lanczos(v, hvp, steps, func(step int, alpha, beta []float64, residual float64) bool {
+	alpha, beta, basis, err := lanczos(v, hvp, steps, func(step int, alpha, beta []float64, residual float64) bool {
 		values, vectors, err := tridiagonalEigen(alpha, beta)
 		if err != nil {
 			ritzErr = err
 			return true
 		}
-		top := values[len(values)-1]
-		report(step, top)
-		converged = residual*math.Abs(vectors.At(step-1, step-1)) <= tol*math.Abs(top)
-		lambda, k = top, step
-		return converged
+		r.Values, r.Steps, r.Converged = r.Values[:0], step, step >= k
+		for j := range min(k, step) {
+			column := step - 1 - j
+			theta := values[column]
+			r.Values = append(r.Values, theta)
+			r.Converged = r.Converged && residual*math.Abs(vectors.At(step-1, column)) <= tol*math.Abs(theta)
+		}
+		report(step, r.Values)
+		return r.Converged
 	})
 	switch {
 	case errors.Is(err, errNotFinite):
-		return math.NaN(), k + 1, false, nil
+		r.Steps++
+		r.Values, r.Converged = slices.Repeat([]float64{math.NaN()}, len(r.Values)), false
+		return r, nil
 	case err != nil:
-		return lambda, k, false, err
+		return r, err
 	case ritzErr != nil:
-		return lambda, k, false, ritzErr
+		return r, ritzErr
 	}
-	return lambda, k, converged || len(alpha) < steps, nil
+	r.Converged = r.Converged || len(alpha) < steps // the Krylov space closed: exact
+	if r.basis = basis; len(basis) > len(alpha) {
+		r.basis = basis[:len(alpha)]
+	}
+	if _, r.vectors, err = tridiagonalEigen(alpha, beta); err != nil {
+		return r, err
+	}
+	return r, nil
 }
 
 // hessianDensity estimates the density from vectors Rademacher vectors drawn by draw,

@@ -296,3 +296,59 @@ func TestLanczosTop(t *testing.T) {
 		t.Errorf("crowded spectrum, 20 products: Lanczos %v, power iteration %v; want Lanczos within 0.2%% of 1, the power iteration 2%% or more short", lanczos, power)
 	}
 }
+
+// TestLanczosLargest finds the k largest eigenvalues of diagonal operators and their
+// eigenvectors (the unit basis vectors), and stops where the Krylov space closes with
+// fewer distinct eigenvalues than asked for.
+func TestLanczosLargest(t *testing.T) {
+	spread := []float64{5, 4, 3.5, 1, 0.5, 0.25, 0.1, -0.5, -2}
+	tests := []struct {
+		name      string
+		values    []float64
+		k, steps  int
+		want      []float64
+		converged bool
+	}{
+		{"top 3", spread, 3, 20, []float64{5, 4, 3.5}, true},
+		{"top 1", spread, 1, 20, []float64{5}, true},
+		{"two distinct values", []float64{2, 2, 1, 1}, 3, 20, []float64{2, 1}, true},
+		{"too few steps", spread, 3, 3, nil, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			start := make([]float64, len(tc.values))
+			for i := range start {
+				start[i] = 1 + 0.1*float64(i)
+			}
+			top, err := lanczosLargest(vectorWeights(start), diagonalOperator(tc.values), tc.steps, tc.k, 1e-4, func(int, []float64) {})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if top.Converged != tc.converged {
+				t.Fatalf("converged %v after %d steps, want %v (values %v)", top.Converged, top.Steps, tc.converged, top.Values)
+			}
+			if !tc.converged {
+				return
+			}
+			if len(top.Values) != len(tc.want) {
+				t.Fatalf("values %v, want %v", top.Values, tc.want)
+			}
+			for j, want := range tc.want {
+				if math.Abs(top.Values[j]-want) > 1e-3*math.Abs(want) {
+					t.Errorf("value %d: %v, want %v", j, top.Values[j], want)
+				}
+				if tc.name == "two distinct values" {
+					continue // eigenvalues of multiplicity 2: any vector of their plane
+				}
+				x, err := top.vector(j)
+				if err != nil {
+					t.Fatal(err)
+				}
+				index := slices.Index(tc.values, want)
+				if c := math.Abs(float64(x.Tensors[0].Data[index])); c < 0.999 {
+					t.Errorf("vector %d: component %v along eigenvector %d, want ±1 (%v)", j, c, index, x.Tensors[0].Data)
+				}
+			}
+		})
+	}
+}

@@ -23,8 +23,13 @@ type SharpnessSettings struct {
 	// SolverPower, the power iteration earlier versions used.
 	Solver string `json:"solver,omitempty"`
 	// Iterations is the most Hessian-vector products of the solver (Lanczos steps or
-	// power iterations). Default 20.
+	// power iterations). Default 20, or 4·Top for more than 5 eigenvalues.
 	Iterations int `json:"iterations,omitempty"`
+	// Top is how many of the largest eigenvalues the Lanczos solver finds (0 or 1: λ_max
+	// alone); it stops when every one of them has converged. Their vectors span the
+	// directions the loss curves up fastest in: with C classes, a trained net's Hessian
+	// has about C outliers above its bulk.
+	Top int `json:"top,omitempty"`
 	// Tolerance stops the solver. Lanczos: when its Ritz vector's residual |Hv − λv| is
 	// at most Tolerance·|λ| (an eigenvalue of H lies within it). Power iteration: when
 	// the estimate changes by less than Tolerance·|λ| between iterations and the vector is
@@ -84,7 +89,7 @@ func (s SharpnessSettings) WithDefaults() SharpnessSettings {
 		s.Solver = SolverLanczos
 	}
 	if s.Iterations == 0 {
-		s.Iterations = 20
+		s.Iterations = max(20, 4*s.Top)
 	}
 	if s.Tolerance == 0 {
 		s.Tolerance = 1e-3
@@ -128,6 +133,15 @@ func (s SharpnessSettings) Validate() error {
 	if s.Solver != SolverLanczos && s.Solver != SolverPower {
 		return fmt.Errorf("sharpness: unknown solver %q: valid are %s, %s", s.Solver, SolverLanczos, SolverPower)
 	}
+	if s.Top < 0 || s.Top > MaxLanczosSteps {
+		return fmt.Errorf("sharpness: top %d: want 1 to %d eigenvalues (0: 1)", s.Top, MaxLanczosSteps)
+	}
+	if s.Top > 1 && s.Solver != SolverLanczos {
+		return fmt.Errorf("sharpness: top %d: only the %s solver finds more than the largest eigenvalue", s.Top, SolverLanczos)
+	}
+	if s.Top > s.Iterations {
+		return fmt.Errorf("sharpness: top %d in %d iterations: Lanczos finds at most one eigenvalue a step", s.Top, s.Iterations)
+	}
 	if s.Solver == SolverLanczos && s.Iterations > MaxLanczosSteps { // it keeps a vector a step
 		return fmt.Errorf("sharpness: %d iterations: at most %d Lanczos steps (the power solver takes more)", s.Iterations, MaxLanczosSteps)
 	}
@@ -146,6 +160,9 @@ type SharpnessResult struct {
 	// Hessian eigenvalue; with SolverPower the Rayleigh quotient vᵀHv of the last
 	// power-iteration vector, the eigenvalue of largest magnitude (negative if that one is).
 	TopEigenvalue experiment.Float `json:"top_eigenvalue"`
+	// TopEigenvalues are the Top largest eigenvalues, largest first, where Top asked for
+	// more than one (TopEigenvalue is the first); Converged then says all of them did.
+	TopEigenvalues []experiment.Float `json:"top_eigenvalues,omitempty"`
 	// Solver is SharpnessSettings.Solver; files of versions without it used the power
 	// iteration, and "power_iterations" for Iterations.
 	Solver string `json:"solver"`
@@ -419,8 +436,23 @@ func sharpnessAt(ctx context.Context, net *experiment.Net, w *experiment.Weights
 	hvp := checkingContext(ctx, product)
 	var estimates []float64
 	solve, step := lanczosTop, "Lanczos step"
-	if s.Solver == SolverPower {
+	switch {
+	case s.Solver == SolverPower:
 		solve, step = powerIteration, "power iteration"
+	case s.Top > 1:
+		solve = func(v *experiment.Weights, hvp func(*experiment.Weights) (*experiment.Weights, error), steps int, tol float64,
+			report func(int, float64)) (float64, int, bool, error) {
+			top, err := lanczosLargest(v, hvp, steps, s.Top, tol, func(k int, values []float64) {
+				report(k, values[0])
+				if len(values) > 1 {
+					fmt.Fprintf(progress, "sharpness: Lanczos step %d/%d: top %d eigenvalues %.6g\n", k, steps, len(values), values)
+				}
+			})
+			for _, value := range top.Values {
+				res.TopEigenvalues = append(res.TopEigenvalues, experiment.Float(value))
+			}
+			return top.Values[0], top.Steps, top.Converged, err
+		}
 	}
 	lambda, iterations, converged, err := solve(v, hvp, s.Iterations, s.Tolerance, func(k int, estimate float64) {
 		estimates = append(estimates, estimate)

@@ -254,56 +254,29 @@ func hessianDirections(ctx context.Context, lp *loadedPoint, split *datasets.Spl
 	hvp := checkingContext(ctx, func(v *experiment.Weights) (*experiment.Weights, error) {
 		return lp.net.HessianVectorProduct(split, s.EvalBatchSize, nil, v)
 	})
-	converged := false
-	alpha, beta, basis, err := lanczos(startVector(lp.start, sharpnessRand(s.Seed)), hvp, maxDirectionLanczosSteps,
-		func(k int, alpha, beta []float64, residual float64) bool {
-			values, vectors, err := tridiagonalEigen(alpha, beta)
-			if err != nil || k < 2 {
-				return false
-			}
-			top, second := values[k-1], values[k-2]
-			converged = residual*math.Abs(vectors.At(k-1, k-1)) <= tol*math.Abs(top) &&
-				residual*math.Abs(vectors.At(k-1, k-2)) <= tol*math.Abs(second)
-			fmt.Fprintf(progress, "surface: Hessian directions: Lanczos step %d/%d: top eigenvalues %.6g, %.6g\n", k, maxDirectionLanczosSteps, top, second)
-			return converged
+	top, err := lanczosLargest(startVector(lp.start, sharpnessRand(s.Seed)), hvp, maxDirectionLanczosSteps, 2, tol,
+		func(k int, values []float64) {
+			fmt.Fprintf(progress, "surface: Hessian directions: Lanczos step %d/%d: top eigenvalues %.6g\n", k, maxDirectionLanczosSteps, values)
 		})
 	if err != nil {
 		return nil, nil, fmt.Errorf("surface: Hessian directions: %w", err)
 	}
-	k := len(alpha)
-	if k < 2 {
-		return nil, nil, fmt.Errorf("surface: Hessian directions: the Krylov space of the Hessian closed after %d step: no second direction", k)
+	if len(top.Values) < 2 || !finiteValue(top.Values[0]) || !finiteValue(top.Values[1]) {
+		return nil, nil, fmt.Errorf("surface: Hessian directions: after %d Lanczos steps the largest eigenvalues are %v: no two directions", top.Steps, top.Values)
 	}
-	values, vectors, err := tridiagonalEigen(alpha, beta)
-	if err != nil {
-		return nil, nil, fmt.Errorf("surface: Hessian directions: %w", err)
-	}
-	ritz := func(j int) (*experiment.Weights, error) { // V·y_j, normalized against float32 rounding
-		x := lp.start.Clone()
-		for i := range x.Tensors {
-			clear(x.Tensors[i].Data)
-		}
-		for i, v := range basis {
-			if err := x.Axpy(vectors.At(i, j), v); err != nil {
-				return nil, err
-			}
-		}
-		x.Scale(1 / x.Norm())
-		return x, nil
-	}
-	if d1, err = ritz(k - 1); err != nil {
+	if d1, err = top.vector(0); err != nil {
 		return nil, nil, err
 	}
-	if d2, err = ritz(k - 2); err != nil {
+	if d2, err = top.vector(1); err != nil {
 		return nil, nil, err
 	}
 	note := "converged"
-	if !converged && len(alpha) == maxDirectionLanczosSteps {
+	if !top.Converged {
 		note = "NOT converged: the directions approximate the eigenvectors"
 	}
-	s.DirectionEigenvalues = []experiment.Float{experiment.Float(values[k-1]), experiment.Float(values[k-2])}
-	s.DirectionsFrom = fmt.Sprintf("the Ritz vectors of the 2 largest Ritz values of %d Lanczos steps over %d examples (%s)", k, split.Len(), note)
-	fmt.Fprintf(progress, "surface: directions along Hessian eigenvalues %.6g and %.6g: %s\n", values[k-1], values[k-2], s.DirectionsFrom)
+	s.DirectionEigenvalues = []experiment.Float{experiment.Float(top.Values[0]), experiment.Float(top.Values[1])}
+	s.DirectionsFrom = fmt.Sprintf("the Ritz vectors of the 2 largest Ritz values of %d Lanczos steps over %d examples (%s)", top.Steps, split.Len(), note)
+	fmt.Fprintf(progress, "surface: directions along Hessian eigenvalues %.6g and %.6g: %s\n", top.Values[0], top.Values[1], s.DirectionsFrom)
 	return d1, d2, nil
 }
 

@@ -234,6 +234,8 @@ func TestProbeSettingsValidate(t *testing.T) {
 		{"sharpness iterations too many", SharpnessSettings{Solver: SolverPower, Iterations: MaxProbeSteps + 1}.Validate(), "iterations: at most"},
 		{"sharpness Lanczos steps too many", SharpnessSettings{Iterations: MaxLanczosSteps + 1}.Validate(), "at most 500 Lanczos steps"},
 		{"sharpness solver", SharpnessSettings{Solver: "arnoldi"}.Validate(), `unknown solver "arnoldi": valid are lanczos, power`},
+		{"sharpness top by power iteration", SharpnessSettings{Solver: SolverPower, Top: 2}.Validate(), "only the lanczos solver finds more than the largest eigenvalue"},
+		{"sharpness top beyond its steps", SharpnessSettings{Top: 9, Iterations: 8}.Validate(), "top 9 in 8 iterations"},
 		{"sharpness samples too many", SharpnessSettings{TraceSamples: MaxProbeSteps + 1}.Validate(), "trace samples: at most"},
 		{"restart epochs too many", RestartSettings{Epochs: experiment.MaxEpochs + 1}.Validate(), "epochs: at most"},
 		{"bounds themselves fine", errors.Join(SurfaceSettings{Grid: MaxSurfaceGrid, Points: MaxProbePoints}.Validate(),
@@ -847,6 +849,37 @@ func TestSurfaceHessianDirections(t *testing.T) {
 	across := curvature(res.Grid.TrainLoss[1][0], res.Grid.TrainLoss[1][1], res.Grid.TrainLoss[1][2])
 	if math.Abs(along-top) > 0.02*top || math.Abs(across-second) > 0.02*second {
 		t.Errorf("second differences of the loss: %v along the first direction (eigenvalue %v), %v along the second (%v)", along, top, across, second)
+	}
+}
+
+// TestSharpnessTop finds the 3 largest Hessian eigenvalues: largest first, the first the
+// single λ_max's, the second that of the surface's second Hessian direction.
+func TestSharpnessTop(t *testing.T) {
+	ds := probeDataset(60, 30)
+	run, _ := trainProbeRun(t, ds, true)
+	point := Point{Run: run}
+	one, err := Sharpness(context.Background(), nil, point, ds, SharpnessSettings{TraceSamples: 1}, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	three, err := Sharpness(context.Background(), nil, point, ds, SharpnessSettings{Top: 3, TraceSamples: 1}, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	surface, err := Surface(context.Background(), nil, point, ds, SurfaceSettings{Directions: DirectionsHessian, Points: 2, Grid: 2}, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	top := three.TopEigenvalues
+	if !three.Converged || len(top) != 3 || top[0] != three.TopEigenvalue || !(top[0] >= top[1] && top[1] >= top[2]) {
+		t.Fatalf("top 3: %v (λ_max %v, converged %v)", top, three.TopEigenvalue, three.Converged)
+	}
+	second := float64(surface.Settings.DirectionEigenvalues[1])
+	if math.Abs(float64(top[0]-one.TopEigenvalue)) > 1e-3*float64(one.TopEigenvalue) || math.Abs(float64(top[1])-second) > 1e-3*second {
+		t.Errorf("top 3 %v: want λ_max %v first and the second Hessian direction's %v second", top, one.TopEigenvalue, second)
+	}
+	if len(one.TopEigenvalues) != 0 {
+		t.Errorf("λ_max alone also wrote top_eigenvalues %v", one.TopEigenvalues)
 	}
 }
 

@@ -418,7 +418,7 @@ func runProbeSurface(ctx context.Context, args []string, stdout, stderr io.Write
 }
 
 func runProbeSharpness(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("probe sharpness", stderr, "probe sharpness --run DIR | --study DIR [--solver lanczos|power] [--iterations N] [--samples N] [--density N [--lanczos-steps M]] [--hvp exact|finite-difference] [--epsilon E] [--seed S] --out DIR\n\n"+
+	fs := newFlagSet("probe sharpness", stderr, "probe sharpness --run DIR | --study DIR [--solver lanczos|power] [--top K] [--iterations N] [--samples N] [--density N [--lanczos-steps M]] [--hvp exact|finite-difference] [--epsilon E] [--seed S] --out DIR\n\n"+
 		"Top Hessian eigenvalue (Lanczos, or a power iteration) and Hessian trace (Hutchinson) of the clean training loss, and\n"+
 		"with --density its eigenvalue density (stochastic Lanczos quadrature); writes probe.json and sharpness.json.\n\n"+
 		"With --study DIR instead of --run (a study directory: esp run --out), it measures every finished run of\n"+
@@ -433,7 +433,8 @@ func runProbeSharpness(ctx context.Context, args []string, stdout, stderr io.Wri
 	fs.Lookup("out").Usage = "probe directory to create (must be new or empty); with --study, the directory of the runs' probes, OUT/RUN (one of the same study resumes)"
 	var s analysis.SharpnessSettings
 	fs.StringVar(&s.Solver, "solver", "", "top eigenvalue: lanczos (the largest Ritz value) or power (a power iteration, the only solver of earlier versions: the eigenvalue of largest magnitude) (default lanczos)")
-	fs.IntVar(&s.Iterations, "iterations", 0, "most Hessian-vector products of the solver: Lanczos steps or power iterations (default 20)")
+	fs.IntVar(&s.Iterations, "iterations", 0, "most Hessian-vector products of the solver: Lanczos steps or power iterations (default 20; with --top K, at least 4K)")
+	fs.IntVar(&s.Top, "top", 0, "the K largest eigenvalues, each to the tolerance (Lanczos; default 1: λ_max alone)")
 	fs.Float64Var(&s.Tolerance, "tolerance", 0, "stop when the eigenvalue changes by less than this fraction (default 1e-3)")
 	fs.IntVar(&s.TraceSamples, "samples", 0, "Rademacher vectors of the trace estimate (default 10)")
 	fs.IntVar(&s.DensityVectors, "density", 0, "random vectors of the eigenvalue density (0, the default: none)")
@@ -473,6 +474,13 @@ func runProbeSharpness(ctx context.Context, args []string, stdout, stderr io.Wri
 		return err
 	}
 	fmt.Fprintln(stdout, sharpnessLine(point.String(), res))
+	if len(res.TopEigenvalues) > 1 {
+		values := make([]string, len(res.TopEigenvalues))
+		for i, v := range res.TopEigenvalues {
+			values[i] = fmt.Sprintf("%.5g", v)
+		}
+		fmt.Fprintf(stdout, "the %d largest eigenvalues: %s\n", len(values), strings.Join(values, ", "))
+	}
 	if line := res.DensitySummary(); line != "" {
 		fmt.Fprintln(stdout, line)
 	}
