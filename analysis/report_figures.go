@@ -375,6 +375,13 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 				span = "none: not finite"
 			}
 			lambda := fmtNum(num(p.Object, "top_eigenvalue"))
+			if top := floats(p.Object["top_eigenvalues"]); len(top) > 1 { // --top K: the K largest
+				values := make([]string, len(top))
+				for i, v := range top {
+					values[i] = fmtNum(v)
+				}
+				lambda = fmt.Sprintf("%s (the %d largest)", strings.Join(values, ", "), len(top))
+			}
 			if converged, ok := p.Object["converged"].(bool); ok && !converged {
 				lambda += " (not converged)"
 			}

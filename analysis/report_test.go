@@ -822,6 +822,30 @@ func TestReportSurfaceDirections(t *testing.T) {
 	}
 }
 
+// TestReportTopEigenvalues: the sharpness table lists the largest eigenvalues where a probe
+// found more than λ_max.
+func TestReportTopEigenvalues(t *testing.T) {
+	run := fakeRun("mlp", true, 10, 5, epochsOf(10, [2]float64{0.99, 0.01})...)
+	for _, tc := range []struct {
+		object map[string]any
+		want   string
+	}{
+		{map[string]any{"top_eigenvalue": 4.0188, "trace": 50.0}, "4.019"},
+		{map[string]any{"top_eigenvalue": 4.0188, "top_eigenvalues": []any{4.0188, 3.8268, 3.146}, "trace": 50.0}, "4.019, 3.827, 3.146 (the 3 largest)"},
+		{map[string]any{"top_eigenvalue": 4.0188, "top_eigenvalues": []any{4.0188, 3.8268}, "converged": false, "trace": 50.0}, "4.019, 3.827 (the 2 largest) (not converged)"},
+	} {
+		p := &ProbeRecord{Dir: "probes/sharpness", Kind: "sharpness", Source: run, Object: tc.object, Info: map[string]any{"weights": "final"}}
+		rep, err := BuildReport(&Inputs{Runs: []*RunRecord{run}, Probes: []*ProbeRecord{p}}, "in", ReportSettings{Generated: time.Unix(0, 0)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := slices.IndexFunc(rep.Tables, func(table Table) bool { return strings.HasPrefix(table.Title, "Sharpness (top Hessian eigenvalue") })
+		if i < 0 || len(rep.Tables[i].Rows) != 1 || rep.Tables[i].Rows[0][3] != tc.want {
+			t.Errorf("sharpness.json %v: tables %+v, want λ_max %q", tc.object, rep.Tables, tc.want)
+		}
+	}
+}
+
 // TestFmtSummary: the numbers table shows mean ± std, and one run without a spread.
 func TestFmtSummary(t *testing.T) {
 	tests := []struct {
