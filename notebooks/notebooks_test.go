@@ -83,6 +83,9 @@ var expectations = []struct {
 	{"05_loss_landscape", 7, []numberCheck{
 		{`corrupted point: train accuracy [0-9.]+, test accuracy ([0-9.]+)`, 0, 0.1},
 		{`2D slice: (\d+)x\d+ points`, 5, 5},
+		// About classes - 1 outliers above the bulk of the spectrum (9 at both points at the smoke scale).
+		{`normal point: the 12 largest eigenvalues .*; outliers above the largest gap: (\d+)`, 8, 10},
+		{`corrupted point: the 12 largest eigenvalues .*; outliers above the largest gap: (\d+)`, 8, 10},
 		// The loss curves along the top Hessian eigenvector as its eigenvalue says.
 		{`top Hessian directions: eigenvalues ([0-9.e+-]+) and`, 0.5, 50},
 		{`second difference of the training loss at the point along d₁: ([0-9.]+) × its eigenvalue`, 0.8, 1.25},
