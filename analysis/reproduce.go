@@ -108,6 +108,12 @@ func capExamples(n, limit int) int {
 	return min(n, limit)
 }
 
+// sharpnessTop is how many of the largest Hessian eigenvalues a reproduction's sharpness
+// probes find: past the outliers of a 10-class net (about 9, classes less one) and the gap
+// below them. Each Lanczos step costs one Hessian-vector product; at the quick scale's
+// points 12 took 29-33 steps where λ_max alone took 7-10.
+const sharpnessTop = 12
+
 // Plan returns the plan of a scale. Given datasets or models, its pairs are every pair of
 // them, the scale's own datasets or models standing in for an empty list.
 func Plan(scale string, datasetNames, modelNames []string) (*ScalePlan, error) {
@@ -123,7 +129,7 @@ func Plan(scale string, datasetNames, modelNames []string) (*ScalePlan, error) {
 			FullBatchN:  2000,
 			Interpolate: InterpolateSettings{Points: 9},
 			Surface:     SurfaceSettings{Points: 9, Grid: 5},
-			Sharpness:   SharpnessSettings{Iterations: 8, TraceSamples: 4, DensityVectors: 1, LanczosSteps: 30}, SharpnessN: 1000}
+			Sharpness:   SharpnessSettings{Top: sharpnessTop, Iterations: 60, TraceSamples: 4, DensityVectors: 1, LanczosSteps: 30}, SharpnessN: 1000}
 	case ScaleQuick:
 		// Under an hour on 2 cores: MLP and LeNet on MNIST and Fashion-MNIST subsets, 8+8 MLP
 		// and 6+6 LeNet runs per pair (6 vs 6 separated runs give p = 0.0022 in the exact rank test).
@@ -151,7 +157,7 @@ func Plan(scale string, datasetNames, modelNames []string) (*ScalePlan, error) {
 			FullBatchN:  4000,
 			Interpolate: InterpolateSettings{Points: 21},
 			Surface:     SurfaceSettings{Points: 21, Grid: 11},
-			Sharpness:   SharpnessSettings{Iterations: 20, TraceSamples: 10, DensityVectors: 1, LanczosSteps: 40}, SharpnessN: 2000}
+			Sharpness:   SharpnessSettings{Top: sharpnessTop, Iterations: 60, TraceSamples: 10, DensityVectors: 1, LanczosSteps: 40}, SharpnessN: 2000}
 	case ScalePaper:
 		// The authors' protocol: 200+200 runs of every model on every dataset, full data,
 		// as many epochs as their scripts ran (AuthorsFigures.Epochs: MLP 50, LeNet 11,
@@ -165,7 +171,7 @@ func Plan(scale string, datasetNames, modelNames []string) (*ScalePlan, error) {
 			FullBatch:   FullBatchSettings{Method: "both", GDAdaptiveLearningRate: true, SharpnessEvery: 50, Steps: 300, EvalEvery: 10},
 			Interpolate: InterpolateSettings{Points: 41},
 			Surface:     SurfaceSettings{Points: 41, Grid: 21},
-			Sharpness:   SharpnessSettings{Iterations: 30, TraceSamples: 20, DensityVectors: 4, LanczosSteps: 60}, SharpnessN: 10000}
+			Sharpness:   SharpnessSettings{Top: sharpnessTop, Iterations: 60, TraceSamples: 20, DensityVectors: 4, LanczosSteps: 60}, SharpnessN: 10000}
 		for _, d := range []string{"mnist", "fashion-mnist", "cifar10"} {
 			for _, m := range []string{"mlp", "lenet", "resnet"} {
 				p.Pairs = append(p.Pairs, d+"/"+m)
