@@ -298,12 +298,10 @@ func fullBatchDescent(ctx context.Context, lp *loadedPoint, ds *datasets.Dataset
 func largestEigenvalue(ctx context.Context, net *experiment.Net, w *experiment.Weights, split *datasets.Split, batchSize int,
 	report func(k int, estimate float64)) (lambda float64, steps int, converged bool, err error) {
 	solver := SharpnessSettings{}.WithDefaults()
-	if err := net.SetWeights(w); err != nil {
+	hvp, err := exactHVPAt(ctx, net, w, split, batchSize)
+	if err != nil {
 		return 0, 0, false, err
 	}
-	hvp := checkingContext(ctx, func(v *experiment.Weights) (*experiment.Weights, error) {
-		return net.HessianVectorProduct(split, batchSize, nil, v)
-	})
 	return lanczosTop(startVector(w, sharpnessRand(solver.Seed)), hvp, solver.Iterations, solver.Tolerance, report)
 }
 

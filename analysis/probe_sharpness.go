@@ -299,6 +299,17 @@ func startVector(w *experiment.Weights, rng *rand.Rand) *experiment.Weights {
 	return v
 }
 
+// exactHVPAt sets net to w and returns the exact Hessian-vector product of the clean loss
+// over split there, checking ctx before each product (see checkingContext).
+func exactHVPAt(ctx context.Context, net *experiment.Net, w *experiment.Weights, split *datasets.Split, batchSize int) (func(*experiment.Weights) (*experiment.Weights, error), error) {
+	if err := net.SetWeights(w); err != nil {
+		return nil, err
+	}
+	return checkingContext(ctx, func(v *experiment.Weights) (*experiment.Weights, error) {
+		return net.HessianVectorProduct(split, batchSize, nil, v)
+	}), nil
+}
+
 // checkingContext returns product, stopping with ctx's error once ctx is done: a solver's
 // products each take seconds on a large split.
 func checkingContext(ctx context.Context, product func(*experiment.Weights) (*experiment.Weights, error)) func(*experiment.Weights) (*experiment.Weights, error) {
@@ -435,29 +446,36 @@ func sharpnessAt(ctx context.Context, net *experiment.Net, w *experiment.Weights
 	v := startVector(w, rng)
 	hvp := checkingContext(ctx, product)
 	var estimates []float64
-	solve, step := lanczosTop, "Lanczos step"
-	switch {
-	case s.Solver == SolverPower:
-		solve, step = powerIteration, "power iteration"
-	case s.Top > 1:
-		solve = func(v *experiment.Weights, hvp func(*experiment.Weights) (*experiment.Weights, error), steps int, tol float64,
-			report func(int, float64)) (float64, int, bool, error) {
-			top, err := lanczosLargest(v, hvp, steps, s.Top, tol, func(k int, values []float64) {
-				report(k, values[0])
-				if len(values) > 1 {
-					fmt.Fprintf(progress, "sharpness: Lanczos step %d/%d: top %d eigenvalues %.6g\n", k, steps, len(values), values)
-				}
-			})
-			for _, value := range top.Values {
-				res.TopEigenvalues = append(res.TopEigenvalues, experiment.Float(value))
-			}
-			return top.Values[0], top.Steps, top.Converged, err
+	report := func(step string) func(k int, estimate float64) {
+		return func(k int, estimate float64) {
+			estimates = append(estimates, estimate)
+			fmt.Fprintf(progress, "sharpness: %s %d/%d: top eigenvalue %.6g\n", step, k, s.Iterations, estimate)
 		}
 	}
-	lambda, iterations, converged, err := solve(v, hvp, s.Iterations, s.Tolerance, func(k int, estimate float64) {
-		estimates = append(estimates, estimate)
-		fmt.Fprintf(progress, "sharpness: %s %d/%d: top eigenvalue %.6g\n", step, k, s.Iterations, estimate)
-	})
+	var lambda float64
+	var iterations int
+	var converged bool
+	switch s.Solver {
+	case SolverPower:
+		lambda, iterations, converged, err = powerIteration(v, hvp, s.Iterations, s.Tolerance, report("power iteration"))
+	default: // the Top largest, λ_max alone by default
+		var top *ritzPairs
+		step := report("Lanczos step")
+		top, err = lanczosLargest(v, hvp, s.Iterations, max(1, s.Top), s.Tolerance, func(k int, values []float64) {
+			step(k, values[0])
+			if len(values) > 1 {
+				fmt.Fprintf(progress, "sharpness: Lanczos step %d/%d: top %d eigenvalues %.6g\n", k, s.Iterations, len(values), values)
+			}
+		})
+		if err == nil {
+			lambda, iterations, converged = top.Values[0], top.Steps, top.Converged
+			if s.Top > 1 {
+				for _, value := range top.Values {
+					res.TopEigenvalues = append(res.TopEigenvalues, experiment.Float(value))
+				}
+			}
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

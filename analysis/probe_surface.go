@@ -248,12 +248,10 @@ func Surface(ctx context.Context, backend compute.Backend, point Point, ds *data
 // after maxDirectionLanczosSteps. It records the eigenvalues and how they were found in s.
 func hessianDirections(ctx context.Context, lp *loadedPoint, split *datasets.Split, s *SurfaceSettings, progress io.Writer) (d1, d2 *experiment.Weights, err error) {
 	tol := SharpnessSettings{}.WithDefaults().Tolerance
-	if err := lp.net.SetWeights(lp.start); err != nil {
+	hvp, err := exactHVPAt(ctx, lp.net, lp.start, split, s.EvalBatchSize)
+	if err != nil {
 		return nil, nil, err
 	}
-	hvp := checkingContext(ctx, func(v *experiment.Weights) (*experiment.Weights, error) {
-		return lp.net.HessianVectorProduct(split, s.EvalBatchSize, nil, v)
-	})
 	top, err := lanczosLargest(startVector(lp.start, sharpnessRand(s.Seed)), hvp, maxDirectionLanczosSteps, 2, tol,
 		func(k int, values []float64) {
 			fmt.Fprintf(progress, "surface: Hessian directions: Lanczos step %d/%d: top eigenvalues %.6g\n", k, maxDirectionLanczosSteps, values)

@@ -122,7 +122,7 @@ func lastFinite(v []float64) float64 {
 func countFinite(v []float64) int {
 	n := 0
 	for _, x := range v {
-		if !math.IsNaN(x) && !math.IsInf(x, 0) {
+		if finiteValue(x) {
 			n++
 		}
 	}
@@ -221,7 +221,8 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 				evidence["start_epochs"] = finalOf(p.Source).Epoch
 			}
 			holdsAll, converging := len(names) > 0, 0
-			startsAtExtreme := fromExtreme && atExtreme(firstFinite(column(p.Lines, "train_acc", "", "")), firstFinite(column(p.Lines, "test_acc", "", "")), s)
+			trainAcc, testAcc := column(p.Lines, "train_acc", "", ""), column(p.Lines, "test_acc", "", "") // both methods' lines
+			startsAtExtreme := fromExtreme && atExtreme(firstFinite(trainAcc), firstFinite(testAcc), s)
 			var divergedNames, meeting []string
 			reference := normalTestAcc(groups, k)
 			for j, m := range names {
@@ -316,7 +317,7 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 			switch {
 			case fromExtreme && converging == 0 && len(names) > 0:
 				skipped("C6", k, fmt.Sprintf("every method of the fullbatch probe %s diverged (%s)", p.Dir, strings.Join(divergedNames, ", ")))
-			case fromExtreme && decides(p, column(p.Lines, "train_acc", "", ""), column(p.Lines, "test_acc", "", ""), "C6"):
+			case fromExtreme && decides(p, trainAcc, testAcc, "C6"):
 				rep.addClaim("C6", k, holdsAll, evidence)
 			}
 		case "interpolate":
