@@ -309,7 +309,7 @@ func largestEigenvalue(ctx context.Context, net *experiment.Net, w *experiment.W
 // with where the descent is; with gdRate, GD's step, also lr·λ_max (past 2, unstable).
 func curvatureAlong(ctx context.Context, net *experiment.Net, w *experiment.Weights, split *datasets.Split, batchSize int,
 	label string, gdRate float64, progress io.Writer) (float64, error) {
-	lambda, _, converged, err := largestEigenvalue(ctx, net, w, split, batchSize, func(int, float64) {})
+	lambda, steps, converged, err := largestEigenvalue(ctx, net, w, split, batchSize, func(int, float64) {})
 	if err != nil {
 		return 0, fmt.Errorf("fullbatch %s: λ_max: %w", label, err)
 	}
@@ -320,7 +320,7 @@ func curvatureAlong(ctx context.Context, net *experiment.Net, w *experiment.Weig
 	if !converged {
 		note += ", NOT converged: a lower bound"
 	}
-	fmt.Fprintf(progress, "fullbatch %s: λ_max %.6g%s\n", label, lambda, note)
+	fmt.Fprintf(progress, "fullbatch %s: λ_max %.6g (%d Lanczos steps)%s\n", label, lambda, steps, note)
 	return lambda, nil
 }
 

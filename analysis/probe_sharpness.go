@@ -246,6 +246,38 @@ func (r *SharpnessResult) ConvergenceNote() string {
 		iterations, float64(r.TopEigenvalueRange[0]), float64(r.TopEigenvalueRange[1]))
 }
 
+// Outliers counts the outliers among TopEigenvalues: those above the largest gap between
+// neighbours, the gap measured as their ratio λ_i/λ_i+1. A net trained with cross-entropy
+// on C classes has about C − 1 eigenvalues standing out of the Hessian's bulk (Papyan,
+// 2019). gap is that ratio. It needs three positive eigenvalues or more, the largest
+// first (two gaps to choose from); ok is false otherwise. Where the net has as many
+// outliers as were found or more, the count is not theirs: find more (SharpnessSettings.Top).
+func (r *SharpnessResult) Outliers() (count int, gap float64, ok bool) {
+	values := make([]float64, len(r.TopEigenvalues))
+	for i, v := range r.TopEigenvalues {
+		values[i] = float64(v)
+	}
+	return outliersAboveGap(values)
+}
+
+// outliersAboveGap is SharpnessResult.Outliers of the values, the largest first: among
+// the leading positive ones, how many lie above the largest ratio of neighbours.
+func outliersAboveGap(values []float64) (count int, gap float64, ok bool) {
+	positive := 0
+	for positive < len(values) && finiteValue(values[positive]) && values[positive] > 0 {
+		positive++
+	}
+	if positive < 3 {
+		return 0, math.NaN(), false
+	}
+	for i := range positive - 1 {
+		if ratio := values[i] / values[i+1]; ratio > gap {
+			count, gap = i+1, ratio
+		}
+	}
+	return count, gap, true
+}
+
 // rangeEstimates is the most of the last power-iteration estimates TopEigenvalueRange
 // spans; it spans the last half of fewer, leaving out the first, from the random start.
 const rangeEstimates = 10

@@ -564,3 +564,32 @@ func TestConvergenceNote(t *testing.T) {
 		}
 	}
 }
+
+// TestOutliers: the count is of the eigenvalues above the largest ratio of neighbours,
+// among the leading positive ones, and there is none without two gaps to choose from.
+func TestOutliers(t *testing.T) {
+	tests := []struct {
+		name   string
+		values []experiment.Float
+		count  int
+		gap    float64
+		ok     bool
+	}{
+		{"nine outliers over a bulk", []experiment.Float{40, 33, 30, 25, 22, 20, 18, 16, 12, 5, 4.8, 4.5}, 9, 12.0 / 5, true},
+		{"one outlier", []experiment.Float{10, 2, 1.9}, 1, 5, true},
+		{"the ratio, not the difference", []experiment.Float{100, 80, 2, 1}, 2, 40, true},
+		{"a negative value ends the positive ones", []experiment.Float{9, 3, 2.5, -1, -20}, 1, 3, true},
+		{"ties take the first", []experiment.Float{8, 4, 2, 1}, 1, 2, true},
+		{"two values: one gap", []experiment.Float{5, 1}, 0, math.NaN(), false},
+		{"only two positive", []experiment.Float{5, 1, 0, -3}, 0, math.NaN(), false},
+		{"not finite", []experiment.Float{experiment.Float(math.NaN()), 3, 2, 1}, 0, math.NaN(), false},
+		{"none found", nil, 0, math.NaN(), false},
+	}
+	for _, tc := range tests {
+		r := SharpnessResult{TopEigenvalues: tc.values}
+		count, gap, ok := r.Outliers()
+		if count != tc.count || ok != tc.ok || (ok && math.Abs(gap-tc.gap) > 1e-12) || (!ok && !math.IsNaN(gap)) {
+			t.Errorf("%s: Outliers(%v) = %d, %g, %v; want %d, %g, %v", tc.name, tc.values, count, gap, ok, tc.count, tc.gap, tc.ok)
+		}
+	}
+}

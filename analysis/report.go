@@ -148,6 +148,13 @@ type SharpnessComparison struct {
 	// kind or more, test them: Mann-Whitney U of the extreme points against the normal.
 	TopEigenvalue SharpnessTest `json:"top_eigenvalue"`
 	Trace         SharpnessTest `json:"trace"`
+	// Outliers compares the counts of eigenvalues standing above the largest gap among
+	// each point's largest (SharpnessResult.Outliers; about C − 1 for C classes), and
+	// OutlierGap that gap, the ratio of the neighbours either side: how clearly the
+	// outliers stand out of the bulk. Both of the points whose probes found three or more
+	// (esp probe sharpness --top K), where both kinds have one.
+	Outliers   *SharpnessTest `json:"outliers,omitempty"`
+	OutlierGap *SharpnessTest `json:"outlier_gap,omitempty"`
 	// NotConverged counts the probes whose solver did not converge: their
 	// λ_max is a lower bound.
 	NotConverged int `json:"not_converged,omitempty"`

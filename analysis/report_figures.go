@@ -375,21 +375,24 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 			case str(p.Object, "density_note") != "":
 				span = "none: not finite"
 			}
-			lambda := fmtNum(num(p.Object, "top_eigenvalue"))
+			lambda, outliers := fmtNum(num(p.Object, "top_eigenvalue")), "-"
 			if top := floats(p.Object["top_eigenvalues"]); len(top) > 1 { // --top K: the K largest
 				values := make([]string, len(top))
 				for i, v := range top {
 					values[i] = fmtNum(v)
 				}
 				lambda = fmt.Sprintf("%s (the %d largest)", strings.Join(values, ", "), len(top))
+				if count, gap, ok := outliersAboveGap(top); ok {
+					outliers = fmt.Sprintf("%d (%.3gx)", count, gap)
+				}
 			}
 			if converged, ok := p.Object["converged"].(bool); ok && !converged {
 				lambda += " (not converged)"
 			}
-			row := []string{k.name(), filepath.Base(p.Dir), point, lambda, fmtNum(num(p.Object, "trace")),
+			row := []string{k.name(), filepath.Base(p.Dir), point, lambda, outliers, fmtNum(num(p.Object, "trace")),
 				fmtNum(num(p.Object, "trace_std")), span, orDefault(str(p.Object, "hvp"), "-")} // trace_std is the standard error of the estimate
 			rep.addTableRow("Sharpness (top Hessian eigenvalue, Hutchinson trace, eigenvalue density)",
-				[]string{"dataset/model", "probe", "point", "λ_max", "trace", "trace std. error", "eigenvalues (density)", "H·v"}, row)
+				[]string{"dataset/model", "probe", "point", "λ_max", "outliers (largest gap λ_i/λ_i+1)", "trace", "trace std. error", "eigenvalues (density)", "H·v"}, row)
 			// Compared and drawn within runs trained alike: a weight decay's apart.
 			kw := k
 			if p.Source != nil {
@@ -493,6 +496,7 @@ type sharpnessPoints struct {
 type sharpnessPoint struct {
 	extreme                bool
 	lambda, trace          float64
+	outliers, outlierGap   float64 // SharpnessResult.Outliers; NaN without them
 	converged              bool
 	examples, traceSamples int
 }
@@ -509,8 +513,11 @@ func (sp *sharpnessPoints) add(p *ProbeRecord, s ReportSettings) {
 	if p.Source == nil || str(p.Info, "weights") != "final" || math.IsNaN(lambda) || math.IsNaN(trace) {
 		return
 	}
-	point := sharpnessPoint{lambda: lambda, trace: trace, converged: true,
+	point := sharpnessPoint{lambda: lambda, trace: trace, outliers: nan, outlierGap: nan, converged: true,
 		examples: intField(p.Object, "examples"), traceSamples: intField(p.Object, "trace_samples")}
+	if count, gap, ok := outliersAboveGap(floats(p.Object["top_eigenvalues"])); ok {
+		point.outliers, point.outlierGap = float64(count), gap
+	}
 	if converged, ok := p.Object["converged"].(bool); ok {
 		point.converged = converged
 	}
@@ -539,45 +546,66 @@ func intField(m map[string]any, key string) int {
 	return 0
 }
 
-// values returns the λ_max and trace of the points of a kind, in the runs' order, and how
-// many of them did not converge.
-func (sp *sharpnessPoints) values(extreme bool) (lambdas, traces []float64, notConverged int) {
+// kindSharpness are the measures of one kind's points, in the runs' order: outliers and
+// outlierGaps only of the points whose probes found their largest eigenvalues.
+type kindSharpness struct {
+	lambdas, traces       []float64
+	outliers, outlierGaps []float64
+	notConverged          int
+}
+
+// values returns the measures of the points of a kind.
+func (sp *sharpnessPoints) values(extreme bool) kindSharpness {
+	var v kindSharpness
 	for _, run := range slices.Sorted(maps.Keys(sp.runs)) {
-		if p := sp.runs[run]; p.extreme == extreme {
-			lambdas, traces = append(lambdas, p.lambda), append(traces, p.trace)
-			if !p.converged {
-				notConverged++
-			}
+		p := sp.runs[run]
+		if p.extreme != extreme {
+			continue
+		}
+		v.lambdas, v.traces = append(v.lambdas, p.lambda), append(v.traces, p.trace)
+		if !math.IsNaN(p.outliers) {
+			v.outliers, v.outlierGaps = append(v.outliers, p.outliers), append(v.outlierGaps, p.outlierGap)
+		}
+		if !p.converged {
+			v.notConverged++
 		}
 	}
-	return lambdas, traces, notConverged
+	return v
 }
 
 // compareSharpness adds the comparison of a group's normal and extreme points, where
 // sharpness probes of Hessian-vector products hvp measured both kinds, to the summary and
 // to a table.
 func (rep *Report) compareSharpness(k groupKey, hvp string, sp *sharpnessPoints) {
-	normalLambda, normalTrace, normalNotConverged := sp.values(false)
-	extremeLambda, extremeTrace, extremeNotConverged := sp.values(true)
-	if len(normalLambda) == 0 || len(extremeLambda) == 0 {
+	normal, extreme := sp.values(false), sp.values(true)
+	if len(normal.lambdas) == 0 || len(extreme.lambdas) == 0 {
 		return
 	}
 	c := SharpnessComparison{Dataset: k.Dataset, Model: k.Model, WeightDecay: k.WeightDecay, HVP: hvp,
-		NotConverged:  normalNotConverged + extremeNotConverged,
-		TopEigenvalue: sharpnessTest(normalLambda, extremeLambda), Trace: sharpnessTest(normalTrace, extremeTrace)}
-	rep.Summary.Sharpness = append(rep.Summary.Sharpness, c)
-	cell := func(t SharpnessTest) []string {
-		test := "- (needs 2 points of each kind)"
-		if t.Test != nil {
-			test = fmt.Sprintf("p = %.3g, P(extreme > normal) = %.2f", t.Test.P, t.Test.Effect)
+		NotConverged:  normal.notConverged + extreme.notConverged,
+		TopEigenvalue: sharpnessTest(normal.lambdas, extreme.lambdas), Trace: sharpnessTest(normal.traces, extreme.traces)}
+	test := func(t SharpnessTest) string {
+		if t.Test == nil {
+			return "- (needs 2 points of each kind)"
 		}
-		return []string{fmtNum(t.Normal.Median), fmtNum(t.Extreme.Median), test}
+		return fmt.Sprintf("p = %.3g, P(extreme > normal) = %.2f", t.Test.P, t.Test.Effect)
 	}
-	row := append([]string{k.decayName(), hvp, fmt.Sprintf("%d, %d", len(normalLambda), len(extremeLambda)), fmt.Sprint(c.NotConverged)},
-		append(cell(c.TopEigenvalue), cell(c.Trace)...)...)
+	outliers := []string{"-", "-", "-"}
+	if len(normal.outliers) > 0 && len(extreme.outliers) > 0 {
+		counts, gaps := sharpnessTest(normal.outliers, extreme.outliers), sharpnessTest(normal.outlierGaps, extreme.outlierGaps)
+		c.Outliers, c.OutlierGap = &counts, &gaps
+		cell := func(count, gap *Summary) string { return fmt.Sprintf("%s (%.3gx)", fmtNum(count.Median), gap.Median) }
+		outliers = []string{cell(counts.Normal, gaps.Normal), cell(counts.Extreme, gaps.Extreme), test(gaps)}
+	}
+	rep.Summary.Sharpness = append(rep.Summary.Sharpness, c)
+	cells := func(t SharpnessTest) []string {
+		return []string{fmtNum(t.Normal.Median), fmtNum(t.Extreme.Median), test(t)}
+	}
+	row := append([]string{k.decayName(), hvp, fmt.Sprintf("%d, %d", len(normal.lambdas), len(extreme.lambdas)), fmt.Sprint(c.NotConverged)},
+		append(append(cells(c.TopEigenvalue), outliers...), cells(c.Trace)...)...)
 	rep.addTableRow("Sharpness of normal and extreme points (medians; Mann-Whitney U, extreme vs normal)",
 		[]string{"dataset/model", "H·v", "points (normal, extreme)", "λ_max not converged", "λ_max normal", "λ_max extreme", "λ_max test",
-			"trace normal", "trace extreme", "trace test"}, row)
+			"outliers normal (gap)", "outliers extreme (gap)", "gap test", "trace normal", "trace extreme", "trace test"}, row)
 }
 
 // addFullBatchRow adds a full-batch descent's first and last values, from its C6

@@ -143,13 +143,19 @@ func TestReport(t *testing.T) {
 	for i := range 4 {
 		for _, kind := range []string{"normal", "corrupted"} {
 			lambda, trace := 1+0.1*float64(i), 10+float64(i)
+			top := []float64{1, 0.9, 0.3, 0.28} // of λ_max: 2 outliers at normal points, 1 at extreme ones
 			if kind == "corrupted" {
 				lambda, trace = lambda+2, trace+20
+				top = []float64{1, 0.5, 0.45, 0.4}
 			}
+			for j := range top {
+				top[j] *= lambda
+			}
+			topJSON, _ := json.Marshal(top)
 			run := filepath.Join(in, "runs", fmt.Sprintf("%s-%04d", kind, i))
 			writeProbeOf(t, filepath.Join(in, "probes", fmt.Sprintf("sharpness-%s-%d", kind, i)), run, "final",
-				map[string]string{"sharpness.json": fmt.Sprintf(`{"top_eigenvalue":%g,"converged":true,"trace":%g,"trace_std":1,"hvp":"exact","examples":1000,`+
-					`"density":{"vectors":1,"steps":2,"nodes":[[0.1,%[1]g]],"weights":[[0.9,0.1]],"smallest":0.1,"largest":%[1]g}}`, lambda, trace)})
+				map[string]string{"sharpness.json": fmt.Sprintf(`{"top_eigenvalue":%g,"top_eigenvalues":%s,"converged":true,"trace":%g,"trace_std":1,"hvp":"exact","examples":1000,`+
+					`"density":{"vectors":1,"steps":2,"nodes":[[0.1,%[1]g]],"weights":[[0.9,0.1]],"smallest":0.1,"largest":%[1]g}}`, lambda, topJSON, trace)})
 		}
 	}
 	writeProbeOf(t, filepath.Join(in, "probes", "sharpness-init"), extreme, "init", map[string]string{"sharpness.json": `{"top_eigenvalue":100,"converged":true,"trace":1000}`})
@@ -206,6 +212,16 @@ func TestReport(t *testing.T) {
 		(sh[0].TopEigenvalue.Test != nil) != testable || (testable && (*sh[0].TopEigenvalue.Test != wantTest || !wantTest.Exact ||
 		sh[0].TopEigenvalue.Test.Effect != 1 || sh[0].Trace.Test == nil)) || sh[0].NotConverged != 0 {
 		t.Errorf("sharpness comparison %+v; want %d extreme points, test %+v", sh, len(extremeLambdas), wantTest)
+	}
+	// Outliers of the points whose probes found their largest eigenvalues: not the probe of
+	// normal-0000 over more examples, nor the finite-difference ones.
+	if sh := summary.Sharpness; len(sh) == 0 || sh[0].Outliers == nil || sh[0].Outliers.Normal.N != 3 || sh[0].Outliers.Normal.Median != 2 ||
+		sh[0].Outliers.Extreme.N != len(extremeLambdas) || sh[0].Outliers.Extreme.Median != 1 || (len(sh) > 1 && sh[1].Outliers != nil) {
+		t.Errorf("sharpness comparisons %+v; want 2 outliers at 3 normal points, 1 at the %d extreme ones, none compared among finite differences",
+			sh, len(extremeLambdas))
+	} else if g := sh[0].OutlierGap; g == nil || math.Abs(g.Normal.Median-3) > 1e-9 || math.Abs(g.Extreme.Median-2) > 1e-9 ||
+		(g.Test != nil) != testable || (testable && g.Test.Effect != 0) {
+		t.Errorf("outlier gaps %+v; want 3x at the normal points, 2x at the extreme ones, each below every normal one", g)
 	}
 	verdicts := map[string]bool{}
 	for _, c := range summary.Claims {
@@ -277,7 +293,7 @@ func TestReport(t *testing.T) {
 		t.Error("no figure of the weight-decay run's eigenvalue density apart from the plain runs'")
 	}
 	for _, want := range []string{"C1", "does not hold", "authors", "Sharpness", "12.5 (not converged)", "-1.5 to 12.5", "<td>exact</td>",
-		"Sharpness of normal and extreme points", "P(extreme &gt; normal) = 1.00"} {
+		"Sharpness of normal and extreme points", "P(extreme &gt; normal) = 1.00", "<td>2 (3x)</td>", "<td>1 (2x)</td>"} {
 		if !strings.Contains(string(html), want) {
 			t.Errorf("index.html lacks %q", want)
 		}
@@ -823,16 +839,17 @@ func TestReportSurfaceDirections(t *testing.T) {
 }
 
 // TestReportTopEigenvalues: the sharpness table lists the largest eigenvalues where a probe
-// found more than λ_max.
+// found more than λ_max, and how many stand above the largest gap where it found three or more.
 func TestReportTopEigenvalues(t *testing.T) {
 	run := fakeRun("mlp", true, 10, 5, epochsOf(10, [2]float64{0.99, 0.01})...)
 	for _, tc := range []struct {
-		object map[string]any
-		want   string
+		object           map[string]any
+		lambda, outliers string
 	}{
-		{map[string]any{"top_eigenvalue": 4.0188, "trace": 50.0}, "4.019"},
-		{map[string]any{"top_eigenvalue": 4.0188, "top_eigenvalues": []any{4.0188, 3.8268, 3.146}, "trace": 50.0}, "4.019, 3.827, 3.146 (the 3 largest)"},
-		{map[string]any{"top_eigenvalue": 4.0188, "top_eigenvalues": []any{4.0188, 3.8268}, "converged": false, "trace": 50.0}, "4.019, 3.827 (the 2 largest) (not converged)"},
+		{map[string]any{"top_eigenvalue": 4.0188, "trace": 50.0}, "4.019", "-"},
+		{map[string]any{"top_eigenvalue": 4.0188, "top_eigenvalues": []any{4.0188, 3.8268, 1.146}, "trace": 50.0}, "4.019, 3.827, 1.146 (the 3 largest)", "2 (3.34x)"},
+		{map[string]any{"top_eigenvalue": 4.0188, "top_eigenvalues": []any{4.0188, 3.8268}, "converged": false, "trace": 50.0}, "4.019, 3.827 (the 2 largest) (not converged)", "-"},
+		{map[string]any{"top_eigenvalue": 4.0188, "top_eigenvalues": []any{4.0188, 1.0, -0.5}, "trace": 50.0}, "4.019, 1, -0.5 (the 3 largest)", "-"},
 	} {
 		p := &ProbeRecord{Dir: "probes/sharpness", Kind: "sharpness", Source: run, Object: tc.object, Info: map[string]any{"weights": "final"}}
 		rep, err := BuildReport(&Inputs{Runs: []*RunRecord{run}, Probes: []*ProbeRecord{p}}, "in", ReportSettings{Generated: time.Unix(0, 0)})
@@ -840,8 +857,8 @@ func TestReportTopEigenvalues(t *testing.T) {
 			t.Fatal(err)
 		}
 		i := slices.IndexFunc(rep.Tables, func(table Table) bool { return strings.HasPrefix(table.Title, "Sharpness (top Hessian eigenvalue") })
-		if i < 0 || len(rep.Tables[i].Rows) != 1 || rep.Tables[i].Rows[0][3] != tc.want {
-			t.Errorf("sharpness.json %v: tables %+v, want λ_max %q", tc.object, rep.Tables, tc.want)
+		if i < 0 || len(rep.Tables[i].Rows) != 1 || rep.Tables[i].Rows[0][3] != tc.lambda || rep.Tables[i].Rows[0][4] != tc.outliers {
+			t.Errorf("sharpness.json %v: tables %+v, want λ_max %q, outliers %q", tc.object, rep.Tables, tc.lambda, tc.outliers)
 		}
 	}
 }

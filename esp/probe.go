@@ -425,8 +425,9 @@ func runProbeSharpness(ctx context.Context, args []string, stdout, stderr io.Wri
 		"the study, each into OUT/RUN as --run DIR/runs/RUN --out OUT/RUN would, and prints a line per run, then\n"+
 		"per kind the number of points and the medians of the top eigenvalue and the trace, and the Mann-Whitney\n"+
 		"rank test of the corrupted runs' points against the normal ones (all of them: esp report's test counts\n"+
-		"only the corrupted runs that ended at an extreme point). Run again, it keeps the finished probes in OUT\n"+
-		"and starts interrupted ones again.")
+		"only the corrupted runs that ended at an extreme point). With --top K (3 or more) it counts each point's\n"+
+		"outliers too: the eigenvalues above the largest ratio of neighbours (a C-class net has about C-1), and\n"+
+		"tests them the same way. Run again, it keeps the finished probes in OUT and starts interrupted ones again.")
 	var pf probeFlags
 	pf.register(fs, true)
 	study := fs.String("study", "", "study directory (esp run --out): measure every finished run of it, instead of --run")
@@ -480,6 +481,9 @@ func runProbeSharpness(ctx context.Context, args []string, stdout, stderr io.Wri
 			values[i] = fmt.Sprintf("%.5g", v)
 		}
 		fmt.Fprintf(stdout, "the %d largest eigenvalues: %s\n", len(values), strings.Join(values, ", "))
+		if count, gap, ok := res.Outliers(); ok {
+			fmt.Fprintf(stdout, "outliers above the largest gap: %d (λ_%d/λ_%d = %.3g)\n", count, count, count+1, gap)
+		}
 	}
 	if line := res.DensitySummary(); line != "" {
 		fmt.Fprintln(stdout, line)

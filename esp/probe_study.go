@@ -436,10 +436,13 @@ func pointLabel(name, weights string) string {
 }
 
 // kindValues are the finite top eigenvalues and traces of one kind's points, and how many
-// points it has (a value that is not finite is left out of the medians and the test).
+// points it has (a value that is not finite is left out of the medians and the test); with
+// --top K, the counts of outliers and their gaps, of the points that have them
+// (SharpnessResult.Outliers).
 type kindValues struct {
-	points          int
-	lambdas, traces []float64
+	points                int
+	lambdas, traces       []float64
+	outliers, outlierGaps []float64
 }
 
 // batchSummary returns the summary lines of a batch: one per kind of the study, then the
@@ -457,6 +460,9 @@ func batchSummary(kinds []string, batch []batchProbe, results []*analysis.Sharpn
 		v.points++
 		v.lambdas = appendFinite(v.lambdas, float64(results[i].TopEigenvalue))
 		v.traces = appendFinite(v.traces, float64(results[i].Trace))
+		if count, gap, ok := results[i].Outliers(); ok {
+			v.outliers, v.outlierGaps = append(v.outliers, float64(count)), append(v.outlierGaps, gap)
+		}
 	}
 	var lines []string
 	for _, k := range kinds {
@@ -469,8 +475,13 @@ func batchSummary(kinds []string, batch []batchProbe, results []*analysis.Sharpn
 	if normal == nil {
 		normal = &kindValues{}
 	}
-	return append(lines, rankTestLine("top eigenvalue", extreme.lambdas, normal.lambdas),
+	lines = append(lines, rankTestLine("top eigenvalue", extreme.lambdas, normal.lambdas),
 		rankTestLine("trace", extreme.traces, normal.traces))
+	if len(extreme.outliers)+len(normal.outliers) > 0 { // --top K found 3 or more
+		lines = append(lines, rankTestLine("outliers", extreme.outliers, normal.outliers),
+			rankTestLine("outlier gap", extreme.outlierGaps, normal.outlierGaps))
+	}
+	return lines
 }
 
 // appendFinite appends v to values if it is finite.
@@ -495,6 +506,13 @@ func kindSharpnessLine(kind string, v *kindValues) string {
 		}
 		if left := v.points - len(q.values); left > 0 {
 			line += fmt.Sprintf(" (%d %s not finite, left out)", left, q.name)
+		}
+	}
+	counts, errCounts := analysis.Summarize(v.outliers)
+	if gaps, errGaps := analysis.Summarize(v.outlierGaps); errCounts == nil && errGaps == nil {
+		line += fmt.Sprintf(", median outliers %.5g above a gap of %.3gx", counts.Median, gaps.Median)
+		if left := v.points - len(v.outliers); left > 0 {
+			line += fmt.Sprintf(" (%d without 3 positive eigenvalues, left out)", left)
 		}
 	}
 	return line

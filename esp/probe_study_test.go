@@ -97,10 +97,12 @@ func TestKindSharpnessLine(t *testing.T) {
 		v    kindValues
 		want string
 	}{
-		{"odd count", kindValues{3, []float64{3, 1, 2}, []float64{30, 10, 20}}, "summary normal: 3 points, median top eigenvalue 2, median trace 20"},
-		{"even count: the mean of the middle two", kindValues{2, []float64{1, 2}, []float64{10, 20}}, "summary normal: 2 points, median top eigenvalue 1.5, median trace 15"},
-		{"a value not finite", kindValues{2, []float64{1, 2}, []float64{10}},
+		{"odd count", kindValues{3, []float64{3, 1, 2}, []float64{30, 10, 20}, nil, nil}, "summary normal: 3 points, median top eigenvalue 2, median trace 20"},
+		{"even count: the mean of the middle two", kindValues{2, []float64{1, 2}, []float64{10, 20}, nil, nil}, "summary normal: 2 points, median top eigenvalue 1.5, median trace 15"},
+		{"a value not finite", kindValues{2, []float64{1, 2}, []float64{10}, nil, nil},
 			"summary normal: 2 points, median top eigenvalue 1.5, median trace 10 (1 trace not finite, left out)"},
+		{"outliers of one point of two", kindValues{2, []float64{1, 2}, []float64{10, 20}, []float64{9}, []float64{2.5}},
+			"summary normal: 2 points, median top eigenvalue 1.5, median trace 15, median outliers 9 above a gap of 2.5x (1 without 3 positive eigenvalues, left out)"},
 		{"none", kindValues{}, "summary normal: 0 points"},
 	}
 	for _, tt := range tests {
@@ -114,6 +116,13 @@ func TestBatchSummary(t *testing.T) {
 	point := func(kind string) batchProbe { return batchProbe{studyPoint: studyPoint{kind: kind}} }
 	result := func(lambda, trace float64) *analysis.SharpnessResult {
 		return &analysis.SharpnessResult{TopEigenvalue: experiment.Float(lambda), Trace: experiment.Float(trace)}
+	}
+	top := func(values ...float64) *analysis.SharpnessResult { // --top K: the K largest, trace 0
+		r := result(values[0], 0)
+		for _, v := range values {
+			r.TopEigenvalues = append(r.TopEigenvalues, experiment.Float(v))
+		}
+		return r
 	}
 	tests := []struct {
 		name    string
@@ -130,6 +139,17 @@ func TestBatchSummary(t *testing.T) {
 				"summary corrupted: 2 points, median top eigenvalue 3 (1 top eigenvalue not finite, left out), median trace 22.5",
 				"rank test top eigenvalue: not done: it needs 2 points of each kind, there are 1 corrupted and 2 normal",
 				"rank test trace: P(corrupted > normal) 0.5, p 1 (exact; at best 0.333 with 2 corrupted and 2 normal points)",
+			}},
+		{"with the largest eigenvalues: outliers", []string{"normal", "corrupted"},
+			[]batchProbe{point("normal"), point("normal"), point("corrupted"), point("corrupted")},
+			[]*analysis.SharpnessResult{top(9, 2, 1.9, 1), top(10, 8, 2, 1.9), top(12, 11, 10, 1), top(13, -1)},
+			[]string{
+				"summary normal: 2 points, median top eigenvalue 9.5, median trace 0, median outliers 1.5 above a gap of 4.25x",
+				"summary corrupted: 2 points, median top eigenvalue 12.5, median trace 0, median outliers 3 above a gap of 10x (1 without 3 positive eigenvalues, left out)",
+				"rank test top eigenvalue: P(corrupted > normal) 1, p 0.333 (exact; at best 0.333 with 2 corrupted and 2 normal points)",
+				"rank test trace: P(corrupted > normal) 0.5, p 1 (normal approximation; at best 0.333 with 2 corrupted and 2 normal points)",
+				"rank test outliers: not done: it needs 2 points of each kind, there are 1 corrupted and 2 normal",
+				"rank test outlier gap: not done: it needs 2 points of each kind, there are 1 corrupted and 2 normal",
 			}},
 		{"a study of normal runs only", []string{"normal"},
 			[]batchProbe{point("normal"), point("normal")},
