@@ -61,6 +61,12 @@ type ScalePlan struct {
 	Surface     SurfaceSettings
 	Sharpness   SharpnessSettings
 	SharpnessN  int // examples used by the sharpness probe (0: all)
+	// SharpnessRuns, per model or per pair as Epochs, measures the sharpness of the final
+	// points of the first N runs of each kind of a pair's study too, as the sharpness probe
+	// does but without the eigenvalue density (probes/PAIR/sharpness-runs/RUN): one point of
+	// each kind shows numbers, several let the report test extreme points against normal
+	// ones. Absent or 0: none. See SharpnessRunsOf.
+	SharpnessRuns map[string]int
 }
 
 // restrictPairs returns every pair of the given datasets and models, the scale's own
@@ -129,7 +135,8 @@ func Plan(scale string, datasetNames, modelNames []string) (*ScalePlan, error) {
 			FullBatchN:  2000,
 			Interpolate: InterpolateSettings{Points: 9},
 			Surface:     SurfaceSettings{Points: 9, Grid: 5},
-			Sharpness:   SharpnessSettings{Top: sharpnessTop, Iterations: 60, TraceSamples: 4, DensityVectors: 1, LanczosSteps: 30}, SharpnessN: 1000}
+			Sharpness:   SharpnessSettings{Top: sharpnessTop, Iterations: 60, TraceSamples: 4, DensityVectors: 1, LanczosSteps: 30}, SharpnessN: 1000,
+			SharpnessRuns: map[string]int{"mlp": 5}}
 	case ScaleQuick:
 		// Under an hour on 2 cores: MLP and LeNet on MNIST and Fashion-MNIST subsets, 8+8 MLP
 		// and 6+6 LeNet runs per pair (6 vs 6 separated runs give p = 0.0022 in the exact rank test).
@@ -157,7 +164,10 @@ func Plan(scale string, datasetNames, modelNames []string) (*ScalePlan, error) {
 			FullBatchN:  4000,
 			Interpolate: InterpolateSettings{Points: 21},
 			Surface:     SurfaceSettings{Points: 21, Grid: 11},
-			Sharpness:   SharpnessSettings{Top: sharpnessTop, Iterations: 60, TraceSamples: 10, DensityVectors: 1, LanczosSteps: 40}, SharpnessN: 2000}
+			Sharpness:   SharpnessSettings{Top: sharpnessTop, Iterations: 60, TraceSamples: 10, DensityVectors: 1, LanczosSteps: 40}, SharpnessN: 2000,
+			// The MLPs' runs, 3-4 s a point; a LeNet point takes a minute (its H·v ~60x the
+			// MLP's over a quarter of the images), 12 of them more than its probes.
+			SharpnessRuns: map[string]int{"mlp": 8}}
 	case ScalePaper:
 		// The authors' protocol: 200+200 runs of every model on every dataset, full data,
 		// as many epochs as their scripts ran (AuthorsFigures.Epochs: MLP 50, LeNet 11,
@@ -171,7 +181,8 @@ func Plan(scale string, datasetNames, modelNames []string) (*ScalePlan, error) {
 			FullBatch:   FullBatchSettings{Method: "both", GDAdaptiveLearningRate: true, SharpnessEvery: 50, Steps: 300, EvalEvery: 10},
 			Interpolate: InterpolateSettings{Points: 41},
 			Surface:     SurfaceSettings{Points: 41, Grid: 21},
-			Sharpness:   SharpnessSettings{Top: sharpnessTop, Iterations: 60, TraceSamples: 20, DensityVectors: 4, LanczosSteps: 60}, SharpnessN: 10000}
+			Sharpness:   SharpnessSettings{Top: sharpnessTop, Iterations: 60, TraceSamples: 20, DensityVectors: 4, LanczosSteps: 60}, SharpnessN: 10000,
+			SharpnessRuns: map[string]int{"mlp": 20, "lenet": 20, "resnet": 20}}
 		for _, d := range []string{"mnist", "fashion-mnist", "cifar10"} {
 			for _, m := range []string{"mlp", "lenet", "resnet"} {
 				p.Pairs = append(p.Pairs, d+"/"+m)
@@ -214,6 +225,29 @@ func (p *ScalePlan) PointEpochsOf(pair string) int {
 	}
 	_, m, _ := strings.Cut(pair, "/")
 	return p.PointEpochs[m]
+}
+
+// SharpnessRunsOf returns how many runs of each kind of a pair's study have their
+// sharpness measured, as EpochsOf reads Epochs; at most the pair's runs.
+func (p *ScalePlan) SharpnessRunsOf(pair string) int {
+	n, ok := p.SharpnessRuns[pair]
+	if !ok {
+		_, m, _ := strings.Cut(pair, "/")
+		n = p.SharpnessRuns[m]
+	}
+	return min(n, p.RunsOf(pair))
+}
+
+// SetSharpnessRuns measures the sharpness of the first n runs of each kind of every pair
+// (ScalePlan.SharpnessRuns): 0 leaves the plan's, a negative n measures none.
+func (p *ScalePlan) SetSharpnessRuns(n int) {
+	if n == 0 {
+		return
+	}
+	p.SharpnessRuns = map[string]int{}
+	for _, pair := range p.Pairs {
+		p.SharpnessRuns[pair] = max(n, 0)
+	}
 }
 
 // SetPointEpochs makes every pair's probes start from a point trained epochs epochs
@@ -277,6 +311,10 @@ type ReproduceSettings struct {
 	// PointEpochs, when positive, trains every pair's probes' starting point apart, that
 	// many epochs (at least the pair's runs'), in place of the scale's ScalePlan.PointEpochs.
 	PointEpochs int
+	// SharpnessRuns, when positive, measures the sharpness of the first SharpnessRuns runs
+	// of each kind of every pair, in place of the scale's ScalePlan.SharpnessRuns; when
+	// negative, of none.
+	SharpnessRuns int
 	// Seed is the base seed of everything.
 	Seed uint64
 	// Data says where datasets come from.
@@ -288,8 +326,9 @@ type ReproduceSettings struct {
 // Reproduce runs the whole study of a scale into out: the runs of every pair
 // (out/studies/DATASET-MODEL), the L2 sweep (out/l2/...), the probes from an extreme point
 // of every pair (out/probes/DATASET-MODEL/PROBE; the point trained apart in
-// out/probes/DATASET-MODEL/point where the plan says, see ScalePlan.PointEpochs), and the
-// report (out/report). It resumes: finished runs and probes are kept, interrupted runs
+// out/probes/DATASET-MODEL/point where the plan says, see ScalePlan.PointEpochs), the
+// sharpness of the first runs of each kind (out/probes/DATASET-MODEL/sharpness-runs/RUN,
+// see ScalePlan.SharpnessRuns), and the report (out/report). It resumes: finished runs and probes are kept, interrupted runs
 // resume from their last epoch (see experiment.RunStudy), unfinished probes are redone.
 func Reproduce(ctx context.Context, s ReproduceSettings, out string, progress io.Writer) (*Report, error) {
 	plan, err := Plan(s.Scale, s.Datasets, s.Models)
@@ -299,6 +338,7 @@ func Reproduce(ctx context.Context, s ReproduceSettings, out string, progress io
 	if err := plan.SetPointEpochs(s.PointEpochs); err != nil {
 		return nil, err
 	}
+	plan.SetSharpnessRuns(s.SharpnessRuns)
 	if err := checkProbeStarts(plan, out); err != nil {
 		return nil, err
 	}
@@ -367,6 +407,9 @@ func Reproduce(ctx context.Context, s ReproduceSettings, out string, progress io
 		}
 		if err := runProbes(ctx, backend, &probePlan, ds, studyDir, extreme, probesDir, progress); err != nil {
 			return nil, fmt.Errorf("%s probes: %w", pair, err)
+		}
+		if err := sharpnessOfRuns(ctx, backend, &probePlan, plan.SharpnessRunsOf(pair), ds, studyDir, probesDir, progress); err != nil {
+			return nil, fmt.Errorf("%s sharpness of its runs: %w", pair, err)
 		}
 	}
 	fmt.Fprintf(progress, "[%s] report (%s elapsed)\n", plan.Name, time.Since(start).Round(time.Second))
@@ -486,6 +529,52 @@ func runProbes(ctx context.Context, backend compute.Backend, plan *ScalePlan, ds
 	return nil
 }
 
+// SharpnessRunsDir is the directory, among a pair's probes, of the sharpness of its
+// study's runs (ScalePlan.SharpnessRuns): one probe a run, named as the run.
+const SharpnessRunsDir = "sharpness-runs"
+
+// sharpnessOfRuns measures the sharpness of the final points of the first n runs of each
+// kind of the study in studyDir, skipping those measured before: a probe of weights the
+// run no longer holds (its weights file changed since) is measured again, one of another
+// run refused. The eigenvalue density is left to the pair's sharpness probes: the runs'
+// are compared by λ_max, trace and outliers.
+func sharpnessOfRuns(ctx context.Context, backend compute.Backend, plan *ScalePlan, n int, ds *datasets.Dataset, studyDir, probesDir string, progress io.Writer) error {
+	settings := plan.Sharpness
+	settings.DensityVectors, settings.LanczosSteps = 0, 0
+	for _, kind := range []string{experiment.KindNormal, experiment.KindCorrupted} {
+		for i := range n {
+			name := experiment.StudyRun{Kind: kind, Index: i}.Name()
+			point := Point{Run: filepath.Join(studyDir, experiment.RunsDir, name), Weights: weightsFinal}
+			dir := filepath.Join(probesDir, SharpnessRunsDir, name)
+			if info := finishedProbe(dir); info != nil {
+				if err := startedElsewhere(dir, info, point); err != nil {
+					return err
+				}
+				if measuredNow(info, point) {
+					continue
+				}
+				fmt.Fprintf(progress, "[%s] %s measured weights of sha256 %s, which %s no longer holds: measuring it again\n",
+					plan.Name, dir, info.RunSHA256, point.WeightsPath())
+			}
+			if err := os.RemoveAll(dir); err != nil {
+				return err
+			}
+			fmt.Fprintf(progress, "[%s] probe sharpness of %s (%d of %d of each kind)\n", plan.Name, point.Run, i+1, n)
+			if _, err := Sharpness(ctx, backend, point, ds.Head(plan.SharpnessN), settings, dir, progress); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// measuredNow reports whether a probe (info its probe.json) measured the weights point
+// holds now: probe.json records their checksum.
+func measuredNow(info *ProbeInfo, point Point) bool {
+	meta, err := experiment.ReadWeightsMetadata(point.WeightsPath())
+	return err == nil && info.RunSHA256 != "" && meta[experiment.WeightsChecksumKey] == info.RunSHA256
+}
+
 // pairDirs returns the directories of a pair ("mnist/mlp") in the reproduction out: its
 // study's and its probes'.
 func pairDirs(out, pair string) (studyDir, probesDir string) {
@@ -532,6 +621,16 @@ func checkProbeStarts(plan *ScalePlan, out string) error {
 			dir := filepath.Join(probesDir, e.Name())
 			start, checked := probeStartOf(e.Name(), extreme, normal)
 			if info := finishedProbe(dir); info != nil && checked {
+				if err := startedElsewhere(dir, info, start); err != nil {
+					return err
+				}
+			}
+		}
+		runs, _ := os.ReadDir(filepath.Join(probesDir, SharpnessRunsDir))
+		for _, e := range runs { // each the probe of the study's run of its name
+			dir := filepath.Join(probesDir, SharpnessRunsDir, e.Name())
+			start := Point{Run: filepath.Join(studyDir, experiment.RunsDir, e.Name()), Weights: weightsFinal}
+			if info := finishedProbe(dir); info != nil {
 				if err := startedElsewhere(dir, info, start); err != nil {
 					return err
 				}

@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -98,6 +99,38 @@ func TestPlan(t *testing.T) {
 	}
 }
 
+// TestSharpnessRuns: how many runs of each kind of a pair have their sharpness measured,
+// the scale's or the one given to every pair, at most the pair's runs.
+func TestSharpnessRuns(t *testing.T) {
+	tests := []struct {
+		scale, pair string
+		set         int
+		want        int
+	}{
+		{"smoke", "mnist/mlp", 0, 5},
+		{"smoke", "mnist/lenet", 0, 0},
+		{"quick", "mnist/mlp", 0, 8},
+		{"quick", "fashion-mnist/mlp", 0, 8},
+		{"quick", "mnist/lenet", 0, 0},     // a minute a point
+		{"quick", "mnist/lenet", 4, 4},     // asked for
+		{"quick", "mnist/lenet", 1000, 6},  // all its runs
+		{"quick", "mnist/mlp", -1, 0},      // none
+		{"paper", "cifar10/resnet", 0, 20}, // of its 200
+		{"paper", "mnist/mlp", 3, 3},
+	}
+	for _, tc := range tests {
+		d, m, _ := strings.Cut(tc.pair, "/")
+		p, err := Plan(tc.scale, []string{d}, []string{m})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.SetSharpnessRuns(tc.set)
+		if got := p.SharpnessRunsOf(tc.pair); got != tc.want {
+			t.Errorf("%s scale, %s, set %d: sharpness of %d runs of each kind, want %d", tc.scale, tc.pair, tc.set, got, tc.want)
+		}
+	}
+}
+
 // TestTrainPoint trains the probes' starting point apart, as the paper scale does: the
 // study's first corrupted run trained on to more epochs. The report links probes to it
 // and leaves it out of the runs' distributions.
@@ -183,5 +216,74 @@ func TestCapExamples(t *testing.T) {
 		if got := capExamples(tc.n, tc.limit); got != tc.want {
 			t.Errorf("capExamples(%d, %d) = %d, want %d", tc.n, tc.limit, got, tc.want)
 		}
+	}
+}
+
+// TestSharpnessOfRuns measures the sharpness of a study's runs once: resumed, it keeps
+// the probes of weights the runs still hold, measures again a run whose weights changed
+// (trained again), and refuses a probe of another run, keeping it.
+func TestSharpnessOfRuns(t *testing.T) {
+	ds := probeDataset(40, 20)
+	out := t.TempDir()
+	studyDir, probesDir := filepath.Join(out, "study"), filepath.Join(out, "probes")
+	train := func(kind string, seed uint64) {
+		dir := filepath.Join(studyDir, experiment.RunsDir, experiment.StudyRun{Kind: kind}.Name())
+		if err := os.RemoveAll(dir); err != nil {
+			t.Fatal(err)
+		}
+		set := corrupt.Clean(ds)
+		if kind == experiment.KindCorrupted {
+			set, _ = corrupt.Build(ds, corrupt.Settings{Seed: 1})
+		}
+		s := experiment.Settings{ModelConfig: models.Config{Hidden: 8}, Epochs: 2, BatchSize: 16, Seed: seed}
+		if _, err := experiment.Train(context.Background(), nil, set, s, dir, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	train(experiment.KindNormal, 1)
+	train(experiment.KindCorrupted, 1)
+	plan := &ScalePlan{Name: "test", Sharpness: SharpnessSettings{Top: 3, Iterations: 12, TraceSamples: 1, DensityVectors: 1, LanczosSteps: 4}}
+	measure := func() (string, error) {
+		var progress strings.Builder
+		err := sharpnessOfRuns(context.Background(), nil, plan, 1, ds, studyDir, probesDir, &progress)
+		return progress.String(), err
+	}
+	probe := func(name string) string { return filepath.Join(probesDir, SharpnessRunsDir, name) }
+	if progress, err := measure(); err != nil || strings.Count(progress, "probe sharpness of") != 2 {
+		t.Fatalf("first pass: %v; progress %q, want both runs measured", err, progress)
+	}
+	var first SharpnessResult
+	if data, err := os.ReadFile(filepath.Join(probe("corrupted-0000"), SharpnessFile)); err != nil || json.Unmarshal(data, &first) != nil {
+		t.Fatalf("reading the corrupted run's sharpness: %v", err)
+	}
+	if first.Density != nil || len(first.TopEigenvalues) != 3 {
+		t.Errorf("a run's sharpness %+v: want the 3 largest eigenvalues and no density (the pair's probes have it)", first)
+	}
+	if progress, err := measure(); err != nil || strings.Contains(progress, "probe sharpness of") {
+		t.Errorf("resumed: %v; progress %q, want nothing measured again", err, progress)
+	}
+	train(experiment.KindCorrupted, 2) // other weights in the same run directory
+	progress, err := measure()
+	if err != nil || !strings.Contains(progress, "corrupted-0000 measured weights of sha256 ") ||
+		strings.Count(progress, "probe sharpness of") != 1 || !strings.Contains(progress, "probe sharpness of "+filepath.Join(studyDir, "runs", "corrupted-0000")) {
+		t.Errorf("after the corrupted run trained again: %v; progress %q, want it alone measured again", err, progress)
+	}
+	info, err := ReadProbeInfo(probe("corrupted-0000"))
+	if err != nil || !measuredNow(info, Point{Run: filepath.Join(studyDir, "runs", "corrupted-0000"), Weights: weightsFinal}) {
+		t.Errorf("the probe measured again: %+v, %v; want it of the run's weights now", info, err)
+	}
+	// The normal run's probe in the corrupted run's place: refused, and kept.
+	foreign, err := os.ReadFile(filepath.Join(probe("normal-0000"), ProbeInfoFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(probe("corrupted-0000"), ProbeInfoFile), foreign, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := measure(); !errors.Is(err, experiment.ErrStudyMismatch) || !strings.Contains(err.Error(), "normal-0000") {
+		t.Errorf("a probe of another run: %v, want it refused, naming that run", err)
+	}
+	if _, err := os.Stat(filepath.Join(probe("corrupted-0000"), SharpnessFile)); err != nil {
+		t.Errorf("the refused probe was not kept: %v", err)
 	}
 }

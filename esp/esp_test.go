@@ -201,6 +201,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"reproduce"}, exitUsage, "--out DIR is required"},
 		{[]string{"reproduce", "--point-epochs", "5", "--out", "x"}, exitUsage, "mnist/mlp has 15 epochs"},
 		{[]string{"reproduce", "--point-epochs", "-1", "--out", "x"}, exitUsage, "invalid --point-epochs -1"},
+		{[]string{"reproduce", "--sharpness-runs", "-2", "--out", "x"}, exitUsage, "invalid --sharpness-runs -2: want 0 (none) or a count of runs of each kind"},
 		// Refused before the study trains, not after it (exit 1, the whole study trained).
 		{[]string{"reproduce", "--point-epochs", "99999999999", "--out", "x"}, exitUsage, "invalid point epochs 99999999999: at most 1000000"},
 		{[]string{"reproduce", "--data-dir", "main.go", "--out", "x"}, exitUsage, "--data-dir main.go is a file, not a directory"},

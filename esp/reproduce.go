@@ -16,7 +16,7 @@ import (
 )
 
 func runReproduce(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("reproduce", stderr, "reproduce [--scale smoke|quick|paper] [--datasets D,...] [--models M,...] [--workers W] [--ensemble K] [--steps-per-call N] --out DIR")
+	fs := newFlagSet("reproduce", stderr, "reproduce [--scale smoke|quick|paper] [--datasets D,...] [--models M,...] [--workers W] [--ensemble K] [--steps-per-call N] [--point-epochs N] [--sharpness-runs N] --out DIR")
 	scale := fs.String("scale", analysis.ScaleSmoke, "scale: "+strings.Join(analysis.Scales, ", "))
 	datasetList := fs.String("datasets", "", "these datasets (comma-separated; default: the scale's), each with every model: "+strings.Join(datasets.Names(), ", ")+", or image folders imported with esp data fetch --from")
 	modelList := fs.String("models", "", "these models (comma-separated; default: the scale's), each on every dataset: "+strings.Join(models.Names(), ", "))
@@ -24,6 +24,8 @@ func runReproduce(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	ensemble := fs.Int("ensemble", 1, "runs of one kind each worker trains together in one compiled graph (for a GPU, see esp run)")
 	stepsPerCall := fs.Int("steps-per-call", 1, "training steps per call of the compiled graph (for a GPU, see esp train)")
 	pointEpochs := fs.Int("point-epochs", 0, "train the probes' starting point apart: each pair's first corrupted run trained on to N epochs (default: the scale's; the paper scale's are the authors')")
+	sharpnessRuns := fs.Int("sharpness-runs", 0, "measure the sharpness of the first N runs of each kind of every pair, for the report's test of extreme against normal points; 0: none\n"+
+		"(default: the scale's: smoke 5, quick 8 of the MLPs', paper 20)")
 	seed := fs.Uint64("seed", 0, "base seed of every run")
 	backend := fs.String("backend", os.Getenv("GOMLX_BACKEND"), "compute backend (default $GOMLX_BACKEND, else go)")
 	dataDir := fs.String("data-dir", "", "dataset cache directory (default $ESP_DATA_DIR, else "+datasets.UserDataDir()+")")
@@ -81,6 +83,12 @@ func runReproduce(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := plan.SetPointEpochs(*pointEpochs); err != nil {
 		return badInput(err)
 	}
+	if *sharpnessRuns < 0 {
+		return usagef("invalid --sharpness-runs %d: want 0 (none) or a count of runs of each kind", *sharpnessRuns)
+	}
+	if flagGiven(fs, "sharpness-runs") && *sharpnessRuns == 0 {
+		*sharpnessRuns = -1 // analysis.ReproduceSettings: none; its 0 is the scale's
+	}
 	pairs := make([]string, len(plan.Pairs))
 	for i, pair := range plan.Pairs {
 		pairs[i] = fmt.Sprintf("%s %d+%d runs", pair, plan.RunsOf(pair), plan.RunsOf(pair))
@@ -88,7 +96,7 @@ func runReproduce(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fmt.Fprintf(stderr, "reproduce at scale %s: %s -> %s\n", plan.Name, strings.Join(pairs, ", "), *out)
 	start := time.Now()
 	rep, err := analysis.Reproduce(ctx, analysis.ReproduceSettings{Scale: *scale, Datasets: ds, Models: ms, Workers: *workers,
-		Ensemble: *ensemble, StepsPerCall: *stepsPerCall, Backend: *backend, PointEpochs: *pointEpochs, Seed: *seed, Data: datasets.Options{DataDir: *dataDir, Progress: stderr}}, *out, stderr)
+		Ensemble: *ensemble, StepsPerCall: *stepsPerCall, Backend: *backend, PointEpochs: *pointEpochs, SharpnessRuns: *sharpnessRuns, Seed: *seed, Data: datasets.Options{DataDir: *dataDir, Progress: stderr}}, *out, stderr)
 	if err != nil {
 		return interrupted(err, "finished runs and probes are kept, interrupted runs resume from their checkpoints")
 	}

@@ -65,6 +65,11 @@ var expectations = []struct {
 		{`sharpness rank test on λ_max: effect ([0-9.]+)`, 0, 1},
 		// The extreme points' traces came out about 3 times the normal points' (68 against 20).
 		{`sharpness rank test on trace: effect ([0-9.]+)`, 0.9, 1},
+		// About classes - 1 outliers at every point; the gap below them smaller at the
+		// extreme points (all 8 against all 8 at the full scale).
+		{`outliers above the largest gap: normal median ([0-9.]+),`, 8, 10},
+		{`outliers above the largest gap: normal median [0-9.]+, extreme median ([0-9.]+)`, 8, 10},
+		{`sharpness rank test on outlier gap: effect ([0-9.]+)`, 0, 0.34},
 	}},
 	{"04_restarts", 5, []numberCheck{
 		{`extreme point: train accuracy [0-9.]+, test accuracy ([0-9.]+)`, 0, 0.1},
