@@ -285,6 +285,24 @@ func TestReport(t *testing.T) {
 	if !densityFigure {
 		t.Error("no figure of the Hessian eigenvalue density")
 	}
+	// The distributions of λ_max and the trace at the 4 normal and the extreme points, where
+	// the test is made: not of the finite-difference probes, one point of each kind.
+	var sharpnessHistograms []string
+	for _, f := range rep.Figures {
+		if strings.Contains(f.Title, "at normal and extreme points") {
+			sharpnessHistograms = append(sharpnessHistograms, f.Title)
+		}
+	}
+	wantHistograms := []string{
+		fmt.Sprintf("Top Hessian eigenvalue at normal and extreme points: rows/mlp (4 normal, %d extreme)", len(extremeLambdas)),
+		fmt.Sprintf("Hessian trace at normal and extreme points: rows/mlp (4 normal, %d extreme)", len(extremeLambdas)),
+	}
+	if !testable {
+		wantHistograms = nil
+	}
+	if !slices.Equal(sharpnessHistograms, wantHistograms) {
+		t.Errorf("sharpness histograms %q, want %q", sharpnessHistograms, wantHistograms)
+	}
 	var wdFigure bool
 	for _, f := range rep.Figures {
 		wdFigure = wdFigure || f.Title == "Hessian eigenvalue density: rows/mlp (λ=0.0001)"

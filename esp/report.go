@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/extremepoints/esp/analysis"
 	"github.com/extremepoints/esp/experiment"
@@ -63,5 +64,39 @@ func printClaims(w io.Writer, rep *analysis.Report) (held int) {
 	for _, u := range rep.Summary.Untested {
 		fmt.Fprintf(w, "%s %s/%s: not tested (%s)\n", u.ID, u.Dataset, u.Model, u.Reason)
 	}
+	for _, c := range rep.Summary.Sharpness {
+		if line := sharpnessComparisonLine(c); line != "" {
+			fmt.Fprintln(w, line)
+		}
+	}
 	return held
+}
+
+// sharpnessComparisonLine is the line on a sharpness comparison that could test its kinds
+// (two points of each or more; "" otherwise): beyond the paper's claims, the medians and
+// p-values of the extreme points against the normal ones.
+func sharpnessComparisonLine(c analysis.SharpnessComparison) string {
+	if c.TopEigenvalue.Test == nil {
+		return ""
+	}
+	name := c.Dataset + "/" + c.Model
+	if c.WeightDecay != 0 {
+		name += fmt.Sprintf(" (λ=%g)", c.WeightDecay)
+	}
+	if c.HVP != analysis.HVPExact {
+		name += " (" + c.HVP + " H·v)"
+	}
+	measure := func(label, unit string, t *analysis.SharpnessTest) string {
+		text := fmt.Sprintf("%s %.3g%s vs %.3g%s", label, t.Extreme.Median, unit, t.Normal.Median, unit)
+		if t.Test != nil {
+			text += fmt.Sprintf(", p %.3g", t.Test.P)
+		}
+		return text
+	}
+	parts := []string{measure("λ_max", "", &c.TopEigenvalue), measure("trace", "", &c.Trace)}
+	if c.OutlierGap != nil {
+		parts = append(parts, measure("outlier gap", "x", c.OutlierGap))
+	}
+	return fmt.Sprintf("sharpness %s, extreme vs normal points (%d + %d, medians): %s", name,
+		c.TopEigenvalue.Extreme.N, c.TopEigenvalue.Normal.N, strings.Join(parts, "; "))
 }
