@@ -598,26 +598,7 @@ func (rep *Report) compareSharpness(k groupKey, hvp string, sp *sharpnessPoints)
 		outliers = []string{cell(counts.Normal, gaps.Normal), cell(counts.Extreme, gaps.Extreme), test(gaps)}
 	}
 	rep.Summary.Sharpness = append(rep.Summary.Sharpness, c)
-	if c.TopEigenvalue.Test != nil { // two points of each kind or more: their distributions
-		for _, h := range []struct {
-			name, title, x  string
-			normal, extreme []float64
-			test            *RankTest
-		}{
-			{"lambda", "Top Hessian eigenvalue", "λ_max", normal.lambdas, extreme.lambdas, c.TopEigenvalue.Test},
-			{"trace", "Hessian trace", "trace (Hutchinson)", normal.traces, extreme.traces, c.Trace.Test},
-		} {
-			name := fmt.Sprintf("sharpness-%s-%s-%d", h.name, k.slug(), len(rep.Summary.Sharpness))
-			title := fmt.Sprintf("%s at normal and extreme points: %s (%d normal, %d extreme)", h.title, k.decayName(), len(h.normal), len(h.extreme))
-			if f, err := HistogramFigure(name, title, h.x, []string{"normal", "extreme"}, [][]float64{h.normal, h.extreme}, 20); err == nil {
-				f.Caption = fmt.Sprintf("Sharpness probes of the runs' final points (%s Hessian-vector products), each run once.", hvp)
-				if h.test != nil {
-					f.Caption += fmt.Sprintf(" Mann-Whitney U, extreme vs normal: p = %.3g, P(extreme > normal) = %.2f.", h.test.P, h.test.Effect)
-				}
-				rep.Figures = append(rep.Figures, f)
-			}
-		}
-	}
+	rep.drawSharpness(k, hvp, c, normal, extreme)
 	cells := func(t SharpnessTest) []string {
 		return []string{fmtNum(t.Normal.Median), fmtNum(t.Extreme.Median), test(t)}
 	}
@@ -626,6 +607,34 @@ func (rep *Report) compareSharpness(k groupKey, hvp string, sp *sharpnessPoints)
 	rep.addTableRow("Sharpness of normal and extreme points (medians; Mann-Whitney U, extreme vs normal)",
 		[]string{"dataset/model", "H·v", "points (normal, extreme)", "λ_max not converged", "λ_max normal", "λ_max extreme", "λ_max test",
 			"outliers normal (gap)", "outliers extreme (gap)", "gap test", "trace normal", "trace extreme", "trace test"}, row)
+}
+
+// drawSharpness adds histograms of λ_max and the trace at a comparison's normal and
+// extreme points, where there are two of each kind or more to test.
+func (rep *Report) drawSharpness(k groupKey, hvp string, c SharpnessComparison, normal, extreme kindSharpness) {
+	if c.TopEigenvalue.Test == nil {
+		return
+	}
+	for _, h := range []struct {
+		name, title, x  string
+		normal, extreme []float64
+		test            *RankTest
+	}{
+		{"lambda", "Top Hessian eigenvalue", "λ_max", normal.lambdas, extreme.lambdas, c.TopEigenvalue.Test},
+		{"trace", "Hessian trace", "trace (Hutchinson)", normal.traces, extreme.traces, c.Trace.Test},
+	} {
+		name := fmt.Sprintf("sharpness-%s-%s-%d", h.name, k.slug(), len(rep.Summary.Sharpness))
+		title := fmt.Sprintf("%s at normal and extreme points: %s (%d normal, %d extreme)", h.title, k.decayName(), len(h.normal), len(h.extreme))
+		f, err := HistogramFigure(name, title, h.x, []string{"normal", "extreme"}, [][]float64{h.normal, h.extreme}, 20)
+		if err != nil {
+			continue
+		}
+		f.Caption = fmt.Sprintf("Sharpness probes of the runs' final points (%s Hessian-vector products), each run once.", hvp)
+		if h.test != nil {
+			f.Caption += fmt.Sprintf(" Mann-Whitney U, extreme vs normal: p = %.3g, P(extreme > normal) = %.2f.", h.test.P, h.test.Effect)
+		}
+		rep.Figures = append(rep.Figures, f)
+	}
 }
 
 // addFullBatchRow adds a full-batch descent's first and last values, from its C6
