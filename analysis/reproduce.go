@@ -62,10 +62,11 @@ type ScalePlan struct {
 	Sharpness   SharpnessSettings
 	SharpnessN  int // examples used by the sharpness probe (0: all)
 	// SharpnessRuns, per model or per pair as Epochs, measures the sharpness of the final
-	// points of the first N runs of each kind of a pair's study too, as the sharpness probe
-	// does but without the eigenvalue density (probes/PAIR/sharpness-runs/RUN): one point of
-	// each kind shows numbers, several let the report test extreme points against normal
-	// ones. Absent or 0: none. See SharpnessRunsOf.
+	// points of the first N runs of each kind of a pair's study too (of those that did not
+	// diverge), as the sharpness probe does but without the eigenvalue density
+	// (probes/PAIR/sharpness-runs/RUN): one point of each kind shows numbers, several let
+	// the report test extreme points against normal ones. Absent or 0: none. See
+	// SharpnessRunsOf.
 	SharpnessRuns map[string]int
 }
 
@@ -372,7 +373,8 @@ func Reproduce(ctx context.Context, s ReproduceSettings, out string, progress io
 		studyDir, probesDir := pairDirs(out, pair)
 		study := experiment.StudySettings{Run: run, Runs: runs, Seed: s.Seed, Workers: s.Workers,
 			Ensemble: s.Ensemble, Corruption: corrupt.Settings{Strategy: corrupt.WrongUniform}}
-		if _, err := experiment.RunStudy(ctx, ds, study, studyDir, progress); err != nil {
+		studied, err := experiment.RunStudy(ctx, ds, study, studyDir, progress)
+		if err != nil {
 			return nil, fmt.Errorf("%s: %w", pair, err)
 		}
 		if i == 0 {
@@ -408,7 +410,7 @@ func Reproduce(ctx context.Context, s ReproduceSettings, out string, progress io
 		if err := runProbes(ctx, backend, &probePlan, ds, studyDir, extreme, probesDir, progress); err != nil {
 			return nil, fmt.Errorf("%s probes: %w", pair, err)
 		}
-		if err := sharpnessOfRuns(ctx, backend, &probePlan, plan.SharpnessRunsOf(pair), ds, studyDir, probesDir, progress); err != nil {
+		if err := sharpnessOfRuns(ctx, backend, &probePlan, plan.SharpnessRunsOf(pair), ds, studied, probesDir, progress); err != nil {
 			return nil, fmt.Errorf("%s sharpness of its runs: %w", pair, err)
 		}
 	}
@@ -534,18 +536,30 @@ func runProbes(ctx context.Context, backend compute.Backend, plan *ScalePlan, ds
 const SharpnessRunsDir = "sharpness-runs"
 
 // sharpnessOfRuns measures the sharpness of the final points of the first n runs of each
-// kind of the study in studyDir, skipping those measured before: a probe of weights the
-// run no longer holds (its weights file changed since) is measured again, one of another
-// run refused. The eigenvalue density is left to the pair's sharpness probes: the runs'
-// are compared by λ_max, trace and outliers.
-func sharpnessOfRuns(ctx context.Context, backend compute.Backend, plan *ScalePlan, n int, ds *datasets.Dataset, studyDir, probesDir string, progress io.Writer) error {
+// kind of a study that did not diverge (a diverged run's weights are not finite), skipping
+// those measured before: a probe of weights the run no longer holds (its weights file
+// changed since) is measured again, one of another run refused. The eigenvalue density
+// is left to the pair's sharpness probes: the runs' are compared by λ_max, trace and
+// outliers.
+func sharpnessOfRuns(ctx context.Context, backend compute.Backend, plan *ScalePlan, n int, ds *datasets.Dataset, study *experiment.StudyResult,
+	probesDir string, progress io.Writer) error {
 	settings := plan.Sharpness
 	settings.DensityVectors, settings.LanczosSteps = 0, 0
+	runs := slices.Clone(study.Finished)
+	slices.SortFunc(runs, func(a, b experiment.RunResult) int { return cmp.Compare(a.Index, b.Index) })
 	for _, kind := range []string{experiment.KindNormal, experiment.KindCorrupted} {
-		for i := range n {
-			name := experiment.StudyRun{Kind: kind, Index: i}.Name()
-			point := Point{Run: filepath.Join(studyDir, experiment.RunsDir, name), Weights: weightsFinal}
-			dir := filepath.Join(probesDir, SharpnessRunsDir, name)
+		measured := 0
+		for _, r := range runs {
+			if r.Kind != kind || measured == n {
+				continue
+			}
+			if r.Status != experiment.StatusOK {
+				fmt.Fprintf(progress, "[%s] sharpness of the runs: %s %s, left out\n", plan.Name, r.Name(), r.Status)
+				continue
+			}
+			measured++
+			point := Point{Run: filepath.Join(study.Dir, experiment.RunsDir, r.Name()), Weights: weightsFinal}
+			dir := filepath.Join(probesDir, SharpnessRunsDir, r.Name())
 			if info := finishedProbe(dir); info != nil {
 				if err := startedElsewhere(dir, info, point); err != nil {
 					return err
@@ -559,9 +573,9 @@ func sharpnessOfRuns(ctx context.Context, backend compute.Backend, plan *ScalePl
 			if err := os.RemoveAll(dir); err != nil {
 				return err
 			}
-			fmt.Fprintf(progress, "[%s] probe sharpness of %s (%d of %d of each kind)\n", plan.Name, point.Run, i+1, n)
+			fmt.Fprintf(progress, "[%s] probe sharpness of %s (%d of %d of each kind)\n", plan.Name, point.Run, measured, n)
 			if _, err := Sharpness(ctx, backend, point, ds.Head(plan.SharpnessN), settings, dir, progress); err != nil {
-				return fmt.Errorf("%s: %w", name, err)
+				return fmt.Errorf("%s: %w", r.Name(), err)
 			}
 		}
 	}

@@ -219,20 +219,27 @@ func TestCapExamples(t *testing.T) {
 	}
 }
 
-// TestSharpnessOfRuns measures the sharpness of a study's runs once: resumed, it keeps
-// the probes of weights the runs still hold, measures again a run whose weights changed
-// (trained again), and refuses a probe of another run, keeping it.
+// TestSharpnessOfRuns measures the sharpness of a study's first runs of each kind once,
+// leaving out a diverged one for the next: resumed, it keeps the probes of weights the runs
+// still hold, measures again a run whose weights changed (trained again), and refuses a
+// probe of another run, keeping it.
 func TestSharpnessOfRuns(t *testing.T) {
 	ds := probeDataset(40, 20)
 	out := t.TempDir()
-	studyDir, probesDir := filepath.Join(out, "study"), filepath.Join(out, "probes")
-	train := func(kind string, seed uint64) {
-		dir := filepath.Join(studyDir, experiment.RunsDir, experiment.StudyRun{Kind: kind}.Name())
+	study := &experiment.StudyResult{Dir: filepath.Join(out, "study"), Finished: []experiment.RunResult{
+		{StudyRun: experiment.StudyRun{Kind: experiment.KindCorrupted, Index: 1}, Status: experiment.StatusOK},
+		{StudyRun: experiment.StudyRun{Kind: experiment.KindNormal, Index: 0}, Status: experiment.StatusOK},
+		{StudyRun: experiment.StudyRun{Kind: experiment.KindCorrupted, Index: 0}, Status: experiment.StatusDiverged}, // no weights to measure
+	}}
+	probesDir := filepath.Join(out, "probes")
+	runDir := func(name string) string { return filepath.Join(study.Dir, experiment.RunsDir, name) }
+	train := func(name string, seed uint64) {
+		dir := runDir(name)
 		if err := os.RemoveAll(dir); err != nil {
 			t.Fatal(err)
 		}
 		set := corrupt.Clean(ds)
-		if kind == experiment.KindCorrupted {
+		if strings.HasPrefix(name, experiment.KindCorrupted) {
 			set, _ = corrupt.Build(ds, corrupt.Settings{Seed: 1})
 		}
 		s := experiment.Settings{ModelConfig: models.Config{Hidden: 8}, Epochs: 2, BatchSize: 16, Seed: seed}
@@ -240,20 +247,22 @@ func TestSharpnessOfRuns(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	train(experiment.KindNormal, 1)
-	train(experiment.KindCorrupted, 1)
+	train("normal-0000", 1)
+	train("corrupted-0001", 1)
 	plan := &ScalePlan{Name: "test", Sharpness: SharpnessSettings{Top: 3, Iterations: 12, TraceSamples: 1, DensityVectors: 1, LanczosSteps: 4}}
 	measure := func() (string, error) {
 		var progress strings.Builder
-		err := sharpnessOfRuns(context.Background(), nil, plan, 1, ds, studyDir, probesDir, &progress)
+		err := sharpnessOfRuns(context.Background(), nil, plan, 1, ds, study, probesDir, &progress)
 		return progress.String(), err
 	}
 	probe := func(name string) string { return filepath.Join(probesDir, SharpnessRunsDir, name) }
-	if progress, err := measure(); err != nil || strings.Count(progress, "probe sharpness of") != 2 {
-		t.Fatalf("first pass: %v; progress %q, want both runs measured", err, progress)
+	progress, err := measure()
+	if err != nil || strings.Count(progress, "probe sharpness of") != 2 || !strings.Contains(progress, "corrupted-0000 diverged, left out") ||
+		!strings.Contains(progress, "probe sharpness of "+runDir("corrupted-0001")) {
+		t.Fatalf("first pass: %v; progress %q, want the normal run and the corrupted one after the diverged one measured", err, progress)
 	}
 	var first SharpnessResult
-	if data, err := os.ReadFile(filepath.Join(probe("corrupted-0000"), SharpnessFile)); err != nil || json.Unmarshal(data, &first) != nil {
+	if data, err := os.ReadFile(filepath.Join(probe("corrupted-0001"), SharpnessFile)); err != nil || json.Unmarshal(data, &first) != nil {
 		t.Fatalf("reading the corrupted run's sharpness: %v", err)
 	}
 	if first.Density != nil || len(first.TopEigenvalues) != 3 {
@@ -262,14 +271,14 @@ func TestSharpnessOfRuns(t *testing.T) {
 	if progress, err := measure(); err != nil || strings.Contains(progress, "probe sharpness of") {
 		t.Errorf("resumed: %v; progress %q, want nothing measured again", err, progress)
 	}
-	train(experiment.KindCorrupted, 2) // other weights in the same run directory
-	progress, err := measure()
-	if err != nil || !strings.Contains(progress, "corrupted-0000 measured weights of sha256 ") ||
-		strings.Count(progress, "probe sharpness of") != 1 || !strings.Contains(progress, "probe sharpness of "+filepath.Join(studyDir, "runs", "corrupted-0000")) {
+	train("corrupted-0001", 2) // other weights in the same run directory
+	progress, err = measure()
+	if err != nil || !strings.Contains(progress, "corrupted-0001 measured weights of sha256 ") ||
+		strings.Count(progress, "probe sharpness of") != 1 || !strings.Contains(progress, "probe sharpness of "+runDir("corrupted-0001")) {
 		t.Errorf("after the corrupted run trained again: %v; progress %q, want it alone measured again", err, progress)
 	}
-	info, err := ReadProbeInfo(probe("corrupted-0000"))
-	if err != nil || !measuredNow(info, Point{Run: filepath.Join(studyDir, "runs", "corrupted-0000"), Weights: weightsFinal}) {
+	info, err := ReadProbeInfo(probe("corrupted-0001"))
+	if err != nil || !measuredNow(info, Point{Run: runDir("corrupted-0001"), Weights: weightsFinal}) {
 		t.Errorf("the probe measured again: %+v, %v; want it of the run's weights now", info, err)
 	}
 	// The normal run's probe in the corrupted run's place: refused, and kept.
@@ -277,13 +286,13 @@ func TestSharpnessOfRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(probe("corrupted-0000"), ProbeInfoFile), foreign, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(probe("corrupted-0001"), ProbeInfoFile), foreign, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := measure(); !errors.Is(err, experiment.ErrStudyMismatch) || !strings.Contains(err.Error(), "normal-0000") {
 		t.Errorf("a probe of another run: %v, want it refused, naming that run", err)
 	}
-	if _, err := os.Stat(filepath.Join(probe("corrupted-0000"), SharpnessFile)); err != nil {
+	if _, err := os.Stat(filepath.Join(probe("corrupted-0001"), SharpnessFile)); err != nil {
 		t.Errorf("the refused probe was not kept: %v", err)
 	}
 }
