@@ -502,9 +502,7 @@ func sharpnessAt(ctx context.Context, net *experiment.Net, w *experiment.Weights
 		if err == nil {
 			lambda, iterations, converged = top.Values[0], top.Steps, top.Converged
 			if s.Top > 1 {
-				for _, value := range top.Values {
-					res.TopEigenvalues = append(res.TopEigenvalues, experiment.Float(value))
-				}
+				res.TopEigenvalues = jsonFloats(top.Values)
 			}
 		}
 	}

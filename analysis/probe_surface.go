@@ -272,7 +272,7 @@ func hessianDirections(ctx context.Context, lp *loadedPoint, split *datasets.Spl
 	if !top.Converged {
 		note = "NOT converged: the directions approximate the eigenvectors"
 	}
-	s.DirectionEigenvalues = []experiment.Float{experiment.Float(top.Values[0]), experiment.Float(top.Values[1])}
+	s.DirectionEigenvalues = jsonFloats(top.Values[:2])
 	s.DirectionsFrom = fmt.Sprintf("the Ritz vectors of the 2 largest Ritz values of %d Lanczos steps over %d examples (%s)", top.Steps, split.Len(), note)
 	fmt.Fprintf(progress, "surface: directions along Hessian eigenvalues %.6g and %.6g: %s\n", top.Values[0], top.Values[1], s.DirectionsFrom)
 	return d1, d2, nil
