@@ -64,9 +64,9 @@ type ScalePlan struct {
 	// SharpnessRuns, per model or per pair as Epochs, measures the sharpness of the final
 	// points of the first N runs of each kind of a pair's study too (of those that did not
 	// diverge), as the sharpness probe does but without the eigenvalue density
-	// (probes/PAIR/sharpness-runs/RUN): one point of each kind shows numbers, several let
-	// the report test extreme points against normal ones. Absent or 0: none. See
-	// SharpnessRunsOf.
+	// (probes/PAIR/sharpness-runs/RUN; not again a run those probes measured): one point of
+	// each kind shows numbers, several let the report test extreme points against normal
+	// ones. Absent or 0: none. See SharpnessRunsOf.
 	SharpnessRuns map[string]int
 }
 
@@ -537,10 +537,10 @@ const SharpnessRunsDir = "sharpness-runs"
 
 // sharpnessOfRuns measures the sharpness of the final points of the first n runs of each
 // kind of a study that did not diverge (a diverged run's weights are not finite), skipping
-// those measured before: a probe of weights the run no longer holds (its weights file
-// changed since) is measured again, one of another run refused. The eigenvalue density
-// is left to the pair's sharpness probes: the runs' are compared by λ_max, trace and
-// outliers.
+// those measured before, here or by the pair's own sharpness probes (measuredByPair): a
+// probe of weights the run no longer holds (its weights file changed since) is measured
+// again, one of another run refused. The eigenvalue density is left to the pair's
+// sharpness probes: the runs' are compared by λ_max, trace and outliers.
 func sharpnessOfRuns(ctx context.Context, backend compute.Backend, plan *ScalePlan, n int, ds *datasets.Dataset, study *experiment.StudyResult,
 	probesDir string, progress io.Writer) error {
 	settings := plan.Sharpness
@@ -559,6 +559,9 @@ func sharpnessOfRuns(ctx context.Context, backend compute.Backend, plan *ScalePl
 			}
 			measured++
 			point := Point{Run: filepath.Join(study.Dir, experiment.RunsDir, r.Name()), Weights: weightsFinal}
+			if measuredByPair(probesDir, point) {
+				continue
+			}
 			dir := filepath.Join(probesDir, SharpnessRunsDir, r.Name())
 			if info := finishedProbe(dir); info != nil {
 				if err := startedElsewhere(dir, info, point); err != nil {
@@ -580,6 +583,19 @@ func sharpnessOfRuns(ctx context.Context, backend compute.Backend, plan *ScalePl
 		}
 	}
 	return nil
+}
+
+// measuredByPair reports whether one of a pair's own sharpness probes measured the weights
+// point holds now. Its λ_max and trace are those the runs' probe would find (the same
+// settings, seed and examples; its density is drawn after them), and the report counts a
+// run once.
+func measuredByPair(probesDir string, point Point) bool {
+	for _, name := range []string{"sharpness", normalSharpnessDir} {
+		if info := finishedProbe(filepath.Join(probesDir, name)); info != nil && sameRun(info.Run, point.Run) && measuredNow(info, point) {
+			return true
+		}
+	}
+	return false
 }
 
 // measuredNow reports whether a probe (info its probe.json) measured the weights point
