@@ -49,9 +49,9 @@ type ScalePlan struct {
 	WeightDecays []float64
 	L2Runs       int
 	// PointEpochs, per model or per pair as Epochs, trains the probes' starting point
-	// apart: the study's first corrupted run, trained on to this many epochs (the
-	// authors' restart probes started from such a longer-trained point). Zero or absent:
-	// the probes start from the study's first corrupted run itself. See PointEpochsOf.
+	// apart: the study's first corrupted run that did not diverge, trained on to this
+	// many epochs (the authors' restart probes started from such a longer-trained point).
+	// Zero or absent: the probes start from that run itself. See PointEpochsOf.
 	PointEpochs map[string]int
 	// Probes from the extreme point of each pair (see PointEpochs).
 	Restart     RestartSettings
@@ -219,7 +219,8 @@ func (p *ScalePlan) EpochsOf(pair string) int {
 }
 
 // PointEpochsOf returns the epochs of the point a pair's probes start from, as EpochsOf
-// does for its runs; 0 means the study's first corrupted run, as trained.
+// does for its runs; 0 means the study's first corrupted run that did not diverge, as
+// trained.
 func (p *ScalePlan) PointEpochsOf(pair string) int {
 	if e, ok := p.PointEpochs[pair]; ok {
 		return e
@@ -329,8 +330,10 @@ type ReproduceSettings struct {
 // of every pair (out/probes/DATASET-MODEL/PROBE; the point trained apart in
 // out/probes/DATASET-MODEL/point where the plan says, see ScalePlan.PointEpochs), the
 // sharpness of the first runs of each kind (out/probes/DATASET-MODEL/sharpness-runs/RUN,
-// see ScalePlan.SharpnessRuns), and the report (out/report). It resumes: finished runs and probes are kept, interrupted runs
-// resume from their last epoch (see experiment.RunStudy), unfinished probes are redone.
+// see ScalePlan.SharpnessRuns), and the report (out/report). The probes start from the
+// study's first runs of each kind that did not diverge. It resumes: finished runs and
+// probes are kept, interrupted runs resume from their last epoch (see
+// experiment.RunStudy), unfinished probes are redone.
 func Reproduce(ctx context.Context, s ReproduceSettings, out string, progress io.Writer) (*Report, error) {
 	plan, err := Plan(s.Scale, s.Datasets, s.Models)
 	if err != nil {
@@ -400,14 +403,22 @@ func Reproduce(ctx context.Context, s ReproduceSettings, out string, progress io
 				probePlan.FullBatch.Steps = o.FullBatchSteps
 			}
 		}
-		extreme := firstRun(studyDir, experiment.KindCorrupted)
+		starts, err := probeStarts(studied)
+		if err != nil {
+			return nil, fmt.Errorf("%s probes: %w", pair, err)
+		}
+		if len(starts.diverged) > 0 {
+			fmt.Fprintf(progress, "[%s] %s: %s diverged: the probes start from %s and %s\n", plan.Name, pair,
+				strings.Join(starts.diverged, ", "), filepath.Base(starts.normal.Run), filepath.Base(starts.corrupted.Run))
+		}
+		extreme := starts.corrupted
 		if n := plan.PointEpochsOf(pair); n > 0 {
-			fmt.Fprintf(progress, "[%s] %s: the probes' starting point: the first corrupted run trained to %d epochs\n", plan.Name, pair, n)
-			if extreme, err = trainPoint(ctx, ds, study, n, filepath.Join(probesDir, PointDir), progress); err != nil {
+			fmt.Fprintf(progress, "[%s] %s: the probes' starting point: %s trained to %d epochs\n", plan.Name, pair, filepath.Base(extreme.Run), n)
+			if extreme, err = trainPoint(ctx, ds, study, starts.corruptedIndex, n, filepath.Join(probesDir, PointDir), progress); err != nil {
 				return nil, fmt.Errorf("%s probes' point: %w", pair, err)
 			}
 		}
-		if err := runProbes(ctx, backend, &probePlan, ds, studyDir, extreme, probesDir, progress); err != nil {
+		if err := runProbes(ctx, backend, &probePlan, ds, starts, extreme, probesDir, progress); err != nil {
 			return nil, fmt.Errorf("%s probes: %w", pair, err)
 		}
 		if err := sharpnessOfRuns(ctx, backend, &probePlan, plan.SharpnessRunsOf(pair), ds, studied, probesDir, progress); err != nil {
@@ -436,11 +447,12 @@ const (
 )
 
 // trainPoint trains (or, when done before, finds) the probes' starting point: the
-// study's first corrupted run, same seed and corruption, trained for epochs epochs, as a
-// one-run study in dir.
-func trainPoint(ctx context.Context, ds *datasets.Dataset, study experiment.StudySettings, epochs int, dir string, progress io.Writer) (Point, error) {
+// study's corrupted run of index index (its first that did not diverge), same seed and
+// corruption, trained for epochs epochs, as a one-run study in dir.
+func trainPoint(ctx context.Context, ds *datasets.Dataset, study experiment.StudySettings, index, epochs int, dir string, progress io.Writer) (Point, error) {
+	studyEpochs := study.Run.Epochs
 	study.Run.Epochs = epochs
-	study.Runs, study.Kinds, study.Ensemble = 1, []string{experiment.KindCorrupted}, 0
+	study.Runs, study.FirstIndex, study.Kinds, study.Ensemble = 1, index, []string{experiment.KindCorrupted}, 0
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return Point{}, err
 	}
@@ -455,27 +467,80 @@ func trainPoint(ctx context.Context, ds *datasets.Dataset, study experiment.Stud
 			return Point{}, err
 		}
 	}
-	if _, err := experiment.RunStudy(ctx, ds, study, dir, progress); err != nil {
+	trained, err := experiment.RunStudy(ctx, ds, study, dir, progress)
+	if err != nil {
 		return Point{}, err
 	}
-	return firstRun(dir, experiment.KindCorrupted), nil
+	point, _, _, err := firstFiniteRun(trained, experiment.KindCorrupted)
+	if err != nil {
+		return Point{}, fmt.Errorf("the run trained on to %d epochs diverged, where the study's %d did not: %w (a smaller --point-epochs, or 0 to start the probes from the study's runs, in another --out)",
+			epochs, studyEpochs, err)
+	}
+	return point, nil
 }
 
-// firstRun is the final weights of a study's first run of a kind.
-func firstRun(studyDir, kind string) Point {
-	name := experiment.StudyRun{Kind: kind}.Name()
+// runPoint is the final weights of a study's run.
+func runPoint(studyDir, name string) Point {
 	return Point{Run: filepath.Join(studyDir, experiment.RunsDir, name), Weights: weightsFinal}
 }
 
+// firstFiniteRun returns the final weights of a study's first run of a kind that did not
+// diverge (a diverged run's weights are not finite: no probe starts there), its index,
+// and the runs of the kind before it, which diverged. It fails where every finished run
+// of the kind diverged, or where one before the first that did not is still missing.
+func firstFiniteRun(study *experiment.StudyResult, kind string) (point Point, index int, diverged []string, err error) {
+	runs := slices.Clone(study.Finished)
+	for _, r := range study.Missing {
+		runs = append(runs, experiment.RunResult{StudyRun: r})
+	}
+	slices.SortFunc(runs, func(a, b experiment.RunResult) int { return cmp.Compare(a.Index, b.Index) })
+	for _, r := range runs {
+		switch {
+		case r.Kind != kind:
+		case r.Status == experiment.StatusOK:
+			return runPoint(study.Dir, r.Name()), r.Index, diverged, nil
+		case r.Status == "":
+			return Point{}, 0, diverged, fmt.Errorf("%s: %s is not trained yet", study.Dir, r.Name())
+		default:
+			diverged = append(diverged, r.Name())
+		}
+	}
+	return Point{}, 0, diverged, fmt.Errorf("%s: every %s run diverged (%d): no point for the probes to start from", study.Dir, kind, len(diverged))
+}
+
+// pairStarts are the points a pair's probes start from: its study's first normal and
+// first corrupted runs that did not diverge (see firstFiniteRun).
+type pairStarts struct {
+	normal, corrupted Point
+	corruptedIndex    int
+	diverged          []string // the runs before them, which diverged
+}
+
+// probeStarts finds a study's pairStarts.
+func probeStarts(study *experiment.StudyResult) (pairStarts, error) {
+	var s pairStarts
+	var divergedNormal, divergedCorrupted []string
+	var err error
+	if s.normal, _, divergedNormal, err = firstFiniteRun(study, experiment.KindNormal); err != nil {
+		return s, err
+	}
+	if s.corrupted, s.corruptedIndex, divergedCorrupted, err = firstFiniteRun(study, experiment.KindCorrupted); err != nil {
+		return s, err
+	}
+	s.diverged = append(divergedNormal, divergedCorrupted...)
+	return s, nil
+}
+
 // normalSharpnessDir is the directory, among a pair's probes, of the sharpness probe from
-// the study's first normal run: the extreme point's compared with a normal one's.
+// the study's first normal run that did not diverge: the extreme point's compared with
+// a normal one's.
 const normalSharpnessDir = "sharpness-normal"
 
-// runProbes runs every probe from extreme (and interpolates between the study's first
-// normal and first corrupted runs, and measures the sharpness of that normal run too),
+// runProbes runs every probe from extreme (and interpolates between the study's normal
+// and corrupted runs of starts, and measures the sharpness of that normal run too),
 // skipping probes already done.
-func runProbes(ctx context.Context, backend compute.Backend, plan *ScalePlan, ds *datasets.Dataset, studyDir string, extreme Point, probesDir string, progress io.Writer) error {
-	normal, corrupted := firstRun(studyDir, experiment.KindNormal), firstRun(studyDir, experiment.KindCorrupted)
+func runProbes(ctx context.Context, backend compute.Backend, plan *ScalePlan, ds *datasets.Dataset, starts pairStarts, extreme Point, probesDir string, progress io.Writer) error {
+	normal, corrupted := starts.normal, starts.corrupted
 	probes := []struct {
 		name string
 		run  func(dir string) error
@@ -558,7 +623,7 @@ func sharpnessOfRuns(ctx context.Context, backend compute.Backend, plan *ScalePl
 				continue
 			}
 			measured++
-			point := Point{Run: filepath.Join(study.Dir, experiment.RunsDir, r.Name()), Weights: weightsFinal}
+			point := runPoint(study.Dir, r.Name())
 			if measuredByPair(probesDir, point) {
 				continue
 			}
@@ -641,29 +706,47 @@ func startedElsewhere(dir string, info *ProbeInfo, start Point) error {
 func checkProbeStarts(plan *ScalePlan, out string) error {
 	for _, pair := range plan.Pairs {
 		studyDir, probesDir := pairDirs(out, pair)
-		extreme := firstRun(studyDir, experiment.KindCorrupted)
-		if plan.PointEpochsOf(pair) > 0 {
-			extreme = firstRun(filepath.Join(probesDir, PointDir), experiment.KindCorrupted)
-		}
-		normal := firstRun(studyDir, experiment.KindNormal)
-		entries, _ := os.ReadDir(probesDir)
-		for _, e := range entries {
-			dir := filepath.Join(probesDir, e.Name())
-			start, checked := probeStartOf(e.Name(), extreme, normal)
-			if info := finishedProbe(dir); info != nil && checked {
-				if err := startedElsewhere(dir, info, start); err != nil {
-					return err
-				}
-			}
+		if err := checkPairProbeStarts(plan, pair, studyDir, probesDir); err != nil {
+			return err
 		}
 		runs, _ := os.ReadDir(filepath.Join(probesDir, SharpnessRunsDir))
 		for _, e := range runs { // each the probe of the study's run of its name
 			dir := filepath.Join(probesDir, SharpnessRunsDir, e.Name())
-			start := Point{Run: filepath.Join(studyDir, experiment.RunsDir, e.Name()), Weights: weightsFinal}
 			if info := finishedProbe(dir); info != nil {
-				if err := startedElsewhere(dir, info, start); err != nil {
+				if err := startedElsewhere(dir, info, runPoint(studyDir, e.Name())); err != nil {
 					return err
 				}
+			}
+		}
+	}
+	return nil
+}
+
+// checkPairProbeStarts is checkProbeStarts for a pair's own probes, which start from runs
+// of its study (probeStarts): checked where the study can tell them.
+func checkPairProbeStarts(plan *ScalePlan, pair, studyDir, probesDir string) error {
+	entries, _ := os.ReadDir(probesDir)
+	if len(entries) == 0 {
+		return nil
+	}
+	study, err := experiment.LoadStudy(studyDir)
+	if err != nil {
+		return nil // none yet, or one RunStudy refuses, saying why
+	}
+	starts, err := probeStarts(study)
+	if err != nil {
+		return nil // runProbes checks the probes once the study is trained
+	}
+	extreme := starts.corrupted
+	if plan.PointEpochsOf(pair) > 0 { // that run trained on (trainPoint), of the same name
+		extreme = runPoint(filepath.Join(probesDir, PointDir), filepath.Base(starts.corrupted.Run))
+	}
+	for _, e := range entries {
+		dir := filepath.Join(probesDir, e.Name())
+		start, checked := probeStartOf(e.Name(), extreme, starts.normal)
+		if info := finishedProbe(dir); info != nil && checked {
+			if err := startedElsewhere(dir, info, start); err != nil {
+				return err
 			}
 		}
 	}

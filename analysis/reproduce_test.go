@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -131,9 +132,10 @@ func TestSharpnessRuns(t *testing.T) {
 	}
 }
 
-// TestTrainPoint trains the probes' starting point apart, as the paper scale does: the
-// study's first corrupted run trained on to more epochs. The report links probes to it
-// and leaves it out of the runs' distributions.
+// TestTrainPoint trains the probes' starting point apart, as the paper scale does: a
+// corrupted run of the study (here its second, as where the first diverged) trained on
+// to more epochs. The report links probes to it and leaves it out of the runs'
+// distributions.
 func TestTrainPoint(t *testing.T) {
 	ctx := context.Background()
 	out := t.TempDir()
@@ -145,22 +147,25 @@ func TestTrainPoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	pointDir := filepath.Join(out, "probes", "rows-mlp", PointDir)
-	point, err := trainPoint(ctx, ds, study, 6, pointDir, nil)
+	point, err := trainPoint(ctx, ds, study, 1, 6, pointDir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	first := readMetrics(t, filepath.Join(studyDir, "runs", "corrupted-0000"))
+	if want := filepath.Join(pointDir, "runs", "corrupted-0001"); point.Run != want {
+		t.Fatalf("the point is %s, want %s", point.Run, want)
+	}
+	first := readMetrics(t, filepath.Join(studyDir, "runs", "corrupted-0001"))
 	trained := readMetrics(t, point.Run)
 	if len(first) != 4 || len(trained) != 7 {
 		t.Fatalf("%d and %d metrics lines, want 4 (3 epochs) and 7 (6 epochs)", len(first), len(trained))
 	}
 	// The same run, trained on: its first epochs are the study run's, bit for bit.
 	if first[3].WeightNormSum != trained[3].WeightNormSum || first[3].CorruptedAcc == nil || *first[3].CorruptedAcc != *trained[3].CorruptedAcc {
-		t.Errorf("epoch 3: norm %v / %v; the point should continue the study's first corrupted run", first[3].WeightNormSum, trained[3].WeightNormSum)
+		t.Errorf("epoch 3: norm %v / %v; the point should continue the study's run corrupted-0001", first[3].WeightNormSum, trained[3].WeightNormSum)
 	}
 	// A second call finds the point trained.
 	before, _ := os.Stat(filepath.Join(point.Run, experiment.MetricsFile))
-	if again, err := trainPoint(ctx, ds, study, 6, pointDir, nil); err != nil || again != point {
+	if again, err := trainPoint(ctx, ds, study, 1, 6, pointDir, nil); err != nil || again != point {
 		t.Fatalf("trainPoint again = %v, %v; want %v", again, err, point)
 	}
 	if after, _ := os.Stat(filepath.Join(point.Run, experiment.MetricsFile)); !after.ModTime().Equal(before.ModTime()) {
@@ -168,7 +173,7 @@ func TestTrainPoint(t *testing.T) {
 	}
 	// Other epochs in the same place are refused; the marker keeps its epochs.
 	marker := mustRead(t, filepath.Join(pointDir, PointFile))
-	if _, err := trainPoint(ctx, ds, study, 8, pointDir, nil); !errors.Is(err, experiment.ErrStudyMismatch) {
+	if _, err := trainPoint(ctx, ds, study, 1, 8, pointDir, nil); !errors.Is(err, experiment.ErrStudyMismatch) {
 		t.Errorf("trainPoint with 8 epochs over a 6-epoch point: %v, want %v", err, experiment.ErrStudyMismatch)
 	}
 	if got := mustRead(t, filepath.Join(pointDir, PointFile)); got != marker || !strings.Contains(got, `"epochs":6`) {
@@ -301,5 +306,106 @@ func TestSharpnessOfRuns(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(probe("corrupted-0001"), SharpnessFile)); err != nil {
 		t.Errorf("the refused probe was not kept: %v", err)
+	}
+}
+
+// TestFirstFiniteRun finds the run a pair's probes start from: the first of its kind that
+// did not diverge, where every run before it is finished.
+func TestFirstFiniteRun(t *testing.T) {
+	run := func(kind string, index int, status string) experiment.RunResult {
+		return experiment.RunResult{StudyRun: experiment.StudyRun{Kind: kind, Index: index}, Status: status}
+	}
+	c, n := experiment.KindCorrupted, experiment.KindNormal
+	ok, diverged := experiment.StatusOK, experiment.StatusDiverged
+	tests := []struct {
+		name         string
+		finished     []experiment.RunResult
+		missing      []experiment.StudyRun
+		kind         string
+		want         string // the run's name, or "" for an error
+		wantDiverged []string
+		wantErr      string
+	}{
+		{"the first", []experiment.RunResult{run(n, 0, diverged), run(c, 0, ok), run(c, 1, ok)}, nil, c, "corrupted-0000", nil, ""},
+		{"after diverged ones, out of order", []experiment.RunResult{run(c, 2, ok), run(c, 1, diverged), run(c, 0, diverged), run(n, 0, ok)}, nil, c,
+			"corrupted-0002", []string{"corrupted-0000", "corrupted-0001"}, ""},
+		{"the other kind", []experiment.RunResult{run(c, 0, diverged), run(n, 0, ok)}, nil, n, "normal-0000", nil, ""},
+		{"every one diverged", []experiment.RunResult{run(c, 0, diverged), run(c, 1, diverged), run(n, 0, ok)}, nil, c,
+			"", []string{"corrupted-0000", "corrupted-0001"}, "every corrupted run diverged (2)"},
+		{"one before it missing", []experiment.RunResult{run(c, 0, diverged), run(c, 2, ok)}, []experiment.StudyRun{{Kind: c, Index: 1}}, c,
+			"", []string{"corrupted-0000"}, "corrupted-0001 is not trained yet"},
+		{"one after it missing", []experiment.RunResult{run(c, 0, ok)}, []experiment.StudyRun{{Kind: c, Index: 1}}, c, "corrupted-0000", nil, ""},
+	}
+	for _, tc := range tests {
+		study := &experiment.StudyResult{Dir: "study", Finished: tc.finished, Missing: tc.missing}
+		point, index, diverged, err := firstFiniteRun(study, tc.kind)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%s: error %v, want one saying %q", tc.name, err, tc.wantErr)
+			}
+		} else if err != nil || point != runPoint("study", tc.want) || !strings.HasSuffix(tc.want, fmt.Sprintf("%04d", index)) {
+			t.Errorf("%s: %v (index %d), %v; want %s", tc.name, point, index, err, tc.want)
+		}
+		if !slices.Equal(diverged, tc.wantDiverged) {
+			t.Errorf("%s: diverged before it %v, want %v", tc.name, diverged, tc.wantDiverged)
+		}
+	}
+}
+
+// TestProbeStartsAfterDiverged: where a study's first runs diverged, a pair's probes
+// start from the next ones, and a reproduction resumed refuses, before any training,
+// probes that started from the diverged ones.
+func TestProbeStartsAfterDiverged(t *testing.T) {
+	ds := separableDataset(60, 20)
+	// At this rate (seed 2) the runs of index 0 diverge, those of index 1 do not.
+	study := experiment.StudySettings{Run: experiment.Settings{Dataset: ds.Name, Model: "mlp", Epochs: 2, BatchSize: 16,
+		ModelConfig: models.Config{Hidden: 16}, Optimizer: experiment.Optimizer{Name: experiment.SGD, LearningRate: 3e10}},
+		Runs: 2, Seed: 2, Corruption: corrupt.Settings{Strategy: corrupt.WrongUniform}}
+	out := t.TempDir()
+	plan := &ScalePlan{Name: "test", Pairs: []string{"rows/mlp"}}
+	studyDir, probesDir := pairDirs(out, "rows/mlp")
+	studied, err := experiment.RunStudy(context.Background(), ds, study, studyDir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range studied.Finished {
+		if want := map[bool]string{true: experiment.StatusDiverged, false: experiment.StatusOK}[r.Index == 0]; r.Status != want {
+			t.Fatalf("%s ended %q, want %q: the test needs the runs of index 0 to diverge and the others not", r.Name(), r.Status, want)
+		}
+	}
+	starts, err := probeStarts(studied)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if starts.normal != runPoint(studyDir, "normal-0001") || starts.corrupted != runPoint(studyDir, "corrupted-0001") || starts.corruptedIndex != 1 ||
+		!slices.Equal(starts.diverged, []string{"normal-0000", "corrupted-0000"}) {
+		t.Errorf("the probes start from %+v, want the runs of index 1 after those of index 0, which diverged", starts)
+	}
+	tests := []struct {
+		probe, from string
+		refused     bool
+	}{
+		{"sharpness", "corrupted-0001", false},
+		{normalSharpnessDir, "normal-0001", false},
+		{"restart", "corrupted-0000", true},
+		{normalSharpnessDir, "normal-0000", true},
+	}
+	for _, tc := range tests {
+		dir := filepath.Join(probesDir, tc.probe)
+		writeProbe(t, dir, filepath.Join(studyDir, "runs", tc.from), nil)
+		err := checkProbeStarts(plan, out)
+		if refused := errors.Is(err, experiment.ErrStudyMismatch); refused != tc.refused || (refused && !strings.Contains(err.Error(), tc.from)) {
+			t.Errorf("a finished %s probe from %s: %v, want refused %v", tc.probe, tc.from, err, tc.refused)
+		}
+		if tc.refused {
+			os.RemoveAll(dir)
+		}
+	}
+	// With the point trained apart, the extreme point's probes start from that run
+	// trained on: the sharpness probe from the study's run is refused.
+	plan.PointEpochs = map[string]int{"mlp": 4}
+	if err := checkProbeStarts(plan, out); !errors.Is(err, experiment.ErrStudyMismatch) ||
+		!strings.Contains(err.Error(), filepath.Join(probesDir, PointDir, "runs", "corrupted-0001")) {
+		t.Errorf("probes from the study's run, the point trained apart: %v, want refused, naming the point's run corrupted-0001", err)
 	}
 }

@@ -65,6 +65,11 @@ type StudySettings struct {
 	Run Settings `json:"run"`
 	// Runs is the number of runs of each kind. Required.
 	Runs int `json:"runs"`
+	// FirstIndex is the index of the first run of each kind, default 0. A run's seed and
+	// name depend on its kind and index only, so a study of one run from FirstIndex k
+	// trains run k of the study of the same settings, as that study does (a
+	// reproduction trains on this way the run its probes start from).
+	FirstIndex int `json:"first_index,omitempty"`
 	// Kinds are the kinds of run: "normal" and/or "corrupted". Default both.
 	Kinds []string `json:"kinds,omitempty"`
 	// Corruption is the template of the corrupted runs' training sets (strategy, fraction,
@@ -102,6 +107,9 @@ const MaxStudyRuns = 10000
 func (s StudySettings) Validate() error {
 	if s.Runs < 1 || s.Runs > MaxStudyRuns {
 		return fmt.Errorf("experiment: study needs 1 to %d runs of each kind, got %d", MaxStudyRuns, s.Runs)
+	}
+	if s.FirstIndex < 0 || s.FirstIndex+s.Runs > MaxStudyRuns {
+		return fmt.Errorf("experiment: the first run's index must be 0 or more, with the runs' below %d: got %d for %d runs", MaxStudyRuns, s.FirstIndex, s.Runs)
 	}
 	for i, k := range s.kinds() {
 		if k != KindNormal && k != KindCorrupted {
@@ -145,7 +153,7 @@ func (s StudySettings) Plan() []StudyRun {
 	for _, kind := range s.kinds() {
 		h := fnv.New64a()
 		h.Write([]byte(kind))
-		for i := range s.Runs {
+		for i := s.FirstIndex; i < s.FirstIndex+s.Runs; i++ {
 			runs = append(runs, StudyRun{Kind: kind, Index: i, Seed: splitmix64(s.Seed ^ h.Sum64() + uint64(i))})
 		}
 	}

@@ -59,6 +59,12 @@ func TestStudyPlanSeeds(t *testing.T) {
 	if other.Plan()[0].Seed == plan[0].Seed {
 		t.Error("another base seed gave the same run seed")
 	}
+	// A study from a later index has the same runs as the whole one from there.
+	tail := tinyStudy(2)
+	tail.FirstIndex = 1
+	if got, want := tail.Plan(), append(slices.Clone(plan[1:3]), plan[4:6]...); !slices.Equal(got, want) {
+		t.Errorf("the plan from index 1 = %+v, want %+v", got, want)
+	}
 }
 
 // TestRunStudyGrows: a study asked for more runs keeps its finished ones, trains the new
@@ -269,7 +275,8 @@ func TestRunStudyRefusesAnotherStudy(t *testing.T) {
 		t.Errorf("old format: %v", err)
 	}
 	for _, bad := range []StudySettings{{Runs: 0}, {Runs: 1, Kinds: []string{"weird"}}, {Runs: 1, Workers: -1},
-		{Runs: 1, Kinds: []string{KindNormal, KindNormal}}, {Runs: 1, Shard: Shard{Index: 2, Count: 2}}} {
+		{Runs: 1, Kinds: []string{KindNormal, KindNormal}}, {Runs: 1, Shard: Shard{Index: 2, Count: 2}},
+		{Runs: 1, FirstIndex: -1}, {Runs: 2, FirstIndex: MaxStudyRuns - 1}} {
 		if err := bad.Validate(); err == nil {
 			t.Errorf("%+v validated", bad)
 		}
