@@ -129,6 +129,26 @@ func countFinite(v []float64) int {
 	return n
 }
 
+// finiteOnly is v without its values that are not finite.
+func finiteOnly(v []float64) []float64 {
+	return slices.DeleteFunc(slices.Clone(v), func(x float64) bool { return !finiteValue(x) })
+}
+
+// risingGain: a restart whose test accuracy gained this much or more over its last epochs
+// (gainAtEnd) was still rising when it stopped.
+const risingGain = 0.02
+
+// gainAtEnd is how much a curve of one value an epoch (its finite values) rose over its
+// last fifth, at least one epoch, and over how many epochs: NaN and 0 with fewer than two.
+func gainAtEnd(v []float64) (gain float64, epochs int) {
+	f := finiteOnly(v)
+	if len(f) < 2 {
+		return nan, 0
+	}
+	epochs = max(1, (len(f)-1)/5)
+	return f[len(f)-1] - f[len(f)-1-epochs], epochs
+}
+
 // normalTestAcc is the mean final test accuracy of the normal runs of a probe's (dataset, model).
 func normalTestAcc(groups map[groupKey]*group, k groupKey) float64 {
 	g := groups[groupKey{k.Dataset, k.Model, 0}]
@@ -200,8 +220,20 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 				if !math.IsNaN(reference) {
 					threshold = s.GeneralizeFraction * reference
 				}
-				rep.addClaim("C5", k, after >= threshold, map[string]any{"train_acc_before": firstFinite(train), "test_acc_before": before, "test_acc_after": after,
-					"epochs": lastFinite(epochs), "start_epochs": finalOf(p.Source).Epoch, "normal_test_acc": reference, "probe": p.Dir,
+				best := slices.Max(append(finiteOnly(test), math.Inf(-1)))
+				gain, gainEpochs := gainAtEnd(test)
+				holds := after >= threshold
+				outcome := fmt.Sprintf("test acc %.3f -> %.3f in %g epochs (best %.3f), needs >= %.3f", before, after, lastFinite(epochs), best, threshold)
+				if !holds && gain >= risingGain {
+					last := "epoch"
+					if gainEpochs > 1 {
+						last = fmt.Sprintf("%d epochs", gainEpochs)
+					}
+					outcome += fmt.Sprintf("; still rising (%+.3f in the last %s): a longer restart may tell", gain, last)
+				}
+				rep.addClaim("C5", k, holds, map[string]any{"train_acc_before": firstFinite(train), "test_acc_before": before, "test_acc_after": after,
+					"test_acc_best": best, "test_acc_gain_last": gain, "epochs": lastFinite(epochs), "start_epochs": finalOf(p.Source).Epoch,
+					"normal_test_acc": reference, "probe": p.Dir, "outcome": outcome,
 					"criterion": fmt.Sprintf("test_acc after the restart >= %.3f (%.2f x the normal runs' mean, or 0.5 without normal runs)", threshold, s.GeneralizeFraction)})
 			}
 		case "fullbatch":
@@ -223,8 +255,12 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 			holdsAll, converging := len(names) > 0, 0
 			trainAcc, testAcc := column(p.Lines, "train_acc", "", ""), column(p.Lines, "test_acc", "", "") // both methods' lines
 			startsAtExtreme := fromExtreme && atExtreme(firstFinite(trainAcc), firstFinite(testAcc), s)
-			var divergedNames, meeting []string
+			var divergedNames, meeting, missing []string
 			reference := normalTestAcc(groups, k)
+			lowBound := 0.5 * reference
+			if math.IsNaN(reference) {
+				lowBound = 0.5
+			}
 			for j, m := range names {
 				steps := column(p.Lines, "step", "method", m)
 				grad := column(p.Lines, "grad_norm", "method", m)
@@ -235,7 +271,7 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 					Series{Label: "full-batch " + m + ": train acc", X: steps, Y: column(p.Lines, "train_acc", "method", m), Color: c})
 				g0, g1 := firstFinite(grad), lastFinite(grad)
 				t0, t1 := firstFinite(test), lastFinite(test)
-				low := t1 <= 0.5*reference || (math.IsNaN(reference) && t1 <= 0.5)
+				low := t1 <= lowBound
 				drop := g1 <= s.GradientDrop*g0
 				loss := column(p.Lines, "loss", "method", m)
 				l0, l1 := firstFinite(loss), lastFinite(loss)
@@ -280,7 +316,22 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 				if low && drop {
 					meeting = append(meeting, m)
 				}
+				if !low {
+					missing = append(missing, fmt.Sprintf("%s's test acc %.3f -> %.3f, needs <= %.3f", m, t0, t1, lowBound))
+				}
+				if !drop {
+					missing = append(missing, fmt.Sprintf("%s's gradient norm %.3g -> %.3g, needs <= %.3g", m, g0, g1, s.GradientDrop*g0))
+				}
 			}
+			var outcome []string
+			if len(meeting) > 0 {
+				outcome = append(outcome, strings.Join(meeting, " and ")+map[bool]string{true: " meets it", false: " meet it"}[len(meeting) == 1])
+			}
+			outcome = append(outcome, missing...)
+			if len(divergedNames) > 0 {
+				outcome = append(outcome, strings.Join(divergedNames, " and ")+" diverged")
+			}
+			evidence["outcome"] = strings.Join(outcome, "; ")
 			evidence["methods_meeting_criterion"] = "none"
 			if len(meeting) > 0 {
 				evidence["methods_meeting_criterion"] = strings.Join(meeting, ", ")
@@ -389,10 +440,26 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 			if converged, ok := p.Object["converged"].(bool); ok && !converged {
 				lambda += " (not converged)"
 			}
-			row := []string{k.name(), filepath.Base(p.Dir), point, lambda, outliers, fmtNum(num(p.Object, "trace")),
-				fmtNum(num(p.Object, "trace_std")), span, orDefault(str(p.Object, "hvp"), "-")} // trace_std is the standard error of the estimate
-			rep.addTableRow("Sharpness (top Hessian eigenvalue, Hutchinson trace, eigenvalue density)",
-				[]string{"dataset/model", "probe", "point", "λ_max", "outliers (largest gap λ_i/λ_i+1)", "trace", "trace std. error", "eigenvalues (density)", "H·v"}, row)
+			hvpName := orDefault(str(p.Object, "hvp"), "-")
+			if p.Source != nil && filepath.Base(p.Dir) == filepath.Base(p.Source.Dir) {
+				// One of a study's runs probed alike (esp reproduce's sharpness-runs/RUN, esp
+				// probe sharpness --study's OUT/RUN): a short row each, the points many.
+				if count, gap, ok := outliersAboveGap(floats(p.Object["top_eigenvalues"])); ok {
+					outliers = fmt.Sprintf("%d (%.3gx)", count, gap)
+				}
+				lambdaMax := fmtNum(num(p.Object, "top_eigenvalue"))
+				if converged, ok := p.Object["converged"].(bool); ok && !converged {
+					lambdaMax += " (not converged)"
+				}
+				rep.addTableRow("Sharpness of a study's runs, each probed alike",
+					[]string{"dataset/model", "run", "point", "λ_max", "outliers (largest gap λ_i/λ_i+1)", "trace", "H·v"},
+					[]string{k.name(), filepath.Base(p.Dir), point, lambdaMax, outliers, fmtNum(num(p.Object, "trace")), hvpName})
+			} else {
+				row := []string{k.name(), filepath.Base(p.Dir), point, lambda, outliers, fmtNum(num(p.Object, "trace")),
+					fmtNum(num(p.Object, "trace_std")), span, hvpName} // trace_std is the standard error of the estimate
+				rep.addTableRow("Sharpness (top Hessian eigenvalue, Hutchinson trace, eigenvalue density)",
+					[]string{"dataset/model", "probe", "point", "λ_max", "outliers (largest gap λ_i/λ_i+1)", "trace", "trace std. error", "eigenvalues (density)", "H·v"}, row)
+			}
 			// Compared and drawn within runs trained alike: a weight decay's apart.
 			kw := k
 			if p.Source != nil {

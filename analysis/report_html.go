@@ -53,7 +53,7 @@ details { font-size: 0.85rem; }
 <table id="claims">
 <tr><th>claim</th><th>dataset</th><th>model</th><th>verdict</th><th>evidence</th></tr>
 {{range .Summary.Claims}}<tr><td><b>{{.ID}}</b> {{.Text}}</td><td>{{.Dataset}}</td><td>{{.Model}}</td>
-<td class="{{if .Holds}}holds{{else}}fails{{end}}">{{verdict .Holds}}</td>
+<td class="{{if .Holds}}holds{{else}}fails{{end}}">{{verdict .Holds}}{{with index .Evidence "outcome"}}<br><small>{{.}}</small>{{end}}</td>
 <td><details><summary>{{index .Evidence "criterion"}}</summary><ul>{{range evidence .Evidence}}<li><code>{{.}}</code></li>{{end}}</ul></details></td></tr>
 {{end}}</table>
 {{if .Summary.Untested}}<p>Not tested with these inputs:</p><ul>

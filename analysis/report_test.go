@@ -303,6 +303,24 @@ func TestReport(t *testing.T) {
 	if !slices.Equal(sharpnessHistograms, wantHistograms) {
 		t.Errorf("sharpness histograms %q, want %q", sharpnessHistograms, wantHistograms)
 	}
+	// The probes of a study's runs (named as their runs) have short rows of their own; the
+	// rest, the eigenvalues in full.
+	for _, table := range rep.Tables {
+		var probes []string
+		for _, row := range table.Rows {
+			probes = append(probes, row[1])
+		}
+		switch table.Title {
+		case "Sharpness of a study's runs, each probed alike":
+			if want := []string{fdRun, "normal-0001", "normal-0000"}; !slices.Equal(probes, want) || table.Rows[2][3] != "1.05" || table.Rows[2][6] != "exact" {
+				t.Errorf("the runs' sharpness table: %q, want the probes of %q, normal-0000's λ_max 1.05 (exact)", table.Rows, want)
+			}
+		case "Sharpness (top Hessian eigenvalue, Hutchinson trace, eigenvalue density)":
+			if len(probes) != 11 || slices.Contains(probes, "normal-0000") {
+				t.Errorf("the sharpness table's probes %q, want the 11 not named as their runs", probes)
+			}
+		}
+	}
 	var wdFigure bool
 	for _, f := range rep.Figures {
 		wdFigure = wdFigure || f.Title == "Hessian eigenvalue density: rows/mlp (λ=0.0001)"
@@ -894,6 +912,72 @@ func TestFmtSummary(t *testing.T) {
 	for _, tc := range tests {
 		if got := fmtSummary(tc.s, 100, 1); got != tc.want {
 			t.Errorf("fmtSummary(%+v) = %q, want %q", tc.s, got, tc.want)
+		}
+	}
+}
+
+// TestProbeClaimOutcome: the probes' claims (C5, C6) say in a line how near their criterion
+// the probe came, and whether a restart that fell short was still rising when it stopped.
+func TestProbeClaimOutcome(t *testing.T) {
+	var runs []*RunRecord
+	for i := range 6 { // normal runs at 97% test accuracy: C5 wants 0.776, C6 0.485 or less
+		accs := epochsOf(10, [2]float64{0.99, 0.97})
+		if i >= 3 {
+			accs = epochsOf(10, [2]float64{0.99, 0.01})
+		}
+		runs = append(runs, fakeRun("mlp", i >= 3, 10, 5+float64(i), accs...))
+	}
+	restart := func(test ...float64) *ProbeRecord {
+		p := &ProbeRecord{Dir: "probes/restart", Kind: "restart", Source: runs[3]}
+		for i, acc := range append([]float64{0.01}, test...) {
+			p.Lines = append(p.Lines, map[string]any{"epoch": float64(i), "train_acc": 0.99, "test_acc": acc})
+		}
+		return p
+	}
+	fullbatch := func(adamTest, adamGrad float64) *ProbeRecord {
+		return &ProbeRecord{Dir: "probes/fullbatch", Kind: "fullbatch", Source: runs[3], Lines: []map[string]any{
+			{"method": "adam", "step": 0.0, "train_acc": 0.99, "test_acc": 0.01, "grad_norm": 1.0},
+			{"method": "adam", "step": 100.0, "train_acc": 0.99, "test_acc": adamTest, "grad_norm": adamGrad},
+			{"method": "gd", "step": 0.0, "train_acc": 0.99, "test_acc": 0.01, "grad_norm": 1.0},
+			{"method": "gd", "step": 100.0, "train_acc": 0.99, "test_acc": 0.05, "grad_norm": 0.01}}}
+	}
+	tests := []struct {
+		name    string
+		probe   *ProbeRecord
+		id      string
+		holds   bool
+		want    string
+		notWant string
+	}{
+		{"a restart short of it, still rising", restart(0.3, 0.5, 0.6, 0.7, 0.75), "C5", false,
+			"test acc 0.010 -> 0.750 in 5 epochs (best 0.750), needs >= 0.776; still rising (+0.050 in the last epoch)", ""},
+		{"a longer restart short of it, still rising", restart(0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.62, 0.65, 0.7, 0.72), "C5", false,
+			"still rising (+0.070 in the last 2 epochs): a longer restart may tell", ""},
+		{"a restart short of it, level", restart(0.5, 0.6, 0.7, 0.69, 0.7, 0.7, 0.7, 0.7, 0.71, 0.7), "C5", false,
+			"test acc 0.010 -> 0.700 in 10 epochs (best 0.710), needs >= 0.776", "rising"},
+		{"a restart there, still rising", restart(0.6, 0.8, 0.9), "C5", true, "test acc 0.010 -> 0.900 in 3 epochs", "rising"},
+		{"a full-batch Adam that escapes", fullbatch(0.8, 0.001), "C6", false, "gd meets it; adam's test acc 0.010 -> 0.800, needs <= 0.485", "gradient"},
+		{"a full-batch Adam short of a critical point", fullbatch(0.02, 0.5), "C6", false, "gd meets it; adam's gradient norm 1 -> 0.5, needs <= 0.1", "test acc"},
+		{"both meet it", fullbatch(0.02, 0.001), "C6", true, "adam and gd meet it", "needs"},
+	}
+	for _, tc := range tests {
+		rep, err := BuildReport(&Inputs{Runs: runs, Probes: []*ProbeRecord{tc.probe}}, "in", ReportSettings{Generated: time.Unix(0, 0)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var found bool
+		for _, c := range rep.Summary.Claims {
+			if c.ID != tc.id {
+				continue
+			}
+			found = true
+			outcome, _ := c.Evidence["outcome"].(string)
+			if c.Holds != tc.holds || !strings.Contains(outcome, tc.want) || (tc.notWant != "" && strings.Contains(outcome, tc.notWant)) {
+				t.Errorf("%s: %s holds %v, outcome %q; want holds %v, saying %q and not %q", tc.name, c.ID, c.Holds, outcome, tc.holds, tc.want, tc.notWant)
+			}
+		}
+		if !found {
+			t.Errorf("%s: no %s claim", tc.name, tc.id)
 		}
 	}
 }
