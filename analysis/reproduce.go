@@ -474,12 +474,12 @@ func trainPoint(ctx context.Context, ds *datasets.Dataset, study experiment.Stud
 	if err != nil {
 		return Point{}, err
 	}
-	point, _, _, err := firstFiniteRun(trained, experiment.KindCorrupted)
-	if err != nil {
-		return Point{}, fmt.Errorf("the run trained on to %d epochs diverged, where the study's %d did not: %w (a smaller --point-epochs, or 0 to start the probes from the study's runs, in another --out)",
-			epochs, studyEpochs, err)
+	point, _, diverged, err := firstFiniteRun(trained, experiment.KindCorrupted)
+	if len(diverged) > 0 {
+		return Point{}, fmt.Errorf("%s diverged when trained on to %d epochs, where its first %d did not: the probes have no point to start from (a smaller --point-epochs, or 0 to start them from the study's runs, in another --out)",
+			filepath.Join(dir, experiment.RunsDir, diverged[0]), epochs, studyEpochs)
 	}
-	return point, nil
+	return point, err
 }
 
 // runPoint is the final weights of a study's run.

@@ -401,6 +401,18 @@ func TestProbeStartsAfterDiverged(t *testing.T) {
 			os.RemoveAll(dir)
 		}
 	}
+	// The point trains on from the run of index 1; one that diverges on the way (here at a
+	// rate at which every run does) leaves the probes no point, and says so.
+	pointDir := filepath.Join(t.TempDir(), PointDir)
+	if point, err := trainPoint(context.Background(), ds, study, 1, 4, pointDir, nil); err != nil || point != runPoint(pointDir, "corrupted-0001") {
+		t.Errorf("the point trained on from corrupted-0001: %v, %v", point, err)
+	}
+	hot := study
+	hot.Run.Optimizer.LearningRate = 1e22
+	_, err = trainPoint(context.Background(), ds, hot, 1, 4, filepath.Join(t.TempDir(), PointDir), nil)
+	if err == nil || !strings.Contains(err.Error(), "corrupted-0001 diverged when trained on to 4 epochs, where its first 2 did not") {
+		t.Errorf("a point that diverged: %v", err)
+	}
 	// With the point trained apart, the extreme point's probes start from that run
 	// trained on: the sharpness probe from the study's run is refused.
 	plan.PointEpochs = map[string]int{"mlp": 4}
