@@ -60,10 +60,12 @@ details { font-size: 0.85rem; }
 {{range .Summary.Untested}}<li><b>{{.ID}}</b> {{.Dataset}} {{.Model}}: {{.Reason}}</li>{{end}}</ul>{{end}}
 
 {{range .Tables}}<h2>{{.Title}}</h2>
+{{$long := gt (len .Rows) 12}}{{if $long}}<details><summary>{{len .Rows}} rows</summary>{{end}}
 <table>
 <tr>{{range .Header}}<th>{{.}}</th>{{end}}</tr>
 {{range .Rows}}<tr>{{range .}}<td>{{.}}</td>{{end}}</tr>{{end}}
 </table>
+{{if $long}}</details>{{end}}
 {{end}}
 
 <h2>Figures</h2>

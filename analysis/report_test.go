@@ -981,3 +981,26 @@ func TestProbeClaimOutcome(t *testing.T) {
 		}
 	}
 }
+
+// TestReportLongTables: a table of more than 12 rows (a study's runs probed one by one)
+// is folded under a summary that counts them; a short one is shown whole.
+func TestReportLongTables(t *testing.T) {
+	rows := func(n int) [][]string {
+		out := make([][]string, n)
+		for i := range out {
+			out[i] = []string{fmt.Sprintf("run-%02d", i)}
+		}
+		return out
+	}
+	rep := &Report{Tables: []Table{{Title: "short", Header: []string{"run"}, Rows: rows(12)}, {Title: "long", Header: []string{"run"}, Rows: rows(13)}}}
+	var html strings.Builder
+	if err := rep.writeHTML(&html); err != nil {
+		t.Fatal(err)
+	}
+	page := html.String()
+	short, long := strings.Index(page, "<h2>short</h2>"), strings.Index(page, "<h2>long</h2>")
+	if short < 0 || long < short || strings.Contains(page[short:long], "<details>") ||
+		!strings.Contains(page[long:], "<details><summary>13 rows</summary>") || !strings.Contains(page[long:], "<td>run-12</td>") {
+		t.Errorf("index.html's tables:\n%s", page[max(short, 0):])
+	}
+}
