@@ -131,7 +131,7 @@ func Plan(scale string, datasetNames, modelNames []string) (*ScalePlan, error) {
 		// 5+5 runs, the fewest whose exact rank test can give C3's p < 0.01 (0.0079).
 		p = ScalePlan{Name: ScaleSmoke, Pairs: []string{"mnist/mlp"}, Runs: 5, Subset: 2000, TestSubset: 500,
 			Epochs: map[string]int{"mlp": 15}, WeightDecays: []float64{1e-4}, L2Runs: 1,
-			Restart:     RestartSettings{Epochs: 6},
+			Restart:     RestartSettings{Epochs: 10}, // after 6: 72.8% test accuracy and rising, C5 asked 73.2%; after 10: 77.4%
 			FullBatch:   FullBatchSettings{Method: "both", GDAdaptiveLearningRate: true, SharpnessEvery: 10, Steps: 30, EvalEvery: 5},
 			FullBatchN:  2000,
 			Interpolate: InterpolateSettings{Points: 9},
