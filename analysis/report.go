@@ -449,7 +449,7 @@ func BuildReport(in *Inputs, input string, settings ReportSettings) (*Report, er
 	}
 	rep.claimC4(groups, keys, s)
 	rep.claimC7(groups, s)
-	rep.probeClaimsAndFigures(in.Probes, groups, s)
+	rep.probeClaimsAndFigures(in.Probes, in.Points, groups, s)
 	rep.numbersTable(keys, groups)
 	for _, f := range rep.Figures {
 		rep.Summary.Figures = append(rep.Summary.Figures, f.Name)

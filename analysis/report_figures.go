@@ -162,7 +162,15 @@ func normalTestAcc(groups map[groupKey]*group, k groupKey) float64 {
 	return s.Mean
 }
 
-func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[groupKey]*group, s ReportSettings) {
+// probeClaimsAndFigures decides the probes' claims and draws their figures. points are the
+// runs trained apart as probes' starting points (Inputs.Points): their sharpness is shown,
+// but left out of the comparison of normal and extreme points, as they are out of the
+// runs' distributions: they trained longer than the runs they are compared with.
+func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, points []*RunRecord, groups map[groupKey]*group, s ReportSettings) {
+	trainedApart := map[*RunRecord]bool{}
+	for _, r := range points {
+		trainedApart[r] = true
+	}
 	// Per claim a probe kind tests: the groups a probe decided it for, and why the first
 	// probe of a group that decided nothing did not.
 	decided := map[string]map[groupKey]bool{"C5": {}, "C6": {}}
@@ -190,7 +198,7 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 		return true
 	}
 	densities := map[groupKey][]densityOfPoint{}
-	points := map[groupKey]map[string]*sharpnessPoints{} // by group and Hessian-vector product
+	compared := map[groupKey]map[string]*sharpnessPoints{} // by group and Hessian-vector product
 	for i, p := range probes {
 		k := probeGroup(p)
 		name := fmt.Sprintf("%s-%s-%d", p.Kind, k.slug(), i) // unique: i numbers the probes
@@ -470,18 +478,20 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, groups map[group
 			}
 			// Exact and finite-difference products apart: the latter add the gradient's jumps.
 			hvp := orDefault(str(p.Object, "hvp"), HVPFiniteDifference) // sharpness.json before exact products
-			if points[kw] == nil {
-				points[kw] = map[string]*sharpnessPoints{}
+			if compared[kw] == nil {
+				compared[kw] = map[string]*sharpnessPoints{}
 			}
-			if points[kw][hvp] == nil {
-				points[kw][hvp] = &sharpnessPoints{}
+			if compared[kw][hvp] == nil {
+				compared[kw][hvp] = &sharpnessPoints{}
 			}
-			points[kw][hvp].add(p, s)
+			if !trainedApart[p.Source] {
+				compared[kw][hvp].add(p, s)
+			}
 		}
 	}
-	for _, k := range sortedKeys(points) {
-		for _, hvp := range slices.Sorted(maps.Keys(points[k])) { // exact first
-			rep.compareSharpness(k, hvp, points[k][hvp])
+	for _, k := range sortedKeys(compared) {
+		for _, hvp := range slices.Sorted(maps.Keys(compared[k])) { // exact first
+			rep.compareSharpness(k, hvp, compared[k][hvp])
 		}
 	}
 	for i, k := range sortedKeys(densities) { // one figure a dataset and model: normal and extreme points side by side

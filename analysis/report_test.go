@@ -1004,3 +1004,38 @@ func TestReportLongTables(t *testing.T) {
 		t.Errorf("index.html's tables:\n%s", page[max(short, 0):])
 	}
 }
+
+// TestSharpnessLeavesOutPoints: the sharpness of a point trained apart as the probes'
+// start (longer than the runs) is shown, but not compared with the runs' points.
+func TestSharpnessLeavesOutPoints(t *testing.T) {
+	var runs []*RunRecord
+	var probes []*ProbeRecord
+	sharpness := func(dir string, source *RunRecord, lambda float64) *ProbeRecord {
+		return &ProbeRecord{Dir: dir, Kind: "sharpness", Source: source, Info: map[string]any{"weights": "final"},
+			Object: map[string]any{"top_eigenvalue": lambda, "trace": 10 * lambda, "converged": true, "hvp": "exact"}}
+	}
+	for i := range 6 {
+		accs := epochsOf(10, [2]float64{0.99, 0.97})
+		if i >= 3 {
+			accs = epochsOf(10, [2]float64{0.99, 0.01})
+		}
+		r := fakeRun("mlp", i >= 3, 10, 5+float64(i), accs...)
+		r.Dir = fmt.Sprintf("studies/rows-mlp/runs/run-%d", i)
+		runs = append(runs, r)
+		probes = append(probes, sharpness(filepath.Join("probes", "rows-mlp", "sharpness-runs", filepath.Base(r.Dir)), r, 1+float64(i)))
+	}
+	point := fakeRun("mlp", true, 30, 20, epochsOf(30, [2]float64{1, 0})...)
+	point.Dir = "probes/rows-mlp/point/runs/corrupted-0000"
+	probes = append(probes, sharpness("probes/rows-mlp/sharpness", point, 0.5)) // flatter, as longer training leaves it
+	rep, err := BuildReport(&Inputs{Runs: runs, Points: []*RunRecord{point}, Probes: probes}, "in", ReportSettings{Generated: time.Unix(0, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sh := rep.Summary.Sharpness; len(sh) != 1 || sh[0].TopEigenvalue.Extreme.N != 3 || sh[0].TopEigenvalue.Extreme.Min != 4 || sh[0].TopEigenvalue.Normal.N != 3 {
+		t.Errorf("sharpness comparison %+v, want the 3 extreme runs' points (λ_max 4 to 6) against the 3 normal ones, not the point trained apart", sh)
+	}
+	i := slices.IndexFunc(rep.Tables, func(table Table) bool { return strings.HasPrefix(table.Title, "Sharpness (top Hessian eigenvalue") })
+	if i < 0 || len(rep.Tables[i].Rows) != 1 || rep.Tables[i].Rows[0][3] != "0.5" {
+		t.Errorf("the point's sharpness is not shown: %+v", rep.Tables)
+	}
+}

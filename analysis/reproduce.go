@@ -169,9 +169,10 @@ func Plan(scale string, datasetNames, modelNames []string) (*ScalePlan, error) {
 			Interpolate: InterpolateSettings{Points: 21},
 			Surface:     SurfaceSettings{Points: 21, Grid: 11},
 			Sharpness:   SharpnessSettings{Top: sharpnessTop, Iterations: 60, TraceSamples: 10, DensityVectors: 1, LanczosSteps: 40}, SharpnessN: 2000,
-			// The MLPs' runs, 3-4 s a point; a LeNet point takes a minute (its H·v ~60x the
-			// MLP's over a quarter of the images), 12 of them more than its probes.
-			SharpnessRuns: map[string]int{"mlp": 8}}
+			// Every run: the MLPs' 8+8 at 3-4 s a point, the LeNets' 6+6 at ~40 s (its H·v
+			// ~60x the MLP's over a quarter of the images; 7.5 min a pair), which 6 against 6
+			// can set apart at p = 0.0022.
+			SharpnessRuns: map[string]int{"mlp": 8, "lenet": 6}}
 	case ScalePaper:
 		// The authors' protocol: 200+200 runs of every model on every dataset, full data,
 		// as many epochs as their scripts ran (AuthorsFigures.Epochs: MLP 50, LeNet 11,

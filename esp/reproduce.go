@@ -25,7 +25,7 @@ func runReproduce(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	stepsPerCall := fs.Int("steps-per-call", 1, "training steps per call of the compiled graph (for a GPU, see esp train)")
 	pointEpochs := fs.Int("point-epochs", 0, "train the probes' starting point apart: each pair's first corrupted run (that did not diverge) trained on to N epochs (default: the scale's; the paper scale's are the authors')")
 	sharpnessRuns := fs.Int("sharpness-runs", 0, "measure the sharpness of the first N runs of each kind of every pair, for the report's test of extreme against normal points; 0: none\n"+
-		"(default: the scale's: smoke 5, quick 8 of the MLPs', paper 20)")
+		"(default: the scale's: smoke 5, quick every run (8 of the MLPs', 6 of the LeNets'), paper 20)")
 	seed := fs.Uint64("seed", 0, "base seed of every run")
 	backend := fs.String("backend", os.Getenv("GOMLX_BACKEND"), "compute backend (default $GOMLX_BACKEND, else go)")
 	dataDir := fs.String("data-dir", "", "dataset cache directory (default $ESP_DATA_DIR, else "+datasets.UserDataDir()+")")
