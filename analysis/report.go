@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -450,6 +451,13 @@ func BuildReport(in *Inputs, input string, settings ReportSettings) (*Report, er
 	rep.claimC4(groups, keys, s)
 	rep.claimC7(groups, s)
 	rep.probeClaimsAndFigures(in.Probes, in.Points, groups, s)
+	// A pair's claims together, in the paper's order, however they were decided.
+	slices.SortStableFunc(rep.Summary.Claims, func(a, b Claim) int {
+		return cmp.Or(cmp.Compare(a.Dataset, b.Dataset), cmp.Compare(a.Model, b.Model), cmp.Compare(a.ID, b.ID))
+	})
+	slices.SortStableFunc(rep.Summary.Untested, func(a, b Untested) int {
+		return cmp.Or(cmp.Compare(a.Dataset, b.Dataset), cmp.Compare(a.Model, b.Model), cmp.Compare(a.ID, b.ID))
+	})
 	rep.numbersTable(keys, groups)
 	for _, f := range rep.Figures {
 		rep.Summary.Figures = append(rep.Summary.Figures, f.Name)

@@ -223,6 +223,13 @@ func TestReport(t *testing.T) {
 		(g.Test != nil) != testable || (testable && g.Test.Effect != 0) {
 		t.Errorf("outlier gaps %+v; want 3x at the normal points, 2x at the extreme ones, each below every normal one", g)
 	}
+	var order []string
+	for _, c := range summary.Claims {
+		order = append(order, c.ID)
+	}
+	if !slices.IsSorted(order) { // one pair here: its claims in the paper's order
+		t.Errorf("claims in the order %q, want the paper's", order)
+	}
 	verdicts := map[string]bool{}
 	for _, c := range summary.Claims {
 		verdicts[c.ID] = c.Holds

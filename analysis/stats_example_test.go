@@ -159,6 +159,6 @@ func ExampleWriteReportFromDir() {
 	// Output:
 	// toy/mlp: 2 normal and 2 corrupted runs
 	// decided: C1 C2
-	// untested: C3 C4 C7 C5 C6
+	// untested: C3 C4 C5 C6 C7
 	// summary.json written: true
 }
