@@ -515,7 +515,8 @@ func (rep *Report) claimsC1C2C3(g *group, stats map[string]GroupStats, s ReportS
 		ev := map[string]any{"runs": corrupted.Runs, "epochs": corrupted.Epochs, "train_acc": corrupted.TrainAcc,
 			"test_acc": corrupted.TestAcc, "corrupted_acc": corrupted.CorruptedAcc,
 			"criterion":             fmt.Sprintf("mean train_acc >= %.2f and mean test_acc <= %.2f", s.ExtremeTrainAcc, s.ExtremeTestAcc),
-			"runs_at_extreme_point": corrupted.Runs - corrupted.NeverExtreme}
+			"runs_at_extreme_point": corrupted.Runs - corrupted.NeverExtreme,
+			"outcome":               fmt.Sprintf("mean train acc %.3f, test acc %.3f over %d runs; needs >= %.2f and <= %.2f", train, test, corrupted.Runs, s.ExtremeTrainAcc, s.ExtremeTestAcc)}
 		if a, ok := authorsFigures[k.name()]; ok && a.CorruptedTrainAcc > 0 {
 			ev["authors_train_acc"], ev["authors_test_acc"], ev["authors_epochs"] = a.CorruptedTrainAcc, a.CorruptedTestAcc, a.accuracyEpochs()
 		}
@@ -532,6 +533,10 @@ func (rep *Report) claimsC1C2C3(g *group, stats map[string]GroupStats, s ReportS
 			ev["corrupted_test_acc"] = c
 			holds = holds && test > c
 			ev["criterion"] = ev["criterion"].(string) + ", and above the corrupted runs' test_acc"
+		}
+		ev["outcome"] = fmt.Sprintf("mean test acc %.3f at train acc %.3f over %d runs, %.2fx; needs >= %.2fx", test, train, normal.Runs, test/train, s.GeneralizeFraction)
+		if c, ok := ev["corrupted_test_acc"].(float64); ok {
+			ev["outcome"] = ev["outcome"].(string) + fmt.Sprintf(" and above the corrupted runs' %.3f", c)
 		}
 		rep.addClaim("C2", k, holds, ev)
 	} else {
@@ -581,6 +586,13 @@ func (rep *Report) claimsC1C2C3(g *group, stats map[string]GroupStats, s ReportS
 		if !sameEpochs {
 			ev["note"] = "the runs ended at different epochs: distances after different epochs are not compared"
 		}
+		medN, _ := Summarize(dN)
+		medC, _ := Summarize(dC)
+		ev["outcome"] = fmt.Sprintf("distance from init %.3g (%d extreme points) vs %.3g (%d normal), medians; p %.3g, P(extreme > normal) %.2f; needs p < %g and P > 0.5",
+			medC.Median, len(dC), medN.Median, len(dN), test.P, test.Effect, s.Alpha)
+		if note, ok := ev["note"].(string); ok {
+			ev["outcome"] = ev["outcome"].(string) + "; " + note
+		}
 		rep.addClaim("C3", k, holds, ev)
 	} else {
 		rep.untested("C3", k, "needs both normal and corrupted runs")
@@ -607,6 +619,7 @@ func (rep *Report) claimC4(groups map[groupKey]*group, keys []groupKey, s Report
 		var lambdas []string
 		var train, test []float64
 		var rows []map[string]any
+		var reachedAt, missedAt []string
 		reached := false
 		for _, kk := range sweeps[p] {
 			st := statsOf(groups[kk].corrupted, s)
@@ -615,13 +628,28 @@ func (rep *Report) claimC4(groups map[groupKey]*group, keys []groupKey, s Report
 			if kk.WeightDecay > 0 && extreme {
 				reached = true
 			}
+			if kk.WeightDecay > 0 {
+				at := fmt.Sprintf("λ=%g (train acc %.3f, test acc %.3f)", kk.WeightDecay, tr, te)
+				if extreme {
+					reachedAt = append(reachedAt, at)
+				} else {
+					missedAt = append(missedAt, at)
+				}
+			}
 			rows = append(rows, map[string]any{"weight_decay": kk.WeightDecay, "runs": st.Runs, "epochs": st.Epochs,
 				"train_acc": tr, "test_acc": te, "weight_norm_sum": mean(st.WeightNormSum), "extreme_point": extreme})
 			lambdas = append(lambdas, fmt.Sprintf("λ=%g", kk.WeightDecay))
 			train, test = append(train, tr), append(test, te)
 		}
 		k0 := groupKey{Dataset: p.dataset, Model: p.model}
-		rep.addClaim("C4", k0, reached, map[string]any{"sweep": rows,
+		var outcome []string
+		if len(reachedAt) > 0 {
+			outcome = append(outcome, "an extreme point at "+strings.Join(reachedAt, ", "))
+		}
+		if len(missedAt) > 0 {
+			outcome = append(outcome, "none at "+strings.Join(missedAt, ", "))
+		}
+		rep.addClaim("C4", k0, reached, map[string]any{"sweep": rows, "outcome": strings.Join(outcome, "; "),
 			"criterion": fmt.Sprintf("corrupted runs with some λ > 0 still reach train_acc >= %.2f and test_acc <= %.2f", s.ExtremeTrainAcc, s.ExtremeTestAcc)})
 		if f, err := BarFigure("l2-"+k0.slug(), fmt.Sprintf("L2 sweep, corrupted training: %s", k0.name()), "final accuracy",
 			lambdas, []Series{{Label: "train acc (clean part)", Y: train}, {Label: "test acc", Y: test}}); err == nil {
@@ -679,6 +707,8 @@ func (rep *Report) claimC7(groups map[groupKey]*group, s ReportSettings) {
 		rep.addClaim("C7", k, holds, map[string]any{
 			"epochs_to_extreme_mlp": medM, "epochs_to_extreme_resnet": medR, "horizon": horizon,
 			"reached_mlp": reachedM, "reached_resnet": reachedR, "runs_mlp": len(em), "runs_resnet": len(er),
+			"outcome": fmt.Sprintf("median epochs to the extreme point: resnet %g (%d of %d runs there within %d), mlp %g (%d of %d)",
+				medR.Median, reachedR, len(er), horizon, medM.Median, reachedM, len(em)),
 			"criterion": fmt.Sprintf("more than half of the resnet runs reach the extreme point within %d epochs (the epochs both models trained), and their median epoch is below the mlp's (a run that got there later, never, or diverged counts as %d)",
 				horizon, horizon+1)})
 	}

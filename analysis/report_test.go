@@ -923,9 +923,9 @@ func TestFmtSummary(t *testing.T) {
 	}
 }
 
-// TestProbeClaimOutcome: the probes' claims (C5, C6) say in a line how near their criterion
-// the probe came, and whether a restart that fell short was still rising when it stopped.
-func TestProbeClaimOutcome(t *testing.T) {
+// TestClaimOutcome: every claim says in a line how near its criterion the runs or the
+// probe came, and a restart that fell short whether it was still rising when it stopped.
+func TestClaimOutcome(t *testing.T) {
 	var runs []*RunRecord
 	for i := range 6 { // normal runs at 97% test accuracy: C5 wants 0.776, C6 0.485 or less
 		accs := epochsOf(10, [2]float64{0.99, 0.97})
@@ -967,8 +967,29 @@ func TestProbeClaimOutcome(t *testing.T) {
 		{"a full-batch Adam short of a critical point", fullbatch(0.02, 0.5), "C6", false, "gd meets it; adam's gradient norm 1 -> 0.5, needs <= 0.1", "test acc"},
 		{"both meet it", fullbatch(0.02, 0.001), "C6", true, "adam and gd meet it", "needs"},
 	}
+	// The runs' claims, decided beside each probe's: C1 to C3 from the runs above; C4 from a
+	// sweep where λ=1e-3 reaches an extreme point and λ=1e-2 does not; C7 from ResNet runs
+	// there in 3 epochs, where the MLP's got there in 10.
+	decay := func(wd float64, accs [2]float64) *RunRecord {
+		r := fakeRun("mlp", true, 10, 9, epochsOf(10, accs)...)
+		r.Config.Settings.WeightDecay = wd
+		return r
+	}
+	others := []*RunRecord{decay(1e-3, [2]float64{0.99, 0.01}), decay(1e-2, [2]float64{0.6, 0.3})}
+	for range 3 {
+		others = append(others, fakeRun("resnet", true, 10, 9, epochsOf(2, [2]float64{0.5, 0.4}, 8, [2]float64{0.99, 0.01})...))
+	}
+	runClaims := []struct {
+		id, want string
+	}{
+		{"C1", "mean train acc 0.990, test acc 0.010 over 3 runs; needs >= 0.95 and <= 0.05"},
+		{"C2", "mean test acc 0.970 at train acc 0.990 over 3 runs, 0.98x; needs >= 0.80x and above the corrupted runs' 0.010"},
+		{"C3", "distance from init 9 (3 extreme points) vs 6 (3 normal), medians; p 0.1, P(extreme > normal) 1.00; needs p < 0.01 and P > 0.5; 3 and 3 runs cannot give p < 0.01"},
+		{"C4", "an extreme point at λ=0.001 (train acc 0.990, test acc 0.010); none at λ=0.01 (train acc 0.600, test acc 0.300)"},
+		{"C7", "median epochs to the extreme point: resnet 3 (3 of 3 runs there within 10), mlp 1 (3 of 3)"},
+	}
 	for _, tc := range tests {
-		rep, err := BuildReport(&Inputs{Runs: runs, Probes: []*ProbeRecord{tc.probe}}, "in", ReportSettings{Generated: time.Unix(0, 0)})
+		rep, err := BuildReport(&Inputs{Runs: append(slices.Clone(runs), others...), Probes: []*ProbeRecord{tc.probe}}, "in", ReportSettings{Generated: time.Unix(0, 0)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -985,6 +1006,16 @@ func TestProbeClaimOutcome(t *testing.T) {
 		}
 		if !found {
 			t.Errorf("%s: no %s claim", tc.name, tc.id)
+		}
+		for _, want := range runClaims {
+			i := slices.IndexFunc(rep.Summary.Claims, func(c Claim) bool { return c.ID == want.id })
+			if i < 0 {
+				t.Errorf("no %s claim", want.id)
+				continue
+			}
+			if outcome, _ := rep.Summary.Claims[i].Evidence["outcome"].(string); !strings.HasPrefix(outcome, want.want) {
+				t.Errorf("%s outcome %q, want %q", want.id, outcome, want.want)
+			}
 		}
 	}
 }

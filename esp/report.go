@@ -59,7 +59,7 @@ func printClaims(w io.Writer, rep *analysis.Report) (held int) {
 		if c.Holds {
 			mark, held = "holds", held+1
 		}
-		if outcome, ok := c.Evidence["outcome"].(string); ok { // the probes' claims: how near
+		if outcome, ok := c.Evidence["outcome"].(string); ok { // how near its criterion
 			mark += " (" + outcome + ")"
 		}
 		fmt.Fprintf(w, "%s %s/%s: %s\n", c.ID, c.Dataset, c.Model, mark)
