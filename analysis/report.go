@@ -453,16 +453,21 @@ func BuildReport(in *Inputs, input string, settings ReportSettings) (*Report, er
 	rep.probeClaimsAndFigures(in.Probes, in.Points, groups, s)
 	// A pair's claims together, in the paper's order, however they were decided.
 	slices.SortStableFunc(rep.Summary.Claims, func(a, b Claim) int {
-		return cmp.Or(cmp.Compare(a.Dataset, b.Dataset), cmp.Compare(a.Model, b.Model), cmp.Compare(a.ID, b.ID))
+		return claimOrder(a.Dataset, a.Model, a.ID, b.Dataset, b.Model, b.ID)
 	})
 	slices.SortStableFunc(rep.Summary.Untested, func(a, b Untested) int {
-		return cmp.Or(cmp.Compare(a.Dataset, b.Dataset), cmp.Compare(a.Model, b.Model), cmp.Compare(a.ID, b.ID))
+		return claimOrder(a.Dataset, a.Model, a.ID, b.Dataset, b.Model, b.ID)
 	})
 	rep.numbersTable(keys, groups)
 	for _, f := range rep.Figures {
 		rep.Summary.Figures = append(rep.Summary.Figures, f.Name)
 	}
 	return rep, nil
+}
+
+// claimOrder orders claims (and untested ones) by dataset, model, then claim id.
+func claimOrder(aDataset, aModel, aID, bDataset, bModel, bID string) int {
+	return cmp.Or(cmp.Compare(aDataset, bDataset), cmp.Compare(aModel, bModel), cmp.Compare(aID, bID))
 }
 
 func (rep *Report) addClaim(id string, k groupKey, holds bool, evidence map[string]any) {
@@ -586,10 +591,8 @@ func (rep *Report) claimsC1C2C3(g *group, stats map[string]GroupStats, s ReportS
 		if !sameEpochs {
 			ev["note"] = "the runs ended at different epochs: distances after different epochs are not compared"
 		}
-		medN, _ := Summarize(dN)
-		medC, _ := Summarize(dC)
 		ev["outcome"] = fmt.Sprintf("distance from init %.3g (%d extreme points) vs %.3g (%d normal), medians; p %.3g, P(extreme > normal) %.2f; needs p < %g and P > 0.5",
-			medC.Median, len(dC), medN.Median, len(dN), test.P, test.Effect, s.Alpha)
+			corrupted.DistFromInit.Median, len(dC), normal.DistFromInit.Median, len(dN), test.P, test.Effect, s.Alpha)
 		if note, ok := ev["note"].(string); ok {
 			ev["outcome"] = ev["outcome"].(string) + "; " + note
 		}

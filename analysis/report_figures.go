@@ -445,25 +445,20 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, points []*RunRec
 					outliers = fmt.Sprintf("%d (%.3gx)", count, gap)
 				}
 			}
+			notConverged := ""
 			if converged, ok := p.Object["converged"].(bool); ok && !converged {
-				lambda += " (not converged)"
+				notConverged = " (not converged)"
 			}
 			hvpName := orDefault(str(p.Object, "hvp"), "-")
 			if p.Source != nil && filepath.Base(p.Dir) == filepath.Base(p.Source.Dir) {
 				// One of a study's runs probed alike (esp reproduce's sharpness-runs/RUN, esp
 				// probe sharpness --study's OUT/RUN): a short row each, the points many.
-				if count, gap, ok := outliersAboveGap(floats(p.Object["top_eigenvalues"])); ok {
-					outliers = fmt.Sprintf("%d (%.3gx)", count, gap)
-				}
-				lambdaMax := fmtNum(num(p.Object, "top_eigenvalue"))
-				if converged, ok := p.Object["converged"].(bool); ok && !converged {
-					lambdaMax += " (not converged)"
-				}
 				rep.addTableRow("Sharpness of a study's runs, each probed alike",
 					[]string{"dataset/model", "run", "point", "λ_max", "outliers (largest gap λ_i/λ_i+1)", "trace", "H·v"},
-					[]string{k.name(), filepath.Base(p.Dir), point, lambdaMax, outliers, fmtNum(num(p.Object, "trace")), hvpName})
+					[]string{k.name(), filepath.Base(p.Dir), point, fmtNum(num(p.Object, "top_eigenvalue")) + notConverged, outliers,
+						fmtNum(num(p.Object, "trace")), hvpName})
 			} else {
-				row := []string{k.name(), filepath.Base(p.Dir), point, lambda, outliers, fmtNum(num(p.Object, "trace")),
+				row := []string{k.name(), filepath.Base(p.Dir), point, lambda + notConverged, outliers, fmtNum(num(p.Object, "trace")),
 					fmtNum(num(p.Object, "trace_std")), span, hvpName} // trace_std is the standard error of the estimate
 				rep.addTableRow("Sharpness (top Hessian eigenvalue, Hutchinson trace, eigenvalue density)",
 					[]string{"dataset/model", "probe", "point", "λ_max", "outliers (largest gap λ_i/λ_i+1)", "trace", "trace std. error", "eigenvalues (density)", "H·v"}, row)
@@ -478,13 +473,13 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, points []*RunRec
 			}
 			// Exact and finite-difference products apart: the latter add the gradient's jumps.
 			hvp := orDefault(str(p.Object, "hvp"), HVPFiniteDifference) // sharpness.json before exact products
-			if compared[kw] == nil {
-				compared[kw] = map[string]*sharpnessPoints{}
-			}
-			if compared[kw][hvp] == nil {
-				compared[kw][hvp] = &sharpnessPoints{}
-			}
 			if !trainedApart[p.Source] {
+				if compared[kw] == nil {
+					compared[kw] = map[string]*sharpnessPoints{}
+				}
+				if compared[kw][hvp] == nil {
+					compared[kw][hvp] = &sharpnessPoints{}
+				}
 				compared[kw][hvp].add(p, s)
 			}
 		}

@@ -494,13 +494,11 @@ func runPoint(studyDir, name string) Point {
 // of the kind diverged, or where one before the first that did not is still missing.
 func firstFiniteRun(study *experiment.StudyResult, kind string) (point Point, index int, diverged []string, err error) {
 	runs := slices.Clone(study.Finished)
-	for _, r := range study.Missing {
+	for _, r := range study.Missing { // a run not trained yet has no status
 		runs = append(runs, experiment.RunResult{StudyRun: r})
 	}
-	slices.SortFunc(runs, func(a, b experiment.RunResult) int { return cmp.Compare(a.Index, b.Index) })
-	for _, r := range runs {
+	for _, r := range runsOfKind(runs, kind) {
 		switch {
-		case r.Kind != kind:
 		case r.Status == experiment.StatusOK:
 			return runPoint(study.Dir, r.Name()), r.Index, diverged, nil
 		case r.Status == "":
@@ -510,6 +508,13 @@ func firstFiniteRun(study *experiment.StudyResult, kind string) (point Point, in
 		}
 	}
 	return Point{}, 0, diverged, fmt.Errorf("%s: every %s run diverged (%d): no point for the probes to start from", study.Dir, kind, len(diverged))
+}
+
+// runsOfKind returns the runs of a kind among runs, in the order of their index.
+func runsOfKind(runs []experiment.RunResult, kind string) []experiment.RunResult {
+	out := slices.DeleteFunc(slices.Clone(runs), func(r experiment.RunResult) bool { return r.Kind != kind })
+	slices.SortFunc(out, func(a, b experiment.RunResult) int { return cmp.Compare(a.Index, b.Index) })
+	return out
 }
 
 // pairStarts are the points a pair's probes start from: its study's first normal and
@@ -614,13 +619,11 @@ func sharpnessOfRuns(ctx context.Context, backend compute.Backend, plan *ScalePl
 	probesDir string, progress io.Writer) error {
 	settings := plan.Sharpness
 	settings.DensityVectors, settings.LanczosSteps = 0, 0
-	runs := slices.Clone(study.Finished)
-	slices.SortFunc(runs, func(a, b experiment.RunResult) int { return cmp.Compare(a.Index, b.Index) })
 	for _, kind := range []string{experiment.KindNormal, experiment.KindCorrupted} {
 		measured := 0
-		for _, r := range runs {
-			if r.Kind != kind || measured == n {
-				continue
+		for _, r := range runsOfKind(study.Finished, kind) {
+			if measured == n {
+				break
 			}
 			if r.Status != experiment.StatusOK {
 				fmt.Fprintf(progress, "[%s] sharpness of the runs: %s %s, left out\n", plan.Name, r.Name(), r.Status)
