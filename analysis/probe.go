@@ -111,20 +111,43 @@ func (p Point) WeightsPath() string {
 	return filepath.Join(p.Run, experiment.FinalWeightsFile)
 }
 
+// otherDirHint says, for a directory given as a run's that is not one, what it is and
+// where its runs are: a study's, a reproduction's or a probe's output ("" if none).
+func otherDirHint(dir string) string {
+	has := func(name string) bool { _, err := os.Stat(filepath.Join(dir, name)); return err == nil }
+	switch {
+	case has(experiment.StudyFile):
+		return fmt.Sprintf("; it is a study directory: give one of its runs (%s), or measure them all with esp probe sharpness --study %s",
+			filepath.Join(dir, experiment.RunsDir, "NAME"), dir)
+	case has(StudiesDir):
+		return fmt.Sprintf("; it is a reproduction's directory: its runs are in %s", filepath.Join(dir, StudiesDir, "DATASET-MODEL", experiment.RunsDir, "NAME"))
+	case has(ProbeInfoFile):
+		return "; it is a probe's output: give the run it probed (its probe.json names it)"
+	}
+	return ""
+}
+
 // LoadRunConfig reads and checks a run directory's config.json. The error names the
 // file when it is missing, unreadable, or not a configuration of this toolkit's format.
 func LoadRunConfig(dir string) (*experiment.RunConfig, error) {
 	path := filepath.Join(dir, experiment.ConfigFile)
+	if st, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("run directory %s does not exist: %w", dir, err)
+	} else if err != nil {
+		return nil, fmt.Errorf("run directory %s: %w", dir, err)
+	} else if !st.IsDir() {
+		return nil, fmt.Errorf("%s is a file, not a run directory (config.json, init and final weights)", dir)
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("%s is not a run directory: %s is missing", dir, path)
+			return nil, fmt.Errorf("%s is not a run directory: %s is missing%s", dir, path, otherDirHint(dir))
 		}
 		return nil, err
 	}
 	var c experiment.RunConfig
 	if err := json.Unmarshal(data, &c); err != nil {
-		return nil, fmt.Errorf("%s: not an esp run configuration: %w", path, err)
+		return nil, fmt.Errorf("%s: not an esp run configuration (damaged?): %w", path, err)
 	}
 	var missing []string
 	for _, f := range []struct {
@@ -410,7 +433,7 @@ func CheckOutputDir(dir string) error {
 		return nil
 	}
 	if err != nil {
-		return err
+		return experiment.ReadDirError(dir, err)
 	}
 	if len(entries) > 0 {
 		return fmt.Errorf("%s: %w: choose a new directory (nothing there is overwritten)", dir, ErrOutputNotEmpty)
@@ -506,16 +529,13 @@ func evalWeights(net *experiment.Net, w *experiment.Weights, ds *datasets.Datase
 // [0, 1]) would make them negative. a and b must hold the same tensors; the result has
 // a's metadata.
 func Lerp(a, b *experiment.Weights, alpha float64) (*experiment.Weights, error) {
-	if len(a.Tensors) != len(b.Tensors) {
-		return nil, fmt.Errorf("interpolating weights with %d and %d tensors", len(a.Tensors), len(b.Tensors))
+	if err := experiment.CheckSameTensors(a, b); err != nil {
+		return nil, fmt.Errorf("interpolating: %w", err)
 	}
 	out := a.Clone()
 	for i := range out.Tensors {
 		t := &out.Tensors[i]
 		tb := b.Tensors[i]
-		if t.Name != tb.Name || len(t.Data) != len(tb.Data) {
-			return nil, fmt.Errorf("interpolating tensor %q (%d values) with %q (%d values)", t.Name, len(t.Data), tb.Name, len(tb.Data))
-		}
 		variance := !t.Trainable && strings.HasSuffix(t.Name, runningVarianceTag)
 		for j, va := range t.Data {
 			v := (1-alpha)*float64(va) + alpha*float64(tb.Data[j])
@@ -545,6 +565,23 @@ func checkProbeRange(name string, r [2]float64) error {
 	// Beyond ±1e6 steps along a normalized direction, float32 weights lose the point.
 	if !finiteValue(r[0]) || !finiteValue(r[1]) || r[0] >= r[1] || math.Abs(r[0]) > 1e6 || math.Abs(r[1]) > 1e6 {
 		return fmt.Errorf("invalid %s range [%v, %v]: want two finite numbers within ±1e6, the first below the second", name, r[0], r[1])
+	}
+	return nil
+}
+
+// count is a probe setting that counts something, by the name a message gives it.
+type count struct {
+	name  string
+	value int
+}
+
+// checkCounts refuses the first negative count of a probe's settings, by name (0 stands for
+// its default).
+func checkCounts(probe string, counts ...count) error {
+	for _, c := range counts {
+		if c.value < 0 {
+			return fmt.Errorf("%s: %s %d: want a positive count (0: the default)", probe, c.name, c.value)
+		}
 	}
 	return nil
 }

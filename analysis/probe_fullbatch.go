@@ -99,14 +99,15 @@ func (s FullBatchSettings) Validate() error {
 	default:
 		return fmt.Errorf("fullbatch: unknown method %q, valid: %s, %s, %s", s.Method, MethodAdam, MethodGD, MethodBoth)
 	}
-	if s.Steps < 0 || s.EvalEvery < 0 || s.BatchSize < 0 || s.SharpnessEvery < 0 {
-		return fmt.Errorf("fullbatch: steps, eval-every, sharpness-every and batch size must be positive (or 0 for the default)")
+	if err := checkCounts("fullbatch", count{"steps", s.Steps}, count{"eval-every", s.EvalEvery},
+		count{"sharpness-every", s.SharpnessEvery}, count{"batch size", s.BatchSize}); err != nil {
+		return err
 	}
 	if s.Steps > MaxProbeSteps {
 		return fmt.Errorf("fullbatch: %d steps: at most %d per method", s.Steps, MaxProbeSteps)
 	}
 	if s.GDAdaptiveLearningRate && s.SharpnessEvery == 0 {
-		return fmt.Errorf("fullbatch: an adaptive GD step is 1/λ_max wherever λ_max is measured along the descent: give sharpness-every N too")
+		return fmt.Errorf("fullbatch: an adaptive GD step is 1/λ_max wherever λ_max is measured along the descent: give --sharpness-every N (SharpnessEvery) too")
 	}
 	for _, lr := range []float64{s.AdamLearningRate, s.GDLearningRate} {
 		if !finiteValue(lr) || lr < 0 {

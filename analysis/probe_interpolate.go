@@ -43,8 +43,11 @@ func (s InterpolateSettings) WithDefaults() InterpolateSettings {
 // Validate reports invalid settings.
 func (s InterpolateSettings) Validate() error {
 	s = s.WithDefaults()
-	if s.Points < 2 || s.EvalBatchSize < 0 {
-		return fmt.Errorf("interpolate: want at least 2 points (or 0 for the default) and a positive batch size")
+	if err := checkCounts("interpolate", count{"evaluation batch size", s.EvalBatchSize}); err != nil {
+		return err
+	}
+	if s.Points < 2 {
+		return fmt.Errorf("interpolate: %d points: want at least 2 (0: the default)", s.Points)
 	}
 	if s.Points > MaxProbePoints {
 		return fmt.Errorf("interpolate: %d points: at most %d", s.Points, MaxProbePoints)

@@ -46,8 +46,9 @@ func (s RestartSettings) WithDefaults() RestartSettings {
 
 // Validate reports invalid settings, naming the valid choices.
 func (s RestartSettings) Validate() error {
-	if s.Epochs < 0 || s.BatchSize < 0 || s.EvalBatchSize < 0 {
-		return fmt.Errorf("restart: epochs and batch sizes must be positive (or 0 for the default)")
+	if err := checkCounts("restart", count{"epochs", s.Epochs}, count{"batch size", s.BatchSize},
+		count{"evaluation batch size", s.EvalBatchSize}); err != nil {
+		return err
 	}
 	if s.Epochs > experiment.MaxEpochs { // refused here, not by the training after the probe began
 		return fmt.Errorf("restart: %d epochs: at most %d", s.Epochs, experiment.MaxEpochs)

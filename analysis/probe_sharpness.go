@@ -112,8 +112,9 @@ func (s SharpnessSettings) WithDefaults() SharpnessSettings {
 // Validate reports invalid settings.
 func (s SharpnessSettings) Validate() error {
 	s = s.WithDefaults()
-	if s.Iterations < 1 || s.TraceSamples < 1 || s.BatchSize < 0 {
-		return fmt.Errorf("sharpness: iterations and trace samples must be positive (or 0 for the defaults)")
+	if err := checkCounts("sharpness", count{"iterations", s.Iterations}, count{"trace samples", s.TraceSamples},
+		count{"batch size", s.BatchSize}); err != nil {
+		return err
 	}
 	if s.Iterations > MaxProbeSteps {
 		return fmt.Errorf("sharpness: %d iterations: at most %d", s.Iterations, MaxProbeSteps)
@@ -129,6 +130,9 @@ func (s SharpnessSettings) Validate() error {
 	}
 	if !finiteValue(s.Tolerance) || s.Tolerance < 0 || !finiteValue(s.Epsilon) || s.Epsilon < 0 {
 		return fmt.Errorf("sharpness: tolerance and epsilon must be finite numbers > 0")
+	}
+	if s.Tolerance >= 1 { // a relative change: 1 or more stops at the second step, whatever the eigenvalue
+		return fmt.Errorf("sharpness: tolerance %g: want a fraction below 1 (default 1e-3)", s.Tolerance)
 	}
 	if s.Solver != SolverLanczos && s.Solver != SolverPower {
 		return fmt.Errorf("sharpness: unknown solver %q: valid are %s, %s", s.Solver, SolverLanczos, SolverPower)
@@ -229,6 +233,15 @@ func (r *SharpnessResult) DensitySummary() string {
 		return "eigenvalue density: " + r.DensityNote
 	}
 	return ""
+}
+
+// TraceText is the trace estimate and its standard error, "T ± E", or where one sample
+// gave no error, "T (one sample: no error estimate)".
+func (r *SharpnessResult) TraceText() string {
+	if math.IsNaN(float64(r.TraceStd)) {
+		return fmt.Sprintf("%.5g (one sample: no error estimate)", float64(r.Trace))
+	}
+	return fmt.Sprintf("%.5g ± %.3g", float64(r.Trace), float64(r.TraceStd))
 }
 
 // ConvergenceNote says how the top eigenvalue was reached: "N Lanczos steps, converged"
@@ -556,8 +569,7 @@ func sharpnessAt(ctx context.Context, net *experiment.Net, w *experiment.Weights
 		}
 	}
 	res.Seconds = time.Since(start).Seconds()
-	fmt.Fprintf(progress, "sharpness: top eigenvalue %.6g (%s), trace %.6g ± %.3g\n",
-		lambda, res.ConvergenceNote(), mean, float64(res.TraceStd))
+	fmt.Fprintf(progress, "sharpness: top eigenvalue %.6g (%s), trace %s\n", lambda, res.ConvergenceNote(), res.TraceText())
 	if line := res.DensitySummary(); line != "" {
 		fmt.Fprintf(progress, "sharpness: %s\n", line)
 	}

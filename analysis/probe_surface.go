@@ -78,8 +78,11 @@ func (s SurfaceSettings) Validate() error {
 	if s.Directions != DirectionsRandom && s.Directions != DirectionsHessian {
 		return fmt.Errorf("surface: unknown directions %q: valid are %s, %s", s.Directions, DirectionsHessian, DirectionsRandom)
 	}
-	if s.Points < 2 || s.Grid < 2 || s.EvalBatchSize < 0 {
-		return fmt.Errorf("surface: want at least 2 points and a grid of at least 2 (or 0 for the defaults)")
+	if err := checkCounts("surface", count{"evaluation batch size", s.EvalBatchSize}); err != nil {
+		return err
+	}
+	if s.Points < 2 || s.Grid < 2 {
+		return fmt.Errorf("surface: %d points and a grid of %d: want at least 2 of each (0: the defaults)", s.Points, s.Grid)
 	}
 	if s.Points > MaxProbePoints {
 		return fmt.Errorf("surface: %d points: at most %d", s.Points, MaxProbePoints)

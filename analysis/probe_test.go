@@ -154,6 +154,13 @@ func TestProbeInputErrors(t *testing.T) {
 		}
 		return dir
 	}
+	// withFile puts an empty file named name in dir, and returns dir.
+	withFile := func(dir, name string) string {
+		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
 	noWeights := write("noweights", mustRead(t, filepath.Join(run, experiment.ConfigFile)))
 	badWeights := write("badweights", mustRead(t, filepath.Join(run, experiment.ConfigFile)))
 	if err := os.WriteFile(filepath.Join(badWeights, experiment.FinalWeightsFile), []byte("garbage!"), 0o644); err != nil {
@@ -172,7 +179,11 @@ func TestProbeInputErrors(t *testing.T) {
 		out     string
 		wantErr string
 	}{
-		{"missing dir", Point{Run: filepath.Join(tmp, "nope")}, "", "config.json is missing"},
+		{"missing dir", Point{Run: filepath.Join(tmp, "nope")}, "", "nope does not exist"},
+		{"a file", Point{Run: filepath.Join(withFile(write("holder", ""), "file"), "file")}, "", "is a file, not a run directory"},
+		{"a study", Point{Run: withFile(write("study", ""), experiment.StudyFile)}, "", "it is a study directory: give one of its runs"},
+		{"a reproduction", Point{Run: withFile(write("reproduction", ""), StudiesDir)}, "", "it is a reproduction's directory: its runs are in"},
+		{"a probe's output", Point{Run: withFile(write("probe", ""), ProbeInfoFile)}, "", "it is a probe's output"},
 		{"no config", Point{Run: write("empty", "")}, "", "config.json is missing"},
 		{"corrupt config", Point{Run: write("corrupt", "{not json")}, "", "config.json: not an esp run configuration"},
 		{"other format", Point{Run: write("other", `{"model": "resnet", "version": 3}`)}, "", "not an esp run configuration of this toolkit's format (no settings.model"},
@@ -230,7 +241,7 @@ func TestProbeSettingsValidate(t *testing.T) {
 		{"interpolate points too many", InterpolateSettings{Points: MaxProbePoints + 1}.Validate(), "at most 100000"},
 		{"fullbatch steps too many", FullBatchSettings{Steps: MaxProbeSteps + 1}.Validate(), "at most 1000000 per method"},
 		{"fullbatch sharpness-every", FullBatchSettings{SharpnessEvery: -1}.Validate(), "sharpness-every"},
-		{"fullbatch adaptive step unmeasured", FullBatchSettings{Method: MethodGD, GDAdaptiveLearningRate: true}.Validate(), "give sharpness-every N too"},
+		{"fullbatch adaptive step unmeasured", FullBatchSettings{Method: MethodGD, GDAdaptiveLearningRate: true}.Validate(), "give --sharpness-every N (SharpnessEvery) too"},
 		{"sharpness iterations too many", SharpnessSettings{Solver: SolverPower, Iterations: MaxProbeSteps + 1}.Validate(), "iterations: at most"},
 		{"sharpness Lanczos steps too many", SharpnessSettings{Iterations: MaxLanczosSteps + 1}.Validate(), "at most 500 Lanczos steps"},
 		{"sharpness solver", SharpnessSettings{Solver: "arnoldi"}.Validate(), `unknown solver "arnoldi": valid are lanczos, power`},

@@ -514,7 +514,9 @@ func mean(s *Summary) float64 {
 func (rep *Report) claimsC1C2C3(g *group, stats map[string]GroupStats, s ReportSettings) {
 	k := g.key
 	corrupted, normal := stats["corrupted"], stats["normal"]
-	if len(g.corrupted) > 0 {
+	if len(g.corrupted) > 0 && corrupted.Diverged == len(g.corrupted) {
+		rep.untested("C1", k, fmt.Sprintf("all %d corrupted runs diverged (weights not finite): no evidence; train again at a lower learning rate", len(g.corrupted)))
+	} else if len(g.corrupted) > 0 {
 		train, test := mean(corrupted.TrainAcc), mean(corrupted.TestAcc)
 		holds := atExtreme(train, test, s)
 		ev := map[string]any{"runs": corrupted.Runs, "epochs": corrupted.Epochs, "train_acc": corrupted.TrainAcc,
@@ -529,7 +531,9 @@ func (rep *Report) claimsC1C2C3(g *group, stats map[string]GroupStats, s ReportS
 	} else {
 		rep.untested("C1", k, "no corrupted runs")
 	}
-	if len(g.normal) > 0 {
+	if len(g.normal) > 0 && normal.Diverged == len(g.normal) {
+		rep.untested("C2", k, fmt.Sprintf("all %d normal runs diverged (weights not finite): no evidence; train again at a lower learning rate", len(g.normal)))
+	} else if len(g.normal) > 0 {
 		train, test := mean(normal.TrainAcc), mean(normal.TestAcc)
 		holds := test >= s.GeneralizeFraction*train
 		ev := map[string]any{"runs": normal.Runs, "epochs": normal.Epochs, "train_acc": normal.TrainAcc, "test_acc": normal.TestAcc,
@@ -615,7 +619,9 @@ func (rep *Report) claimC4(groups map[groupKey]*group, keys []groupKey, s Report
 	tested := map[pair]bool{}
 	for _, k := range keys {
 		p := pair{k.Dataset, k.Model}
-		if k.WeightDecay == 0 || tested[p] {
+		// A sweep needs corrupted runs at some λ > 0: normal runs with weight decay alone
+		// are no evidence either way.
+		if k.WeightDecay == 0 || len(groups[k].corrupted) == 0 || tested[p] {
 			continue
 		}
 		tested[p] = true
@@ -687,7 +693,8 @@ func (rep *Report) claimC7(groups map[groupKey]*group, s ReportSettings) {
 		}
 		// The models may train for different epochs (the paper's plan: ResNet 30, MLP 50 on
 		// MNIST). Epochs to the extreme point are compared up to the horizon both trained
-		// for: a run that got there later, never, or diverged counts as horizon+1.
+		// for: a run that got there later or never (it diverged first, say) counts as
+		// horizon+1; one that diverged after it got there reached it.
 		horizon := min(plannedEpochs(mlp.corrupted), plannedEpochs(resnet.corrupted))
 		epochs := func(runs []*RunRecord) (out []float64, reached int) {
 			for _, r := range runs {
@@ -712,7 +719,7 @@ func (rep *Report) claimC7(groups map[groupKey]*group, s ReportSettings) {
 			"reached_mlp": reachedM, "reached_resnet": reachedR, "runs_mlp": len(em), "runs_resnet": len(er),
 			"outcome": fmt.Sprintf("median epochs to the extreme point: resnet %g (%d of %d runs there within %d), mlp %g (%d of %d)",
 				medR.Median, reachedR, len(er), horizon, medM.Median, reachedM, len(em)),
-			"criterion": fmt.Sprintf("more than half of the resnet runs reach the extreme point within %d epochs (the epochs both models trained), and their median epoch is below the mlp's (a run that got there later, never, or diverged counts as %d)",
+			"criterion": fmt.Sprintf("more than half of the resnet runs reach the extreme point within %d epochs (the epochs both models trained), and their median epoch is below the mlp's (a run that got there later or never, having diverged first, say, counts as %d)",
 				horizon, horizon+1)})
 	}
 }

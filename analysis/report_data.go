@@ -27,8 +27,14 @@ type RunRecord struct {
 // Corrupted reports whether the run trained on a corrupted set (an extreme point).
 func (r *RunRecord) Corrupted() bool { return r.Config.Dataset.Corrupted }
 
-// Final returns the last epoch's metrics.
-func (r *RunRecord) Final() experiment.EpochMetrics { return r.Metrics[len(r.Metrics)-1] }
+// Final returns the last epoch's metrics (LoadInputs reads runs with epoch 0 at least), or
+// the zero EpochMetrics for a record without any.
+func (r *RunRecord) Final() experiment.EpochMetrics {
+	if len(r.Metrics) == 0 {
+		return experiment.EpochMetrics{}
+	}
+	return r.Metrics[len(r.Metrics)-1]
+}
 
 // ProbeRecord is one probe output directory: its kind ("restart", "fullbatch",
 // "interpolate", "surface", "sharpness"), its probe.json and its data.

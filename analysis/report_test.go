@@ -634,6 +634,18 @@ func TestReportClaimEdges(t *testing.T) {
 		{"C3, a diverged run left out", append(append(runs(6, normal(10)), fakeRun("mlp", false, 10, 50, epochsOf(2, generalizing, 1, diverged)...)),
 			runs(6, corrupted("mlp", 10, epochsOf(10, extreme)))...), nil, "C3", true, ""},
 		{"C2, every corrupted run diverged", append(runs(3, normal(10)), runs(3, corrupted("mlp", 10, epochsOf(1, diverged)))...), nil, "C2", true, ""},
+		// Runs that all diverged are no evidence either way (their accuracies are NaN).
+		{"C1, every corrupted run diverged", append(runs(3, normal(10)), runs(3, corrupted("mlp", 10, epochsOf(1, diverged)))...), nil, "C1", false,
+			"all 3 corrupted runs diverged"},
+		{"C2, every normal run diverged", append(runs(3, func(i int) *RunRecord { return fakeRun("mlp", false, 10, 5, epochsOf(2, generalizing, 1, diverged)...) }),
+			runs(3, corrupted("mlp", 10, epochsOf(10, extreme)))...), nil, "C2", false, "all 3 normal runs diverged"},
+		// Weight decay on normal runs alone is no L2 sweep of corrupted training.
+		{"C4, weight decay on normal runs only", append(runs(3, corrupted("mlp", 10, epochsOf(10, extreme))),
+			runs(3, func(i int) *RunRecord {
+				r := normal(10)(i)
+				r.Config.Settings.WeightDecay = 1e-3
+				return r
+			})...), nil, "C4", false, "no corrupted runs with weight decay"},
 		// The paper's plan: ResNet 30 epochs, MLP 50.
 		{"C7, resnet never there in its 30 epochs, mlp at 40", append(runs(3, corrupted("mlp", 50, epochsOf(39, learning, 11, extreme))),
 			runs(3, corrupted("resnet", 30, epochsOf(30, learning)))...), nil, "C7", false, ""},
@@ -641,6 +653,9 @@ func TestReportClaimEdges(t *testing.T) {
 			runs(3, corrupted("resnet", 30, epochsOf(4, learning, 26, extreme)))...), nil, "C7", true, ""},
 		{"C7, resnet diverged at 2, mlp at 10", append(runs(3, corrupted("mlp", 30, epochsOf(9, learning, 21, extreme))),
 			runs(3, corrupted("resnet", 30, epochsOf(1, learning, 1, diverged)))...), nil, "C7", false, ""},
+		// A run that got there and diverged later did get there.
+		{"C7, resnet there at 2 and diverged at 4, mlp at 10", append(runs(3, corrupted("mlp", 30, epochsOf(9, learning, 21, extreme))),
+			runs(3, corrupted("resnet", 30, append(epochsOf(1, learning, 2, extreme), diverged)))...), nil, "C7", true, ""},
 		{"C7, mlp never there, resnet at 5", append(runs(3, corrupted("mlp", 50, epochsOf(50, learning))),
 			runs(3, corrupted("resnet", 30, epochsOf(4, learning, 26, extreme)))...), nil, "C7", true, ""},
 		{"C5, restart from an extreme point", append(runs(3, normal(10)), runs(3, corrupted("mlp", 10, epochsOf(10, extreme)))...),

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -329,6 +330,18 @@ type ReproduceSettings struct {
 	Report ReportSettings
 }
 
+// ErrDataset is matched (errors.Is) by Reproduce's errors that come from loading a
+// dataset: files missing and not to be had, damaged, or of another dataset. They are about
+// the user's data, not about the work.
+var ErrDataset = errors.New("analysis: dataset unavailable")
+
+// datasetError keeps the datasets package's message as it is while matching ErrDataset.
+type datasetError struct{ err error }
+
+func (e datasetError) Error() string        { return e.err.Error() }
+func (e datasetError) Unwrap() error        { return e.err }
+func (e datasetError) Is(target error) bool { return target == ErrDataset }
+
 // Reproduce runs the whole study of a scale into out: the runs of every pair
 // (out/studies/DATASET-MODEL), the L2 sweep (out/l2/...), the probes from an extreme point
 // of every pair (out/probes/DATASET-MODEL/PROBE; the point trained apart in
@@ -361,16 +374,25 @@ func Reproduce(ctx context.Context, s ReproduceSettings, out string, progress io
 	}
 	defer backend.Finalize()
 	start := time.Now()
+	// Every dataset before any training: a missing or damaged one stops the reproduction
+	// now, not after hours of the pairs before it.
 	loaded := map[string]*datasets.Dataset{}
-	for i, pair := range plan.Pairs {
-		name, model, _ := strings.Cut(pair, "/")
-		full := loaded[name]
-		if full == nil {
-			if full, err = datasets.Load(ctx, name, s.Data); err != nil {
-				return nil, err
+	for _, pair := range plan.Pairs {
+		name, _, _ := strings.Cut(pair, "/")
+		if loaded[name] == nil {
+			full, err := datasets.Load(ctx, name, s.Data)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil, err
+				}
+				return nil, datasetError{err}
 			}
 			loaded[name] = full
 		}
+	}
+	for i, pair := range plan.Pairs {
+		name, model, _ := strings.Cut(pair, "/")
+		full := loaded[name]
 		runs, subset, testSubset := plan.forModel(model)
 		ds := full.HeadSplits(subset, cmp.Or(testSubset, subset))
 		fmt.Fprintf(progress, "[%s] %s: %d normal + %d corrupted runs of %d epochs on %d/%d examples (%s elapsed)\n",

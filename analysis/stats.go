@@ -22,16 +22,17 @@ type Summary struct {
 	Max    float64 `json:"max"`
 }
 
-// Summarize returns the summary statistics of values. The quartiles and the median
+// Summarize returns the summary statistics of values, which must be finite (an infinite
+// value has no mean or spread, and a Summary goes to JSON). The quartiles and the median
 // interpolate linearly between the sorted values (as numpy's default does): the median of
 // an even number of values is the mean of the middle two.
 func Summarize(values []float64) (Summary, error) {
 	if len(values) == 0 {
 		return Summary{}, fmt.Errorf("summarize: no values")
 	}
-	for _, v := range values {
-		if math.IsNaN(v) {
-			return Summary{}, fmt.Errorf("summarize: NaN among the values")
+	for i, v := range values {
+		if !finiteValue(v) {
+			return Summary{}, fmt.Errorf("summarize: value %d is %v; only finite values summarize", i, v)
 		}
 	}
 	x := slices.Clone(values)

@@ -19,8 +19,10 @@ func TestSummarize(t *testing.T) {
 	if _, err := Summarize(nil); err == nil {
 		t.Error("no error for an empty sample")
 	}
-	if _, err := Summarize([]float64{1, math.NaN()}); err == nil {
-		t.Error("no error for NaN")
+	for _, bad := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		if _, err := Summarize([]float64{1, 2, bad}); err == nil {
+			t.Errorf("no error for %v", bad)
+		}
 	}
 }
 

@@ -162,8 +162,8 @@ func Fetch(ctx context.Context, name string, opts Options) (source string, err e
 			failures = append(failures, fmt.Sprintf("%s: %v", src, err))
 		}
 	}
-	return "", fmt.Errorf("could not fetch %s; tried:\n  %s\ngive a local copy with --from PATH (%s)",
-		name, strings.Join(failures, "\n  "), info.Fallback)
+	return "", fmt.Errorf("could not fetch %s; tried:\n  %s\ngive a local copy: esp data fetch %s --from PATH (%s)",
+		name, strings.Join(failures, "\n  "), name, info.Fallback)
 }
 
 // checkCachedFrom checks a --from given for a dataset already in the cache (st). A known
@@ -491,6 +491,9 @@ func writeVerified(r io.Reader, path string, f File) error {
 	// One byte past the size is enough to tell a wrong file: a mirror serving something
 	// else is not read (and decompressed) to its end.
 	n, err := io.Copy(io.MultiWriter(tmp, hasher), io.LimitReader(r, f.Size+1))
+	if err == nil {
+		err = tmp.Sync() // renamed into the cache below: whole there after a crash
+	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}

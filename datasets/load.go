@@ -177,10 +177,29 @@ func Load(ctx context.Context, name string, opts Options) (*Dataset, error) {
 			return nil, err
 		}
 	}
+	var d *Dataset
+	var err error
 	if info != nil && info.Format == FormatIDX {
-		return loadIDX(info, dir)
+		d, err = loadIDX(info, dir)
+	} else {
+		d, err = loadSplitFiles(name, dir)
 	}
-	return loadSplitFiles(name, dir)
+	if err != nil {
+		return nil, withRefetchHint(err, name, info)
+	}
+	return d, nil
+}
+
+// withRefetchHint adds to an error reading a cached dataset how to get a whole copy,
+// unless it says so already: the parse errors of a damaged file name only the damage.
+func withRefetchHint(err error, name string, info *Info) error {
+	if strings.Contains(err.Error(), " again") || errors.Is(err, fs.ErrPermission) {
+		return err
+	}
+	if info != nil {
+		return fmt.Errorf("%w: the cached copy is damaged: run `esp data fetch %s` again", err, name)
+	}
+	return fmt.Errorf("%w: the cached copy is damaged: import the folder again (esp data fetch %s --from DIR)", err, name)
 }
 
 // cachePresent reports whether the dataset's files exist (without hashing them: Load

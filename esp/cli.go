@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"runtime/debug"
 	"sort"
 	"strconv"
@@ -42,9 +43,9 @@ func usagef(format string, args ...any) error {
 // inputErrors are errors about the files and folders the user named, in any command: a
 // dataset whose images are too small for the model, a damaged weights file, run or checkpoint, weights that are not finite, an output folder of another
 // kind, study or probe, points of different models, a folder the user may not write or
-// read; and a backend that cannot be had.
+// read; a dataset that cannot be had; and a backend that cannot be had.
 var inputErrors = []error{models.ErrInputTooSmall, experiment.ErrBackend, experiment.ErrBadCheckpoint, experiment.ErrCorruptWeights, experiment.ErrNonFiniteWeights, experiment.ErrDamagedRun,
-	experiment.ErrForeignDir, experiment.ErrStudyMismatch, analysis.ErrOutputNotEmpty, analysis.ErrIncompatiblePoints, fs.ErrPermission}
+	experiment.ErrForeignDir, experiment.ErrStudyMismatch, analysis.ErrOutputNotEmpty, analysis.ErrIncompatiblePoints, analysis.ErrDataset, fs.ErrPermission}
 
 // isInputError reports whether err is one of inputErrors.
 func isInputError(err error) bool {
@@ -121,7 +122,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		case errors.As(err, new(flagParseError)):
 			return exitUsage // the flag set printed it
 		case errors.As(err, new(usageError)) || isInputError(err):
-			fmt.Fprintf(stderr, "esp %s: %v\n", c.name, err)
+			fmt.Fprintf(stderr, "esp %s: %v%s\n", c.name, err, backendFromEnvironment(err, args))
 			return exitUsage
 		default:
 			fmt.Fprintf(stderr, "esp %s: %v\n", c.name, err)
@@ -130,6 +131,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "esp: unknown command %q: valid commands are %s\n", args[0], strings.Join(commandNames(), ", "))
 	return exitUsage
+}
+
+// backendFromEnvironment says, for a backend error where the backend was not named on
+// the command line, that $GOMLX_BACKEND named it: the user may have forgotten it is set.
+func backendFromEnvironment(err error, args []string) string {
+	env := os.Getenv("GOMLX_BACKEND")
+	if env == "" || !errors.Is(err, experiment.ErrBackend) {
+		return ""
+	}
+	for _, a := range args {
+		if a == "--backend" || a == "-backend" || strings.HasPrefix(a, "--backend=") || strings.HasPrefix(a, "-backend=") {
+			return ""
+		}
+	}
+	return fmt.Sprintf(" (the backend comes from $GOMLX_BACKEND=%s; --backend overrides it)", env)
 }
 
 func commandNames() []string {
@@ -153,11 +169,18 @@ func printUsage(w io.Writer) {
 // parseFlags parses flags and positional arguments in any order (flag.Parse stops at the
 // first positional argument; users write `esp data fetch cifar10 --from FILE`).
 func parseFlags(fs *flag.FlagSet, args []string) (positional []string, err error) {
+	// The flag package prints the usage after a bad value too: all the flags, under the one
+	// line that matters. Only -h gets them; a bad value gets its line and where they are.
+	usage := fs.Usage
+	fs.Usage = func() {}
+	defer func() { fs.Usage = usage }()
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
+				usage()
 				return nil, err
 			}
+			fmt.Fprintf(fs.Output(), "Run 'esp %s -h' for its flags.\n", fs.Name())
 			return nil, flagParseError{usageError{err}}
 		}
 		args = fs.Args()
@@ -174,15 +197,16 @@ func parseFlags(fs *flag.FlagSet, args []string) (positional []string, err error
 
 // explicitZeroDefault refuses a flag given as 0 whose 0 is not a value but its unset state,
 // standing for the default its usage names ("(default 11...)"): --epochs 0 would train 11
-// epochs.
+// epochs. Such a flag takes positive values only, so a negative one is refused here too,
+// by its name (the settings it fills would refuse it without).
 func explicitZeroDefault(fs *flag.FlagSet) error {
 	var err error
 	fs.Visit(func(f *flag.Flag) {
 		if err != nil || f.DefValue != "0" || !strings.Contains(f.Usage, "(default ") {
 			return
 		}
-		if v, perr := strconv.ParseFloat(f.Value.String(), 64); perr == nil && v == 0 {
-			err = usagef("--%s 0: want a value above 0 (leave the flag out for its default)", f.Name)
+		if v, perr := strconv.ParseFloat(f.Value.String(), 64); perr == nil && v <= 0 {
+			err = usagef("--%s %s: want a value above 0 (leave the flag out for its default)", f.Name, f.Value)
 		}
 	})
 	return err
@@ -200,8 +224,13 @@ func newFlagSet(name string, stderr io.Writer, usage string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: esp %s\n\nFlags:\n", usage)
-		fs.PrintDefaults()
+		fmt.Fprintf(stderr, "Usage: esp %s\n", usage)
+		flags := 0
+		fs.VisitAll(func(*flag.Flag) { flags++ })
+		if flags > 0 {
+			fmt.Fprint(stderr, "\nFlags:\n")
+			fs.PrintDefaults()
+		}
 	}
 	return fs
 }

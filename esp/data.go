@@ -235,11 +235,11 @@ func runDataShow(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *name == "" {
 		return usagef("--dataset is required: %s", strings.Join(datasets.Names(), ", "))
 	}
-	if *count < 1 || *columns < 1 {
-		return usagef("--count and --columns must be positive")
+	if *count < 1 || *count > maxSampleGrid {
+		return usagef("--count %d: want 1 to %d examples", *count, maxSampleGrid)
 	}
-	if *count > maxSampleGrid || *columns > maxSampleGrid {
-		return usagef("--count %d, --columns %d: at most %d examples are shown", *count, *columns, maxSampleGrid)
+	if *columns < 1 || *columns > maxSampleGrid {
+		return usagef("--columns %d: want 1 to %d columns", *columns, maxSampleGrid)
 	}
 	if err := df.validate(); err != nil {
 		return err

@@ -165,10 +165,13 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"train", "--dataset", "mnist", "--model", "mlp", "--epochs", "0", "--out", "x"}, exitUsage, "--epochs 0: want a value above 0 (leave the flag out for its default)"},
 		{[]string{"probe", "fullbatch", "--run", "x", "--lr", "0.0", "--out", "y"}, exitUsage, "--lr 0: want a value above 0"},
 		{[]string{"probe", "fullbatch", "--run", "x", "--method", "gd", "--lr", "fast", "--out", "y"}, exitUsage, `invalid value "fast" for flag -lr: want a learning rate, auto or adaptive`},
-		{[]string{"probe", "fullbatch", "--run", "x", "--method", "gd", "--lr", "adaptive", "--out", "y"}, exitUsage, "an adaptive GD step is 1/λ_max wherever λ_max is measured along the descent: give sharpness-every N too"},
+		{[]string{"probe", "fullbatch", "--run", "x", "--method", "gd", "--lr", "adaptive", "--out", "y"}, exitUsage, "an adaptive GD step is 1/λ_max wherever λ_max is measured along the descent: give --sharpness-every N (SharpnessEvery) too"},
 		{[]string{"probe", "fullbatch", "--run", "x", "--lr", "auto", "--out", "y"}, exitUsage, "give the one of --method adam"},
-		{[]string{"probe", "fullbatch", "--run", "x", "--method", "gd", "--lr", "-1", "--out", "y"}, exitUsage, "invalid --lr -1: want a finite number > 0"},
+		{[]string{"probe", "fullbatch", "--run", "x", "--method", "gd", "--lr", "-1", "--out", "y"}, exitUsage, "--lr -1: want a value above 0"},
 		{[]string{"probe", "surface", "--run", "x", "--grid", "0", "--out", "y"}, exitUsage, "--grid 0: want a value above 0"},
+		{[]string{"probe", "surface", "--run", "x", "--grid", "-3", "--out", "y"}, exitUsage, "--grid -3: want a value above 0"},
+		{[]string{"probe", "sharpness", "--run", "x", "--top", "0", "--out", "y"}, exitUsage, "--top 0: want a value above 0"},
+		{[]string{"train", "--dataset", "mnist", "--model", "mlp", "--batch-size", "-5", "--out", "x"}, exitUsage, "--batch-size -5: want a value above 0"},
 		{[]string{"data", "list", "--data-dir", "main.go"}, exitUsage, "--data-dir main.go is a file, not a directory"},
 		{[]string{"data", "list", "--subset", "10"}, exitUsage, "--subset does not apply to data list"},
 		{[]string{"data", "fetch", "mnist", "--subset", "10"}, exitUsage, "--subset does not apply to data fetch"}, // was accepted, doing nothing
@@ -184,7 +187,8 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"data", "show", "--dataset", "mnist", "--copies", "3"}, exitUsage, "need --corrupt"},
 		{[]string{"data", "show", "--dataset", "mnist", "--subset", "-1"}, exitUsage, "invalid --subset"},
 		{[]string{"data", "show", "--dataset", "mnist", "--out", "x.jpg"}, exitUsage, "name a .png file"},
-		{[]string{"data", "show", "--dataset", "mnist", "--count", "70000"}, exitUsage, "at most 1000 examples"},
+		{[]string{"data", "show", "--dataset", "mnist", "--count", "70000"}, exitUsage, "--count 70000: want 1 to 1000 examples"},
+		{[]string{"data", "show", "--dataset", "mnist", "--columns", "100000"}, exitUsage, "--columns 100000: want 1 to 1000 columns"},
 		{[]string{"data", "show", "--dataset", "mnist", "--out", "testdata/not-a-png.png"}, exitUsage, "exists and is not a PNG image: nothing is overwritten"},
 		{[]string{"run", "--dataset", "mnist", "--model", "mlp", "--out", "x"}, exitUsage, "--runs must be a positive count"},
 		{[]string{"run", "--dataset", "mnist", "--model", "mlp", "--runs", "2", "--shard", "2/2", "--out", "x"}, exitUsage, "want I/N with 0 <= I < N"},
@@ -207,17 +211,27 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"reproduce", "--data-dir", "main.go", "--out", "x"}, exitUsage, "--data-dir main.go is a file, not a directory"},
 		{[]string{"reproduce", "--ensemble", "0", "--out", "x"}, exitUsage, "--ensemble must be a positive count"},
 		{[]string{"reproduce", "--ensemble", "2", "--steps-per-call", "4", "--out", "x"}, exitUsage, "choose one of the two"},
+		{[]string{"reproduce", "--workers", "0", "--out", "x"}, exitUsage, "invalid --workers 0: want a positive count"},
+		{[]string{"reproduce", "--point-epochs", "0", "--out", "x"}, exitUsage, "invalid --point-epochs 0: want a count of epochs"},
+		{[]string{"reproduce", "--datasets", "", "--out", "x"}, exitUsage, `--datasets "": an empty name`},
+		{[]string{"reproduce", "--datasets", "mnist,", "--out", "x"}, exitUsage, `--datasets "mnist,": an empty name`},
+		{[]string{"reproduce", "--models", "mlp,mlp", "--out", "x"}, exitUsage, `--models "mlp,mlp": mlp is given twice`},
 		{[]string{"train", "--dataset", "mnist", "--model", "mlp", "--steps-per-call", "0", "--out", "x"}, exitUsage, "--steps-per-call must be a positive count"},
+		{[]string{"train", "--dataset", "mnist", "--model", "mlp", "--steps-per-call", "1000000000", "--out", "x"}, exitUsage, "1000000000 steps per call: at most 1024"},
 		{[]string{"train", "--dataset", "mnist", "--model", "mlp", "--steps-per-call", "4", "--schedule", "cosine", "--out", "x"}, exitUsage, "need the constant learning-rate schedule"},
 		{[]string{"run", "--dataset", "mnist", "--model", "mlp", "--runs", "2", "--ensemble", "2", "--steps-per-call", "4", "--out", "x"}, exitUsage, "choose one of the two"},
 		{[]string{"train", "--dataset", "mnist", "--model", "lenet", "--convs", "4", "--out", "x"}, exitUsage, "LeNet has 1 to 3 convolutions"},
-		{[]string{"train", "--dataset", "mnist", "--model", "lenet", "--fc-hidden", "-1", "--out", "x"}, exitUsage, "--fc-hidden and --blocks must be positive"},
+		{[]string{"train", "--dataset", "mnist", "--model", "lenet", "--fc-hidden", "-1", "--out", "x"}, exitUsage, "--fc-hidden -1: want a value above 0"},
+		{[]string{"train", "--dataset", "mnist", "--model", "mlp", "--formulation", "native", "--out", "x"}, exitUsage, "--model mlp has none"},
 		{[]string{"train", "--dataset", "mnist", "--model", "mlp", "--hidden", "1000000000", "--out", "x"}, exitUsage, "want at most 65536"},
-		{[]string{"probe", "surface", "--run", "x", "--grid", "1", "--out", "y"}, exitUsage, "want at least 2 points and a grid of at least 2"},
+		{[]string{"probe", "surface", "--run", "x", "--grid", "1", "--out", "y"}, exitUsage, "surface: 21 points and a grid of 1: want at least 2 of each"},
+		{[]string{"probe", "interpolate", "--from", "x", "--to", "y", "--points", "1", "--out", "z"}, exitUsage, "interpolate: 1 points: want at least 2"},
 		{[]string{"probe", "surface", "--run", "x", "--directions", "pca", "--out", "y"}, exitUsage, `surface: unknown directions "pca": valid are hessian, random`},
 		{[]string{"probe", "sharpness", "--run", "x", "--top", "3", "--solver", "power", "--out", "y"}, exitUsage, "sharpness: top 3: only the lanczos solver finds more than the largest eigenvalue"},
 		{[]string{"probe", "sharpness", "--run", "x", "--top", "30", "--iterations", "20", "--out", "y"}, exitUsage, "sharpness: top 30 in 20 iterations"},
-		{[]string{"probe", "sharpness", "--run", "x", "--top", "-2", "--out", "y"}, exitUsage, "sharpness: top -2: want 1 to 500 eigenvalues"},
+		{[]string{"probe", "sharpness", "--run", "x", "--top", "-2", "--out", "y"}, exitUsage, "--top -2: want a value above 0"},
+		{[]string{"probe", "sharpness", "--run", "x", "--top", "501", "--iterations", "500", "--out", "y"}, exitUsage, "sharpness: top 501: want 1 to 500 eigenvalues"},
+		{[]string{"probe", "sharpness", "--run", "x", "--tolerance", "5", "--out", "y"}, exitUsage, "sharpness: tolerance 5: want a fraction below 1"},
 		{[]string{"probe", "surface", "--run", "x", "--range", "-1e308,1e308", "--out", "y"}, exitUsage, "want two finite numbers within ±1e6"},
 		{[]string{"probe", "sharpness", "--run", "x", "--epsilon", "1e308", "--out", "y"}, exitUsage, "the finite-difference step must be at most 1"},
 		{[]string{"train", "--dataset", "mnist", "--model", "mlp", "--epochs", "9223372036854775807", "--out", "x"}, exitUsage, "epochs: at most 1000000"},
@@ -244,14 +258,14 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"probe", "sharpness", "--run", "x", "--density", "2", "--lanczos-steps", "501", "--out", "y"}, exitUsage, "sharpness: 501 Lanczos steps: want 1 to 500 (0: 40)"},
 		// --density 0 is the valid "none" the message for -1 names, not a default's stand-in:
 		// it gets as far as the run.
-		{[]string{"probe", "sharpness", "--run", "x", "--density", "0", "--out", "y"}, exitUsage, "x is not a run directory"},
+		{[]string{"probe", "sharpness", "--run", "x", "--density", "0", "--out", "y"}, exitUsage, "run directory x does not exist"},
 		// Flags that would change nothing: Lanczos steps without a density, a finite-difference
 		// step for exact products (the default since they exist for every model).
 		{[]string{"probe", "sharpness", "--run", "x", "--lanczos-steps", "60", "--out", "y"}, exitUsage, "--lanczos-steps 60 without --density: the Lanczos steps are the density's"},
 		{[]string{"probe", "sharpness", "--study", "x", "--lanczos-steps", "60", "--out", "y"}, exitUsage, "--lanczos-steps 60 without --density"},
 		{[]string{"probe", "sharpness", "--run", "x", "--epsilon", "0.01", "--out", "y"}, exitUsage, "--epsilon 0.01 with exact Hessian-vector products: it is the step of --hvp finite-difference"},
 		{[]string{"probe", "sharpness", "--run", "x", "--epsilon", "0.01", "--hvp", "exact", "--out", "y"}, exitUsage, "--epsilon 0.01 with exact Hessian-vector products"},
-		{[]string{"probe", "sharpness", "--run", "x", "--epsilon", "0.01", "--hvp", "finite-difference", "--density", "2", "--lanczos-steps", "60", "--out", "y"}, exitUsage, "x is not a run directory"},
+		{[]string{"probe", "sharpness", "--run", "x", "--epsilon", "0.01", "--hvp", "finite-difference", "--density", "2", "--lanczos-steps", "60", "--out", "y"}, exitUsage, "run directory x does not exist"},
 		{[]string{"probe", "restart", "--run", "x", "--epochs", "9000000000000000000", "--out", "y"}, exitUsage, "restart: 9000000000000000000 epochs: at most 1000000"},
 		{[]string{"report"}, exitUsage, "--in DIR is required"},
 		{[]string{"report", "--in", "/nonexistent"}, exitUsage, "not a directory"},
@@ -315,6 +329,29 @@ func TestDataDirUsage(t *testing.T) {
 		want := "(default $ESP_DATA_DIR, else " + fallback + ")"
 		if !strings.Contains(stderr.String(), want) || strings.Contains(stderr.String(), "else /from/the/variable") {
 			t.Errorf("esp %s: --data-dir usage does not say %q:\n%s", strings.Join(args, " "), want, stderr.String())
+		}
+	}
+}
+
+// TestBackendFromEnvironment: a backend error names $GOMLX_BACKEND when the variable, not
+// the command line, chose the backend.
+func TestBackendFromEnvironment(t *testing.T) {
+	t.Setenv("GOMLX_BACKEND", "bogus")
+	out := filepath.Join(t.TempDir(), "run")
+	tests := []struct {
+		args     []string
+		wantNote bool
+	}{
+		{[]string{"train", "--dataset", "mnist", "--model", "mlp", "--out", out}, true},
+		{[]string{"train", "--dataset", "mnist", "--model", "mlp", "--backend", "bogus2", "--out", out}, false},
+		{[]string{"train", "--dataset", "mnist", "--model", "mlp", "--backend=bogus2", "--out", out}, false},
+	}
+	for _, tc := range tests {
+		var stderr bytes.Buffer
+		code := run(context.Background(), tc.args, &bytes.Buffer{}, &stderr)
+		note := strings.Contains(stderr.String(), "comes from $GOMLX_BACKEND=bogus")
+		if code != exitUsage || note != tc.wantNote || !strings.Contains(stderr.String(), "unknown backend") {
+			t.Errorf("esp %s: exit %d, stderr %q; want exit %d, the note: %v", strings.Join(tc.args, " "), code, stderr.String(), exitUsage, tc.wantNote)
 		}
 	}
 }

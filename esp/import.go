@@ -48,6 +48,9 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := checkOutDir(*out); err != nil {
 		return err
 	}
+	if st, err := os.Stat(*from); err == nil && st.IsDir() {
+		return usagef("--from %s is a directory: give the state dict file (torch.save(model.state_dict(), PATH))", *from)
+	}
 	sd, err := torchstate.Load(*from)
 	if err != nil {
 		return badInput(err)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -355,6 +356,9 @@ func runProbeInterpolate(ctx context.Context, args []string, stdout, stderr io.W
 	if err != nil {
 		return usagef("--to: %v", err)
 	}
+	if samePoint(a, b) {
+		return usagef("--from %s and --to %s are the same point: the line between them is that point; give two (e.g. --run DIR for its init and final)", *from, *to)
+	}
 	configB, err := analysis.CheckPoint(b)
 	if err != nil {
 		return badInput(err)
@@ -435,7 +439,7 @@ func runProbeSharpness(ctx context.Context, args []string, stdout, stderr io.Wri
 	var s analysis.SharpnessSettings
 	fs.StringVar(&s.Solver, "solver", "", "top eigenvalue: lanczos (the largest Ritz value) or power (a power iteration, the only solver of earlier versions: the eigenvalue of largest magnitude) (default lanczos)")
 	fs.IntVar(&s.Iterations, "iterations", 0, "most Hessian-vector products of the solver: Lanczos steps or power iterations (default 20; with --top K, at least 4K)")
-	fs.IntVar(&s.Top, "top", 0, "the K largest eigenvalues, each to the tolerance (Lanczos; default 1: λ_max alone)")
+	fs.IntVar(&s.Top, "top", 0, "the K largest eigenvalues, each to the tolerance, with the Lanczos solver (default 1: λ_max alone)")
 	fs.Float64Var(&s.Tolerance, "tolerance", 0, "stop when the eigenvalue changes by less than this fraction (default 1e-3)")
 	fs.IntVar(&s.TraceSamples, "samples", 0, "Rademacher vectors of the trace estimate (default 10)")
 	fs.IntVar(&s.DensityVectors, "density", 0, "random vectors of the eigenvalue density (0, the default: none)")
@@ -559,4 +563,16 @@ func (f rangeFlag) Set(s string) error {
 	}
 	*f.r = r
 	return nil
+}
+
+// samePoint reports whether a and b are the same weights of the same run directory,
+// however their paths are written.
+func samePoint(a, b analysis.Point) bool {
+	weights := func(p analysis.Point) string { return cmp.Or(p.Weights, "final") }
+	if weights(a) != weights(b) {
+		return false
+	}
+	da, errA := os.Stat(a.Run)
+	db, errB := os.Stat(b.Run)
+	return errA == nil && errB == nil && os.SameFile(da, db)
 }

@@ -43,8 +43,8 @@ func checkSharpnessSource(run, study string) error {
 // sharpnessLine is the line of stdout of one measured point, named name (the point, or in
 // a batch the run's name), in one format for both modes so that one pattern reads both.
 func sharpnessLine(name string, res *analysis.SharpnessResult) string {
-	return fmt.Sprintf("sharpness at %s: top eigenvalue %.5g (%s), trace %.5g ± %.3g on %d examples",
-		name, res.TopEigenvalue, res.ConvergenceNote(), res.Trace, res.TraceStd, res.Examples)
+	return fmt.Sprintf("sharpness at %s: top eigenvalue %.5g (%s), trace %s on %d examples",
+		name, res.TopEigenvalue, res.ConvergenceNote(), res.TraceText(), res.Examples)
 }
 
 // studyPoint is a finished run of a study to measure, and its probe directory.

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -44,8 +46,8 @@ func runReproduce(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := (&dataFlags{dataDir: *dataDir}).validate(); err != nil {
 		return err
 	}
-	if *workers < 0 {
-		return usagef("invalid --workers %d: want 0 (default) or a positive count", *workers)
+	if *workers < 0 || (*workers == 0 && flagGiven(fs, "workers")) {
+		return usagef("invalid --workers %d: want a positive count (leave the flag out to choose for the machine)", *workers)
 	}
 	if *ensemble < 1 {
 		return usagef("--ensemble must be a positive count, got %d (1: each run alone)", *ensemble)
@@ -56,13 +58,14 @@ func runReproduce(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if *ensemble > 1 && *stepsPerCall > 1 {
 		return usagef("--ensemble %d and --steps-per-call %d: an ensemble takes one step per call, choose one of the two", *ensemble, *stepsPerCall)
 	}
-	split := func(s string) []string {
-		if s == "" {
-			return nil
-		}
-		return strings.Split(s, ",")
+	ds, err := listFlag(fs, "datasets", *datasetList)
+	if err != nil {
+		return err
 	}
-	ds, ms := split(*datasetList), split(*modelList)
+	ms, err := listFlag(fs, "models", *modelList)
+	if err != nil {
+		return err
+	}
 	for _, d := range ds {
 		if err := datasets.Check(d, datasets.Options{DataDir: *dataDir}); err != nil {
 			return badInput(err)
@@ -77,8 +80,8 @@ func runReproduce(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return badInput(err)
 	}
-	if *pointEpochs < 0 {
-		return usagef("invalid --point-epochs %d: want 0 (the scale's) or a count of epochs", *pointEpochs)
+	if *pointEpochs < 0 || (*pointEpochs == 0 && flagGiven(fs, "point-epochs")) {
+		return usagef("invalid --point-epochs %d: want a count of epochs (leave the flag out for the scale's)", *pointEpochs)
 	}
 	if err := plan.SetPointEpochs(*pointEpochs); err != nil {
 		return badInput(err)
@@ -104,4 +107,22 @@ func runReproduce(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fmt.Fprintf(stdout, "%d of %d claims hold; %s; report: %s\n", held, len(rep.Summary.Claims),
 		time.Since(start).Round(time.Second), filepath.Join(*out, "report", "index.html"))
 	return nil
+}
+
+// listFlag splits the comma-separated names of flag name (nil: not given, the scale's),
+// refusing an empty list or name and a name given twice.
+func listFlag(fs *flag.FlagSet, name, value string) ([]string, error) {
+	if value == "" && !flagGiven(fs, name) {
+		return nil, nil
+	}
+	names := strings.Split(value, ",")
+	for i, n := range names {
+		if n == "" {
+			return nil, usagef("--%s %q: an empty name (leave the flag out for the scale's)", name, value)
+		}
+		if slices.Contains(names[:i], n) {
+			return nil, usagef("--%s %q: %s is given twice", name, value, n)
+		}
+	}
+	return names, nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -59,6 +60,11 @@ func runSetupGPU(_ context.Context, args []string, stdout, stderr io.Writer) err
 		return badInput(fmt.Errorf("--dir %s: %w", *dir, err))
 	}
 	nvidiaDir := filepath.Join(installDir, "nvidia")
+	if restored, err := restoreInterruptedInstall(nvidiaDir); err != nil {
+		return err
+	} else if restored {
+		fmt.Fprintf(stdout, "an interrupted setup-gpu had moved the installation in %s aside: put back\n", nvidiaDir)
+	}
 	if entries, err := os.ReadDir(nvidiaDir); err == nil && len(entries) > 0 && !*force {
 		return usagef("%s already holds an installation; --force replaces it", nvidiaDir)
 	}
@@ -114,10 +120,7 @@ func keepingOldInstall(dir string, install func() error) error {
 		}
 		return nil
 	}
-	old := dir + ".esp-old"
-	if err := os.RemoveAll(old); err != nil { // left by an interrupted setup-gpu
-		return fmt.Errorf("removing %s: %w", old, err)
-	}
+	old := asideDir(dir)
 	if err := os.Rename(dir, old); err != nil {
 		return fmt.Errorf("moving the installation in %s aside: %w", dir, err)
 	}
@@ -130,10 +133,42 @@ func keepingOldInstall(dir string, install func() error) error {
 		}
 		return fmt.Errorf("%w (the previous installation in %s is kept)", err, dir)
 	}
-	if err := os.RemoveAll(old); err != nil {
+	// Renamed before it is removed: an installation aside always is a whole one, which
+	// the next setup-gpu puts back (restoreInterruptedInstall); one half removed is not.
+	if err := os.Rename(old, removingDir(dir)); err != nil {
 		return fmt.Errorf("removing the previous installation, moved to %s: %w", old, err)
 	}
+	if err := os.RemoveAll(removingDir(dir)); err != nil {
+		return fmt.Errorf("removing the previous installation, moved to %s: %w", removingDir(dir), err)
+	}
 	return nil
+}
+
+// asideDir is where setup-gpu --force keeps the installation in dir while it installs
+// another; removingDir where it puts it to remove it once the new one is in place.
+func asideDir(dir string) string    { return dir + ".esp-old" }
+func removingDir(dir string) string { return dir + ".esp-removing" }
+
+// restoreInterruptedInstall undoes what an interrupted setup-gpu --force left: its
+// installation moved aside is put back in dir over whatever partial one is there (true),
+// and a previous installation it was removing is removed.
+func restoreInterruptedInstall(dir string) (restored bool, err error) {
+	if err := os.RemoveAll(removingDir(dir)); err != nil {
+		return false, fmt.Errorf("removing %s, left by an interrupted setup-gpu: %w", removingDir(dir), err)
+	}
+	old := asideDir(dir)
+	if _, err := os.Stat(old); errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return false, fmt.Errorf("removing the partial installation in %s (the previous one is in %s): %w", dir, old, err)
+	}
+	if err := os.Rename(old, dir); err != nil {
+		return false, fmt.Errorf("putting back the installation an interrupted setup-gpu moved to %s: %w", old, err)
+	}
+	return true, nil
 }
 
 // missingDirs lists dir and those of its parents that do not exist yet, deepest first.

@@ -225,3 +225,55 @@ func TestJAXVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestRestoreInterruptedInstall: what a setup-gpu --force killed midway left is undone
+// before anything else, so that the next one never removes the only whole installation.
+func TestRestoreInterruptedInstall(t *testing.T) {
+	tests := []struct {
+		name         string
+		dir, aside   string // the files in DIR/nvidia and beside it ("": no folder)
+		removing     bool   // a previous installation half removed
+		wantRestored bool
+		wantDir      string // the file in DIR/nvidia after ("": no folder)
+	}{
+		{"nothing left", "whole.so", "", false, false, "whole.so"},
+		{"killed while installing", "partial.so", "whole.so", false, true, "whole.so"},
+		{"killed before installing", "", "whole.so", false, true, "whole.so"},
+		{"killed while removing the previous one", "new.so", "", true, false, "new.so"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "nvidia")
+			put := func(folder, file string) {
+				if err := os.MkdirAll(folder, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(folder, file), nil, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.dir != "" {
+				put(dir, tc.dir)
+			}
+			if tc.aside != "" {
+				put(asideDir(dir), tc.aside)
+			}
+			if tc.removing {
+				put(removingDir(dir), "old.so")
+			}
+			restored, err := restoreInterruptedInstall(dir)
+			if err != nil || restored != tc.wantRestored {
+				t.Fatalf("restored %v, err %v; want %v and no error", restored, err, tc.wantRestored)
+			}
+			entries, _ := os.ReadDir(dir)
+			if len(entries) != 1 || entries[0].Name() != tc.wantDir {
+				t.Errorf("%s holds %v, want %s alone", dir, entries, tc.wantDir)
+			}
+			for _, gone := range []string{asideDir(dir), removingDir(dir)} {
+				if _, err := os.Stat(gone); !os.IsNotExist(err) {
+					t.Errorf("%s is left (%v)", gone, err)
+				}
+			}
+		})
+	}
+}

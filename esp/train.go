@@ -72,7 +72,8 @@ var modelFlags = map[string]string{"hidden": "mlp", "fc-hidden": "lenet", "convs
 	"blocks": "resnet", "shortcut-3x3": "resnet"}
 
 // inapplicableFlag refuses a flag given where it changes nothing: another model's, SGD's
-// momentum with Adam, a corruption seed without --corrupt.
+// momentum with Adam, a corruption seed without --corrupt, a convolution formulation for
+// the MLP.
 func (t *trainFlags) inapplicableFlag(fs *flag.FlagSet) error {
 	var err error
 	fs.Visit(func(f *flag.Flag) {
@@ -81,6 +82,9 @@ func (t *trainFlags) inapplicableFlag(fs *flag.FlagSet) error {
 		}
 		if model, ok := modelFlags[f.Name]; ok && model != t.model && slices.Contains(models.Names(), t.model) {
 			err = usagef("--%s is a flag of --model %s, not of %s", f.Name, model, t.model)
+		}
+		if f.Name == "formulation" && t.model == "mlp" {
+			err = usagef("--formulation chooses how convolutions are computed: --model mlp has none (lenet and resnet do)")
 		}
 		if f.Name == "momentum" && t.optimizer != experiment.SGD {
 			err = usagef("--momentum is SGD's (--optimizer sgd), not %s's", t.optimizer)
@@ -163,7 +167,7 @@ func checkOutDir(dir string) error {
 		return nil
 	}
 	if err != nil {
-		return usagef("--out %s: %v", dir, err)
+		return usagef("--out %s: %v", dir, experiment.ReadDirError(dir, err))
 	}
 	if len(entries) > 0 {
 		return usagef("--out %s is not empty: choose a new directory (nothing there is overwritten)", dir)
@@ -233,7 +237,11 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	last := result.Last()
-	fmt.Fprintf(stdout, "%s after %d epochs: train_acc %.4f", result.Status, result.Epochs, last.TrainAcc)
+	if result.Status == experiment.StatusDiverged { // in the epoch after the last finished
+		fmt.Fprintf(stdout, "%s in epoch %d, by step %d (its loss not finite); the last line: train_acc %.4f", result.Status, result.Epochs+1, result.Steps, last.TrainAcc)
+	} else {
+		fmt.Fprintf(stdout, "%s after %d epochs: train_acc %.4f", result.Status, result.Epochs, last.TrainAcc)
+	}
 	if set.IsCorrupted() {
 		fmt.Fprintf(stdout, " corrupted_acc %.4f", float64(*last.CorruptedAcc))
 	}

@@ -25,7 +25,7 @@ func CheckResumableDir(dir, marker, kind string, starting ...string) error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("%w: %s is not %s: %v", ErrForeignDir, dir, kind, err)
+		return fmt.Errorf("%w: %s is not %s: %v", ErrForeignDir, dir, kind, ReadDirError(dir, err))
 	}
 	if _, err := os.Stat(filepath.Join(dir, marker)); err == nil {
 		return nil
@@ -38,4 +38,13 @@ func CheckResumableDir(dir, marker, kind string, starting ...string) error {
 			ErrForeignDir, dir, e.Name(), marker, kind)
 	}
 	return nil
+}
+
+// ReadDirError is err, from reading the directory dir, said plainly where dir is a file
+// ("open DIR: not a directory" says it only to those who know the system call).
+func ReadDirError(dir string, err error) error {
+	if st, serr := os.Stat(dir); serr == nil && !st.IsDir() {
+		return fmt.Errorf("%s is a file, not a directory", dir)
+	}
+	return err
 }

@@ -226,6 +226,9 @@ func (n *Net) SetWeights(w *Weights) error {
 		if want := v.Shape().Dimensions; !slices.Equal(want, t.Shape) {
 			return fmt.Errorf("experiment: tensor %q has shape %v, model wants %v", name, t.Shape, want)
 		}
+		if n := elementCount(t.Shape); n != len(t.Data) {
+			return fmt.Errorf("experiment: tensor %q has shape %v but %d values", name, t.Shape, len(t.Data))
+		}
 		if err := v.SetValue(tensors.FromFlatDataAndDimensions(t.Data, t.Shape...)); err != nil {
 			return fmt.Errorf("experiment: setting %q: %w", name, err)
 		}

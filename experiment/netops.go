@@ -114,8 +114,9 @@ func gather(set *corrupt.Set, idx []int, images []uint8, labels []int32) {
 	}
 }
 
-// checkSameTensors reports whether a and b hold the same tensors (names and sizes, in order).
-func checkSameTensors(a, b *Weights) error {
+// CheckSameTensors reports, as an error, where a and b do not hold the same tensors (names
+// and sizes, in order): weights of other models, which no arithmetic between them means.
+func CheckSameTensors(a, b *Weights) error {
 	if len(a.Tensors) != len(b.Tensors) {
 		return fmt.Errorf("experiment: weights with %d and %d tensors", len(a.Tensors), len(b.Tensors))
 	}
@@ -133,7 +134,7 @@ func checkSameTensors(a, b *Weights) error {
 // batch-norm running statistics, are not added: a gradient or a direction has none).
 // w and x must hold the same tensors. The sum is computed in float64 and rounded once.
 func (w *Weights) Axpy(a float64, x *Weights) error {
-	if err := checkSameTensors(w, x); err != nil {
+	if err := CheckSameTensors(w, x); err != nil {
 		return err
 	}
 	for i := range w.Tensors {
@@ -164,7 +165,7 @@ func (w *Weights) Scale(a float64) {
 // Dot returns Σ w·x over the trainable tensors, accumulated in float64. w and x must
 // hold the same tensors.
 func (w *Weights) Dot(x *Weights) (float64, error) {
-	if err := checkSameTensors(w, x); err != nil {
+	if err := CheckSameTensors(w, x); err != nil {
 		return 0, err
 	}
 	var sum float64

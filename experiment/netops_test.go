@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -142,6 +143,15 @@ func TestStepperRate(t *testing.T) {
 	after, _ := net.Weights()
 	if l2, _, _ := Distance(before, after); !(l2 > 1e-3) {
 		t.Errorf("a step at rate 0.5 moved the weights by %g", l2)
+	}
+	// A label outside the net's classes is refused before any step.
+	for _, bad := range [][]int32{{0, 1, 3, 0}, {0, -1, 2, 0}} {
+		if _, err := stepper.Step(images, bad); err == nil || !strings.Contains(err.Error(), "the net has 3 classes") {
+			t.Errorf("labels %v: err %v, want one naming the classes", bad, err)
+		}
+	}
+	if again, _ := net.Weights(); !slices.Equal(again.Tensors[0].Data, after.Tensors[0].Data) {
+		t.Error("a refused step changed the weights")
 	}
 }
 

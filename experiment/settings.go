@@ -152,6 +152,11 @@ func (s Settings) WithDefaults() Settings {
 // 1200), and what the step counts and time estimates hold.
 const MaxEpochs = 1_000_000
 
+// MaxStepsPerCall bounds StepsPerCall: the graph holds that many steps one after the
+// other, so it compiles for longer the more it holds, and an accelerator's launches are
+// paid for long before (about an epoch of MNIST's corrupted set at batch 128).
+const MaxStepsPerCall = 1024
+
 // Validate reports invalid settings, naming the valid choices.
 func (s Settings) Validate() error {
 	s = s.WithDefaults()
@@ -200,6 +205,8 @@ func (s Settings) Validate() error {
 		return fmt.Errorf("experiment: negative subset %d", s.Subset)
 	case s.StepsPerCall < 0:
 		return fmt.Errorf("experiment: negative steps per call %d", s.StepsPerCall)
+	case s.StepsPerCall > MaxStepsPerCall:
+		return fmt.Errorf("experiment: %d steps per call: at most %d", s.StepsPerCall, MaxStepsPerCall)
 	case s.StepsPerCall > 1 && o.Schedule != ScheduleConstant:
 		return fmt.Errorf("experiment: %d steps per call need the constant learning-rate schedule, not %q (the rate would have to change inside a call)", s.StepsPerCall, o.Schedule)
 	}

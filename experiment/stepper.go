@@ -58,6 +58,12 @@ func (s *Stepper) Step(images []float32, labels []int32) (loss float64, err erro
 		return 0, fmt.Errorf("experiment: %d image values for %d labels of %dx%dx%d images, want %d",
 			len(images), batch, n.Height, n.Width, n.Channels, want)
 	}
+	classes := n.Model.Config().Classes
+	for i, l := range labels {
+		if l < 0 || int(l) >= classes { // its one-hot would be all zeros: a step on nothing
+			return 0, fmt.Errorf("experiment: example %d has label %d, but the net has %d classes (0 to %d)", i, l, classes, classes-1)
+		}
+	}
 	x := tensors.FromShape(shapes.Make(dtypes.Float32, batch, n.Height, n.Width, n.Channels))
 	defer x.FinalizeAll()
 	if err := tensors.MutableFlatData(x, func(flat []float32) { copy(flat, images) }); err != nil {

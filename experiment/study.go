@@ -108,7 +108,7 @@ func (s StudySettings) Validate() error {
 	if s.Runs < 1 || s.Runs > MaxStudyRuns {
 		return fmt.Errorf("experiment: study needs 1 to %d runs of each kind, got %d", MaxStudyRuns, s.Runs)
 	}
-	if s.FirstIndex < 0 || s.FirstIndex+s.Runs > MaxStudyRuns {
+	if s.FirstIndex < 0 || s.FirstIndex > MaxStudyRuns-s.Runs { // not FirstIndex+Runs: it could overflow
 		return fmt.Errorf("experiment: the first run's index must be 0 or more, with the runs' below %d: got %d for %d runs", MaxStudyRuns, s.FirstIndex, s.Runs)
 	}
 	for i, k := range s.kinds() {
@@ -270,6 +270,9 @@ func readStudyFile(dir string) (*studyFile, error) {
 // runs' sizes (a test counts the calls).
 var fileSHA256 = datasets.FileSHA256
 
+// newStudyBackend makes a study worker's backend (a test counts the calls).
+var newStudyBackend = NewBackend
+
 func readRunResult(runDir string) (*RunResult, error) {
 	data, err := os.ReadFile(filepath.Join(runDir, ResultFile))
 	if errors.Is(err, os.ErrNotExist) {
@@ -331,6 +334,9 @@ func checkRunMetrics(runDir string, rr *RunResult) error {
 		if err := json.Unmarshal([]byte(line), &m); err != nil {
 			return damaged("line %d is not a metrics line (%v)", i+1, err)
 		}
+		if m.Epoch != i { // a diverged run's last line is the epoch it diverged in
+			return damaged("line %d is epoch %d, want %d", i+1, m.Epoch, i)
+		}
 		metrics = append(metrics, m)
 	}
 	want := rr.Epochs + 1
@@ -388,9 +394,6 @@ var ErrStudyMismatch = errors.New("study directory holds another study")
 
 // checkStudyInput reports a dataset whose images the study's model cannot take.
 func checkStudyInput(s Settings, ds *datasets.Dataset) error {
-	if ds == nil || ds.Train == nil {
-		return nil // the workers' error
-	}
 	m, err := models.New(s.Model, s.ModelConfig)
 	if err != nil {
 		return err
@@ -414,6 +417,12 @@ func checkStudyInput(s Settings, ds *datasets.Dataset) error {
 func RunStudy(ctx context.Context, ds *datasets.Dataset, s StudySettings, dir string, progress io.Writer) (*StudyResult, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
+	}
+	if ds == nil {
+		return nil, errors.New("experiment: RunStudy needs a dataset, got nil")
+	}
+	if err := ds.Validate(); err != nil {
+		return nil, fmt.Errorf("experiment: %w", err)
 	}
 	s = s.normalized(ds)
 	if err := checkStudyInput(s.Run, ds); err != nil {
@@ -460,14 +469,20 @@ func RunStudy(ctx context.Context, ds *datasets.Dataset, s StudySettings, dir st
 		}
 	}
 	groups := s.groups(pending, resumeFrom)
-	workers := min(s.workers(), max(1, len(groups)))
-	backendName := workerBackend(s.Run.Backend, workers)
-	if s.Ensemble > 1 {
-		backendName = sequentialOps(backendName) // see goRunsOpsInParallel
-	}
 	shardNote := ""
 	if s.Shard.Count > 1 {
 		shardNote = fmt.Sprintf(", shard %d/%d", s.Shard.Index, s.Shard.Count)
+	}
+	if len(groups) == 0 {
+		// Nothing to train: no backend is made, so that a finished study reads back on a
+		// machine without the backend it was trained on.
+		fmt.Fprintf(progress, "study %s: 0 of %d runs to train%s\n", dir, len(plan), shardNote)
+		return loadStudy(dir, read)
+	}
+	workers := min(s.workers(), len(groups))
+	backendName := workerBackend(s.Run.Backend, workers)
+	if s.Ensemble > 1 {
+		backendName = sequentialOps(backendName) // see goRunsOpsInParallel
 	}
 	ensembleNote := ""
 	if s.Ensemble > 1 {
@@ -494,7 +509,7 @@ func RunStudy(ctx context.Context, ds *datasets.Dataset, s StudySettings, dir st
 	for range workers {
 		// One backend per worker: the Go backend's worker pool then divides the cores
 		// between runs instead of letting every run contend for all of them.
-		backend, err := NewBackend(backendName)
+		backend, err := newStudyBackend(backendName)
 		if err != nil {
 			cancel()
 			close(jobs)
@@ -632,6 +647,9 @@ func claimStudyDir(dir string, s StudySettings, ds *datasets.Dataset) error {
 		werr := tmp.Chmod(0o644) // CreateTemp makes it 0600: the directory may be shared
 		if werr == nil {
 			_, werr = tmp.Write(append(data, '\n'))
+		}
+		if werr == nil {
+			werr = tmp.Sync() // linked in place below: never an empty study.json after a crash
 		}
 		if cerr := tmp.Close(); werr == nil {
 			werr = cerr
@@ -794,8 +812,8 @@ const runLockFile = ".lock"
 var errTempLost = errors.New("experiment: temporary directory held by another process")
 
 // lockRunTemp locks the temporary run directory tmp for this process and returns the file
-// holding the lock (closing it releases the lock). Where the file system has no locks, it
-// returns a nil file and no error: the processes are then not kept apart, as before locks.
+// holding the lock (closing it releases the lock). Where the file system has no locks,
+// TryLock takes none and reports success: the processes are then not kept apart.
 func lockRunTemp(tmp string) (*os.File, error) {
 	path := filepath.Join(tmp, runLockFile)
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
@@ -805,10 +823,10 @@ func lockRunTemp(tmp string) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	locked, err := datasets.TryLock(f)
+	locked, err := datasets.TryLock(f) // true without an error where there are no locks
 	if err != nil {
 		f.Close()
-		return nil, nil
+		return nil, fmt.Errorf("experiment: locking %s: %w", path, err)
 	}
 	if !locked {
 		f.Close()

@@ -19,6 +19,7 @@ import (
 	"github.com/extremepoints/esp/corrupt"
 	"github.com/extremepoints/esp/datasets"
 	"github.com/extremepoints/esp/models"
+	"github.com/gomlx/compute"
 )
 
 func tinyStudy(runs int) StudySettings {
@@ -211,6 +212,69 @@ func TestRunStudyHashesEachRunOnce(t *testing.T) {
 	}
 }
 
+// TestRunStudyFinishedNeedsNoBackend: resuming a finished study makes no backend, so that
+// it reads back on a machine without the one it was trained on (xla:cuda on a laptop).
+func TestRunStudyFinishedNeedsNoBackend(t *testing.T) {
+	d := synthDataset(40, 20, 4, 4, 1, 3, 1)
+	dir := t.TempDir()
+	if _, err := RunStudy(context.Background(), d, tinyStudy(1), dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	defer func(f func(string) (compute.Backend, error)) { newStudyBackend = f }(newStudyBackend)
+	made := 0
+	newStudyBackend = func(name string) (compute.Backend, error) {
+		made++
+		return nil, fmt.Errorf("no backend %s on this machine", name)
+	}
+	var progress strings.Builder
+	res, err := RunStudy(context.Background(), d, tinyStudy(1), dir, &progress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if made != 0 || res.Trained != 0 || len(res.Finished) != 2 {
+		t.Errorf("made %d backends, trained %d, finished %d; want 0, 0, 2", made, res.Trained, len(res.Finished))
+	}
+	if want := "0 of 2 runs to train\n"; !strings.HasSuffix(progress.String(), want) {
+		t.Errorf("progress %q, want it to end in %q", progress.String(), want)
+	}
+	// With a run to train, the backend is asked for and its error returned.
+	os.RemoveAll(filepath.Join(dir, RunsDir, "normal-0000"))
+	if _, err := RunStudy(context.Background(), d, tinyStudy(1), dir, nil); err == nil || made != 1 {
+		t.Errorf("made %d backends, err %v; want 1 and the backend's error", made, err)
+	}
+}
+
+// TestRunStudyRefusesBadDatasets: a nil or inconsistent dataset is an error, not a panic,
+// and makes no study folder.
+func TestRunStudyRefusesBadDatasets(t *testing.T) {
+	good := synthDataset(40, 20, 4, 4, 1, 3, 1)
+	noTest := *good
+	noTest.Test = nil
+	badLabel := *good
+	badLabel.Classes = good.Classes[:2]
+	tests := []struct {
+		name string
+		ds   *datasets.Dataset
+		want string
+	}{
+		{"nil", nil, "needs a dataset"},
+		{"no test split", &noTest, "empty test split"},
+		{"label out of range", &badLabel, "not below the 2 classes"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "study")
+			_, err := RunStudy(context.Background(), tc.ds, tinyStudy(1), dir, nil)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err %v, want one saying %q", err, tc.want)
+			}
+			if _, err := os.Stat(dir); !os.IsNotExist(err) {
+				t.Errorf("the study folder was made: %v", err)
+			}
+		})
+	}
+}
+
 // TestRunStudyKeepsAnotherProcesssRun: a run another process working on the same runs put
 // in place first is kept as that process left it, reported so, and not counted as trained.
 func TestRunStudyKeepsAnotherProcesssRun(t *testing.T) {
@@ -276,7 +340,7 @@ func TestRunStudyRefusesAnotherStudy(t *testing.T) {
 	}
 	for _, bad := range []StudySettings{{Runs: 0}, {Runs: 1, Kinds: []string{"weird"}}, {Runs: 1, Workers: -1},
 		{Runs: 1, Kinds: []string{KindNormal, KindNormal}}, {Runs: 1, Shard: Shard{Index: 2, Count: 2}},
-		{Runs: 1, FirstIndex: -1}, {Runs: 2, FirstIndex: MaxStudyRuns - 1}} {
+		{Runs: 1, FirstIndex: -1}, {Runs: 2, FirstIndex: MaxStudyRuns - 1}, {Runs: 2, FirstIndex: math.MaxInt}} {
 		if err := bad.Validate(); err == nil {
 			t.Errorf("%+v validated", bad)
 		}
@@ -580,6 +644,15 @@ func TestRunStudyDamaged(t *testing.T) {
 			}
 			return os.WriteFile(path, data[:len(data)-10], 0o644)
 		}, ErrDamagedRun, "metrics.jsonl line 3 is not a metrics line"},
+		{"metrics.jsonl lines swapped", func(dir, run string) error {
+			path := filepath.Join(run, MetricsFile)
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			lines := strings.SplitAfter(string(data), "\n") // epochs 0, 1, 2 and ""
+			return os.WriteFile(path, []byte(lines[1]+lines[0]+lines[2]), 0o644)
+		}, ErrDamagedRun, "metrics.jsonl line 1 is epoch 1, want 0"},
 		{"metrics.jsonl of another run", func(dir, run string) error {
 			data, err := os.ReadFile(filepath.Join(dir, RunsDir, "corrupted-0000", MetricsFile))
 			if err != nil {

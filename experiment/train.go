@@ -50,8 +50,14 @@ type Result struct {
 	Dir    string
 }
 
-// Last returns the last metrics entry.
-func (r *Result) Last() EpochMetrics { return r.Metrics[len(r.Metrics)-1] }
+// Last returns the last metrics entry (Train's results always hold epoch 0's), or the zero
+// EpochMetrics for a Result without any.
+func (r *Result) Last() EpochMetrics {
+	if len(r.Metrics) == 0 {
+		return EpochMetrics{}
+	}
+	return r.Metrics[len(r.Metrics)-1]
+}
 
 // Train runs one training run of settings on set and returns its result.
 //
@@ -351,7 +357,7 @@ func recordedConfig(outDir string) (RunConfig, error) {
 		err = json.Unmarshal(data, &recorded)
 	}
 	if err != nil {
-		return recorded, fmt.Errorf("%w in %s: its %s: %w", ErrBadCheckpoint, outDir, ConfigFile, err)
+		return recorded, fmt.Errorf("%w in %s: its %s: %w (damaged: remove the directory, or train into a new one)", ErrBadCheckpoint, outDir, ConfigFile, err)
 	}
 	return recorded, nil
 }

@@ -115,16 +115,12 @@ func (w *Weights) NormSum() float64 {
 // and the sum over tensors of the Frobenius norms of their differences. The two must
 // hold the same tensors (names and shapes).
 func Distance(a, b *Weights) (l2, sum float64, err error) {
-	if len(a.Tensors) != len(b.Tensors) {
-		return 0, 0, fmt.Errorf("experiment: weights with %d and %d tensors", len(a.Tensors), len(b.Tensors))
+	if err := CheckSameTensors(a, b); err != nil {
+		return 0, 0, err
 	}
 	var total float64
 	for i, ta := range a.Tensors {
 		tb := b.Tensors[i]
-		if ta.Name != tb.Name || len(ta.Data) != len(tb.Data) {
-			return 0, 0, fmt.Errorf("experiment: tensor %d is %q (%d values) and %q (%d values)",
-				i, ta.Name, len(ta.Data), tb.Name, len(tb.Data))
-		}
 		if !ta.Trainable {
 			continue
 		}
@@ -174,7 +170,7 @@ func (w *Weights) Encode() ([]byte, error) {
 		if _, dup := header[t.Name]; dup {
 			return nil, fmt.Errorf("experiment: duplicate tensor %q", t.Name)
 		}
-		if n := product(t.Shape); n != len(t.Data) {
+		if n := elementCount(t.Shape); n != len(t.Data) {
 			return nil, fmt.Errorf("experiment: tensor %q has shape %v but %d values", t.Name, t.Shape, len(t.Data))
 		}
 		shape := t.Shape
@@ -290,15 +286,15 @@ func DecodeWeights(data []byte) (*Weights, error) {
 			return nil, fmt.Errorf("experiment: tensor %q has dtype %s, only F32 is supported", name, e.DType)
 		}
 		b, end := e.DataOffsets[0], e.DataOffsets[1]
-		if b < 0 || end < b || end > len(body) || end-b != 4*product(e.Shape) {
+		if n := elementCount(e.Shape); n < 0 || b < 0 || end < b || end > len(body) || end-b != 4*n {
 			return nil, fmt.Errorf("experiment: tensor %q: bad offsets %v for shape %v", name, e.DataOffsets, e.Shape)
 		}
 		entries[name] = e
 	}
 	var order []string
 	if s := w.Metadata["order"]; s != "" {
-		if err := json.Unmarshal([]byte(s), &order); err != nil || len(order) != len(entries) {
-			order = nil
+		if err := json.Unmarshal([]byte(s), &order); err != nil || !isPermutation(order, entries) {
+			order = nil // the offsets' order then: every tensor is read once
 		}
 	}
 	if order == nil {
@@ -308,11 +304,8 @@ func DecodeWeights(data []byte) (*Weights, error) {
 		sort.Slice(order, func(i, j int) bool { return entries[order[i]].DataOffsets[0] < entries[order[j]].DataOffsets[0] })
 	}
 	for _, name := range order {
-		e, ok := entries[name]
-		if !ok {
-			return nil, fmt.Errorf("experiment: tensor %q listed in metadata but absent", name)
-		}
-		vals := make([]float32, product(e.Shape))
+		e := entries[name]
+		vals := make([]float32, elementCount(e.Shape))
 		src := body[e.DataOffsets[0]:e.DataOffsets[1]]
 		for i := range vals {
 			vals[i] = math.Float32frombits(binary.LittleEndian.Uint32(src[4*i:]))
@@ -381,12 +374,33 @@ func LoadWeights(path string) (*Weights, error) {
 	return w, nil
 }
 
-func product(dims []int) int {
+// elementCount is the number of values a tensor of shape dims holds, or -1 for a shape
+// no tensor can have (a negative dimension, or more values than an int counts): a
+// damaged file's header must not pass for a small tensor by overflowing.
+func elementCount(dims []int) int {
 	n := 1
 	for _, d := range dims {
+		if d < 0 || (d > 0 && n > math.MaxInt/4/d) {
+			return -1
+		}
 		n *= d
 	}
 	return n
+}
+
+// isPermutation reports whether order names every tensor of entries once.
+func isPermutation(order []string, entries map[string]safetensorsEntry) bool {
+	if len(order) != len(entries) {
+		return false
+	}
+	seen := make(map[string]bool, len(order))
+	for _, name := range order {
+		if _, ok := entries[name]; !ok || seen[name] {
+			return false
+		}
+		seen[name] = true
+	}
+	return true
 }
 
 // writeFileAtomic writes through a temporary file and a rename (datasets.WriteFileAtomic).

@@ -286,3 +286,82 @@ func flipAt(data []byte, marker string, offset int) []byte {
 	d[bytes.Index(d, []byte(marker))+offset] ^= 0xff
 	return d
 }
+
+// safetensorsFile assembles a file from its JSON header and its body, as another program
+// (or damage) might have written it: no checksum.
+func safetensorsFile(t *testing.T, header map[string]any, body []byte) []byte {
+	t.Helper()
+	h, err := json.Marshal(header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := binary.LittleEndian.AppendUint64(nil, uint64(len(h)))
+	return append(append(out, h...), body...)
+}
+
+// TestDecodeWeightsDamagedHeaders: shapes no tensor has are refused, not read as small
+// tensors by overflowing, and an "order" that is not a permutation of the tensors falls
+// back to the offsets' order instead of dropping or repeating tensors.
+func TestDecodeWeightsDamagedHeaders(t *testing.T) {
+	body := make([]byte, 16)
+	entry := func(shape []int, begin, end int) map[string]any {
+		return map[string]any{"dtype": "F32", "shape": shape, "data_offsets": []int{begin, end}}
+	}
+	tests := []struct {
+		name      string
+		header    map[string]any
+		wantErr   string
+		wantNames []string
+	}{
+		{"negative dimensions", map[string]any{"a": entry([]int{-2, -2}, 0, 16)}, "bad offsets", nil},
+		{"overflowing shape", map[string]any{"a": entry([]int{1 << 32, 1 << 32}, 0, 0)}, "bad offsets", nil},
+		{"order repeats a tensor", map[string]any{"a": entry([]int{2}, 0, 8), "b": entry([]int{2}, 8, 16),
+			"__metadata__": map[string]string{"order": `["a","a"]`}}, "", []string{"a", "b"}},
+		{"order names another tensor", map[string]any{"a": entry([]int{2}, 0, 8), "b": entry([]int{2}, 8, 16),
+			"__metadata__": map[string]string{"order": `["b","c"]`}}, "", []string{"a", "b"}},
+		{"order kept", map[string]any{"a": entry([]int{2}, 0, 8), "b": entry([]int{2}, 8, 16),
+			"__metadata__": map[string]string{"order": `["b","a"]`}}, "", []string{"b", "a"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w, err := DecodeWeights(safetensorsFile(t, tc.header, body))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err %v, want one saying %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, x := range w.Tensors {
+				names = append(names, x.Name)
+			}
+			if !slices.Equal(names, tc.wantNames) {
+				t.Errorf("tensors %v, want %v", names, tc.wantNames)
+			}
+		})
+	}
+}
+
+// TestSetWeightsChecksValues: weights built by hand whose values do not fill their shape
+// are an error, not a panic inside GoMLX.
+func TestSetWeightsChecksValues(t *testing.T) {
+	backend, err := NewBackend("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	net, err := NewNet(backend, "mlp", models.Config{Classes: 3, Hidden: 4}, 2, 2, 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := net.Weights()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Tensors[0].Data = w.Tensors[0].Data[1:]
+	if err := net.SetWeights(w); err == nil || !strings.Contains(err.Error(), "values") {
+		t.Errorf("err %v, want one saying the values do not fill the shape", err)
+	}
+}
