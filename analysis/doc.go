@@ -41,16 +41,19 @@
 //   - probe.json: a [ProbeInfo]: "probe" (the kind), "format" ("esp-probe/1"), "run" and
 //     "weights" (absolute run directory; "final" or "init"), or "from" and "to"
 //     ("DIR:final" or "DIR:init") for interpolate, "dataset" ({"name", "train", "test"}:
-//     the example counts probed on), "backend", "settings" (defaults filled in),
-//     "toolkit_version", "started".
+//     the example counts probed on), "run_relative" ("from_relative", "to_relative": the
+//     same directories relative to the probe's, for a tree moved whole), "run_sha256"
+//     ("from_sha256", "to_sha256": the checksums of the weights probed), "backend",
+//     "settings" (defaults filled in), "toolkit_version", "started", and "finished" once
+//     the probe completed (a probe without it was interrupted; reports leave it out).
 //   - restart.jsonl: one [RestartEpoch] per line, epoch 0 the start point: "epoch",
 //     "step", "train_loss", "train_acc", "test_loss", "test_acc", "dist_from_start",
 //     "dist_from_init" (global L2), "fit_loss", "fit_acc" (minibatch means; not at
 //     epoch 0), "seconds". Rewritten after every epoch.
 //   - fullbatch.jsonl: one [FullBatchStep] per step and method, step 0 the start point:
 //     "method" ("adam" or "gd"), "step", "loss" (clean training loss), "train_acc",
-//     "test_acc", "test_loss" (null at steps not evaluated: only step 0, every
-//     eval_every steps and the last are), "grad_norm" (global L2 norm of the full-batch
+//     "test_acc", "test_loss" (these three null at steps not evaluated: only step 0,
+//     every eval_every steps and the last are), "grad_norm" (global L2 norm of the full-batch
 //     gradient), "dist_from_start", "lr" (the method's step size from that step on),
 //     "top_eigenvalue" (λ_max, only at the steps sharpness_every measured), "seconds".
 //     probe.json's settings record GD's step taken from the curvature
@@ -71,7 +74,8 @@
 //     ("exact" or "finite-difference"), "epsilon" (the
 //     finite-difference step), "examples", "loss", "seconds", and with
 //     DensityVectors "density", a [HessianDensity]: "vectors", "steps", "nodes" and
-//     "weights" (one quadrature per vector), "smallest", "largest".
+//     "weights" (one quadrature per vector), "smallest", "largest"; or, where a
+//     Hessian-vector product on the way was not finite, "density_note" saying so.
 //
 // Non-finite numbers are written as null. Keep probe directories beside run
 // directories, not inside them: the report does not look inside run directories.

@@ -149,6 +149,9 @@ func LoadRunConfig(dir string) (*experiment.RunConfig, error) {
 	if err := json.Unmarshal(data, &c); err != nil {
 		return nil, fmt.Errorf("%s: not an esp run configuration (damaged?): %w", path, err)
 	}
+	if err := c.CheckFormat(path); err != nil {
+		return nil, err
+	}
 	var missing []string
 	for _, f := range []struct {
 		name string

@@ -187,6 +187,7 @@ func TestProbeInputErrors(t *testing.T) {
 		{"no config", Point{Run: write("empty", "")}, "", "config.json is missing"},
 		{"corrupt config", Point{Run: write("corrupt", "{not json")}, "", "config.json: not an esp run configuration"},
 		{"other format", Point{Run: write("other", `{"model": "resnet", "version": 3}`)}, "", "not an esp run configuration of this toolkit's format (no settings.model"},
+		{"a later toolkit's run", Point{Run: write("later", `{"format": "esp-run/9", "settings": {"model": "mlp"}}`)}, "", `has format "esp-run/9", this toolkit reads "esp-run/1"`},
 		{"no weights", Point{Run: noWeights}, "", "final.safetensors"},
 		{"bad weights", Point{Run: badWeights}, "", "final.safetensors"},
 		{"output not empty", Point{Run: run}, notEmpty, "not empty"},

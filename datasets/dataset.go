@@ -9,7 +9,7 @@ import (
 // Images stay uint8 in memory, laid out NHWC: image i occupies
 // Images[i*H*W*C : (i+1)*H*W*C], rows first, then columns, then channels.
 // Keeping bytes instead of float32 makes CIFAR-10 cost 180 MB instead of 720 MB;
-// batches are converted to float32 (and divided by 255) only when they are fed.
+// batches reach the model's graph as bytes, converted and divided by 255 there.
 type Split struct {
 	Images   []uint8
 	Labels   []uint8

@@ -3,8 +3,8 @@
 //
 // # Memory layout
 //
-// Images stay uint8 in memory, NHWC ([Split]); conversion to float32 happens per
-// batch when a model is fed, so all three standard datasets fit in ~300 MB.
+// Images stay uint8 in memory, NHWC ([Split]), and reach the model's graph as uint8
+// batches, scaled there, so all three standard datasets fit in ~300 MB.
 //
 // # Sources and the cache
 //

@@ -5,11 +5,12 @@
 //
 //	esp data list                                  datasets, sizes, source, checksum state
 //	esp data fetch DATASET... [--from PATH]        mnist | fashion-mnist | cifar10 | NAME --from FOLDER
-//	esp data show --dataset D [--corrupt S] --out FILE.png
+//	esp data show --dataset D [--corrupt S] [--out FILE.png]
 //	esp models                                     the model registry
 //	esp train --dataset D --model M [--corrupt S] [--epochs N] [--seed S] --out DIR
-//	esp run --dataset D --model M --runs N [--workers W] [--shard I/N] --out DIR
-//	esp probe restart|fullbatch|interpolate|surface|sharpness --run DIR --out DIR
+//	esp run --dataset D --model M --runs N [--workers W] [--ensemble K] [--shard I/N] --out DIR
+//	esp probe restart|fullbatch|surface|sharpness --run DIR --out DIR
+//	esp probe interpolate --from DIR[:init|final] --to DIR[:init|final] --out DIR  (--run DIR: its init to final)
 //	esp probe sharpness --study DIR --out DIR      every run of a study, kinds compared
 //	esp import --from STATE_DICT.pt --dataset D --model M --out DIR
 //	esp report --in DIR [--out DIR]
@@ -17,7 +18,7 @@
 //	esp setup-gpu [--dir DIR]                      the PJRT CUDA plugin, on request only
 //	esp version [--backend B]
 //
-// Every subcommand takes -h. Bad flags or values exit with code 2 and a message
+// Every subcommand takes -h (or: esp help COMMAND). Bad flags or values exit with code 2 and a message
 // naming the valid choices.
 package main
 

@@ -17,8 +17,8 @@
 //
 // When Train is given a directory it writes (all atomically: temp file + rename):
 //
-//   - config.json: a [RunConfig]: the [Settings], toolkit and GoMLX versions, backend,
-//     dataset sizes.
+//   - config.json: a [RunConfig]: its "format" ([RunFormat]; a run of another format is
+//     refused), the [Settings], toolkit and GoMLX versions, backend, dataset sizes.
 //   - metrics.jsonl: one [EpochMetrics] JSON object per line, epoch 0 being the
 //     initialization point. The file is rewritten whole after every epoch.
 //   - init.safetensors, final.safetensors: the model's weights (see [Weights]).

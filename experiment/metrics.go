@@ -3,8 +3,11 @@ package experiment
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"math"
 	"runtime/debug"
+	"strings"
 	"time"
 )
 
@@ -124,8 +127,18 @@ type DatasetInfo struct {
 	Corrupted bool   `json:"corrupted"`
 }
 
+// RunFormat tags config.json. A run directory of another format (a later toolkit's) is
+// refused by CheckFormat; one without it was written before the tag and reads as this one.
+const RunFormat = "esp-run/1"
+
+// ErrRunFormat is returned for a run directory whose config.json has another format: one
+// written by another version of the toolkit, which this one would misread.
+var ErrRunFormat = errors.New("run directory of another format")
+
 // RunConfig is the content of config.json: everything needed to rerun a run.
 type RunConfig struct {
+	// Format is RunFormat (absent in runs written before it was recorded).
+	Format             string      `json:"format,omitempty"`
 	Settings           Settings    `json:"settings"`
 	Dataset            DatasetInfo `json:"dataset"`
 	Backend            string      `json:"backend"`
@@ -189,4 +202,16 @@ func versions() (toolkit, gomlx, goVersion string) {
 		}
 	}
 	return
+}
+
+// CheckFormat refuses a configuration, read from path, of another format than RunFormat.
+func (c *RunConfig) CheckFormat(path string) error {
+	switch {
+	case c.Format == "" || c.Format == RunFormat:
+		return nil
+	case strings.HasPrefix(c.Format, "esp-run/"):
+		return fmt.Errorf("%w: %s has format %q, this toolkit reads %q: the run was written by another version of esp; use that version, or train it again",
+			ErrRunFormat, path, c.Format, RunFormat)
+	}
+	return fmt.Errorf("%w: %s: not an esp run configuration of this toolkit's format (format %q, want %q)", ErrRunFormat, path, c.Format, RunFormat)
 }

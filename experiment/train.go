@@ -359,7 +359,7 @@ func recordedConfig(outDir string) (RunConfig, error) {
 	if err != nil {
 		return recorded, fmt.Errorf("%w in %s: its %s: %w (damaged: remove the directory, or train into a new one)", ErrBadCheckpoint, outDir, ConfigFile, err)
 	}
-	return recorded, nil
+	return recorded, recorded.CheckFormat(filepath.Join(outDir, ConfigFile))
 }
 
 // runDiffs lists how the run configured now differs from the one recorded. What may
@@ -521,6 +521,7 @@ func newRunConfig(net *Net, d *datasets.Dataset, s Settings) RunConfig {
 	split := d.Train
 	toolkit, gomlx, goVersion := versions()
 	return RunConfig{
+		Format:   RunFormat,
 		Settings: s,
 		Dataset: DatasetInfo{
 			Name: d.Name, Classes: d.NumClasses(), Train: d.Train.Len(), Test: d.Test.Len(),

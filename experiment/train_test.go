@@ -616,3 +616,28 @@ func TestValidateRefusesNonFinite(t *testing.T) {
 		})
 	}
 }
+
+// TestRecordedConfigFormat: an interrupted run is resumed only from a config.json of this
+// toolkit's format, or of one written before the format was recorded.
+func TestRecordedConfigFormat(t *testing.T) {
+	tests := []struct {
+		name, config string
+		wantErr      error
+	}{
+		{"this format", `{"format": "` + RunFormat + `", "settings": {"model": "mlp"}}`, nil},
+		{"before the format was recorded", `{"settings": {"model": "mlp"}}`, nil},
+		{"a later toolkit's", `{"format": "esp-run/9", "settings": {"model": "mlp"}}`, ErrRunFormat},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, ConfigFile), []byte(tc.config), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := recordedConfig(dir)
+			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil) != (err == nil) {
+				t.Errorf("recordedConfig: %v, want %v", err, tc.wantErr)
+			}
+		})
+	}
+}
