@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -131,6 +132,9 @@ type ReportSummary struct {
 	// Sharpness compares normal and extreme points wherever sharpness probes measured
 	// both kinds.
 	Sharpness []SharpnessComparison `json:"sharpness,omitempty"`
+	// IncompleteStudies lists the studies under the input that hold fewer runs than they
+	// plan (shards still running, or interrupted): the claims read the runs present.
+	IncompleteStudies []StudyPresence `json:"incomplete_studies,omitempty"`
 }
 
 // SharpnessComparison sets the sharpness of a dataset and model's normal points beside
@@ -419,6 +423,12 @@ func BuildReport(in *Inputs, input string, settings ReportSettings) (*Report, er
 	rep := &Report{Summary: ReportSummary{Format: ReportFormat, Generated: s.Generated, Input: input,
 		Groups: map[string]map[string]GroupStats{}, Authors: map[string]AuthorsFigures{},
 		Runs: len(in.Runs), Probes: len(in.Probes), Claims: []Claim{}, Untested: []Untested{}}}
+	for _, st := range in.Studies {
+		if st.Present < st.Planned {
+			st.Dir = cmp.Or(relativeDir(input, st.Dir), st.Dir) // summary.json moves with its input
+			rep.Summary.IncompleteStudies = append(rep.Summary.IncompleteStudies, st)
+		}
+	}
 	groups := groupRuns(in.Runs)
 	keys := sortedKeys(groups)
 
@@ -758,9 +768,13 @@ func (rep *Report) Write(dir string) error {
 }
 
 // WriteReportFromDir is the `esp report` workflow: load what is under in, build, write to out.
-func WriteReportFromDir(in, out string, settings ReportSettings, progress io.Writer) (*Report, error) {
+// Cancelling ctx stops it between those steps with ctx's error; out is then left as it was.
+func WriteReportFromDir(ctx context.Context, in, out string, settings ReportSettings, progress io.Writer) (*Report, error) {
 	inputs, err := LoadInputs(in)
 	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	if progress != nil {
@@ -771,9 +785,18 @@ func WriteReportFromDir(in, out string, settings ReportSettings, progress io.Wri
 		for _, dir := range inputs.UnfinishedRuns {
 			fmt.Fprintf(progress, "report: left out %s: its training did not finish\n", dir)
 		}
+		for _, st := range inputs.Studies {
+			if st.Present < st.Planned {
+				fmt.Fprintf(progress, "report: the study %s holds %d of its %d runs (other shards not finished yet, or it was interrupted): its claims read those %d\n",
+					st.Dir, st.Present, st.Planned, st.Present)
+			}
+		}
 	}
 	rep, err := BuildReport(inputs, in, settings)
 	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	if err := rep.Write(out); err != nil {

@@ -74,6 +74,17 @@ type Inputs struct {
 	// Points are the runs trained as probes' starting points (under a PointFile
 	// marker): probes link to them, the distributions of runs leave them out.
 	Points []*RunRecord
+	// Studies are the study directories found (study.json), with how many of their
+	// planned runs are there: fewer while other shards, or the study, are unfinished.
+	Studies []StudyPresence
+}
+
+// StudyPresence is a study directory under a report's input and how many of the runs it
+// plans are there, finished.
+type StudyPresence struct {
+	Dir     string `json:"dir"`
+	Planned int    `json:"planned"`
+	Present int    `json:"present"`
 }
 
 // LoadInputs walks root and reads every run directory (config.json + metrics.jsonl) and
@@ -116,6 +127,13 @@ func LoadInputs(root string) (*Inputs, error) {
 		if exists(filepath.Join(path, PointFile)) {
 			pointDirs = append(pointDirs, path)
 		}
+		if exists(filepath.Join(path, experiment.StudyFile)) {
+			s, err := experiment.ReadStudySettings(path)
+			if err != nil {
+				return err
+			}
+			in.Studies = append(in.Studies, StudyPresence{Dir: path, Planned: len(s.Plan())})
+		}
 		hasConfig, hasMetrics := exists(filepath.Join(path, experiment.ConfigFile)), exists(filepath.Join(path, experiment.MetricsFile))
 		if hasMetrics && !hasConfig {
 			return fmt.Errorf("%w: %s has %s but no %s: restore it, or delete the run", experiment.ErrDamagedRun, path, experiment.MetricsFile, experiment.ConfigFile)
@@ -150,6 +168,14 @@ func LoadInputs(root string) (*Inputs, error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	for i, st := range in.Studies {
+		runs := filepath.Join(st.Dir, experiment.RunsDir)
+		for dir := range byDir {
+			if filepath.Dir(dir) == filepath.Clean(runs) {
+				in.Studies[i].Present++
+			}
+		}
 	}
 	for _, dir := range probeDirs {
 		p, err := loadProbe(dir, byDir)

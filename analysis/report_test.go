@@ -178,7 +178,16 @@ func TestReport(t *testing.T) {
 		"density":{"vectors":1,"steps":2,"nodes":[[0.5,50]],"weights":[[0.9,0.1]],"smallest":0.5,"largest":50}}`})
 
 	out := filepath.Join(in, "report")
-	rep, err := WriteReportFromDir(in, out, ReportSettings{}, nil)
+	// Interrupted (Ctrl-C cancels the command's context), it writes nothing.
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := WriteReportFromDir(cancelled, in, out, ReportSettings{}, nil); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: error %v, want %v", err, context.Canceled)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("cancelled, it made %s (%v)", out, err)
+	}
+	rep, err := WriteReportFromDir(context.Background(), in, out, ReportSettings{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,24 +380,24 @@ func checkInBrowser(t *testing.T, index string, figures int) {
 }
 
 func TestReportErrors(t *testing.T) {
-	if _, err := WriteReportFromDir(filepath.Join(t.TempDir(), "missing"), t.TempDir(), ReportSettings{}, nil); err == nil {
+	if _, err := WriteReportFromDir(context.Background(), filepath.Join(t.TempDir(), "missing"), t.TempDir(), ReportSettings{}, nil); err == nil {
 		t.Error("no error for a missing input")
 	}
 	empty := t.TempDir()
-	if _, err := WriteReportFromDir(empty, filepath.Join(empty, "r"), ReportSettings{}, nil); err == nil || !strings.Contains(err.Error(), "no runs") {
+	if _, err := WriteReportFromDir(context.Background(), empty, filepath.Join(empty, "r"), ReportSettings{}, nil); err == nil || !strings.Contains(err.Error(), "no runs") {
 		t.Errorf("empty input: %v", err)
 	}
 	other := t.TempDir()
 	os.WriteFile(filepath.Join(other, "config.json"), []byte(`{"version": 7}`), 0o644)
 	os.WriteFile(filepath.Join(other, "metrics.jsonl"), []byte(`{"epoch":0}`+"\n"), 0o644)
-	if _, err := WriteReportFromDir(other, filepath.Join(other, "r"), ReportSettings{}, nil); err == nil || !strings.Contains(err.Error(), "another version") {
+	if _, err := WriteReportFromDir(context.Background(), other, filepath.Join(other, "r"), ReportSettings{}, nil); err == nil || !strings.Contains(err.Error(), "another version") {
 		t.Errorf("foreign config.json: %v", err)
 	}
 	edited := t.TempDir()
 	writeStudy(t, edited, 2)
 	metrics := filepath.Join(edited, "runs", "normal-0000", "metrics.jsonl")
 	os.WriteFile(metrics, []byte(`{"epoch":0,"train_acc":7,"test_acc":0.1}`+"\n"), 0o644)
-	if _, err := WriteReportFromDir(edited, filepath.Join(edited, "r"), ReportSettings{}, nil); err == nil || !strings.Contains(err.Error(), "train_acc 7 is not an accuracy") {
+	if _, err := WriteReportFromDir(context.Background(), edited, filepath.Join(edited, "r"), ReportSettings{}, nil); err == nil || !strings.Contains(err.Error(), "train_acc 7 is not an accuracy") {
 		t.Errorf("an accuracy of 7: %v", err)
 	}
 	damaged := t.TempDir()
@@ -396,23 +405,23 @@ func TestReportErrors(t *testing.T) {
 	metrics = filepath.Join(damaged, "runs", "corrupted-0000", "metrics.jsonl")
 	saved, _ := os.ReadFile(metrics)
 	os.WriteFile(metrics, nil, 0o644)
-	if _, err := WriteReportFromDir(damaged, filepath.Join(damaged, "r"), ReportSettings{}, nil); !errors.Is(err, experiment.ErrDamagedRun) || !strings.Contains(err.Error(), "has final weights but an empty metrics.jsonl") {
+	if _, err := WriteReportFromDir(context.Background(), damaged, filepath.Join(damaged, "r"), ReportSettings{}, nil); !errors.Is(err, experiment.ErrDamagedRun) || !strings.Contains(err.Error(), "has final weights but an empty metrics.jsonl") {
 		t.Errorf("a finished run's metrics emptied: %v", err)
 	}
 	cut := saved[:bytes.LastIndexByte(saved[:len(saved)-1], '\n')+1] // the last epoch's line gone
 	os.WriteFile(metrics, cut, 0o644)
-	if _, err := WriteReportFromDir(damaged, filepath.Join(damaged, "r"), ReportSettings{}, nil); !errors.Is(err, experiment.ErrDamagedRun) ||
+	if _, err := WriteReportFromDir(context.Background(), damaged, filepath.Join(damaged, "r"), ReportSettings{}, nil); !errors.Is(err, experiment.ErrDamagedRun) ||
 		!regexp.MustCompile(`corrupted-0000.metrics.jsonl ends at epoch 59, but the run has final weights and config.json says 60 epochs`).MatchString(err.Error()) {
 		t.Errorf("a finished run's metrics cut at a line's end: %v", err)
 	}
 	os.WriteFile(metrics, append(append([]byte{}, saved...), saved...), 0o644)
-	if _, err := WriteReportFromDir(damaged, filepath.Join(damaged, "r"), ReportSettings{}, nil); !errors.Is(err, experiment.ErrDamagedRun) ||
+	if _, err := WriteReportFromDir(context.Background(), damaged, filepath.Join(damaged, "r"), ReportSettings{}, nil); !errors.Is(err, experiment.ErrDamagedRun) ||
 		!strings.Contains(err.Error(), "line 62 is epoch 0, want 61") {
 		t.Errorf("a finished run's metrics written twice: %v", err)
 	}
 	os.WriteFile(metrics, saved, 0o644)
 	os.Remove(filepath.Join(damaged, "runs", "normal-0000", "config.json"))
-	if _, err := WriteReportFromDir(damaged, filepath.Join(damaged, "r"), ReportSettings{}, nil); !errors.Is(err, experiment.ErrDamagedRun) || !strings.Contains(err.Error(), "normal-0000 has metrics.jsonl but no config.json") {
+	if _, err := WriteReportFromDir(context.Background(), damaged, filepath.Join(damaged, "r"), ReportSettings{}, nil); !errors.Is(err, experiment.ErrDamagedRun) || !strings.Contains(err.Error(), "normal-0000 has metrics.jsonl but no config.json") {
 		t.Errorf("a finished run's config.json removed: %v", err)
 	}
 	retrained := t.TempDir()
@@ -420,13 +429,13 @@ func TestReportErrors(t *testing.T) {
 	config := filepath.Join(retrained, "runs", "normal-0000", "config.json")
 	data, _ := os.ReadFile(config)
 	os.WriteFile(config, bytes.Replace(data, []byte(`"model": "mlp"`), []byte(`"model": "lenet"`), 1), 0o644)
-	if _, err := WriteReportFromDir(retrained, filepath.Join(retrained, "r"), ReportSettings{}, nil); !errors.Is(err, experiment.ErrDamagedRun) ||
+	if _, err := WriteReportFromDir(context.Background(), retrained, filepath.Join(retrained, "r"), ReportSettings{}, nil); !errors.Is(err, experiment.ErrDamagedRun) ||
 		!regexp.MustCompile(`final.safetensors holds the weights of a mlp .*, but .*normal-0000.config.json describes a lenet`).MatchString(err.Error()) {
 		t.Errorf("a config.json edited to another model: %v", err)
 	}
 	os.WriteFile(config, data, 0o644)
 	os.WriteFile(filepath.Join(retrained, "runs", "corrupted-0000", "final.safetensors"), []byte("garbage!"), 0o644)
-	if _, err := WriteReportFromDir(retrained, filepath.Join(retrained, "r"), ReportSettings{}, nil); !errors.Is(err, experiment.ErrDamagedRun) ||
+	if _, err := WriteReportFromDir(context.Background(), retrained, filepath.Join(retrained, "r"), ReportSettings{}, nil); !errors.Is(err, experiment.ErrDamagedRun) ||
 		!strings.Contains(err.Error(), "corrupted-0000/final.safetensors") {
 		t.Errorf("a finished run's final weights overwritten: %v", err)
 	}
@@ -435,7 +444,7 @@ func TestReportErrors(t *testing.T) {
 	writeProbe(t, filepath.Join(future, "probes", "restart"), filepath.Join(future, "runs", "corrupted-0000"), map[string]string{"restart.jsonl": `{"epoch":0}` + "\n"})
 	probeJSON := filepath.Join(future, "probes", "restart", "probe.json")
 	os.WriteFile(probeJSON, []byte(`{"format": "esp-probe/5", "finished": "2026-01-01T00:00:00Z"}`), 0o644)
-	if _, err := WriteReportFromDir(future, filepath.Join(future, "r"), ReportSettings{}, nil); err == nil || !strings.Contains(err.Error(), `format "esp-probe/5"`) {
+	if _, err := WriteReportFromDir(context.Background(), future, filepath.Join(future, "r"), ReportSettings{}, nil); err == nil || !strings.Contains(err.Error(), `format "esp-probe/5"`) {
 		t.Errorf("a probe of another version: %v", err)
 	}
 }

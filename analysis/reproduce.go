@@ -452,7 +452,7 @@ func Reproduce(ctx context.Context, s ReproduceSettings, out string, progress io
 		}
 	}
 	fmt.Fprintf(progress, "[%s] report (%s elapsed)\n", plan.Name, time.Since(start).Round(time.Second))
-	return WriteReportFromDir(out, filepath.Join(out, ReportDir), s.Report, progress)
+	return WriteReportFromDir(ctx, out, filepath.Join(out, ReportDir), s.Report, progress)
 }
 
 // The folders of a reproduction's directory (see Reproduce).

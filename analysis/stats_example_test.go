@@ -138,7 +138,7 @@ func ExampleWriteReportFromDir() {
 	if _, err := experiment.RunStudy(context.Background(), ds, study, studyDir, nil); err != nil {
 		panic(err)
 	}
-	rep, err := analysis.WriteReportFromDir(studyDir, filepath.Join(dir, "report"), analysis.ReportSettings{}, nil)
+	rep, err := analysis.WriteReportFromDir(context.Background(), studyDir, filepath.Join(dir, "report"), analysis.ReportSettings{}, nil)
 	if err != nil {
 		panic(err)
 	}

@@ -45,7 +45,7 @@ func usagef(format string, args ...any) error {
 // kind, study or probe, points of different models, a folder the user may not write or
 // read; a dataset that cannot be had; and a backend that cannot be had.
 var inputErrors = []error{models.ErrInputTooSmall, experiment.ErrBackend, experiment.ErrBadCheckpoint, experiment.ErrCorruptWeights, experiment.ErrNonFiniteWeights, experiment.ErrDamagedRun,
-	experiment.ErrForeignDir, experiment.ErrStudyMismatch, experiment.ErrRunFormat, analysis.ErrOutputNotEmpty, analysis.ErrIncompatiblePoints, analysis.ErrDataset, fs.ErrPermission}
+	experiment.ErrForeignDir, experiment.ErrStudyMismatch, experiment.ErrRunFormat, experiment.ErrRunBusy, analysis.ErrOutputNotEmpty, analysis.ErrIncompatiblePoints, analysis.ErrDataset, fs.ErrPermission}
 
 // isInputError reports whether err is one of inputErrors.
 func isInputError(err error) bool {

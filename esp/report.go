@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,7 +13,7 @@ import (
 	"github.com/extremepoints/esp/experiment"
 )
 
-func runReport(_ context.Context, args []string, stdout, stderr io.Writer) error {
+func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("report", stderr, "report --in DIR [--out DIR]")
 	in := fs.String("in", "", "directory holding runs (esp run, esp train) and probes (esp probe), searched recursively")
 	out := fs.String("out", "", "report directory (default IN/report)")
@@ -42,7 +43,10 @@ func runReport(_ context.Context, args []string, stdout, stderr io.Writer) error
 	if err := experiment.CheckResumableDir(*out, analysis.ReportSummaryFile, "a report directory"); err != nil {
 		return err
 	}
-	rep, err := analysis.WriteReportFromDir(*in, *out, settings, stderr)
+	rep, err := analysis.WriteReportFromDir(ctx, *in, *out, settings, stderr)
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("interrupted: the report was not written (%s is as it was)", *out)
+	}
 	if err != nil {
 		return badInput(err) // what is under --in is the user's input
 	}

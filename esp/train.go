@@ -169,7 +169,10 @@ func checkOutDir(dir string) error {
 	if err != nil {
 		return usagef("--out %s: %v", dir, experiment.ReadDirError(dir, err))
 	}
-	if len(entries) > 0 {
+	for _, e := range entries {
+		if e.Name() == ".lock" || strings.HasPrefix(e.Name(), ".tmp-") {
+			continue // what a process killed before it wrote anything left: Train clears it
+		}
 		return usagef("--out %s is not empty: choose a new directory (nothing there is overwritten)", dir)
 	}
 	return nil
@@ -187,6 +190,9 @@ func checkTrainOutDir(dir string) error {
 		_, final := os.Stat(filepath.Join(dir, experiment.FinalWeightsFile))
 		if config == nil && final != nil {
 			return nil
+		}
+		if config == nil && final == nil {
+			return usagef("--out %s holds a finished run (%s): nothing to do, and nothing there is overwritten; choose a new directory to train another", dir, experiment.FinalWeightsFile)
 		}
 	}
 	return checkOutDir(dir)

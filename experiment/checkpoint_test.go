@@ -387,6 +387,11 @@ func TestRunStudyResumesFromCheckpoint(t *testing.T) {
 				ck, _ := latestCheckpoint(checkpointedTemp(dir))
 				os.WriteFile(filepath.Join(ck, checkpointStateFile), []byte("{"), 0o644)
 			}
+			// What a process killed while it replaced metrics.jsonl leaves: not carried
+			// into the finished run.
+			if err := os.WriteFile(filepath.Join(checkpointedTemp(dir), ".tmp-metrics.jsonl-123"), []byte("{"), 0o644); err != nil {
+				t.Fatal(err)
+			}
 			rerun := s
 			if tc.rerun != nil {
 				tc.rerun(&rerun)
@@ -412,6 +417,11 @@ func TestRunStudyResumesFromCheckpoint(t *testing.T) {
 			}
 			if left := listDir(t, filepath.Join(dir, RunsDir)); len(left) != 1 || HasCheckpoint(run) {
 				t.Errorf("runs/ holds %v; the finished run's checkpoint stays: %v", left, HasCheckpoint(run))
+			}
+			for _, name := range listDir(t, run) {
+				if strings.HasPrefix(name, ".") {
+					t.Errorf("the finished run holds %s", name)
+				}
 			}
 			var rc RunConfig
 			data, _ := os.ReadFile(filepath.Join(run, ConfigFile))
@@ -1023,7 +1033,7 @@ func TestStudyGroupTakeoverFails(t *testing.T) {
 	group := s.Plan()
 	resumeFrom := map[string]string{}
 	for _, r := range group {
-		ck, err := removeStale(dir, r)
+		ck, err := removeStale(dir, r, true)
 		if err != nil || ck == "" {
 			t.Fatalf("%s: checkpoint %q, %v", r.Name(), ck, err)
 		}

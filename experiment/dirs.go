@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 )
 
 // ErrForeignDir is returned for an output directory that holds something other than what
@@ -47,4 +48,58 @@ func ReadDirError(dir string, err error) error {
 		return fmt.Errorf("%s is a file, not a directory", dir)
 	}
 	return err
+}
+
+// removeTempFiles removes the temporary files (".tmp-*", as writeFileAtomic names them)
+// directly in dir: a process killed while it replaced a file leaves its temporary copy,
+// which the run that resumes there would otherwise keep for good. The caller holds dir:
+// no other process writes there.
+func removeTempFiles(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.Type().IsRegular() && strings.HasPrefix(e.Name(), ".tmp-") {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// ErrRunBusy is returned for a run directory another process is training a run in.
+var ErrRunBusy = errors.New("run directory in use")
+
+// lockRunDir holds the run directory dir (made if missing) for this process while it
+// trains there, with the lock a study's runs use (runLockFile). release removes the lock
+// file, and dir too if this call made it and nothing was written there.
+func lockRunDir(dir string) (release func(), err error) {
+	_, statErr := os.Stat(dir)
+	made := errors.Is(statErr, os.ErrNotExist)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("experiment: %w", err)
+	}
+	var lock *os.File
+	for try := 0; ; try++ {
+		lock, err = lockRunTemp(dir)
+		if !errors.Is(err, errTempLost) {
+			break
+		}
+		if try == 2 { // not a lock file replaced under this call: a live holder
+			return nil, fmt.Errorf("%w: another process is training a run in %s; wait for it to finish, or stop it (it resumes later from its last checkpoint)", ErrRunBusy, dir)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return func() {
+		os.Remove(filepath.Join(dir, runLockFile))
+		lock.Close() // nil where there are no locks
+		if made {
+			os.Remove(dir) // only if empty
+		}
+	}, nil
 }

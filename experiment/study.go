@@ -248,6 +248,16 @@ func loadStudy(dir string, read map[string]*RunResult) (*StudyResult, error) {
 	return res, nil
 }
 
+// ReadStudySettings reads the settings of the study in dir from its study.json alone (no
+// run is read): what it plans (StudySettings.Plan) against what is there.
+func ReadStudySettings(dir string) (StudySettings, error) {
+	sf, err := readStudyFile(dir)
+	if err != nil {
+		return StudySettings{}, err
+	}
+	return sf.Settings, nil
+}
+
 func readStudyFile(dir string) (*studyFile, error) {
 	path := filepath.Join(dir, StudyFile)
 	data, err := os.ReadFile(path)
@@ -458,14 +468,30 @@ func RunStudy(ctx context.Context, ds *datasets.Dataset, s StudySettings, dir st
 		}
 		pending = append(pending, r)
 	}
+	withTemps, err := runsWithTemps(dir)
+	if err != nil {
+		return nil, err
+	}
 	resumeFrom := map[string]string{} // run name -> its checkpoint, in the temporary folder kept
 	for _, r := range pending {
-		ck, err := removeStale(dir, r)
+		if !withTemps[r.Name()] {
+			continue
+		}
+		ck, err := removeStale(dir, r, true)
 		if err != nil {
 			return nil, err
 		}
 		if ck != "" {
 			resumeFrom[r.Name()] = ck
+		}
+	}
+	// A finished run's temporary directories are another process's that trained it too
+	// and was killed (a job started twice): nothing resumes them, so they go now.
+	for name, rr := range read {
+		if withTemps[name] {
+			if _, err := removeStale(dir, rr.StudyRun, false); err != nil {
+				return nil, err
+			}
 		}
 	}
 	groups := s.groups(pending, resumeFrom)
@@ -762,12 +788,29 @@ func mkdirRunTemp(dir string, r StudyRun) (string, error) {
 	return tmp, nil
 }
 
+// runsWithTemps returns the names of the runs that have temporary directories in the
+// study directory dir: only they need removeStale.
+func runsWithTemps(dir string) (map[string]bool, error) {
+	entries, err := os.ReadDir(filepath.Join(dir, RunsDir))
+	if err != nil {
+		return nil, err
+	}
+	names := map[string]bool{}
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), ".tmp-")
+		if i := strings.LastIndex(rest, "-"); ok && e.IsDir() && i > 0 {
+			names[rest[:i]] = true // .tmp-NAME-RANDOM (tempPrefix)
+		}
+	}
+	return names, nil
+}
+
 // removeStale removes the temporary directories an interrupted process left for run r
-// but the one holding the latest checkpoint, and returns that checkpoint's folder ("" if
-// none): the run resumes there. A directory a live process holds (runLockFile: another
-// process on the same shard, or one started twice) is left alone: removing it under that
-// process, or taking its checkpoint over, stopped it with an error.
-func removeStale(dir string, r StudyRun) (checkpoint string, err error) {
+// but, with resume, the one holding the latest checkpoint, and returns that checkpoint's
+// folder ("" if none): the run resumes there. A directory a live process holds
+// (runLockFile: another process on the same shard, or one started twice) is left alone:
+// removing it under that process, or taking its checkpoint over, stopped it with an error.
+func removeStale(dir string, r StudyRun, resume bool) (checkpoint string, err error) {
 	runs := filepath.Join(dir, RunsDir)
 	entries, err := os.ReadDir(runs)
 	if err != nil {
@@ -787,6 +830,9 @@ func removeStale(dir string, r StudyRun) (checkpoint string, err error) {
 			defer lock.Close() // held while it is removed
 		}
 		stale = append(stale, path)
+		if !resume {
+			continue
+		}
 		if ck, err := latestCheckpoint(path); err == nil && ck != "" && (checkpoint == "" || filepath.Base(ck) > filepath.Base(checkpoint)) {
 			checkpoint = ck
 		}
@@ -800,6 +846,31 @@ func removeStale(dir string, r StudyRun) (checkpoint string, err error) {
 		}
 	}
 	return checkpoint, nil
+}
+
+// takenElsewhere reports whether run r is finished (another process put it in place) or
+// held by another process now (a temporary directory of r it holds locked).
+func takenElsewhere(dir string, r StudyRun) (bool, error) {
+	if _, err := os.Stat(filepath.Join(dir, RunsDir, r.Name(), ResultFile)); err == nil {
+		return true, nil
+	}
+	entries, err := os.ReadDir(filepath.Join(dir, RunsDir))
+	if err != nil {
+		return false, err
+	}
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), tempPrefix(r)) {
+			continue
+		}
+		lock, err := lockRunTemp(filepath.Join(dir, RunsDir, e.Name()))
+		switch {
+		case errors.Is(err, errTempLost):
+			return true, nil
+		case err == nil:
+			lock.Close() // an interrupted process's: claimRunTemp takes its checkpoint over
+		}
+	}
+	return false, nil
 }
 
 // runLockFile is the file of a run's temporary directory that the process training the
@@ -977,6 +1048,21 @@ func (w *studyWorker) trainEnsemble(ctx context.Context, sets []*corrupt.Set, se
 // the start.
 func (w *studyWorker) trainRuns(ctx context.Context, ds *datasets.Dataset, s StudySettings, dir string, group []StudyRun,
 	resumeFrom map[string]string, progress io.Writer) ([]*RunResult, error) {
+	// Two processes on one study without shards (a job started twice) share its runs: a
+	// run the other finished, or holds now, is left to it.
+	var mine []StudyRun
+	for _, r := range group {
+		taken, err := takenElsewhere(dir, r)
+		if err != nil {
+			return nil, err
+		}
+		if taken {
+			fmt.Fprintf(progress, "%s: another process is training it or has finished it: left to that process\n", r.Name())
+			continue
+		}
+		mine = append(mine, r)
+	}
+	group = mine
 	settings := make([]Settings, len(group))
 	sets := make([]*corrupt.Set, len(group))
 	tmps := make([]string, len(group))
@@ -1052,6 +1138,9 @@ func (w *studyWorker) trainRuns(ctx context.Context, ds *datasets.Dataset, s Stu
 				return finished, err
 			}
 			if err := writeFileAtomic(filepath.Join(tmps[i], ResultFile), append(data, '\n')); err != nil {
+				return finished, err
+			}
+			if err := removeTempFiles(tmps[i]); err != nil { // a killed process's, in the folder taken over
 				return finished, err
 			}
 			final := filepath.Join(dir, RunsDir, r.Name())

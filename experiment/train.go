@@ -69,7 +69,9 @@ func (r *Result) Last() EpochMetrics {
 // Until the run finishes, outDir holds a checkpoint of its last epoch. Given an outDir
 // with a checkpoint, Train resumes the run there, if settings are the run's (up to
 // StepsPerCall); otherwise, or if the checkpoint is damaged, it returns an error wrapping
-// ErrBadCheckpoint and changes nothing.
+// ErrBadCheckpoint and changes nothing. An outDir holding a finished run is refused
+// (ErrForeignDir), and one another process is training in (it holds the directory's
+// lock file while it trains) too (ErrRunBusy).
 //
 // A non-finite training loss stops the run: the result has Status "diverged" (and so
 // has the last metrics line); it is not an error. Errors are returned for invalid
@@ -86,6 +88,21 @@ func train(ctx context.Context, backend compute.Backend, set *corrupt.Set, setti
 	s, err := prepareRun(set, settings)
 	if err != nil {
 		return nil, err
+	}
+	if outDir != "" {
+		// One process trains in a directory at a time: a second would resume from the
+		// first's checkpoints while it writes them, or train again a run just finished.
+		release, err := lockRunDir(outDir)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+		if _, err := os.Stat(filepath.Join(outDir, FinalWeightsFile)); err == nil {
+			return nil, fmt.Errorf("%w: %s holds a finished run (%s): nothing is overwritten; train into a new directory", ErrForeignDir, outDir, FinalWeightsFile)
+		}
+		if err := removeTempFiles(outDir); err != nil { // a killed process's
+			return nil, fmt.Errorf("experiment: %w", err)
+		}
 	}
 	if backend == nil {
 		if backend, err = NewBackend(s.Backend); err != nil {
