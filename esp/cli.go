@@ -25,6 +25,9 @@ const (
 	exitOK      = 0
 	exitFailure = 1 // the work itself failed
 	exitUsage   = 2 // bad flags, values or input files
+	// exitInterrupted is what shells report for a command Ctrl-C stopped (128 + SIGINT):
+	// a job script tells an interrupted command, to run again, from a failed one.
+	exitInterrupted = 130
 )
 
 // usageError is an error in what the user asked for: exit code 2.
@@ -61,9 +64,17 @@ func isInputError(err error) bool {
 // command again resumes it: what resumes is done.
 func interrupted(err error, done string) error {
 	if errors.Is(err, context.Canceled) {
-		return fmt.Errorf("interrupted (%s): run the same command again to resume", done)
+		return interruptedf("interrupted (%s): run the same command again to resume", done)
 	}
 	return err
+}
+
+// interruptedError is the error of a command an interrupt (Ctrl-C, SIGTERM) stopped:
+// exit code exitInterrupted.
+type interruptedError struct{ error }
+
+func interruptedf(format string, args ...any) error {
+	return interruptedError{fmt.Errorf(format, args...)}
 }
 
 // badInput marks an error about what the user asked for or gave (flag values, data files,
@@ -121,6 +132,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return exitOK
 		case errors.As(err, new(flagParseError)):
 			return exitUsage // the flag set printed it
+		case errors.As(err, new(interruptedError)):
+			fmt.Fprintf(stderr, "esp %s: %v\n", c.name, err)
+			return exitInterrupted
 		case errors.As(err, new(usageError)) || isInputError(err):
 			fmt.Fprintf(stderr, "esp %s: %v%s\n", c.name, err, backendFromEnvironment(err, args))
 			return exitUsage

@@ -203,7 +203,7 @@ func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	err := sub(ctx, args[1:], stdout, stderr)
 	if errors.Is(err, context.Canceled) {
-		return fmt.Errorf("interrupted: run the same command again to start the probe again (its unfinished output is replaced)")
+		return interruptedf("interrupted: run the same command again to start the probe again (its unfinished output is replaced)")
 	}
 	return err
 }

@@ -45,7 +45,7 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	rep, err := analysis.WriteReportFromDir(ctx, *in, *out, settings, stderr)
 	if errors.Is(err, context.Canceled) {
-		return fmt.Errorf("interrupted: the report was not written (%s is as it was)", *out)
+		return interruptedf("interrupted: the report was not written (%s is as it was)", *out)
 	}
 	if err != nil {
 		return badInput(err) // what is under --in is the user's input

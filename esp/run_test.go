@@ -189,7 +189,7 @@ func TestTrainInterruptedSays(t *testing.T) {
 	}()
 	var stderr bytes.Buffer
 	code := run(ctx, []string{"train", "--dataset", "pets", "--model", "mlp", "--hidden", "8", "--epochs", "100000", "--out", out}, &bytes.Buffer{}, &stderr)
-	if code != exitFailure || !regexp.MustCompile(`esp train: interrupted \(.*run holds a checkpoint after epoch [1-9]\d*\): run the same command again to resume`).MatchString(stderr.String()) {
+	if code != exitInterrupted || !regexp.MustCompile(`esp train: interrupted \(.*run holds a checkpoint after epoch [1-9]\d*\): run the same command again to resume`).MatchString(stderr.String()) {
 		t.Errorf("exit %d, stderr ends %q", code, lastLine(stderr.String()))
 	}
 }
@@ -215,7 +215,7 @@ func TestTrainStopsOnSIGTERM(t *testing.T) {
 	}
 	err := cmd.Wait()
 	output := cmd.Stdout.(*bytes.Buffer).String()
-	if cmd.ProcessState.ExitCode() != exitFailure || !strings.Contains(output, "run the same command again to resume") {
+	if cmd.ProcessState.ExitCode() != exitInterrupted || !strings.Contains(output, "run the same command again to resume") {
 		t.Fatalf("after SIGTERM: %v, exit %d, output ends %q", err, cmd.ProcessState.ExitCode(), lastLine(output))
 	}
 	if epoch, ok := experiment.CheckpointEpoch(out); !ok || epoch < 1 {
@@ -351,5 +351,21 @@ func TestProbeTakesTheRunsSplits(t *testing.T) {
 	if code := run(context.Background(), args, &bytes.Buffer{}, &stderr); code != exitUsage ||
 		!strings.Contains(stderr.String(), "held 6 training and 9 test examples of pets, the dataset has 6 and 4") {
 		t.Errorf("exit %d, %s; want exit %d naming the counts", code, stderr.String(), exitUsage)
+	}
+}
+
+// TestReportInterrupted: esp report stopped by Ctrl-C says it wrote nothing and exits
+// with exitInterrupted, as the commands that resume do.
+func TestReportInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	out := filepath.Join(t.TempDir(), "report")
+	var stderr bytes.Buffer
+	code := run(ctx, []string{"report", "--in", "testdata", "--out", out}, &bytes.Buffer{}, &stderr)
+	if code != exitInterrupted || !strings.Contains(stderr.String(), "esp report: interrupted: the report was not written") {
+		t.Errorf("exit %d, stderr %q; want %d and the interruption", code, stderr.String(), exitInterrupted)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("%s was made (%v)", out, err)
 	}
 }

@@ -238,7 +238,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return interrupted(err, fmt.Sprintf("%s holds a checkpoint after epoch %d", *out, epochs))
 		}
 		if errors.Is(err, context.Canceled) {
-			return fmt.Errorf("interrupted before the run's first checkpoint: run the same command again to train it from its start")
+			return interruptedf("interrupted before the run's first checkpoint: run the same command again to train it from its start")
 		}
 		return err
 	}
