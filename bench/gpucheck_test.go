@@ -147,9 +147,9 @@ func TestGPUCheckScript(t *testing.T) {
 					}
 					processes = append(processes, m["processes"].(float64))
 				case "resume":
-					// Interrupted (exit 1) with every member's checkpoint, all 4 resumed, and on
+					// Interrupted (exit 130) with every member's checkpoint, all 4 resumed, and on
 					// the Go backend each ends byte for byte as in one go.
-					if m["interrupted_exit"] != 1.0 || m["checkpoints"].(float64) < 4 || m["resumed"] != 4.0 || m["identical"] != 4.0 ||
+					if m["interrupted_exit"] != 130.0 || m["checkpoints"].(float64) < 4 || m["resumed"] != 4.0 || m["identical"] != 4.0 ||
 						m["test_acc"] != m["test_acc_in_one_go"] {
 						t.Errorf("resume line %v: want 4 runs interrupted with checkpoints, resumed, identical to the runs in one go", m)
 					}
