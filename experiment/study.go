@@ -280,6 +280,10 @@ func readStudyFile(dir string) (*studyFile, error) {
 // runs' sizes (a test counts the calls).
 var fileSHA256 = datasets.FileSHA256
 
+// afterClaims is called by a study worker with the runs it took, before it trains them:
+// a test holds two callers there together.
+var afterClaims = func([]StudyRun) {}
+
 // newStudyBackend makes a study worker's backend (a test counts the calls).
 var newStudyBackend = NewBackend
 
@@ -848,6 +852,38 @@ func removeStale(dir string, r StudyRun, resume bool) (checkpoint string, err er
 	return checkpoint, nil
 }
 
+// claimFile is the file whose lock (flock) the process training run r holds while it
+// trains it: runs/.claim-NAME.
+func claimFile(dir string, r StudyRun) string {
+	return filepath.Join(dir, RunsDir, ".claim-"+r.Name())
+}
+
+// claimRun takes run r for this process and returns the file holding its claim (closing
+// it releases the claim), or nil if another live process holds it or r is finished. The
+// claim is checked and taken at once, so processes started together do not both take a
+// run, as two that each looked for the other's temporary directory first could. The
+// kernel releases a killed process's claim.
+func claimRun(dir string, r StudyRun) (*os.File, error) {
+	f, err := os.OpenFile(claimFile(dir, r), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("experiment: claiming %s: %w", r.Name(), err)
+	}
+	locked, err := datasets.TryLock(f)
+	if err != nil || !locked {
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("experiment: claiming %s: %w", r.Name(), err)
+		}
+		return nil, nil
+	}
+	if _, err := os.Stat(filepath.Join(dir, RunsDir, r.Name(), ResultFile)); err == nil {
+		os.Remove(f.Name()) // finished by another process meanwhile
+		f.Close()
+		return nil, nil
+	}
+	return f, nil
+}
+
 // takenElsewhere reports whether run r is finished (another process put it in place) or
 // held by another process now (a temporary directory of r it holds locked).
 func takenElsewhere(dir string, r StudyRun) (bool, error) {
@@ -1048,13 +1084,35 @@ func (w *studyWorker) trainEnsemble(ctx context.Context, sets []*corrupt.Set, se
 // the start.
 func (w *studyWorker) trainRuns(ctx context.Context, ds *datasets.Dataset, s StudySettings, dir string, group []StudyRun,
 	resumeFrom map[string]string, progress io.Writer) ([]*RunResult, error) {
-	// Two processes on one study without shards (a job started twice) share its runs: a
-	// run the other finished, or holds now, is left to it.
+	// Two processes on one study without shards (a job started twice, or a job's copies
+	// started at once) share its runs: a run the other finished, or holds now, is left to it.
 	var mine []StudyRun
+	var claims []*os.File // mine's claimRun locks, held until their runs are in place
+	release := func(claim *os.File) {
+		os.Remove(claim.Name()) // first: a process that locks it then finds the run in place
+		claim.Close()
+	}
+	defer func() {
+		for _, c := range claims {
+			release(c)
+		}
+	}()
 	for _, r := range group {
-		taken, err := takenElsewhere(dir, r)
+		claim, err := claimRun(dir, r)
 		if err != nil {
 			return nil, err
+		}
+		taken := claim == nil
+		if !taken {
+			if taken, err = takenElsewhere(dir, r); err != nil { // a process of an earlier esp's
+				release(claim)
+				return nil, err
+			}
+			if taken {
+				release(claim)
+			} else {
+				claims = append(claims, claim)
+			}
 		}
 		if taken {
 			fmt.Fprintf(progress, "%s: another process is training it or has finished it: left to that process\n", r.Name())
@@ -1063,6 +1121,7 @@ func (w *studyWorker) trainRuns(ctx context.Context, ds *datasets.Dataset, s Stu
 		mine = append(mine, r)
 	}
 	group = mine
+	afterClaims(group)
 	settings := make([]Settings, len(group))
 	sets := make([]*corrupt.Set, len(group))
 	tmps := make([]string, len(group))
@@ -1158,6 +1217,7 @@ func (w *studyWorker) trainRuns(ctx context.Context, ds *datasets.Dataset, s Stu
 			} else if err := os.Remove(filepath.Join(final, runLockFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return finished, err
 			}
+
 			done[i] = true
 			finished = append(finished, rr)
 		}

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -209,6 +210,72 @@ func TestRunStudyHashesEachRunOnce(t *testing.T) {
 	if len(hashed) != 4 || hashed[0] != "normal-0000" || !strings.HasPrefix(hashed[1], ".tmp-corrupted-0000-") ||
 		hashed[2] != "normal-0001" || hashed[3] != "corrupted-0001" {
 		t.Errorf("hashed the final weights of %v", hashed)
+	}
+}
+
+// TestRunStudyTwiceAtOnce: two callers of one study without shards, started together (a
+// job's copies started at once), share its runs: each run is trained once, by one of them,
+// and neither trains a run the other holds (claimRun). Without the claims both looked for
+// the other's temporary directory first, found none, and trained the same runs in step.
+func TestRunStudyTwiceAtOnce(t *testing.T) {
+	d := synthDataset(40, 20, 4, 4, 1, 3, 1)
+	s := tinyStudy(4)
+	s.Kinds, s.Workers = []string{KindNormal}, 1
+	s.Run.Epochs = 20
+	dir := t.TempDir()
+	// The two callers' first groups wait for each other (or 2 s) once taken: both have
+	// then looked for the other's work before either trains.
+	arrived := make(chan struct{}, 2)
+	var firsts sync.WaitGroup
+	firsts.Add(2)
+	var calls atomic.Int32
+	defer func(f func([]StudyRun)) { afterClaims = f }(afterClaims)
+	afterClaims = func([]StudyRun) {
+		if calls.Add(1) > 2 {
+			return
+		}
+		arrived <- struct{}{}
+		firsts.Done()
+		done := make(chan struct{})
+		go func() { firsts.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(2 * time.Second):
+		}
+	}
+	var wg sync.WaitGroup
+	logs := make([]strings.Builder, 2)
+	results := make([]*StudyResult, 2)
+	errs := make([]error, 2)
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = RunStudy(context.Background(), d, s, dir, &logs[i])
+		}()
+	}
+	wg.Wait()
+	trained := 0
+	for i := range 2 {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		trained += results[i].Trained
+		if strings.Contains(logs[i].String(), "another process finished it first") {
+			t.Errorf("caller %d trained a run the other also trained:\n%s", i, logs[i].String())
+		}
+	}
+	res, err := LoadStudy(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if trained != 4 || len(res.Finished) != 4 {
+		t.Errorf("trained %d between them, %d finished; want 4 and 4", trained, len(res.Finished))
+	}
+	for _, name := range listDir(t, filepath.Join(dir, RunsDir)) {
+		if strings.HasPrefix(name, ".") {
+			t.Errorf("runs/ holds %s", name)
+		}
 	}
 }
 
