@@ -423,11 +423,9 @@ func BuildReport(in *Inputs, input string, settings ReportSettings) (*Report, er
 	rep := &Report{Summary: ReportSummary{Format: ReportFormat, Generated: s.Generated, Input: input,
 		Groups: map[string]map[string]GroupStats{}, Authors: map[string]AuthorsFigures{},
 		Runs: len(in.Runs), Probes: len(in.Probes), Claims: []Claim{}, Untested: []Untested{}}}
-	for _, st := range in.Studies {
-		if st.Present < st.Planned {
-			st.Dir = cmp.Or(relativeDir(input, st.Dir), st.Dir) // summary.json moves with its input
-			rep.Summary.IncompleteStudies = append(rep.Summary.IncompleteStudies, st)
-		}
+	for _, st := range in.IncompleteStudies {
+		st.Dir = cmp.Or(relativeDir(input, st.Dir), st.Dir) // summary.json moves with its input
+		rep.Summary.IncompleteStudies = append(rep.Summary.IncompleteStudies, st)
 	}
 	groups := groupRuns(in.Runs)
 	keys := sortedKeys(groups)
@@ -785,11 +783,9 @@ func WriteReportFromDir(ctx context.Context, in, out string, settings ReportSett
 		for _, dir := range inputs.UnfinishedRuns {
 			fmt.Fprintf(progress, "report: left out %s: its training did not finish\n", dir)
 		}
-		for _, st := range inputs.Studies {
-			if st.Present < st.Planned {
-				fmt.Fprintf(progress, "report: the study %s holds %d of its %d runs (other shards not finished yet, or it was interrupted): its claims read those %d\n",
-					st.Dir, st.Present, st.Planned, st.Present)
-			}
+		for _, st := range inputs.IncompleteStudies {
+			fmt.Fprintf(progress, "report: the study %s holds %d of its %d runs (other shards not finished yet, or it was interrupted): its claims read those %d\n",
+				st.Dir, st.Present, st.Planned, st.Present)
 		}
 	}
 	rep, err := BuildReport(inputs, in, settings)

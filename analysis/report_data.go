@@ -74,9 +74,9 @@ type Inputs struct {
 	// Points are the runs trained as probes' starting points (under a PointFile
 	// marker): probes link to them, the distributions of runs leave them out.
 	Points []*RunRecord
-	// Studies are the study directories found (study.json), with how many of their
-	// planned runs are there: fewer while other shards, or the study, are unfinished.
-	Studies []StudyPresence
+	// IncompleteStudies are the study directories found (study.json) that hold fewer of
+	// their planned runs than they plan: other shards, or the study, are unfinished.
+	IncompleteStudies []StudyPresence
 }
 
 // StudyPresence is a study directory under a report's input and how many of the runs it
@@ -102,6 +102,7 @@ func LoadInputs(root string) (*Inputs, error) {
 	in := &Inputs{}
 	byDir := map[string]*RunRecord{}
 	var probeDirs, pointDirs []string
+	var studies []StudyPresence
 	underPoint := func(path string) bool {
 		for _, d := range pointDirs {
 			if rel, err := filepath.Rel(d, path); err == nil && !strings.HasPrefix(rel, "..") {
@@ -132,7 +133,7 @@ func LoadInputs(root string) (*Inputs, error) {
 			if err != nil {
 				return err
 			}
-			in.Studies = append(in.Studies, StudyPresence{Dir: path, Planned: len(s.Plan())})
+			studies = append(studies, StudyPresence{Dir: path, Planned: len(s.Plan())})
 		}
 		hasConfig, hasMetrics := exists(filepath.Join(path, experiment.ConfigFile)), exists(filepath.Join(path, experiment.MetricsFile))
 		if hasMetrics && !hasConfig {
@@ -169,12 +170,15 @@ func LoadInputs(root string) (*Inputs, error) {
 	if err != nil {
 		return nil, err
 	}
-	for i, st := range in.Studies {
+	for _, st := range studies {
 		runs := filepath.Join(st.Dir, experiment.RunsDir)
 		for dir := range byDir {
 			if filepath.Dir(dir) == filepath.Clean(runs) {
-				in.Studies[i].Present++
+				st.Present++
 			}
+		}
+		if st.Present < st.Planned {
+			in.IncompleteStudies = append(in.IncompleteStudies, st)
 		}
 	}
 	for _, dir := range probeDirs {

@@ -30,14 +30,14 @@ type SampleGrid struct {
 // set among the first copy of the test examples (so each tile shows a true and an assigned
 // label), for a clean set among the training examples. A count of 0 or less picks none.
 func SampleIndices(set *corrupt.Set, count int) []int {
+	if count <= 0 {
+		return nil
+	}
 	var candidates []int
 	for i, e := range set.Examples {
 		if !set.IsCorrupted() || (e.Source == corrupt.FromTest && e.Copy == 0) {
 			candidates = append(candidates, i)
 		}
-	}
-	if count <= 0 {
-		return nil
 	}
 	if count >= len(candidates) {
 		return candidates

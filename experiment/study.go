@@ -862,19 +862,15 @@ func claimFile(dir string, r StudyRun) string {
 // it releases the claim), or nil if another live process holds it or r is finished. The
 // claim is checked and taken at once, so processes started together do not both take a
 // run, as two that each looked for the other's temporary directory first could. The
-// kernel releases a killed process's claim.
+// kernel releases a killed process's claim; one released and removed while this call
+// waited for it is not taken (lockFile), so the next process's claim is the only one.
 func claimRun(dir string, r StudyRun) (*os.File, error) {
-	f, err := os.OpenFile(claimFile(dir, r), os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := lockFile(claimFile(dir, r))
+	if errors.Is(err, errTempLost) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("experiment: claiming %s: %w", r.Name(), err)
-	}
-	locked, err := datasets.TryLock(f)
-	if err != nil || !locked {
-		f.Close()
-		if err != nil {
-			return nil, fmt.Errorf("experiment: claiming %s: %w", r.Name(), err)
-		}
-		return nil, nil
 	}
 	if _, err := os.Stat(filepath.Join(dir, RunsDir, r.Name(), ResultFile)); err == nil {
 		os.Remove(f.Name()) // finished by another process meanwhile
@@ -884,12 +880,9 @@ func claimRun(dir string, r StudyRun) (*os.File, error) {
 	return f, nil
 }
 
-// takenElsewhere reports whether run r is finished (another process put it in place) or
-// held by another process now (a temporary directory of r it holds locked).
-func takenElsewhere(dir string, r StudyRun) (bool, error) {
-	if _, err := os.Stat(filepath.Join(dir, RunsDir, r.Name(), ResultFile)); err == nil {
-		return true, nil
-	}
+// heldElsewhere reports whether another process holds run r now: a temporary directory of
+// r it holds locked (an earlier esp's, which took no claims; claimRun checked the rest).
+func heldElsewhere(dir string, r StudyRun) (bool, error) {
 	entries, err := os.ReadDir(filepath.Join(dir, RunsDir))
 	if err != nil {
 		return false, err
@@ -914,15 +907,17 @@ func takenElsewhere(dir string, r StudyRun) (bool, error) {
 // it from a directory an interrupted process left. It is removed once the run is in place.
 const runLockFile = ".lock"
 
-// errTempLost is lockRunTemp's error for a directory another process holds, or removed or
-// renamed before this one could lock it.
+// errTempLost is lockFile's error for a lock file another process holds, or that was
+// removed or replaced (its directory removed or renamed) before this one could lock it.
 var errTempLost = errors.New("experiment: temporary directory held by another process")
 
-// lockRunTemp locks the temporary run directory tmp for this process and returns the file
-// holding the lock (closing it releases the lock). Where the file system has no locks,
+// lockRunTemp locks the temporary run directory tmp for this process (its runLockFile).
+func lockRunTemp(tmp string) (*os.File, error) { return lockFile(filepath.Join(tmp, runLockFile)) }
+
+// lockFile locks the file at path (made if missing) for this process and returns it
+// (closing it releases the lock), or errTempLost. Where the file system has no locks,
 // TryLock takes none and reports success: the processes are then not kept apart.
-func lockRunTemp(tmp string) (*os.File, error) {
-	path := filepath.Join(tmp, runLockFile)
+func lockFile(path string) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, errTempLost
@@ -1104,7 +1099,7 @@ func (w *studyWorker) trainRuns(ctx context.Context, ds *datasets.Dataset, s Stu
 		}
 		taken := claim == nil
 		if !taken {
-			if taken, err = takenElsewhere(dir, r); err != nil { // a process of an earlier esp's
+			if taken, err = heldElsewhere(dir, r); err != nil {
 				release(claim)
 				return nil, err
 			}
@@ -1217,7 +1212,6 @@ func (w *studyWorker) trainRuns(ctx context.Context, ds *datasets.Dataset, s Stu
 			} else if err := os.Remove(filepath.Join(final, runLockFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return finished, err
 			}
-
 			done[i] = true
 			finished = append(finished, rr)
 		}
