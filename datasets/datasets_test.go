@@ -533,8 +533,9 @@ func TestFetchFromAndCorruptCache(t *testing.T) {
 	data, _ := os.ReadFile(path)
 	data[len(data)-1] = 0
 	os.WriteFile(path, data, 0o644)
-	if _, err := Load(context.Background(), "tiny-idx", opts); err == nil || !strings.Contains(err.Error(), "train-labels-idx1-ubyte: checksum mismatch") {
-		t.Errorf("Load of a corrupted cache: %v", err)
+	if _, err := Load(context.Background(), "tiny-idx", opts); err == nil || !strings.Contains(err.Error(), "train-labels-idx1-ubyte: checksum mismatch") ||
+		strings.Count(err.Error(), "again") != 1 {
+		t.Errorf("Load of a corrupted cache: %v; want the file named, and one hint to fetch it again", err)
 	}
 	if st := CacheStatus("tiny-idx", opts); st.Checksum != "mismatch" || !strings.Contains(st.Problem, "train-labels-idx1-ubyte") {
 		t.Errorf("status of a corrupted cache: %q", st.Checksum)

@@ -190,10 +190,16 @@ func Load(ctx context.Context, name string, opts Options) (*Dataset, error) {
 	return d, nil
 }
 
+// sayingRefetch is an error that already says to fetch the dataset again.
+type sayingRefetch struct{ error }
+
+func (e sayingRefetch) Unwrap() error { return e.error }
+
 // withRefetchHint adds to an error reading a cached dataset how to get a whole copy,
-// unless it says so already: the parse errors of a damaged file name only the damage.
+// unless it says so already (sayingRefetch): the parse errors of a damaged file name only
+// the damage.
 func withRefetchHint(err error, name string, info *Info) error {
-	if strings.Contains(err.Error(), " again") || errors.Is(err, fs.ErrPermission) {
+	if errors.As(err, new(sayingRefetch)) || errors.Is(err, fs.ErrPermission) {
 		return err
 	}
 	if info != nil {
@@ -258,7 +264,7 @@ func readVerified(path string, want File, parse func(io.Reader) error) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != want.SHA256 {
-		return fmt.Errorf("%s: checksum mismatch: sha256 %s, want %s: run `esp data fetch` again", path, got, want.SHA256)
+		return sayingRefetch{fmt.Errorf("%s: checksum mismatch: sha256 %s, want %s: run `esp data fetch` again", path, got, want.SHA256)}
 	}
 	return nil
 }

@@ -169,7 +169,7 @@ func ReadSplitFile(path, wantSHA256 string) (*Split, error) {
 		v[i] = int(binary.LittleEndian.Uint32(header[8+4*i:]))
 	}
 	if v[0] != splitFileVersion {
-		return nil, fmt.Errorf("%s: split file version %d, this toolkit reads version %d: fetch the dataset again", path, v[0], splitFileVersion)
+		return nil, sayingRefetch{fmt.Errorf("%s: split file version %d, this toolkit reads version %d: fetch the dataset again", path, v[0], splitFileVersion)}
 	}
 	n, h, w, c := v[1], v[2], v[3], v[4]
 	if err := checkSplitShape(n, h, w, c); err != nil {
@@ -187,7 +187,7 @@ func ReadSplitFile(path, wantSHA256 string) (*Split, error) {
 	}
 	if wantSHA256 != "" {
 		if got := hex.EncodeToString(hasher.Sum(nil)); got != wantSHA256 {
-			return nil, fmt.Errorf("%s: checksum mismatch: sha256 %s, manifest says %s: fetch the dataset again", path, got, wantSHA256)
+			return nil, sayingRefetch{fmt.Errorf("%s: checksum mismatch: sha256 %s, manifest says %s: fetch the dataset again", path, got, wantSHA256)}
 		}
 	}
 	return s, nil
@@ -214,7 +214,7 @@ func readManifest(dir string) (*Manifest, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if m.Version != ManifestVersion {
-		return nil, fmt.Errorf("%s: manifest version %d, this toolkit reads version %d: fetch the dataset again", path, m.Version, ManifestVersion)
+		return nil, sayingRefetch{fmt.Errorf("%s: manifest version %d, this toolkit reads version %d: fetch the dataset again", path, m.Version, ManifestVersion)}
 	}
 	return &m, nil
 }

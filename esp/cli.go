@@ -239,14 +239,30 @@ func newFlagSet(name string, stderr io.Writer, usage string) *flag.FlagSet {
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: esp %s\n", usage)
-		flags := 0
-		fs.VisitAll(func(*flag.Flag) { flags++ })
-		if flags > 0 {
+		listed := flag.NewFlagSet(name, flag.ContinueOnError)
+		listed.SetOutput(stderr)
+		fs.VisitAll(func(f *flag.Flag) {
+			if f.Usage != unlisted {
+				listed.Var(f.Value, f.Name, f.Usage)
+				listed.Lookup(f.Name).DefValue = f.DefValue // not the value parsed so far
+			}
+		})
+		if hasFlags(listed) {
 			fmt.Fprint(stderr, "\nFlags:\n")
-			fs.PrintDefaults()
+			listed.PrintDefaults()
 		}
 	}
 	return fs
+}
+
+// unlisted is the usage text of a flag a command accepts only to refuse it with a clear
+// message (a shared flag that does not apply to it): its usage does not list it.
+const unlisted = ""
+
+func hasFlags(fs *flag.FlagSet) bool {
+	n := 0
+	fs.VisitAll(func(*flag.Flag) { n++ })
+	return n > 0
 }
 
 func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) error {

@@ -75,13 +75,14 @@ func runDataList(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs := newFlagSet("data list", stderr, "data list [--load] [--data-dir DIR]")
 	var df dataFlags
 	df.register(fs)
+	fs.Lookup("subset").Usage = unlisted
 	load := fs.Bool("load", false, "also load every verified dataset into memory, all at once, and report its size")
 	if rest, err := parseFlags(fs, args); err != nil {
 		return err
 	} else if len(rest) > 0 {
 		return usagef("data list takes no arguments, got %q", rest)
 	}
-	if flagGiven(fs, "subset") {
+	if flagGiven(fs, "subset") { // unlisted
 		return usagef("--subset does not apply to data list: it lists (and with --load, loads) whole datasets")
 	}
 	if err := df.validate(); err != nil {
@@ -155,6 +156,7 @@ func runDataFetch(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		"DATASET is "+strings.Join(datasets.Names(), ", ")+", or a new name for an image folder given with --from.")
 	var df dataFlags
 	df.register(fs)
+	fs.Lookup("subset").Usage = unlisted
 	from := fs.String("from", "", "a local copy to use: IDX files, cifar-10-binary.tar.gz (or its folder), or an image folder (train/<class>/*, test/<class>/*) as a directory or tar.gz")
 	names, err := parseFlags(fs, args)
 	if err != nil {
@@ -163,7 +165,7 @@ func runDataFetch(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if len(names) == 0 {
 		return usagef("name at least one dataset: %s", strings.Join(datasets.Names(), ", "))
 	}
-	if flagGiven(fs, "subset") {
+	if flagGiven(fs, "subset") { // unlisted
 		return usagef("--subset does not apply to data fetch: it fetches whole datasets (the commands that read them take --subset)")
 	}
 	if err := df.validate(); err != nil {

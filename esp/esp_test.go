@@ -333,6 +333,38 @@ func TestDataDirUsage(t *testing.T) {
 	}
 }
 
+// TestUsageListsTheFlagsThatApply: a flag a command accepts only to refuse it is not in
+// its usage; the others are, with their defaults, not the values given before -h.
+func TestUsageListsTheFlagsThatApply(t *testing.T) {
+	tests := []struct {
+		args          []string
+		want, notWant []string
+	}{
+		{[]string{"data", "list", "-h"}, []string{"-data-dir", "-load"}, []string{"-subset"}},
+		{[]string{"data", "fetch", "-h"}, []string{"-data-dir", "-from"}, []string{"-subset"}},
+		{[]string{"train", "-h"}, []string{"-subset", "-data-dir"}, nil},
+		{[]string{"train", "--epochs", "7", "-h"}, []string{"-epochs"}, []string{"(default 7)"}},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			var stderr bytes.Buffer
+			if code := run(context.Background(), tc.args, &bytes.Buffer{}, &stderr); code != exitOK {
+				t.Fatalf("exit %d: %s", code, stderr.String())
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(stderr.String(), w) {
+					t.Errorf("usage does not list %s:\n%s", w, stderr.String())
+				}
+			}
+			for _, w := range tc.notWant {
+				if strings.Contains(stderr.String(), w) {
+					t.Errorf("usage shows %q:\n%s", w, stderr.String())
+				}
+			}
+		})
+	}
+}
+
 // TestBackendFromEnvironment: a backend error names $GOMLX_BACKEND when the variable, not
 // the command line, chose the backend.
 func TestBackendFromEnvironment(t *testing.T) {
@@ -345,11 +377,16 @@ func TestBackendFromEnvironment(t *testing.T) {
 		{[]string{"train", "--dataset", "mnist", "--model", "mlp", "--out", out}, true},
 		{[]string{"train", "--dataset", "mnist", "--model", "mlp", "--backend", "bogus2", "--out", out}, false},
 		{[]string{"train", "--dataset", "mnist", "--model", "mlp", "--backend=bogus2", "--out", out}, false},
+		{[]string{"reproduce", "--out", out}, true},
+		{[]string{"reproduce", "--backend", "bogus2", "--out", out}, false},
 	}
 	for _, tc := range tests {
 		var stderr bytes.Buffer
 		code := run(context.Background(), tc.args, &bytes.Buffer{}, &stderr)
 		note := strings.Contains(stderr.String(), "comes from $GOMLX_BACKEND=bogus")
+		if strings.Contains(stderr.String(), "reproduce at scale") {
+			t.Errorf("esp %s: the banner came before the error: %q", strings.Join(tc.args, " "), stderr.String())
+		}
 		if code != exitUsage || note != tc.wantNote || !strings.Contains(stderr.String(), "unknown backend") {
 			t.Errorf("esp %s: exit %d, stderr %q; want exit %d, the note: %v", strings.Join(tc.args, " "), code, stderr.String(), exitUsage, tc.wantNote)
 		}

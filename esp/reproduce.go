@@ -46,6 +46,9 @@ func runReproduce(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := (&dataFlags{dataDir: *dataDir}).validate(); err != nil {
 		return err
 	}
+	if err := experiment.CheckBackendName(*backend); err != nil {
+		return badInput(err) // before the banner, not after it
+	}
 	if *workers < 0 || (*workers == 0 && flagGiven(fs, "workers")) {
 		return usagef("invalid --workers %d: want a positive count (leave the flag out to choose for the machine)", *workers)
 	}

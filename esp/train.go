@@ -170,7 +170,7 @@ func checkOutDir(dir string) error {
 		return usagef("--out %s: %v", dir, experiment.ReadDirError(dir, err))
 	}
 	for _, e := range entries {
-		if e.Name() == ".lock" || strings.HasPrefix(e.Name(), ".tmp-") {
+		if experiment.IsLeftWhileTraining(e.Name()) {
 			continue // what a process killed before it wrote anything left: Train clears it
 		}
 		return usagef("--out %s is not empty: choose a new directory (nothing there is overwritten)", dir)

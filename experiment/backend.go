@@ -40,12 +40,21 @@ func NewBackend(name string) (compute.Backend, error) {
 	case name == "xla" || strings.HasPrefix(name, "xla:"):
 		backend, err = newXLABackend(strings.TrimPrefix(strings.TrimPrefix(name, "xla"), ":"))
 	default:
-		err = fmt.Errorf("experiment: unknown backend %q, valid: %s", name, strings.Join(BackendNames, ", "))
+		return nil, CheckBackendName(name)
 	}
 	if err != nil {
 		return nil, backendError{err}
 	}
 	return backend, nil
+}
+
+// CheckBackendName returns NewBackend's error for a name of no backend family ("go",
+// "xla"), without making a backend: for commands that make theirs long after they start.
+func CheckBackendName(name string) error {
+	if plainGoBackend(name) || strings.HasPrefix(name, "go:") || name == "xla" || strings.HasPrefix(name, "xla:") {
+		return nil
+	}
+	return backendError{fmt.Errorf("experiment: unknown backend %q, valid: %s", name, strings.Join(BackendNames, ", "))}
 }
 
 // ErrBackend is matched (errors.Is) by every error of NewBackend: an unknown name, bad

@@ -50,6 +50,13 @@ func ReadDirError(dir string, err error) error {
 	return err
 }
 
+// IsLeftWhileTraining reports whether the file name in a run directory is one a process
+// training there keeps only while it trains (its lock, a temporary copy of a file it
+// replaces): one killed before it wrote its run leaves only these, and Train clears them.
+func IsLeftWhileTraining(name string) bool {
+	return name == runLockFile || strings.HasPrefix(name, ".tmp-")
+}
+
 // removeTempFiles removes the temporary files (".tmp-*", as writeFileAtomic names them)
 // directly in dir: a process killed while it replaced a file leaves its temporary copy,
 // which the run that resumes there would otherwise keep for good. The caller holds dir:

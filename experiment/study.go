@@ -490,12 +490,16 @@ func RunStudy(ctx context.Context, ds *datasets.Dataset, s StudySettings, dir st
 		}
 	}
 	// A finished run's temporary directories are another process's that trained it too
-	// and was killed (a job started twice): nothing resumes them, so they go now.
+	// and was killed (a job started twice): nothing resumes them, so they go now; so does
+	// the claim of a process killed between putting its run in place and releasing it.
 	for name, rr := range read {
 		if withTemps[name] {
 			if _, err := removeStale(dir, rr.StudyRun, false); err != nil {
 				return nil, err
 			}
+		}
+		if err := removeStaleClaim(dir, rr.StudyRun); err != nil {
+			return nil, err
 		}
 	}
 	groups := s.groups(pending, resumeFrom)
@@ -878,6 +882,27 @@ func claimRun(dir string, r StudyRun) (*os.File, error) {
 		return nil, nil
 	}
 	return f, nil
+}
+
+// removeStaleClaim removes the claim file of the finished run r, unless a live process
+// still holds it (it releases it, file and all, in a moment).
+func removeStaleClaim(dir string, r StudyRun) error {
+	path := claimFile(dir, r)
+	if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
+		return nil // the usual case: no file made, nothing locked
+	}
+	f, err := lockFile(path)
+	if errors.Is(err, errTempLost) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("experiment: removing %s's claim: %w", r.Name(), err)
+	}
+	defer f.Close()
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("experiment: removing %s's claim: %w", r.Name(), err)
+	}
+	return nil
 }
 
 // heldElsewhere reports whether another process holds run r now: a temporary directory of

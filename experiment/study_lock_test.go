@@ -115,6 +115,16 @@ func TestTrainHoldsItsDirectory(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(out, ".tmp-metrics.jsonl-123"), []byte("{"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	for _, name := range listDir(t, out) { // what esp train takes for a directory with no run yet
+		if !IsLeftWhileTraining(name) {
+			t.Errorf("IsLeftWhileTraining(%q) = false for a file a killed process left", name)
+		}
+	}
+	for _, name := range []string{ConfigFile, MetricsFile, "checkpoint-e000001", "lock"} {
+		if IsLeftWhileTraining(name) {
+			t.Errorf("IsLeftWhileTraining(%q) = true for a run's own file", name)
+		}
+	}
 	if _, err := Train(context.Background(), nil, corrupt.Clean(d), s, out, nil); err != nil {
 		t.Fatal(err)
 	}

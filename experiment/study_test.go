@@ -151,6 +151,11 @@ func TestRunStudyResumesAndShards(t *testing.T) {
 	// An interrupted run leaves a temporary directory; a finished run is never retrained.
 	stale := filepath.Join(dir, RunsDir, ".tmp-normal-0001-123")
 	os.MkdirAll(stale, 0o755)
+	// So is a claim a process killed after putting its run in place left behind.
+	staleClaim := filepath.Join(dir, RunsDir, ".claim-normal-0000")
+	if err := os.WriteFile(staleClaim, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	os.RemoveAll(filepath.Join(dir, RunsDir, "normal-0001"))
 	before, _ := os.Stat(filepath.Join(dir, RunsDir, "normal-0000", ResultFile))
 	again, err := RunStudy(context.Background(), d, tinyStudy(3), dir, nil)
@@ -164,6 +169,9 @@ func TestRunStudyResumesAndShards(t *testing.T) {
 	}
 	if _, err := os.Stat(stale); !os.IsNotExist(err) {
 		t.Error("the stale temporary directory was not removed")
+	}
+	if _, err := os.Stat(staleClaim); !os.IsNotExist(err) {
+		t.Error("a finished run's stale claim file was not removed")
 	}
 	// Corrupted runs differ in their labels: each has its own corruption seed.
 	cfgA, _ := os.ReadFile(filepath.Join(dir, RunsDir, "corrupted-0000", ConfigFile))

@@ -340,6 +340,11 @@ func TestNewBackend(t *testing.T) {
 	if _, err := NewBackend("nope"); err == nil || !strings.Contains(err.Error(), "xla:cuda") || !errors.Is(err, ErrBackend) {
 		t.Errorf("unknown backend error %v should list valid names and match ErrBackend", err)
 	}
+	for name, valid := range map[string]bool{"": true, "go": true, "go:parallelism=1": true, "xla": true, "xla:cuda": true, "tpu": false, "golang": false} {
+		if err := CheckBackendName(name); (err == nil) != valid || (err != nil && !errors.Is(err, ErrBackend)) {
+			t.Errorf("CheckBackendName(%q) = %v, want valid: %v", name, err, valid)
+		}
+	}
 	if _, err := NewBackend("go:parallelism=-5"); !errors.Is(err, ErrBackend) {
 		t.Errorf("bad Go backend option: error %v, want ErrBackend", err)
 	}
