@@ -59,9 +59,12 @@ func TestRunSurvivesKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	runs := filepath.Join(out, experiment.RunsDir)
+	// Runs in place only: a temporary directory holds its result.json just before it is
+	// renamed, and Glob's "*" matches dot-names.
+	finishedRuns := filepath.Join(runs, "[^.]*", experiment.ResultFile)
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		finished, _ := filepath.Glob(filepath.Join(runs, "*", experiment.ResultFile))
+		finished, _ := filepath.Glob(finishedRuns)
 		temps, _ := filepath.Glob(filepath.Join(runs, ".tmp-*"))
 		if len(finished) >= 1 && len(temps) >= 1 {
 			break
@@ -76,7 +79,7 @@ func TestRunSurvivesKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd.Wait()
-	finished, _ := filepath.Glob(filepath.Join(runs, "*", experiment.ResultFile))
+	finished, _ := filepath.Glob(finishedRuns)
 	if len(finished) == 6 {
 		t.Skip("every run finished before the kill: nothing to resume")
 	}
@@ -100,7 +103,9 @@ func TestRunSurvivesKill(t *testing.T) {
 		t.Errorf("runs/ holds %d entries, want the 6 runs and nothing else", len(entries))
 	}
 	for f, before := range mtimes {
-		if st, _ := os.Stat(f); !st.ModTime().Equal(before) {
+		if st, err := os.Stat(f); err != nil {
+			t.Errorf("a finished run's result: %v", err)
+		} else if !st.ModTime().Equal(before) {
 			t.Errorf("%s was written again: a finished run was retrained", f)
 		}
 	}

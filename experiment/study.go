@@ -384,15 +384,17 @@ func CheckStudyDir(dir string) error {
 // lost, and resuming would mix two studies. RunStudy checks it (other files may be
 // there: a caller's markers, such as a reproduction's point.json).
 func checkOrphanRuns(dir string) error {
-	if _, err := os.Stat(filepath.Join(dir, StudyFile)); err == nil {
-		return nil
-	}
+	// runs/ first: another process on the study writes study.json before any run, so
+	// runs read before a missing study.json are orphans, not that process's first.
 	runs, err := os.ReadDir(filepath.Join(dir, RunsDir))
 	if err != nil {
 		return nil // none
 	}
+	if _, err := os.Stat(filepath.Join(dir, StudyFile)); err == nil {
+		return nil
+	}
 	for _, r := range runs {
-		if !strings.HasPrefix(r.Name(), ".tmp-") {
+		if !strings.HasPrefix(r.Name(), ".") { // not a temporary directory or a claim
 			return fmt.Errorf("%w: %s holds runs (%s) but no %s: choose a new directory (nothing there is overwritten)",
 				ErrForeignDir, dir, r.Name(), StudyFile)
 		}

@@ -784,6 +784,7 @@ func TestCheckStudyDir(t *testing.T) {
 	}{
 		{"empty", nil, ""},
 		{"a shard starting", []string{"runs/", ".tmp-study-1.json", "runs/.tmp-normal-0000-1/"}, ""},
+		{"another's claim, read as it wrote study.json", []string{"runs/.claim-normal-0000"}, ""},
 		{"a study", []string{StudyFile, "runs/normal-0000/result.json"}, ""},
 		{"runs without study.json", []string{"runs/normal-0000/result.json"}, "holds runs (normal-0000) but no study.json"},
 		{"a run directory", []string{ConfigFile, MetricsFile}, "but no study.json"},

@@ -324,19 +324,22 @@ print(mean(secs[:first], 2), mean(secs[first:], 2), mean([r["final"]["test_acc"]
 	done
 fi
 
-# 5. Resumption on the backend: an ensemble of 4 corrupted MLP runs (5 epochs, 6000 examples,
-# or the rehearsal's subset) trained in one go, and again interrupted (SIGINT) once every
-# member has a checkpoint, then run once more: how many runs resumed, and how many final
-# weights are byte for byte those of the runs in one go (XLA's GPU ops made deterministic).
+# 5. Resumption on the backend: an ensemble of 4 corrupted MLP runs (5 epochs, 20 on a GPU,
+# 6000 examples, or the rehearsal's subset) trained in one go, and again interrupted (SIGINT)
+# once every member has a checkpoint, then run once more: how many runs resumed, and how many
+# final weights are byte for byte those of the runs in one go (XLA's GPU ops made
+# deterministic).
 if [ "$backend_ok" = 1 ] && in_budget resume; then
 	sub=$only
 	[ "$sub" = 0 ] && sub=6000
-	args=(run --dataset mnist --model mlp --kinds corrupted --runs 4 --ensemble 4 --epochs 5 --subset "$sub" --backend "$backend")
+	resume_epochs=5
 	deterministic=false
 	if [ "$device" = cuda ]; then
 		export XLA_FLAGS="--xla_gpu_deterministic_ops=true${XLA_FLAGS:+ $XLA_FLAGS}"
 		deterministic=true
+		resume_epochs=20 # a GPU's epoch takes milliseconds: the 50 ms polls below must see the checkpoints before the end
 	fi
+	args=(run --dataset mnist --model mlp --kinds corrupted --runs 4 --ensemble 4 --epochs "$resume_epochs" --subset "$sub" --backend "$backend")
 	whole="$work/resume-whole" cut="$work/resume-cut"
 	log "resume: 4 corrupted MLP runs in an ensemble, in one go, then interrupted and resumed"
 	if ! timeout -k 30 "$(limit)" "$esp" "${args[@]}" --out "$whole" 2>"$whole.log" >&2; then
@@ -361,7 +364,7 @@ if [ "$backend_ok" = 1 ] && in_budget resume; then
 				cmp -s "$run/final.safetensors" "$cut/runs/$(basename "$run")/final.safetensors" && identical=$((identical + 1))
 			done
 			resumed=$(sed -n 's/.*(\([0-9]*\) with a checkpoint to resume from).*/\1/p' "$cut.2.log")
-			emit check=resume backend="$backend" runs=4 ensemble=4 deterministic_ops="$deterministic" \
+			emit check=resume backend="$backend" runs=4 ensemble=4 epochs="$resume_epochs" deterministic_ops="$deterministic" \
 				interrupted_exit="$interrupted_exit" checkpoints="$checkpoints" resumed="${resumed:-0}" identical="$identical" \
 				test_acc="$(metric "$(ls -d "$cut"/runs/*/ | head -1)metrics.jsonl" test_acc)" \
 				test_acc_in_one_go="$(metric "$(ls -d "$whole"/runs/*/ | head -1)metrics.jsonl" test_acc)"
