@@ -493,14 +493,14 @@ func RunStudy(ctx context.Context, ds *datasets.Dataset, s StudySettings, dir st
 	}
 	// A finished run's temporary directories are another process's that trained it too
 	// and was killed (a job started twice): nothing resumes them, so they go now; so does
-	// the claim of a process killed between putting its run in place and releasing it.
+	// what a process killed between putting its run in place and tidying up left.
 	for name, rr := range read {
 		if withTemps[name] {
 			if _, err := removeStale(dir, rr.StudyRun, false); err != nil {
 				return nil, err
 			}
 		}
-		if err := removeStaleClaim(dir, rr.StudyRun); err != nil {
+		if err := tidyFinishedRun(dir, rr.StudyRun); err != nil {
 			return nil, err
 		}
 	}
@@ -886,23 +886,41 @@ func claimRun(dir string, r StudyRun) (*os.File, error) {
 	return f, nil
 }
 
-// removeStaleClaim removes the claim file of the finished run r, unless a live process
-// still holds it (it releases it, file and all, in a moment).
-func removeStaleClaim(dir string, r StudyRun) error {
-	path := claimFile(dir, r)
+// tidyFinishedRun removes what a process killed just after it put the finished run r in
+// place left behind: its claim, and the run's checkpoints and lock file (removed last,
+// so a lock file there says the checkpoints may be left). A live process's are left to it.
+func tidyFinishedRun(dir string, r StudyRun) error {
+	if err := removeUnheld(claimFile(dir, r), nil); err != nil {
+		return fmt.Errorf("experiment: removing %s's claim: %w", r.Name(), err)
+	}
+	runDir := filepath.Join(dir, RunsDir, r.Name())
+	if err := removeUnheld(filepath.Join(runDir, runLockFile), func() error { return removeCheckpoints(runDir, "") }); err != nil {
+		return fmt.Errorf("experiment: tidying %s: %w", r.Name(), err)
+	}
+	return nil
+}
+
+// removeUnheld removes the lock file at path (and first, if not nil, calls before while
+// holding it), unless it is missing or a live process holds it.
+func removeUnheld(path string, before func() error) error {
 	if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
-		return nil // the usual case: no file made, nothing locked
+		return nil // the usual case: nothing made, nothing locked
 	}
 	f, err := lockFile(path)
 	if errors.Is(err, errTempLost) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("experiment: removing %s's claim: %w", r.Name(), err)
+		return err
 	}
 	defer f.Close()
+	if before != nil {
+		if err := before(); err != nil {
+			return err
+		}
+	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("experiment: removing %s's claim: %w", r.Name(), err)
+		return err
 	}
 	return nil
 }

@@ -139,3 +139,41 @@ func TestTrainHoldsItsDirectory(t *testing.T) {
 		t.Errorf("a finished run's directory: %v, want %v", err, ErrForeignDir)
 	}
 }
+
+// TestRemoveUnheld: a lock file is removed (after before) unless a live process holds it.
+func TestRemoveUnheld(t *testing.T) {
+	tests := []struct {
+		name              string
+		exists, held      bool
+		wantGone, wantRan bool
+	}{
+		{"missing", false, false, true, false},
+		{"left by a killed process", true, false, true, true},
+		{"held by a live process", true, true, false, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), ".lock")
+			if tc.exists {
+				f, err := os.Create(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer f.Close()
+				if tc.held {
+					if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			ran := false
+			if err := removeUnheld(path, func() error { ran = true; return nil }); err != nil {
+				t.Fatal(err)
+			}
+			_, err := os.Stat(path)
+			if gone := os.IsNotExist(err); gone != tc.wantGone || ran != tc.wantRan {
+				t.Errorf("removed: %v, before called: %v; want %v and %v", gone, ran, tc.wantGone, tc.wantRan)
+			}
+		})
+	}
+}

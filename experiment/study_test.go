@@ -151,9 +151,12 @@ func TestRunStudyResumesAndShards(t *testing.T) {
 	// An interrupted run leaves a temporary directory; a finished run is never retrained.
 	stale := filepath.Join(dir, RunsDir, ".tmp-normal-0001-123")
 	os.MkdirAll(stale, 0o755)
-	// So is a claim a process killed after putting its run in place left behind.
+	// So is what a process killed after putting its run in place left behind: its claim,
+	// the run's checkpoint and lock file.
 	staleClaim := filepath.Join(dir, RunsDir, ".claim-normal-0000")
-	if err := os.WriteFile(staleClaim, nil, 0o644); err != nil {
+	staleCheckpoint := filepath.Join(dir, RunsDir, "normal-0000", checkpointPrefix+"e000001")
+	staleLock := filepath.Join(dir, RunsDir, "normal-0000", runLockFile)
+	if err := errors.Join(os.WriteFile(staleClaim, nil, 0o644), os.Mkdir(staleCheckpoint, 0o755), os.WriteFile(staleLock, nil, 0o644)); err != nil {
 		t.Fatal(err)
 	}
 	os.RemoveAll(filepath.Join(dir, RunsDir, "normal-0001"))
@@ -170,8 +173,10 @@ func TestRunStudyResumesAndShards(t *testing.T) {
 	if _, err := os.Stat(stale); !os.IsNotExist(err) {
 		t.Error("the stale temporary directory was not removed")
 	}
-	if _, err := os.Stat(staleClaim); !os.IsNotExist(err) {
-		t.Error("a finished run's stale claim file was not removed")
+	for _, left := range []string{staleClaim, staleCheckpoint, staleLock} {
+		if _, err := os.Stat(left); !os.IsNotExist(err) {
+			t.Errorf("%s, left by a killed process, was not removed", left)
+		}
 	}
 	// Corrupted runs differ in their labels: each has its own corruption seed.
 	cfgA, _ := os.ReadFile(filepath.Join(dir, RunsDir, "corrupted-0000", ConfigFile))
