@@ -47,7 +47,7 @@ func (s InterpolateSettings) Validate() error {
 		return err
 	}
 	if s.Points < 2 {
-		return fmt.Errorf("interpolate: %d points: want at least 2 (0: the default)", s.Points)
+		return fmt.Errorf("interpolate: %d points: want at least 2", s.Points)
 	}
 	if s.Points > MaxProbePoints {
 		return fmt.Errorf("interpolate: %d points: at most %d", s.Points, MaxProbePoints)

@@ -116,6 +116,9 @@ func (s SharpnessSettings) Validate() error {
 		count{"batch size", s.BatchSize}); err != nil {
 		return err
 	}
+	if s.Iterations == 1 { // an estimate converges when the next agrees with it
+		return fmt.Errorf("sharpness: 1 iteration gives no estimate of the top eigenvalue: want at least 2 (default 20)")
+	}
 	if s.Iterations > MaxProbeSteps {
 		return fmt.Errorf("sharpness: %d iterations: at most %d", s.Iterations, MaxProbeSteps)
 	}
@@ -126,10 +129,13 @@ func (s SharpnessSettings) Validate() error {
 		return fmt.Errorf("sharpness: %d density vectors: want 0 (none) to %d", s.DensityVectors, MaxProbeSteps)
 	}
 	if s.LanczosSteps < 0 || s.LanczosSteps > MaxLanczosSteps {
-		return fmt.Errorf("sharpness: %d Lanczos steps: want 1 to %d (0: 40)", s.LanczosSteps, MaxLanczosSteps)
+		return fmt.Errorf("sharpness: %d Lanczos steps: want 1 to %d (default 40)", s.LanczosSteps, MaxLanczosSteps)
 	}
-	if !finiteValue(s.Tolerance) || s.Tolerance < 0 || !finiteValue(s.Epsilon) || s.Epsilon < 0 {
-		return fmt.Errorf("sharpness: tolerance and epsilon must be finite numbers > 0")
+	if !finiteValue(s.Tolerance) || s.Tolerance < 0 {
+		return fmt.Errorf("sharpness: tolerance %v: want a fraction above 0 and below 1 (default 1e-3)", s.Tolerance)
+	}
+	if !finiteValue(s.Epsilon) || s.Epsilon < 0 {
+		return fmt.Errorf("sharpness: epsilon %v: want a finite step above 0 (default 1e-3)", s.Epsilon)
 	}
 	if s.Tolerance >= 1 { // a relative change: 1 or more stops at the second step, whatever the eigenvalue
 		return fmt.Errorf("sharpness: tolerance %g: want a fraction below 1 (default 1e-3)", s.Tolerance)
@@ -138,7 +144,7 @@ func (s SharpnessSettings) Validate() error {
 		return fmt.Errorf("sharpness: unknown solver %q: valid are %s, %s", s.Solver, SolverLanczos, SolverPower)
 	}
 	if s.Top < 0 || s.Top > MaxLanczosSteps {
-		return fmt.Errorf("sharpness: top %d: want 1 to %d eigenvalues (0: 1)", s.Top, MaxLanczosSteps)
+		return fmt.Errorf("sharpness: top %d: want 1 to %d eigenvalues (default 1)", s.Top, MaxLanczosSteps)
 	}
 	if s.Top > 1 && s.Solver != SolverLanczos {
 		return fmt.Errorf("sharpness: top %d: only the %s solver finds more than the largest eigenvalue", s.Top, SolverLanczos)

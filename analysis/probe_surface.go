@@ -82,7 +82,7 @@ func (s SurfaceSettings) Validate() error {
 		return err
 	}
 	if s.Points < 2 || s.Grid < 2 {
-		return fmt.Errorf("surface: %d points and a grid of %d: want at least 2 of each (0: the defaults)", s.Points, s.Grid)
+		return fmt.Errorf("surface: %d points and a grid of %d: want at least 2 of each", s.Points, s.Grid)
 	}
 	if s.Points > MaxProbePoints {
 		return fmt.Errorf("surface: %d points: at most %d", s.Points, MaxProbePoints)

@@ -587,6 +587,13 @@ func (rep *Report) claimsC1C2C3(g *group, stats map[string]GroupStats, s ReportS
 			sumTest = map[string]string{"error": err.Error()}
 		}
 		sameEpochs := normal.Epochs == corrupted.Epochs && !normal.EpochsDiffer && !corrupted.EpochsDiffer
+		if best := SmallestRankP(len(dC), len(dN)); sameEpochs && best >= s.Alpha {
+			// Too few runs for any outcome to reach p < alpha: no test of the claim, for or against.
+			rep.untested("C3", k, fmt.Sprintf("%d extreme points and %d normal runs cannot give p < %g (at best p = %.3g, all apart): run more "+
+				"(distance from init %.3g vs %.3g, medians; p %.3g, P(extreme > normal) %.2f)",
+				len(dC), len(dN), s.Alpha, best, corrupted.DistFromInit.Median, normal.DistFromInit.Median, test.P, test.Effect))
+			return
+		}
 		holds := sameEpochs && test.P < s.Alpha && test.Effect > 0.5
 		ev := map[string]any{
 			"dist_from_init_normal": normal.DistFromInit, "dist_from_init_extreme": corrupted.DistFromInit,
@@ -596,9 +603,6 @@ func (rep *Report) claimsC1C2C3(g *group, stats map[string]GroupStats, s ReportS
 			"runs_extreme": len(points), "runs_corrupted": len(g.corrupted),
 			"criterion": fmt.Sprintf("Mann-Whitney U (global L2 distance, extreme vs normal, same epochs; the corrupted runs that ended at an extreme point, train_acc >= %.2f and test_acc <= %.2f): p < %g and P(extreme > normal) > 0.5",
 				s.ExtremeTrainAcc, s.ExtremeTestAcc, s.Alpha),
-		}
-		if best := SmallestRankP(len(dC), len(dN)); test.P >= s.Alpha && best >= s.Alpha {
-			ev["note"] = fmt.Sprintf("%d and %d runs cannot give p < %g (at best p = %.3g, all apart); run more", len(dC), len(dN), s.Alpha, best)
 		}
 		if !sameEpochs {
 			ev["note"] = "the runs ended at different epochs: distances after different epochs are not compared"

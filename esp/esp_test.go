@@ -175,7 +175,13 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"data", "list", "--data-dir", "main.go"}, exitUsage, "--data-dir main.go is a file, not a directory"},
 		{[]string{"data", "list", "--subset", "10"}, exitUsage, "--subset does not apply to data list"},
 		{[]string{"data", "fetch", "mnist", "--subset", "10"}, exitUsage, "--subset does not apply to data fetch"}, // was accepted, doing nothing
-		{[]string{"report", "--in", "testdata", "--alpha", "0"}, exitUsage, "--alpha must be in (0, 1]"},
+		{[]string{"report", "--in", "testdata", "--alpha", "0"}, exitUsage, "--alpha 0: want a value in (0, 1]"},
+		{[]string{"report", "--in", "testdata", "--extreme-test-acc", "2"}, exitUsage, "--extreme-test-acc 2: want a value in (0, 1]"},
+		{[]string{"probe", "sharpness", "--run", "x", "--iterations", "1", "--out", "y"}, exitUsage, "1 iteration gives no estimate of the top eigenvalue: want at least 2"},
+		{[]string{"probe", "sharpness", "--run", "x", "--tolerance", "NaN", "--out", "y"}, exitUsage, "tolerance NaN: want a fraction above 0 and below 1"},
+		{[]string{"probe", "sharpness", "--run", "x", "--hvp", "finite-difference", "--epsilon", "-1", "--out", "y"}, exitUsage, "--epsilon -1: want a value above 0"},
+		{[]string{"probe", "restart", "--run", "x", "--lr", "NaN", "--out", "y"}, exitUsage, "invalid --lr NaN: want a finite number > 0"},
+		{[]string{"train", "--dataset", "mnist", "--model", "mlp", "--lr", "NaN", "--out", "y"}, exitUsage, "invalid --lr NaN: want a finite number > 0"},
 		{[]string{"data", "fetch"}, exitUsage, "name at least one dataset"},
 		{[]string{"data", "fetch", "imagenet"}, exitUsage, "valid datasets are cifar10, fashion-mnist, mnist"},
 		{[]string{"data", "fetch", "mnist", "--from", "/nonexistent"}, exitUsage, "--from"},
@@ -236,7 +242,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"probe", "sharpness", "--run", "x", "--epsilon", "1e308", "--out", "y"}, exitUsage, "the finite-difference step must be at most 1"},
 		{[]string{"train", "--dataset", "mnist", "--model", "mlp", "--epochs", "9223372036854775807", "--out", "x"}, exitUsage, "epochs: at most 1000000"},
 		{[]string{"data", "show", "--dataset", "mnist", "--corrupt-seed", "4"}, exitUsage, "--corrupt-seed needs --corrupt STRATEGY"},
-		{[]string{"probe", "sharpness", "--run", "x", "--epsilon", "NaN", "--out", "y"}, exitUsage, "must be finite numbers > 0"},
+		{[]string{"probe", "sharpness", "--run", "x", "--epsilon", "NaN", "--out", "y"}, exitUsage, "epsilon NaN: want a finite step above 0"},
 		{[]string{"help", "probe", "sharpness"}, exitOK, "Usage: esp probe sharpness --run DIR | --study DIR"},
 		{[]string{"probe", "sharpness", "--run", "x", "--study", "y", "--out", "z"}, exitUsage, "--run and --study: give --run DIR for one run or --study DIR"},
 		{[]string{"probe", "sharpness", "--out", "z"}, exitUsage, "--run DIR (one run) or --study DIR (every finished run of a study) is required"},
@@ -255,7 +261,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"probe", "sharpness", "--run", "x", "--iterations", "600", "--out", "y"}, exitUsage, "sharpness: 600 iterations: at most 500 Lanczos steps (the power solver takes more)"},
 		{[]string{"probe", "sharpness", "--run", "x", "--solver", "arnoldi", "--out", "y"}, exitUsage, `sharpness: unknown solver "arnoldi": valid are lanczos, power`},
 		{[]string{"probe", "sharpness", "--run", "x", "--density", "-1", "--out", "y"}, exitUsage, "sharpness: -1 density vectors: want 0 (none) to 1000000"},
-		{[]string{"probe", "sharpness", "--run", "x", "--density", "2", "--lanczos-steps", "501", "--out", "y"}, exitUsage, "sharpness: 501 Lanczos steps: want 1 to 500 (0: 40)"},
+		{[]string{"probe", "sharpness", "--run", "x", "--density", "2", "--lanczos-steps", "501", "--out", "y"}, exitUsage, "sharpness: 501 Lanczos steps: want 1 to 500 (default 40)"},
 		// --density 0 is the valid "none" the message for -1 names, not a default's stand-in:
 		// it gets as far as the run.
 		{[]string{"probe", "sharpness", "--run", "x", "--density", "0", "--out", "y"}, exitUsage, "run directory x does not exist"},
@@ -342,7 +348,8 @@ func TestUsageListsTheFlagsThatApply(t *testing.T) {
 	}{
 		{[]string{"data", "list", "-h"}, []string{"-data-dir", "-load"}, []string{"-subset"}},
 		{[]string{"data", "fetch", "-h"}, []string{"-data-dir", "-from"}, []string{"-subset"}},
-		{[]string{"train", "-h"}, []string{"-subset", "-data-dir"}, nil},
+		{[]string{"train", "-h"}, []string{"-subset", "-data-dir", "-corrupt-seed", "(default: a normal run)"}, nil},
+		{[]string{"run", "-h"}, []string{"-corrupt string", "(default wrong-uniform, the paper's)", "base seed"}, []string{"-corrupt-seed", "a normal run"}},
 		{[]string{"train", "--epochs", "7", "-h"}, []string{"-epochs"}, []string{"(default 7)"}},
 	}
 	for _, tc := range tests {

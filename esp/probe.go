@@ -232,13 +232,16 @@ func runProbeRestart(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.IntVar(&s.BatchSize, "batch-size", 0, "minibatch size (default 128)")
 	fs.Uint64Var(&s.Seed, "seed", 0, "seed of the data order")
 	point, backend, ds, err := pf.prepare(ctx, fs, args, func() error {
+		if err := checkRate("lr", s.Optimizer.LearningRate); err != nil {
+			return err // before Validate, whose message names no flag
+		}
 		if err := s.Validate(); err != nil {
 			return err
 		}
 		if flagGiven(fs, "momentum") && s.Optimizer.Name != experiment.SGD {
 			return fmt.Errorf("--momentum is SGD's (--optimizer sgd), not %s's", s.Optimizer.Name)
 		}
-		return checkRate("lr", s.Optimizer.LearningRate)
+		return nil
 	}, stderr)
 	if err != nil {
 		return err
@@ -496,10 +499,11 @@ func runProbeSharpness(ctx context.Context, args []string, stdout, stderr io.Wri
 	return nil
 }
 
-// checkRate refuses a negative or non-finite learning rate flag.
+// checkRate refuses a negative or non-finite learning rate flag (0, the flag's default,
+// stands for the optimizer's; an explicit 0 is explicitZeroDefault's to refuse).
 func checkRate(name string, v float64) error {
 	if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
-		return usagef("invalid --%s %v: want a finite number > 0", name, v)
+		return usagef("invalid --%s %v: want a finite number > 0 (leave the flag out for the optimizer's default)", name, v)
 	}
 	return nil
 }

@@ -29,9 +29,12 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *in == "" {
 		return usagef("--in DIR is required: a directory of runs and probes")
 	}
-	for _, v := range []float64{settings.ExtremeTrainAcc, settings.ExtremeTestAcc, settings.Alpha} {
-		if !(v > 0 && v <= 1) {
-			return usagef("--extreme-train-acc, --extreme-test-acc and --alpha must be in (0, 1], got %v", v)
+	for _, v := range []struct {
+		flag  string
+		value float64
+	}{{"extreme-train-acc", settings.ExtremeTrainAcc}, {"extreme-test-acc", settings.ExtremeTestAcc}, {"alpha", settings.Alpha}} {
+		if !(v.value > 0 && v.value <= 1) {
+			return usagef("--%s %v: want a value in (0, 1], above 0 and at most 1", v.flag, v.value)
 		}
 	}
 	if st, err := os.Stat(*in); err != nil || !st.IsDir() {

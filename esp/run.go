@@ -18,6 +18,10 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs := newFlagSet("run", stderr, "run --dataset D --model M --runs N [--epochs E] [--workers W] [--ensemble K | --steps-per-call N] [--shard I/N] --out DIR")
 	var tf trainFlags
 	tf.register(fs)
+	// The single run's flags, as a study takes them.
+	fs.Lookup("corrupt").Usage = "the corrupted runs' strategy: " + strings.Join(corrupt.Strategies, ", ") + " (default " + corrupt.WrongUniform + ", the paper's)"
+	fs.Lookup("seed").Usage = "base seed: each run's initialization, data order and corruption seeds derive from it"
+	fs.Lookup("corrupt-seed").Usage = unlisted // refused below
 	runs := fs.Int("runs", 0, "runs of each kind (required)")
 	workers := fs.Int("workers", 0, "runs trained at once, each on its own backend (default: one per core on the go backend, 1 on XLA)")
 	ensemble := fs.Int("ensemble", 1, "runs of one kind each worker trains together in one compiled graph (for accelerators; results as if trained alone)")

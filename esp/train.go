@@ -108,10 +108,13 @@ func (t *trainFlags) settings(fs *flag.FlagSet) (experiment.Settings, corrupt.Se
 	if err := t.data.validate(); err != nil {
 		return s, corrupt.Settings{}, false, err
 	}
+	if err := checkRate("lr", t.learningRate); err != nil {
+		return s, corrupt.Settings{}, false, err
+	}
 	for _, v := range []struct {
 		name  string
 		value float64
-	}{{"lr", t.learningRate}, {"momentum", t.momentum}, {"weight-decay", t.weightDecay}} {
+	}{{"momentum", t.momentum}, {"weight-decay", t.weightDecay}} {
 		if math.IsNaN(v.value) || math.IsInf(v.value, 0) || v.value < 0 {
 			return s, corrupt.Settings{}, false, usagef("invalid --%s %v: want a finite number >= 0", v.name, v.value)
 		}
