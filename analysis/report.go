@@ -780,7 +780,11 @@ func WriteReportFromDir(ctx context.Context, in, out string, settings ReportSett
 		return nil, err
 	}
 	if progress != nil {
-		fmt.Fprintf(progress, "report: %d runs and %d probes under %s\n", len(inputs.Runs), len(inputs.Probes), in)
+		points := ""
+		if n := len(inputs.Points); n > 0 {
+			points = fmt.Sprintf("; probes' starting points trained apart or imported: %d", n)
+		}
+		fmt.Fprintf(progress, "report: %d runs and %d probes under %s%s\n", len(inputs.Runs), len(inputs.Probes), in, points)
 		for _, dir := range inputs.Unfinished {
 			fmt.Fprintf(progress, "report: left out %s: its probe did not finish\n", dir)
 		}

@@ -15,7 +15,8 @@ import (
 )
 
 // RunRecord is one training run found under a report's input: its configuration and
-// per-epoch metrics (epoch 0 is the initialization).
+// per-epoch metrics (epoch 0 is the initialization); or a run imported from another
+// program's weights (esp import), with no metrics.
 type RunRecord struct {
 	Dir     string
 	Config  experiment.RunConfig
@@ -26,6 +27,10 @@ type RunRecord struct {
 
 // Corrupted reports whether the run trained on a corrupted set (an extreme point).
 func (r *RunRecord) Corrupted() bool { return r.Config.Dataset.Corrupted }
+
+// Imported reports whether the run is weights imported from another program (esp import):
+// how they were trained is not known, and it has no metrics.
+func (r *RunRecord) Imported() bool { return r.Config.Imported != nil }
 
 // Final returns the last epoch's metrics (LoadInputs reads runs with epoch 0 at least), or
 // the zero EpochMetrics for a record without any.
@@ -72,7 +77,8 @@ type Inputs struct {
 	// finish (no final weights: an interrupted esp train).
 	UnfinishedRuns []string
 	// Points are the runs trained as probes' starting points (under a PointFile
-	// marker): probes link to them, the distributions of runs leave them out.
+	// marker), and the imported runs (esp import): probes link to them, the
+	// distributions of runs leave them out.
 	Points []*RunRecord
 	// IncompleteStudies are the study directories found (study.json) that hold fewer of
 	// their planned runs than they plan: other shards, or the study, are unfinished.
@@ -138,6 +144,17 @@ func LoadInputs(root string) (*Inputs, error) {
 		hasConfig, hasMetrics := exists(filepath.Join(path, experiment.ConfigFile)), exists(filepath.Join(path, experiment.MetricsFile))
 		if hasMetrics && !hasConfig {
 			return fmt.Errorf("%w: %s has %s but no %s: restore it, or delete the run", experiment.ErrDamagedRun, path, experiment.MetricsFile, experiment.ConfigFile)
+		}
+		if hasConfig && !hasMetrics && exists(filepath.Join(path, experiment.FinalWeightsFile)) {
+			run, err := loadImportedRun(path)
+			if err != nil {
+				return err
+			}
+			if run != nil {
+				byDir[filepath.Clean(path)] = run
+				in.Points = append(in.Points, run)
+				return fs.SkipDir
+			}
 		}
 		if hasConfig && hasMetrics {
 			run, err := loadRun(path) // first: it refuses another version's run
@@ -215,6 +232,23 @@ func loadRun(dir string) (*RunRecord, error) {
 		if err := checkAccuracies(m); err != nil {
 			return nil, fmt.Errorf("%w: %s line %d: %w: restore it, or delete the run (a study trains it again when resumed)", experiment.ErrDamagedRun, path, i+1, err)
 		}
+	}
+	return r, nil
+}
+
+// loadImportedRun reads the run esp import wrote in dir (config.json and final weights),
+// or returns nil if dir holds another config.json without metrics.
+func loadImportedRun(dir string) (*RunRecord, error) {
+	config, err := LoadRunConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	if config.Imported == nil {
+		return nil, nil
+	}
+	r := &RunRecord{Dir: dir, Config: *config}
+	if err := checkFinalWeights(r); err != nil {
+		return nil, err
 	}
 	return r, nil
 }

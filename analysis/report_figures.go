@@ -162,10 +162,23 @@ func normalTestAcc(groups map[groupKey]*group, k groupKey) float64 {
 	return s.Mean
 }
 
+// addStart adds to a probe claim's evidence where its starting point came from: the
+// epochs its run trained, or the file it was imported from.
+func addStart(evidence map[string]any, source *RunRecord) {
+	switch {
+	case source == nil:
+	case source.Imported():
+		evidence["imported_from"] = source.Config.Imported.From
+	default:
+		evidence["start_epochs"] = finalOf(source).Epoch
+	}
+}
+
 // probeClaimsAndFigures decides the probes' claims and draws their figures. points are the
-// runs trained apart as probes' starting points (Inputs.Points): their sharpness is shown,
-// but left out of the comparison of normal and extreme points, as they are out of the
-// runs' distributions: they trained longer than the runs they are compared with.
+// runs trained apart as probes' starting points and the imported runs (Inputs.Points):
+// their sharpness is shown, but left out of the comparison of normal and extreme points,
+// as they are out of the runs' distributions: they trained longer than the runs they are
+// compared with, or elsewhere.
 func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, points []*RunRecord, groups map[groupKey]*group, s ReportSettings) {
 	trainedApart := map[*RunRecord]bool{}
 	for _, r := range points {
@@ -202,7 +215,9 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, points []*RunRec
 	for i, p := range probes {
 		k := probeGroup(p)
 		name := fmt.Sprintf("%s-%s-%d", p.Kind, k.slug(), i) // unique: i numbers the probes
-		fromExtreme := p.Source != nil && p.Source.Corrupted()
+		// An imported point's training is unknown: the probe's start (decides) says whether
+		// it is an extreme point.
+		fromExtreme := p.Source != nil && (p.Source.Corrupted() || p.Source.Imported())
 		if id := map[string]string{"restart": "C5", "fullbatch": "C6"}[p.Kind]; id != "" && p.Source == nil {
 			why := "no run under the input is there (moved apart since? a probe finds its run by the paths it recorded, absolute and relative to its own directory)"
 			if p.SourceChanged != "" {
@@ -239,10 +254,12 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, points []*RunRec
 					}
 					outcome += fmt.Sprintf("; still rising (%+.3f in the last %s): a longer restart may tell", gain, last)
 				}
-				rep.addClaim("C5", k, holds, map[string]any{"train_acc_before": firstFinite(train), "test_acc_before": before, "test_acc_after": after,
-					"test_acc_best": best, "test_acc_gain_last": gain, "epochs": lastFinite(epochs), "start_epochs": finalOf(p.Source).Epoch,
+				evidence := map[string]any{"train_acc_before": firstFinite(train), "test_acc_before": before, "test_acc_after": after,
+					"test_acc_best": best, "test_acc_gain_last": gain, "epochs": lastFinite(epochs),
 					"normal_test_acc": reference, "probe": p.Dir, "outcome": outcome,
-					"criterion": fmt.Sprintf("test_acc after the restart >= %.3f (%.2f x the normal runs' mean, or 0.5 without normal runs)", threshold, s.GeneralizeFraction)})
+					"criterion": fmt.Sprintf("test_acc after the restart >= %.3f (%.2f x the normal runs' mean, or 0.5 without normal runs)", threshold, s.GeneralizeFraction)}
+				addStart(evidence, p.Source)
+				rep.addClaim("C5", k, holds, evidence)
 			}
 		case "fullbatch":
 			methods := map[string]bool{}
@@ -257,9 +274,7 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, points []*RunRec
 			var gradSeries, accSeries, lambdaSeries []Series
 			lambdaMeasured := false // some method has λ_max at two steps or more: a curve
 			evidence := map[string]any{"probe": p.Dir}
-			if p.Source != nil {
-				evidence["start_epochs"] = finalOf(p.Source).Epoch
-			}
+			addStart(evidence, p.Source)
 			holdsAll, converging := len(names) > 0, 0
 			trainAcc, testAcc := column(p.Lines, "train_acc", "", ""), column(p.Lines, "test_acc", "", "") // both methods' lines
 			startsAtExtreme := fromExtreme && atExtreme(firstFinite(trainAcc), firstFinite(testAcc), s)
@@ -424,7 +439,10 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, points []*RunRec
 			}
 		case "sharpness":
 			point, span := "-", "-"
-			if p.Source != nil {
+			switch {
+			case p.Source != nil && p.Source.Imported():
+				point = "imported"
+			case p.Source != nil:
 				point = map[bool]string{true: "corrupted", false: "normal"}[p.Source.Corrupted()]
 			}
 			density := densityOf(p.Object)

@@ -949,6 +949,37 @@ func TestFmtSummary(t *testing.T) {
 	}
 }
 
+// TestImportedPointDecidesProbeClaims: a probe from an imported run (weights trained
+// elsewhere, not known to be corrupted, without metrics) decides C5 and C6 from its own
+// start, names the file in the evidence, and leaves the runs' claims and distributions alone.
+func TestImportedPointDecidesProbeClaims(t *testing.T) {
+	imported := &RunRecord{Dir: "theirs"}
+	imported.Config.Settings.Model, imported.Config.Dataset.Name = "mlp", "mnist"
+	imported.Config.Imported = &experiment.ImportInfo{From: "their.pt"}
+	restart := &ProbeRecord{Dir: "probes/restart", Kind: "restart", Source: imported, Lines: []map[string]any{
+		{"epoch": 0.0, "train_acc": 0.99, "test_acc": 0.004}, {"epoch": 1.0, "train_acc": 0.99, "test_acc": 0.7}}}
+	fullbatch := &ProbeRecord{Dir: "probes/fullbatch", Kind: "fullbatch", Source: imported, Lines: []map[string]any{
+		{"method": "adam", "step": 0.0, "train_acc": 0.99, "test_acc": 0.004, "grad_norm": 1.0},
+		{"method": "adam", "step": 100.0, "train_acc": 0.99, "test_acc": 0.06, "grad_norm": 0.001}}}
+	rep, err := BuildReport(&Inputs{Points: []*RunRecord{imported}, Probes: []*ProbeRecord{restart, fullbatch}}, "in", ReportSettings{Generated: time.Unix(0, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, c := range rep.Summary.Claims {
+		ids = append(ids, c.ID)
+		if c.Evidence["imported_from"] != "their.pt" || c.Evidence["start_epochs"] != nil {
+			t.Errorf("%s evidence %v: want imported_from their.pt, no start_epochs", c.ID, c.Evidence)
+		}
+		if !c.Holds {
+			t.Errorf("%s does not hold: %v", c.ID, c.Evidence["outcome"])
+		}
+	}
+	if !slices.Equal(ids, []string{"C5", "C6"}) || rep.Summary.Runs != 0 {
+		t.Errorf("claims %q from %d runs, want C5 and C6 from none", ids, rep.Summary.Runs)
+	}
+}
+
 // TestClaimOutcome: every claim says in a line how near its criterion the runs or the
 // probe came, and a restart that fell short whether it was still rising when it stopped.
 func TestClaimOutcome(t *testing.T) {
