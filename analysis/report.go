@@ -229,15 +229,21 @@ func groupRuns(runs []*RunRecord) map[groupKey]*group {
 }
 
 // mixedRecipes says how the runs of g were trained differently ("" if alike): every run
-// of a group must share the training recipe (data subset, model configuration, optimizer,
+// of a group must share the training recipe (examples of each split, model configuration, optimizer,
 // batch size, epochs), and its corrupted runs the corruption (but its seed), for the
 // group's claims to compare like with like. Runs of separate studies under one input may
 // not.
 func (g *group) mixedRecipes() string {
 	// recipe lists "name value" of each setting that must agree.
 	recipe := func(r *RunRecord, withCorruption bool) []string {
-		s := r.Config.Settings
-		fields := []any{"subset", s.Subset, "model_config", s.ModelConfig, "optimizer", s.Optimizer,
+		s, d := r.Config.Settings, r.Config.Dataset
+		// The examples each split held, not --subset: a subset as large as the dataset
+		// takes all of it, as no subset does.
+		examples := struct {
+			Train int `json:"train"`
+			Test  int `json:"test"`
+		}{d.Train, d.Test}
+		fields := []any{"examples", examples, "model_config", s.ModelConfig, "optimizer", s.Optimizer,
 			"batch_size", s.BatchSize, "epochs", s.Epochs}
 		if withCorruption {
 			c := s.Corruption

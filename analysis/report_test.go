@@ -650,6 +650,17 @@ func TestReportClaimEdges(t *testing.T) {
 			"all 3 corrupted runs diverged"},
 		{"C2, every normal run diverged", append(runs(3, func(i int) *RunRecord { return fakeRun("mlp", false, 10, 5, epochsOf(2, generalizing, 1, diverged)...) }),
 			runs(3, corrupted("mlp", 10, epochsOf(10, extreme)))...), nil, "C2", false, "all 3 normal runs diverged"},
+		// --subset as large as the data took all of it, as no --subset did: alike.
+		{"C1, a subset of all the examples", append(runs(3, func(i int) *RunRecord {
+			r := normal(10)(i)
+			r.Config.Settings.Subset = 100000
+			return r
+		}), runs(3, corrupted("mlp", 10, epochsOf(10, extreme)))...), nil, "C1", true, ""},
+		{"C1, runs on fewer examples", append(runs(3, func(i int) *RunRecord {
+			r := normal(10)(i)
+			r.Config.Settings.Subset, r.Config.Dataset.Train, r.Config.Dataset.Test = 500, 500, 500
+			return r
+		}), runs(3, corrupted("mlp", 10, epochsOf(10, extreme)))...), nil, "C1", false, `has examples {"train":500,"test":500}, mlp-true-`},
 		// Weight decay on normal runs alone is no L2 sweep of corrupted training.
 		{"C4, weight decay on normal runs only", append(runs(3, corrupted("mlp", 10, epochsOf(10, extreme))),
 			runs(3, func(i int) *RunRecord {

@@ -94,6 +94,7 @@ type pointData struct {
 	flags       dataFlags
 	subsetGiven bool                         // --subset given: every run gets that many examples
 	loaded      map[string]*datasets.Dataset // by name, whole or cut to --subset
+	noted       bool                         // said that --subset goes past a run's examples
 }
 
 func newPointData(flags dataFlags, subsetGiven bool) *pointData {
@@ -127,6 +128,13 @@ func (d *pointData) of(ctx context.Context, dir string, config *experiment.RunCo
 				dir, config.Dataset.Train, config.Dataset.Test, name, ds.Train.Len(), ds.Test.Len())
 		}
 		ds = ds.HeadSplits(config.Dataset.Train, config.Dataset.Test)
+	} else if !d.noted && (ds.Train.Len() > config.Dataset.Train || ds.Test.Len() > config.Dataset.Test) {
+		// Allowed (a point seen on new data), but the point's accuracies are then not those
+		// the run reached: say so once.
+		d.noted = true
+		fmt.Fprintf(stderr, "note: --subset %d: the probe takes %d training and %d test examples of %s, the run %s held %d and %d: "+
+			"the point is measured on examples it did not train on (leave --subset out for the run's)\n",
+			d.flags.subset, ds.Train.Len(), ds.Test.Len(), name, dir, config.Dataset.Train, config.Dataset.Test)
 	}
 	if ds.NumClasses() != config.Dataset.Classes {
 		return nil, usagef("dataset %s has %d classes, the run %s was trained on %d", name, ds.NumClasses(), dir, config.Dataset.Classes)
