@@ -163,6 +163,9 @@ type SharpnessComparison struct {
 	// NotConverged counts the probes whose solver did not converge: their
 	// λ_max is a lower bound.
 	NotConverged int `json:"not_converged,omitempty"`
+	// Note says why tests were left out: runs trained differently (none of the tests),
+	// or probes that looked for different numbers of eigenvalues (the outliers').
+	Note string `json:"note,omitempty"`
 }
 
 // SharpnessTest is one sharpness measure of a SharpnessComparison.

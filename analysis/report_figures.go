@@ -149,13 +149,21 @@ func gainAtEnd(v []float64) (gain float64, epochs int) {
 	return f[len(f)-1] - f[len(f)-1-epochs], epochs
 }
 
-// normalTestAcc is the mean final test accuracy of the normal runs of a probe's (dataset, model).
-func normalTestAcc(groups map[groupKey]*group, k groupKey) float64 {
+// normalTestAcc is the mean final test accuracy of the normal runs of a probe's (dataset,
+// model) that held as many examples of each split as the probe's run (source, if known):
+// how well the model generalizes from the data the probe trains on. NaN if there are none.
+func normalTestAcc(groups map[groupKey]*group, k groupKey, source *RunRecord) float64 {
 	g := groups[groupKey{k.Dataset, k.Model, 0}]
-	if g == nil || len(g.normal) == 0 {
+	if g == nil {
 		return nan
 	}
-	s, err := Summarize(finals(g.normal, func(f finalMetrics) float64 { return f.TestAcc }))
+	var alike []*RunRecord
+	for _, r := range g.normal {
+		if source == nil || r.Config.Dataset.Train == source.Config.Dataset.Train && r.Config.Dataset.Test == source.Config.Dataset.Test {
+			alike = append(alike, r)
+		}
+	}
+	s, err := Summarize(finals(alike, func(f finalMetrics) float64 { return f.TestAcc }))
 	if err != nil {
 		return nan
 	}
@@ -238,7 +246,7 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, points []*RunRec
 			}
 			if fromExtreme && decides(p, train, test, "C5") {
 				before, after := firstFinite(test), lastFinite(test)
-				reference := normalTestAcc(groups, k)
+				reference := normalTestAcc(groups, k, p.Source)
 				threshold := 0.5
 				if !math.IsNaN(reference) {
 					threshold = s.GeneralizeFraction * reference
@@ -257,7 +265,7 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, points []*RunRec
 				evidence := map[string]any{"train_acc_before": firstFinite(train), "test_acc_before": before, "test_acc_after": after,
 					"test_acc_best": best, "test_acc_gain_last": gain, "epochs": lastFinite(epochs),
 					"normal_test_acc": reference, "probe": p.Dir, "outcome": outcome,
-					"criterion": fmt.Sprintf("test_acc after the restart >= %.3f (%.2f x the normal runs' mean, or 0.5 without normal runs)", threshold, s.GeneralizeFraction)}
+					"criterion": fmt.Sprintf("test_acc after the restart >= %.3f (%.2f x the mean of the normal runs on as many examples, or 0.5 without them)", threshold, s.GeneralizeFraction)}
 				addStart(evidence, p.Source)
 				rep.addClaim("C5", k, holds, evidence)
 			}
@@ -279,7 +287,7 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, points []*RunRec
 			trainAcc, testAcc := column(p.Lines, "train_acc", "", ""), column(p.Lines, "test_acc", "", "") // both methods' lines
 			startsAtExtreme := fromExtreme && atExtreme(firstFinite(trainAcc), firstFinite(testAcc), s)
 			var divergedNames, meeting, missing []string
-			reference := normalTestAcc(groups, k)
+			reference := normalTestAcc(groups, k, p.Source)
 			lowBound := 0.5 * reference
 			if math.IsNaN(reference) {
 				lowBound = 0.5
@@ -360,7 +368,7 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, points []*RunRec
 				evidence["methods_meeting_criterion"] = strings.Join(meeting, ", ")
 			}
 			evidence["normal_test_acc"] = reference
-			evidence["criterion"] = fmt.Sprintf("for every method that did not diverge: last test_acc <= 0.5 x the normal runs' mean (0.5 without them) and last grad_norm <= %.2g x first", s.GradientDrop)
+			evidence["criterion"] = fmt.Sprintf("for every method that did not diverge: last test_acc <= 0.5 x the mean of the normal runs on as many examples (0.5 without them) and last grad_norm <= %.2g x first", s.GradientDrop)
 			if len(divergedNames) > 0 {
 				evidence["diverged"] = fmt.Sprintf("%s: the loss ended above %gx its start (for GD, a learning rate above 2/λ_max at the point; see its sharpness probe)",
 					strings.Join(divergedNames, ", "), divergedLossGrowth)
@@ -503,8 +511,12 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, points []*RunRec
 		}
 	}
 	for _, k := range sortedKeys(compared) {
+		mixed := "" // as for C1-C3: points of runs trained differently are not compared
+		if g := groups[k]; g != nil && len(g.normal)+len(g.corrupted) > 0 {
+			mixed = g.mixedRecipes()
+		}
 		for _, hvp := range slices.Sorted(maps.Keys(compared[k])) { // exact first
-			rep.compareSharpness(k, hvp, compared[k][hvp])
+			rep.compareSharpness(k, hvp, compared[k][hvp], mixed)
 		}
 	}
 	for i, k := range sortedKeys(densities) { // one figure a dataset and model: normal and extreme points side by side
@@ -589,6 +601,7 @@ type sharpnessPoint struct {
 	outliers, outlierGap   float64 // SharpnessResult.Outliers; NaN without them
 	converged              bool
 	examples, traceSamples int
+	top                    int // eigenvalues the probe looked for (--top): outliers count up to it
 }
 
 // add files probe p (a sharpness probe) under its point's kind: the final weights of a
@@ -605,8 +618,11 @@ func (sp *sharpnessPoints) add(p *ProbeRecord, s ReportSettings) {
 	}
 	point := sharpnessPoint{lambda: lambda, trace: trace, outliers: nan, outlierGap: nan, converged: true,
 		examples: intField(p.Object, "examples"), traceSamples: intField(p.Object, "trace_samples")}
-	if count, gap, ok := outliersAboveGap(floats(p.Object["top_eigenvalues"])); ok {
-		point.outliers, point.outlierGap = float64(count), gap
+	if top := floats(p.Object["top_eigenvalues"]); len(top) > 0 {
+		point.top = len(top)
+		if count, gap, ok := outliersAboveGap(top); ok {
+			point.outliers, point.outlierGap = float64(count), gap
+		}
 	}
 	if converged, ok := p.Object["converged"].(bool); ok {
 		point.converged = converged
@@ -641,6 +657,7 @@ func intField(m map[string]any, key string) int {
 type kindSharpness struct {
 	lambdas, traces       []float64
 	outliers, outlierGaps []float64
+	tops                  []int // the numbers of eigenvalues the outliers' probes looked for
 	notConverged          int
 }
 
@@ -655,6 +672,9 @@ func (sp *sharpnessPoints) values(extreme bool) kindSharpness {
 		v.lambdas, v.traces = append(v.lambdas, p.lambda), append(v.traces, p.trace)
 		if !math.IsNaN(p.outliers) {
 			v.outliers, v.outlierGaps = append(v.outliers, p.outliers), append(v.outlierGaps, p.outlierGap)
+			if !slices.Contains(v.tops, p.top) {
+				v.tops = append(v.tops, p.top)
+			}
 		}
 		if !p.converged {
 			v.notConverged++
@@ -666,7 +686,11 @@ func (sp *sharpnessPoints) values(extreme bool) kindSharpness {
 // compareSharpness adds the comparison of a group's normal and extreme points, where
 // sharpness probes of Hessian-vector products hvp measured both kinds, to the summary and
 // to a table.
-func (rep *Report) compareSharpness(k groupKey, hvp string, sp *sharpnessPoints) {
+//
+// With mixed (mixedRecipes: the group's runs trained differently) the kinds are summarized
+// but not tested; the outlier counts of probes that looked for different numbers of
+// eigenvalues (--top) are not compared either, each capped by its own.
+func (rep *Report) compareSharpness(k groupKey, hvp string, sp *sharpnessPoints, mixed string) {
 	normal, extreme := sp.values(false), sp.values(true)
 	if len(normal.lambdas) == 0 || len(extreme.lambdas) == 0 {
 		return
@@ -674,15 +698,38 @@ func (rep *Report) compareSharpness(k groupKey, hvp string, sp *sharpnessPoints)
 	c := SharpnessComparison{Dataset: k.Dataset, Model: k.Model, WeightDecay: k.WeightDecay, HVP: hvp,
 		NotConverged:  normal.notConverged + extreme.notConverged,
 		TopEigenvalue: sharpnessTest(normal.lambdas, extreme.lambdas), Trace: sharpnessTest(normal.traces, extreme.traces)}
+	untested := ""
+	if mixed != "" {
+		c.TopEigenvalue.Test, c.Trace.Test = nil, nil
+		c.Note = "runs trained differently (" + mixed + "): not tested; report each study apart"
+		untested = "- (runs trained differently)"
+	}
 	test := func(t SharpnessTest) string {
-		if t.Test == nil {
+		switch {
+		case untested != "":
+			return untested
+		case t.Test == nil:
 			return "- (needs 2 points of each kind)"
 		}
 		return fmt.Sprintf("p = %.3g, P(extreme > normal) = %.2f", t.Test.P, t.Test.Effect)
 	}
 	outliers := []string{"-", "-", "-"}
-	if len(normal.outliers) > 0 && len(extreme.outliers) > 0 {
+	tops := append(slices.Clone(normal.tops), extreme.tops...)
+	slices.Sort(tops)
+	tops = slices.Compact(tops)
+	switch {
+	case len(normal.outliers) == 0 || len(extreme.outliers) == 0:
+	case len(tops) > 1:
+		if c.Note == "" {
+			c.Note = fmt.Sprintf("outliers not compared: probes looked for different numbers of eigenvalues (--top %s), each count capped by its own",
+				strings.Trim(strings.ReplaceAll(fmt.Sprint(tops), " ", ", "), "[]"))
+		}
+		outliers[2] = "- (different --top)"
+	default:
 		counts, gaps := sharpnessTest(normal.outliers, extreme.outliers), sharpnessTest(normal.outlierGaps, extreme.outlierGaps)
+		if mixed != "" {
+			counts.Test, gaps.Test = nil, nil
+		}
 		c.Outliers, c.OutlierGap = &counts, &gaps
 		cell := func(count, gap *Summary) string { return fmt.Sprintf("%s (%.3gx)", fmtNum(count.Median), gap.Median) }
 		outliers = []string{cell(counts.Normal, gaps.Normal), cell(counts.Extreme, gaps.Extreme), test(gaps)}

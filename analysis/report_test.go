@@ -991,6 +991,43 @@ func TestImportedPointDecidesProbeClaims(t *testing.T) {
 	}
 }
 
+// TestProbeReferenceRunsAlike: C5's bar is set by the normal runs that held as many
+// examples as the probe's run: runs on all of MNIST generalize better than one on a
+// subset can be asked to.
+func TestProbeReferenceRunsAlike(t *testing.T) {
+	sized := func(r *RunRecord, train, test int) *RunRecord {
+		r.Config.Dataset.Train, r.Config.Dataset.Test = train, test
+		return r
+	}
+	extreme := sized(fakeRun("mlp", true, 10, 9, epochsOf(10, [2]float64{0.99, 0.01})...), 1000, 1000)
+	restart := &ProbeRecord{Dir: "probes/restart", Kind: "restart", Source: extreme, Lines: []map[string]any{
+		{"epoch": 0.0, "train_acc": 0.99, "test_acc": 0.01}, {"epoch": 1.0, "train_acc": 0.99, "test_acc": 0.7}}}
+	tests := []struct {
+		name   string
+		normal *RunRecord
+		want   string
+	}{
+		{"a normal run on as many examples", sized(fakeRun("mlp", false, 10, 5, epochsOf(10, [2]float64{1, 0.85})...), 1000, 1000), "needs >= 0.680"},
+		{"a normal run on all of them only", sized(fakeRun("mlp", false, 10, 5, epochsOf(10, [2]float64{1, 0.98})...), 60000, 10000), "needs >= 0.500"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rep, err := BuildReport(&Inputs{Runs: []*RunRecord{tc.normal}, Points: []*RunRecord{extreme}, Probes: []*ProbeRecord{restart}}, "in",
+				ReportSettings{Generated: time.Unix(0, 0)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			i := slices.IndexFunc(rep.Summary.Claims, func(c Claim) bool { return c.ID == "C5" })
+			if i < 0 {
+				t.Fatalf("no C5 claim: untested %+v", rep.Summary.Untested)
+			}
+			if outcome, _ := rep.Summary.Claims[i].Evidence["outcome"].(string); !strings.HasSuffix(outcome, tc.want) {
+				t.Errorf("C5 outcome %q, want it to end %q", outcome, tc.want)
+			}
+		})
+	}
+}
+
 // TestClaimOutcome: every claim says in a line how near its criterion the runs or the
 // probe came, and a restart that fell short whether it was still rising when it stopped.
 func TestClaimOutcome(t *testing.T) {
@@ -1148,4 +1185,75 @@ func TestSharpnessLeavesOutPoints(t *testing.T) {
 	if i < 0 || len(rep.Tables[i].Rows) != 1 || rep.Tables[i].Rows[0][3] != "0.5" {
 		t.Errorf("the point's sharpness is not shown: %+v", rep.Tables)
 	}
+}
+
+// TestSharpnessComparesLikeWithLike: the sharpness of runs trained differently is
+// summarized, not tested (as C1-C3 are not), and outlier counts of probes that looked for
+// different numbers of eigenvalues (--top) are not compared.
+func TestSharpnessComparesLikeWithLike(t *testing.T) {
+	tests := []struct {
+		name             string
+		epochs           func(i int) int
+		top              func(i int) int
+		wantTested       bool
+		wantOutliers     bool
+		wantNotePrefix   string
+		wantNoteContains string
+	}{
+		{"alike", func(int) int { return 10 }, func(int) int { return 12 }, true, true, "", ""},
+		{"runs of other epochs", func(i int) int { return 10 + 5*(i%2) }, func(int) int { return 12 }, false, true,
+			"runs trained differently (", "has epochs"},
+		{"probes of other --top", func(int) int { return 10 }, func(i int) int { return 5 + 7*(i%2) }, true, false,
+			"outliers not compared: probes looked for different numbers of eigenvalues (--top 5, 12)", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var runs []*RunRecord
+			var probes []*ProbeRecord
+			for i := range 8 {
+				accs := epochsOf(tc.epochs(i), [2]float64{0.99, 0.97})
+				if i >= 4 {
+					accs = epochsOf(tc.epochs(i), [2]float64{0.99, 0.01})
+				}
+				r := fakeRun("mlp", i >= 4, tc.epochs(i), 5+float64(i), accs...)
+				runs = append(runs, r)
+				top := make([]float64, tc.top(i))
+				for j := range top {
+					top[j] = float64(100 - 10*j) // a gap of 2x after the ninth
+					if j >= 9 {
+						top[j] = float64(10 - j/2)
+					}
+				}
+				probes = append(probes, &ProbeRecord{Dir: fmt.Sprintf("probes/sharpness-%d", i), Kind: "sharpness", Source: r, Info: map[string]any{"weights": "final"},
+					Object: map[string]any{"top_eigenvalue": 1 + float64(i), "trace": 10 + float64(i), "converged": true, "hvp": "exact", "top_eigenvalues": anySlice(top)}})
+			}
+			rep, err := BuildReport(&Inputs{Runs: runs, Probes: probes}, "in", ReportSettings{Generated: time.Unix(0, 0)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sh := rep.Summary.Sharpness
+			if len(sh) != 1 {
+				t.Fatalf("sharpness comparisons %+v, want one", sh)
+			}
+			c := sh[0]
+			if (c.TopEigenvalue.Test != nil) != tc.wantTested || (c.Trace.Test != nil) != tc.wantTested || c.TopEigenvalue.Normal.N != 4 || c.TopEigenvalue.Extreme.N != 4 {
+				t.Errorf("λ_max %+v, trace %+v: want 4 points of each kind, tested: %v", c.TopEigenvalue, c.Trace, tc.wantTested)
+			}
+			if (c.OutlierGap != nil && c.OutlierGap.Test != nil) != (tc.wantOutliers && tc.wantTested) || (c.Outliers != nil) != tc.wantOutliers {
+				t.Errorf("outliers %+v, gap %+v: want compared: %v", c.Outliers, c.OutlierGap, tc.wantOutliers)
+			}
+			if !strings.HasPrefix(c.Note, tc.wantNotePrefix) || !strings.Contains(c.Note, tc.wantNoteContains) || (tc.wantNotePrefix == "") != (c.Note == "") {
+				t.Errorf("note %q, want it to start %q and hold %q", c.Note, tc.wantNotePrefix, tc.wantNoteContains)
+			}
+		})
+	}
+}
+
+// anySlice is values as a decoded JSON array.
+func anySlice(values []float64) []any {
+	out := make([]any, len(values))
+	for i, v := range values {
+		out[i] = v
+	}
+	return out
 }

@@ -86,15 +86,18 @@ func printClaims(w io.Writer, rep *analysis.Report) (held int) {
 // (two points of each or more; "" otherwise): beyond the paper's claims, the medians and
 // p-values of the extreme points against the normal ones.
 func sharpnessComparisonLine(c analysis.SharpnessComparison) string {
-	if c.TopEigenvalue.Test == nil {
-		return ""
-	}
 	name := c.Dataset + "/" + c.Model
 	if c.WeightDecay != 0 {
 		name += fmt.Sprintf(" (λ=%g)", c.WeightDecay)
 	}
 	if c.HVP != analysis.HVPExact {
 		name += " (" + c.HVP + " H·v)"
+	}
+	if c.TopEigenvalue.Test == nil {
+		if c.Note != "" { // runs trained differently
+			return fmt.Sprintf("sharpness %s, extreme vs normal points: %s", name, c.Note)
+		}
+		return ""
 	}
 	measure := func(label, unit string, t *analysis.SharpnessTest) string {
 		text := fmt.Sprintf("%s %.3g%s vs %.3g%s", label, t.Extreme.Median, unit, t.Normal.Median, unit)
@@ -106,6 +109,9 @@ func sharpnessComparisonLine(c analysis.SharpnessComparison) string {
 	parts := []string{measure("λ_max", "", &c.TopEigenvalue), measure("trace", "", &c.Trace)}
 	if c.OutlierGap != nil {
 		parts = append(parts, measure("outlier gap", "x", c.OutlierGap))
+	}
+	if c.Note != "" {
+		parts = append(parts, c.Note)
 	}
 	return fmt.Sprintf("sharpness %s, extreme vs normal points (%d + %d, medians): %s", name,
 		c.TopEigenvalue.Extreme.N, c.TopEigenvalue.Normal.N, strings.Join(parts, "; "))

@@ -6,7 +6,8 @@ import (
 	"github.com/extremepoints/esp/analysis"
 )
 
-// TestSharpnessComparisonLine: a line only where the kinds could be tested, with the
+// TestSharpnessComparisonLine: a line where the kinds could be tested, or where runs
+// trained differently kept them from it (saying so), with the
 // outliers' gap where the probes found the largest eigenvalues, and the weight decay and
 // the products named where they set the comparison apart.
 func TestSharpnessComparisonLine(t *testing.T) {
@@ -28,6 +29,12 @@ func TestSharpnessComparisonLine(t *testing.T) {
 		{"a weight decay, finite differences", analysis.SharpnessComparison{Dataset: "mnist", Model: "mlp", WeightDecay: 1e-4,
 			HVP: analysis.HVPFiniteDifference, TopEigenvalue: tested, Trace: analysis.SharpnessTest{Normal: summary(5, 21.4), Extreme: summary(5, 62.3)}},
 			"sharpness mnist/mlp (λ=0.0001) (finite-difference H·v), extreme vs normal points (5 + 5, medians): λ_max 3.29 vs 2.22, p 0.00794; trace 62.3 vs 21.4"},
+		{"runs trained differently", analysis.SharpnessComparison{Dataset: "mnist", Model: "mlp", HVP: analysis.HVPExact,
+			TopEigenvalue: analysis.SharpnessTest{Normal: summary(5, 2.22), Extreme: summary(5, 3.29)}, Note: "runs trained differently (a has epochs 15, b has epochs 30): not tested; report each study apart"},
+			"sharpness mnist/mlp, extreme vs normal points: runs trained differently (a has epochs 15, b has epochs 30): not tested; report each study apart"},
+		{"outliers of different --top", analysis.SharpnessComparison{Dataset: "mnist", Model: "mlp", HVP: analysis.HVPExact,
+			TopEigenvalue: tested, Trace: trace, Note: "outliers not compared: probes looked for different numbers of eigenvalues (--top 5, 12), each count capped by its own"},
+			"sharpness mnist/mlp, extreme vs normal points (5 + 5, medians): λ_max 3.29 vs 2.22, p 0.00794; trace 62.3 vs 21.4, p 0.00794; outliers not compared: probes looked for different numbers of eigenvalues (--top 5, 12), each count capped by its own"},
 	}
 	for _, tc := range tests {
 		if got := sharpnessComparisonLine(tc.c); got != tc.want {
