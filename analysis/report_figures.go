@@ -218,6 +218,21 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, points []*RunRec
 		decided[id][k] = true
 		return true
 	}
+	// The first probe of a group decides its claim; where there are more, the claim says
+	// which decided it.
+	ofKind := map[string]map[groupKey]int{}
+	for _, p := range probes {
+		if ofKind[p.Kind] == nil {
+			ofKind[p.Kind] = map[groupKey]int{}
+		}
+		ofKind[p.Kind][probeGroup(p)]++
+	}
+	addProbeClaim := func(id string, k groupKey, p *ProbeRecord, holds bool, evidence map[string]any) {
+		if n := ofKind[p.Kind][k]; n > 1 {
+			evidence["outcome"] = fmt.Sprintf("%s; from %s, the first of %d %s probes", evidence["outcome"], p.Dir, n, p.Kind)
+		}
+		rep.addClaim(id, k, holds, evidence)
+	}
 	densities := map[groupKey][]densityOfPoint{}
 	compared := map[groupKey]map[string]*sharpnessPoints{} // by group and Hessian-vector product
 	for i, p := range probes {
@@ -267,7 +282,7 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, points []*RunRec
 					"normal_test_acc": reference, "probe": p.Dir, "outcome": outcome,
 					"criterion": fmt.Sprintf("test_acc after the restart >= %.3f (%.2f x the mean of the normal runs on as many examples, or 0.5 without them)", threshold, s.GeneralizeFraction)}
 				addStart(evidence, p.Source)
-				rep.addClaim("C5", k, holds, evidence)
+				addProbeClaim("C5", k, p, holds, evidence)
 			}
 		case "fullbatch":
 			methods := map[string]bool{}
@@ -400,7 +415,7 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, points []*RunRec
 			case fromExtreme && converging == 0 && len(names) > 0:
 				skipped("C6", k, fmt.Sprintf("every method of the fullbatch probe %s diverged (%s)", p.Dir, strings.Join(divergedNames, ", ")))
 			case fromExtreme && decides(p, trainAcc, testAcc, "C6"):
-				rep.addClaim("C6", k, holdsAll, evidence)
+				addProbeClaim("C6", k, p, holdsAll, evidence)
 			}
 		case "interpolate":
 			alpha := column(p.Lines, "alpha", "", "")

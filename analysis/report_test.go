@@ -1257,3 +1257,26 @@ func anySlice(values []float64) []any {
 	}
 	return out
 }
+
+// TestProbeClaimNamesItsProbe: where a group has several probes of a kind, its claim says
+// which one decided it.
+func TestProbeClaimNamesItsProbe(t *testing.T) {
+	extreme := fakeRun("mlp", true, 10, 9, epochsOf(10, [2]float64{0.99, 0.01})...)
+	restart := func(dir string) *ProbeRecord {
+		return &ProbeRecord{Dir: dir, Kind: "restart", Source: extreme, Lines: []map[string]any{
+			{"epoch": 0.0, "train_acc": 0.99, "test_acc": 0.01}, {"epoch": 1.0, "train_acc": 0.99, "test_acc": 0.7}}}
+	}
+	for n, want := range map[int]string{1: "needs >= 0.500", 2: "needs >= 0.500; from probes/restart-0, the first of 2 restart probes"} {
+		var probes []*ProbeRecord
+		for i := range n {
+			probes = append(probes, restart(fmt.Sprintf("probes/restart-%d", i)))
+		}
+		rep, err := BuildReport(&Inputs{Points: []*RunRecord{extreme}, Probes: probes}, "in", ReportSettings{Generated: time.Unix(0, 0)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Summary.Claims) != 1 || !strings.HasSuffix(rep.Summary.Claims[0].Evidence["outcome"].(string), want) {
+			t.Errorf("%d probes: claims %+v, want C5 ending %q", n, rep.Summary.Claims, want)
+		}
+	}
+}

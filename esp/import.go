@@ -78,7 +78,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	w, mapping, err := torchstate.Weights(sd, template)
 	if err != nil {
-		return badInput(fmt.Errorf("%s does not fit %s on %s: %w", *from, *model, ds.Name, err))
+		return badInput(fmt.Errorf("%s does not fit %s on %s: %w%s", *from, *model, ds.Name, err, inputSizeHint(*model, sd, ds)))
 	}
 	abs, err := filepath.Abs(*from)
 	if err != nil {
@@ -102,4 +102,15 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fmt.Fprintf(stdout, "imported: train_acc %.4f test_acc %.4f weight_norm %.2f weight_norm_sum %.2f\nrun directory: %s\n",
 		im.TrainAcc, im.TestAcc, im.WeightNorm, im.WeightNormSum, *out)
 	return nil
+}
+
+// inputSizeHint says, for an MLP whose first layer takes another number of inputs than
+// the dataset's images have pixels, that the file was trained on images of another size.
+func inputSizeHint(model string, sd *torchstate.StateDict, ds *datasets.Dataset) string {
+	pixels := ds.Train.Height * ds.Train.Width * ds.Train.Channels
+	if model != "mlp" || len(sd.Tensors) == 0 || len(sd.Tensors[0].Shape) != 2 || sd.Tensors[0].Shape[1] == pixels {
+		return ""
+	}
+	return fmt.Sprintf(": its MLP takes %d inputs, and %s's %dx%dx%d images have %d: import it with the dataset it was trained on",
+		sd.Tensors[0].Shape[1], ds.Name, ds.Train.Height, ds.Train.Width, ds.Train.Channels, pixels)
 }
