@@ -163,9 +163,11 @@ type SharpnessComparison struct {
 	// NotConverged counts the probes whose solver did not converge: their
 	// λ_max is a lower bound.
 	NotConverged int `json:"not_converged,omitempty"`
-	// Note says why tests were left out: runs trained differently (none of the tests),
-	// or probes that looked for different numbers of eigenvalues (the outliers').
+	// Note says why none of the tests were made: the runs trained differently.
 	Note string `json:"note,omitempty"`
+	// OutliersNote says why the outliers were not compared: probes that looked for
+	// different numbers of eigenvalues (--top), each count capped by its own.
+	OutliersNote string `json:"outliers_note,omitempty"`
 }
 
 // SharpnessTest is one sharpness measure of a SharpnessComparison.

@@ -149,17 +149,18 @@ func gainAtEnd(v []float64) (gain float64, epochs int) {
 	return f[len(f)-1] - f[len(f)-1-epochs], epochs
 }
 
-// normalTestAcc is the mean final test accuracy of the normal runs of a probe's (dataset,
-// model) that held as many examples of each split as the probe's run (source, if known):
-// how well the model generalizes from the data the probe trains on. NaN if there are none.
-func normalTestAcc(groups map[groupKey]*group, k groupKey, source *RunRecord) float64 {
+// normalTestAcc is the mean final test accuracy of the normal runs of probe p's (dataset,
+// model) that held as many examples of each split as p took: how well the model
+// generalizes from the data the probe trains on. NaN if there are none.
+func normalTestAcc(groups map[groupKey]*group, k groupKey, p *ProbeRecord) float64 {
 	g := groups[groupKey{k.Dataset, k.Model, 0}]
 	if g == nil {
 		return nan
 	}
+	train, test, known := probeExamples(p)
 	var alike []*RunRecord
 	for _, r := range g.normal {
-		if source == nil || r.Config.Dataset.Train == source.Config.Dataset.Train && r.Config.Dataset.Test == source.Config.Dataset.Test {
+		if !known || r.Config.Dataset.Train == train && r.Config.Dataset.Test == test {
 			alike = append(alike, r)
 		}
 	}
@@ -168,6 +169,22 @@ func normalTestAcc(groups map[groupKey]*group, k groupKey, source *RunRecord) fl
 		return nan
 	}
 	return s.Mean
+}
+
+// probeExamples returns the examples of each split probe p took: as its probe.json
+// records them, else (an older probe) as its run held them.
+func probeExamples(p *ProbeRecord) (train, test int, known bool) {
+	if d, ok := p.Info["dataset"].(map[string]any); ok {
+		tr, okTrain := d["train"].(float64)
+		te, okTest := d["test"].(float64)
+		if okTrain && okTest {
+			return int(tr), int(te), true
+		}
+	}
+	if p.Source != nil {
+		return p.Source.Config.Dataset.Train, p.Source.Config.Dataset.Test, true
+	}
+	return 0, 0, false
 }
 
 // addStart adds to a probe claim's evidence where its starting point came from: the
@@ -218,8 +235,8 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, points []*RunRec
 		decided[id][k] = true
 		return true
 	}
-	// The first probe of a group decides its claim; where there are more, the claim says
-	// which decided it.
+	// The first probe of a group that starts at an extreme point decides its claim; where
+	// the group has more probes of the kind, the claim says which decided it.
 	ofKind := map[string]map[groupKey]int{}
 	for _, p := range probes {
 		if ofKind[p.Kind] == nil {
@@ -229,7 +246,7 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, points []*RunRec
 	}
 	addProbeClaim := func(id string, k groupKey, p *ProbeRecord, holds bool, evidence map[string]any) {
 		if n := ofKind[p.Kind][k]; n > 1 {
-			evidence["outcome"] = fmt.Sprintf("%s; from %s, the first of %d %s probes", evidence["outcome"], p.Dir, n, p.Kind)
+			evidence["outcome"] = fmt.Sprintf("%s; from %s, one of %d %s probes", evidence["outcome"], p.Dir, n, p.Kind)
 		}
 		rep.addClaim(id, k, holds, evidence)
 	}
@@ -261,7 +278,7 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, points []*RunRec
 			}
 			if fromExtreme && decides(p, train, test, "C5") {
 				before, after := firstFinite(test), lastFinite(test)
-				reference := normalTestAcc(groups, k, p.Source)
+				reference := normalTestAcc(groups, k, p)
 				threshold := 0.5
 				if !math.IsNaN(reference) {
 					threshold = s.GeneralizeFraction * reference
@@ -302,7 +319,7 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, points []*RunRec
 			trainAcc, testAcc := column(p.Lines, "train_acc", "", ""), column(p.Lines, "test_acc", "", "") // both methods' lines
 			startsAtExtreme := fromExtreme && atExtreme(firstFinite(trainAcc), firstFinite(testAcc), s)
 			var divergedNames, meeting, missing []string
-			reference := normalTestAcc(groups, k, p.Source)
+			reference := normalTestAcc(groups, k, p)
 			lowBound := 0.5 * reference
 			if math.IsNaN(reference) {
 				lowBound = 0.5
@@ -412,7 +429,7 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, points []*RunRec
 				}
 			}
 			switch {
-			case fromExtreme && converging == 0 && len(names) > 0:
+			case fromExtreme && converging == 0 && len(names) > 0 && (!p.Source.Imported() || startsAtExtreme): // of an imported point: first, whether it is one
 				skipped("C6", k, fmt.Sprintf("every method of the fullbatch probe %s diverged (%s)", p.Dir, strings.Join(divergedNames, ", ")))
 			case fromExtreme && decides(p, trainAcc, testAcc, "C6"):
 				addProbeClaim("C6", k, p, holdsAll, evidence)
@@ -735,10 +752,8 @@ func (rep *Report) compareSharpness(k groupKey, hvp string, sp *sharpnessPoints,
 	switch {
 	case len(normal.outliers) == 0 || len(extreme.outliers) == 0:
 	case len(tops) > 1:
-		if c.Note == "" {
-			c.Note = fmt.Sprintf("outliers not compared: probes looked for different numbers of eigenvalues (--top %s), each count capped by its own",
-				strings.Trim(strings.ReplaceAll(fmt.Sprint(tops), " ", ", "), "[]"))
-		}
+		c.OutliersNote = fmt.Sprintf("outliers not compared: probes looked for different numbers of eigenvalues (--top %s), each count capped by its own",
+			strings.Trim(strings.ReplaceAll(fmt.Sprint(tops), " ", ", "), "[]"))
 		outliers[2] = "- (different --top)"
 	default:
 		counts, gaps := sharpnessTest(normal.outliers, extreme.outliers), sharpnessTest(normal.outlierGaps, extreme.outlierGaps)
@@ -899,17 +914,22 @@ type densityOfPoint struct {
 // (normal first) so that a study's many probes, listed kind after kind, leave both
 // drawn; each kind's in their order, normal ones first.
 func fewOfEachKind(densities []densityOfPoint, most int) []DensitySeries {
-	kinds := []string{"normal", "corrupted", "-"}
+	kinds := []string{"normal", "corrupted", "imported", "-"}
 	byKind := map[string][]DensitySeries{}
 	for _, d := range densities {
+		if !slices.Contains(kinds, d.kind) {
+			kinds = append(kinds, d.kind)
+		}
 		byKind[d.kind] = append(byKind[d.kind], d.series)
 	}
 	taken := map[string]int{}
-	for n := 0; n < min(most, len(densities)); {
+	for n, took := 0, true; n < most && took; { // a round takes one of each kind left
+		took = false
 		for _, kind := range kinds {
 			if taken[kind] < len(byKind[kind]) && n < most {
 				taken[kind]++
 				n++
+				took = true
 			}
 		}
 	}
@@ -922,8 +942,11 @@ func fewOfEachKind(densities []densityOfPoint, most int) []DensitySeries {
 
 // colorOf is the colour of a point's kind in the figures.
 func colorOf(kind string) color.Color {
-	if kind == "corrupted" {
+	switch kind {
+	case "corrupted":
 		return colorCorrupted
+	case "imported":
+		return colorThird
 	}
 	return colorNormal
 }

@@ -256,8 +256,9 @@ func newFlagSet(name string, stderr io.Writer, usage string) *flag.FlagSet {
 }
 
 // unlisted is the usage text of a flag a command accepts only to refuse it with a clear
-// message (a shared flag that does not apply to it): its usage does not list it.
-const unlisted = ""
+// message (a shared flag that does not apply to it): its usage does not list it. Not "":
+// a flag left without a usage text by mistake is still listed.
+const unlisted = "\x00unlisted"
 
 func hasFlags(fs *flag.FlagSet) bool {
 	n := 0

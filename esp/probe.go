@@ -133,7 +133,7 @@ func (d *pointData) of(ctx context.Context, dir string, config *experiment.RunCo
 		// the run reached: say so once.
 		d.noted = true
 		fmt.Fprintf(stderr, "note: --subset %d: the probe takes %d training and %d test examples of %s, the run %s held %d and %d: "+
-			"the point is measured on examples it did not train on (leave --subset out for the run's)\n",
+			"the point is measured on examples the run did not hold (leave --subset out for the run's)\n",
 			d.flags.subset, ds.Train.Len(), ds.Test.Len(), name, dir, config.Dataset.Train, config.Dataset.Test)
 	}
 	if ds.NumClasses() != config.Dataset.Classes {

@@ -94,7 +94,7 @@ func sharpnessComparisonLine(c analysis.SharpnessComparison) string {
 		name += " (" + c.HVP + " H·v)"
 	}
 	if c.TopEigenvalue.Test == nil {
-		if c.Note != "" { // runs trained differently
+		if c.Note != "" { // the runs trained differently
 			return fmt.Sprintf("sharpness %s, extreme vs normal points: %s", name, c.Note)
 		}
 		return ""
@@ -110,8 +110,8 @@ func sharpnessComparisonLine(c analysis.SharpnessComparison) string {
 	if c.OutlierGap != nil {
 		parts = append(parts, measure("outlier gap", "x", c.OutlierGap))
 	}
-	if c.Note != "" {
-		parts = append(parts, c.Note)
+	if c.OutliersNote != "" {
+		parts = append(parts, c.OutliersNote)
 	}
 	return fmt.Sprintf("sharpness %s, extreme vs normal points (%d + %d, medians): %s", name,
 		c.TopEigenvalue.Extreme.N, c.TopEigenvalue.Normal.N, strings.Join(parts, "; "))

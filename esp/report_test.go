@@ -33,8 +33,10 @@ func TestSharpnessComparisonLine(t *testing.T) {
 			TopEigenvalue: analysis.SharpnessTest{Normal: summary(5, 2.22), Extreme: summary(5, 3.29)}, Note: "runs trained differently (a has epochs 15, b has epochs 30): not tested; report each study apart"},
 			"sharpness mnist/mlp, extreme vs normal points: runs trained differently (a has epochs 15, b has epochs 30): not tested; report each study apart"},
 		{"outliers of different --top", analysis.SharpnessComparison{Dataset: "mnist", Model: "mlp", HVP: analysis.HVPExact,
-			TopEigenvalue: tested, Trace: trace, Note: "outliers not compared: probes looked for different numbers of eigenvalues (--top 5, 12), each count capped by its own"},
+			TopEigenvalue: tested, Trace: trace, OutliersNote: "outliers not compared: probes looked for different numbers of eigenvalues (--top 5, 12), each count capped by its own"},
 			"sharpness mnist/mlp, extreme vs normal points (5 + 5, medians): λ_max 3.29 vs 2.22, p 0.00794; trace 62.3 vs 21.4, p 0.00794; outliers not compared: probes looked for different numbers of eigenvalues (--top 5, 12), each count capped by its own"},
+		{"one point of each, outliers of different --top", analysis.SharpnessComparison{Dataset: "mnist", Model: "mlp", HVP: analysis.HVPExact,
+			TopEigenvalue: analysis.SharpnessTest{Normal: summary(1, 2), Extreme: summary(1, 3)}, OutliersNote: "outliers not compared"}, ""},
 	}
 	for _, tc := range tests {
 		if got := sharpnessComparisonLine(tc.c); got != tc.want {

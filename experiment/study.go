@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -15,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/extremepoints/esp/corrupt"
@@ -889,15 +891,22 @@ func claimRun(dir string, r StudyRun) (*os.File, error) {
 // tidyFinishedRun removes what a process killed just after it put the finished run r in
 // place left behind: its claim, and the run's checkpoints and lock file (removed last,
 // so a lock file there says the checkpoints may be left). A live process's are left to it.
+// Tidying is no reason to fail: a study this process may not write to (another user's, a
+// read-only copy) is read as it is.
 func tidyFinishedRun(dir string, r StudyRun) error {
-	if err := removeUnheld(claimFile(dir, r), nil); err != nil {
+	if err := removeUnheld(claimFile(dir, r), nil); err != nil && !unwritable(err) {
 		return fmt.Errorf("experiment: removing %s's claim: %w", r.Name(), err)
 	}
 	runDir := filepath.Join(dir, RunsDir, r.Name())
-	if err := removeUnheld(filepath.Join(runDir, runLockFile), func() error { return removeCheckpoints(runDir, "") }); err != nil {
+	if err := removeUnheld(filepath.Join(runDir, runLockFile), func() error { return removeCheckpoints(runDir, "") }); err != nil && !unwritable(err) {
 		return fmt.Errorf("experiment: tidying %s: %w", r.Name(), err)
 	}
 	return nil
+}
+
+// unwritable reports whether err says a file may not be written or removed here.
+func unwritable(err error) bool {
+	return errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS)
 }
 
 // removeUnheld removes the lock file at path (and first, if not nil, calls before while

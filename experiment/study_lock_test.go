@@ -145,11 +145,13 @@ func TestRemoveUnheld(t *testing.T) {
 	tests := []struct {
 		name              string
 		exists, held      bool
+		beforeFails       bool
 		wantGone, wantRan bool
 	}{
-		{"missing", false, false, true, false},
-		{"left by a killed process", true, false, true, true},
-		{"held by a live process", true, true, false, false},
+		{"missing", false, false, false, true, false},
+		{"left by a killed process", true, false, false, true, true},
+		{"held by a live process", true, true, false, false, false},
+		{"what goes first fails", true, false, true, false, true}, // the file says it is still to do
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -167,10 +169,17 @@ func TestRemoveUnheld(t *testing.T) {
 				}
 			}
 			ran := false
-			if err := removeUnheld(path, func() error { ran = true; return nil }); err != nil {
-				t.Fatal(err)
+			err := removeUnheld(path, func() error {
+				ran = true
+				if tc.beforeFails {
+					return errors.New("failed")
+				}
+				return nil
+			})
+			if (err != nil) != tc.beforeFails {
+				t.Fatalf("error %v, want one: %v", err, tc.beforeFails)
 			}
-			_, err := os.Stat(path)
+			_, err = os.Stat(path)
 			if gone := os.IsNotExist(err); gone != tc.wantGone || ran != tc.wantRan {
 				t.Errorf("removed: %v, before called: %v; want %v and %v", gone, ran, tc.wantGone, tc.wantRan)
 			}
