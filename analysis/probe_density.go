@@ -85,9 +85,11 @@ type DensitySeries struct {
 
 // DensityFigure draws eigenvalue densities (for example at a normal and at an extreme
 // point) on one logarithmic axis: each smoothed by a Gaussian of 1% of the range all
-// their nodes span, at 400 points from 5 of those beyond either end; values below 10⁻⁶
+// their nodes span, at 400 points from 5 of those beyond either end; values below 10⁻⁹
 // of the largest are drawn at that floor (between the nodes the smoothed density falls
-// off a Gaussian's tail over hundreds of decades). A density that is no set of
+// off a Gaussian's tail over hundreds of decades). The floor is that low for the outliers:
+// a random vector gives an eigenvalue a weight of about one over the parameters, 10⁻⁵ to
+// 10⁻⁷ of the bulk's for these models, and a higher one hid λ_max. A density that is no set of
 // quadratures (nodes and weights of other lengths, values not finite) is refused.
 func DensityFigure(name, title string, series ...DensitySeries) (*Figure, error) {
 	lo, hi := math.Inf(1), math.Inf(-1)
@@ -121,7 +123,7 @@ func DensityFigure(name, title string, series ...DensitySeries) (*Figure, error)
 	}
 	for _, l := range lines {
 		for k, y := range l.Y {
-			l.Y[k] = max(y, 1e-6*peak)
+			l.Y[k] = max(y, 1e-9*peak)
 		}
 	}
 	return LineFigure(name, title, "eigenvalue", "density (log)", true, lines...)

@@ -458,14 +458,15 @@ func BuildReport(in *Inputs, input string, settings ReportSettings) (*Report, er
 		if a, ok := authorsFigures[k.name()]; ok {
 			rep.Summary.Authors[k.name()] = a
 		}
-		if mixed := g.mixedRecipes(); mixed != "" {
+		mixed := g.mixedRecipes()
+		if mixed != "" {
 			for _, id := range []string{"C1", "C2", "C3"} {
 				rep.untested(id, k, "runs trained differently ("+mixed+"): report each study apart (esp report --in its directory)")
 			}
 		} else {
 			rep.claimsC1C2C3(g, stats, s)
 		}
-		rep.runFigures(g)
+		rep.runFigures(g, mixed, s)
 	}
 	rep.claimC4(groups, keys, s)
 	rep.claimC7(groups, s)

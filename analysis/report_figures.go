@@ -37,8 +37,15 @@ func epochCurve(runs []*RunRecord, metric func(m experiment.EpochMetrics) float6
 }
 
 // runFigures draws the accuracy curves and the norm and distance histograms of a group.
-func (rep *Report) runFigures(g *group) {
+//
+// mixed (mixedRecipes) says how the group's runs trained differently: the figures pool
+// them, and their captions say so.
+func (rep *Report) runFigures(g *group, mixed string, s ReportSettings) {
 	k := g.key
+	pooled := ""
+	if mixed != "" {
+		pooled = " The runs trained differently (" + mixed + "): the figure pools them, and the claims are not tested."
+	}
 	var series []Series
 	for _, kind := range []struct {
 		label string
@@ -56,13 +63,25 @@ func (rep *Report) runFigures(g *group) {
 	}
 	if f, err := LineFigure("acc-"+k.slug(), fmt.Sprintf("Accuracy during training: %s (%d normal, %d corrupted runs)",
 		k.name(), len(g.normal), len(g.corrupted)), "epoch", "accuracy", false, series...); err == nil {
-		f.Caption = "Mean over runs (band: ± one standard deviation). Corrupted runs fit the clean training part while their test accuracy falls (C1, C2)."
+		f.Caption = "Mean over runs (band: ± one standard deviation). C1 asks that corrupted runs fit the clean training part while their test accuracy falls, " +
+			"C2 that normal runs generalize." + pooled
 		rep.Figures = append(rep.Figures, f)
 	}
-	if len(g.normal) == 0 || len(g.corrupted) == 0 {
+	// As C3: the extreme points are the corrupted runs that ended at one.
+	extreme := extremeRuns(g.corrupted, s)
+	if len(g.normal) == 0 || len(extreme) == 0 {
 		return
 	}
 	labels := []string{"normal", "extreme"}
+	caption := "Across runs, normal vs extreme points"
+	if mixed == "" {
+		caption += " after the same epochs"
+	}
+	caption += " (C3)."
+	if len(extreme) < len(g.corrupted) {
+		caption += fmt.Sprintf(" The extreme points are the %d of %d corrupted runs that ended at one (train_acc >= %.2f, test_acc <= %.2f).",
+			len(extreme), len(g.corrupted), s.ExtremeTrainAcc, s.ExtremeTestAcc)
+	}
 	hists := []struct {
 		name, title, x string
 		metric         func(f finalMetrics) float64
@@ -71,9 +90,9 @@ func (rep *Report) runFigures(g *group) {
 		{"dist-", "Distance from initialization (global L2)", "dist_from_init", func(f finalMetrics) float64 { return f.DistFromInit }},
 	}
 	for _, h := range hists {
-		samples := [][]float64{finals(g.normal, h.metric), finals(g.corrupted, h.metric)}
+		samples := [][]float64{finals(g.normal, h.metric), finals(extreme, h.metric)}
 		if f, err := HistogramFigure(h.name+k.slug(), fmt.Sprintf("%s: %s", h.title, k.name()), h.x, labels, samples, 20); err == nil {
-			f.Caption = "Across runs, normal vs extreme points after the same epochs (C3)."
+			f.Caption = caption + pooled
 			rep.Figures = append(rep.Figures, f)
 		}
 	}
@@ -273,7 +292,11 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, points []*RunRec
 			if f, err := LineFigure(name, fmt.Sprintf("Minibatch restart on clean data: %s", k.name()), "epoch", "accuracy", false,
 				Series{Label: "train acc", X: epochs, Y: train, Color: colorNormal},
 				Series{Label: "test acc", X: epochs, Y: test, Color: colorCorrupted, Dashed: true}); err == nil {
-				f.Caption = "Restarted from " + p.Dir + " (C5)."
+				f.Caption = fmt.Sprintf("Minibatch training on the clean data from %s (train acc %.3f, test acc %.3f at the start); probe %s.",
+					probePoint(p), firstFinite(train), firstFinite(test), p.Dir)
+				if fromExtreme && atExtreme(firstFinite(train), firstFinite(test), s) {
+					f.Caption += " C5 asks that it escape to a point that generalizes."
+				}
 				rep.Figures = append(rep.Figures, f)
 			}
 			if fromExtreme && decides(p, train, test, "C5") {
@@ -413,12 +436,13 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, points []*RunRec
 			}
 			if f, err := LineFigure(name+"-grad", fmt.Sprintf("Full-batch descent from the point: gradient norm, %s", k.name()),
 				"step", "full gradient norm (log)", true, gradSeries...); err == nil {
-				f.Caption = "Global L2 norm of the full-batch gradient of the clean training loss (C6)."
+				f.Caption = fmt.Sprintf("Global L2 norm of the full-batch gradient of the clean training loss, from %s; probe %s (C6).", probePoint(p), p.Dir)
 				rep.Figures = append(rep.Figures, f)
 			}
 			if f, err := LineFigure(name+"-acc", fmt.Sprintf("Full-batch descent from the point: accuracy, %s", k.name()),
 				"step", "accuracy", false, accSeries...); err == nil {
-				f.Caption = "Test accuracy stays low when the point is a critical point of the clean loss (C6)."
+				f.Caption = fmt.Sprintf("From %s; probe %s. C6 asks that the test accuracy stay low while the gradient norm falls to ~0 (a critical point of the clean loss).",
+					probePoint(p), p.Dir)
 				rep.Figures = append(rep.Figures, f)
 			}
 			if lambdaMeasured {
@@ -439,12 +463,13 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, points []*RunRec
 			if f, err := LineFigure(name, fmt.Sprintf("Interpolation between two points: %s", k.name()), "α (0: from, 1: to)", "accuracy", false,
 				Series{Label: "train acc", X: alpha, Y: column(p.Lines, "train_acc", "", ""), Color: colorNormal},
 				Series{Label: "test acc", X: alpha, Y: column(p.Lines, "test_acc", "", ""), Color: colorCorrupted, Dashed: true}); err == nil {
-				f.Caption = "Along (1-α)·from + α·to, beyond both ends: " + p.Dir
+				f.Caption = interpolationCaption(p)
 				rep.Figures = append(rep.Figures, f)
 			}
-			if f, err := LineFigure(name+"-loss", fmt.Sprintf("Interpolation: loss, %s", k.name()), "α", "loss (log)", true,
+			if f, err := LineFigure(name+"-loss", fmt.Sprintf("Interpolation: loss, %s", k.name()), "α (0: from, 1: to)", "loss (log)", true,
 				Series{Label: "train loss", X: alpha, Y: column(p.Lines, "train_loss", "", ""), Color: colorNormal},
 				Series{Label: "test loss", X: alpha, Y: column(p.Lines, "test_loss", "", ""), Color: colorCorrupted, Dashed: true}); err == nil {
+				f.Caption = interpolationCaption(p)
 				rep.Figures = append(rep.Figures, f)
 			}
 		case "surface":
@@ -465,7 +490,7 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, points []*RunRec
 				if f, err := LineFigure(name+"-1d", fmt.Sprintf("Loss along %s: %s", direction, k.name()), "α", "loss (log)", true,
 					Series{Label: "train loss", X: alpha, Y: column(p.Lines, "train_loss", "", ""), Color: colorNormal},
 					Series{Label: "test loss", X: alpha, Y: column(p.Lines, "test_loss", "", ""), Color: colorCorrupted, Dashed: true}); err == nil {
-					f.Caption = "1D slice of the loss surface around " + p.Dir
+					f.Caption = fmt.Sprintf("1D slice of the loss surface around %s; probe %s.", probePoint(p), p.Dir)
 					rep.Figures = append(rep.Figures, f)
 				}
 			}
@@ -555,7 +580,8 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, points []*RunRec
 		series := fewOfEachKind(densities[k], len(seriesColors))
 		if f, err := DensityFigure(fmt.Sprintf("sharpness-density-%s-%d", k.slug(), i), "Hessian eigenvalue density: "+k.decayName(), series...); err == nil {
 			f.Caption = "Stochastic Lanczos quadrature over random vectors, each node smoothed by a Gaussian of 1% of the range " +
-				"(sharpness probes with --density; sharpness.json has the vectors and steps)."
+				"(sharpness probes with --density; sharpness.json has the vectors and steps). The outliers are the small bumps on the right, " +
+				"λ_max the last: a random vector weighs an eigenvalue by about one over the parameters, and a vector or two leave the bumps' heights noisy."
 			if left := len(densities[k]) - len(series); left > 0 {
 				f.Caption += fmt.Sprintf(" %d of the %d densities drawn, as many of each kind of point as there is room for.", len(series), len(densities[k]))
 			}
@@ -584,6 +610,26 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, points []*RunRec
 }
 
 // probeStart is what probe.json says a probe started from: its run, or its from point.
+// probePoint names the point a restart or fullbatch probe started from, as the probes
+// name it: RUN:WEIGHTS.
+func probePoint(p *ProbeRecord) string {
+	if weights, ok := p.Info["weights"].(string); ok {
+		return fmt.Sprintf("%v:%s", probeStart(p), weights)
+	}
+	return fmt.Sprint(probeStart(p))
+}
+
+// interpolationCaption names the two ends of an interpolation probe's line.
+func interpolationCaption(p *ProbeRecord) string {
+	end := func(key string) string {
+		if v, ok := p.Info[key].(string); ok {
+			return filepath.Base(v) // RUN:WEIGHTS
+		}
+		return "?"
+	}
+	return fmt.Sprintf("Along (1-α)·from + α·to, beyond both ends: α = 0 is %s, α = 1 is %s; probe %s.", end("from"), end("to"), p.Dir)
+}
+
 func probeStart(p *ProbeRecord) any {
 	if run, ok := p.Info["run"]; ok {
 		return run
@@ -988,7 +1034,7 @@ func (rep *Report) numbersTable(keys []groupKey, groups map[groupKey]*group) {
 		for _, kind := range []struct {
 			name string
 			runs []*RunRecord
-		}{{"normal", g.normal}, {"extreme", g.corrupted}} {
+		}{{"normal", g.normal}, {"corrupted", g.corrupted}} {
 			if len(kind.runs) == 0 {
 				continue
 			}
@@ -996,7 +1042,7 @@ func (rep *Report) numbersTable(keys []groupKey, groups map[groupKey]*group) {
 			authors := "-"
 			if a, ok := authorsFigures[k.name()]; ok && k.WeightDecay == 0 {
 				norm, std := a.NormalWeightNormSum, a.NormalWeightNormSumStd
-				if kind.name == "extreme" {
+				if kind.name == "corrupted" {
 					norm, std = a.ExtremeWeightNormSum, a.ExtremeWeightNormSumStd
 				}
 				if norm > 0 {
