@@ -318,6 +318,9 @@ func HistogramFigure(name, title, xLabel string, labels []string, samples [][]fl
 		p.Legend.Add(legend, h)
 		legendRows++
 	}
+	// An empty bin's width beside either end: the outermost bars are drawn whole, clear of
+	// the axes.
+	p.X.Min, p.X.Max = lo-width, hi+width
 	makeLegendRoom(p, legendRows, false)
 	return &Figure{Name: name, Title: title, plot: p}, nil
 }
