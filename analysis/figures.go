@@ -189,9 +189,15 @@ type Series struct {
 	Color  color.Color // nil: by position
 }
 
+// markedPoints is the most points a line of LineFigure has for each to be marked: a
+// series measured now and then (every few epochs or steps) shows where it was measured;
+// a dense curve (a density's 400 points) is a line alone.
+const markedPoints = 40
+
 // LineFigure draws series as lines with optional shaded bands. With logY the y axis is
 // logarithmic (non-positive values are dropped). A y label naming an accuracy ("accuracy",
-// "test accuracy") gets an axis from 0 with room above 1 for the legend.
+// "test accuracy") gets an axis from 0 with room above 1 for the legend. A series of at
+// most markedPoints points has each marked.
 func LineFigure(name, title, xLabel, yLabel string, logY bool, series ...Series) (*Figure, error) {
 	p := newPlot(title, xLabel, yLabel)
 	if strings.Contains(yLabel, "accuracy") && !logY {
@@ -247,8 +253,16 @@ func LineFigure(name, title, xLabel, yLabel string, logY bool, series ...Series)
 			line.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
 		}
 		p.Add(line)
+		thumbs := []plot.Thumbnailer{line}
+		if len(pts) <= markedPoints { // measured now and then: each measurement marked
+			if marks, err := plotter.NewScatter(pts); err == nil {
+				marks.GlyphStyle = draw.GlyphStyle{Color: c, Radius: vg.Points(2), Shape: draw.CircleGlyph{}}
+				p.Add(marks)
+				thumbs = append(thumbs, marks)
+			}
+		}
 		if s.Label != "" {
-			p.Legend.Add(s.Label, line)
+			p.Legend.Add(s.Label, thumbs...)
 			legendRows++
 		}
 		drawn++
