@@ -44,6 +44,15 @@ func KindColor(kind string) color.Color {
 var seriesColors = []color.Color{colorNormal, colorCorrupted, colorThird, colorFourth,
 	color.RGBA{R: 148, G: 103, B: 189, A: 255}, color.RGBA{R: 140, G: 86, B: 75, A: 255}}
 
+// Colors of what is not a kind of run, so that blue and red mean normal and corrupted
+// (or extreme) wherever they appear: train and test in a probe's figures, and the
+// methods of a full-batch probe.
+var (
+	colorTrain   = colorThird
+	colorTest    = colorFourth
+	methodColors = seriesColors[2:]
+)
+
 // OtherColor is the i-th of the colors that mean neither kind of run (green, orange,
 // purple, brown, then again), for curves that are not normal or extreme runs, such as one
 // optimizer's restarts: blue and red stay reserved for the kinds.

@@ -685,7 +685,7 @@ func (rep *Report) claimC4(groups map[groupKey]*group, keys []groupKey, s Report
 		rep.addClaim("C4", k0, reached, map[string]any{"sweep": rows, "outcome": strings.Join(outcome, "; "),
 			"criterion": fmt.Sprintf("corrupted runs with some λ > 0 still reach train_acc >= %.2f and test_acc <= %.2f", s.ExtremeTrainAcc, s.ExtremeTestAcc)})
 		if f, err := BarFigure("l2-"+k0.slug(), fmt.Sprintf("L2 sweep, corrupted training: %s", k0.name()), "final accuracy",
-			lambdas, []Series{{Label: "train acc (clean part)", Y: train}, {Label: "test acc", Y: test}}); err == nil {
+			lambdas, []Series{{Label: "train acc (clean part)", Y: train, Color: colorTrain}, {Label: "test acc", Y: test, Color: colorTest}}); err == nil {
 			f.Caption = "Final accuracies of corrupted runs per weight-decay coefficient λ (C4)."
 			rep.Figures = append(rep.Figures, f)
 		}

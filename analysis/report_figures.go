@@ -290,8 +290,8 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, points []*RunRec
 			test := column(p.Lines, "test_acc", "", "")
 			train := column(p.Lines, "train_acc", "", "")
 			if f, err := LineFigure(name, fmt.Sprintf("Minibatch restart on clean data: %s", k.name()), "epoch", "accuracy", false,
-				Series{Label: "train acc", X: epochs, Y: train, Color: colorNormal},
-				Series{Label: "test acc", X: epochs, Y: test, Color: colorCorrupted, Dashed: true}); err == nil {
+				Series{Label: "train acc", X: epochs, Y: train, Color: colorTrain},
+				Series{Label: "test acc", X: epochs, Y: test, Color: colorTest, Dashed: true}); err == nil {
 				f.Caption = fmt.Sprintf("Minibatch training on the clean data from %s (train acc %.3f, test acc %.3f at the start); probe %s.",
 					probePoint(p), firstFinite(train), firstFinite(test), p.Dir)
 				if fromExtreme && atExtreme(firstFinite(train), firstFinite(test), s) {
@@ -351,7 +351,7 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, points []*RunRec
 				steps := column(p.Lines, "step", "method", m)
 				grad := column(p.Lines, "grad_norm", "method", m)
 				test := column(p.Lines, "test_acc", "method", m)
-				c := seriesColors[j%len(seriesColors)]
+				c := methodColors[j%len(methodColors)]
 				gradSeries = append(gradSeries, Series{Label: "full-batch " + m, X: steps, Y: grad, Color: c})
 				accSeries = append(accSeries, Series{Label: "full-batch " + m + ": test acc", X: steps, Y: test, Color: c, Dashed: true},
 					Series{Label: "full-batch " + m + ": train acc", X: steps, Y: column(p.Lines, "train_acc", "method", m), Color: c})
@@ -461,14 +461,14 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, points []*RunRec
 		case "interpolate":
 			alpha := column(p.Lines, "alpha", "", "")
 			if f, err := LineFigure(name, fmt.Sprintf("Interpolation between two points: %s", k.name()), "α (0: from, 1: to)", "accuracy", false,
-				Series{Label: "train acc", X: alpha, Y: column(p.Lines, "train_acc", "", ""), Color: colorNormal},
-				Series{Label: "test acc", X: alpha, Y: column(p.Lines, "test_acc", "", ""), Color: colorCorrupted, Dashed: true}); err == nil {
+				Series{Label: "train acc", X: alpha, Y: column(p.Lines, "train_acc", "", ""), Color: colorTrain},
+				Series{Label: "test acc", X: alpha, Y: column(p.Lines, "test_acc", "", ""), Color: colorTest, Dashed: true}); err == nil {
 				f.Caption = interpolationCaption(p)
 				rep.Figures = append(rep.Figures, f)
 			}
 			if f, err := LineFigure(name+"-loss", fmt.Sprintf("Interpolation: loss, %s", k.name()), "α (0: from, 1: to)", "loss (log)", true,
-				Series{Label: "train loss", X: alpha, Y: column(p.Lines, "train_loss", "", ""), Color: colorNormal},
-				Series{Label: "test loss", X: alpha, Y: column(p.Lines, "test_loss", "", ""), Color: colorCorrupted, Dashed: true}); err == nil {
+				Series{Label: "train loss", X: alpha, Y: column(p.Lines, "train_loss", "", ""), Color: colorTrain},
+				Series{Label: "test loss", X: alpha, Y: column(p.Lines, "test_loss", "", ""), Color: colorTest, Dashed: true}); err == nil {
 				f.Caption = interpolationCaption(p)
 				rep.Figures = append(rep.Figures, f)
 			}
@@ -488,8 +488,8 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, points []*RunRec
 			if len(p.Lines) > 0 {
 				alpha := column(p.Lines, "alpha", "", "")
 				if f, err := LineFigure(name+"-1d", fmt.Sprintf("Loss along %s: %s", direction, k.name()), "α", "loss (log)", true,
-					Series{Label: "train loss", X: alpha, Y: column(p.Lines, "train_loss", "", ""), Color: colorNormal},
-					Series{Label: "test loss", X: alpha, Y: column(p.Lines, "test_loss", "", ""), Color: colorCorrupted, Dashed: true}); err == nil {
+					Series{Label: "train loss", X: alpha, Y: column(p.Lines, "train_loss", "", ""), Color: colorTrain},
+					Series{Label: "test loss", X: alpha, Y: column(p.Lines, "test_loss", "", ""), Color: colorTest, Dashed: true}); err == nil {
 					f.Caption = fmt.Sprintf("1D slice of the loss surface around %s; probe %s.", probePoint(p), p.Dir)
 					rep.Figures = append(rep.Figures, f)
 				}
