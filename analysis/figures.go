@@ -409,7 +409,8 @@ func HeatMapFigure(name, title, xLabel, yLabel string, alphas, betas []float64, 
 		hi = lo + 1
 	}
 	g := grid{xs: alphas, ys: betas, z: z}
-	scale := moreland.SmoothBlueRed()
+	// Sequential, dark at the lowest loss: a diverging map's white middle meant nothing.
+	scale := moreland.Kindlmann()
 	scale.SetMin(lo)
 	scale.SetMax(hi)
 	p := newPlot(title, xLabel, yLabel)
