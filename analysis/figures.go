@@ -348,6 +348,70 @@ func HistogramFigure(name, title, xLabel string, labels []string, samples [][]fl
 	return &Figure{Name: name, Title: title, plot: p}, nil
 }
 
+// StripFigure draws each sample's values as dots on a row of its own, its median as a
+// bar across the row: for a few runs of each kind (a histogram of five values is mostly
+// empty bins). Values that are not finite are left out, and the legend counts them.
+func StripFigure(name, title, xLabel string, labels []string, samples [][]float64) (*Figure, error) {
+	if len(labels) != len(samples) {
+		return nil, fmt.Errorf("figure %s: %d labels for %d samples", name, len(labels), len(samples))
+	}
+	p := newPlot(title, xLabel, "")
+	var ticks []plot.Tick
+	drawn := 0
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for i, sample := range samples {
+		var pts plotter.XYs
+		var finite []float64
+		for k, v := range sample {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				continue
+			}
+			// Spread within the row, in a fixed order, so that equal values stay apart.
+			pts = append(pts, plotter.XY{X: v, Y: float64(i) + 0.25*(float64(k%5)-2)/2})
+			finite = append(finite, v)
+			lo, hi = math.Min(lo, v), math.Max(hi, v)
+		}
+		ticks = append(ticks, plot.Tick{Value: float64(i), Label: labels[i]})
+		if len(pts) == 0 {
+			continue
+		}
+		c := seriesColors[i%len(seriesColors)]
+		dots, err := plotter.NewScatter(pts)
+		if err != nil {
+			return nil, fmt.Errorf("figure %s: %w", name, err)
+		}
+		dots.GlyphStyle = draw.GlyphStyle{Color: c, Radius: vg.Points(3), Shape: draw.CircleGlyph{}}
+		p.Add(dots)
+		summary, err := Summarize(finite)
+		if err != nil {
+			return nil, fmt.Errorf("figure %s: %w", name, err)
+		}
+		median, err := plotter.NewLine(plotter.XYs{{X: summary.Median, Y: float64(i) - 0.35}, {X: summary.Median, Y: float64(i) + 0.35}})
+		if err != nil {
+			return nil, fmt.Errorf("figure %s: %w", name, err)
+		}
+		median.Color, median.Width = c, vg.Points(2)
+		p.Add(median)
+		legend := fmt.Sprintf("%s (n=%d, bar: median)", labels[i], len(finite))
+		if left := len(sample) - len(finite); left > 0 {
+			legend = fmt.Sprintf("%s (n=%d, bar: median; %d not finite, left out)", labels[i], len(finite), left)
+		}
+		p.Legend.Add(legend, dots)
+		drawn++
+	}
+	if drawn == 0 {
+		return nil, fmt.Errorf("figure %s: no finite values", name)
+	}
+	p.Y.Tick.Marker = plot.ConstantTicks(ticks)
+	p.Y.Min, p.Y.Max = -0.6, float64(len(samples))-0.4+0.3*float64(drawn) // room above for the legend
+	pad := 0.05 * (hi - lo) // the outermost dots whole, clear of the axes
+	if pad == 0 {
+		pad = 0.5 * math.Max(math.Abs(hi), 1)
+	}
+	p.X.Min, p.X.Max = lo-pad, hi+pad
+	return &Figure{Name: name, Title: title, plot: p}, nil
+}
+
 // BarFigure draws one value per label (with an optional error bar), e.g. accuracy per λ.
 func BarFigure(name, title, yLabel string, groups []string, series []Series) (*Figure, error) {
 	p := newPlot(title, "", yLabel)

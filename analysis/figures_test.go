@@ -32,6 +32,18 @@ func TestFigureInputs(t *testing.T) {
 		{"histogram, a label short", func() (*Figure, error) {
 			return HistogramFigure("h", "t", "x", []string{"a"}, [][]float64{{1}, {2}}, 5)
 		}, "figure h: 1 labels for 2 samples"},
+		{"strip with a diverged run", func() (*Figure, error) {
+			return StripFigure("s", "t", "x", []string{"a", "b"}, [][]float64{{1, 2, nan}, {3, inf}})
+		}, ""},
+		{"strip of one value", func() (*Figure, error) {
+			return StripFigure("s", "t", "x", []string{"a", "b"}, [][]float64{{2}, nil})
+		}, ""},
+		{"strip, nothing finite", func() (*Figure, error) {
+			return StripFigure("s", "t", "x", []string{"a"}, [][]float64{{nan, inf}})
+		}, "figure s: no finite values"},
+		{"strip, a label short", func() (*Figure, error) {
+			return StripFigure("s", "t", "x", []string{"a"}, [][]float64{{1}, {2}})
+		}, "figure s: 1 labels for 2 samples"},
 		{"bars", func() (*Figure, error) {
 			return BarFigure("b", "t", "y", []string{"1e-4", "1e-3"}, []Series{{Label: "acc", Y: []float64{0.5, 0.7}}})
 		}, ""},

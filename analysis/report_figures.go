@@ -91,11 +91,28 @@ func (rep *Report) runFigures(g *group, mixed string, s ReportSettings) {
 	}
 	for _, h := range hists {
 		samples := [][]float64{finals(g.normal, h.metric), finals(extreme, h.metric)}
-		if f, err := HistogramFigure(h.name+k.slug(), fmt.Sprintf("%s: %s", h.title, k.name()), h.x, labels, samples, 20); err == nil {
+		if f, err := distributionFigure(h.name+k.slug(), fmt.Sprintf("%s: %s", h.title, k.name()), h.x, labels, samples); err == nil {
 			f.Caption = caption + pooled
 			rep.Figures = append(rep.Figures, f)
 		}
 	}
+}
+
+// stripRuns is the most values of all kinds together a distribution figure draws as dots
+// (StripFigure); more make a histogram of 20 bins.
+const stripRuns = 40
+
+// distributionFigure draws the values of each kind of run: as dots for a few runs, as a
+// histogram for many.
+func distributionFigure(name, title, xLabel string, labels []string, samples [][]float64) (*Figure, error) {
+	n := 0
+	for _, s := range samples {
+		n += len(s)
+	}
+	if n <= stripRuns {
+		return StripFigure(name, title, xLabel, labels, samples)
+	}
+	return HistogramFigure(name, title, xLabel, labels, samples, 20)
 }
 
 // probeGroup is the (dataset, model) of a probe's source run ("?" when it was not found).
@@ -844,7 +861,7 @@ func (rep *Report) drawSharpness(k groupKey, hvp string, c SharpnessComparison, 
 	} {
 		name := fmt.Sprintf("sharpness-%s-%s-%d", h.name, k.slug(), len(rep.Summary.Sharpness))
 		title := fmt.Sprintf("%s at normal and extreme points: %s (%d normal, %d extreme)", h.title, k.decayName(), len(h.normal), len(h.extreme))
-		f, err := HistogramFigure(name, title, h.x, []string{"normal", "extreme"}, [][]float64{h.normal, h.extreme}, 20)
+		f, err := distributionFigure(name, title, h.x, []string{"normal", "extreme"}, [][]float64{h.normal, h.extreme})
 		if err != nil {
 			continue
 		}

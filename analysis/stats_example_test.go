@@ -80,6 +80,25 @@ func ExampleLineFigure() {
 	// accuracy is a PNG: true
 }
 
+// Draw the distances from initialization of five normal runs and five extreme points, a
+// dot each and a bar at each kind's median: what a report shows for a few runs (with
+// many, a histogram), here rendered as SVG.
+func ExampleStripFigure() {
+	normal := []float64{13.7, 13.8, 13.6, 13.7, 13.9}
+	extreme := []float64{26.2, 26.1, 26.4, 26.2, 26.3}
+	fig, err := analysis.StripFigure("dist", "Distance from initialization", "‖θ − θ₀‖", []string{"normal", "extreme"}, [][]float64{normal, extreme})
+	if err != nil {
+		panic(err)
+	}
+	data, err := fig.SVG()
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(fig.Name, "is an SVG:", bytes.Contains(data, []byte("<svg")))
+	// Output:
+	// dist is an SVG: true
+}
+
 // Count the test images of a corrupted set by true and assigned class (here 3 classes and
 // 8 images) and draw the counts as a matrix: one cell per (true, assigned) pair with its
 // count written in it, and save it as PNG and SVG. With wrong labels only, the diagonal
