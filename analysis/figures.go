@@ -404,7 +404,8 @@ func StripFigure(name, title, xLabel string, labels []string, samples [][]float6
 	}
 	p.Y.Tick.Marker = plot.ConstantTicks(ticks)
 	p.Y.Min, p.Y.Max = -0.6, float64(len(samples))-0.4+0.3*float64(drawn) // room above for the legend
-	pad := 0.05 * (hi - lo) // the outermost dots whole, clear of the axes
+	// The outermost dots whole, clear of the axes.
+	pad := 0.05 * (hi - lo)
 	if pad == 0 {
 		pad = 0.5 * math.Max(math.Abs(hi), 1)
 	}
