@@ -287,25 +287,9 @@ func LineFigure(name, title, xLabel, yLabel string, logY bool, series ...Series)
 // shared bins, one label per sample. Non-finite values (a diverged run's) are left out,
 // and the legend says how many.
 func HistogramFigure(name, title, xLabel string, labels []string, samples [][]float64, bins int) (*Figure, error) {
-	if len(labels) != len(samples) {
-		return nil, fmt.Errorf("figure %s: %d labels for %d samples", name, len(labels), len(samples))
-	}
-	finite := make([][]float64, len(samples))
-	for i, s := range samples {
-		for _, v := range s {
-			if !math.IsNaN(v) && !math.IsInf(v, 0) {
-				finite[i] = append(finite[i], v)
-			}
-		}
-	}
-	lo, hi := math.Inf(1), math.Inf(-1)
-	for _, s := range finite {
-		for _, v := range s {
-			lo, hi = math.Min(lo, v), math.Max(hi, v)
-		}
-	}
-	if math.IsInf(lo, 0) {
-		return nil, fmt.Errorf("figure %s: no finite values", name)
+	finite, lo, hi, err := finiteSamples(name, labels, samples)
+	if err != nil {
+		return nil, err
 	}
 	if hi == lo {
 		lo, hi = lo-0.5, hi+0.5
@@ -348,32 +332,48 @@ func HistogramFigure(name, title, xLabel string, labels []string, samples [][]fl
 	return &Figure{Name: name, Title: title, plot: p}, nil
 }
 
+// finiteSamples returns the finite values of each of the samples of the distribution
+// figure name (a diverged run's are not), and the range of all of them; an error if the
+// labels do not name every sample, or no value is finite.
+func finiteSamples(name string, labels []string, samples [][]float64) (finite [][]float64, lo, hi float64, err error) {
+	if len(labels) != len(samples) {
+		return nil, 0, 0, fmt.Errorf("figure %s: %d labels for %d samples", name, len(labels), len(samples))
+	}
+	finite = make([][]float64, len(samples))
+	lo, hi = math.Inf(1), math.Inf(-1)
+	for i, s := range samples {
+		for _, v := range s {
+			if finiteValue(v) {
+				finite[i] = append(finite[i], v)
+				lo, hi = math.Min(lo, v), math.Max(hi, v)
+			}
+		}
+	}
+	if math.IsInf(lo, 0) {
+		return nil, 0, 0, fmt.Errorf("figure %s: no finite values", name)
+	}
+	return finite, lo, hi, nil
+}
+
 // StripFigure draws each sample's values as dots on a row of its own, its median as a
 // bar across the row: for a few runs of each kind (a histogram of five values is mostly
 // empty bins). Values that are not finite are left out, and the legend counts them.
 func StripFigure(name, title, xLabel string, labels []string, samples [][]float64) (*Figure, error) {
-	if len(labels) != len(samples) {
-		return nil, fmt.Errorf("figure %s: %d labels for %d samples", name, len(labels), len(samples))
+	finiteOf, lo, hi, err := finiteSamples(name, labels, samples)
+	if err != nil {
+		return nil, err
 	}
 	p := newPlot(title, xLabel, "")
 	var ticks []plot.Tick
 	drawn := 0
-	lo, hi := math.Inf(1), math.Inf(-1)
-	for i, sample := range samples {
-		var pts plotter.XYs
-		var finite []float64
-		for k, v := range sample {
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				continue
-			}
-			// Spread within the row, in a fixed order, so that equal values stay apart.
-			pts = append(pts, plotter.XY{X: v, Y: float64(i) + 0.25*(float64(k%5)-2)/2})
-			finite = append(finite, v)
-			lo, hi = math.Min(lo, v), math.Max(hi, v)
-		}
+	for i, finite := range finiteOf {
 		ticks = append(ticks, plot.Tick{Value: float64(i), Label: labels[i]})
-		if len(pts) == 0 {
+		if len(finite) == 0 {
 			continue
+		}
+		pts := make(plotter.XYs, len(finite))
+		for k, v := range finite { // spread within the row, in a fixed order, so that equal values stay apart
+			pts[k] = plotter.XY{X: v, Y: float64(i) + 0.25*(float64(k%5)-2)/2}
 		}
 		c := seriesColors[i%len(seriesColors)]
 		dots, err := plotter.NewScatter(pts)
@@ -393,14 +393,11 @@ func StripFigure(name, title, xLabel string, labels []string, samples [][]float6
 		median.Color, median.Width = c, vg.Points(2)
 		p.Add(median)
 		legend := fmt.Sprintf("%s (n=%d, bar: median)", labels[i], len(finite))
-		if left := len(sample) - len(finite); left > 0 {
+		if left := len(samples[i]) - len(finite); left > 0 {
 			legend = fmt.Sprintf("%s (n=%d, bar: median; %d not finite, left out)", labels[i], len(finite), left)
 		}
 		p.Legend.Add(legend, dots)
 		drawn++
-	}
-	if drawn == 0 {
-		return nil, fmt.Errorf("figure %s: no finite values", name)
 	}
 	p.Y.Tick.Marker = plot.ConstantTicks(ticks)
 	p.Y.Min, p.Y.Max = -0.6, float64(len(samples))-0.4+0.3*float64(drawn) // room above for the legend

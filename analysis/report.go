@@ -213,6 +213,7 @@ type group struct {
 	key       groupKey
 	normal    []*RunRecord
 	corrupted []*RunRecord
+	mixed     string // mixedRecipes, once for the claims and the figures
 }
 
 func groupRuns(runs []*RunRecord) map[groupKey]*group {
@@ -229,6 +230,9 @@ func groupRuns(runs []*RunRecord) map[groupKey]*group {
 		} else {
 			g.normal = append(g.normal, r)
 		}
+	}
+	for _, g := range groups {
+		g.mixed = g.mixedRecipes()
 	}
 	return groups
 }
@@ -458,15 +462,14 @@ func BuildReport(in *Inputs, input string, settings ReportSettings) (*Report, er
 		if a, ok := authorsFigures[k.name()]; ok {
 			rep.Summary.Authors[k.name()] = a
 		}
-		mixed := g.mixedRecipes()
-		if mixed != "" {
+		if g.mixed != "" {
 			for _, id := range []string{"C1", "C2", "C3"} {
-				rep.untested(id, k, "runs trained differently ("+mixed+"): report each study apart (esp report --in its directory)")
+				rep.untested(id, k, "runs trained differently ("+g.mixed+"): report each study apart (esp report --in its directory)")
 			}
 		} else {
 			rep.claimsC1C2C3(g, stats, s)
 		}
-		rep.runFigures(g, mixed, s)
+		rep.runFigures(g, s)
 	}
 	rep.claimC4(groups, keys, s)
 	rep.claimC7(groups, s)

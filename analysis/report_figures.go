@@ -37,14 +37,13 @@ func epochCurve(runs []*RunRecord, metric func(m experiment.EpochMetrics) float6
 }
 
 // runFigures draws the accuracy curves and the norm and distance histograms of a group.
-//
-// mixed (mixedRecipes) says how the group's runs trained differently: the figures pool
-// them, and their captions say so.
-func (rep *Report) runFigures(g *group, mixed string, s ReportSettings) {
+// Where the group's runs trained differently (g.mixed) the figures pool them, and their
+// captions say so.
+func (rep *Report) runFigures(g *group, s ReportSettings) {
 	k := g.key
 	pooled := ""
-	if mixed != "" {
-		pooled = " The runs trained differently (" + mixed + "): the figure pools them, and the claims are not tested."
+	if g.mixed != "" {
+		pooled = " The runs trained differently (" + g.mixed + "): the figure pools them, and the claims are not tested."
 	}
 	var series []Series
 	for _, kind := range []struct {
@@ -74,7 +73,7 @@ func (rep *Report) runFigures(g *group, mixed string, s ReportSettings) {
 	}
 	labels := []string{"normal", "extreme"}
 	caption := "Across runs, normal vs extreme points"
-	if mixed == "" {
+	if g.mixed == "" {
 		caption += " after the same epochs"
 	}
 	caption += " (C3)."
@@ -592,8 +591,8 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, points []*RunRec
 	}
 	for _, k := range sortedKeys(compared) {
 		mixed := "" // as for C1-C3: points of runs trained differently are not compared
-		if g := groups[k]; g != nil && len(g.normal)+len(g.corrupted) > 0 {
-			mixed = g.mixedRecipes()
+		if g := groups[k]; g != nil {
+			mixed = g.mixed
 		}
 		for _, hvp := range slices.Sorted(maps.Keys(compared[k])) { // exact first
 			rep.compareSharpness(k, hvp, compared[k][hvp], mixed)
@@ -632,7 +631,6 @@ func (rep *Report) probeClaimsAndFigures(probes []*ProbeRecord, points []*RunRec
 	}
 }
 
-// probeStart is what probe.json says a probe started from: its run, or its from point.
 // probePoint names the point a restart or fullbatch probe started from, as the probes
 // name it: RUN:WEIGHTS.
 func probePoint(p *ProbeRecord) string {
@@ -653,6 +651,7 @@ func interpolationCaption(p *ProbeRecord) string {
 	return fmt.Sprintf("Along (1-α)·from + α·to, beyond both ends: α = 0 is %s, α = 1 is %s; probe %s.", end("from"), end("to"), p.Dir)
 }
 
+// probeStart is what probe.json says a probe started from: its run, or its from point.
 func probeStart(p *ProbeRecord) any {
 	if run, ok := p.Info["run"]; ok {
 		return run
