@@ -103,8 +103,7 @@ func lockRunDir(dir string) (release func(), err error) {
 		return nil, err
 	}
 	return func() {
-		os.Remove(filepath.Join(dir, runLockFile))
-		lock.Close() // nil where there are no locks
+		releaseLock(lock)
 		if made {
 			os.Remove(dir) // only if empty
 		}

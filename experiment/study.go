@@ -881,11 +881,18 @@ func claimRun(dir string, r StudyRun) (*os.File, error) {
 		return nil, fmt.Errorf("experiment: claiming %s: %w", r.Name(), err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, RunsDir, r.Name(), ResultFile)); err == nil {
-		os.Remove(f.Name()) // finished by another process meanwhile
-		f.Close()
+		releaseLock(f) // finished by another process meanwhile
 		return nil, nil
 	}
 	return f, nil
+}
+
+// releaseLock removes the lock file f (lockFile's), then releases its lock: a process
+// that had opened it and gets the lock then finds it gone from its path (lockFile's
+// SameFile check), and takes no lock on a file no longer there.
+func releaseLock(f *os.File) {
+	os.Remove(f.Name())
+	f.Close()
 }
 
 // tidyFinishedRun removes what a process killed just after it put the finished run r in
@@ -1137,13 +1144,9 @@ func (w *studyWorker) trainRuns(ctx context.Context, ds *datasets.Dataset, s Stu
 	// started at once) share its runs: a run the other finished, or holds now, is left to it.
 	var mine []StudyRun
 	var claims []*os.File // mine's claimRun locks, held until their runs are in place
-	release := func(claim *os.File) {
-		os.Remove(claim.Name()) // first: a process that locks it then finds the run in place
-		claim.Close()
-	}
 	defer func() {
 		for _, c := range claims {
-			release(c)
+			releaseLock(c)
 		}
 	}()
 	for _, r := range group {
@@ -1154,11 +1157,11 @@ func (w *studyWorker) trainRuns(ctx context.Context, ds *datasets.Dataset, s Stu
 		taken := claim == nil
 		if !taken {
 			if taken, err = heldElsewhere(dir, r); err != nil {
-				release(claim)
+				releaseLock(claim)
 				return nil, err
 			}
 			if taken {
-				release(claim)
+				releaseLock(claim)
 			} else {
 				claims = append(claims, claim)
 			}
@@ -1196,7 +1199,7 @@ func (w *studyWorker) trainRuns(ctx context.Context, ds *datasets.Dataset, s Stu
 			if done[i] || !HasCheckpoint(tmps[i]) {
 				os.RemoveAll(tmps[i])
 			}
-			locks[i].Close() // nil where there are no locks
+			locks[i].Close()
 		}()
 	}
 	var finished []*RunResult

@@ -44,15 +44,7 @@ func TestRunStudyLeavesLiveRunsAlone(t *testing.T) {
 	}
 	var held []*os.File
 	for _, live := range []string{withCheckpoint, without} {
-		f, err := os.OpenFile(filepath.Join(live, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-			t.Fatal(err)
-		}
-		held = append(held, f)
+		held = append(held, holdLock(t, filepath.Join(live, ".lock")))
 	}
 	var progress strings.Builder
 	res, err := RunStudy(context.Background(), d, s, dir, &progress)
@@ -102,14 +94,7 @@ func TestTrainHoldsItsDirectory(t *testing.T) {
 	if err := os.Mkdir(out, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	lock, err := os.OpenFile(filepath.Join(out, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		t.Fatal(err)
-	}
+	lock := holdLock(t, filepath.Join(out, ".lock"))
 	if _, err := Train(context.Background(), nil, corrupt.Clean(d), s, out, nil); !errors.Is(err, ErrRunBusy) {
 		t.Fatalf("a directory another process trains in: %v, want %v", err, ErrRunBusy)
 	}
@@ -156,16 +141,12 @@ func TestRemoveUnheld(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), ".lock")
-			if tc.exists {
-				f, err := os.Create(path)
-				if err != nil {
+			switch {
+			case tc.held:
+				holdLock(t, path)
+			case tc.exists:
+				if err := os.WriteFile(path, nil, 0o644); err != nil {
 					t.Fatal(err)
-				}
-				defer f.Close()
-				if tc.held {
-					if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-						t.Fatal(err)
-					}
 				}
 			}
 			ran := false
@@ -185,4 +166,19 @@ func TestRemoveUnheld(t *testing.T) {
 			}
 		})
 	}
+}
+
+// holdLock locks the file at path (made if missing) as another live process would hold
+// it, until the test ends or the returned file is closed (that process killed).
+func holdLock(t *testing.T, path string) *os.File {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+	return f
 }
